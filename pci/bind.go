@@ -1,0 +1,135 @@
+package pci
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Binding records a Bind so that Restore can give the device back to the
+// driver it had before.
+type Binding struct {
+	Addr     Addr
+	Driver   string // the driver Bind bound the device to
+	Previous string // the driver before Bind, "" if none
+	sysfs    Sysfs
+}
+
+// Bind binds the device to driver: it writes driver to driver_override,
+// unbinds the current driver, and writes the address to drivers_probe. It
+// verifies the result and returns a Binding that remembers the previous
+// driver. Binding to the driver already bound is a no-op.
+//
+// It wraps ErrNoDevice, ErrNoDriver (the driver's module is not loaded) or
+// ErrBindFailed.
+func (s Sysfs) Bind(a Addr, driver string) (*Binding, error) {
+	if _, err := os.Stat(s.DevicePath(a)); err != nil {
+		return nil, fmt.Errorf("%w: %s (bind to %s: %v)", ErrNoDevice, a, driver, err)
+	}
+	if _, err := os.Stat(s.DriverPath(driver)); err != nil {
+		return nil, fmt.Errorf("%w: bind %s to %s: %s is missing (modprobe %s)",
+			ErrNoDriver, a, driver, s.DriverPath(driver), driver)
+	}
+	prev, err := s.CurrentDriver(a)
+	if err != nil {
+		return nil, err
+	}
+	b := &Binding{Addr: a, Driver: driver, Previous: prev, sysfs: s}
+	if prev == driver {
+		return b, nil
+	}
+	if err := s.setOverride(a, driver); err != nil {
+		return nil, fmt.Errorf("pci: bind %s to %s: %w", a, driver, err)
+	}
+	if prev != "" {
+		if err := s.unbind(a, prev); err != nil {
+			return nil, fmt.Errorf("pci: bind %s to %s: %w", a, driver, err)
+		}
+	}
+	if err := s.write(filepath.Join(s.root(), "bus/pci/drivers_probe"), a.String()); err != nil {
+		return b, fmt.Errorf("%w: %s to %s: write drivers_probe: %w", ErrBindFailed, a, driver, err)
+	}
+	now, err := s.CurrentDriver(a)
+	if err != nil {
+		return b, err
+	}
+	if now != driver {
+		return b, fmt.Errorf("%w: %s is bound to %q after drivers_probe, want %q (see dmesg)",
+			ErrBindFailed, a, now, driver)
+	}
+	return b, nil
+}
+
+// Unbind detaches the device from its driver and clears driver_override so
+// that no driver claims it. Unbinding an unbound device is a no-op.
+func (s Sysfs) Unbind(a Addr) error {
+	cur, err := s.CurrentDriver(a)
+	if err != nil {
+		return err
+	}
+	if err := s.clearOverride(a); err != nil {
+		return fmt.Errorf("pci: unbind %s: %w", a, err)
+	}
+	if cur == "" {
+		return nil
+	}
+	if err := s.unbind(a, cur); err != nil {
+		return fmt.Errorf("pci: unbind %s: %w", a, err)
+	}
+	return nil
+}
+
+// Restore unbinds the device from the driver Bind chose, clears
+// driver_override, and binds the previous driver again (if there was one).
+func (b *Binding) Restore() error {
+	s, a := b.sysfs, b.Addr
+	cur, err := s.CurrentDriver(a)
+	if err != nil {
+		return err
+	}
+	if cur == b.Previous {
+		return s.clearOverride(a)
+	}
+	if err := s.Unbind(a); err != nil {
+		return fmt.Errorf("pci: restore %s: %w", a, err)
+	}
+	if b.Previous == "" {
+		return nil
+	}
+	if err := s.write(filepath.Join(s.DriverPath(b.Previous), "bind"), a.String()); err != nil {
+		return fmt.Errorf("pci: restore %s to %s: %w", a, b.Previous, err)
+	}
+	if now, err := s.CurrentDriver(a); err != nil || now != b.Previous {
+		return fmt.Errorf("%w: restore %s: bound to %q, want %q", ErrBindFailed, a, now, b.Previous)
+	}
+	return nil
+}
+
+func (s Sysfs) unbind(a Addr, drv string) error {
+	err := s.write(filepath.Join(s.DevicePath(a), "driver/unbind"), a.String())
+	if errors.Is(err, fs.ErrNotExist) { // raced with another unbind
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("unbind from %s: %w", drv, err)
+	}
+	return nil
+}
+
+func (s Sysfs) setOverride(a Addr, driver string) error {
+	if err := s.write(filepath.Join(s.DevicePath(a), "driver_override"), driver); err != nil {
+		return fmt.Errorf("write driver_override: %w", err)
+	}
+	return nil
+}
+
+// clearOverride writes a newline, which the kernel reads as "no override".
+func (s Sysfs) clearOverride(a Addr) error {
+	err := s.write(filepath.Join(s.DevicePath(a), "driver_override"), "\n")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("clear driver_override: %w", err)
+	}
+	return nil
+}
