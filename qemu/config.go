@@ -1,0 +1,133 @@
+package qemu
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// NICModel is an emulated NIC model.
+type NICModel string
+
+const (
+	E1000  NICModel = "e1000"  // Intel 82540EM, 8086:100e
+	E1000E NICModel = "e1000e" // Intel 82574L, 8086:10d3
+)
+
+// NIC is one emulated NIC and its host-side peer.
+type NIC struct {
+	// Model is E1000 (the zero value means E1000) or E1000E.
+	Model NICModel
+	// Addr is the PCI slot.function on bus 0, e.g. "03.0". The zero value
+	// places NIC i at slot 3+i, so the first NIC is 0000:00:03.0.
+	Addr string
+	// MAC is the NIC's address. The zero value gives 52:54:00:12:34:5x with x = 6+i.
+	MAC string
+	// PCAP, when set, records the NIC's traffic in both directions to this
+	// host file (QEMU's filter-dump).
+	PCAP string
+	// Mitigation sets the e1000's interrupt mitigation property; nil keeps QEMU's default (on).
+	Mitigation *bool
+}
+
+// Binding binds a guest PCI device to a driver before the commands run.
+type Binding struct {
+	BDF    string // e.g. 0000:00:03.0
+	Driver string // vfio-pci or uio_pci_generic
+}
+
+// File is a host file copied into the initramfs.
+type File struct {
+	Host  string
+	Guest string // absolute path in the guest, e.g. /bin/uiodrv
+}
+
+// Command is a guest program.
+type Command struct {
+	Args []string
+	Env  []string
+	// Background commands start and the next command starts at once; they
+	// get SIGTERM (then SIGKILL after 5 s) when the last foreground command ends.
+	Background bool
+	// Timeout kills the command (zero: none besides the VM's).
+	Timeout time.Duration
+}
+
+// Config describes one boot of the lab.
+type Config struct {
+	// NICs are the emulated NICs; each gets a host peer (VM.Peer).
+	NICs []NIC
+	// IOMMU adds intel-iommu with interrupt remapping (needed by VFIO) and
+	// boots the guest with intel_iommu=on. Off, the UIO lane.
+	IOMMU bool
+	// MemoryMiB is guest RAM; zero means 1024.
+	MemoryMiB int
+	// CPUs is the guest's vCPU count; zero means 2.
+	CPUs int
+	// Timeout bounds the whole boot, from QEMU start to power-off; zero means 3 minutes.
+	Timeout time.Duration
+	// Modules are extra kernel modules to load (their dependencies come too).
+	// Modules for the drivers named in Bind are added automatically.
+	Modules []string
+	// ModuleParams maps a module name to its parameters, "key=value ...".
+	ModuleParams map[string]string
+	// Bind lists devices to bind before the commands run.
+	Bind []Binding
+	// Hugepages is the number of 2 MiB hugepages to reserve (mounted at /mnt/huge).
+	Hugepages int
+	// Files are copied into the guest (executables keep their mode).
+	Files []File
+	// Commands run in order; the guest powers off after the last one.
+	Commands []Command
+	// QMP enables the QEMU monitor, needed by VM.SetLink.
+	QMP bool
+	// Cmdline is appended to the kernel command line.
+	Cmdline string
+	// Init is a static binary to run as PID 1; empty builds qemu/labinit with
+	// the go tool (so the lab must run inside this module's source tree).
+	Init string
+	// Output, when set, receives every line the commands print, prefixed with
+	// the command index (for live progress in tests and the CLI).
+	Output io.Writer
+}
+
+func (c *Config) withDefaults() Config {
+	d := *c
+	if d.MemoryMiB == 0 {
+		d.MemoryMiB = 1024
+	}
+	if d.CPUs == 0 {
+		d.CPUs = 2
+	}
+	if d.Timeout == 0 {
+		d.Timeout = 3 * time.Minute
+	}
+	d.NICs = append([]NIC(nil), c.NICs...)
+	for i := range d.NICs {
+		if d.NICs[i].Model == "" {
+			d.NICs[i].Model = E1000
+		}
+		if d.NICs[i].Addr == "" {
+			d.NICs[i].Addr = fmt.Sprintf("%02x.0", 3+i)
+		}
+		if d.NICs[i].MAC == "" {
+			d.NICs[i].MAC = fmt.Sprintf("52:54:00:12:34:%02x", 0x56+i)
+		}
+	}
+	return d
+}
+
+// BDF returns the guest PCI address of NIC i, e.g. 0000:00:03.0.
+func (c *Config) BDF(i int) string {
+	d := c.withDefaults()
+	return "0000:00:" + d.NICs[i].Addr
+}
+
+// driverModules are what each bindable driver needs loaded. vfio_iommu_type1
+// is only a softdep of vfio-pci, so it is named explicitly.
+var driverModules = map[string][]string{
+	"vfio-pci":        {"vfio_iommu_type1", "vfio_pci"},
+	"uio_pci_generic": {"uio_pci_generic"},
+	"e1000":           {"e1000"},
+	"e1000e":          {"e1000e"},
+}

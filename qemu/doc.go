@@ -1,0 +1,23 @@
+// Package qemu is the uiodrv lab: QEMU with emulated e1000/e1000e NICs and an
+// optional vIOMMU, booted from Go, with a host-side packet peer per NIC.
+//
+// The pieces, each usable on its own:
+//
+//   - EnsureQEMU installs qemu-system-x86 with apt-get when it is missing.
+//   - StageKernel finds the kernel ABI that Debian's linux-image-amd64 depends
+//     on, downloads its -unsigned image with apt-get download, unpacks it into
+//     the cache ($XDG_CACHE_HOME/uiodrv) and indexes its modules and their
+//     dependencies (read from each module's .modinfo section: Debian ships no
+//     modules.dep). Nothing hard-codes a kernel version.
+//   - Start builds an initramfs with u-root's cpio writer (the guest init, the
+//     modules the configuration needs, the files to run), boots QEMU (q35, TCG)
+//     and returns a VM whose Peer(i) sends and receives Ethernet frames on NIC i
+//     through a -netdev dgram UDP pair on loopback.
+//   - The guest init (package guestinit) mounts, loads modules, binds devices to
+//     vfio-pci or uio_pci_generic, runs the configured commands and streams their
+//     output and exit status back over the second serial port.
+//
+// Every boot has a timeout; QEMU runs in its own process group with
+// PDEATHSIG=SIGKILL, and VM.Close kills and reaps it, so neither a hung guest
+// nor an interrupted host program leaves a QEMU behind.
+package qemu

@@ -1,0 +1,252 @@
+package qemu
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Kernel is a Debian kernel staged in the cache: its image and its modules.
+type Kernel struct {
+	Version string // uname -r, e.g. 6.1.0-56-amd64
+	Package string // the Debian package it came from
+	Root    string // where the package was unpacked
+	Vmlinuz string // the kernel image
+
+	mods map[string]string // module name (underscores) -> path below Root
+}
+
+// MetaPackage is the Debian package whose dependency names the current kernel ABI.
+const MetaPackage = "linux-image-amd64"
+
+var abiRE = regexp.MustCompile(`Depends:\s+(linux-image-[0-9][^\s]*-amd64)\b`)
+
+// kernelABIPackage asks apt which kernel image linux-image-amd64 depends on.
+func kernelABIPackage() (string, error) {
+	query := func() (string, error) {
+		out, err := exec.Command("apt-cache", "depends", MetaPackage).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("apt-cache depends %s: %w: %s", MetaPackage, err, tail(string(out), 500))
+		}
+		m := abiRE.FindSubmatch(out)
+		if m == nil {
+			return "", fmt.Errorf("apt-cache depends %s: no linux-image-*-amd64 dependency in %q", MetaPackage, tail(string(out), 300))
+		}
+		return string(m[1]), nil
+	}
+	name, err := query()
+	if err == nil {
+		return name, nil
+	}
+	// A fresh machine has no package lists yet.
+	if uerr := aptUpdateOnce(); uerr != nil {
+		return "", errors.Join(err, uerr)
+	}
+	return query()
+}
+
+var stageMu sync.Mutex
+
+// StageKernel makes the current Debian kernel available in the cache,
+// downloading it only the first time, and indexes its modules.
+func StageKernel() (*Kernel, error) {
+	stageMu.Lock()
+	defer stageMu.Unlock()
+	cache, err := CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	image, err := kernelABIPackage()
+	if err != nil {
+		// Offline with a staged kernel is fine: use what the cache has.
+		if k, cerr := newestCachedKernel(cache); cerr == nil {
+			return k, nil
+		}
+		return nil, fmt.Errorf("stage kernel: %w", err)
+	}
+	pkg := image + "-unsigned"
+	root := filepath.Join(cache, "kernel", pkg)
+	if _, err := os.Stat(filepath.Join(root, ".staged")); err != nil {
+		if err := downloadKernel(pkg, root); err != nil {
+			return nil, err
+		}
+	}
+	return openKernel(root, pkg)
+}
+
+func newestCachedKernel(cache string) (*Kernel, error) {
+	dirs, _ := filepath.Glob(filepath.Join(cache, "kernel", "*", ".staged"))
+	if len(dirs) == 0 {
+		return nil, errors.New("no staged kernel in the cache")
+	}
+	sort.Strings(dirs)
+	root := filepath.Dir(dirs[len(dirs)-1])
+	return openKernel(root, filepath.Base(root))
+}
+
+func downloadKernel(pkg, root string) error {
+	if err := EnsurePackages(map[string]string{"dpkg-deb": "dpkg", "apt-get": "apt"}); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(root), "download-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.Command("apt-get", "download", pkg)
+	cmd.Dir = tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		// The package lists may be stale: refresh once and retry.
+		if uerr := aptUpdateOnce(); uerr != nil {
+			return fmt.Errorf("apt-get download %s: %w: %s", pkg, err, tail(string(out), 500))
+		}
+		cmd = exec.Command("apt-get", "download", pkg)
+		cmd.Dir = tmp
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get download %s: %w: %s", pkg, err, tail(string(out), 500))
+		}
+	}
+	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
+	if len(debs) != 1 {
+		return fmt.Errorf("apt-get download %s: expected one .deb, found %v", pkg, debs)
+	}
+	unpack := filepath.Join(tmp, "root")
+	if out, err := exec.Command("dpkg-deb", "-x", debs[0], unpack).CombinedOutput(); err != nil {
+		return fmt.Errorf("dpkg-deb -x %s: %w: %s", debs[0], err, out)
+	}
+	if err := os.WriteFile(filepath.Join(unpack, ".staged"), []byte(filepath.Base(debs[0])+"\n"), 0o644); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(root)
+	if err := os.Rename(unpack, root); err != nil {
+		return fmt.Errorf("stage kernel: %w", err)
+	}
+	return nil
+}
+
+func openKernel(root, pkg string) (*Kernel, error) {
+	images, _ := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
+	if len(images) != 1 {
+		return nil, fmt.Errorf("stage kernel %s: expected one boot/vmlinuz-*, found %v", pkg, images)
+	}
+	k := &Kernel{
+		Package: pkg,
+		Root:    root,
+		Vmlinuz: images[0],
+		Version: strings.TrimPrefix(filepath.Base(images[0]), "vmlinuz-"),
+		mods:    map[string]string{},
+	}
+	modDir := filepath.Join(root, "lib", "modules", k.Version)
+	err := filepath.WalkDir(modDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".ko") {
+			k.mods[modName(strings.TrimSuffix(d.Name(), ".ko"))] = path
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index modules of %s: %w", k.Version, err)
+	}
+	if len(k.mods) == 0 {
+		return nil, fmt.Errorf("stage kernel %s: no modules under %s", pkg, modDir)
+	}
+	return k, nil
+}
+
+// modName normalises a module name the way the kernel does: '-' becomes '_'.
+func modName(s string) string { return strings.ReplaceAll(s, "-", "_") }
+
+// HasModule reports whether the kernel ships the named module.
+func (k *Kernel) HasModule(name string) bool { _, ok := k.mods[modName(name)]; return ok }
+
+// ModuleInfo reads the key=value strings of a module's .modinfo section.
+func ModuleInfo(path string) (map[string][]string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: %w", path, err)
+	}
+	defer f.Close()
+	sec := f.Section(".modinfo")
+	if sec == nil {
+		return nil, fmt.Errorf("read module %s: no .modinfo section", path)
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return nil, fmt.Errorf("read module %s .modinfo: %w", path, err)
+	}
+	info := map[string][]string{}
+	for _, kv := range bytes.Split(data, []byte{0}) {
+		key, val, ok := strings.Cut(string(kv), "=")
+		if ok {
+			info[key] = append(info[key], val)
+		}
+	}
+	return info, nil
+}
+
+// ModuleClosure returns the named modules and everything they depend on
+// (the depends= field of .modinfo), each after its dependencies, with no
+// duplicates. Module names may use '-' or '_'.
+func (k *Kernel) ModuleClosure(names ...string) ([]ModuleFile, error) {
+	var out []ModuleFile
+	state := map[string]int{} // 0 new, 1 visiting, 2 done
+	var visit func(name string, from []string) error
+	visit = func(name string, from []string) error {
+		name = modName(name)
+		switch state[name] {
+		case 1:
+			return fmt.Errorf("module dependency cycle: %s -> %s", strings.Join(from, " -> "), name)
+		case 2:
+			return nil
+		}
+		path, ok := k.mods[name]
+		if !ok {
+			return fmt.Errorf("kernel %s has no module %q (needed by %v)", k.Version, name, from)
+		}
+		state[name] = 1
+		info, err := ModuleInfo(path)
+		if err != nil {
+			return err
+		}
+		for _, deps := range info["depends"] {
+			for _, d := range strings.Split(deps, ",") {
+				if d = strings.TrimSpace(d); d != "" {
+					if err := visit(d, append(from, name)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		state[name] = 2
+		rel, _ := filepath.Rel(k.Root, path)
+		out = append(out, ModuleFile{Name: name, Host: path, Guest: "/" + rel})
+		return nil
+	}
+	for _, n := range names {
+		if err := visit(n, nil); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ModuleFile is a module's file on the host and its path in the guest.
+type ModuleFile struct {
+	Name  string
+	Host  string
+	Guest string
+}

@@ -1,0 +1,296 @@
+package qemu_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/qemu"
+	"github.com/uiodrv/uiodrv/qemu/labtest"
+)
+
+// --- host side -------------------------------------------------------------
+
+// TestLabVFIO boots with the vIOMMU, an e1000 at 03.0 and an e1000e at 04.0,
+// both bound to vfio-pci, and checks what the guest sees.
+func TestLabVFIO(t *testing.T) {
+	res := labtest.Run(t, labtest.Options{
+		Package: "./qemu",
+		Run:     "^TestGuestVFIO$",
+		VM: qemu.Config{
+			IOMMU: true,
+			NICs:  []qemu.NIC{{Model: qemu.E1000}, {Model: qemu.E1000E}},
+			Bind: []qemu.Binding{
+				{BDF: "0000:00:03.0", Driver: "vfio-pci"},
+				{BDF: "0000:00:04.0", Driver: "vfio-pci"},
+			},
+		},
+	})
+	if res.Boot <= 0 || res.Kernel == "" {
+		t.Fatalf("no boot report: kernel %q boot %v", res.Kernel, res.Boot)
+	}
+}
+
+// TestLabUIOAndPeer boots without a vIOMMU: 03.0 bound to uio_pci_generic,
+// 04.0 to the kernel's e1000 driver, through which the guest test exchanges
+// frames with the host peer. Also checks that exit statuses reach the host.
+func TestLabUIOAndPeer(t *testing.T) {
+	vm := labtest.Start(t, labtest.Options{
+		Package: "./qemu",
+		Run:     "^TestGuest(UIO|Peer)$",
+		VM: qemu.Config{
+			NICs: []qemu.NIC{{Model: qemu.E1000}, {Model: qemu.E1000}},
+			Bind: []qemu.Binding{
+				{BDF: "0000:00:03.0", Driver: "uio_pci_generic"},
+				{BDF: "0000:00:04.0", Driver: "e1000"},
+			},
+			Hugepages: 4,
+		},
+		Before: []qemu.Command{
+			{Args: []string{"/bin/qemu.test", "-test.run", "^TestGuestExitCode$"}, Env: []string{"LAB_EXIT=3"}},
+		},
+	})
+	peer := vm.Peer(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := vm.WaitOutput(ctx, 1, "peer: ready"); err != nil {
+		t.Fatal(err)
+	}
+	// The guest echoes our frame with the MACs swapped. The e1000 ignores RX
+	// for a second after its RCTL write, so resend until the echo comes.
+	frame := testFrame(bytes.Repeat([]byte("host->nic "), 20))
+	var got []byte
+	buf := make([]byte, 2048)
+	for deadline := time.Now().Add(60 * time.Second); got == nil && time.Now().Before(deadline); {
+		if err := peer.Send(frame); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			n, err := peer.RecvInto(buf, time.Now().Add(300*time.Millisecond))
+			if err != nil {
+				break
+			}
+			f := buf[:n]
+			if len(f) >= 14 && binary.BigEndian.Uint16(f[12:]) == labEtherType && bytes.Contains(f, []byte("nic->host")) {
+				t.Logf("frame from guest: %d bytes", n)
+				continue
+			}
+			if len(f) >= 14 && binary.BigEndian.Uint16(f[12:]) == labEtherType {
+				got = append([]byte(nil), f...)
+				break
+			}
+		}
+	}
+	if got == nil {
+		t.Fatal("no echo from the guest")
+	}
+	want := append([]byte(nil), frame...)
+	copy(want[0:6], frame[6:12])
+	copy(want[6:12], frame[0:6])
+	// The NIC may pad short frames; ours is long enough that it must not.
+	if !bytes.Equal(got, want) {
+		t.Fatalf("echo differs:\n got % x\nwant % x", got, want)
+	}
+	res := labtest.Finish(t, vm)
+	if res.Exits[0].Code != 3 {
+		t.Fatalf("exit status of the first guest command = %d, want 3", res.Exits[0].Code)
+	}
+}
+
+// TestLabTimeout boots a guest whose command never ends: the lab must kill
+// QEMU at the timeout, say so, and leave no process behind.
+func TestLabTimeout(t *testing.T) {
+	labtest.Require(t)
+	bin := labtest.TestBinary(t, "./qemu")
+	unlock := labtest.Lock(t)
+	defer unlock()
+	start := time.Now()
+	vm, err := qemu.Start(context.Background(), qemu.Config{
+		Timeout:  30 * time.Second,
+		Files:    []qemu.File{{Host: bin, Guest: "/bin/qemu.test"}},
+		Commands: []qemu.Command{{Args: []string{"/bin/qemu.test", "-test.run", "^TestGuestHang$"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	t.Logf("QEMU command line: %s", vm.Command())
+	_, err = vm.Wait()
+	if !errors.Is(err, qemu.ErrTimeout) {
+		t.Fatalf("Wait = %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d > 45*time.Second {
+		t.Fatalf("timeout took %v, want about 30s", d)
+	}
+	if pid := vm.PID(); syscall.Kill(pid, 0) == nil {
+		t.Fatalf("QEMU (pid %d) still exists after the timeout", pid)
+	}
+}
+
+const labEtherType = 0x88b5 // IEEE local experimental
+
+func testFrame(payload []byte) []byte {
+	f := make([]byte, 14, 14+len(payload))
+	copy(f[0:6], []byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x57}) // NIC 1's MAC
+	copy(f[6:12], []byte{0x02, 0x00, 0x00, 0x00, 0x00, 0x01})
+	binary.BigEndian.PutUint16(f[12:], labEtherType)
+	return append(f, payload...)
+}
+
+// --- guest side ------------------------------------------------------------
+
+func readSysfs(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func checkDevice(t *testing.T, bdf, device, driver string) string {
+	t.Helper()
+	dir := "/sys/bus/pci/devices/" + bdf
+	if v := readSysfs(t, dir+"/vendor"); v != "0x8086" {
+		t.Errorf("%s vendor = %s, want 0x8086", bdf, v)
+	}
+	if d := readSysfs(t, dir+"/device"); d != device {
+		t.Errorf("%s device = %s, want %s", bdf, d, device)
+	}
+	link, err := os.Readlink(dir + "/driver")
+	if err != nil || filepath.Base(link) != driver {
+		t.Errorf("%s driver = %q (%v), want %s", bdf, link, err, driver)
+	}
+	return dir
+}
+
+func TestGuestVFIO(t *testing.T) {
+	labtest.InGuest(t)
+	for _, d := range []struct{ bdf, id string }{{"0000:00:03.0", "0x100e"}, {"0000:00:04.0", "0x10d3"}} {
+		dir := checkDevice(t, d.bdf, d.id, "vfio-pci")
+		g, err := os.Readlink(dir + "/iommu_group")
+		if err != nil {
+			t.Fatalf("%s has no IOMMU group: %v", d.bdf, err)
+		}
+		node := "/dev/vfio/" + filepath.Base(g)
+		if _, err := os.Stat(node); err != nil {
+			t.Errorf("%s: %v", d.bdf, err)
+		}
+		t.Logf("%s: group node %s", d.bdf, node)
+	}
+	if _, err := os.Stat("/dev/vfio/vfio"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestGuestUIO(t *testing.T) {
+	labtest.InGuest(t)
+	checkDevice(t, "0000:00:03.0", "0x100e", "uio_pci_generic")
+	names, _ := filepath.Glob("/sys/bus/pci/devices/0000:00:03.0/uio/uio*")
+	if len(names) != 1 {
+		t.Fatalf("uio entries for 03.0: %v", names)
+	}
+	if _, err := os.Stat("/dev/" + filepath.Base(names[0])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/sys/bus/pci/devices/0000:00:03.0/iommu_group"); err == nil {
+		t.Error("03.0 has an IOMMU group in the UIO lane (no vIOMMU expected)")
+	}
+	if n := readSysfs(t, "/proc/sys/vm/nr_hugepages"); n != "4" {
+		t.Errorf("nr_hugepages = %s, want 4", n)
+	}
+}
+
+func TestGuestExitCode(t *testing.T) {
+	labtest.InGuest(t)
+	if os.Getenv("LAB_EXIT") == "3" {
+		fmt.Println("exiting with status 3")
+		os.Exit(3)
+	}
+}
+
+func TestGuestHang(t *testing.T) {
+	labtest.InGuest(t)
+	select {}
+}
+
+// TestGuestPeer brings up the kernel e1000 driver's interface for 04.0,
+// sends a frame to the host and echoes the host's frame with MACs swapped.
+func TestGuestPeer(t *testing.T) {
+	labtest.InGuest(t)
+	dir := checkDevice(t, "0000:00:04.0", "0x100e", "e1000")
+	ifs, _ := filepath.Glob(dir + "/net/*")
+	if len(ifs) != 1 {
+		t.Fatalf("net interfaces of 04.0: %v", ifs)
+	}
+	ifi, err := net.InterfaceByName(filepath.Base(ifs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ifUp(ifi.Name); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(labEtherType)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	sa := &unix.SockaddrLinklayer{Protocol: htons(labEtherType), Ifindex: ifi.Index}
+	if err := unix.Bind(fd, sa); err != nil {
+		t.Fatal(err)
+	}
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 1})
+	hello := append([]byte{0x02, 0, 0, 0, 0, 1}, ifi.HardwareAddr...)
+	hello = binary.BigEndian.AppendUint16(hello, labEtherType)
+	hello = append(hello, []byte("nic->host hello")...)
+	fmt.Println("peer: ready")
+	buf := make([]byte, 2048)
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		_ = unix.Sendto(fd, hello, 0, sa)
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			continue
+		}
+		f := append([]byte(nil), buf[:n]...)
+		var mac [6]byte
+		copy(mac[:], f[0:6])
+		copy(f[0:6], f[6:12])
+		copy(f[6:12], mac[:])
+		if err := unix.Sendto(fd, f, 0, sa); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("echoed a %d-byte frame", n)
+		return
+	}
+	t.Fatal("no frame from the host")
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func ifUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}

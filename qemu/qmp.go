@@ -1,0 +1,97 @@
+package qemu
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// qmpClient speaks the QEMU Machine Protocol over a unix socket.
+type qmpClient struct {
+	conn net.Conn
+	rd   *bufio.Reader
+}
+
+func dialQMP(path string) (*qmpClient, error) {
+	var conn net.Conn
+	var err error
+	for i := 0; i < 100; i++ {
+		if conn, err = net.Dial("unix", path); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("qmp: %w", err)
+	}
+	c := &qmpClient{conn: conn, rd: bufio.NewReader(conn)}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.rd.ReadBytes('\n'); err != nil { // greeting
+		conn.Close()
+		return nil, fmt.Errorf("qmp greeting: %w", err)
+	}
+	if err := c.execute("qmp_capabilities", nil); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *qmpClient) execute(cmd string, args any) error {
+	_ = c.conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req := map[string]any{"execute": cmd}
+	if args != nil {
+		req["arguments"] = args
+	}
+	b, _ := json.Marshal(req)
+	if _, err := c.conn.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("qmp %s: %w", cmd, err)
+	}
+	for {
+		line, err := c.rd.ReadBytes('\n')
+		if err != nil {
+			return fmt.Errorf("qmp %s: %w", cmd, err)
+		}
+		var resp struct {
+			Return any `json:"return"`
+			Error  *struct {
+				Class string `json:"class"`
+				Desc  string `json:"desc"`
+			} `json:"error"`
+			Event string `json:"event"`
+		}
+		if err := json.Unmarshal(line, &resp); err != nil {
+			return fmt.Errorf("qmp %s: %w", cmd, err)
+		}
+		if resp.Event != "" {
+			continue
+		}
+		if resp.Error != nil {
+			return fmt.Errorf("qmp %s: %s: %s", cmd, resp.Error.Class, resp.Error.Desc)
+		}
+		return nil
+	}
+}
+
+func (c *qmpClient) Close() error { return c.conn.Close() }
+
+// SetLink sets the link of NIC i up or down through the QEMU monitor
+// (QMP set_link). The VM must have been started with Config.QMP.
+func (vm *VM) SetLink(i int, up bool) error {
+	if vm.qmpPath == "" {
+		return errors.New("lab: SetLink needs Config.QMP")
+	}
+	vm.qmpMu.Lock()
+	defer vm.qmpMu.Unlock()
+	if vm.qmp == nil {
+		c, err := dialQMP(vm.qmpPath)
+		if err != nil {
+			return err
+		}
+		vm.qmp = c
+	}
+	return vm.qmp.execute("set_link", map[string]any{"name": fmt.Sprintf("n%d", i), "up": up})
+}
