@@ -1,0 +1,400 @@
+package vfio
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/mmio"
+	"github.com/uiodrv/uiodrv/pci"
+)
+
+// DeviceInfo is what VFIO_DEVICE_GET_INFO reports.
+type DeviceInfo struct {
+	Flags      uint32 // DeviceFlags*
+	NumRegions int
+	NumIRQs    int
+}
+
+// RegionInfo describes one region (BAR, ROM, config space) of the device fd.
+type RegionInfo struct {
+	Index  int
+	Flags  uint32 // RegionFlag*
+	Size   uint64
+	Offset uint64 // file offset in the device fd
+}
+
+// IRQInfo describes one IRQ index (INTx, MSI, MSI-X...).
+type IRQInfo struct {
+	Index int
+	Flags uint32 // IRQInfo*
+	Count int    // number of vectors; 0 if the device lacks this kind
+}
+
+// Device is an open VFIO device fd. Its methods are safe for concurrent use.
+//
+// Ownership: the Device owns its fd, its BAR mappings, the IRQs it created,
+// the Allocators it created (and their regions), and, when it came from Open,
+// its group and container. Close releases them all.
+type Device struct {
+	Name string // PCI address, e.g. 0000:00:03.0
+
+	container *Container // not owned (unless adopted); nil if the group had none
+	mu        sync.Mutex
+	fd        int
+	closed    bool
+	info      DeviceInfo
+	bars      map[int][]byte
+	cfg       *pci.Config
+	irqs      map[*IRQ]struct{}
+	active    map[int]bool // IRQ indexes with triggers set
+	allocs    []*Allocator
+	owned     []func() error // run after the device fd is closed (group, container)
+}
+
+func newDevice(fd int, name string, c *Container) (*Device, error) {
+	d := &Device{Name: name, fd: fd, container: c, bars: map[int][]byte{}, irqs: map[*IRQ]struct{}{}, active: map[int]bool{}}
+	di := deviceInfo{Argsz: 24}
+	if _, err := ioctlPtr(fd, ioctlDeviceGetInfo, &di); err != nil {
+		closeFD(fd)
+		return nil, fmt.Errorf("vfio: get info of device %s: %w", name, err)
+	}
+	d.info = DeviceInfo{Flags: di.Flags, NumRegions: int(di.NumRegions), NumIRQs: int(di.NumIRQs)}
+	d.cfg = pci.NewConfig(configRegion{d})
+	return d, nil
+}
+
+func (d *Device) with(f func(fd int) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	return f(d.fd)
+}
+
+// Info returns the device's flags and region and IRQ counts.
+func (d *Device) Info() DeviceInfo { return d.info }
+
+// Fd returns the device fd, owned by the Device.
+func (d *Device) Fd() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fd
+}
+
+// RegionInfo queries region index (RegionBAR0..RegionConfig).
+func (d *Device) RegionInfo(index int) (RegionInfo, error) {
+	var ri RegionInfo
+	err := d.with(func(fd int) error {
+		r := regionInfo{Argsz: 32, Index: uint32(index)}
+		if _, err := ioctlPtr(fd, ioctlDeviceGetRegionInfo, &r); err != nil {
+			return fmt.Errorf("vfio: get info of region %d of %s: %w", index, d.Name, err)
+		}
+		ri = RegionInfo{Index: index, Flags: r.Flags, Size: r.Size, Offset: r.Offset}
+		return nil
+	})
+	return ri, err
+}
+
+// MapBAR mmaps BAR index (0..5) read-write and returns it. The mapping is
+// made once, owned by the Device and unmapped by Close.
+func (d *Device) MapBAR(index int) ([]byte, error) {
+	if index < RegionBAR0 || index > RegionBAR5 {
+		return nil, fmt.Errorf("vfio: map BAR %d of %s: not a BAR index", index, d.Name)
+	}
+	ri, err := d.RegionInfo(index)
+	if err != nil {
+		return nil, err
+	}
+	if ri.Size == 0 {
+		return nil, fmt.Errorf("vfio: map BAR %d of %s: BAR not implemented", index, d.Name)
+	}
+	if ri.Flags&RegionFlagMmap == 0 {
+		return nil, fmt.Errorf("vfio: map BAR %d of %s: region not mmappable (flags %#x; an I/O BAR?)", index, d.Name, ri.Flags)
+	}
+	var mem []byte
+	err = d.with(func(fd int) error {
+		if m, ok := d.bars[index]; ok {
+			mem = m
+			return nil
+		}
+		m, err := mmap(fd, int64(ri.Offset), int(ri.Size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			return fmt.Errorf("vfio: mmap BAR %d of %s (%d bytes): %w", index, d.Name, ri.Size, err)
+		}
+		d.bars[index] = m
+		mem = m
+		return nil
+	})
+	return mem, err
+}
+
+// BAR maps BAR index and wraps it for register access.
+func (d *Device) BAR(index int) (*mmio.BAR, error) {
+	m, err := d.MapBAR(index)
+	if err != nil {
+		return nil, err
+	}
+	return mmio.NewBAR(m), nil
+}
+
+// Config returns the device's configuration space (the VFIO config region).
+// It is owned by the Device.
+func (d *Device) Config() *pci.Config { return d.cfg }
+
+// EnableBusMaster sets Memory Space and Bus Master Enable in the command
+// register: vfio-pci leaves bus mastering off, and without it no DMA happens.
+func (d *Device) EnableBusMaster() error { return d.cfg.EnableBusMaster() }
+
+// configRegion reads and writes region 7 through pread/pwrite on the device fd.
+type configRegion struct{ d *Device }
+
+func (c configRegion) ReadAt(p []byte, off int64) (int, error) {
+	var n int
+	err := c.d.with(func(fd int) error {
+		var err error
+		n, err = pread(fd, p, regionOffset(RegionConfig)+off)
+		if err == nil && n < len(p) {
+			err = fmt.Errorf("short read %d of %d bytes", n, len(p))
+		}
+		return err
+	})
+	return n, err
+}
+
+func (c configRegion) WriteAt(p []byte, off int64) (int, error) {
+	var n int
+	err := c.d.with(func(fd int) error {
+		var err error
+		n, err = pwrite(fd, p, regionOffset(RegionConfig)+off)
+		if err == nil && n < len(p) {
+			err = fmt.Errorf("short write %d of %d bytes", n, len(p))
+		}
+		return err
+	})
+	return n, err
+}
+
+// Reset resets the device (function-level or bus reset as the kernel
+// chooses). It wraps ErrUnsupported when the device cannot be reset.
+func (d *Device) Reset() error {
+	if d.info.Flags&DeviceFlagsReset == 0 {
+		return fmt.Errorf("%w: %s offers no reset (VFIO_DEVICE_FLAGS_RESET clear)", ErrUnsupported, d.Name)
+	}
+	return d.with(func(fd int) error {
+		if _, err := ioctlVal(fd, ioctlDeviceReset, 0); err != nil {
+			return fmt.Errorf("vfio: reset %s: %w", d.Name, err)
+		}
+		return nil
+	})
+}
+
+// IRQInfo queries IRQ index (IRQIndexINTx, IRQIndexMSI, IRQIndexMSIX...).
+func (d *Device) IRQInfo(index int) (IRQInfo, error) {
+	var ii IRQInfo
+	err := d.with(func(fd int) error {
+		r := irqInfo{Argsz: 16, Index: uint32(index)}
+		if _, err := ioctlPtr(fd, ioctlDeviceGetIRQInfo, &r); err != nil {
+			return fmt.Errorf("vfio: get info of IRQ index %d of %s: %w", index, d.Name, err)
+		}
+		ii = IRQInfo{Index: index, Flags: r.Flags, Count: int(r.Count)}
+		return nil
+	})
+	return ii, err
+}
+
+// irqSetBuf builds struct vfio_irq_set followed by its data.
+func irqSetBuf(flags uint32, index, start, count int, fds []int32) []byte {
+	buf := make([]byte, sizeofIRQSetHeader+4*len(fds))
+	ne := binary.NativeEndian
+	ne.PutUint32(buf[0:], uint32(len(buf)))
+	ne.PutUint32(buf[4:], flags)
+	ne.PutUint32(buf[8:], uint32(index))
+	ne.PutUint32(buf[12:], uint32(start))
+	ne.PutUint32(buf[16:], uint32(count))
+	for i, fd := range fds {
+		ne.PutUint32(buf[sizeofIRQSetHeader+4*i:], uint32(fd))
+	}
+	return buf
+}
+
+func (d *Device) setIRQs(what string, flags uint32, index, start, count int, fds []int32) error {
+	return d.with(func(fd int) error {
+		if _, err := ioctlBuf(fd, ioctlDeviceSetIRQs, irqSetBuf(flags, index, start, count, fds)); err != nil {
+			return fmt.Errorf("vfio: %s (IRQ index %d, vectors %d..%d) of %s: %w", what, index, start, start+count-1, d.Name, err)
+		}
+		return nil
+	})
+}
+
+// EnableINTx attaches a new eventfd to the INTx interrupt. vfio-pci masks
+// INTx each time it fires: call IRQ.Unmask (or UnmaskINTx) after
+// acknowledging the device to get the next one.
+func (d *Device) EnableINTx() (*IRQ, error) {
+	irqs, err := d.enable(IRQIndexINTx, 1)
+	if err != nil {
+		return nil, err
+	}
+	return irqs[0], nil
+}
+
+// EnableMSI attaches n eventfds to MSI vectors 0..n-1.
+func (d *Device) EnableMSI(n int) ([]*IRQ, error) { return d.enable(IRQIndexMSI, n) }
+
+// EnableMSIX attaches n eventfds to MSI-X vectors 0..n-1 (the device must
+// also route its causes to vectors, e.g. the 82574's IVAR register).
+func (d *Device) EnableMSIX(n int) ([]*IRQ, error) { return d.enable(IRQIndexMSIX, n) }
+
+var irqNames = map[int]string{IRQIndexINTx: "INTx", IRQIndexMSI: "MSI", IRQIndexMSIX: "MSI-X", IRQIndexErr: "ERR", IRQIndexReq: "REQ"}
+
+func (d *Device) enable(index, n int) ([]*IRQ, error) {
+	info, err := d.IRQInfo(index)
+	if err != nil {
+		return nil, err
+	}
+	if n < 1 || n > info.Count {
+		return nil, fmt.Errorf("%w: %s has %d %s vectors, asked for %d", ErrUnsupported, d.Name, info.Count, irqNames[index], n)
+	}
+	if info.Flags&IRQInfoEventfd == 0 {
+		return nil, fmt.Errorf("%w: %s IRQ index %d does not signal eventfds", ErrUnsupported, d.Name, index)
+	}
+	irqs := make([]*IRQ, 0, n)
+	fds := make([]int32, 0, n)
+	fail := func(err error) ([]*IRQ, error) {
+		for _, q := range irqs {
+			q.Close()
+		}
+		return nil, err
+	}
+	for v := 0; v < n; v++ {
+		q, err := newIRQ(index, v)
+		if err != nil {
+			return fail(fmt.Errorf("vfio: %s vector %d of %s: %w", irqNames[index], v, d.Name, err))
+		}
+		irqs = append(irqs, q)
+		fds = append(fds, int32(q.efd))
+	}
+	if err := d.setIRQs("attach eventfds to "+irqNames[index], irqSetDataEventfd|irqSetActionTrigger, index, 0, n, fds); err != nil {
+		return fail(err)
+	}
+	d.mu.Lock()
+	d.active[index] = true
+	for _, q := range irqs {
+		q := q
+		d.irqs[q] = struct{}{}
+		q.detach = func() error {
+			d.mu.Lock()
+			delete(d.irqs, q)
+			d.mu.Unlock()
+			if index == IRQIndexINTx {
+				return d.DisableIRQ(index)
+			}
+			// Detach this vector only: an fd of -1 frees its trigger.
+			err := d.setIRQs("detach eventfd", irqSetDataEventfd|irqSetActionTrigger, index, q.Vector, 1, []int32{-1})
+			if errors.Is(err, ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		if index == IRQIndexINTx {
+			q.unmask = d.UnmaskINTx
+			q.mask = d.MaskINTx
+		}
+	}
+	d.mu.Unlock()
+	return irqs, nil
+}
+
+// UnmaskINTx unmasks INTx after vfio-pci automasked it.
+func (d *Device) UnmaskINTx() error {
+	return d.setIRQs("unmask", irqSetDataNone|irqSetActionUnmask, IRQIndexINTx, 0, 1, nil)
+}
+
+// MaskINTx masks INTx.
+func (d *Device) MaskINTx() error {
+	return d.setIRQs("mask", irqSetDataNone|irqSetActionMask, IRQIndexINTx, 0, 1, nil)
+}
+
+// DisableIRQ detaches every eventfd of an IRQ index and disables it
+// (for MSI/MSI-X the device leaves MSI mode).
+func (d *Device) DisableIRQ(index int) error {
+	err := d.setIRQs("disable", irqSetDataNone|irqSetActionTrigger, index, 0, 0, nil)
+	if errors.Is(err, ErrClosed) {
+		return nil
+	}
+	if err == nil {
+		d.mu.Lock()
+		delete(d.active, index)
+		d.mu.Unlock()
+	}
+	return err
+}
+
+// adopt makes the Device run f at Close, after its own fd is closed.
+func (d *Device) adopt(f func() error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.owned = append(d.owned, f)
+}
+
+// Close releases, in order: allocations made through the Device's
+// Allocators (IOMMU unmap, munmap), IRQs (detached, their eventfds closed),
+// BAR mappings, the device fd, and the group and container that Open opened.
+// It is idempotent and returns the first error.
+func (d *Device) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	allocs := d.allocs
+	irqs := make([]*IRQ, 0, len(d.irqs))
+	for q := range d.irqs {
+		irqs = append(irqs, q)
+	}
+	var active []int
+	for idx := range d.active {
+		active = append(active, idx)
+	}
+	d.mu.Unlock()
+
+	var errs []error
+	for _, a := range allocs {
+		errs = append(errs, a.Close())
+	}
+	for _, idx := range active {
+		errs = append(errs, d.DisableIRQ(idx))
+	}
+	for _, q := range irqs {
+		errs = append(errs, q.close(false)) // already disabled above
+	}
+
+	d.mu.Lock()
+	d.closed = true
+	for i, m := range d.bars {
+		if err := munmap(m); err != nil {
+			errs = append(errs, fmt.Errorf("vfio: munmap BAR %d of %s: %w", i, d.Name, err))
+		}
+	}
+	d.bars = nil
+	if err := closeFD(d.fd); err != nil {
+		errs = append(errs, fmt.Errorf("vfio: close device %s: %w", d.Name, err))
+	}
+	d.fd = -1
+	owned := d.owned
+	d.owned = nil
+	d.mu.Unlock()
+	for _, f := range owned {
+		errs = append(errs, f())
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
