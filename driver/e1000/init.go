@@ -1,0 +1,381 @@
+package e1000
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/uiodrv/uiodrv/dma"
+	"github.com/uiodrv/uiodrv/mmio"
+)
+
+// Delays around a device reset, after Linux e1000_reset_hw: let DMA in flight
+// finish before CTRL.RST, and give the MAC time to come out of reset.
+const (
+	quiesceDelay = 10 * time.Millisecond
+	resetDelay   = 5 * time.Millisecond
+	resetTimeout = 100 * time.Millisecond
+	eepromTimout = 10 * time.Millisecond
+)
+
+// New resets and initialises the controller whose BAR0 is regs, with rings
+// and packet buffers from alloc. Interrupts are left disabled: enable them
+// with EnableIRQ(n.Causes().All()) once the handler is ready.
+//
+// The sequence follows SDM 14 ("General Initialization and Reset Operation")
+// and 82574 4.6 ("Software Initialization Sequence"). On error nothing stays
+// allocated; the device may be left reset.
+func New(regs mmio.Regs, alloc dma.Allocator, model Model, opts Options) (*NIC, error) {
+	if !model.valid() {
+		return nil, fmt.Errorf("e1000: new: %w: model %v", ErrUnsupportedDevice, model)
+	}
+	if err := opts.normalize(model); err != nil {
+		return nil, fmt.Errorf("e1000: new %v: %w", model, err)
+	}
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		return nil, errors.New("e1000: new: big-endian hosts are not supported")
+	}
+	n := &NIC{regs: regs, model: model, opts: opts}
+	if err := n.allocate(alloc); err != nil {
+		n.release()
+		return nil, fmt.Errorf("e1000: new %v: %w", model, err)
+	}
+	if err := n.init(); err != nil {
+		n.wr(IMC, uint32(CauseAll))
+		n.wr(RCTL, 0)
+		n.wr(TCTL, 0)
+		n.release()
+		return nil, fmt.Errorf("e1000: new %v: %w", model, err)
+	}
+	return n, nil
+}
+
+func (o *Options) normalize(m Model) error {
+	if o.RxRingSize == 0 {
+		o.RxRingSize = DefaultRingSize
+	}
+	if o.TxRingSize == 0 {
+		o.TxRingSize = DefaultRingSize
+	}
+	for _, r := range []struct {
+		name string
+		n    int
+	}{{"RxRingSize", o.RxRingSize}, {"TxRingSize", o.TxRingSize}} {
+		if r.n < MinRingSize || r.n > MaxRingSize || r.n&(r.n-1) != 0 {
+			return fmt.Errorf("%s %d: want a power of two in [%d, %d]", r.name, r.n, MinRingSize, MaxRingSize)
+		}
+	}
+	if o.Buffers == 0 {
+		o.Buffers = 2*o.RxRingSize + o.TxRingSize
+	}
+	if o.Buffers < o.RxRingSize || o.Buffers > 1<<20 {
+		return fmt.Errorf("Buffers %d: want at least RxRingSize (%d) and at most %d", o.Buffers, o.RxRingSize, 1<<20)
+	}
+	if o.ITR > 0xFFFF {
+		o.ITR = 0xFFFF
+	}
+	if o.MSIX && !m.is82574() {
+		return fmt.Errorf("MSI-X needs an 82574L (IVAR), not an %v", m)
+	}
+	return nil
+}
+
+// allocate gets the descriptor rings and the buffer pool (SDM 14.4/14.5:
+// rings 16-byte aligned, length a multiple of 128 bytes).
+func (n *NIC) allocate(alloc dma.Allocator) error {
+	ring := func(what string, size int) (*dma.Region, error) {
+		r, err := alloc.Alloc(size * DescSize)
+		if err != nil {
+			return nil, fmt.Errorf("allocate %s ring: %w", what, err)
+		}
+		if r.Len() < size*DescSize || r.Addr()%16 != 0 || !aligned(r.Bytes(), 16) {
+			r.Close()
+			return nil, fmt.Errorf("allocate %s ring: %v is too small or not 16-byte aligned", what, r)
+		}
+		return r, nil
+	}
+	var err error
+	if n.rxRing, err = ring("RX", n.opts.RxRingSize); err != nil {
+		return err
+	}
+	if n.txRing, err = ring("TX", n.opts.TxRingSize); err != nil {
+		return err
+	}
+	if n.pool, err = newPool(alloc, n.opts.Buffers); err != nil {
+		return err
+	}
+	n.rxDescs = n.rxRing.Sub(0, n.opts.RxRingSize*DescSize)
+	n.txDescs = n.txRing.Sub(0, n.opts.TxRingSize*DescSize)
+	n.rxMask = uint32(n.opts.RxRingSize - 1)
+	n.txMask = uint32(n.opts.TxRingSize - 1)
+	n.rxBufs = make([]uint32, n.opts.RxRingSize)
+	n.txBufs = make([]uint32, n.opts.TxRingSize)
+	for i := range n.rxBufs {
+		n.rxBufs[i] = noBuf
+	}
+	for i := range n.txBufs {
+		n.txBufs[i] = noBuf
+	}
+	n.rxFill = make([]uint32, n.opts.RxRingSize)
+	n.txFree = make([]uint32, n.opts.TxRingSize)
+	return nil
+}
+
+// release closes every DMA region. Idempotent (Region.Close is).
+func (n *NIC) release() error {
+	var errs []error
+	for _, r := range []*dma.Region{n.rxRing, n.txRing} {
+		if r != nil {
+			errs = append(errs, r.Close())
+		}
+	}
+	if n.pool != nil {
+		errs = append(errs, n.pool.close())
+	}
+	return errors.Join(errs...)
+}
+
+func (n *NIC) init() error {
+	if err := n.reset(); err != nil {
+		return err
+	}
+	if err := n.setupMAC(); err != nil {
+		return err
+	}
+	n.clearStats()
+	n.setupLink()
+	n.setupRx()
+	n.setupTx()
+	n.setupIRQ()
+	return nil
+}
+
+// reset quiesces and resets the MAC, leaving interrupts masked and ICR clear.
+func (n *NIC) reset() error {
+	// Mask everything first so nothing fires while the device is half set up
+	// (SDM 13.4.21 IMC; 82574 4.6.1 "Interrupts During Initialization").
+	n.wr(IMC, uint32(CauseAll))
+	// Stop RX and TX and let DMA in flight land before the reset
+	// (Linux e1000_reset_hw; 82574 4.6.2). The STATUS read flushes the
+	// posted writes.
+	n.wr(RCTL, 0)
+	n.wr(TCTL, TCTL_PSP)
+	n.rd(STATUS)
+	time.Sleep(quiesceDelay)
+
+	// Global reset: CTRL.RST, self-clearing (SDM 13.4.1; 82574 4.6.2).
+	// The EEPROM is reloaded, which restores RAL0/RAH0.
+	n.wr(CTRL, n.rd(CTRL)|CTRL_RST)
+	time.Sleep(resetDelay)
+	if err := mmio.WaitBits(n.regs, uint32(CTRL), CTRL_RST, 0, resetTimeout); err != nil {
+		return fmt.Errorf("reset: CTRL.RST did not clear: %w", err)
+	}
+	if n.model.is82574() {
+		// The 82574 reloads its NVM after reset; wait for EECD.AUTO_RD
+		// before touching registers it loads (82574 4.6.2, Linux
+		// e1000e_get_auto_rd_done).
+		if err := mmio.WaitBits(n.regs, uint32(EECD), EECD_AUTO_RD, EECD_AUTO_RD, resetTimeout); err != nil {
+			return fmt.Errorf("reset: NVM auto-read did not complete: %w", err)
+		}
+	}
+	// Reset unmasks nothing, but mask again and clear causes latched before
+	// or during the reset (Linux does the same).
+	n.wr(IMC, uint32(CauseAll))
+	if icr := n.rd(ICR); icr != 0 && n.model.is82574() {
+		n.wr(ICR, icr)
+	}
+	return nil
+}
+
+// setupMAC reads the station address from RAL0/RAH0, which the NIC loads from
+// the EEPROM at reset (SDM 13.5.2), or from EEPROM words 0-2 through EERD
+// when they hold no valid address (SDM 13.4.4, 5.6.1), and writes it back
+// with RAH.AV so unicast filtering accepts it (SDM 14.4).
+func (n *NIC) setupMAC() error {
+	ral, rah := n.rd(RAL(0)), n.rd(RAH(0))
+	mac := net.HardwareAddr{byte(ral), byte(ral >> 8), byte(ral >> 16), byte(ral >> 24), byte(rah), byte(rah >> 8)}
+	if rah&RAH_AV == 0 || !validUnicast(mac) {
+		if !n.model.hasEERD() {
+			return fmt.Errorf("read MAC: RAL0/RAH0 hold no valid address (%v, RAH %#08x) and the %v has no EERD", mac, rah, n.model)
+		}
+		for i := 0; i < 3; i++ {
+			w, err := n.readEEPROM(uint16(i))
+			if err != nil {
+				return fmt.Errorf("read MAC: %w", err)
+			}
+			mac[2*i], mac[2*i+1] = byte(w), byte(w>>8)
+		}
+		if !validUnicast(mac) {
+			return fmt.Errorf("read MAC: EEPROM holds no valid unicast address (%v)", mac)
+		}
+	}
+	n.mac = mac
+	n.wr(RAL(0), binary.LittleEndian.Uint32(mac[0:4]))
+	n.wr(RAH(0), uint32(binary.LittleEndian.Uint16(mac[4:6]))|RAH_AV)
+	return nil
+}
+
+func validUnicast(mac net.HardwareAddr) bool {
+	zero := true
+	for _, b := range mac {
+		if b != 0 {
+			zero = false
+		}
+	}
+	return !zero && mac[0]&1 == 0
+}
+
+// readEEPROM reads one 16-bit EEPROM word through EERD (SDM 13.4.4;
+// 82574 10.2.2.4, where DONE and the address field sit elsewhere).
+func (n *NIC) readEEPROM(word uint16) (uint16, error) {
+	shift, done := EERD_ADDR_SHIFT, EERD_DONE
+	if n.model.is82574() {
+		shift, done = EERD_ADDR_SHIFT_82574, EERD_DONE_82574
+	}
+	n.wr(EERD, uint32(word)<<shift|EERD_START)
+	if err := mmio.WaitBits(n.regs, uint32(EERD), done, done, eepromTimout); err != nil {
+		return 0, fmt.Errorf("EEPROM word %d: %w", word, err)
+	}
+	return uint16(n.rd(EERD) >> EERD_DATA_SHIFT), nil
+}
+
+// setupLink sets the link up and leaves speed and duplex to auto-negotiation
+// (SDM 14.3 "General Configuration" and 14.6; 82574 4.6.3).
+func (n *NIC) setupLink() {
+	ctrl := n.rd(CTRL)
+	ctrl |= CTRL_SLU
+	if !n.model.is82574() {
+		// 8254x copper: let the MAC take speed from the PHY (SDM 14.3).
+		ctrl |= CTRL_ASDE
+	}
+	ctrl &^= CTRL_LRST | CTRL_PHY_RST | CTRL_ILOS | CTRL_FRCSPD | CTRL_FRCDPX | CTRL_VME
+	n.wr(CTRL, ctrl)
+	if n.model.is82574() {
+		// Tell manageability firmware a driver owns the device
+		// (82574 10.2.2.5; Linux e1000e_get_hw_control).
+		n.set(CTRL_EXT, CTRL_EXT_DRV_LOAD)
+	}
+}
+
+// setupRx programs the RX ring and posts RxRingSize-1 buffers (SDM 14.4;
+// 82574 4.6.5). RCTL is written once, last: QEMU's e1000 ignores RX for one
+// second after every RCTL write.
+func (n *NIC) setupRx() {
+	// Receive only our address and broadcast: clear the multicast table
+	// (SDM 14.4).
+	for i := 0; i < MTANum; i++ {
+		n.wr(MTA(i), 0)
+	}
+	base := n.rxRing.Addr()
+	n.wr(RDBAL(0), uint32(base))
+	n.wr(RDBAH(0), uint32(base>>32))
+	n.wr(RDLEN(0), uint32(len(n.rxDescs)))
+	n.wr(RDH(0), 0)
+	n.wr(RDT(0), 0)
+	// No receive interrupt delay: latency matters more than interrupt count,
+	// and ITR is the throttle (SDM 13.4.30/13.4.31).
+	n.wr(RDTR, 0)
+	if n.model.hasITR() {
+		n.wr(RADV, 0)
+	}
+	clear(n.rxDescs)
+	n.rxClean, n.rxTail = 0, 0
+	// RefillRx posts at most RxRingSize-1 buffers and writes RDT = RxRingSize-1:
+	// RDT == RDH would mean "no buffers" (SDM 3.2.6).
+	n.RefillRx()
+
+	rctl := RCTL_EN | RCTL_BAM | RCTL_BSIZE_2048 | RCTL_SECRC | RCTL_RDMTS_HALF
+	if n.opts.Promisc {
+		rctl |= RCTL_UPE | RCTL_MPE
+	}
+	n.wr(RCTL, rctl)
+}
+
+// setupTx programs the TX ring (SDM 14.5; 82574 4.6.6).
+func (n *NIC) setupTx() {
+	clear(n.txDescs)
+	n.txClean, n.txTail = 0, 0
+	base := n.txRing.Addr()
+	n.wr(TDBAL(0), uint32(base))
+	n.wr(TDBAH(0), uint32(base>>32))
+	n.wr(TDLEN(0), uint32(len(n.txDescs)))
+	n.wr(TDH(0), 0)
+	n.wr(TDT(0), 0)
+
+	// Full duplex copper: CT = 0x0F, COLD = 0x40 (SDM 14.5, 13.4.33); the
+	// 82574 wants COLD = 0x3F (Linux E1000_COLLISION_DISTANCE) and IPGT 8
+	// (its TIPG default); the 8254x copper IPGT is 10 (SDM 13.4.34).
+	cold, ipgt := uint32(0x40), uint32(10)
+	if n.model.is82574() {
+		cold, ipgt = 0x3F, 8
+		// QEMU's e1000e transmits only from queues with TARC.ENABLE; it is
+		// the reset default, set it anyway (82574 10.2.6.11).
+		n.set(TARC(0), TARC_ENABLE)
+	}
+	n.wr(TIPG, ipgt<<TIPG_IPGT_SHIFT|8<<TIPG_IPGR1_SHIFT|6<<TIPG_IPGR2_SHIFT)
+	n.wr(TCTL, TCTL_EN|TCTL_PSP|0x0F<<TCTL_CT_SHIFT|cold<<TCTL_COLD_SHIFT)
+}
+
+// setupIRQ programs throttling and, for MSI-X, the cause-to-vector routing.
+// Interrupts stay masked.
+func (n *NIC) setupIRQ() {
+	if n.model.hasITR() {
+		n.wr(ITR, n.opts.ITR)
+	}
+	n.causes = IRQCauses{RX: ICR_RXT0 | ICR_RXO | ICR_RXDMT0, TX: ICR_TXDW, Other: ICR_LSC}
+	if !n.model.is82574() {
+		return
+	}
+	// QEMU's e1000e clears ICR on read only when IMS is 0, CTRL_EXT.IAME is
+	// set, or (newer versions) MSI-X is off; real 82574s clear on read except
+	// in MSI-X mode (82574 10.2.4.1). Writing the read value back is correct
+	// everywhere, so ReadCause always does it on the 82574.
+	n.w1cICR = true
+	if !n.opts.MSIX {
+		return
+	}
+	// 82574 7.4.2 / 10.2.4.9: route RXQ0, TXQ0 and other causes to vectors
+	// 0, 1, 2; QEMU drops MSI-X interrupts whose IVAR entry is not valid.
+	// Bit 31: a TX interrupt on every descriptor write-back (as Linux).
+	n.wr(IVAR, (IVAR_INT_ALLOC_VALID|VecRX)<<IVAR_RXQ0_SHIFT|
+		(IVAR_INT_ALLOC_VALID|VecTX)<<IVAR_TXQ0_SHIFT|
+		(IVAR_INT_ALLOC_VALID|VecOther)<<IVAR_OTHER_SHIFT|
+		IVAR_TX_INT_EVERY_WB)
+	// Auto-clear each vector's cause in ICR when its message is sent
+	// (EIAC, 82574 10.2.4.8): in MSI-X mode a read does not clear ICR, and a
+	// cause left set is never signalled again. EIAME + PBA_CLR as Linux
+	// e1000_configure_msix; IAME off so an ICR read masks nothing.
+	n.wr(EIAC, uint32(ICR_RXQ0|ICR_TXQ0|ICR_OTHER))
+	ext := n.rd(CTRL_EXT)
+	ext &^= CTRL_EXT_IAME
+	ext |= CTRL_EXT_EIAME | CTRL_EXT_PBA_CLR
+	n.wr(CTRL_EXT, ext)
+	for v := VecRX; v <= VecOther; v++ {
+		n.wr(EITR(v), n.opts.ITR)
+	}
+	n.causes = IRQCauses{RX: ICR_RXQ0, TX: ICR_TXQ0, Other: ICR_OTHER | ICR_LSC}
+}
+
+// Close masks interrupts, stops RX and TX, resets the device and releases
+// every DMA region. Buffers and views from Packet are invalid afterwards.
+// It is idempotent and returns the first call's result; it must not run
+// concurrently with other methods.
+func (n *NIC) Close() error {
+	n.closeOnce.Do(func() {
+		n.wr(IMC, uint32(CauseAll))
+		// Reset quiesces RX/TX, waits for DMA in flight and resets, so the
+		// NIC no longer reads the rings or writes buffers we are about to
+		// release (with UIO there is no IOMMU to stop it).
+		err := n.reset()
+		if err != nil {
+			err = fmt.Errorf("e1000: close %v: %w", n.model, err)
+		}
+		if n.model.is82574() {
+			mmio.ClearBits(n.regs, uint32(CTRL_EXT), CTRL_EXT_DRV_LOAD)
+		}
+		n.closeErr = errors.Join(err, n.release())
+	})
+	return n.closeErr
+}
