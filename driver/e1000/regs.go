@@ -179,12 +179,12 @@ const (
 // EERD layout. The 82540/82545 (SDM 13.4.4) and the 82574 (10.2.2.4) differ in
 // where DONE and the address sit; the 82544GC has no EERD.
 const (
-	EERD_START           uint32 = 1 << 0 // Start Read (all)
-	EERD_DONE            uint32 = 1 << 4 // Read Done (82540/82545)
-	EERD_ADDR_SHIFT             = 8      // word address, bits 15:8 (82540/82545)
-	EERD_DONE_82574      uint32 = 1 << 1 // Read Done (82574; E1000_NVM_RW_REG_DONE)
-	EERD_ADDR_SHIFT_82574       = 2      // word address, bits 15:2 (82574; E1000_NVM_RW_ADDR_SHIFT)
-	EERD_DATA_SHIFT             = 16     // read data, bits 31:16 (all)
+	EERD_START            uint32 = 1 << 0 // Start Read (all)
+	EERD_DONE             uint32 = 1 << 4 // Read Done (82540/82545)
+	EERD_ADDR_SHIFT              = 8      // word address, bits 15:8 (82540/82545)
+	EERD_DONE_82574       uint32 = 1 << 1 // Read Done (82574; E1000_NVM_RW_REG_DONE)
+	EERD_ADDR_SHIFT_82574        = 2      // word address, bits 15:2 (82574; E1000_NVM_RW_ADDR_SHIFT)
+	EERD_DATA_SHIFT              = 16     // read data, bits 31:16 (all)
 )
 
 // CTRL_EXT bits (82574 10.2.2.5).
@@ -197,11 +197,11 @@ const (
 
 // IVAR fields (82574 10.2.4.9): a 3-bit vector number plus a valid bit per cause.
 const (
-	IVAR_INT_ALLOC_VALID  uint32 = 1 << 3  // entry valid
-	IVAR_RXQ0_SHIFT              = 0       // RX queue 0 entry, bits 3:0
-	IVAR_TXQ0_SHIFT              = 8       // TX queue 0 entry, bits 11:8
-	IVAR_OTHER_SHIFT             = 16      // other causes entry, bits 19:16
-	IVAR_TX_INT_EVERY_WB  uint32 = 1 << 31 // TX interrupt on every write-back
+	IVAR_INT_ALLOC_VALID uint32 = 1 << 3  // entry valid
+	IVAR_RXQ0_SHIFT             = 0       // RX queue 0 entry, bits 3:0
+	IVAR_TXQ0_SHIFT             = 8       // TX queue 0 entry, bits 11:8
+	IVAR_OTHER_SHIFT            = 16      // other causes entry, bits 19:16
+	IVAR_TX_INT_EVERY_WB uint32 = 1 << 31 // TX interrupt on every write-back
 )
 
 // TARC bits (82574 10.2.6.11).

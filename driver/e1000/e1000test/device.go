@@ -1,0 +1,448 @@
+package e1000test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/mmio"
+)
+
+// DefaultMAC is the station address a Device starts with (QEMU's default).
+var DefaultMAC = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
+
+const nregs = 0x20000 / 4 // BAR0 is 128 KiB
+
+// Write is one logged register write.
+type Write struct {
+	Reg e1000.Reg
+	Val uint32
+}
+
+// Device is a fake e1000 BAR0 plus enough of the NIC's behaviour to test a
+// driver against. Create it with New; the zero value is not usable.
+type Device struct {
+	mu     sync.Mutex
+	model  e1000.Model
+	alloc  *Allocator
+	regs   [nregs]uint32
+	counts [nregs]uint32 // writes per register
+	eeprom [64]uint16
+	mac    net.HardwareAddr
+	macRAL bool // load the MAC into RAL0/RAH0 at reset
+	msix   bool
+	log    bool
+	writes []Write
+	resets int
+	viol   []string
+
+	// ResetReads is how many CTRL reads after a reset still show CTRL.RST
+	// set, to exercise the driver's wait. Set it before the reset.
+	ResetReads int
+	rstLeft    int
+}
+
+var _ mmio.Regs = (*Device)(nil)
+
+// New returns a device of the given model, powered up with DefaultMAC, link
+// up at 1000 Mb/s, and write logging on. alloc is the memory it DMAs into.
+func New(model e1000.Model, alloc *Allocator) *Device {
+	d := &Device{model: model, alloc: alloc, macRAL: true, log: true}
+	d.setMAC(DefaultMAC)
+	d.reset()
+	return d
+}
+
+func (d *Device) setMAC(mac net.HardwareAddr) {
+	d.mac = append(net.HardwareAddr(nil), mac...)
+	for i := 0; i < 3; i++ {
+		d.eeprom[i] = uint16(mac[2*i]) | uint16(mac[2*i+1])<<8
+	}
+}
+
+// SetMAC sets the EEPROM's station address. With inRAL false the hardware
+// "fails" to load it into RAL0/RAH0 at reset, so the driver must use EERD.
+// It takes effect at the next reset.
+func (d *Device) SetMAC(mac net.HardwareAddr, inRAL bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.setMAC(mac)
+	d.macRAL = inRAL
+}
+
+// SetMSIX tells the device whether MSI-X is enabled in its PCI capability,
+// which changes ICR to write-1-to-clear on the 82574.
+func (d *Device) SetMSIX(on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.msix = on
+}
+
+// SetLogging turns the write log on or off (off for allocation tests: the
+// log appends).
+func (d *Device) SetLogging(on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.log = on
+}
+
+func (d *Device) r(reg e1000.Reg) uint32         { return d.regs[reg/4] }
+func (d *Device) w(reg e1000.Reg, v uint32)      { d.regs[reg/4] = v }
+func (d *Device) or(reg e1000.Reg, v uint32)     { d.regs[reg/4] |= v }
+func (d *Device) andNot(reg e1000.Reg, v uint32) { d.regs[reg/4] &^= v }
+
+// reset puts every register in its power-up state, keeping statistics
+// (they survive a software reset on real parts too).
+func (d *Device) reset() {
+	var stats [(e1000.StatsLast-e1000.StatsFirst)/4 + 1]uint32
+	copy(stats[:], d.regs[e1000.StatsFirst/4:])
+	clear(d.regs[:])
+	copy(d.regs[e1000.StatsFirst/4:], stats[:])
+	d.w(e1000.CTRL, e1000.CTRL_FD)
+	d.w(e1000.STATUS, e1000.STATUS_LU|e1000.STATUS_FD|e1000.STATUS_SPEED_1000)
+	d.w(e1000.EECD, e1000.EECD_PRES|e1000.EECD_AUTO_RD)
+	if d.model == e1000.Model82574L {
+		d.w(e1000.EERD, e1000.EERD_DONE_82574)
+		d.w(e1000.TARC(0), e1000.TARC_ENABLE|3)
+	} else if d.model != e1000.Model82544GC {
+		d.w(e1000.EERD, e1000.EERD_DONE)
+	}
+	if d.macRAL {
+		m := d.mac
+		d.w(e1000.RAL(0), binary.LittleEndian.Uint32(m[0:4]))
+		d.w(e1000.RAH(0), uint32(binary.LittleEndian.Uint16(m[4:6]))|e1000.RAH_AV)
+	}
+	d.resets++
+}
+
+func (d *Device) violation(format string, args ...any) {
+	d.viol = append(d.viol, fmt.Sprintf(format, args...))
+}
+
+func check(off uint32) {
+	if off&3 != 0 || off >= nregs*4 {
+		panic(fmt.Sprintf("e1000test: register offset %#x unaligned or outside BAR0", off))
+	}
+}
+
+// Read32 implements mmio.Regs with the side effects of reads.
+func (d *Device) Read32(off uint32) uint32 {
+	check(off)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	reg := e1000.Reg(off)
+	switch {
+	case reg == e1000.CTRL:
+		v := d.r(reg)
+		if d.rstLeft > 0 {
+			d.rstLeft--
+			v |= e1000.CTRL_RST
+		}
+		return v
+	case reg == e1000.ICR:
+		v := d.r(reg)
+		if !(d.model == e1000.Model82574L && d.msix) {
+			d.w(reg, 0) // clear on read (SDM 13.4.17)
+		}
+		return v
+	case reg == e1000.ICS:
+		return d.r(e1000.ICR)
+	case reg == e1000.IMC:
+		return 0
+	case reg >= e1000.StatsFirst && reg <= e1000.StatsLast:
+		v := d.r(reg)
+		d.w(reg, 0)
+		switch reg {
+		case e1000.GORCH, e1000.GOTCH, e1000.TORH, e1000.TOTH:
+			d.w(reg-4, 0) // reading the high half clears both
+		}
+		return v
+	case reg == e1000.EERD && d.model == e1000.Model82544GC:
+		return 0 // no such register
+	}
+	return d.r(reg)
+}
+
+// Write32 implements mmio.Regs with the side effects of writes.
+func (d *Device) Write32(off uint32, v uint32) {
+	check(off)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	reg := e1000.Reg(off)
+	d.counts[off/4]++
+	if d.log {
+		d.writes = append(d.writes, Write{reg, v})
+	}
+	switch reg {
+	case e1000.CTRL:
+		if v&e1000.CTRL_RST != 0 {
+			d.reset()
+			d.rstLeft = d.ResetReads
+			return
+		}
+		d.w(reg, v)
+	case e1000.ICR:
+		d.andNot(reg, v)
+	case e1000.ICS:
+		d.or(e1000.ICR, v)
+	case e1000.IMS:
+		d.or(e1000.IMS, v)
+	case e1000.IMC:
+		d.andNot(e1000.IMS, v)
+	case e1000.STATUS:
+		// read-only
+	case e1000.EERD:
+		d.eerd(v)
+	case e1000.RDT(0):
+		n := d.r(e1000.RDLEN(0)) / e1000.DescSize
+		old, head := d.r(reg), d.r(e1000.RDH(0))
+		if n != 0 && v >= n {
+			d.violation("RDT %d outside ring of %d", v, n)
+		}
+		if v == head && (v != old || d.r(e1000.RCTL)&e1000.RCTL_EN != 0) {
+			d.violation("RDT written equal to RDH (%d): the NIC reads that as an empty ring", v)
+		}
+		d.w(reg, v)
+	case e1000.TDT(0):
+		n := d.r(e1000.TDLEN(0)) / e1000.DescSize
+		if n != 0 && v >= n {
+			d.violation("TDT %d outside ring of %d", v, n)
+		}
+		d.w(reg, v)
+	default:
+		d.w(reg, v)
+	}
+}
+
+func (d *Device) eerd(v uint32) {
+	if d.model == e1000.Model82544GC || v&e1000.EERD_START == 0 {
+		return
+	}
+	shift, done, mask := uint32(e1000.EERD_ADDR_SHIFT), e1000.EERD_DONE, uint32(0xFF)
+	if d.model == e1000.Model82574L {
+		shift, done, mask = e1000.EERD_ADDR_SHIFT_82574, e1000.EERD_DONE_82574, 0x3FFF
+	}
+	addr := v >> shift & mask
+	var data uint16
+	if int(addr) < len(d.eeprom) {
+		data = d.eeprom[addr]
+	}
+	d.w(e1000.EERD, done|addr<<shift|uint32(data)<<e1000.EERD_DATA_SHIFT)
+}
+
+// Reg returns a register's value without read side effects.
+func (d *Device) Reg(reg e1000.Reg) uint32 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.r(reg)
+}
+
+// SetReg sets a register's value without write side effects.
+func (d *Device) SetReg(reg e1000.Reg, v uint32) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.w(reg, v)
+}
+
+// WriteCount returns how many times reg was written.
+func (d *Device) WriteCount(reg e1000.Reg) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return int(d.counts[reg/4])
+}
+
+// Writes returns the logged values written to reg, in order.
+func (d *Device) Writes(reg e1000.Reg) []uint32 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []uint32
+	for _, w := range d.writes {
+		if w.Reg == reg {
+			out = append(out, w.Val)
+		}
+	}
+	return out
+}
+
+// Log returns a copy of the write log.
+func (d *Device) Log() []Write {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Write(nil), d.writes...)
+}
+
+// ClearLog empties the write log and the per-register write counts.
+func (d *Device) ClearLog() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.writes = nil
+	clear(d.counts[:])
+}
+
+// Resets returns how many resets happened (power-up counts as one).
+func (d *Device) Resets() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.resets
+}
+
+// Violations returns the driver invariant violations seen so far.
+func (d *Device) Violations() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.viol...)
+}
+
+// Pending returns the causes that would assert an interrupt: ICR & IMS.
+func (d *Device) Pending() e1000.Cause {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return e1000.Cause(d.r(e1000.ICR) & d.r(e1000.IMS))
+}
+
+// AddStat adds v to a 32-bit statistics register.
+func (d *Device) AddStat(reg e1000.Reg, v uint32) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.regs[reg/4] += v
+}
+
+func (d *Device) addStat64(lo e1000.Reg, v uint64) {
+	x := uint64(d.r(lo+4))<<32 | uint64(d.r(lo))
+	x += v
+	d.w(lo, uint32(x))
+	d.w(lo+4, uint32(x>>32))
+}
+
+// SetLink sets the link state in STATUS and raises LSC.
+func (d *Device) SetLink(up bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if up {
+		d.or(e1000.STATUS, e1000.STATUS_LU)
+	} else {
+		d.andNot(e1000.STATUS, e1000.STATUS_LU)
+	}
+	d.cause(e1000.ICR_LSC)
+}
+
+// cause sets ICR bits, adding OTHER for non-queue causes in MSI-X mode.
+func (d *Device) cause(c e1000.Cause) {
+	if d.model == e1000.Model82574L && d.msix && c&^(e1000.ICR_RXQ0|e1000.ICR_TXQ0|e1000.ICR_RXQ1|e1000.ICR_TXQ1) != 0 {
+		c |= e1000.ICR_OTHER
+	}
+	d.or(e1000.ICR, uint32(c))
+}
+
+// Receive plays the NIC receiving frame: if RX is enabled and a descriptor
+// is available (RDH != RDT), it DMAs the frame into the descriptor's buffer
+// (truncated to e1000.BufSize), writes back length, DD and EOP, advances
+// RDH, counts GPRC/GORC/TPR/TOR and raises RXT0 (RXQ0 in MSI-X mode).
+// Without a descriptor it counts RNBC and MPC, raises RXO and returns false.
+func (d *Device) Receive(frame []byte) bool {
+	return d.ReceiveWith(frame, e1000.RxDesc{
+		Length: uint16(min(len(frame), e1000.BufSize)),
+		Status: e1000.RXD_STAT_DD | e1000.RXD_STAT_EOP,
+	})
+}
+
+// ReceiveWith is Receive with the write-back fields taken from wb (Addr is
+// ignored), so a test can play a faulty or hostile device: a length larger
+// than the buffer, status without DD, any errors.
+func (d *Device) ReceiveWith(frame []byte, wb e1000.RxDesc) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.r(e1000.RCTL)&e1000.RCTL_EN == 0 {
+		return false
+	}
+	n := d.r(e1000.RDLEN(0)) / e1000.DescSize
+	head, tail := d.r(e1000.RDH(0)), d.r(e1000.RDT(0))
+	if n == 0 || head == tail {
+		d.regs[e1000.RNBC/4]++
+		d.regs[e1000.MPC/4]++
+		d.cause(e1000.ICR_RXO)
+		return false
+	}
+	base := uint64(d.r(e1000.RDBAH(0)))<<32 | uint64(d.r(e1000.RDBAL(0)))
+	desc := d.alloc.Mem(base+uint64(head)*e1000.DescSize, e1000.DescSize)
+	if desc == nil {
+		d.violation("RX descriptor %d at %#x not in DMA memory", head, base+uint64(head)*e1000.DescSize)
+		return false
+	}
+	var rd e1000.RxDesc
+	rd.Decode(desc)
+	m := min(len(frame), e1000.BufSize)
+	buf := d.alloc.Mem(rd.Addr, e1000.BufSize)
+	if buf == nil {
+		d.violation("RX descriptor %d buffer %#x not in DMA memory", head, rd.Addr)
+		return false
+	}
+	copy(buf, frame[:m])
+	wb.Addr = rd.Addr
+	wb.Encode(desc)
+	d.w(e1000.RDH(0), (head+1)%n)
+	d.regs[e1000.GPRC/4]++
+	d.regs[e1000.TPR/4]++
+	d.addStat64(e1000.GORCL, uint64(m))
+	d.addStat64(e1000.TORL, uint64(m))
+	if d.model == e1000.Model82574L && d.msix {
+		d.cause(e1000.ICR_RXQ0)
+	} else {
+		d.cause(e1000.ICR_RXT0)
+	}
+	return true
+}
+
+// Transmit plays the NIC sending: it consumes up to max descriptors (all
+// when max <= 0) from TDH towards TDT, returns copies of the frames, writes
+// DD back where RS is set, advances TDH, counts GPTC/GOTC/TPT/TOT and raises
+// TXDW (TXQ0 in MSI-X mode).
+func (d *Device) Transmit(max int) [][]byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.r(e1000.TCTL)&e1000.TCTL_EN == 0 {
+		return nil
+	}
+	n := d.r(e1000.TDLEN(0)) / e1000.DescSize
+	if n == 0 {
+		return nil
+	}
+	base := uint64(d.r(e1000.TDBAH(0)))<<32 | uint64(d.r(e1000.TDBAL(0)))
+	var frames [][]byte
+	for head := d.r(e1000.TDH(0)); head != d.r(e1000.TDT(0)) && (max <= 0 || len(frames) < max); head = (head + 1) % n {
+		desc := d.alloc.Mem(base+uint64(head)*e1000.DescSize, e1000.DescSize)
+		if desc == nil {
+			d.violation("TX descriptor %d not in DMA memory", head)
+			return frames
+		}
+		var td e1000.TxDesc
+		td.Decode(desc)
+		buf := d.alloc.Mem(td.Addr, int(td.Length))
+		if buf == nil {
+			d.violation("TX descriptor %d buffer %#x+%d not in DMA memory", head, td.Addr, td.Length)
+			return frames
+		}
+		if td.Cmd&e1000.TXD_CMD_EOP == 0 || td.Cmd&e1000.TXD_CMD_DEXT != 0 {
+			d.violation("TX descriptor %d: command %#x is not a legacy single-descriptor frame", head, td.Cmd)
+		}
+		frames = append(frames, append([]byte(nil), buf...))
+		if td.Cmd&e1000.TXD_CMD_RS != 0 {
+			desc[12] |= e1000.TXD_STAT_DD // status byte (SDM 3.3.3)
+		}
+		d.w(e1000.TDH(0), (head+1)%n)
+		d.regs[e1000.GPTC/4]++
+		d.regs[e1000.TPT/4]++
+		d.addStat64(e1000.GOTCL, uint64(td.Length))
+		d.addStat64(e1000.TOTL, uint64(td.Length))
+	}
+	if len(frames) > 0 {
+		if d.model == e1000.Model82574L && d.msix {
+			d.cause(e1000.ICR_TXQ0)
+		} else {
+			d.cause(e1000.ICR_TXDW)
+		}
+	}
+	return frames
+}
