@@ -1,0 +1,303 @@
+package e1000_test
+
+import (
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/mmio"
+)
+
+var allModels = []e1000.Model{e1000.Model82540EM, e1000.Model82545EM, e1000.Model82544GC, e1000.Model82574L}
+
+func newFake(t testing.TB, m e1000.Model) (*e1000test.Device, *e1000test.Allocator) {
+	t.Helper()
+	alloc := e1000test.NewAllocator()
+	return e1000test.New(m, alloc), alloc
+}
+
+// newNIC returns an initialised NIC on a fake device; Close and the
+// invariant check run at cleanup.
+func newNIC(t testing.TB, m e1000.Model, opts e1000.Options) (*e1000.NIC, *e1000test.Device, *e1000test.Allocator) {
+	t.Helper()
+	dev, alloc := newFake(t, m)
+	if opts.MSIX {
+		dev.SetMSIX(true)
+	}
+	n, err := e1000.New(dev, alloc, m, opts)
+	if err != nil {
+		t.Fatalf("New(%v): %v", m, err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		for _, v := range dev.Violations() {
+			t.Errorf("device saw: %s", v)
+		}
+	})
+	return n, dev, alloc
+}
+
+// index of the first logged write to reg with a value matching pred, or -1.
+func firstWrite(log []e1000test.Write, reg e1000.Reg, pred func(uint32) bool) int {
+	for i, w := range log {
+		if w.Reg == reg && pred(w.Val) {
+			return i
+		}
+	}
+	return -1
+}
+
+func any32(uint32) bool { return true }
+
+func TestInitSequence(t *testing.T) {
+	for _, m := range allModels {
+		t.Run(m.String(), func(t *testing.T) {
+			const rxN, txN = 64, 32
+			n, dev, alloc := newNIC(t, m, e1000.Options{RxRingSize: rxN, TxRingSize: txN, ITR: 1000})
+			log := dev.Log()
+
+			// Interrupts masked before the reset, reset happened, masked after.
+			imc := firstWrite(log, e1000.IMC, func(v uint32) bool { return v == 0xFFFFFFFF })
+			rst := firstWrite(log, e1000.CTRL, func(v uint32) bool { return v&e1000.CTRL_RST != 0 })
+			if imc < 0 || rst < 0 || imc > rst {
+				t.Errorf("IMC=all-ones at %d, CTRL.RST at %d: want both, IMC first", imc, rst)
+			}
+			if dev.Resets() != 2 {
+				t.Errorf("resets = %d, want power-up + 1", dev.Resets())
+			}
+			if got := dev.Reg(e1000.IMS); got != 0 {
+				t.Errorf("IMS after New = %#x, want 0 (interrupts left to the caller)", got)
+			}
+
+			// RX ring (SDM 14.4).
+			rdba := uint64(dev.Reg(e1000.RDBAH(0)))<<32 | uint64(dev.Reg(e1000.RDBAL(0)))
+			if rdba < e1000test.BaseAddr || rdba%16 != 0 || dev.Reg(e1000.RDBAH(0)) == 0 {
+				t.Errorf("RDBA = %#x, want a 16-byte aligned fake address above 4 GiB", rdba)
+			}
+			if got := dev.Reg(e1000.RDLEN(0)); got != rxN*16 {
+				t.Errorf("RDLEN = %d, want %d", got, rxN*16)
+			}
+			if h, tl := dev.Reg(e1000.RDH(0)), dev.Reg(e1000.RDT(0)); h != 0 || tl != rxN-1 {
+				t.Errorf("RDH, RDT = %d, %d, want 0, %d", h, tl, rxN-1)
+			}
+			wantRCTL := e1000.RCTL_EN | e1000.RCTL_BAM | e1000.RCTL_SECRC | e1000.RCTL_BSIZE_2048
+			if got := dev.Reg(e1000.RCTL); got != wantRCTL {
+				t.Errorf("RCTL = %#08x, want %#08x", got, wantRCTL)
+			}
+			// RCTL is written with EN once, after the ring and RDT: QEMU's
+			// e1000 ignores RX for 1 s after each RCTL write.
+			en := 0
+			for _, v := range dev.Writes(e1000.RCTL) {
+				if v&e1000.RCTL_EN != 0 {
+					en++
+				}
+			}
+			lastRDT := -1
+			for i, w := range log {
+				if w.Reg == e1000.RDT(0) {
+					lastRDT = i
+				}
+			}
+			if rctl := firstWrite(log, e1000.RCTL, func(v uint32) bool { return v&e1000.RCTL_EN != 0 }); en != 1 || rctl < lastRDT {
+				t.Errorf("RCTL.EN written %d times (want 1), at %d, last RDT write at %d (want RCTL last)", en, rctl, lastRDT)
+			}
+			// Every RX descriptor but one holds a distinct buffer.
+			seen := map[uint64]bool{}
+			for i := 0; i < rxN; i++ {
+				var d e1000.RxDesc
+				d.Decode(alloc.Mem(rdba+uint64(i)*16, 16))
+				if i == rxN-1 {
+					if d.Addr != 0 {
+						t.Errorf("descriptor %d (the tail) holds a buffer", i)
+					}
+					continue
+				}
+				if d.Addr == 0 || d.Status != 0 || seen[d.Addr] || alloc.Mem(d.Addr, e1000.BufSize) == nil {
+					t.Errorf("descriptor %d = %+v: want a distinct mapped buffer and status 0", i, d)
+				}
+				seen[d.Addr] = true
+			}
+			for i := 0; i < e1000.MTANum; i++ {
+				if dev.WriteCount(e1000.MTA(i)) == 0 || dev.Reg(e1000.MTA(i)) != 0 {
+					t.Fatalf("MTA[%d] not cleared", i)
+				}
+			}
+
+			// TX ring (SDM 14.5).
+			if got := dev.Reg(e1000.TDLEN(0)); got != txN*16 {
+				t.Errorf("TDLEN = %d, want %d", got, txN*16)
+			}
+			if dev.Reg(e1000.TDBAL(0)) == 0 || dev.Reg(e1000.TDH(0)) != 0 || dev.Reg(e1000.TDT(0)) != 0 {
+				t.Errorf("TDBAL/TDH/TDT = %#x/%d/%d", dev.Reg(e1000.TDBAL(0)), dev.Reg(e1000.TDH(0)), dev.Reg(e1000.TDT(0)))
+			}
+			tctl := dev.Reg(e1000.TCTL)
+			if tctl&(e1000.TCTL_EN|e1000.TCTL_PSP) != e1000.TCTL_EN|e1000.TCTL_PSP || tctl>>e1000.TCTL_CT_SHIFT&0xFF != 0x0F {
+				t.Errorf("TCTL = %#08x, want EN|PSP, CT=0x0F", tctl)
+			}
+			cold := tctl >> e1000.TCTL_COLD_SHIFT & 0x3FF
+			tipg := dev.Reg(e1000.TIPG)
+			if m == e1000.Model82574L {
+				if cold != 0x3F || tipg != 0x00602008 || dev.Reg(e1000.TARC(0))&e1000.TARC_ENABLE == 0 {
+					t.Errorf("82574: COLD %#x TIPG %#x TARC0 %#x", cold, tipg, dev.Reg(e1000.TARC(0)))
+				}
+			} else if cold != 0x40 || tipg != 0x0060200A {
+				t.Errorf("COLD %#x TIPG %#08x, want 0x40 0x0060200a", cold, tipg)
+			}
+
+			// Link, MAC, throttling.
+			if dev.Reg(e1000.CTRL)&e1000.CTRL_SLU == 0 {
+				t.Error("CTRL.SLU not set")
+			}
+			if n.MAC().String() != e1000test.DefaultMAC.String() || dev.Reg(e1000.RAH(0))&e1000.RAH_AV == 0 {
+				t.Errorf("MAC %v RAH %#x", n.MAC(), dev.Reg(e1000.RAH(0)))
+			}
+			wantITR := uint32(1000)
+			if m == e1000.Model82544GC {
+				wantITR = 0
+			}
+			if got := dev.Reg(e1000.ITR); got != wantITR {
+				t.Errorf("ITR = %d, want %d", got, wantITR)
+			}
+			if n.RxRingSize() != rxN || n.TxRingSize() != txN || n.Buffers() != 2*rxN+txN || n.FreeBuffers() != 2*rxN+txN-(rxN-1) {
+				t.Errorf("sizes: rx %d tx %d bufs %d free %d", n.RxRingSize(), n.TxRingSize(), n.Buffers(), n.FreeBuffers())
+			}
+		})
+	}
+}
+
+func TestInitPromisc(t *testing.T) {
+	_, dev, _ := newNIC(t, e1000.Model82540EM, e1000.Options{Promisc: true})
+	if got := dev.Reg(e1000.RCTL); got&(e1000.RCTL_UPE|e1000.RCTL_MPE) != e1000.RCTL_UPE|e1000.RCTL_MPE {
+		t.Fatalf("RCTL = %#x, want UPE|MPE", got)
+	}
+}
+
+func TestMACFromEEPROM(t *testing.T) {
+	mac := net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
+	for _, m := range []e1000.Model{e1000.Model82540EM, e1000.Model82574L} {
+		t.Run(m.String(), func(t *testing.T) {
+			alloc := e1000test.NewAllocator()
+			dev := e1000test.New(m, alloc)
+			dev.SetMAC(mac, false)
+			n, err := e1000.New(dev, alloc, m, e1000.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close()
+			if n.MAC().String() != mac.String() {
+				t.Errorf("MAC = %v, want %v from EERD", n.MAC(), mac)
+			}
+			if ral, rah := dev.Reg(e1000.RAL(0)), dev.Reg(e1000.RAH(0)); ral != 0x33221102 || rah != 0x80005544 {
+				t.Errorf("RAL/RAH = %#08x/%#08x, want 0x33221102/0x80005544", ral, rah)
+			}
+			if len(dev.Writes(e1000.EERD)) != 3 {
+				t.Errorf("EERD written %d times, want 3", len(dev.Writes(e1000.EERD)))
+			}
+		})
+	}
+	// The 82544GC has no EERD: an invalid RAL/RAH is an error, not garbage.
+	alloc := e1000test.NewAllocator()
+	dev := e1000test.New(e1000.Model82544GC, alloc)
+	dev.SetMAC(mac, false)
+	if n, err := e1000.New(dev, alloc, e1000.Model82544GC, e1000.Options{}); err == nil {
+		n.Close()
+		t.Fatal("82544GC without a MAC in RAL/RAH: New succeeded")
+	}
+	if alloc.Open() != 0 {
+		t.Fatalf("%d DMA regions left open after a failed New", alloc.Open())
+	}
+}
+
+func TestResetWait(t *testing.T) {
+	alloc := e1000test.NewAllocator()
+	dev := e1000test.New(e1000.Model82540EM, alloc)
+	dev.ResetReads = 3
+	n, err := e1000.New(dev, alloc, e1000.Model82540EM, e1000.Options{})
+	if err != nil {
+		t.Fatalf("New with a slow reset: %v", err)
+	}
+	n.Close()
+
+	alloc = e1000test.NewAllocator()
+	dev = e1000test.New(e1000.Model82540EM, alloc)
+	dev.ResetReads = 1 << 30 // CTRL.RST never clears
+	if _, err := e1000.New(dev, alloc, e1000.Model82540EM, e1000.Options{}); !errors.Is(err, mmio.ErrTimeout) {
+		t.Fatalf("New with a stuck reset = %v, want mmio.ErrTimeout", err)
+	}
+	if alloc.Open() != 0 {
+		t.Fatalf("%d DMA regions left open", alloc.Open())
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		model e1000.Model
+		opts  e1000.Options
+	}{
+		{"rx ring not a power of two", e1000.Model82540EM, e1000.Options{RxRingSize: 100}},
+		{"rx ring too small", e1000.Model82540EM, e1000.Options{RxRingSize: 4}},
+		{"tx ring too large", e1000.Model82540EM, e1000.Options{TxRingSize: 8192}},
+		{"too few buffers", e1000.Model82540EM, e1000.Options{RxRingSize: 64, Buffers: 63}},
+		{"MSI-X on 82540EM", e1000.Model82540EM, e1000.Options{MSIX: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dev, alloc := newFake(t, tc.model)
+			if n, err := e1000.New(dev, alloc, tc.model, tc.opts); err == nil {
+				n.Close()
+				t.Fatal("New succeeded")
+			}
+			if alloc.Allocated() != 0 || dev.Resets() != 1 {
+				t.Fatal("New allocated or reset before validating options")
+			}
+		})
+	}
+	// An allocation failure at each step leaves nothing allocated.
+	for fail := 1; fail <= 4; fail++ {
+		alloc := e1000test.NewAllocator()
+		alloc.FailAt = fail
+		dev := e1000test.New(e1000.Model82540EM, alloc)
+		// 512+512+1536 buffers: RX ring, TX ring, 2 pool chunks.
+		if n, err := e1000.New(dev, alloc, e1000.Model82540EM, e1000.Options{}); err == nil {
+			n.Close()
+			t.Fatalf("allocation %d failing: New succeeded", fail)
+		}
+		if alloc.Open() != 0 {
+			t.Fatalf("allocation %d failing: %d regions left open", fail, alloc.Open())
+		}
+	}
+}
+
+func TestCloseIdempotent(t *testing.T) {
+	dev, alloc := newFake(t, e1000.Model82574L)
+	n, err := e1000.New(dev, alloc, e1000.Model82574L, e1000.Options{RxRingSize: 2048, Buffers: 3000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alloc.Allocated() != 5 { // 2 rings + 3 chunks of up to 1024 buffers
+		t.Errorf("allocated %d regions, want 5", alloc.Allocated())
+	}
+	n.EnableIRQ(n.Causes().All())
+	resets := dev.Resets()
+	for i := 0; i < 3; i++ {
+		if err := n.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i, err)
+		}
+	}
+	if alloc.Open() != 0 {
+		t.Errorf("%d DMA regions still open after Close", alloc.Open())
+	}
+	if dev.Resets() != resets+1 {
+		t.Errorf("Close reset the device %d times, want 1", dev.Resets()-resets)
+	}
+	if dev.Reg(e1000.IMS) != 0 || dev.Reg(e1000.RCTL)&e1000.RCTL_EN != 0 || dev.Reg(e1000.TCTL)&e1000.TCTL_EN != 0 {
+		t.Errorf("after Close: IMS %#x RCTL %#x TCTL %#x", dev.Reg(e1000.IMS), dev.Reg(e1000.RCTL), dev.Reg(e1000.TCTL))
+	}
+	if dev.Reg(e1000.CTRL_EXT)&e1000.CTRL_EXT_DRV_LOAD != 0 {
+		t.Error("CTRL_EXT.DRV_LOAD still set after Close")
+	}
+}
