@@ -1,6 +1,7 @@
 package deferral
 
 import (
+	"fmt"
 	"errors"
 	"os"
 	"runtime"
@@ -93,19 +94,29 @@ func (g *gate) wait() {
 }
 func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
 
-// threadCount is the number of OS threads of the process.
-func threadCount() int {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
-			n := 0
-			for _, ch := range strings.TrimSpace(v) {
-				n = n*10 + int(ch-'0')
-			}
-			return n
-		}
+// tidSet collects the TIDs of threads that ran something.
+type tidSet struct{ m sync.Map }
+
+func (s *tidSet) add() { s.m.Store(gettid(), true) }
+
+// waitGone waits until none of the threads exists any more.
+func (s *tidSet) waitGone(t *testing.T) {
+	t.Helper()
+	n := 0
+	s.m.Range(func(k, _ any) bool { n++; return true })
+	if n == 0 {
+		t.Fatal("no thread recorded")
 	}
-	return -1
+	waitFor(t, "threads to exit", func() bool {
+		alive := false
+		s.m.Range(func(k, _ any) bool {
+			if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", k.(int))); err == nil {
+				alive = true
+			}
+			return !alive
+		})
+		return !alive
+	})
 }
 
 // goroutinesSettle waits until the goroutine count is back to at most n.
@@ -120,3 +131,5 @@ func goroutinesSettle(t *testing.T, n int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func numGoroutine() int { return runtime.NumGoroutine() }

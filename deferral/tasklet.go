@@ -139,6 +139,9 @@ func (t *Tasklet) Enable() {
 // scheduled and disabled. It must not be called from the tasklet itself.
 func (t *Tasklet) Kill() {
 	for t.state.Or(taskletSched)&taskletSched != 0 {
+		if c := t.cpu.Load(); c != nil && c.stopping.Load() {
+			break // its CPU is gone: the pending run never comes
+		}
 		time.Sleep(20 * time.Microsecond)
 	}
 	t.unlockWait()

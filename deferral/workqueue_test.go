@@ -317,14 +317,14 @@ func TestCancelWorkSyncWaitsForRunning(t *testing.T) {
 }
 
 func TestWorkqueueCloseStopsWorkers(t *testing.T) {
-	before := threadCount()
 	wq, err := NewWorkqueue("close", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var runs atomic.Int64
+	var tids tidSet
 	for i := 0; i < 20; i++ {
-		QueueWork(wq, NewWork(func(*Work) { time.Sleep(time.Millisecond); runs.Add(1) }))
+		QueueWork(wq, NewWork(func(*Work) { tids.add(); time.Sleep(time.Millisecond); runs.Add(1) }))
 	}
 	wq.Close()
 	wq.Close()
@@ -334,7 +334,7 @@ func TestWorkqueueCloseStopsWorkers(t *testing.T) {
 	if n := wq.WorkerCount(); n != 0 {
 		t.Errorf("%d workers after Close", n)
 	}
-	waitFor(t, "worker threads to exit", func() bool { return threadCount() <= before })
+	tids.waitGone(t)
 	late := NewWork(func(*Work) { runs.Add(1) })
 	QueueWork(wq, late)
 	settle()

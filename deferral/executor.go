@@ -1,0 +1,261 @@
+package deferral
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Executor runs a driver's bottom half in one Mode. The driver's top half
+// (an IRQ handler on CPU) harvests the device and calls Schedule; the
+// executor then calls Poll(budget) in its mode's context until Poll returns
+// less than the budget, and then calls Reenable.
+type Executor interface {
+	// Mode is the mechanism this executor uses.
+	Mode() Mode
+	// Schedule asks for the bottom half to run. Schedules before it runs merge
+	// into one run; a Schedule during a run gives one more run. It does not
+	// allocate. It is a no-op for ModeBusyPoll.
+	Schedule()
+	// Close stops the executor and waits for a running bottom half. Idempotent.
+	Close() error
+}
+
+// ExecutorOptions configures NewExecutor.
+type ExecutorOptions struct {
+	Mode Mode
+	// CPU is the context whose top half calls Schedule. Tasklet, softirq and
+	// NAPI bottom halves run on it; workqueue, threaded and busy-poll threads
+	// are pinned to its core. Required.
+	CPU *CPU
+	// Poll does up to budget units of work and returns how many. Required.
+	Poll func(budget int) int
+	// Reenable is called after a Poll that did less than its budget: there is
+	// nothing left, let the source interrupt again. Optional; never called in
+	// ModeBusyPoll.
+	Reenable func()
+	// Weight is the budget of one Poll; 0 means NAPIPollWeight (64). A Poll
+	// that uses it all is followed by another: a tasklet reschedules itself,
+	// a softirq re-raises itself, a work item re-queues itself (each going
+	// through its mechanism again); a thread or busy poller simply loops.
+	Weight int
+	// Name names the threads (threaded, busypoll, workqueue).
+	Name string
+	// Softirq is ModeSoftirq's vector; the zero value (HI, always taken by
+	// tasklets) means NetRXSoftirq.
+	Softirq Softirq
+	// Workqueue is ModeWorkqueue's queue; nil means a private bound WQHighPri
+	// queue, closed with the executor.
+	Workqueue *Workqueue
+	// ThreadPrio is ModeThreaded's SCHED_FIFO priority: 0 means 50, -1 SCHED_OTHER.
+	ThreadPrio int
+	// DeferHardIRQs and FlushTimeout are ModeNAPI's interrupt deferral.
+	DeferHardIRQs int
+	FlushTimeout  time.Duration
+}
+
+// NewExecutor builds the bottom half of o.Mode around o.Poll.
+func NewExecutor(o ExecutorOptions) (Executor, error) {
+	if o.CPU == nil || o.Poll == nil {
+		return nil, errors.New("deferral: NewExecutor needs CPU and Poll")
+	}
+	if o.Weight <= 0 {
+		o.Weight = NAPIPollWeight
+	}
+	if o.Name == "" {
+		o.Name = o.Mode.String()
+	}
+	reenable := o.Reenable
+	if reenable == nil {
+		reenable = func() {}
+	}
+	switch o.Mode {
+	case ModeTasklet:
+		e := &taskletExec{c: o.CPU}
+		e.t = NewTasklet(func() {
+			if o.Poll(o.Weight) >= o.Weight && !e.closed.Load() {
+				e.t.Schedule(e.c)
+			} else {
+				reenable()
+			}
+		})
+		return e, nil
+	case ModeSoftirq:
+		nr := o.Softirq
+		if nr == HISoftirq {
+			nr = NetRXSoftirq
+		}
+		e := &softirqExec{c: o.CPU, nr: nr}
+		if err := o.CPU.OpenSoftirq(nr, func() {
+			if o.Poll(o.Weight) >= o.Weight && !e.closed.Load() {
+				e.c.RaiseSoftirq(e.nr)
+			} else {
+				reenable()
+			}
+		}); err != nil {
+			return nil, err
+		}
+		return e, nil
+	case ModeWorkqueue:
+		e := &workExec{wq: o.Workqueue, cpu: o.CPU.core}
+		if e.wq == nil {
+			wq, err := NewWorkqueue(o.Name, WQHighPri, 0)
+			if err != nil {
+				return nil, err
+			}
+			e.wq, e.own = wq, true
+		}
+		e.w = NewWork(func(w *Work) {
+			if o.Poll(o.Weight) >= o.Weight && !e.closed.Load() {
+				QueueWorkOn(e.cpu, e.wq, w)
+			} else {
+				reenable()
+			}
+		})
+		return e, nil
+	case ModeThreaded:
+		prio := o.ThreadPrio
+		switch {
+		case prio == 0:
+			prio = DefaultIRQThreadPrio
+		case prio < 0:
+			prio = 0
+		}
+		e := &threadExec{}
+		t, err := newIRQThread(fmt.Sprintf("irq/%d-%s", irqNumbers.Add(1), o.Name), o.CPU.core, prio, func() {
+			for o.Poll(o.Weight) >= o.Weight {
+				if e.closed.Load() {
+					return
+				}
+			}
+			reenable()
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.t = t
+		return e, nil
+	case ModeNAPI:
+		n, err := o.CPU.NewNAPI(o.Poll, NAPIOptions{Weight: o.Weight, Reenable: o.Reenable, DeferHardIRQs: o.DeferHardIRQs, FlushTimeout: o.FlushTimeout})
+		if err != nil {
+			return nil, err
+		}
+		return &napiExec{n: n}, nil
+	case ModeBusyPoll:
+		p, err := NewBusyPoller(o.CPU.core, o.Name, o.Weight, o.Poll)
+		if err != nil {
+			return nil, err
+		}
+		return &busyExec{p: p}, nil
+	}
+	return nil, fmt.Errorf("deferral: NewExecutor: invalid mode %v", o.Mode)
+}
+
+type taskletExec struct {
+	t      *Tasklet
+	c      *CPU
+	closed atomic.Bool
+	once   sync.Once
+}
+
+var _ Executor = (*taskletExec)(nil)
+
+func (e *taskletExec) Mode() Mode { return ModeTasklet }
+func (e *taskletExec) Schedule() { e.t.Schedule(e.c) }
+func (e *taskletExec) Close() error {
+	e.once.Do(func() { e.closed.Store(true); e.t.Kill() })
+	return nil
+}
+
+type softirqExec struct {
+	c      *CPU
+	nr     Softirq
+	closed atomic.Bool
+	once   sync.Once
+}
+
+func (e *softirqExec) Mode() Mode { return ModeSoftirq }
+func (e *softirqExec) Schedule() { e.c.RaiseSoftirq(e.nr) }
+func (e *softirqExec) Close() error {
+	e.once.Do(func() {
+		e.closed.Store(true)
+		// Wait for a running action (softirqs of a CPU are serialized by
+		// softirqMu), then close the vector.
+		e.c.softirqMu.Lock()
+		e.c.vec[e.nr].Store(nil)
+		e.c.softirqMu.Unlock()
+	})
+	return nil
+}
+
+type workExec struct {
+	wq     *Workqueue
+	own    bool
+	cpu    int
+	w      *Work
+	closed atomic.Bool
+	once   sync.Once
+}
+
+func (e *workExec) Mode() Mode { return ModeWorkqueue }
+func (e *workExec) Schedule() { QueueWorkOn(e.cpu, e.wq, e.w) }
+func (e *workExec) Close() error {
+	e.once.Do(func() {
+		e.closed.Store(true)
+		CancelWorkSync(e.w)
+		if e.own {
+			e.wq.Close()
+		}
+	})
+	return nil
+}
+
+type threadExec struct {
+	t      *irqThread
+	closed atomic.Bool
+}
+
+func (e *threadExec) Mode() Mode { return ModeThreaded }
+func (e *threadExec) Schedule() { e.t.wake() }
+func (e *threadExec) Close() error {
+	e.closed.Store(true)
+	e.t.stopAndWait()
+	return nil
+}
+
+// TID is the thread's TID (for tests and tools).
+func (e *threadExec) TID() int { return e.t.tid }
+
+type napiExec struct {
+	n    *NAPI
+	once sync.Once
+}
+
+func (e *napiExec) Mode() Mode { return ModeNAPI }
+func (e *napiExec) Schedule() { e.n.Schedule() }
+func (e *napiExec) Close() error {
+	e.once.Do(func() {
+		if e.n.c.stopping.Load() {
+			e.n.state.Or(napiDisable)
+			return
+		}
+		e.n.Disable()
+	})
+	return nil
+}
+
+type busyExec struct{ p *BusyPoller }
+
+func (e *busyExec) Mode() Mode   { return ModeBusyPoll }
+func (e *busyExec) Schedule()    {}
+func (e *busyExec) Close() error { return e.p.Close() }
+
+var (
+	_ Executor = (*softirqExec)(nil)
+	_ Executor = (*workExec)(nil)
+	_ Executor = (*threadExec)(nil)
+	_ Executor = (*napiExec)(nil)
+	_ Executor = (*busyExec)(nil)
+)
