@@ -1,0 +1,46 @@
+# uiodrv — see README.md. Every target installs what it needs.
+SHELL    := /bin/bash
+GO       ?= go
+PKGS     := ./...
+BIN      := bin/uiodrv
+GOFLAGS_STATIC := CGO_ENABLED=0
+
+.PHONY: all build test unit labtest demo bench fuzz lint clean lab-setup
+
+all: build
+
+build:
+	$(GOFLAGS_STATIC) $(GO) build -trimpath -o $(BIN) ./cmd/uiodrv
+
+# Installs QEMU (apt-get) and stages the guest kernel (apt-get download) into
+# $$XDG_CACHE_HOME/uiodrv; does nothing when both are there.
+lab-setup:
+	$(GO) run ./qemu/labsetup
+
+# Unit tests with the race detector, then the lab integration tests.
+test: unit labtest
+
+unit:
+	$(GO) test -race -short -count=1 $(PKGS)
+
+labtest: lab-setup
+	$(GO) test -count=1 -timeout 30m -run 'TestLab' -v $(PKGS) 2>&1 | tee .labtest.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|lab: kernel'; \
+		status=$${PIPESTATUS[0]}; exit $$status
+
+demo: lab-setup build
+	./$(BIN) lab --nic e1000 --mode workqueue
+
+bench: lab-setup
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./ring/ ./deferral/ | tee bench/out.txt
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzSPSC -fuzztime 15s ./ring/
+	$(GO) test -run '^$$' -fuzz FuzzRxDesc -fuzztime 15s ./driver/e1000/
+
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+
+clean:
+	rm -rf bin .labtest.log
+	$(GO) clean -testcache
