@@ -301,3 +301,7 @@ func TestCloseIdempotent(t *testing.T) {
 		t.Error("CTRL_EXT.DRV_LOAD still set after Close")
 	}
 }
+
+func newAllocOnly() *e1000test.Allocator { return e1000test.NewAllocator() }
+
+func newDevice(m e1000.Model, a *e1000test.Allocator) *e1000test.Device { return e1000test.New(m, a) }

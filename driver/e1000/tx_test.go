@@ -1,0 +1,179 @@
+package e1000_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+)
+
+// queue builds count frames in pool buffers.
+func queue(t testing.TB, n *e1000.NIC, first, count uint32) []e1000.TxPacket {
+	t.Helper()
+	var pkts []e1000.TxPacket
+	for i := first; i < first+count; i++ {
+		b, ok := n.AllocBuf()
+		if !ok {
+			t.Fatal("pool empty")
+		}
+		f := frame(i)
+		copy(n.Packet(b, len(f)), f)
+		pkts = append(pkts, e1000.TxPacket{Buf: b, Len: uint16(len(f))})
+	}
+	return pkts
+}
+
+func txDesc(dev *e1000test.Device, alloc *e1000test.Allocator, i int) e1000.TxDesc {
+	base := uint64(dev.Reg(e1000.TDBAH(0)))<<32 | uint64(dev.Reg(e1000.TDBAL(0)))
+	var d e1000.TxDesc
+	d.Decode(alloc.Mem(base+uint64(i)*e1000.DescSize, e1000.DescSize))
+	return d
+}
+
+func TestTxBurst(t *testing.T) {
+	n, dev, alloc := newNIC(t, e1000.Model82540EM, e1000.Options{TxRingSize: 16})
+	dev.ClearLog()
+	pkts := queue(t, n, 0, 5)
+	if got := n.TxBurst(pkts); got != 5 {
+		t.Fatalf("TxBurst = %d, want 5", got)
+	}
+	if w := dev.Writes(e1000.TDT(0)); len(w) != 1 || w[0] != 5 {
+		t.Fatalf("TDT writes %v, want one write of 5", w)
+	}
+	for i, p := range pkts {
+		d := txDesc(dev, alloc, i)
+		want := e1000.TxDesc{Addr: d.Addr, Length: 60, Cmd: e1000.TXD_CMD_EOP | e1000.TXD_CMD_IFCS | e1000.TXD_CMD_RS}
+		if d != want || !bytes.Equal(alloc.Mem(d.Addr, 60), n.Packet(p.Buf, 60)) {
+			t.Errorf("descriptor %d = %+v, want %+v pointing at buffer %d", i, d, want, p.Buf)
+		}
+	}
+	frames := dev.Transmit(0)
+	if len(frames) != 5 {
+		t.Fatalf("device sent %d frames", len(frames))
+	}
+	for i, f := range frames {
+		if !bytes.Equal(f, frame(uint32(i))) {
+			t.Errorf("frame %d = % x", i, f[:20])
+		}
+	}
+	if got := n.ReclaimTx(); got != 5 {
+		t.Fatalf("ReclaimTx = %d, want 5", got)
+	}
+	if got := dev.Pending(); got != 0 {
+		t.Errorf("interrupt pending with IMS 0: %v", got)
+	}
+}
+
+func TestTxRingFull(t *testing.T) {
+	const N = 8
+	n, dev, _ := newNIC(t, e1000.Model82540EM, e1000.Options{TxRingSize: N})
+	pkts := queue(t, n, 0, 10)
+	if got := n.TxBurst(pkts); got != N-1 {
+		t.Fatalf("TxBurst into an empty ring of %d = %d, want %d (TDT must not reach TDH)", N, got, N-1)
+	}
+	if got := n.TxBurst(pkts[N-1:]); got != 0 {
+		t.Fatalf("TxBurst into a full ring = %d", got)
+	}
+	writes := dev.WriteCount(e1000.TDT(0))
+	dev.Transmit(2)
+	n.ReclaimTx()
+	if got := n.TxBurst(pkts[N-1:]); got != 2 {
+		t.Fatalf("TxBurst after reclaiming 2 = %d, want 2", got)
+	}
+	if dev.WriteCount(e1000.TDT(0)) != writes+1 {
+		t.Fatal("TDT not written exactly once for the batch")
+	}
+	dev.Transmit(0)
+	n.ReclaimTx()
+	n.FreeBuf(pkts[9].Buf)
+}
+
+func TestReclaimTx(t *testing.T) {
+	n, dev, _ := newNIC(t, e1000.Model82545EM, e1000.Options{TxRingSize: 16})
+	free := n.FreeBuffers()
+	pkts := queue(t, n, 0, 6)
+	n.TxBurst(pkts)
+	if got := n.ReclaimTx(); got != 0 {
+		t.Fatalf("ReclaimTx before the NIC sent anything = %d", got)
+	}
+	dev.Transmit(4)
+	if got := n.ReclaimTx(); got != 4 {
+		t.Fatalf("ReclaimTx = %d, want the 4 sent", got)
+	}
+	if n.TxInFlight() != 2 || n.FreeBuffers() != free-2 {
+		t.Fatalf("in flight %d free %d, want 2 and %d", n.TxInFlight(), n.FreeBuffers(), free-2)
+	}
+	// Exactly the first four buffers came back: drain the pool and look.
+	var drained []uint32
+	inPool := map[uint32]bool{}
+	for {
+		b, ok := n.AllocBuf()
+		if !ok {
+			break
+		}
+		drained = append(drained, b)
+		inPool[b] = true
+	}
+	for i, p := range pkts {
+		if inPool[p.Buf] != (i < 4) {
+			t.Errorf("buffer of frame %d in pool = %v, want %v", i, inPool[p.Buf], i < 4)
+		}
+	}
+	n.FreeBufs(drained)
+	dev.Transmit(0)
+	if got := n.ReclaimTx(); got != 2 || n.FreeBuffers() != free {
+		t.Fatalf("ReclaimTx = %d, free %d, want 2 and %d", got, n.FreeBuffers(), free)
+	}
+}
+
+func TestTxBurstPanicsOnBadFrame(t *testing.T) {
+	n, _, _ := newNIC(t, e1000.Model82540EM, e1000.Options{})
+	for _, p := range []e1000.TxPacket{{Buf: 0, Len: 0}, {Buf: 0, Len: e1000.BufSize + 1}, {Buf: 1 << 30, Len: 60}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("TxBurst(%+v) did not panic", p)
+				}
+			}()
+			n.TxBurst([]e1000.TxPacket{p})
+		}()
+	}
+}
+
+func TestBufferPool(t *testing.T) {
+	n, _, _ := newNIC(t, e1000.Model82540EM, e1000.Options{RxRingSize: 8, TxRingSize: 8, Buffers: 16})
+	var got []uint32
+	for {
+		b, ok := n.AllocBuf()
+		if !ok {
+			break
+		}
+		got = append(got, b)
+	}
+	if len(got) != 16-7 {
+		t.Fatalf("allocated %d buffers, want %d (7 are posted to RX)", len(got), 16-7)
+	}
+	n.FreeBuf(got[0])
+	for _, bad := range []uint32{got[0], 16, ^uint32(0)} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("FreeBuf(%d) did not panic", bad)
+				}
+			}()
+			n.FreeBuf(bad)
+		}()
+	}
+	// Buffers can come back from many goroutines at once.
+	done := make(chan bool)
+	for _, b := range got[1:] {
+		go func() { n.FreeBuf(b); done <- true }()
+	}
+	for range got[1:] {
+		<-done
+	}
+	if n.FreeBuffers() != 16-7 {
+		t.Fatalf("free = %d after returning all", n.FreeBuffers())
+	}
+}
