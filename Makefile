@@ -21,7 +21,7 @@ lab-setup:
 test: unit labtest
 
 unit:
-	$(GO) test -race -short -count=1 $(PKGS)
+	$(GO) test -race -count=1 -skip '^TestLab' $(PKGS)
 
 labtest: lab-setup
 	$(GO) test -count=1 -timeout 30m -run 'TestLab' -v $(PKGS) 2>&1 | tee .labtest.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|lab: kernel'; \
