@@ -52,12 +52,11 @@ type AllocatorOptions struct {
 //
 // Methods are safe for concurrent use.
 type Allocator struct {
-	m      Mapper
-	huge   bool
-	ranges []IOVARange
+	m     Mapper
+	huge  bool
+	space *iovaSpace // shared by every Allocator of one Container
 
-	mu     sync.Mutex // guards next, live, closed
-	next   uint64
+	mu     sync.Mutex // guards live, closed
 	live   map[*dma.Region]struct{}
 	closed bool
 
@@ -66,27 +65,52 @@ type Allocator struct {
 	munmap func([]byte) error
 }
 
+// iovaSpace is a bump allocator of IOVAs. IOVAs are never reused.
+type iovaSpace struct {
+	mu     sync.Mutex // guards next
+	next   uint64
+	ranges []IOVARange // sorted, inclusive
+}
+
+func newIOVASpace(opts AllocatorOptions) *iovaSpace {
+	sp := &iovaSpace{next: opts.BaseIOVA}
+	if sp.next == 0 {
+		sp.next = DefaultBaseIOVA
+	}
+	sp.ranges = append([]IOVARange(nil), opts.Ranges...)
+	if len(sp.ranges) == 0 {
+		sp.ranges = []IOVARange{{0, 1<<48 - 1}}
+	}
+	sort.Slice(sp.ranges, func(i, j int) bool { return sp.ranges[i].Start < sp.ranges[j].Start })
+	return sp
+}
+
 var _ dma.Allocator = (*Allocator)(nil)
 
-// NewAllocator returns an allocator that maps through m.
+// NewAllocator returns an allocator that maps through m. When m is a
+// *Container, every Allocator of that container draws IOVAs from one space,
+// set up by the first Allocator's BaseIOVA and Ranges (later Allocators'
+// BaseIOVA and Ranges are ignored); otherwise the Allocator has its own.
 func NewAllocator(m Mapper, opts AllocatorOptions) *Allocator {
-	a := &Allocator{
+	var sp *iovaSpace
+	if c, ok := m.(*Container); ok {
+		c.mu.Lock()
+		if c.space == nil {
+			c.space = newIOVASpace(opts)
+		}
+		sp = c.space
+		c.mu.Unlock()
+	} else {
+		sp = newIOVASpace(opts)
+	}
+	return &Allocator{
 		m:      m,
 		huge:   opts.Hugepages,
-		next:   opts.BaseIOVA,
+		space:  sp,
 		live:   map[*dma.Region]struct{}{},
 		mmap:   mmapAnon,
 		munmap: munmap,
 	}
-	if a.next == 0 {
-		a.next = DefaultBaseIOVA
-	}
-	a.ranges = append([]IOVARange(nil), opts.Ranges...)
-	if len(a.ranges) == 0 {
-		a.ranges = []IOVARange{{0, 1<<48 - 1}}
-	}
-	sort.Slice(a.ranges, func(i, j int) bool { return a.ranges[i].Start < a.ranges[j].Start })
-	return a
 }
 
 func mmapAnon(size int, huge bool) ([]byte, error) {
@@ -106,10 +130,14 @@ func (a *Allocator) pageSize() uint64 {
 
 func alignUp(v, align uint64) uint64 { return (v + align - 1) &^ (align - 1) }
 
-// reserve returns the next free IOVA for n bytes inside a usable range.
-func (a *Allocator) reserve(n, align uint64) (uint64, error) {
-	start := alignUp(a.next, align)
-	for _, r := range a.ranges {
+// reserve takes the next free IOVA range of n bytes aligned to align
+// inside a usable range. release gives it back if nothing was reserved
+// after it (an Alloc that failed after reserving).
+func (sp *iovaSpace) reserve(n, align uint64) (iova uint64, release func(), err error) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	start := alignUp(sp.next, align)
+	for _, r := range sp.ranges {
 		if r.End < start {
 			continue
 		}
@@ -119,10 +147,18 @@ func (a *Allocator) reserve(n, align uint64) (uint64, error) {
 			break
 		}
 		if end <= r.End {
-			return s, nil
+			prev := sp.next
+			sp.next = s + n
+			return s, func() {
+				sp.mu.Lock()
+				if sp.next == s+n {
+					sp.next = prev
+				}
+				sp.mu.Unlock()
+			}, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: no room for %d bytes at or above IOVA %#x in %v", ErrIOVAExhausted, n, start, a.ranges)
+	return 0, nil, fmt.Errorf("%w: no room for %d bytes at or above IOVA %#x in %#x", ErrIOVAExhausted, n, start, sp.ranges)
 }
 
 // Alloc returns a zeroed region of size bytes (its mapping is rounded up to
@@ -139,12 +175,13 @@ func (a *Allocator) Alloc(size int) (*dma.Region, error) {
 	if a.closed {
 		return nil, fmt.Errorf("vfio: alloc: %w", dma.ErrClosed)
 	}
-	iova, err := a.reserve(n, page)
+	iova, unreserve, err := a.space.reserve(n, page)
 	if err != nil {
 		return nil, err
 	}
 	mem, err := a.mmap(int(n), a.huge)
 	if err != nil {
+		unreserve()
 		if a.huge && errors.Is(err, unix.ENOMEM) {
 			return nil, errHugepages(int(n), err)
 		}
@@ -152,9 +189,9 @@ func (a *Allocator) Alloc(size int) (*dma.Region, error) {
 	}
 	if err := a.m.MapDMA(mem, iova); err != nil {
 		a.munmap(mem)
+		unreserve()
 		return nil, err
 	}
-	a.next = iova + n
 
 	var r *dma.Region
 	r = dma.NewRegion(mem[:size:size], iova, func() error {

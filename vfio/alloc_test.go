@@ -189,3 +189,22 @@ func TestMmapAnon(t *testing.T) {
 	}
 	b[4999] = 1
 }
+
+// Allocators of one container share its IOVA space; others do not.
+func TestAllocatorsShareContainerSpace(t *testing.T) {
+	c := &Container{fd: -1}
+	a1 := NewAllocator(c, AllocatorOptions{})
+	a2 := NewAllocator(c, AllocatorOptions{Hugepages: true, BaseIOVA: 0x4000_0000})
+	if a1.space != a2.space {
+		t.Fatal("two allocators of one container have separate IOVA spaces")
+	}
+	s1, _, _ := a1.space.reserve(4096, PageSize)
+	s2, _, _ := a2.space.reserve(HugePageSize, HugePageSize)
+	if s1 != DefaultBaseIOVA || s2 != 0x200000 {
+		t.Errorf("reservations at %#x and %#x, want %#x and 0x200000", s1, s2, DefaultBaseIOVA)
+	}
+	m := &fakeMapper{maps: map[uint64]uint64{}}
+	if NewAllocator(m, AllocatorOptions{}).space == NewAllocator(m, AllocatorOptions{}).space {
+		t.Error("allocators over a plain Mapper share a space")
+	}
+}

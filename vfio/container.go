@@ -21,6 +21,7 @@ type Container struct {
 	typ    int        // IOMMU type set by SetIOMMU, 0 before
 	path   string
 	closed bool
+	space  *iovaSpace // IOVAs handed out by this container's Allocators
 }
 
 // OpenContainer opens /dev/vfio/vfio and checks the API version.
