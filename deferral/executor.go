@@ -163,7 +163,7 @@ type taskletExec struct {
 var _ Executor = (*taskletExec)(nil)
 
 func (e *taskletExec) Mode() Mode { return ModeTasklet }
-func (e *taskletExec) Schedule() { e.t.Schedule(e.c) }
+func (e *taskletExec) Schedule()  { e.t.Schedule(e.c) }
 func (e *taskletExec) Close() error {
 	e.once.Do(func() { e.closed.Store(true); e.t.Kill() })
 	return nil
@@ -177,7 +177,7 @@ type softirqExec struct {
 }
 
 func (e *softirqExec) Mode() Mode { return ModeSoftirq }
-func (e *softirqExec) Schedule() { e.c.RaiseSoftirq(e.nr) }
+func (e *softirqExec) Schedule()  { e.c.RaiseSoftirq(e.nr) }
 func (e *softirqExec) Close() error {
 	e.once.Do(func() {
 		e.closed.Store(true)
@@ -200,7 +200,7 @@ type workExec struct {
 }
 
 func (e *workExec) Mode() Mode { return ModeWorkqueue }
-func (e *workExec) Schedule() { QueueWorkOn(e.cpu, e.wq, e.w) }
+func (e *workExec) Schedule()  { QueueWorkOn(e.cpu, e.wq, e.w) }
 func (e *workExec) Close() error {
 	e.once.Do(func() {
 		e.closed.Store(true)
@@ -218,7 +218,7 @@ type threadExec struct {
 }
 
 func (e *threadExec) Mode() Mode { return ModeThreaded }
-func (e *threadExec) Schedule() { e.t.wake() }
+func (e *threadExec) Schedule()  { e.t.wake() }
 func (e *threadExec) Close() error {
 	e.closed.Store(true)
 	e.t.stopAndWait()
@@ -234,7 +234,7 @@ type napiExec struct {
 }
 
 func (e *napiExec) Mode() Mode { return ModeNAPI }
-func (e *napiExec) Schedule() { e.n.Schedule() }
+func (e *napiExec) Schedule()  { e.n.Schedule() }
 func (e *napiExec) Close() error {
 	e.once.Do(func() {
 		if e.n.c.stopping.Load() {

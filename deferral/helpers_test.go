@@ -1,8 +1,8 @@
 package deferral
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"

@@ -58,5 +58,5 @@ func (m *Mode) Set(s string) error {
 }
 
 // MarshalText and UnmarshalText make Mode usable in flags and config files.
-func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+func (m Mode) MarshalText() ([]byte, error)  { return []byte(m.String()), nil }
 func (m *Mode) UnmarshalText(b []byte) error { return m.Set(string(b)) }

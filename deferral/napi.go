@@ -9,8 +9,8 @@ import (
 
 // NAPI constants, from include/linux/netdevice.h and net/core/dev.c.
 const (
-	NAPIPollWeight = 64                     // NAPI_POLL_WEIGHT: budget of one poll
-	NetdevBudget   = 300                    // net.core.netdev_budget: per NET_RX round
+	NAPIPollWeight = 64                      // NAPI_POLL_WEIGHT: budget of one poll
+	NetdevBudget   = 300                     // net.core.netdev_budget: per NET_RX round
 	NetdevBudgetT  = 2000 * time.Microsecond // net.core.netdev_budget_usecs: per NET_RX round
 )
 
@@ -70,7 +70,7 @@ type napiCPU struct {
 	openErr  error
 	mu       sync.Mutex
 	list     napiList // poll_list
-	all      []*NAPI // for Close: stop timers
+	all      []*NAPI  // for Close: stop timers
 
 	rounds, polls, budgetSq, timeSq atomic.Uint64
 }

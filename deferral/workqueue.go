@@ -41,18 +41,18 @@ const (
 // A Work item belongs to one workqueue at a time.
 type Work struct {
 	fn      func(*Work)
-	pending atomic.Bool                // WORK_STRUCT_PENDING
+	pending atomic.Bool               // WORK_STRUCT_PENDING
 	wq      atomic.Pointer[Workqueue] // last workqueue queued on
 	dwork   *DelayedWork
 
 	// Guarded by wq.mu:
 	where  *workList // the list it is on, nil if none
 	next   *Work
-	active bool   // counted in its pool's nrActive while on a list
+	active bool    // counted in its pool's nrActive while on a list
 	pool   *wqPool // pool of the list it is on
-	color  int    // flush color of the pending instance
-	queued uint64 // instances queued (minus those cancelled): flush_work target
-	done   uint64 // highest instance finished
+	color  int     // flush color of the pending instance
+	queued uint64  // instances queued (minus those cancelled): flush_work target
+	done   uint64  // highest instance finished
 }
 
 // NewWork is DECLARE_WORK / INIT_WORK: a work item that runs fn.
@@ -615,4 +615,3 @@ func FlushDelayedWork(d *DelayedWork) bool {
 	}
 	return FlushWork(&d.Work)
 }
-
