@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -39,7 +41,7 @@ func Open(bdf string, opts *Options) (*Device, error) {
 	}
 	cpath := dir + "/vfio"
 	if _, err := os.Stat(cpath); errors.Is(err, fs.ErrNotExist) {
-		return nil, errNoVFIO(cpath, err)
+		return nil, errNoVFIO(cpath, unix.ENOENT)
 	}
 	dev, err := s.Lookup(a)
 	if err != nil {
