@@ -381,7 +381,10 @@ func (d *Device) ReceiveWith(frame []byte, wb e1000.RxDesc) bool {
 	}
 	copy(buf, frame[:m])
 	wb.Addr = rd.Addr
-	wb.Encode(desc)
+	var tmp [16]byte
+	wb.Encode(tmp[:])
+	copy(desc[:12], tmp[:12])
+	storeStatus(desc, binary.LittleEndian.Uint32(tmp[12:])) // DD last
 	d.w(e1000.RDH(0), (head+1)%n)
 	d.regs[e1000.GPRC/4]++
 	d.regs[e1000.TPR/4]++
@@ -429,7 +432,7 @@ func (d *Device) Transmit(max int) [][]byte {
 		}
 		frames = append(frames, append([]byte(nil), buf...))
 		if td.Cmd&e1000.TXD_CMD_RS != 0 {
-			desc[12] |= e1000.TXD_STAT_DD // status byte (SDM 3.3.3)
+			storeStatus(desc, loadStatus(desc)|uint32(e1000.TXD_STAT_DD)) // status byte (SDM 3.3.3)
 		}
 		d.w(e1000.TDH(0), (head+1)%n)
 		d.regs[e1000.GPTC/4]++
