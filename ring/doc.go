@@ -1,0 +1,31 @@
+// Package ring provides the lock-free rings that connect the top half of a
+// uiodrv driver to its bottom half.
+//
+// SPSC is the descriptor ring: the top half (the goroutine woken by the
+// NIC's interrupt) copies completed RX descriptors into it and the bottom half
+// drains them. It has one producer and one consumer, a power-of-two capacity,
+// and single, burst (as many as fit or are present) and bulk (all or nothing)
+// operations that return counts. It keeps a cached copy of the peer's index
+// and pads each side's fields onto their own cache lines, so that in steady
+// state the two CPUs exchange only the descriptor lines and one index line per
+// burst.
+//
+// MPSC carries packet-buffer indices from any number of bottom-half workers
+// back to the goroutine that owns the buffer pool. Its producers are
+// lock-free and its consumer wait-free: a producer suspended anywhere, even
+// halfway through Enqueue, delays neither the other producers nor the
+// consumer, and no element is lost or delivered twice (see MPSC for the
+// argument). The price is that an element must fit in 32 bits (Handle).
+//
+// Neither ring allocates after construction, blocks or sleeps: an operation
+// that cannot proceed returns false or 0 and the caller decides whether to
+// spin, yield, drop or wait for an interrupt. The memory-ordering argument is
+// written on each type.
+//
+// # Performance
+//
+// BENCH.md in this directory records go test -bench results, each ring
+// against a buffered channel of the same element type and capacity measured
+// in the same run with producer and consumer pinned to different CPUs, and
+// says what bounds them on the machine they ran on.
+package ring
