@@ -1,0 +1,257 @@
+package driver
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// Proto indexes the Count handler's per-protocol counters.
+type Proto int
+
+const (
+	ProtoEthernet Proto = iota // every frame with a whole Ethernet header
+	ProtoARP
+	ProtoIPv4
+	ProtoIPv6
+	ProtoTCP
+	ProtoUDP
+	ProtoICMPv4
+	ProtoICMPv6
+	ProtoOther     // an EtherType or IP protocol the counter does not decode
+	ProtoRunt      // shorter than an Ethernet header (14 bytes)
+	ProtoOversize  // longer than 1518 bytes (1500 + header + one VLAN tag)
+	ProtoMalformed // a header that does not decode (truncated, bogus lengths)
+	numProtos
+)
+
+var protoNames = [...]string{"ethernet", "arp", "ipv4", "ipv6", "tcp", "udp", "icmpv4", "icmpv6", "other", "runt", "oversize", "malformed"}
+
+func (p Proto) String() string {
+	if p >= 0 && int(p) < len(protoNames) {
+		return protoNames[p]
+	}
+	return fmt.Sprintf("Proto(%d)", int(p))
+}
+
+// Protos lists every counter, for reports.
+func Protos() []Proto {
+	r := make([]Proto, numProtos)
+	for i := range r {
+		r[i] = Proto(i)
+	}
+	return r
+}
+
+// MaxFrame is the longest frame counted as well-formed: 1500 bytes of payload,
+// the Ethernet header and one VLAN tag.
+const MaxFrame = 1518
+
+// Count decodes each frame with gopacket's DecodingLayerParser (into
+// preallocated layers: no allocation per frame) and counts frames per protocol.
+// Frames are consumed unless a later handler in a Chain says otherwise.
+type Count struct {
+	parser  *gopacket.DecodingLayerParser
+	eth     layers.Ethernet
+	arp     layers.ARP
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	tcp     layers.TCP
+	udp     layers.UDP
+	icmp4   layers.ICMPv4
+	icmp6   layers.ICMPv6
+	payload gopacket.Payload
+	decoded []gopacket.LayerType
+	counts  [numProtos]atomic.Uint64
+}
+
+// NewCount returns a Count handler.
+func NewCount() *Count {
+	c := &Count{decoded: make([]gopacket.LayerType, 0, 8)}
+	c.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet,
+		&c.eth, &c.arp, &c.ip4, &c.ip6, &c.tcp, &c.udp, &c.icmp4, &c.icmp6, &c.payload)
+	c.parser.IgnoreUnsupported = true
+	return c
+}
+
+// Handle counts each frame.
+func (c *Count) Handle(pkts []Packet) {
+	for i := range pkts {
+		c.count(pkts[i].Data)
+	}
+}
+
+func (c *Count) count(data []byte) {
+	switch {
+	case len(data) < 14:
+		c.counts[ProtoRunt].Add(1)
+		return
+	case len(data) > MaxFrame:
+		c.counts[ProtoOversize].Add(1)
+		return
+	}
+	err := c.parser.DecodeLayers(data, &c.decoded)
+	known := false
+	for _, t := range c.decoded {
+		switch t {
+		case layers.LayerTypeEthernet:
+			c.counts[ProtoEthernet].Add(1)
+		case layers.LayerTypeARP:
+			c.counts[ProtoARP].Add(1)
+			known = true
+		case layers.LayerTypeIPv4:
+			c.counts[ProtoIPv4].Add(1)
+		case layers.LayerTypeIPv6:
+			c.counts[ProtoIPv6].Add(1)
+		case layers.LayerTypeTCP:
+			c.counts[ProtoTCP].Add(1)
+			known = true
+		case layers.LayerTypeUDP:
+			c.counts[ProtoUDP].Add(1)
+			known = true
+		case layers.LayerTypeICMPv4:
+			c.counts[ProtoICMPv4].Add(1)
+			known = true
+		case layers.LayerTypeICMPv6:
+			c.counts[ProtoICMPv6].Add(1)
+			known = true
+		}
+	}
+	switch {
+	case err != nil:
+		c.counts[ProtoMalformed].Add(1)
+	case !known:
+		c.counts[ProtoOther].Add(1)
+	}
+}
+
+// Counts returns a snapshot of the counters, indexed by Proto.
+func (c *Count) Counts() [numProtos]uint64 {
+	var r [numProtos]uint64
+	for i := range r {
+		r[i] = c.counts[i].Load()
+	}
+	return r
+}
+
+// Reflect sends every frame back out of the port it came in on, with the
+// source and destination MAC addresses swapped. Runts are consumed.
+type Reflect struct{}
+
+// Handle swaps MACs and marks each frame for transmission.
+func (Reflect) Handle(pkts []Packet) {
+	for i := range pkts {
+		d := pkts[i].Data
+		if len(d) < 14 {
+			continue
+		}
+		var m [6]byte
+		copy(m[:], d[0:6])
+		copy(d[0:6], d[6:12])
+		copy(d[6:12], m[:])
+		pkts[i].Verdict = Transmit
+	}
+}
+
+// ForwardAll marks every frame for the port's forward port, unchanged.
+type ForwardAll struct{}
+
+// Handle marks each frame Forward.
+func (ForwardAll) Handle(pkts []Packet) {
+	for i := range pkts {
+		pkts[i].Verdict = Forward
+	}
+}
+
+// Chain runs handlers in order on each batch; a later one sees (and may
+// change) the verdicts of earlier ones.
+type Chain []Handler
+
+// Handle runs each handler.
+func (c Chain) Handle(pkts []Packet) {
+	for _, h := range c {
+		h.Handle(pkts)
+	}
+}
+
+// Close closes the handlers that hold resources.
+func (c Chain) Close() error {
+	var err error
+	for _, h := range c {
+		if cl, ok := h.(Closer); ok {
+			err = errors.Join(err, cl.Close())
+		}
+	}
+	return err
+}
+
+// Capture writes every frame to a pcap file (LINKTYPE_ETHERNET, microsecond
+// timestamps), readable by tcpdump and tshark. Writes are buffered; Close
+// flushes and closes the file.
+type Capture struct {
+	mu     sync.Mutex
+	f      *os.File
+	bw     *bufio.Writer
+	w      *pcapgo.Writer
+	frames atomic.Uint64
+	err    error
+	closed bool
+}
+
+// NewCapture creates (truncates) path and writes the pcap file header.
+func NewCapture(path string) (*Capture, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	w := pcapgo.NewWriter(bw)
+	if err := w.WriteFileHeader(65536, layers.LinkTypeEthernet); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("capture %s: %w", path, err)
+	}
+	return &Capture{f: f, bw: bw, w: w}, nil
+}
+
+// Handle appends each frame to the file. The first write error stops the
+// capture (it is reported by Close), never the port.
+func (c *Capture) Handle(pkts []Packet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.closed {
+		return
+	}
+	now := time.Now()
+	for i := range pkts {
+		d := pkts[i].Data
+		ci := gopacket.CaptureInfo{Timestamp: now, CaptureLength: len(d), Length: len(d)}
+		if err := c.w.WritePacket(ci, d); err != nil {
+			c.err = err
+			return
+		}
+	}
+	c.frames.Add(uint64(len(pkts)))
+}
+
+// Frames is how many frames were written.
+func (c *Capture) Frames() uint64 { return c.frames.Load() }
+
+// Close flushes and closes the file. Idempotent.
+func (c *Capture) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.err
+	}
+	c.closed = true
+	c.err = errors.Join(c.err, c.bw.Flush(), c.f.Close())
+	return c.err
+}
