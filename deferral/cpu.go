@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -273,5 +272,3 @@ func (c *CPU) Close() error {
 	})
 	return nil
 }
-
-func runtimeYield() { runtime.Gosched() }

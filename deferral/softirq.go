@@ -142,7 +142,10 @@ func (c *CPU) irqExit() {
 
 // ksoftirqd is run_ksoftirqd's thread: SCHED_OTHER, pinned to c's core. It
 // runs softirqs that overflowed the restart bound or were raised outside
-// interrupt context, in bounded passes with a yield (cond_resched) between.
+// interrupt context, in bounded passes. The kernel calls cond_resched between
+// them; here the OS scheduler preempts the thread (it is SCHED_OTHER) and the
+// Go runtime preempts the goroutine when its P is wanted, so nothing is
+// needed: runtime.Gosched on a locked thread would cost two futex calls.
 func (c *CPU) ksoftirqd() {
 	defer close(c.ksoftirqdDone)
 	for {
@@ -161,7 +164,6 @@ func (c *CPU) ksoftirqd() {
 			c.doSoftirq()
 			c.softirqMu.Unlock()
 			c.ksoftirqdRuns.Add(1)
-			runtimeYield()
 		}
 	}
 }
