@@ -1,0 +1,100 @@
+// Package deferral reproduces the Linux kernel's interrupt bottom halves in
+// userspace — softirqs and tasklets, workqueues, threaded IRQs and NAPI, plus
+// busy polling as the interrupt-free baseline — faithfully enough that their
+// trade-offs show: who runs the work, on which CPU, at what priority, with
+// what guarantees. It knows nothing about NICs: an interrupt is anything that
+// makes an fd readable (a VFIO eventfd, a UIO fd, an eventfd in tests).
+//
+// # Execution contexts
+//
+// A CPU (NewCPU) is a kernel CPU's interrupt machinery: a top-half thread in
+// "hard-IRQ context" that waits (epoll) on the fds of the IRQs requested on
+// it, runs their primary handlers, then the pending softirqs (irq_exit); and
+// a ksoftirqd thread at SCHED_OTHER. Both are goroutines locked to their OS
+// threads for life (runtime.LockOSThread, never unlocked, so the thread dies
+// with them), pinned with sched_setaffinity to CPUOptions.CPU. The top half
+// gets SCHED_FIFO CPUOptions.RTPrio through sched_setattr; when that is not
+// permitted NewCPU fails with an error wrapping ErrRTNotPermitted. IRQ
+// threads are SCHED_FIFO 50; workqueue workers SCHED_OTHER (nice -20 with
+// WQHighPri); all threads carry kernel-like names (irq/N-name, ksoftirqd/N,
+// kworker/N:M).
+//
+// # Mechanisms and the kernel functions they mirror
+//
+//   - Softirq (kernel/softirq.c): a vector fixed at compile time in the
+//     kernel's order (HI ... RCU). RaiseSoftirq sets a per-CPU pending bit
+//     (raise_softirq); the top half runs pending softirqs after the handlers,
+//     lowest number first (__do_softirq), restarting at most 10 passes or
+//     2 ms (MAX_SOFTIRQ_RESTART, MAX_SOFTIRQ_TIME), then hands the rest to
+//     ksoftirqd (wakeup_softirqd). Raised outside interrupt context, a
+//     softirq wakes ksoftirqd (raise_softirq_irqoff). The softirqs of one CPU
+//     never run concurrently (local_bh_disable).
+//   - Tasklet (tasklet_schedule, tasklet_action_common, tasklet_kill,
+//     tasklet_disable/enable): see Tasklet. Hi tasklets run from HI_SOFTIRQ,
+//     before TIMER ... and before normal tasklets (TASKLET_SOFTIRQ).
+//   - Workqueue (kernel/workqueue.c): NewWork/Init are DECLARE_WORK/INIT_WORK;
+//     QueueWork/QueueWorkOn, bound and unbound queues, WQHighPri pools,
+//     max_active, NewOrderedWorkqueue (alloc_ordered_workqueue), DelayedWork
+//     (queue/mod/cancel/flush), FlushWork, FlushWorkqueue, CancelWorkSync.
+//     See Work and Workqueue.
+//   - Threaded IRQ (kernel/irq/manage.c): CPU.RequestThreadedIRQ is
+//     request_threaded_irq: the primary returns IRQNone, IRQHandled or
+//     IRQWakeThread; a nil primary is irq_default_primary_handler and needs
+//     IRQFOneshot; ONESHOT masks the line from before the primary until the
+//     thread function returns (irq_finalize_oneshot); wakes during a run merge
+//     into one more run (IRQTF_RUNTHREAD); IRQAction.SetAffinity applies
+//     between runs (irq_thread_check_affinity); Free waits for the thread
+//     (free_irq, kthread_stop).
+//   - NAPI (net/core/dev.c): NAPI.Schedule is napi_schedule (owned: mark
+//     MISSED, one more poll); polls get the weight (64) as budget; a poll
+//     below budget completes (napi_complete_done) and calls Reenable; a
+//     NET_RX round stops at 300 units or 2 ms (netdev_budget[_usecs]) and
+//     re-raises; DeferHardIRQs/FlushTimeout are napi_defer_hard_irqs and
+//     gro_flush_timeout.
+//   - Busy polling (BusyPoller): no interrupts; a pinned thread polls.
+//
+// A driver picks one by Mode (ParseMode for the command line) and builds an
+// Executor around its poll(budget) function: its top half, an IRQ handler on
+// the CPU, harvests the device and calls Executor.Schedule.
+//
+// # Rules for handlers
+//
+// Primary handlers, softirq actions, tasklets and NAPI polls run in atomic
+// context: they must not sleep (block on a channel, a mutex held long, a
+// system call that waits, time.Sleep). Workqueue items and IRQ thread
+// functions may sleep.
+//
+// # What Go cannot guarantee
+//
+//   - Atomic context is not enforced. With CPUOptions.CheckAtomic, handlers
+//     that slept are counted afterwards (CPU.AtomicSleeps), from the thread's
+//     voluntary context switches (getrusage RUSAGE_THREAD).
+//   - Nothing preempts a softirq: a hard IRQ arriving while the top half runs
+//     softirqs waits until they finish (at most ~2 ms / 10 passes), where the
+//     kernel would interrupt them. Interrupts cannot be disabled either:
+//     per-CPU lists are guarded by mutexes, not local_irq_save.
+//   - SCHED_FIFO applies to the OS thread, but Go code also needs one of
+//     GOMAXPROCS Ps: if every P is busy with ordinary goroutines, a woken RT
+//     thread waits for the Go scheduler, a priority inversion the kernel
+//     cannot see. Garbage collection stops RT threads too, and may make a
+//     handler assist it. Pages are not locked (no mlockall): a page fault can
+//     sleep in "atomic" context.
+//   - need_resched() is invisible, so softirq restarts stop only on the pass
+//     and time bounds.
+//   - Concurrency-managed workqueues learn from the scheduler that a worker
+//     slept; Go cannot. Here a worker starts when work is queued and none is
+//     idle, up to MaxWorkersPerPool per pool, and each Workqueue owns its
+//     workers instead of sharing per-CPU pools.
+//   - Delayed work and NAPI deferral use Go timers, not hrtimers: they fire
+//     late by the Go scheduler's latency.
+//   - "The CPU that scheduled it" is a core only for pinned CPUs; for an
+//     unpinned one (CPU -1) it is the CPU object (its two threads).
+//
+// # Measuring
+//
+// Histogram is an allocation-free log-linear latency histogram. The package
+// benchmarks (go test -run '^$' -bench . -benchtime 100000x) report, per mode,
+// the eventfd-write to bottom-half-first-line latency (p50/p99/p99.9) and the
+// cost of back-to-back empty bottom-half runs, beside a goroutine woken
+// through a channel in the same run.
+package deferral
