@@ -73,7 +73,9 @@ type CPU struct {
 	cmu     sync.Mutex // guards calls, closing, actions
 	calls   []func()   // run on the top-half thread
 	closing bool
-	actions map[*IRQAction]struct{}
+	// fdsClosed: kickfd is closed; writing it then could hit a reused fd.
+	fdsClosed bool
+	actions   map[*IRQAction]struct{}
 
 	irqs      []*IRQAction // by epoll slot; top-half thread only
 	stopping  atomic.Bool
@@ -238,10 +240,19 @@ func (c *CPU) exec(fn func()) error {
 		return ErrClosed
 	}
 	c.calls = append(c.calls, func() { fn(); close(done) })
+	eventfdSignal(c.kickfd) // under cmu: Close closes kickfd under it
 	c.cmu.Unlock()
-	eventfdSignal(c.kickfd)
 	<-done
 	return nil
+}
+
+// kick wakes the top half, unless c's fds are closed. Not for the hot path.
+func (c *CPU) kick() {
+	c.cmu.Lock()
+	if !c.fdsClosed {
+		eventfdSignal(c.kickfd)
+	}
+	c.cmu.Unlock()
 }
 
 // Close frees c's IRQs (stopping their threads), stops the top half and
@@ -263,12 +274,15 @@ func (c *CPU) Close() error {
 		c.closing = true
 		c.cmu.Unlock()
 		c.stopping.Store(true)
-		eventfdSignal(c.kickfd)
+		c.kick()
 		<-c.done
 		c.runCalls() // none can be queued now; release any racing exec
 		close(c.stop)
 		<-c.ksoftirqdDone
+		c.cmu.Lock()
+		c.fdsClosed = true
 		c.closeFds()
+		c.cmu.Unlock()
 	})
 	return nil
 }

@@ -86,7 +86,7 @@ func (c *CPU) RaiseSoftirq(nr Softirq) {
 // softirq looks like. Used by NAPI's deferral timer.
 func (c *CPU) raiseFromIRQ(nr Softirq) {
 	c.pending.Or(1 << uint(nr))
-	eventfdSignal(c.kickfd)
+	c.kick()
 }
 
 func (c *CPU) wakeKsoftirqd() {

@@ -1,7 +1,9 @@
 package deferral
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -37,10 +39,69 @@ func TestCPUThreadAttributes(t *testing.T) {
 	}
 }
 
-func TestCPURTNotPermittedIsError(t *testing.T) {
-	_, err := NewCPU(CPUOptions{CPU: 0, RTPrio: 100})
-	if err == nil {
+func TestCPURTPrioOutOfRange(t *testing.T) {
+	if _, err := NewCPU(CPUOptions{CPU: 0, RTPrio: 100}); err == nil {
 		t.Fatal("priority 100 accepted")
+	}
+	if _, err := NewCPU(CPUOptions{CPU: numCPU()}); err == nil {
+		t.Fatal("a core beyond the machine accepted")
+	}
+}
+
+// Without CAP_SYS_NICE (dropped here from one throw-away thread's effective
+// set: capabilities are per thread) and with RLIMIT_RTPRIO 0, asking for
+// SCHED_FIFO fails with ErrRTNotPermitted rather than falling back.
+func TestRTNotPermittedIsError(t *testing.T) {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_RTPRIO, &rl); err != nil || rl.Cur >= 50 {
+		t.Skipf("RLIMIT_RTPRIO %d allows SCHED_FIFO 50 without CAP_SYS_NICE", rl.Cur)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with its changed capabilities
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			errc <- fmt.Errorf("capget: %w", err)
+			return
+		}
+		data[0].Effective &^= 1 << unix.CAP_SYS_NICE
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			errc <- fmt.Errorf("capset: %w", err)
+			return
+		}
+		errc <- setSched(0, 50, 0)
+	}()
+	err := <-errc
+	if !errors.Is(err, ErrRTNotPermitted) {
+		t.Fatalf("got %v, want ErrRTNotPermitted", err)
+	}
+	t.Log(err)
+}
+
+func TestBusyPoller(t *testing.T) {
+	var polls, cpu atomic.Int64
+	p, err := NewBusyPoller(lastCore(), "t", 0, func(budget int) int {
+		polls.Add(1)
+		cpu.Store(int64(CurrentCPU()))
+		if budget != NAPIPollWeight {
+			panic("budget")
+		}
+		return 0
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "polls without any interrupt", func() bool { return polls.Load() > 1000 })
+	if int(cpu.Load()) != lastCore() {
+		t.Errorf("polled on cpu %d", cpu.Load())
+	}
+	p.Close()
+	p.Close()
+	n := polls.Load()
+	settle()
+	if polls.Load() != n || p.Polls() != uint64(n) || p.Empty() != uint64(n) {
+		t.Errorf("polls %d -> %d after Close (Polls %d Empty %d)", n, polls.Load(), p.Polls(), p.Empty())
 	}
 }
 
