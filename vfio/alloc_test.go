@@ -204,7 +204,8 @@ func TestAllocatorsShareContainerSpace(t *testing.T) {
 		t.Errorf("reservations at %#x and %#x, want %#x and 0x200000", s1, s2, DefaultBaseIOVA)
 	}
 	m := &fakeMapper{maps: map[uint64]uint64{}}
-	if NewAllocator(m, AllocatorOptions{}).space == NewAllocator(m, AllocatorOptions{}).space {
+	p1, p2 := NewAllocator(m, AllocatorOptions{}), NewAllocator(m, AllocatorOptions{})
+	if p1.space == p2.space {
 		t.Error("allocators over a plain Mapper share a space")
 	}
 }
