@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -369,6 +373,31 @@ func TestGuestVFIOErrors(t *testing.T) {
 	defer d.Close()
 	if _, err := Open("0000:00:03.0", nil); !errors.Is(err, ErrGroupBusy) {
 		t.Errorf("second Open = %v, want ErrGroupBusy", err)
+	}
+}
+
+// TestGuestVFIOPermission opens the device as user nobody in a child
+// process: /dev/vfio/N is root's, so Open wraps ErrPermission.
+func TestGuestVFIOPermission(t *testing.T) {
+	labtest.InGuest(t)
+	if os.Getenv("UIODRV_PERM_CHILD") == "1" {
+		_, err := Open("0000:00:03.0", nil)
+		fmt.Printf("child uid %d: %v\n", os.Getuid(), err)
+		if !errors.Is(err, ErrPermission) {
+			t.Fatalf("Open as uid %d = %v, want ErrPermission", os.Getuid(), err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestGuestVFIOPermission$", "-test.v")
+	cmd.Env = append(os.Environ(), "UIODRV_PERM_CHILD=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	t.Logf("child:\n%s", out)
+	if err != nil {
+		t.Fatalf("child as nobody: %v", err)
+	}
+	if !strings.Contains(string(out), "permission denied") {
+		t.Errorf("child output lacks the permission error")
 	}
 }
 
