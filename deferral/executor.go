@@ -17,7 +17,9 @@ type Executor interface {
 	Mode() Mode
 	// Schedule asks for the bottom half to run. Schedules before it runs merge
 	// into one run; a Schedule during a run gives one more run. It does not
-	// allocate. It is a no-op for ModeBusyPoll.
+	// allocate. It is a no-op for ModeBusyPoll. Call it from the CPU's top
+	// half (an IRQ handler): called from elsewhere, tasklet, softirq and
+	// NAPI bottom halves run in the CPU's ksoftirqd instead, as in the kernel.
 	Schedule()
 	// Close stops the executor and waits for a running bottom half. Idempotent.
 	Close() error
