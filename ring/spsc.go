@@ -22,23 +22,26 @@ import "sync/atomic"
 // # Memory ordering
 //
 // The element slots are plain memory; head and tail are the only shared
-// variables that synchronise, and that is why they must be atomics:
+// variables that synchronise, and that is why they must be atomics (and their
+// stores at least release stores):
 //
-//   - Producer: write buf[tail&mask], then tail.Store(tail+1). Consumer:
-//     tail.Load() and, if it saw t, read buf[h&mask] for h < t. By the Go
-//     memory model the Store is synchronised-before the Load that observes it,
-//     so the slot write happens-before the slot read: the consumer never sees
-//     a half-written element. With a plain store the compiler could keep tail
-//     in a register or sink the store above the slot write, and a weakly
+//   - Producer: write buf[tail&mask], then publish tail+1. Consumer:
+//     tail.Load() and, if it saw t, read buf[h&mask] for h < t. The publishing
+//     store is synchronised-before the Load that observes it, so the slot
+//     write happens-before the slot read: the consumer never sees a
+//     half-written element. With a plain Go store the compiler could keep
+//     tail in a register or move the store above the slot write, and a weakly
 //     ordered CPU (arm64) could make the new tail visible before the slot.
-//   - Consumer: read buf[head&mask] (and clear it), then head.Store(head+1).
+//   - Consumer: read buf[head&mask] (and clear it), then publish head+1.
 //     Producer: head.Load() and only then overwrite slots below head+capacity.
 //     So the consumer's read happens-before the producer's next write of the
 //     same slot (no write-after-read race).
 //
-// On amd64 the atomic Load is a plain MOV and the Store an XCHG (a full
-// barrier: Go offers no release-only store); the burst and bulk methods pay
-// it once per burst instead of once per element.
+// Loads are atomic.Load (a plain MOV on amd64). Stores go through
+// storeRelease: atomic.Store everywhere except amd64, where Store would be an
+// XCHG (a full barrier, and a stall whenever the peer is polling the line), so
+// a plain MOV is used instead; release_unsafe.go gives the argument. Bursts
+// and bulks publish once per call, not once per element.
 //
 // # Cached peer indices
 //
@@ -136,7 +139,7 @@ func (r *SPSC[T]) Enqueue(v T) bool {
 		return false
 	}
 	r.buf[t&r.mask] = v
-	r.tail.Store(t + 1) // publish: orders the slot write before it (see type doc)
+	storeRelease(&r.tail, t+1) // publish: the slot write is visible first (see type doc)
 	return true
 }
 
@@ -149,7 +152,7 @@ func (r *SPSC[T]) EnqueueBurst(vs []T) int {
 		return 0
 	}
 	r.put(t, vs[:n])
-	r.tail.Store(t + n)
+	storeRelease(&r.tail, t+n)
 	return int(n)
 }
 
@@ -162,7 +165,7 @@ func (r *SPSC[T]) EnqueueBulk(vs []T) int {
 		return 0
 	}
 	r.put(t, vs)
-	r.tail.Store(t + n)
+	storeRelease(&r.tail, t+n)
 	return int(n)
 }
 
@@ -183,8 +186,8 @@ func (r *SPSC[T]) Dequeue() (v T, ok bool) {
 	i := h & r.mask
 	v = r.buf[i]
 	var zero T
-	r.buf[i] = zero     // drop references so the ring keeps nothing alive
-	r.head.Store(h + 1) // hand the slot back: orders the read before it
+	r.buf[i] = zero            // drop references so the ring keeps nothing alive
+	storeRelease(&r.head, h+1) // hand the slot back: the read is done first
 	return v, true
 }
 
@@ -198,7 +201,7 @@ func (r *SPSC[T]) DequeueBurst(out []T) int {
 		return 0
 	}
 	r.take(h, out[:n])
-	r.head.Store(h + n)
+	storeRelease(&r.head, h+n)
 	return int(n)
 }
 
@@ -211,7 +214,7 @@ func (r *SPSC[T]) DequeueBulk(out []T) int {
 		return 0
 	}
 	r.take(h, out)
-	r.head.Store(h + n)
+	storeRelease(&r.head, h+n)
 	return int(n)
 }
 

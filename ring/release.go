@@ -1,0 +1,12 @@
+//go:build !amd64 || race
+
+package ring
+
+import "sync/atomic"
+
+// storeRelease publishes v in *p for a reader that Loads *p atomically.
+//
+// Everywhere but amd64 without the race detector this is atomic.Store: on
+// arm64 that is already a release store (STLR), and under -race it tells the
+// detector about the synchronisation. See release_unsafe.go for amd64.
+func storeRelease(p *atomic.Uint64, v uint64) { p.Store(v) }
