@@ -96,6 +96,12 @@ type Device interface {
 	Packet(buf uint32, n int) []byte
 	AllocBuf() (uint32, bool)
 	FreeBufs(bufs []uint32)
+	// FreeBuffers is how many buffers the pool holds (neither posted to the
+	// NIC nor held by the core).
+	FreeBuffers() int
+	// Kick raises an RX interrupt from software (the e1000's ICS register),
+	// so the top half runs and refills an RX ring that ran out of buffers.
+	Kick()
 	// Vectors are the device's interrupt vectors (none in polling setups).
 	Vectors() []Vector
 	// AckIRQ reads and acknowledges the causes of an interrupt.

@@ -36,7 +36,10 @@ type Config struct {
 	// Budget is the most frames one bottom-half poll handles; 0 means 64.
 	Budget int
 	// RingSize is the SPSC ring's capacity between top and bottom half,
-	// a power of two; 0 means 1024.
+	// a power of two; 0 means 2048. A ring at least as large as the
+	// device's buffer pool never overflows (it can never hold more frames
+	// than there are buffers): overload then shows as the NIC running out
+	// of descriptors (RNBC/MPC) instead of DropRingFull.
 	RingSize int
 	// Forward is the port that Forward verdicts transmit on.
 	Forward *Port
@@ -78,6 +81,11 @@ type Port struct {
 
 	txMu sync.Mutex // guards the device's TX path (TxBurst, ReclaimTx): the own and a forwarding port's bottom halves share it
 
+	// starved is set by the top half when its refill found the buffer pool
+	// empty: the NIC may hold no free descriptor, so no RX interrupt would
+	// ever come to refill it. The bottom half kicks the NIC after freeing.
+	starved atomic.Bool
+
 	scheduledAt atomic.Int64 // monotonic ns when the bottom half was last scheduled, 0 when consumed
 
 	c        counters
@@ -105,7 +113,7 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 		return nil, fmt.Errorf("%w: budget %d outside 1..4096", ErrBadConfig, cfg.Budget)
 	}
 	if cfg.RingSize == 0 {
-		cfg.RingSize = 1024
+		cfg.RingSize = 2048
 	}
 	if cfg.Handler == nil {
 		cfg.Handler = NewCount()
@@ -254,7 +262,24 @@ func (p *Port) harvest() {
 			break
 		}
 	}
-	p.dev.RefillRx()
+	p.refill()
+}
+
+// refill posts buffers to the NIC. When the pool is empty it sets starved and
+// then looks again: either the bottom half frees buffers after the flag is
+// set (and kicks), or they are already back and we post them now. Checking
+// after setting the flag is what closes the lost-wake-up window.
+func (p *Port) refill() {
+	for i := 0; i < 4; i++ {
+		p.dev.RefillRx()
+		if p.dev.FreeBuffers() > 0 {
+			return
+		}
+		p.starved.Store(true)
+		if p.dev.FreeBuffers() == 0 || !p.starved.CompareAndSwap(true, false) {
+			return
+		}
+	}
 }
 
 func (p *Port) noteHandoff() {
@@ -295,17 +320,25 @@ func (p *Port) pollDevice(budget int) int {
 		}
 		p.c.rxPackets.Add(uint64(n))
 		p.c.rxBytes.Add(bytes)
-		p.dev.RefillRx()
 		p.process(p.descs[:n])
+		// Refill after processing, when the batch's buffers are back in
+		// the pool (as e1000_clean_rx_irq allocates after cleaning).
+		p.dev.RefillRx()
 	}
 	p.reclaim()
 	return n
 }
 
+// reclaim frees the buffers of transmitted frames and, if the top half found
+// the pool empty, kicks the NIC now that buffers are back: buffers return
+// both through process (consumed frames) and here (transmitted ones).
 func (p *Port) reclaim() {
 	p.txMu.Lock()
 	p.dev.ReclaimTx()
 	p.txMu.Unlock()
+	if p.starved.Load() && p.dev.FreeBuffers() > 0 && p.starved.CompareAndSwap(true, false) {
+		p.dev.Kick()
+	}
 }
 
 // process runs the handler on a batch and carries out its verdicts.
