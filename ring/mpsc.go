@@ -60,9 +60,12 @@ type Handle interface{ ~uint32 | ~int32 }
 // # Memory ordering
 //
 // The value travels inside the atomic word, so there is no plain memory to
-// order: every access to a slot, tail and head is a sync/atomic operation
-// (sequentially consistent in Go), needed because producers race on the same
-// words and the consumer polls words that producers write.
+// order. Producers race on the same slot and tail words, and the consumer
+// polls words that producers write, so every access is atomic: producers use
+// CompareAndSwap; the consumer, the only writer of a full slot, frees it with
+// a release store (storeRelease: atomic.Store, or a plain MOV on amd64, where
+// an aligned 8-byte store is single-copy atomic and ordered after the load of
+// the value it frees), since nothing needs ordering after it.
 type MPSC[T Handle] struct {
 	_ pad
 	// tail is the producers' shared hint (CAS by any producer).
@@ -237,8 +240,8 @@ func (r *MPSC[T]) Dequeue() (v T, ok bool) {
 	if !isFull(w, lap) {
 		return v, false
 	}
-	s.Store(slotEmpty(lap + 1)) // frees the slot for position h+capacity
-	r.head.Store(h + 1)
+	storeRelease(s, slotEmpty(lap+1)) // frees the slot for position h+capacity
+	storeRelease(&r.head, h+1)
 	return T(uint32(w)), true
 }
 
@@ -256,10 +259,10 @@ func (r *MPSC[T]) DequeueBurst(out []T) int {
 			break
 		}
 		out[n] = T(uint32(w))
-		s.Store(slotEmpty(lap + 1))
+		storeRelease(s, slotEmpty(lap+1))
 	}
 	if n > 0 {
-		r.head.Store(h + uint64(n))
+		storeRelease(&r.head, h+uint64(n))
 	}
 	return n
 }
