@@ -17,10 +17,11 @@ type Handle interface{ ~uint32 | ~int32 }
 //
 // # Progress
 //
-// Enqueue and EnqueueBurst are lock-free: a producer only loops when a
-// compare-and-swap of its fails or the tail it read turns out stale, and
-// either happens only because another producer published an element or
-// advanced the tail in the meantime, so some operation always completes.
+// Enqueue and EnqueueBurst are lock-free: a producer goes round its loop
+// again only when the slot at the tail it read was filled by another producer
+// (whose Enqueue thereby succeeded; the loser helps move tail past it) or when
+// tail has moved on since it read it, so some operation always completes.
+// Helping is bounded too: tail only moves over filled positions.
 // Dequeue and DequeueBurst are wait-free (a bounded number of steps, no
 // retries). A producer suspended at any instruction (preempted, descheduled
 // VM vCPU, SIGSTOP) delays no one: publishing is a single CAS on the slot, so
@@ -63,9 +64,10 @@ type Handle interface{ ~uint32 | ~int32 }
 // order. Producers race on the same slot and tail words, and the consumer
 // polls words that producers write, so every access is atomic: producers use
 // CompareAndSwap; the consumer, the only writer of a full slot, frees it with
-// a release store (storeRelease: atomic.Store, or a plain MOV on amd64, where
-// an aligned 8-byte store is single-copy atomic and ordered after the load of
-// the value it frees), since nothing needs ordering after it.
+// storeRelease (atomic.Store, or on amd64 a plain MOV: an aligned 8-byte store
+// is single-copy atomic there and is not reordered before the load of the
+// value it frees; no later access of the consumer needs to wait for it, so
+// the full barrier of atomic.Store buys nothing).
 type MPSC[T Handle] struct {
 	_ pad
 	// tail is the producers' shared hint (CAS by any producer).
