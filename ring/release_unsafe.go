@@ -17,8 +17,9 @@ import (
 // BENCH.md). The ring needs only release order: the slot writes (producer) or
 // slot reads (consumer) before the store must be visible before it. x86-TSO
 // gives that to a plain MOV: stores are not reordered with older stores, nor
-// with older loads (Intel SDM vol. 3A, 9.2.2; this is how Linux implements
-// smp_store_release on x86). The store is done in assembly (release_amd64.s)
+// with older loads (Intel SDM vol. 3A, "Memory Ordering in P6 and More Recent
+// Processor Families"; AMD APM vol. 2, "Memory-Access Ordering"; it is how
+// Linux implements smp_store_release on x86). The store is done in assembly (release_amd64.s)
 // because a Go plain store to a variable others read atomically is a data
 // race the compiler may reorder; a call to an assembly function is opaque to
 // the compiler, so no memory access moves across it.
