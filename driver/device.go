@@ -104,8 +104,9 @@ type Device interface {
 	Kick()
 	// Vectors are the device's interrupt vectors (none in polling setups).
 	Vectors() []Vector
-	// AckIRQ reads and acknowledges the causes of an interrupt.
-	AckIRQ() Causes
+	// AckIRQ reads and acknowledges the causes of an interrupt on vector
+	// vec (an index into Vectors()) and re-arms what the NIC auto-masked.
+	AckIRQ(vec int) Causes
 	EnableIRQ(c Causes)
 	DisableIRQ(c Causes)
 	LinkUp() (up bool, speedMbps int)

@@ -163,7 +163,7 @@ func (d *fakeDev) Vectors() []Vector {
 	return []Vector{{Name: "fake", Fd: d.efd, Causes: CauseRX | CauseTX | CauseLink}}
 }
 
-func (d *fakeDev) AckIRQ() Causes {
+func (d *fakeDev) AckIRQ(int) Causes {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c := d.causes

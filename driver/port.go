@@ -186,10 +186,9 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 		p.log.Info("port up", zap.String("device", name), zap.String("mode", cfg.Mode.String()))
 		return p, nil
 	}
-	for _, v := range dev.Vectors() {
-		v := v
+	for i, v := range dev.Vectors() {
 		irq := deferral.IRQ{Fd: v.Fd, Ack: v.Ack}
-		a, err := p.irqCPU.RequestIRQ(irq, func() deferral.IRQReturn { return p.topHalf(&v) }, "uiodrv-"+v.Name)
+		a, err := p.irqCPU.RequestIRQ(irq, func() deferral.IRQReturn { return p.topHalf(i, &v) }, "uiodrv-"+v.Name)
 		if err != nil {
 			return nil, fmt.Errorf("request irq %s: %w", v.Name, err)
 		}
@@ -204,8 +203,8 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 }
 
 // topHalf is the hard-IRQ handler of one vector.
-func (p *Port) topHalf(v *Vector) deferral.IRQReturn {
-	causes := p.dev.AckIRQ() & v.Causes
+func (p *Port) topHalf(vec int, v *Vector) deferral.IRQReturn {
+	causes := p.dev.AckIRQ(vec) & v.Causes
 	p.c.irqs.Add(1)
 	if causes&CauseLink != 0 {
 		deferral.QueueWork(p.wq, p.linkW)

@@ -81,6 +81,8 @@ type Options struct {
 	Run string
 	// Args are extra arguments for the test binary.
 	Args []string
+	// Env is extra environment for the test binary ("KEY=value").
+	Env []string
 	// VM is the lab configuration. Run appends the test binary and its command.
 	VM qemu.Config
 	// Before are commands that run before the test binary (after binding).
@@ -146,7 +148,7 @@ func Start(t *testing.T, o Options) *qemu.VM {
 	cfg := o.VM
 	cfg.Files = append(append([]qemu.File(nil), cfg.Files...), qemu.File{Host: bin, Guest: guest})
 	args := append([]string{guest, "-test.v", "-test.count=1", "-test.run", o.Run}, o.Args...)
-	cfg.Commands = append(append([]qemu.Command(nil), o.Before...), qemu.Command{Args: args})
+	cfg.Commands = append(append([]qemu.Command(nil), o.Before...), qemu.Command{Args: args, Env: o.Env})
 	tl := &tlog{t: t}
 	cfg.Output = tl
 	unlock := Lock(t)

@@ -1,0 +1,194 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/dma"
+	"github.com/uiodrv/uiodrv/mmio"
+	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/uio"
+	"github.com/uiodrv/uiodrv/vfio"
+)
+
+// Backend is how the device is reached from userspace.
+type Backend int
+
+const (
+	// BackendVFIO: vfio-pci, IOMMU-protected DMA at IOVAs; INTx, MSI, MSI-X.
+	BackendVFIO Backend = iota
+	// BackendUIO: uio_pci_generic, DMA at physical addresses from hugepages
+	// (no IOMMU protection, root only); INTx only.
+	BackendUIO
+)
+
+func (b Backend) String() string {
+	switch b {
+	case BackendVFIO:
+		return "vfio"
+	case BackendUIO:
+		return "uio"
+	}
+	return fmt.Sprintf("Backend(%d)", int(b))
+}
+
+// ErrUnknownBackend is returned by ParseBackend.
+var ErrUnknownBackend = errors.New("unknown backend")
+
+// ParseBackend parses "vfio" or "uio".
+func ParseBackend(s string) (Backend, error) {
+	switch strings.ToLower(s) {
+	case "vfio", "vfio-pci":
+		return BackendVFIO, nil
+	case "uio", "uio_pci_generic":
+		return BackendUIO, nil
+	}
+	return 0, fmt.Errorf("%w %q: use vfio or uio", ErrUnknownBackend, s)
+}
+
+// Driver is the kernel driver a backend needs the device bound to.
+func (b Backend) Driver() string {
+	if b == BackendUIO {
+		return "uio_pci_generic"
+	}
+	return "vfio-pci"
+}
+
+// Bus is an opened PCI device: its BAR0 registers, DMA memory and interrupts,
+// whichever backend reaches it. It owns the backend device and closes it.
+type Bus struct {
+	BDF      string
+	Backend  Backend
+	Vendor   uint16
+	DeviceID uint16
+	Regs     mmio.Regs
+	Alloc    dma.Allocator
+
+	vdev *vfio.Device
+	udev *uio.Device
+}
+
+// BusOptions configures OpenBus.
+type BusOptions struct {
+	// Hugepages backs VFIO DMA memory with 2 MiB pages (UIO always uses them).
+	Hugepages bool
+}
+
+// OpenBus opens the device at bdf through the backend, maps BAR0, enables
+// memory space and bus mastering and prepares a DMA allocator. On error
+// nothing is left open.
+func OpenBus(bdf string, b Backend, opts BusOptions) (bus *Bus, err error) {
+	addr, err := pci.ParseAddr(bdf)
+	if err != nil {
+		return nil, err
+	}
+	bus = &Bus{BDF: addr.String(), Backend: b}
+	defer func() {
+		if err != nil {
+			bus.Close()
+			bus = nil
+		}
+	}()
+	var cfg *pci.Config
+	switch b {
+	case BackendVFIO:
+		if bus.vdev, err = vfio.Open(bus.BDF, nil); err != nil {
+			return nil, err
+		}
+		if bus.Regs, err = bus.vdev.BAR(0); err != nil {
+			return nil, err
+		}
+		if err = bus.vdev.EnableBusMaster(); err != nil {
+			return nil, err
+		}
+		a, aerr := bus.vdev.Allocator(vfio.AllocatorOptions{Hugepages: opts.Hugepages})
+		if aerr != nil {
+			return nil, aerr
+		}
+		bus.Alloc = a
+		cfg = bus.vdev.Config()
+	case BackendUIO:
+		if bus.udev, err = uio.Open(bus.BDF, nil); err != nil {
+			return nil, err
+		}
+		if bus.Regs, err = bus.udev.BAR(0); err != nil {
+			return nil, err
+		}
+		if err = bus.udev.EnableBusMaster(); err != nil {
+			return nil, err
+		}
+		a, aerr := bus.udev.Allocator()
+		if aerr != nil {
+			return nil, aerr
+		}
+		bus.Alloc = a
+		cfg = bus.udev.Config()
+	default:
+		return nil, fmt.Errorf("%w: %v", ErrUnknownBackend, b)
+	}
+	if bus.Vendor, err = cfg.Read16(pci.CfgVendorID); err != nil {
+		return nil, fmt.Errorf("%s: read vendor ID: %w", bus.BDF, err)
+	}
+	if bus.DeviceID, err = cfg.Read16(pci.CfgVendorID + 2); err != nil {
+		return nil, fmt.Errorf("%s: read device ID: %w", bus.BDF, err)
+	}
+	return bus, nil
+}
+
+// INTx attaches the legacy interrupt. Its vector acknowledges by reading the
+// eventfd (VFIO) or the 4-byte count (UIO), and its Unmask re-arms the line,
+// which both backends mask at each interrupt.
+func (bus *Bus) INTx(causes Causes) (Vector, error) {
+	switch {
+	case bus.vdev != nil:
+		q, err := bus.vdev.EnableINTx()
+		if err != nil {
+			return Vector{}, err
+		}
+		return Vector{Name: "intx", Fd: q.Fd(), Causes: causes, Unmask: q.Unmask}, nil
+	case bus.udev != nil:
+		q, err := bus.udev.IRQ()
+		if err != nil {
+			return Vector{}, err
+		}
+		fd := q.Fd()
+		var buf [4]byte
+		ack := func() error {
+			_, err := unix.Read(fd, buf[:])
+			return err
+		}
+		return Vector{Name: "intx", Fd: fd, Causes: causes, Ack: ack, Unmask: q.Unmask}, nil
+	}
+	return Vector{}, errors.New("bus closed")
+}
+
+// MSIX attaches n MSI-X vectors (VFIO only); vector i signals causes[i].
+func (bus *Bus) MSIX(causes []Causes, names []string) ([]Vector, error) {
+	if bus.vdev == nil {
+		return nil, fmt.Errorf("%s: MSI-X needs the vfio backend (uio_pci_generic offers INTx only)", bus.BDF)
+	}
+	qs, err := bus.vdev.EnableMSIX(len(causes))
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]Vector, len(qs))
+	for i, q := range qs {
+		vs[i] = Vector{Name: names[i], Fd: q.Fd(), Causes: causes[i]}
+	}
+	return vs, nil
+}
+
+// Close releases the device: interrupts, DMA mappings, BAR, fds. Idempotent.
+func (bus *Bus) Close() error {
+	var err error
+	if bus.vdev != nil {
+		err = bus.vdev.Close()
+	}
+	if bus.udev != nil {
+		err = errors.Join(err, bus.udev.Close())
+	}
+	return err
+}

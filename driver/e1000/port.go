@@ -1,0 +1,220 @@
+package e1000
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/uiodrv/uiodrv/driver"
+)
+
+// OpenOptions configures Open.
+type OpenOptions struct {
+	// Backend reaches the device: driver.BackendVFIO (the zero value) or BackendUIO.
+	Backend driver.Backend
+	// NIC is the controller's configuration (rings, ITR, MSI-X, promiscuous).
+	NIC Options
+	// Hugepages backs VFIO DMA memory with 2 MiB pages.
+	Hugepages bool
+	// Poll attaches no interrupt (for busy polling): Vectors() is empty.
+	Poll bool
+}
+
+// Device is an e1000-family NIC opened through VFIO or UIO, adapted to the
+// core's driver.Device interface.
+type Device struct {
+	bus     *driver.Bus
+	nic     *NIC
+	vectors []driver.Vector
+	causes  IRQCauses
+	msix    bool
+
+	rxScratch []RxPacket // RX path only
+	txScratch []TxPacket // TX path only
+	hw        HWStats    // accumulated; ReadHWStats reports the growth
+}
+
+var _ driver.Device = (*Device)(nil)
+
+// Open opens the NIC at bdf, checks that it is a supported model, initialises
+// it and attaches its interrupts. On error nothing is left open and the
+// device is as it was (bound to its driver, reset by Close).
+func Open(bdf string, o OpenOptions) (d *Device, err error) {
+	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages})
+	if err != nil {
+		return nil, err
+	}
+	d = &Device{bus: bus, msix: o.NIC.MSIX}
+	defer func() {
+		if err != nil {
+			d.Close()
+			d = nil
+		}
+	}()
+	model, err := LookupModel(bus.Vendor, bus.DeviceID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
+	}
+	if o.NIC.MSIX && o.Backend != driver.BackendVFIO {
+		return nil, fmt.Errorf("%s: MSI-X needs the vfio backend", bus.BDF)
+	}
+	if d.nic, err = New(bus.Regs, bus.Alloc, model, o.NIC); err != nil {
+		return nil, fmt.Errorf("%s: init %v: %w", bus.BDF, model, err)
+	}
+	d.causes = d.nic.Causes()
+	d.rxScratch = make([]RxPacket, 256)
+	d.txScratch = make([]TxPacket, 256)
+	switch {
+	case o.Poll:
+	case o.NIC.MSIX:
+		// 82574 10.2.4.9: IVAR routes RXQ0, TXQ0 and other causes to vectors 0, 1, 2.
+		d.vectors, err = bus.MSIX(
+			[]driver.Causes{driver.CauseRX, driver.CauseTX, driver.CauseLink},
+			[]string{"rx", "tx", "other"})
+	default:
+		var v driver.Vector
+		v, err = bus.INTx(driver.CauseRX | driver.CauseTX | driver.CauseLink)
+		d.vectors = []driver.Vector{v}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: attach interrupts: %w", bus.BDF, err)
+	}
+	return d, nil
+}
+
+// NIC is the hardware layer underneath.
+func (d *Device) NIC() *NIC { return d.nic }
+
+// BDF is the device's PCI address.
+func (d *Device) BDF() string { return d.bus.BDF }
+
+func (d *Device) Name() string          { return d.nic.Model().String() }
+func (d *Device) MAC() net.HardwareAddr { return d.nic.MAC() }
+
+// RxBurst harvests completed frames (see NIC.RxBurst).
+func (d *Device) RxBurst(out []driver.RxDesc) int {
+	if len(out) > len(d.rxScratch) {
+		out = out[:len(d.rxScratch)]
+	}
+	n := d.nic.RxBurst(d.rxScratch[:len(out)])
+	for i, p := range d.rxScratch[:n] {
+		out[i] = driver.RxDesc{Buf: p.Buf, Len: p.Len, Status: p.Status, Errors: p.Errors, VLAN: p.Special}
+	}
+	return n
+}
+
+func (d *Device) RefillRx() int   { return d.nic.RefillRx() }
+func (d *Device) RxPending() bool { return d.nic.RxPending() }
+
+// TxBurst queues frames (see NIC.TxBurst).
+func (d *Device) TxBurst(pkts []driver.TxDesc) int {
+	sent := 0
+	for len(pkts) > 0 {
+		n := min(len(pkts), len(d.txScratch))
+		for i, p := range pkts[:n] {
+			d.txScratch[i] = TxPacket{Buf: p.Buf, Len: p.Len}
+		}
+		k := d.nic.TxBurst(d.txScratch[:n])
+		sent += k
+		if k < n {
+			break
+		}
+		pkts = pkts[n:]
+	}
+	return sent
+}
+
+func (d *Device) ReclaimTx() int                  { return d.nic.ReclaimTx() }
+func (d *Device) Packet(buf uint32, n int) []byte { return d.nic.Packet(buf, n) }
+func (d *Device) AllocBuf() (uint32, bool)        { return d.nic.AllocBuf() }
+func (d *Device) FreeBufs(bufs []uint32)          { d.nic.FreeBufs(bufs) }
+func (d *Device) FreeBuffers() int                { return d.nic.FreeBuffers() }
+func (d *Device) Vectors() []driver.Vector        { return d.vectors }
+
+// Kick raises the RX cause through ICS (SDM 13.4.19).
+func (d *Device) Kick() { d.nic.TriggerIRQ(d.causes.RX) }
+
+// AckIRQ reads ICR (acknowledging it) on the INTx vector and the MSI-X
+// "other" vector. An MSI-X RX or TX vector signals its cause by itself;
+// QEMU's e1000e auto-masks it (EIAC), so it is re-enabled here.
+func (d *Device) AckIRQ(vec int) driver.Causes {
+	if d.msix {
+		switch vec {
+		case VecRX:
+			d.nic.EnableIRQ(d.causes.RX)
+			return driver.CauseRX
+		case VecTX:
+			d.nic.EnableIRQ(d.causes.TX)
+			return driver.CauseTX
+		}
+		c := d.fromCause(d.nic.ReadCause())
+		d.nic.EnableIRQ(d.causes.Other)
+		return c | driver.CauseLink
+	}
+	return d.fromCause(d.nic.ReadCause())
+}
+
+func (d *Device) fromCause(c Cause) driver.Causes {
+	var r driver.Causes
+	if c&d.causes.RX != 0 {
+		r |= driver.CauseRX
+	}
+	if c&d.causes.TX != 0 {
+		r |= driver.CauseTX
+	}
+	if c&d.causes.Other != 0 {
+		r |= driver.CauseLink
+	}
+	return r
+}
+
+func (d *Device) toCause(c driver.Causes) Cause {
+	var r Cause
+	if c&driver.CauseRX != 0 {
+		r |= d.causes.RX
+	}
+	if c&driver.CauseTX != 0 {
+		r |= d.causes.TX
+	}
+	if c&driver.CauseLink != 0 {
+		r |= d.causes.Other
+	}
+	return r
+}
+
+func (d *Device) EnableIRQ(c driver.Causes)  { d.nic.EnableIRQ(d.toCause(c)) }
+func (d *Device) DisableIRQ(c driver.Causes) { d.nic.DisableIRQ(d.toCause(c)) }
+func (d *Device) LinkUp() (bool, int)        { return d.nic.LinkUp() }
+
+// ReadHWStats adds what the NIC counted since the last call.
+func (d *Device) ReadHWStats(s *driver.HWStats) {
+	prev := d.hw
+	d.nic.ReadStats(&d.hw)
+	s.RxGood += d.hw.GPRC - prev.GPRC
+	s.TxGood += d.hw.GPTC - prev.GPTC
+	s.RxMissed += d.hw.MPC - prev.MPC
+	s.RxNoBuf += d.hw.RNBC - prev.RNBC
+	s.RxCRCErr += d.hw.CRCERRS - prev.CRCERRS
+	s.RxLenErr += d.hw.RLEC - prev.RLEC
+	s.RxUndersize += d.hw.RUC - prev.RUC
+	s.RxOversize += d.hw.ROC - prev.ROC
+	s.RxBytes += d.hw.GORC - prev.GORC
+	s.TxBytes += d.hw.GOTC - prev.GOTC
+}
+
+// HWStats returns every hardware counter accumulated so far.
+func (d *Device) HWStats() HWStats { return d.hw }
+
+// Close shuts the NIC down (interrupts off, RX/TX off, reset; SDM 14.x),
+// releases its DMA memory and closes the device (unmapping BAR0, releasing
+// interrupts and IOMMU mappings). Idempotent.
+func (d *Device) Close() error {
+	var err error
+	if d.nic != nil {
+		err = d.nic.Close()
+	}
+	if d.bus != nil {
+		err = errors.Join(err, d.bus.Close())
+	}
+	return err
+}
