@@ -322,3 +322,35 @@ func b2i(ok bool) int {
 	}
 	return 0
 }
+
+// BenchmarkLineRoundTrip is the floor under BenchmarkSPSC/single: one 64-bit
+// word bounced between CPU 0 and CPU 1, each side waiting for the other's
+// store before making its own. ns/op is one round trip, i.e. two cache-line
+// handoffs between the CPUs. An element handed over while the consumer waits
+// on an empty ring costs about one handoff for the index and one for the slot.
+func BenchmarkLineRoundTrip(b *testing.B) {
+	if runtime.NumCPU() < 2 || runtime.GOMAXPROCS(0) < 2 {
+		b.Skip("needs 2 CPUs and GOMAXPROCS >= 2")
+	}
+	b.ReportAllocs()
+	b.StopTimer()
+	var x struct {
+		_ [128]byte
+		v atomic.Uint64
+		_ [128]byte
+	}
+	n := uint64(b.N)
+	transfer(b, true, func() {
+		for i := uint64(1); i <= n; i++ {
+			x.v.Store(2*i - 1)
+			for x.v.Load() != 2*i {
+			}
+		}
+	}, func() {
+		for i := uint64(1); i <= n; i++ {
+			for x.v.Load() != 2*i-1 {
+			}
+			x.v.Store(2 * i)
+		}
+	})
+}
