@@ -7,7 +7,9 @@ import "sync/atomic"
 // Exactly one goroutine at a time may call the producer methods (Enqueue,
 // EnqueueBurst, EnqueueBulk) and exactly one the consumer methods (Dequeue,
 // DequeueBurst, DequeueBulk); they may be two different goroutines running
-// concurrently. Len and Cap may be called from anywhere. Every method is
+// concurrently (a role may pass to another goroutine only through a
+// happens-before edge, such as a mutex or a channel). Len and Cap may be
+// called from anywhere. Every method is
 // wait-free: it finishes in a bounded number of steps whatever the other side
 // does, and none allocates.
 //
