@@ -9,9 +9,8 @@ import "sync/atomic"
 // DequeueBurst, DequeueBulk); they may be two different goroutines running
 // concurrently (a role may pass to another goroutine only through a
 // happens-before edge, such as a mutex or a channel). Len and Cap may be
-// called from anywhere. Every method is
-// wait-free: it finishes in a bounded number of steps whatever the other side
-// does, and none allocates.
+// called from anywhere. Every method is wait-free: it finishes in a bounded
+// number of steps whatever the other side does, and none allocates.
 //
 // # Indices
 //
