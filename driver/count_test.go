@@ -49,18 +49,20 @@ func TestCountMalformed(t *testing.T) {
 	badIHL[14] = 0x4f // IHL 15 words: longer than the packet
 	oversize := make([]byte, 2000)
 	copy(oversize, udp)
+	longIP := append([]byte(nil), udp...)
+	binary.BigEndian.PutUint16(longIP[14+2:], 1500) // IPv4 total length beyond the frame
 	unknown := append([]byte(nil), udp[:14]...)
 	binary.BigEndian.PutUint16(unknown[12:], 0x88b5)
 	unknown = append(unknown, 1, 2, 3)
 	pkts := []Packet{
 		{Data: udp}, {Data: arpFrame(t)}, {Data: craftedARP(t)}, {Data: truncIP}, {Data: badIHL},
-		{Data: []byte{1, 2, 3}}, {Data: nil}, {Data: oversize}, {Data: unknown},
+		{Data: []byte{1, 2, 3}}, {Data: nil}, {Data: oversize}, {Data: unknown}, {Data: longIP},
 	}
 	c.Handle(pkts) // must not panic
 	got := c.Counts()
 	want := map[Proto]uint64{
-		ProtoUDP: 1, ProtoIPv4: 1, ProtoARP: 1, ProtoRunt: 2, ProtoOversize: 1,
-		ProtoMalformed: 3, ProtoOther: 1, ProtoEthernet: 6,
+		ProtoARP: 1, ProtoRunt: 2, ProtoOversize: 1,
+		ProtoMalformed: 4, ProtoOther: 1, ProtoEthernet: 7,
 	}
 	for p, w := range want {
 		if got[p] != w {

@@ -126,7 +126,9 @@ func (c *Count) count(data []byte) {
 		}
 	}
 	switch {
-	case err != nil:
+	case err != nil || c.parser.Truncated:
+		// A layer that fails to decode, or one whose length fields claim
+		// more bytes than the frame holds.
 		c.counts[ProtoMalformed].Add(1)
 	case !known:
 		c.counts[ProtoOther].Add(1)
