@@ -28,7 +28,7 @@ func malformedFrames(mac [6]byte) [][]byte {
 	runt := append(hdr(0x88b5), 'r', 'u', 'n', 't') // 18 bytes: the NIC pads it to 60
 	truncIP := append(hdr(0x0800), 0x45, 0x00, 0x05, 0xdc, 0, 0, 0, 0)
 	truncIP = append(truncIP, make([]byte, 60-len(truncIP))...) // IPv4 claiming 1500 bytes in a 60-byte frame
-	badIHL := append(hdr(0x0800), 0x4f)                          // IHL of 60 bytes
+	badIHL := append(hdr(0x0800), 0x4f)                         // IHL of 60 bytes
 	badIHL = append(badIHL, make([]byte, 60-len(badIHL))...)
 	arp := append(hdr(0x0806), 0x00, 0x01, 0x08, 0x00, 0xff, 0xff, 0x00, 0x01) // hw/proto sizes 255: google/gopacket v1.1.19 panicked
 	arp = append(arp, make([]byte, 60-len(arp))...)
