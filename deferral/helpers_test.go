@@ -87,7 +87,11 @@ type gate struct {
 	once    sync.Once
 }
 
-func newGate() *gate { return &gate{entered: make(chan struct{}, 100), open: make(chan struct{})} }
+func newGate(t testing.TB) *gate {
+	g := &gate{entered: make(chan struct{}, 100), open: make(chan struct{})}
+	t.Cleanup(g.release) // a failing test must not leave a handler blocked
+	return g
+}
 func (g *gate) wait() {
 	g.entered <- struct{}{}
 	<-g.open

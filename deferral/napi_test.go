@@ -45,7 +45,7 @@ func TestNAPIWeightAndReenable(t *testing.T) {
 func TestNAPIMissedGivesOneMorePoll(t *testing.T) {
 	c := newCPU(t, lastCore())
 	var polls, reenables atomic.Int64
-	g := newGate()
+	g := newGate(t)
 	var n *NAPI
 	n = newNAPI(t, c, func(budget int) int {
 		if polls.Add(1) == 1 {
@@ -172,7 +172,7 @@ func TestNAPIDeferHardIRQs(t *testing.T) {
 func TestNAPIDisableWaitsAndBlocksSchedule(t *testing.T) {
 	c := newCPU(t, lastCore())
 	var polls atomic.Int64
-	g := newGate()
+	g := newGate(t)
 	n := newNAPI(t, c, func(int) int {
 		if polls.Add(1) == 1 {
 			g.wait()

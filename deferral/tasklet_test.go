@@ -80,7 +80,7 @@ func TestTaskletScheduleDuringRunGivesOneMoreRun(t *testing.T) {
 
 	// From another thread while it runs.
 	runs.Store(0)
-	g := newGate()
+	g := newGate(t)
 	tl2 := NewTasklet(func() {
 		if runs.Add(1) == 1 {
 			g.wait()
@@ -168,7 +168,7 @@ func TestTaskletDisableEnableNest(t *testing.T) {
 func TestTaskletKillWaitsForPendingRun(t *testing.T) {
 	c := newCPU(t, lastCore())
 	var runs atomic.Int64
-	g := newGate()
+	g := newGate(t)
 	tl := NewTasklet(func() {
 		if runs.Add(1) == 1 {
 			g.wait()

@@ -77,7 +77,7 @@ func TestThreadedIRQOneshotMasksUntilThreadReturns(t *testing.T) {
 	c := newCPU(t, lastCore())
 	fd := newEvent(t)
 	var masks, unmasks, primaries, runs atomic.Int64
-	g := newGate()
+	g := newGate(t)
 	a, err := c.RequestThreadedIRQ(IRQ{Fd: fd, Mask: func() { masks.Add(1) }, Unmask: func() { unmasks.Add(1) }},
 		func() IRQReturn { primaries.Add(1); return IRQWakeThread },
 		func() IRQReturn {
@@ -116,7 +116,7 @@ func TestThreadedIRQMergesWakesDuringRun(t *testing.T) {
 	c := newCPU(t, lastCore())
 	fd := newEvent(t)
 	var primaries, runs atomic.Int64
-	g := newGate()
+	g := newGate(t)
 	_, err := c.RequestThreadedIRQ(IRQ{Fd: fd},
 		func() IRQReturn { primaries.Add(1); return IRQWakeThread },
 		func() IRQReturn {
@@ -170,7 +170,7 @@ func TestThreadedIRQPrimaryReturns(t *testing.T) {
 func TestThreadedIRQFreeWaitsForThread(t *testing.T) {
 	c := newCPU(t, lastCore())
 	fd := newEvent(t)
-	g := newGate()
+	g := newGate(t)
 	var finished atomic.Bool
 	a, err := c.RequestThreadedIRQ(IRQ{Fd: fd}, nil, func() IRQReturn { g.wait(); finished.Store(true); return IRQHandled },
 		ThreadedIRQOptions{Flags: IRQFOneshot}, "free")

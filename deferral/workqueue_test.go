@@ -27,7 +27,7 @@ func TestWorkQueuePendingReturnsFalse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wq.Close()
-	g := newGate()
+	g := newGate(t)
 	blocker := NewWork(func(*Work) { g.wait() })
 	var runs atomic.Int64
 	w := NewWork(func(*Work) { runs.Add(1) })
@@ -295,7 +295,7 @@ func TestCancelWorkSyncSelfRequeue(t *testing.T) {
 
 func TestCancelWorkSyncWaitsForRunning(t *testing.T) {
 	wq := newWQ(t, WQUnbound, 0)
-	g := newGate()
+	g := newGate(t)
 	var finished atomic.Bool
 	w := NewWork(func(*Work) { g.wait(); finished.Store(true) })
 	QueueWork(wq, w)
