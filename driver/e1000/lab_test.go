@@ -36,16 +36,27 @@ var labNICs = []struct {
 	{qemu.E1000E, "0000:00:04.0", [6]byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x57}},
 }
 
-func TestLabReflectVFIO(t *testing.T) { labReflect(t, driver.BackendVFIO) }
-func TestLabReflectUIO(t *testing.T)  { labReflect(t, driver.BackendUIO) }
+func TestLabReflectVFIO(t *testing.T) { labReflect(t, driver.BackendVFIO, false) }
+func TestLabReflectUIO(t *testing.T)  { labReflect(t, driver.BackendUIO, false) }
 
-func labReflect(t *testing.T, backend driver.Backend) {
+// TestLabReflectMSIX runs the e1000e with separate MSI-X vectors for RX, TX
+// and other causes (IVAR routing), in a few modes.
+func TestLabReflectMSIX(t *testing.T) { labReflect(t, driver.BackendVFIO, true) }
+
+func labReflect(t *testing.T, backend driver.Backend, msix bool) {
 	cfg := qemu.Config{IOMMU: backend == driver.BackendVFIO, Timeout: 15 * time.Minute, Hugepages: 64}
 	for _, n := range labNICs {
 		cfg.NICs = append(cfg.NICs, qemu.NIC{Model: n.model})
 		cfg.Bind = append(cfg.Bind, qemu.Binding{BDF: n.bdf, Driver: backend.Driver()})
 	}
 	modes := os.Getenv("LAB_MODES")
+	nics := labNICs
+	if msix {
+		nics = labNICs[1:]
+		if modes == "" {
+			modes = "tasklet,threaded,napi"
+		}
+	}
 	if modes == "" {
 		var all []string
 		for _, m := range deferral.Modes() {
@@ -57,11 +68,15 @@ func labReflect(t *testing.T, backend driver.Backend) {
 		Package: "./driver/e1000",
 		Run:     "^TestGuestReflect$",
 		VM:      cfg,
-		Env:     []string{"LAB_BACKEND=" + backend.String(), "LAB_MODES=" + modes},
+		Env:     []string{"LAB_BACKEND=" + backend.String(), "LAB_MODES=" + modes, fmt.Sprintf("LAB_MSIX=%v", msix)},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
 	defer cancel()
-	for i, n := range labNICs {
+	for _, n := range nics {
+		i := 0
+		if n.model == qemu.E1000E {
+			i = 1
+		}
 		for _, mode := range strings.Split(modes, ",") {
 			tag := fmt.Sprintf("%s %s", n.bdf, mode)
 			if _, err := vm.WaitOutput(ctx, 0, "LAB READY "+tag); err != nil {
@@ -139,20 +154,24 @@ func TestGuestReflect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	msix := os.Getenv("LAB_MSIX") == "true"
 	for _, n := range labNICs {
+		if msix && n.model != qemu.E1000E {
+			continue
+		}
 		for _, name := range strings.Split(os.Getenv("LAB_MODES"), ",") {
 			mode, err := deferral.ParseMode(name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			guestReflectOnce(t, backend, n.bdf, mode)
+			guestReflectOnce(t, backend, n.bdf, mode, msix)
 		}
 	}
 }
 
-func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, mode deferral.Mode) {
+func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, mode deferral.Mode, msix bool) {
 	tag := fmt.Sprintf("%s %s", bdf, mode)
-	dev, err := e1000.Open(bdf, e1000.OpenOptions{Backend: backend, Poll: mode == deferral.ModeBusyPoll})
+	dev, err := e1000.Open(bdf, e1000.OpenOptions{Backend: backend, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{MSIX: msix}})
 	if err != nil {
 		t.Fatalf("%s: %v", tag, err)
 	}
@@ -197,6 +216,8 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, mode def
 		t.Errorf("%s: protocol counts %v", tag, counts)
 	case mode != deferral.ModeBusyPoll && st.IRQs == 0:
 		t.Errorf("%s: no interrupts", tag)
+	case msix && len(dev.Vectors()) != 3:
+		t.Errorf("%s: %d MSI-X vectors, want 3", tag, len(dev.Vectors()))
 	}
 	fmt.Printf("LAB DONE %s\n", tag)
 }
