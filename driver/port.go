@@ -103,9 +103,8 @@ var start = time.Now()
 
 func monoNow() int64 { return int64(time.Since(start)) }
 
-// NewPort starts the top half and bottom half for dev. On error nothing is
-// left running and dev is left open (the caller closes it).
-func NewPort(dev Device, cfg Config) (p *Port, err error) {
+// newPort checks cfg and builds the port's state, starting nothing.
+func newPort(dev Device, cfg Config) (*Port, error) {
 	if cfg.Budget == 0 {
 		cfg.Budget = deferral.NAPIPollWeight
 	}
@@ -118,10 +117,11 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 	if cfg.Handler == nil {
 		cfg.Handler = NewCount()
 	}
-	p = &Port{dev: dev, cfg: cfg, handler: cfg.Handler, log: cfg.Logger}
+	p := &Port{dev: dev, cfg: cfg, handler: cfg.Handler, log: cfg.Logger}
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}
+	var err error
 	if p.rx, err = ring.NewSPSC[RxDesc](cfg.RingSize); err != nil {
 		return nil, fmt.Errorf("%w: ring size %d: %v", ErrBadConfig, cfg.RingSize, err)
 	}
@@ -130,7 +130,16 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 	p.free = make([]uint32, 0, cfg.Budget)
 	p.txq = make([]TxDesc, 0, cfg.Budget)
 	p.fwdq = make([]TxDesc, 0, cfg.Budget)
+	return p, nil
+}
 
+// NewPort starts the top half and bottom half for dev. On error nothing is
+// left running and dev is left open (the caller closes it).
+func NewPort(dev Device, cfg Config) (p *Port, err error) {
+	if p, err = newPort(dev, cfg); err != nil {
+		return nil, err
+	}
+	cfg = p.cfg
 	defer func() {
 		if err != nil {
 			p.stop()
