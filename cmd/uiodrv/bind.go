@@ -1,0 +1,236 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/uiodrv/uiodrv/pci"
+)
+
+// The previous driver of a device bound with 'uiodrv bind' is kept in
+// <state-dir>/<BDF>.driver (default /run/uiodrv, a tmpfs: the record goes
+// away at reboot, as the binding does). It is written before the device is
+// rebound and only when no record exists yet, so binding twice keeps the
+// original driver; 'uiodrv unbind' restores it and deletes the record.
+const defaultStateDir = "/run/uiodrv"
+
+const bindUsage = `Usage: uiodrv bind --dev BDF [--driver vfio-pci|uio_pci_generic]
+
+Binds the NIC to vfio-pci (the default) or uio_pci_generic so that uiodrv can
+drive it, remembering its current driver in /run/uiodrv/<BDF>.driver for
+'uiodrv unbind'. It refuses a NIC whose kernel interface is up (the machine may
+be using it) unless --force.
+
+Examples:
+  uiodrv bind --dev 0000:00:03.0
+  uiodrv bind --dev 0000:00:03.0 --driver uio_pci_generic
+
+Flags:
+`
+
+const unbindUsage = `Usage: uiodrv unbind --dev BDF
+
+Unbinds the NIC from vfio-pci or uio_pci_generic and gives it back to the
+driver it had before 'uiodrv bind' (recorded in /run/uiodrv/<BDF>.driver).
+Without a record it leaves the device on no driver and says how to rebind it.
+
+Examples:
+  uiodrv unbind --dev 0000:00:03.0
+
+Flags:
+`
+
+type bindFlags struct {
+	dev, driver, stateDir, sysfs string
+	force                        bool
+	log                          logFlags
+}
+
+func (f *bindFlags) add(fs *pflag.FlagSet, withDriver bool) {
+	fs.StringVarP(&f.dev, "dev", "d", "", "PCI address of the NIC, e.g. 0000:00:03.0 (required)")
+	if withDriver {
+		fs.StringVar(&f.driver, "driver", "vfio-pci", "vfio-pci or uio_pci_generic")
+	}
+	fs.BoolVar(&f.force, "force", false, "rebind even a device uiodrv would refuse (interface up, or a driver other than vfio-pci/uio_pci_generic)")
+	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "where the previous driver is recorded")
+	fs.StringVar(&f.sysfs, "sysfs", pci.DefaultRoot, "sysfs mount point")
+	_ = fs.MarkHidden("sysfs")
+}
+
+func cmdBind(e *env, args []string) int {
+	var f bindFlags
+	fs := pflag.NewFlagSet("bind", pflag.ContinueOnError)
+	f.add(fs, true)
+	if st, done := parseFlags(e, fs, "bind", bindUsage, args); done {
+		return st
+	}
+	return report(e.stderr, "bind", bind(e, &f))
+}
+
+func cmdUnbind(e *env, args []string) int {
+	var f bindFlags
+	fs := pflag.NewFlagSet("unbind", pflag.ContinueOnError)
+	f.add(fs, false)
+	if st, done := parseFlags(e, fs, "unbind", unbindUsage, args); done {
+		return st
+	}
+	return report(e.stderr, "unbind", unbind(e, &f))
+}
+
+func parseDev(dev string) (pci.Addr, error) {
+	if dev == "" {
+		return pci.Addr{}, usagef("--dev is required (see uiodrv list)")
+	}
+	a, err := pci.ParseAddr(dev)
+	if err != nil {
+		return a, usageError{fmt.Errorf("--dev %q: %w", dev, err)}
+	}
+	return a, nil
+}
+
+func statePath(dir string, a pci.Addr) string { return filepath.Join(dir, a.String()+".driver") }
+
+func bind(e *env, f *bindFlags) error {
+	a, err := parseDev(f.dev)
+	if err != nil {
+		return err
+	}
+	if f.driver != "vfio-pci" && f.driver != "uio_pci_generic" {
+		return usagef("--driver %q: want vfio-pci or uio_pci_generic", f.driver)
+	}
+	s := pci.Sysfs{Root: f.sysfs}
+	dev, err := s.Lookup(a)
+	if err != nil {
+		return err
+	}
+	if dev.Driver == f.driver {
+		fmt.Fprintf(e.stdout, "%s is already bound to %s\n", a, f.driver)
+		return nil
+	}
+	if _, err := os.Stat(s.DriverPath(f.driver)); err != nil {
+		return fmt.Errorf("%w: %s is missing (modprobe %s)", errNoModule, s.DriverPath(f.driver), f.driver)
+	}
+	if up := upInterfaces(s, a); len(up) > 0 && !f.force {
+		return fmt.Errorf("%s is in use: its interface %s is up; take it down first (ip link set %s down) or pass --force",
+			a, strings.Join(up, ","), up[0])
+	}
+	if f.driver == "vfio-pci" && dev.IOMMUGroup < 0 {
+		fmt.Fprintf(e.stderr, "warning: %s has no IOMMU group: vfio-pci will not be usable (enable the IOMMU, or bind --driver uio_pci_generic)\n", a)
+	}
+	recorded, err := recordDriver(f.stateDir, a, dev.Driver)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Bind(a, f.driver); err != nil {
+		if recorded {
+			os.Remove(statePath(f.stateDir, a))
+		}
+		return err
+	}
+	prev := dev.Driver
+	if prev == "" {
+		prev = "no driver"
+	}
+	fmt.Fprintf(e.stdout, "%s: %s -> %s (previous driver recorded in %s)\n", a, prev, f.driver, statePath(f.stateDir, a))
+	return nil
+}
+
+// recordDriver writes the device's current driver to the state file unless
+// one exists already. It reports whether it wrote it.
+func recordDriver(dir string, a pci.Addr, drv string) (bool, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, fmt.Errorf("record previous driver: %w", err)
+	}
+	fh, err := os.OpenFile(statePath(dir, a), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record previous driver: %w", err)
+	}
+	_, werr := fmt.Fprintln(fh, drv)
+	if cerr := fh.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(fh.Name())
+		return false, fmt.Errorf("record previous driver: %w", werr)
+	}
+	return true, nil
+}
+
+func unbind(e *env, f *bindFlags) error {
+	a, err := parseDev(f.dev)
+	if err != nil {
+		return err
+	}
+	s := pci.Sysfs{Root: f.sysfs}
+	dev, err := s.Lookup(a)
+	if err != nil {
+		return err
+	}
+	if dev.Driver != "" && dev.Driver != "vfio-pci" && dev.Driver != "uio_pci_generic" && !f.force {
+		return fmt.Errorf("%s is bound to %s, not to vfio-pci or uio_pci_generic: not unbinding it (pass --force to)", a, dev.Driver)
+	}
+	b, err := os.ReadFile(statePath(f.stateDir, a))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read previous driver: %w", err)
+	}
+	recorded := err == nil
+	prev := strings.TrimSpace(string(b))
+	if prev == dev.Driver && prev != "" {
+		os.Remove(statePath(f.stateDir, a))
+		fmt.Fprintf(e.stdout, "%s is already bound to %s\n", a, prev)
+		return nil
+	}
+	if err := s.Unbind(a); err != nil {
+		return err
+	}
+	if prev == "" {
+		os.Remove(statePath(f.stateDir, a))
+		if !recorded {
+			fmt.Fprintf(e.stdout, "%s: unbound; no previous driver recorded in %s, so it stays on no driver (echo %s > %s/bind to give it to a driver)\n",
+				a, statePath(f.stateDir, a), a, s.DriverPath("DRIVER"))
+		} else {
+			fmt.Fprintf(e.stdout, "%s: unbound (it had no driver before uiodrv bind)\n", a)
+		}
+		return nil
+	}
+	if err := os.WriteFile(filepath.Join(s.DriverPath(prev), "bind"), []byte(a.String()), 0o200); err != nil {
+		return fmt.Errorf("%s: unbound, but giving it back to %s failed: %w (modprobe %s, then echo %s > %s/bind)",
+			a, prev, err, prev, a, s.DriverPath(prev))
+	}
+	if now, _ := s.CurrentDriver(a); now != prev {
+		return fmt.Errorf("%w: %s is on %q after binding %s (see dmesg)", pci.ErrBindFailed, a, now, prev)
+	}
+	os.Remove(statePath(f.stateDir, a))
+	fmt.Fprintf(e.stdout, "%s: %s -> %s (restored)\n", a, dev.Driver, prev)
+	return nil
+}
+
+// upInterfaces returns the device's kernel interfaces that are up (IFF_UP).
+func upInterfaces(s pci.Sysfs, a pci.Addr) []string {
+	var up []string
+	for _, name := range interfaces(s, a) {
+		root := s.Root
+		if root == "" {
+			root = pci.DefaultRoot
+		}
+		b, err := os.ReadFile(filepath.Join(root, "class/net", name, "flags"))
+		if err != nil {
+			continue
+		}
+		flags, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"), 16, 32)
+		if err == nil && flags&1 != 0 { // IFF_UP
+			up = append(up, name)
+		}
+	}
+	return up
+}

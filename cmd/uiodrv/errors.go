@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/uio"
+	"github.com/uiodrv/uiodrv/vfio"
+)
+
+// usageError is a command-line mistake: exit status 2, reported before
+// anything is opened or changed.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// Sentinels of the CLI's own checks (preflight.go).
+var (
+	errRLimitMemlock = errors.New("RLIMIT_MEMLOCK too low")
+	errNoHugepages   = errors.New("no free hugepages")
+	errNoModule      = errors.New("kernel module not loaded")
+)
+
+// hints maps the sentinels a user has to act on to the fix, in one line.
+// The wrapped error usually says it in detail already; the hint is the
+// command to type.
+var hints = []struct {
+	err  error
+	hint string
+}{
+	{pci.ErrBadAddress, "give the address as DDDD:BB:SS.F, e.g. --dev 0000:00:03.0 (see uiodrv list)"},
+	{pci.ErrNoDevice, "no PCI device at that address: pick one from uiodrv list"},
+	{e1000.ErrUnsupportedDevice, "uiodrv drives 8086:100e/100f/100c (e1000) and 8086:10d3 (e1000e): pick one from uiodrv list"},
+	{errNoModule, "load the module: modprobe vfio-pci (VFIO) or modprobe uio_pci_generic (UIO)"},
+	{vfio.ErrNoVFIO, "load the VFIO modules: modprobe vfio-pci vfio_iommu_type1"},
+	{pci.ErrNoDriver, "load the driver's module: modprobe vfio-pci (or uio_pci_generic)"},
+	{vfio.ErrNotBound, "bind it first: uiodrv bind --dev BDF (uiodrv unbind restores the old driver)"},
+	{uio.ErrNotBound, "bind it first: uiodrv bind --dev BDF --driver uio_pci_generic"},
+	{vfio.ErrNoIOMMUGroup, "enable the IOMMU (boot with intel_iommu=on or amd_iommu=on) or use --backend uio"},
+	{pci.ErrNoIOMMUGroup, "enable the IOMMU (boot with intel_iommu=on or amd_iommu=on) or use --backend uio"},
+	{vfio.ErrGroupNotViable, "bind every device of the IOMMU group to vfio-pci (uiodrv bind --dev each), or unbind them"},
+	{vfio.ErrPermission, "run as root, or give this user /dev/vfio/N (chown, or a udev rule)"},
+	{vfio.ErrGroupBusy, "another process holds the device: stop it (is another uiodrv running?)"},
+	{vfio.ErrNoInterruptRemapping, "enable interrupt remapping (intel_iommu=on; QEMU: -device intel-iommu,intremap=on)"},
+	{vfio.ErrMemlock, "raise RLIMIT_MEMLOCK (ulimit -l unlimited, systemd LimitMEMLOCK=infinity) or run as root"},
+	{errRLimitMemlock, "raise RLIMIT_MEMLOCK (ulimit -l unlimited, systemd LimitMEMLOCK=infinity) or run as root"},
+	{vfio.ErrNoHugepages, "reserve hugepages: echo 64 > /proc/sys/vm/nr_hugepages"},
+	{uio.ErrNoHugepages, "reserve hugepages: echo 64 > /proc/sys/vm/nr_hugepages"},
+	{errNoHugepages, "reserve hugepages: echo 64 > /proc/sys/vm/nr_hugepages"},
+	{uio.ErrNoPhysAddr, "UIO needs root to read physical addresses from /proc/self/pagemap: run as root"},
+	{uio.ErrNotContiguous, "reserve hugepages early (at boot: hugepages=64) so they are contiguous, or use a smaller --ring-size"},
+	{deferral.ErrRTNotPermitted, "run as root or with CAP_SYS_NICE (or raise RLIMIT_RTPRIO), or pass --rt-prio 0"},
+	{deferral.ErrNiceNotPermitted, "run as root or with CAP_SYS_NICE (workqueue workers run at nice -20)"},
+	{driver.ErrUnknownBackend, "use --backend vfio or --backend uio"},
+	{pci.ErrBindFailed, "see dmesg for why the driver refused the device"},
+}
+
+// hintFor returns the fix for err, or "".
+func hintFor(err error) string {
+	for _, h := range hints {
+		if errors.Is(err, h.err) {
+			return h.hint
+		}
+	}
+	return ""
+}
+
+// report prints err with its fix and returns the exit status for it.
+func report(w io.Writer, cmd string, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code := exitFailure
+	var u usageError
+	if errors.As(err, &u) {
+		code = exitUsage
+	}
+	fmt.Fprintf(w, "uiodrv %s: %v\n", cmd, err)
+	if h := hintFor(err); h != "" {
+		fmt.Fprintf(w, "  fix: %s\n", h)
+	}
+	if code == exitUsage {
+		fmt.Fprintf(w, "  (see uiodrv %s --help)\n", strings.TrimSpace(cmd))
+	}
+	return code
+}

@@ -1,0 +1,3 @@
+package main
+
+func cmdLab(e *env, args []string) int { return 0 }

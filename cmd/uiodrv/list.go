@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/pflag"
+
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/pci"
+)
+
+const listUsage = `Usage: uiodrv list [--all]
+
+Lists the machine's network controllers (every PCI device with --all): address,
+vendor and device, bound driver, kernel interface, IOMMU group, and whether
+uiodrv can drive it now, after 'uiodrv bind', or not at all. It reads sysfs only
+and changes nothing; on a machine without PCI NICs it says so.
+
+Examples:
+  uiodrv list
+  uiodrv list --all
+
+Flags:
+`
+
+func cmdList(e *env, args []string) int {
+	var all bool
+	var root string
+	fs := pflag.NewFlagSet("list", pflag.ContinueOnError)
+	fs.BoolVar(&all, "all", false, "list every PCI device, not only network controllers")
+	fs.StringVar(&root, "sysfs", pci.DefaultRoot, "sysfs mount point")
+	_ = fs.MarkHidden("sysfs")
+	if st, done := parseFlags(e, fs, "list", listUsage, args); done {
+		return st
+	}
+	writeList(e, pci.Sysfs{Root: root}, all)
+	return exitOK
+}
+
+// writeList prints the table. It never fails: what it cannot read it says.
+func writeList(e *env, s pci.Sysfs, all bool) {
+	devs, err := s.List()
+	if err != nil {
+		fmt.Fprintf(e.stdout, "No PCI devices found (%v).\n", err)
+		return
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tDEVICE\tDRIVER\tIF\tIOMMU\tUIODRV")
+	n := 0
+	for _, d := range devs {
+		if !all && !pci.IsNetwork(d.Class) {
+			continue
+		}
+		n++
+		drv := d.Driver
+		if drv == "" {
+			drv = "-"
+		}
+		grp := "-"
+		if d.IOMMUGroup >= 0 {
+			grp = fmt.Sprint(d.IOMMUGroup)
+		}
+		ifs := strings.Join(interfaces(s, d.Addr), ",")
+		if ifs == "" {
+			ifs = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s %s [%04x:%04x]\t%s\t%s\t%s\t%s\n", d.Addr, d.VendorName(), d.DeviceName(),
+			d.Vendor, d.DeviceID, drv, ifs, grp, usability(d))
+	}
+	tw.Flush()
+	if n == 0 {
+		if all {
+			fmt.Fprintln(e.stdout, "No PCI devices found.")
+		} else {
+			fmt.Fprintln(e.stdout, "No network controllers found (uiodrv list --all shows every PCI device).")
+		}
+	}
+}
+
+// usability says whether uiodrv can drive d, and what it takes.
+func usability(d *pci.Device) string {
+	m, err := e1000.LookupModel(d.Vendor, d.DeviceID)
+	if err != nil {
+		return "no: not an e1000-family NIC"
+	}
+	switch d.Driver {
+	case "vfio-pci":
+		if d.IOMMUGroup < 0 {
+			return fmt.Sprintf("no: %v on vfio-pci without an IOMMU group", m)
+		}
+		return fmt.Sprintf("yes: %v, --backend vfio", m)
+	case "uio_pci_generic":
+		return fmt.Sprintf("yes: %v, --backend uio", m)
+	}
+	if d.IOMMUGroup >= 0 {
+		return fmt.Sprintf("after bind: %v (uiodrv bind --dev %s)", m, d.Addr)
+	}
+	return fmt.Sprintf("after bind: %v, uio only: no IOMMU (uiodrv bind --dev %s --driver uio_pci_generic)", m, d.Addr)
+}
+
+// interfaces returns the kernel network interfaces of a device (its net/ folder).
+func interfaces(s pci.Sysfs, a pci.Addr) []string {
+	// virtio-pci puts the interface one level down, under virtioN/net.
+	dirs, _ := filepath.Glob(filepath.Join(s.DevicePath(a), "virtio*", "net"))
+	var names []string
+	for _, dir := range append([]string{filepath.Join(s.DevicePath(a), "net")}, dirs...) {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}

@@ -1,0 +1,64 @@
+// Command uiodrv runs a userspace e1000-family NIC driver on VFIO or UIO, and
+// lists, binds and tests NICs. See usage.go for the commands and exit codes.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/uiodrv/uiodrv/qemu/guestinit"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	// In the lab, the static uiodrv binary is also the guest's /init.
+	if os.Getpid() == 1 {
+		guestinit.Main()
+	}
+	os.Exit(cliMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// cliMain runs one command line and returns the process exit status.
+func cliMain(args []string, stdout, stderr io.Writer) int {
+	cmd, rest := "run", args
+	if len(args) > 0 {
+		if _, ok := commands[args[0]]; ok {
+			cmd, rest = args[0], args[1:]
+		}
+	}
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		if len(args) > 1 {
+			if _, ok := commands[args[1]]; ok {
+				return commands[args[1]](&env{stdout: stdout, stderr: stderr}, []string{"--help"})
+			}
+		}
+		fmt.Fprint(stdout, topUsage)
+		return exitOK
+	}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "version") {
+		fmt.Fprintf(stdout, "uiodrv %s\n", version)
+		return exitOK
+	}
+	return commands[cmd](&env{stdout: stdout, stderr: stderr}, rest)
+}
+
+// env is what a command writes to.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+var commands map[string]func(*env, []string) int
+
+func init() {
+	commands = map[string]func(*env, []string) int{
+		"run":    cmdRun,
+		"list":   cmdList,
+		"bind":   cmdBind,
+		"unbind": cmdUnbind,
+		"pktgen": cmdPktgen,
+		"lab":    cmdLab,
+	}
+}

@@ -1,0 +1,403 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/signal"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/pci"
+)
+
+const runUsage = `Usage: uiodrv [run] --dev BDF [flags]
+
+Opens the NIC at BDF (bound to vfio-pci, or uio_pci_generic with --backend uio),
+brings the link up and runs the handler on every received frame in the chosen
+bottom-half mode until --duration, --count, SIGINT or SIGTERM; then closes the
+port (the NIC is reset and its DMA memory and interrupts released) and prints a
+summary. On a terminal it shows live statistics once a second.
+
+Examples:
+  uiodrv --dev 0000:00:03.0 --mode workqueue --handler reflect
+  uiodrv --dev 0000:00:03.0 --backend uio --mode napi --budget 32 --duration 30s
+  uiodrv --dev 0000:00:03.0 --handler capture --pcap rx.pcap --count 1000
+  uiodrv --dev 0000:00:03.0 --handler forward --fwd-dev 0000:00:04.0 --irq-cpu 0 --bh-cpu 1 --rt-prio 90
+  uiodrv --dev 0000:00:03.0 --metrics :9100 --log-format json
+
+Flags:
+`
+
+// runFlags are the flags of the run command.
+type runFlags struct {
+	dev, fwdDev  string
+	backend      string
+	mode         string
+	handler      string
+	pcap         string
+	irqCPU       int
+	bhCPU        int
+	rtPrio       int
+	threadPrio   int
+	budget       int
+	itr          uint32
+	ringSize     int
+	bhRing       int
+	msix         bool
+	promisc      bool
+	hugepages    bool
+	duration     time.Duration
+	count        uint64
+	statsEvery   time.Duration
+	metrics      string
+	settle       time.Duration
+	log          logFlags
+	parsedMode   deferral.Mode
+	parsedBack   driver.Backend
+	addr, fwdAdr pci.Addr
+}
+
+func (f *runFlags) add(fs *pflag.FlagSet) {
+	bh := 1
+	if runtime.NumCPU() < 2 {
+		bh = 0
+	}
+	fs.StringVarP(&f.dev, "dev", "d", "", "PCI address of the NIC, e.g. 0000:00:03.0 (required)")
+	fs.StringVar(&f.backend, "backend", "vfio", "vfio (vfio-pci, IOMMU) or uio (uio_pci_generic, hugepages, root)")
+	fs.StringVarP(&f.mode, "mode", "m", "workqueue", "bottom half: "+modeNames())
+	fs.StringVar(&f.handler, "handler", "count", "packet handler: count, reflect, capture, forward")
+	fs.StringVar(&f.pcap, "pcap", "", "write every received frame to this pcap file (required by --handler capture)")
+	fs.StringVar(&f.fwdDev, "fwd-dev", "", "PCI address of the NIC that --handler forward sends out of")
+	fs.IntVar(&f.irqCPU, "irq-cpu", 0, "CPU of the top half (and tasklet/softirq/NAPI bottom halves); -1 unpinned")
+	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded and busypoll bottom halves; -1 unpinned")
+	fs.IntVar(&f.rtPrio, "rt-prio", 0, "SCHED_FIFO priority 1-99 of the top half; 0 leaves it SCHED_OTHER")
+	fs.IntVar(&f.threadPrio, "thread-prio", 0, "SCHED_FIFO priority of the threaded mode's IRQ thread; 0 means 50, -1 SCHED_OTHER")
+	fs.IntVar(&f.budget, "budget", 64, "most frames one bottom-half run handles")
+	fs.Uint32Var(&f.itr, "itr", 0, "minimum interval between interrupts in 256 ns units (ITR); 0 no throttling")
+	fs.IntVar(&f.ringSize, "ring-size", e1000.DefaultRingSize, "NIC RX and TX descriptors, a power of two from 8 to 4096")
+	fs.IntVar(&f.bhRing, "bh-ring", 2048, "capacity of the top-half to bottom-half ring, a power of two")
+	fs.BoolVar(&f.msix, "msix", false, "use MSI-X vectors (e1000e with --backend vfio only)")
+	fs.BoolVar(&f.promisc, "promisc", false, "accept every unicast and multicast frame")
+	fs.BoolVar(&f.hugepages, "hugepages", false, "back VFIO DMA memory with 2 MiB hugepages (UIO always uses them)")
+	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until SIGINT/SIGTERM)")
+	fs.Uint64Var(&f.count, "count", 0, "stop after the handler has seen this many frames (0: no limit)")
+	fs.DurationVar(&f.statsEvery, "stats-every", 0, "print statistics at this interval (default: 1s on a terminal, off otherwise)")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at ADDR (e.g. :9100) on /metrics")
+	fs.DurationVar(&f.settle, "settle", 1200*time.Millisecond, "wait this long after bringing the NIC up before reporting ready (QEMU's e1000 ignores RX for 1 s after RCTL is written)")
+	f.log.add(fs)
+}
+
+func modeNames() string {
+	var s []string
+	for _, m := range deferral.Modes() {
+		s = append(s, m.String())
+	}
+	return strings.Join(s, ", ")
+}
+
+// validate checks the command line; every error is a usage error and
+// nothing has been touched yet.
+func (f *runFlags) validate() error {
+	if f.dev == "" {
+		return usagef("--dev is required (see uiodrv list for the NICs)")
+	}
+	var err error
+	if f.addr, err = pci.ParseAddr(f.dev); err != nil {
+		return usageError{fmt.Errorf("--dev %q: %w", f.dev, err)}
+	}
+	if f.parsedBack, err = driver.ParseBackend(f.backend); err != nil {
+		return usageError{fmt.Errorf("--backend: %w", err)}
+	}
+	if f.parsedMode, err = deferral.ParseMode(f.mode); err != nil {
+		return usagef("--mode %q: valid modes are %s", f.mode, modeNames())
+	}
+	switch f.handler {
+	case "count", "reflect":
+	case "capture":
+		if f.pcap == "" {
+			return usagef("--handler capture needs --pcap FILE")
+		}
+	case "forward":
+		if f.fwdDev == "" {
+			return usagef("--handler forward needs --fwd-dev BDF")
+		}
+	default:
+		return usagef("--handler %q: valid handlers are count, reflect, capture, forward", f.handler)
+	}
+	if f.fwdDev != "" {
+		if f.handler != "forward" {
+			return usagef("--fwd-dev is only used with --handler forward")
+		}
+		if f.fwdAdr, err = pci.ParseAddr(f.fwdDev); err != nil {
+			return usageError{fmt.Errorf("--fwd-dev %q: %w", f.fwdDev, err)}
+		}
+		if f.fwdAdr == f.addr {
+			return usagef("--fwd-dev must differ from --dev")
+		}
+	}
+	if err := parseCPU("irq-cpu", f.irqCPU); err != nil {
+		return err
+	}
+	if err := parseCPU("bh-cpu", f.bhCPU); err != nil {
+		return err
+	}
+	if f.rtPrio < 0 || f.rtPrio > 99 {
+		return usagef("--rt-prio %d: want 0 (SCHED_OTHER) or 1-99", f.rtPrio)
+	}
+	if f.threadPrio < -1 || f.threadPrio > 99 {
+		return usagef("--thread-prio %d: want -1 (SCHED_OTHER), 0 (default 50) or 1-99", f.threadPrio)
+	}
+	if f.budget < 1 {
+		return usagef("--budget %d: want at least 1", f.budget)
+	}
+	if !pow2(f.ringSize) || f.ringSize < e1000.MinRingSize || f.ringSize > e1000.MaxRingSize {
+		return usagef("--ring-size %d: want a power of two from %d to %d", f.ringSize, e1000.MinRingSize, e1000.MaxRingSize)
+	}
+	if !pow2(f.bhRing) {
+		return usagef("--bh-ring %d: want a power of two", f.bhRing)
+	}
+	if f.msix && f.parsedBack != driver.BackendVFIO {
+		return usagef("--msix needs --backend vfio")
+	}
+	if f.duration < 0 || f.statsEvery < 0 || f.settle < 0 {
+		return usagef("--duration, --stats-every and --settle must not be negative")
+	}
+	return nil
+}
+
+func pow2(n int) bool { return n > 0 && n&(n-1) == 0 }
+
+// parseFlags parses args for a command; it returns a status and done=true
+// when the command must stop (--help, or a usage error already reported).
+func parseFlags(e *env, fs *pflag.FlagSet, name, usage string, args []string) (status int, done bool) {
+	fs.SetOutput(e.stderr)
+	fs.SortFlags = false
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(e.stdout, usage)
+			fs.SetOutput(e.stdout)
+			fs.PrintDefaults()
+			fmt.Fprint(e.stdout, "\nExit status: 0 ok, 1 runtime failure, 2 usage error.\n")
+			return exitOK, true
+		}
+		return report(e.stderr, name, usageError{err}), true
+	}
+	if fs.NArg() > 0 {
+		return report(e.stderr, name, usagef("unexpected argument %q", fs.Arg(0))), true
+	}
+	return 0, false
+}
+
+func cmdRun(e *env, args []string) int {
+	var f runFlags
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	f.add(fs)
+	if st, done := parseFlags(e, fs, "run", runUsage, args); done {
+		return st
+	}
+	if err := f.validate(); err != nil {
+		return report(e.stderr, "run", err)
+	}
+	log, err := f.log.logger(e.stderr)
+	if err != nil {
+		return report(e.stderr, "run", err)
+	}
+	defer log.Sync()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return report(e.stderr, "run", runPort(ctx, e, &f, pci.Sysfs{}, readLimits(), log))
+}
+
+// runPort is the run command after the command line checked out.
+func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limits, log *zap.Logger) error {
+	targets := []target{{addr: f.addr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize}}
+	if f.fwdDev != "" {
+		targets = append(targets, target{addr: f.fwdAdr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize})
+	}
+	for _, t := range targets {
+		if _, err := checkDevice(sysfs, t); err != nil {
+			return err
+		}
+	}
+	if err := checkMemory(sysfs, lim, targets); err != nil {
+		return err
+	}
+	if err := checkSched(lim, f.parsedMode, f.rtPrio, f.threadPrio); err != nil {
+		return err
+	}
+
+	// From here on the device is opened; every path closes it.
+	var fwd *driver.Port
+	if f.fwdDev != "" {
+		var err error
+		fwd, _, err = openPort(f, f.fwdDev, driver.Chain{driver.NewCount()}, log.With(zap.String("dev", f.fwdDev)))
+		if err != nil {
+			return err
+		}
+		defer fwd.Close()
+	}
+	count := driver.NewCount()
+	chain := driver.Chain{count}
+	var capture *driver.Capture
+	if f.pcap != "" {
+		var err error
+		if capture, err = driver.NewCapture(f.pcap); err != nil {
+			return fmt.Errorf("--pcap: %w", err)
+		}
+		chain = append(chain, capture)
+	}
+	switch f.handler {
+	case "reflect":
+		chain = append(chain, driver.Reflect{})
+	case "forward":
+		chain = append(chain, driver.ForwardAll{})
+	}
+	port, dev, err := openPortFwd(f, f.dev, chain, fwd, log.With(zap.String("dev", f.addr.String())))
+	if err != nil {
+		chain.Close()
+		return err
+	}
+	start := time.Now()
+	log.Info("port up", zap.String("nic", dev.Name()), zap.Stringer("mac", dev.MAC()),
+		zap.String("backend", f.parsedBack.String()), zap.Stringer("mode", f.parsedMode),
+		zap.String("handler", f.handler), zap.Int("irq_cpu", f.irqCPU), zap.Int("bh_cpu", f.bhCPU),
+		zap.Int("rt_prio", f.rtPrio), zap.Int("budget", f.budget), zap.Uint32("itr", f.itr), zap.Int("ring_size", f.ringSize))
+
+	var snap atomic.Pointer[driver.Stats]
+	first := port.Stats()
+	snap.Store(&first)
+	if f.metrics != "" {
+		srv, err := serveMetrics(f.metrics, f.addr.String(), f.parsedMode.String(), snap.Load, log)
+		if err != nil {
+			port.Close()
+			return err
+		}
+		defer srv.Close()
+	}
+
+	reason := "signal"
+	select {
+	case <-ctx.Done():
+	case <-time.After(f.settle):
+		fmt.Fprintf(e.stdout, "uiodrv: ready on %s (%s %s), mode %s, handler %s\n",
+			f.addr, dev.Name(), dev.MAC(), f.parsedMode, f.handler)
+		reason = loop(ctx, e, f, port, &snap)
+	}
+	log.Info("stopping", zap.String("reason", reason))
+	// Drain the last transmissions before the NIC is reset.
+	if f.handler == "reflect" || f.handler == "forward" {
+		drainTx(port, fwd)
+	}
+	cerr := port.Close()
+	st := port.Stats()
+	var fst *driver.Stats
+	if fwd != nil {
+		cerr = errors.Join(cerr, fwd.Close())
+		s := fwd.Stats()
+		fst = &s
+	}
+	printSummary(e.stdout, f, &st, fst, count.Counts(), capture, time.Since(start), reason)
+	if cerr != nil {
+		return fmt.Errorf("close: %w", cerr)
+	}
+	log.Info("device released")
+	return nil
+}
+
+// openPort opens a device and starts a port on it.
+func openPort(f *runFlags, bdf string, h driver.Handler, log *zap.Logger) (*driver.Port, *e1000.Device, error) {
+	return openPortFwd(f, bdf, h, nil, log)
+}
+
+func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, log *zap.Logger) (*driver.Port, *e1000.Device, error) {
+	dev, err := e1000.Open(bdf, e1000.OpenOptions{
+		Backend:   f.parsedBack,
+		Hugepages: f.hugepages,
+		Poll:      f.parsedMode == deferral.ModeBusyPoll,
+		NIC: e1000.Options{
+			RxRingSize: f.ringSize, TxRingSize: f.ringSize,
+			ITR: f.itr, MSIX: f.msix, Promisc: f.promisc,
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	port, err := driver.NewPort(dev, driver.Config{
+		Mode: f.parsedMode, Handler: h,
+		IRQCPU: f.irqCPU, BHCPU: f.bhCPU, RTPrio: f.rtPrio, ThreadPrio: f.threadPrio,
+		Budget: f.budget, RingSize: f.bhRing, Forward: fwd, Logger: log,
+	})
+	if err != nil {
+		dev.Close()
+		return nil, nil, fmt.Errorf("%s: start port: %w", bdf, err)
+	}
+	return port, dev, nil
+}
+
+// loop shows statistics and waits for a reason to stop, which it returns.
+func loop(ctx context.Context, e *env, f *runFlags, port *driver.Port, snap *atomic.Pointer[driver.Stats]) string {
+	every := f.statsEvery
+	if every == 0 && isTerminal(e.stdout) {
+		every = time.Second
+	}
+	poll := 250 * time.Millisecond
+	if f.count > 0 {
+		poll = 20 * time.Millisecond
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	var end <-chan time.Time
+	if f.duration > 0 {
+		end = time.After(f.duration)
+	}
+	m := newMeter(*snap.Load())
+	next := time.Now().Add(every)
+	for {
+		select {
+		case <-ctx.Done():
+			return "signal"
+		case <-end:
+			return "duration"
+		case now := <-tick.C:
+			st := port.Stats()
+			snap.Store(&st)
+			if f.count > 0 && st.Processed >= f.count {
+				return "count"
+			}
+			if every > 0 && !now.Before(next) {
+				fmt.Fprintln(e.stdout, m.line(&st, now))
+				next = now.Add(every)
+			}
+		}
+	}
+}
+
+// drainTx waits (at most 500 ms) until the NIC has sent what the handler
+// queued, so that the last reflected frames are not lost to the reset.
+func drainTx(ports ...*driver.Port) {
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for _, p := range ports {
+		if p == nil {
+			continue
+		}
+		for time.Now().Before(deadline) {
+			st := p.Stats()
+			if st.InFlight == 0 && st.HW.TxGood >= st.TxPackets {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+

@@ -1,0 +1,32 @@
+package main
+
+// Exit codes, documented in --help.
+const (
+	exitOK      = 0 // the command did what it was asked
+	exitFailure = 1 // a runtime failure: the device, the system or the lab said no
+	exitUsage   = 2 // the command line is wrong; nothing was touched
+)
+
+const topUsage = `uiodrv — userspace e1000/e1000e driver on VFIO or UIO
+
+Usage:
+  uiodrv [run] --dev BDF [flags]     run the driver on a NIC (the default command)
+  uiodrv list                        list the machine's NICs and whether uiodrv can use them
+  uiodrv bind --dev BDF [--driver vfio-pci|uio_pci_generic]
+  uiodrv unbind --dev BDF            give the NIC back to the driver it had before 'uiodrv bind'
+  uiodrv pktgen --dev BDF --rate PPS --size N --count N
+  uiodrv lab [--nic e1000|e1000e] [--mode M] [--backend vfio|uio] [--rate PPS] [--duration D]
+  uiodrv help COMMAND | --help | --version
+
+Examples:
+  uiodrv list
+  uiodrv bind --dev 0000:00:03.0
+  uiodrv --dev 0000:00:03.0 --mode workqueue --handler reflect
+  uiodrv --dev 0000:00:03.0 --mode napi --handler capture --pcap rx.pcap --count 1000
+  uiodrv lab --nic e1000e --mode threaded --rate 2000 --duration 10s
+
+Modes: tasklet, softirq, workqueue, threaded, napi, busypoll.
+
+Exit status: 0 ok, 1 runtime failure (the message names the fix), 2 usage error
+(nothing was touched).
+`
