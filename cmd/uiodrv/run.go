@@ -269,7 +269,7 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 		return err
 	}
 	start := time.Now()
-	log.Info("port up", zap.String("nic", dev.Name()), zap.Stringer("mac", dev.MAC()),
+	log.Info("running", zap.String("nic", dev.Name()), zap.Stringer("mac", dev.MAC()),
 		zap.String("backend", f.parsedBack.String()), zap.Stringer("mode", f.parsedMode),
 		zap.String("handler", f.handler), zap.Int("irq_cpu", f.irqCPU), zap.Int("bh_cpu", f.bhCPU),
 		zap.Int("rt_prio", f.rtPrio), zap.Int("budget", f.budget), zap.Uint32("itr", f.itr), zap.Int("ring_size", f.ringSize))
