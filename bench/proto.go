@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 )
 
 // The bench protocol: Ethernet frames of EtherType EtherType whose first
@@ -38,6 +39,7 @@ const (
 	OpCount   byte = 'C' // count and consume (the RX-rate and CPU tests)
 	OpReflect byte = 'R' // swap MACs and send back (round trip, throughput)
 	OpQuery   byte = 'Q' // fill in the counters and send back
+	OpDone    byte = 'D' // the host is done with this target: acknowledge (as a query)
 )
 
 // Counters are what a query reply carries.
@@ -82,7 +84,10 @@ func ParseCounters(f []byte) Counters {
 // Server is the guest side of the protocol, shared by uiodrv's handler and
 // the kernel peer. It is used from one goroutine at a time.
 type Server struct {
-	count, reflect uint64
+	// Written by the one serving goroutine, read by anyone: atomics (plain
+	// loads and stores on amd64, so the per-frame cost is nil).
+	count, reflect atomic.Uint64
+	done           atomic.Bool
 	// CPU reads the guest's CPU ticks for query replies; nil leaves them 0.
 	CPU func() (busy, total uint64)
 }
@@ -96,13 +101,16 @@ func (s *Server) Serve(f []byte) (reply bool) {
 	}
 	switch op {
 	case OpCount:
-		s.count++
+		s.count.Store(s.count.Load() + 1)
 		return false
 	case OpReflect:
-		s.reflect++
-	case OpQuery:
-		binary.BigEndian.PutUint64(f[offCount:], s.count)
-		binary.BigEndian.PutUint64(f[offReflect:], s.reflect)
+		s.reflect.Store(s.reflect.Load() + 1)
+	case OpQuery, OpDone:
+		if op == OpDone {
+			s.done.Store(true)
+		}
+		binary.BigEndian.PutUint64(f[offCount:], s.count.Load())
+		binary.BigEndian.PutUint64(f[offReflect:], s.reflect.Load())
 		if s.CPU != nil {
 			b, t := s.CPU()
 			binary.BigEndian.PutUint64(f[offBusy:], b)
@@ -119,4 +127,7 @@ func (s *Server) Serve(f []byte) (reply bool) {
 }
 
 // Served returns the frames counted and reflected so far.
-func (s *Server) Served() (count, reflect uint64) { return s.count, s.reflect }
+func (s *Server) Served() (count, reflect uint64) { return s.count.Load(), s.reflect.Load() }
+
+// Done reports whether an OpDone frame has been served.
+func (s *Server) Done() bool { return s.done.Load() }

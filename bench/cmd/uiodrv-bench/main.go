@@ -1,0 +1,181 @@
+// Command uiodrv-bench runs uiodrv's benchmarks and writes bench/RESULTS.md
+// and the plots beside it (make bench):
+//
+//  1. the ring and executor benchmarks of ring/ and deferral/ (go test -bench),
+//  2. the real-time scenario on the host, with synthetic eventfd interrupts,
+//  3. one lab boot: per NIC model and mode, uiodrv against the guest kernel's
+//     own driver (AF_PACKET) in the same boot, and the real-time scenario on
+//     the emulated NIC.
+//
+// Every stage can be skipped; RESULTS.md is rewritten after each one, so an
+// interrupted run leaves what it measured.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/uiodrv/uiodrv/bench"
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/qemu"
+)
+
+func main() {
+	var (
+		out      = flag.String("out", "bench", "folder for RESULTS.md, plots and profiles (relative to the module root)")
+		goBench  = flag.Bool("gobench", true, "run the ring and deferral benchmarks")
+		count    = flag.Int("count", 5, "go test -count for the ring and deferral benchmarks")
+		hostRT   = flag.Bool("hostrt", true, "run the host real-time scenario (synthetic interrupts)")
+		lab      = flag.Bool("lab", true, "run the lab benchmarks")
+		modesF   = flag.String("modes", "", "comma-separated modes (default: all)")
+		rtTime   = flag.Duration("rt-time", 5*time.Second, "periodic task run per mode")
+		quick    = flag.Bool("quick", false, "fewer frames per measurement (smoke run)")
+		verbose  = flag.Bool("v", false, "stream the guest's output")
+		backendF = flag.String("backend", "vfio", "vfio or uio")
+	)
+	flag.Parse()
+	if err := run(*out, *goBench, *count, *hostRT, *lab, *modesF, *rtTime, *quick, *verbose, *backendF); err != nil {
+		fmt.Fprintln(os.Stderr, "uiodrv-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, rtTime time.Duration, quick, verbose bool, backendF string) error {
+	root, err := qemu.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	if err := os.Chdir(root); err != nil {
+		return err
+	}
+	modes := deferral.Modes()
+	if modesF != "" {
+		modes = nil
+		for _, s := range strings.Split(modesF, ",") {
+			m, err := deferral.ParseMode(s)
+			if err != nil {
+				return err
+			}
+			modes = append(modes, m)
+		}
+	}
+	backend, err := driver.ParseBackend(backendF)
+	if err != nil {
+		return err
+	}
+	rep := &bench.Report{Started: time.Now(), Machine: bench.DescribeMachine(), Command: strings.Join(os.Args, " ")}
+	save := func() error {
+		rep.Finished = time.Now()
+		return rep.Write(out)
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+
+	if goBench {
+		logf("== ring and deferral benchmarks (go test -count %d)", count)
+		args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", fmt.Sprint(count), "./ring/", "./deferral/"}
+		cmd := exec.Command("go", args...)
+		var buf bytes.Buffer
+		cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
+		cmd.Stderr = os.Stderr
+		err := cmd.Run()
+		rep.GoBenchCmd = "go " + strings.Join(args, " ")
+		rep.GoBenchRaw = buf.String()
+		if rep.GoBench, err = bench.ParseGoBench(&buf); err != nil {
+			logf("parse: %v", err)
+		}
+		if err != nil {
+			rep.GoBenchErr = err.Error()
+		}
+		if err := save(); err != nil {
+			return err
+		}
+	}
+	if hostRT {
+		logf("== real-time scenario on the host (synthetic eventfd interrupts)")
+		bench.RaiseGOMAXPROCS(6)
+		o := bench.HostRTOptions(rtTime)
+		rep.HostRTOpts = &o
+		for _, m := range append([]*deferral.Mode{nil}, ptrs(modes)...) {
+			r, err := bench.RunSynth(o, m)
+			if err != nil {
+				return fmt.Errorf("host rt: %w", err)
+			}
+			logf("rt host %s: %d/%d missed, wake p99 %v max %v, processed %d of %d", r.Mode, r.Task.Misses, r.Task.Jobs,
+				time.Duration(r.Task.Wakeup.Quantile(0.99)), time.Duration(r.Task.Wakeup.Max()), r.Processed, r.Offered)
+			rep.HostRT = append(rep.HostRT, r)
+		}
+		if err := save(); err != nil {
+			return err
+		}
+	}
+	if lab {
+		logf("== lab (one boot: uiodrv and the kernel driver side by side)")
+		if err := qemu.EnsureQEMU(); err != nil {
+			return err
+		}
+		tmp, err := os.MkdirTemp("", "uiodrv-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		bin := filepath.Join(tmp, "bench.test")
+		if err := qemu.BuildTest("./bench", bin); err != nil {
+			return fmt.Errorf("build the guest binary: %w", err)
+		}
+		o := bench.DefaultLabOptions(modes, backend, quick)
+		o.TestBinary = bin
+		o.RTTime = rtTime
+		if verbose {
+			o.Log = os.Stderr
+		} else {
+			o.Log = progressOnly{os.Stderr}
+		}
+		rep.LabOpts = &o
+		ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+		defer cancel()
+		res, err := bench.RunLab(ctx, o)
+		rep.Lab = res
+		if err != nil {
+			rep.LabErr = err.Error()
+			logf("lab: %v", err)
+		}
+		if err := save(); err != nil {
+			return err
+		}
+		if err != nil {
+			return err
+		}
+	}
+	logf("wrote %s", filepath.Join(out, "RESULTS.md"))
+	return nil
+}
+
+func ptrs(ms []deferral.Mode) []*deferral.Mode {
+	p := make([]*deferral.Mode, len(ms))
+	for i := range ms {
+		p[i] = &ms[i]
+	}
+	return p
+}
+
+// progressOnly passes the host's own "bench:" lines and guest failures.
+type progressOnly struct{ w io.Writer }
+
+func (p progressOnly) Write(b []byte) (int, error) {
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		if strings.HasPrefix(l, "bench:") || strings.Contains(l, "--- FAIL") || strings.Contains(l, "panic") ||
+			strings.Contains(l, "_test.go:") {
+			io.WriteString(p.w, l)
+		}
+	}
+	return len(b), nil
+}

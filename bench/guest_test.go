@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"testing"
+	"time"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/qemu/labtest"
+)
+
+// The guest half of the lab benchmarks. The host (cmd/uiodrv-bench or
+// TestLab*) sets the plan in the environment (see GuestEnv) and follows the
+// same order, driven by the lines printed here:
+//
+//	BENCH READY <bdf> <mode>     the target serves the bench protocol
+//	BENCH DONE <bdf> <mode> ...  the host sent OpDone; counters follow
+//	BENCH PPROF <bdf> <mode> <base64 chunk of a CPU profile>
+//	RT READY <bdf> <mode>        the host starts its flood
+//	RT RESULT <bdf> <mode> k=v...the periodic task's outcome; the host stops
+//
+// The mode of a kernel-driver target is "kernel"; the idle floor of the
+// real-time scenario is "idle".
+
+// guestSessionTimeout bounds how long one target waits for the host.
+const guestSessionTimeout = 5 * time.Minute
+
+func TestGuestBench(t *testing.T) {
+	labtest.InGuest(t)
+	plan, err := ParseGuestEnv(os.Environ())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, err := NewCPUReader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	for _, tg := range plan.Targets {
+		if tg.Kernel {
+			guestKernel(t, tg.BDF, cpu)
+			continue
+		}
+		for _, m := range plan.Modes {
+			guestUiodrv(t, plan, tg.BDF, m, cpu)
+		}
+	}
+	if plan.RTTarget != "" {
+		guestRT(t, plan)
+	}
+}
+
+func guestKernel(t *testing.T, bdf string, cpu *CPUReader) {
+	k, err := OpenKernelPeer(bdf)
+	if err != nil {
+		t.Fatalf("%s: %v", bdf, err)
+	}
+	defer k.Close()
+	srv := &Server{CPU: cpu.Read}
+	fmt.Printf("BENCH READY %s kernel\n", bdf)
+	deadline := time.Now().Add(guestSessionTimeout)
+	if err := k.Serve(srv, func() bool { return srv.Done() || time.Now().After(deadline) }); err != nil {
+		t.Errorf("%s kernel: %v", bdf, err)
+	}
+	c, r := srv.Served()
+	fmt.Printf("BENCH DONE %s kernel if=%s counted=%d reflected=%d\n", bdf, k.Name(), c, r)
+}
+
+func guestUiodrv(t *testing.T, plan *GuestPlan, bdf string, mode deferral.Mode, cpu *CPUReader) {
+	tag := fmt.Sprintf("%s %s", bdf, mode)
+	dev, err := e1000.Open(bdf, e1000.OpenOptions{Backend: plan.Backend, Poll: mode == deferral.ModeBusyPoll})
+	if err != nil {
+		t.Fatalf("%s: %v", tag, err)
+	}
+	srv := &Server{CPU: cpu.Read}
+	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: &Handler{Srv: srv}, IRQCPU: 0, BHCPU: 1})
+	if err != nil {
+		dev.Close()
+		t.Fatalf("%s: %v", tag, err)
+	}
+	var prof bytes.Buffer
+	profiling := plan.Profile[mode] && pprof.StartCPUProfile(&prof) == nil
+	// QEMU's e1000 ignores RX for a second after RCTL is written.
+	time.Sleep(1200 * time.Millisecond)
+	fmt.Printf("BENCH READY %s\n", tag)
+	for deadline := time.Now().Add(guestSessionTimeout); !srv.Done(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("%s: the host never finished", tag)
+			break
+		}
+	}
+	if profiling {
+		pprof.StopCPUProfile()
+	}
+	time.Sleep(50 * time.Millisecond) // let the OpDone reply leave
+	st := port.Stats()
+	if err := port.Close(); err != nil {
+		t.Errorf("%s: close: %v", tag, err)
+	}
+	if profiling {
+		enc := base64.StdEncoding.EncodeToString(prof.Bytes())
+		for len(enc) > 0 {
+			n := min(len(enc), 3000)
+			fmt.Printf("BENCH PPROF %s %s\n", tag, enc[:n])
+			enc = enc[n:]
+		}
+	}
+	c, r := srv.Served()
+	fmt.Printf("BENCH DONE %s counted=%d reflected=%d rx=%d processed=%d dropped=%d tx=%d txdrop=%d irqs=%d bhruns=%d hwmissed=%d hwnobuf=%d handoff_p50=%d handoff_p99=%d\n",
+		tag, c, r, st.RxPackets, st.Processed, st.Dropped(), st.TxPackets, st.TxDropped, st.IRQs, st.BHRuns,
+		st.HW.RxMissed, st.HW.RxNoBuf, st.HandoffP50.Nanoseconds(), st.HandoffP99.Nanoseconds())
+}
+
+// guestRT runs the real-time scenario on the NIC: top half at RTIRQPrio on
+// core 0, every bottom half on core 0 too (BHCPU 0), the periodic task on
+// core 0 at RTTaskPrio, and a handler that spends RTWork per counted frame
+// while the host floods.
+func guestRT(t *testing.T, plan *GuestPlan) {
+	old := RaiseGOMAXPROCS(6)
+	defer func() { _ = old }()
+	task := PeriodicOptions{CPU: 0, Prio: plan.RTTaskPrio, Period: time.Millisecond, Work: plan.RTTaskWork, Duration: plan.RTDuration}
+	run := func(tag string, port *driver.Port, srv *Server) {
+		fmt.Printf("RT READY %s\n", tag)
+		time.Sleep(500 * time.Millisecond) // the flood reaches its steady state
+		var c0 uint64
+		var st0 driver.Stats
+		if srv != nil {
+			c0, _ = srv.Served()
+			st0 = port.Stats()
+		}
+		r, err := RunPeriodic(task)
+		if err != nil {
+			t.Fatalf("%s: %v", tag, err)
+		}
+		var c1 uint64
+		var st1 driver.Stats
+		if srv != nil {
+			c1, _ = srv.Served()
+			st1 = port.Stats()
+		}
+		fmt.Printf("RT RESULT %s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f\n",
+			tag, r.Jobs, r.Misses, r.Wakeup.Quantile(0.5), r.Wakeup.Quantile(0.99), r.Wakeup.Max(),
+			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds())
+	}
+	run(plan.RTTarget+" idle", nil, nil)
+	for _, mode := range plan.RTModes {
+		tag := fmt.Sprintf("%s %s", plan.RTTarget, mode)
+		dev, err := e1000.Open(plan.RTTarget, e1000.OpenOptions{Backend: plan.Backend, Poll: mode == deferral.ModeBusyPoll})
+		if err != nil {
+			t.Fatalf("%s: %v", tag, err)
+		}
+		srv := &Server{}
+		port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Work: plan.RTWork},
+			IRQCPU: 0, BHCPU: 0, RTPrio: plan.RTIRQPrio})
+		if err != nil {
+			dev.Close()
+			t.Fatalf("%s: %v", tag, err)
+		}
+		time.Sleep(1200 * time.Millisecond)
+		run(tag, port, srv)
+		if err := port.Close(); err != nil {
+			t.Errorf("%s: close: %v", tag, err)
+		}
+	}
+}
+

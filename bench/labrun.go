@@ -1,0 +1,344 @@
+package bench
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/qemu"
+)
+
+// LabNIC is one NIC of the bench boot.
+type LabNIC struct {
+	Model  qemu.NICModel
+	Addr   string // slot.function, e.g. "03.0"
+	MAC    string
+	Kernel bool // driven by the guest kernel's driver (the peer), not uiodrv
+}
+
+// BDF is the NIC's guest PCI address.
+func (n LabNIC) BDF() string { return "0000:00:" + n.Addr }
+
+// Driver is the guest driver the NIC is bound to.
+func (n LabNIC) Driver(b driver.Backend) string {
+	if n.Kernel {
+		return string(n.Model) // the kernel's e1000 or e1000e driver
+	}
+	return b.Driver()
+}
+
+// DefaultNICs puts uiodrv and the kernel driver side by side for each model
+// in one boot.
+var DefaultNICs = []LabNIC{
+	{Model: qemu.E1000, Addr: "03.0", MAC: "52:54:00:12:34:56"},
+	{Model: qemu.E1000, Addr: "04.0", MAC: "52:54:00:12:34:57", Kernel: true},
+	{Model: qemu.E1000E, Addr: "05.0", MAC: "52:54:00:12:34:58"},
+	{Model: qemu.E1000E, Addr: "06.0", MAC: "52:54:00:12:34:59", Kernel: true},
+}
+
+// LabOptions configures one bench boot.
+type LabOptions struct {
+	NICs    []LabNIC
+	Backend driver.Backend
+	Modes   []deferral.Mode
+	Profile []deferral.Mode // uiodrv modes whose guest CPU profile is collected
+
+	RTT        int       // round trips per target
+	TputFrames int       // frames reflected for throughput
+	Window     int       // frames in flight for throughput
+	Rates      []float64 // RX-rate ladder, frames/s
+	RateStep   time.Duration
+	CPURate    float64 // the "moderate" rate of the CPU measurement
+	CPUTime    time.Duration
+
+	// The real-time scenario on the first uiodrv NIC (no RT run when RTTime is 0).
+	RTModes    []deferral.Mode
+	RTTime     time.Duration
+	RTRate     float64       // flood rate, frames/s
+	RTWork     time.Duration // bottom-half CPU per frame
+	RTTaskWork time.Duration
+	RTIRQPrio  int
+	RTTaskPrio int
+
+	TestBinary string    // the guest test binary (qemu.BuildTest("./bench", ...))
+	Log        io.Writer // progress; nil discards
+	Timeout    time.Duration
+}
+
+// TargetResult is what the host measured on one target (NIC and mode).
+type TargetResult struct {
+	NIC     LabNIC
+	Mode    string // a deferral mode, or "kernel"
+	RTT     deferral.Histogram
+	Samples []time.Duration
+	RTTLost int
+	Tput    float64
+	TLost   int
+	Ladder  []RateStep
+	MaxRate float64
+	CPUIdle float64 // guest cores busy with no traffic
+	CPUMod  float64 // guest cores busy at CPURate
+	CPUCnt  uint64
+	QEMU    []ThreadCPU // QEMU's threads during the throughput phase
+	Guest   string      // the guest's BENCH DONE line
+	Profile []byte      // gzipped pprof CPU profile of the guest process
+	Err     string
+}
+
+// RTResult is one mode of the lab real-time scenario.
+type RTResult struct {
+	Mode    string
+	Fields  map[string]float64 // jobs, misses, p50, p99, max, processed, irqs, rx, dropped, secs
+	Flooded int
+}
+
+// LabResult is one boot's measurements.
+type LabResult struct {
+	Kernel  string
+	QEMU    string
+	Targets []*TargetResult
+	RT      []*RTResult
+	Boot    time.Duration
+	Total   time.Duration
+}
+
+func (o *LabOptions) logf(format string, a ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", a...)
+	}
+}
+
+// RunLab boots the lab once and measures every target.
+func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
+	plan := &GuestPlan{Backend: o.Backend, Modes: o.Modes, Profile: map[deferral.Mode]bool{}}
+	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64}
+	var rtNIC = -1
+	for i, n := range o.NICs {
+		cfg.NICs = append(cfg.NICs, qemu.NIC{Model: n.Model, Addr: n.Addr, MAC: n.MAC})
+		cfg.Bind = append(cfg.Bind, qemu.Binding{BDF: n.BDF(), Driver: n.Driver(o.Backend)})
+		plan.Targets = append(plan.Targets, Target{BDF: n.BDF(), Kernel: n.Kernel})
+		if !n.Kernel && rtNIC < 0 {
+			rtNIC = i
+		}
+	}
+	for _, m := range o.Profile {
+		plan.Profile[m] = true
+	}
+	if o.RTTime > 0 && rtNIC >= 0 {
+		plan.RTTarget = o.NICs[rtNIC].BDF()
+		plan.RTModes, plan.RTDuration, plan.RTWork, plan.RTTaskWork = o.RTModes, o.RTTime, o.RTWork, o.RTTaskWork
+		plan.RTIRQPrio, plan.RTTaskPrio = o.RTIRQPrio, o.RTTaskPrio
+	}
+	guest := "/bin/bench.test"
+	cfg.Files = []qemu.File{{Host: o.TestBinary, Guest: guest}}
+	cfg.Commands = []qemu.Command{{Args: []string{guest, "-test.v", "-test.count=1", "-test.timeout=60m",
+		"-test.run", "^TestGuestBench$"}, Env: plan.Env()}}
+	if o.Log != nil {
+		cfg.Output = o.Log
+	}
+	unlock, err := labLock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	vm, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer vm.Close()
+	res := &LabResult{}
+	if out, err := runOutput("qemu-system-x86_64", "--version"); err == nil {
+		res.QEMU = strings.SplitN(out, "\n", 2)[0]
+	}
+	wait := func(substr string) (string, error) {
+		c, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		return vm.WaitOutput(c, 0, substr)
+	}
+	for i, n := range o.NICs {
+		mac, _ := net.ParseMAC(n.MAC)
+		link := NewLink(vm.Peer(i), mac)
+		modes := []string{"kernel"}
+		if !n.Kernel {
+			modes = modes[:0]
+			for _, m := range o.Modes {
+				modes = append(modes, m.String())
+			}
+		}
+		for _, mode := range modes {
+			tag := n.BDF() + " " + mode
+			if _, err := wait("BENCH READY " + tag); err != nil {
+				return res, fmt.Errorf("%s: %w", tag, err)
+			}
+			r := measure(&o, link, vm.PID(), n, mode)
+			res.Targets = append(res.Targets, r)
+			if _, err := link.Done(20 * time.Second); err != nil && r.Err == "" {
+				r.Err = "done: " + err.Error()
+			}
+			line, err := wait("BENCH DONE " + tag)
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", tag, err)
+			}
+			r.Guest = line
+			o.logf("bench: %s %s: rtt p50 %v p99 %v, %.0f frames/s reflected (window %d), lossless up to %.0f/s, cpu %.2f idle %.2f %s",
+				n.Model, mode, time.Duration(r.RTT.Quantile(0.5)), time.Duration(r.RTT.Quantile(0.99)), r.Tput, o.Window,
+				r.MaxRate, r.CPUMod, r.CPUIdle, r.Err)
+			link.Drain(50 * time.Millisecond)
+		}
+	}
+	if plan.RTTarget != "" {
+		mac, _ := net.ParseMAC(o.NICs[rtNIC].MAC)
+		link := NewLink(vm.Peer(rtNIC), mac)
+		for _, mode := range append([]string{"idle"}, modeNames(o.RTModes)...) {
+			tag := plan.RTTarget + " " + mode
+			if _, err := wait("RT READY " + tag); err != nil {
+				return res, fmt.Errorf("rt %s: %w", tag, err)
+			}
+			stop := make(chan struct{})
+			sent := make(chan int, 1)
+			go func() {
+				if mode == "idle" {
+					<-stop
+					sent <- 0
+					return
+				}
+				n, _ := link.Flood(o.RTRate, stop)
+				sent <- n
+			}()
+			line, err := wait("RT RESULT " + tag)
+			close(stop)
+			flooded := <-sent
+			if err != nil {
+				return res, fmt.Errorf("rt %s: %w", tag, err)
+			}
+			rr := &RTResult{Mode: mode, Fields: ParseKV(line), Flooded: flooded}
+			res.RT = append(res.RT, rr)
+			o.logf("bench: rt %s", line)
+			link.Drain(100 * time.Millisecond)
+		}
+	}
+	qr, err := vm.Wait()
+	if qr != nil {
+		res.Kernel, res.Boot, res.Total = qr.Kernel, qr.Boot, qr.Total
+		collectProfiles(res, qr.Output)
+		if err == nil {
+			err = qr.CommandErr()
+		}
+	}
+	return res, err
+}
+
+func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *TargetResult {
+	r := &TargetResult{NIC: n, Mode: mode}
+	fail := func(what string, err error) *TargetResult {
+		r.Err = what + ": " + err.Error()
+		return r
+	}
+	if _, err := l.Query(30 * time.Second); err != nil {
+		return fail("first query", err)
+	}
+	// Warm-up: the first frames pay for page faults and lazy paths.
+	if _, _, err := l.Throughput(500, o.Window); err != nil {
+		return fail("warm-up", err)
+	}
+	var err error
+	if r.RTTLost, err = l.RoundTrips(o.RTT, &r.RTT, &r.Samples); err != nil {
+		return fail("round trips", err)
+	}
+	t0 := ReadThreadCPU(qemuPID)
+	start := time.Now()
+	if r.Tput, r.TLost, err = l.Throughput(o.TputFrames, o.Window); err != nil {
+		return fail("throughput", err)
+	}
+	r.QEMU = ThreadCPUDelta(t0, ReadThreadCPU(qemuPID), time.Since(start))
+	l.Drain(50 * time.Millisecond)
+	// The rest are independent: a failure is noted and the next one runs.
+	note := func(what string, err error) {
+		if err != nil {
+			r.Err = strings.TrimPrefix(r.Err+"; "+what+": "+err.Error(), "; ")
+		}
+	}
+	r.CPUIdle, _, err = l.CPULoad(0, o.CPUTime/2, 2)
+	note("idle cpu", err)
+	r.CPUMod, r.CPUCnt, err = l.CPULoad(o.CPURate, o.CPUTime, 2)
+	note("cpu", err)
+	r.Ladder, err = l.RateLadder(o.Rates, o.RateStep)
+	r.MaxRate = MaxLossless(r.Ladder)
+	note("rate ladder", err)
+	return r
+}
+
+func modeNames(ms []deferral.Mode) []string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = m.String()
+	}
+	return s
+}
+
+// ParseKV reads the k=v fields of a guest line as numbers (others are skipped).
+func ParseKV(line string) map[string]float64 {
+	m := map[string]float64{}
+	for _, f := range strings.Fields(line) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		if x, err := strconv.ParseFloat(v, 64); err == nil {
+			m[k] = x
+		}
+	}
+	return m
+}
+
+func collectProfiles(res *LabResult, out [][]string) {
+	if len(out) == 0 {
+		return
+	}
+	chunks := map[string]*strings.Builder{}
+	for _, l := range out[0] {
+		rest, ok := strings.CutPrefix(l, "BENCH PPROF ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 3 {
+			continue
+		}
+		k := f[0] + " " + f[1]
+		if chunks[k] == nil {
+			chunks[k] = &strings.Builder{}
+		}
+		chunks[k].WriteString(f[2])
+	}
+	for _, t := range res.Targets {
+		if b := chunks[t.NIC.BDF()+" "+t.Mode]; b != nil {
+			t.Profile, _ = base64.StdEncoding.DecodeString(b.String())
+		}
+	}
+}
+
+// labLock takes the host-wide lab lock that qemu/labtest uses, so that this
+// boot does not share the 2 cores with another package's lab test.
+func labLock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "uiodrv-lab.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("lab lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lab lock: %w", err)
+	}
+	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}

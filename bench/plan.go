@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+)
+
+// Target is one NIC in the guest: driven by uiodrv, or by the guest kernel's
+// driver through the AF_PACKET peer.
+type Target struct {
+	BDF    string
+	Kernel bool
+}
+
+// GuestPlan is what the guest side runs, in order: each target (every mode
+// for uiodrv ones), then the real-time scenario when RTTarget is set.
+type GuestPlan struct {
+	Backend driver.Backend
+	Targets []Target
+	Modes   []deferral.Mode
+	Profile map[deferral.Mode]bool
+
+	RTTarget   string
+	RTModes    []deferral.Mode
+	RTDuration time.Duration
+	RTWork     time.Duration // bottom-half CPU per frame
+	RTTaskWork time.Duration // the periodic task's job
+	RTIRQPrio  int
+	RTTaskPrio int
+}
+
+// Env encodes the plan as environment variables for the guest test binary.
+func (p *GuestPlan) Env() []string {
+	var ts []string
+	for _, t := range p.Targets {
+		k := "uiodrv"
+		if t.Kernel {
+			k = "kernel"
+		}
+		ts = append(ts, t.BDF+"="+k)
+	}
+	var prof []deferral.Mode
+	for _, m := range deferral.Modes() {
+		if p.Profile[m] {
+			prof = append(prof, m)
+		}
+	}
+	return []string{
+		"BENCH_BACKEND=" + p.Backend.String(),
+		"BENCH_TARGETS=" + strings.Join(ts, ","),
+		"BENCH_MODES=" + joinModes(p.Modes),
+		"BENCH_PROFILE=" + joinModes(prof),
+		"BENCH_RT_TARGET=" + p.RTTarget,
+		"BENCH_RT_MODES=" + joinModes(p.RTModes),
+		"BENCH_RT_DURATION=" + p.RTDuration.String(),
+		"BENCH_RT_WORK=" + p.RTWork.String(),
+		"BENCH_RT_TASK_WORK=" + p.RTTaskWork.String(),
+		"BENCH_RT_PRIOS=" + strconv.Itoa(p.RTIRQPrio) + "," + strconv.Itoa(p.RTTaskPrio),
+	}
+}
+
+func joinModes(ms []deferral.Mode) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = m.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func parseModes(s string) ([]deferral.Mode, error) {
+	var ms []deferral.Mode
+	for _, f := range strings.Split(s, ",") {
+		if f == "" {
+			continue
+		}
+		m, err := deferral.ParseMode(f)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+// ParseGuestEnv reads a plan written by Env from an environment.
+func ParseGuestEnv(environ []string) (*GuestPlan, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "BENCH_") {
+			env[k] = v
+		}
+	}
+	p := &GuestPlan{Profile: map[deferral.Mode]bool{}}
+	var err error
+	if p.Backend, err = driver.ParseBackend(env["BENCH_BACKEND"]); err != nil {
+		return nil, fmt.Errorf("BENCH_BACKEND: %w", err)
+	}
+	for _, f := range strings.Split(env["BENCH_TARGETS"], ",") {
+		if f == "" {
+			continue
+		}
+		bdf, kind, _ := strings.Cut(f, "=")
+		switch kind {
+		case "uiodrv", "kernel":
+			p.Targets = append(p.Targets, Target{BDF: bdf, Kernel: kind == "kernel"})
+		default:
+			return nil, fmt.Errorf("BENCH_TARGETS: %q: kind must be uiodrv or kernel", f)
+		}
+	}
+	if p.Modes, err = parseModes(env["BENCH_MODES"]); err != nil {
+		return nil, fmt.Errorf("BENCH_MODES: %w", err)
+	}
+	prof, err := parseModes(env["BENCH_PROFILE"])
+	if err != nil {
+		return nil, fmt.Errorf("BENCH_PROFILE: %w", err)
+	}
+	for _, m := range prof {
+		p.Profile[m] = true
+	}
+	p.RTTarget = env["BENCH_RT_TARGET"]
+	if p.RTTarget == "" {
+		return p, nil
+	}
+	if p.RTModes, err = parseModes(env["BENCH_RT_MODES"]); err != nil {
+		return nil, fmt.Errorf("BENCH_RT_MODES: %w", err)
+	}
+	for k, d := range map[string]*time.Duration{"BENCH_RT_DURATION": &p.RTDuration, "BENCH_RT_WORK": &p.RTWork, "BENCH_RT_TASK_WORK": &p.RTTaskWork} {
+		if *d, err = time.ParseDuration(env[k]); err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	a, b, _ := strings.Cut(env["BENCH_RT_PRIOS"], ",")
+	if p.RTIRQPrio, err = strconv.Atoi(a); err != nil {
+		return nil, fmt.Errorf("BENCH_RT_PRIOS: %w", err)
+	}
+	if p.RTTaskPrio, err = strconv.Atoi(b); err != nil {
+		return nil, fmt.Errorf("BENCH_RT_PRIOS: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,334 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uiodrv/uiodrv/deferral"
+)
+
+// interruptModes are the modes that sleep until an interrupt.
+var interruptModes = []string{"tasklet", "softirq", "workqueue", "threaded", "napi"}
+
+func (r *Report) models() []string {
+	var ms []string
+	if r.Lab == nil {
+		return nil
+	}
+	for _, t := range r.Lab.Targets {
+		if !slices.Contains(ms, string(t.NIC.Model)) {
+			ms = append(ms, string(t.NIC.Model))
+		}
+	}
+	return ms
+}
+
+func (r *Report) target(model, mode string) *TargetResult {
+	if r.Lab == nil {
+		return nil
+	}
+	for _, t := range r.Lab.Targets {
+		if string(t.NIC.Model) == model && t.Mode == mode {
+			return t
+		}
+	}
+	return nil
+}
+
+func p99(t *TargetResult) float64 { return float64(t.RTT.Quantile(0.99)) }
+
+func (r *Report) writeSummary(b *bytes.Buffer) {
+	if r.Lab == nil || len(r.Lab.Targets) == 0 {
+		return
+	}
+	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	w("## Headline: uiodrv / kernel e1000 driver, same boot\n\n")
+	t := &Table{Header: []string{"NIC", "mode", "reflect tput vs kernel (target >= 3x)", "RTT p99 vs kernel (target <= 0.3x)",
+		"RTT p50 vs kernel", "lossless RX rate vs kernel", "guest CPU at moderate rate vs busypoll (target <= 0.2x)"}}
+	for _, model := range r.models() {
+		k := r.target(model, "kernel")
+		bp := r.target(model, "busypoll")
+		for _, mode := range append(slices.Clone(interruptModes), "busypoll") {
+			u := r.target(model, mode)
+			if u == nil || k == nil {
+				continue
+			}
+			if u.Tput == 0 {
+				t.AddRow(model, mode, "failed: "+u.Err, "", "", "", "")
+				continue
+			}
+			tp := Ratio(u.Tput, k.Tput)
+			lat := Ratio(p99(u), p99(k))
+			if mode != "busypoll" {
+				tp += mark(u.Tput >= 3*k.Tput)
+				lat += mark(p99(u) <= 0.3*p99(k))
+			}
+			cpu := "(itself)"
+			if mode != "busypoll" && bp != nil && bp.Err == "" {
+				cpu = Ratio(u.CPUMod, bp.CPUMod) + mark(u.CPUMod <= bp.CPUMod/5)
+			}
+			t.AddRow(model, mode, tp, lat, Ratio(float64(u.RTT.Quantile(0.5)), float64(k.RTT.Quantile(0.5))),
+				Ratio(u.MaxRate, k.MaxRate), cpu)
+		}
+	}
+	t.Notes = []string{"✔ target met, ✘ missed. Ratios of figures measured in this run; the absolute values are in the tables below."}
+	_ = t.WriteMarkdown(b)
+}
+
+func mark(ok bool) string {
+	if ok {
+		return " ✔"
+	}
+	return " ✘"
+}
+
+func (r *Report) writeLab(b *bytes.Buffer, dir string) {
+	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	if r.LabErr != "" {
+		w("**The lab run failed:** `%s` (what was measured before is below).\n\n", r.LabErr)
+	}
+	if r.Lab == nil {
+		return
+	}
+	o := r.LabOpts
+	w("## End to end in the lab (%s)\n\n", r.Machine)
+	w("One boot, four NICs: uiodrv drives 03.0 (e1000) and 05.0 (e1000e) through %v, one mode after the other "+
+		"(IRQCPU 0, BHCPU 1); the guest kernel's own e1000/e1000e drivers drive 04.0 and 06.0, served by an AF_PACKET "+
+		"program in the same guest binary (recvmmsg/sendmmsg, batches of %d, bench/afpacket_linux.go). The host peer "+
+		"is the same code for both (bench/hostlab.go) through QEMU's `-netdev dgram` sockets; frames are %d bytes "+
+		"(64 on the wire with the FCS).\n\n", o.Backend, PeerBatch, MinFrame)
+	w("- **reflect**: %d frames reflected with %d in flight (after a 500-frame warm-up); frames/s of echoes received.\n", o.TputFrames, o.Window)
+	w("- **RTT**: %d one-at-a-time reflections, host send to host receive.\n", o.RTT)
+	w("- **lossless RX**: count-only frames paced at each rate of %v frames/s for %v per rung; the highest rung at which "+
+		"the guest counted every frame (a lossy rung is retried once).\n", o.Rates, o.RateStep)
+	w("- **CPU**: the guest's busy time from /proc/stat (all CPUs, in vCPUs) while %g frames/s arrive for %v, and with no traffic.\n\n", o.CPURate, o.CPUTime)
+	for _, model := range r.models() {
+		t := &Table{Title: model, Header: []string{"driver / mode", "reflect (frames/s)", "RTT p50", "RTT p99", "RTT max",
+			"lossless RX (frames/s)", "first lossy rung", fmt.Sprintf("guest CPU at %g/s", o.CPURate), "guest CPU idle", "guest counters"}}
+		for _, tg := range r.Lab.Targets {
+			if string(tg.NIC.Model) != model {
+				continue
+			}
+			name := "uiodrv " + tg.Mode
+			if tg.Mode == "kernel" {
+				name = "kernel driver (AF_PACKET)"
+			}
+			if tg.Tput == 0 {
+				t.AddRow(name, "failed: "+tg.Err)
+				continue
+			}
+			if tg.Err != "" {
+				t.Notes = append(t.Notes, fmt.Sprintf("%s: %s.", name, tg.Err))
+			}
+			lossy := "none"
+			for _, s := range tg.Ladder {
+				if !s.Lossless() {
+					lossy = fmt.Sprintf("%.0f/s: %.1f%% lost (sent at %.0f/s)", s.Rate, 100*(1-float64(s.Counted)/float64(s.Sent)), s.Achieved)
+				}
+			}
+			t.AddRow(name, fmt.Sprintf("%.0f", tg.Tput), Micros(tg.RTT.Quantile(0.5)), Micros(tg.RTT.Quantile(0.99)),
+				Micros(tg.RTT.Max()), fmt.Sprintf("%.0f", tg.MaxRate), lossy, fmt.Sprintf("%.2f", tg.CPUMod),
+				fmt.Sprintf("%.2f", tg.CPUIdle), guestSummary(tg.Guest))
+		}
+		_ = t.WriteMarkdown(b)
+		if err := plotRTT(filepath.Join(dir, "plots", "rtt-"+model+".png"), model, r.Lab.Targets); err == nil {
+			w("![round-trip CDF, %s](plots/rtt-%s.png)\n\n", model, model)
+		} else {
+			w("(plot failed: %v)\n\n", err)
+		}
+	}
+}
+
+// guestSummary keeps the interesting counters of a guest BENCH DONE line.
+func guestSummary(line string) string {
+	kv := ParseKV(line)
+	var parts []string
+	for _, k := range []string{"irqs", "bhruns", "dropped", "hwmissed", "hwnobuf", "handoff_p50", "handoff_p99"} {
+		if v, ok := kv[k]; ok {
+			if strings.HasPrefix(k, "handoff") {
+				parts = append(parts, k+" "+Micros(int64(v)))
+			} else {
+				parts = append(parts, fmt.Sprintf("%s %.0f", k, v))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r *Report) writeRT(b *bytes.Buffer, dir string) {
+	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	if len(r.HostRT) == 0 && (r.Lab == nil || len(r.Lab.RT) == 0) {
+		return
+	}
+	w("## The real-time scenario\n\n")
+	w("A periodic task (SCHED_FIFO %d, period 1 ms, a 100 µs job, absolute releases with clock_nanosleep) shares one core "+
+		"with the packet path: the top half at SCHED_FIFO %d (a hard IRQ preempts everything), the bottom half wherever its "+
+		"mode puts it on that same core (tasklet, softirq and NAPI in the top half's softirq context or ksoftirqd; the "+
+		"threaded IRQ at SCHED_FIFO 50; the workqueue worker at nice -20; the busy poller at SCHED_OTHER), with a CPU-heavy "+
+		"handler under more load than the core can carry. A job misses when it finishes after the next release. "+
+		"The kernel's design predicts that softirq/tasklet (and NAPI) work, run at the interrupt's priority, starves the "+
+		"task, while threaded IRQs below it and workqueues do not. The process runs with GOMAXPROCS = cores + 6 so that "+
+		"a woken real-time thread always finds a Go P (deferral's doc: otherwise the Go scheduler, not the kernel, "+
+		"decides who runs).\n\n", RTTaskPrio, RTIRQPrio)
+	if len(r.HostRT) > 0 {
+		o := r.HostRTOpts
+		t := &Table{Title: "Host, synthetic interrupts (eventfd)", Header: []string{"mode", "missed / jobs", "wake-up p50", "p99", "max",
+			"packets processed", "offered", "dropped (backlog full)", "interrupts"}}
+		t.Notes = []string{fmt.Sprintf("The interrupts are synthetic: a thread on core %d writes an eventfd %d times a second; each "+
+			"brings one packet costing %v of CPU in the bottom half (%.1f cores offered), on core %d with the task. "+
+			"Measured on %s.", o.GenCPU, o.IRQRate, o.PacketWork, float64(o.IRQRate)*o.PacketWork.Seconds(), o.CPU, r.Machine)}
+		for _, s := range r.HostRT {
+			h := &s.Task.Wakeup
+			t.AddRow(s.Mode, fmt.Sprintf("%d / %d", s.Task.Misses, s.Task.Jobs), Micros(h.Quantile(0.5)), Micros(h.Quantile(0.99)),
+				Micros(h.Max()), s.Processed, s.Offered, s.Dropped, s.IRQs)
+		}
+		_ = t.WriteMarkdown(b)
+		var series []pctSeries
+		for _, s := range r.HostRT {
+			h := &s.Task.Wakeup
+			series = append(series, pctSeries{s.Mode, []float64{float64(h.Quantile(0.5)), float64(h.Quantile(0.9)),
+				float64(h.Quantile(0.99)), float64(h.Quantile(0.999)), float64(h.Max())}})
+		}
+		if err := plotPercentiles(filepath.Join(dir, "plots", "rt-host.png"), "periodic task wake-up latency, host (synthetic IRQs)",
+			[]string{"p50", "p90", "p99", "p99.9", "max"}, series); err == nil {
+			w("![wake-up latency, host](plots/rt-host.png)\n\n")
+		}
+	}
+	if r.Lab != nil && len(r.Lab.RT) > 0 {
+		o := r.LabOpts
+		t := &Table{Title: "Lab, the emulated e1000's interrupts (03.0, uiodrv)", Header: []string{"mode", "missed / jobs", "wake-up p50", "p99", "max",
+			"frames processed", "frames flooded", "interrupts", "dropped"}}
+		t.Notes = []string{fmt.Sprintf("The host floods count frames at %.0f/s; the handler spends %v per frame (%.1f vCPUs "+
+			"offered) on guest core 0, with the top half (SCHED_FIFO %d) and the task; %v per mode. Under TCG the "+
+			"guest's idle floor is itself noisy (FACTS.md): compare the rows, not with other runs.",
+			o.RTRate, o.RTWork, o.RTRate*o.RTWork.Seconds(), o.RTIRQPrio, o.RTTime)}
+		var series []pctSeries
+		for _, s := range r.Lab.RT {
+			f := s.Fields
+			t.AddRow(s.Mode, fmt.Sprintf("%.0f / %.0f", f["misses"], f["jobs"]), Micros(int64(f["p50"])), Micros(int64(f["p99"])),
+				Micros(int64(f["max"])), fmt.Sprintf("%.0f", f["processed"]), s.Flooded, fmt.Sprintf("%.0f", f["irqs"]), fmt.Sprintf("%.0f", f["dropped"]))
+			series = append(series, pctSeries{s.Mode, []float64{f["p50"], f["p99"], f["max"]}})
+		}
+		_ = t.WriteMarkdown(b)
+		if err := plotPercentiles(filepath.Join(dir, "plots", "rt-lab.png"), "periodic task wake-up latency, lab (e1000 IRQs)",
+			[]string{"p50", "p99", "max"}, series); err == nil {
+			w("![wake-up latency, lab](plots/rt-lab.png)\n\n")
+		}
+	}
+}
+
+func (r *Report) writeGoBench(b *bytes.Buffer) {
+	if len(r.GoBench) == 0 && r.GoBenchErr == "" {
+		return
+	}
+	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	w("## Rings and executors\n\n`%s`, parsed: the median of the runs (min–max in brackets for ns/op). "+
+		"The `x-vs-chan`/`x-chan` columns are each benchmark's own ratio against a Go channel measured in the same run "+
+		"(see ring/ and deferral/ for what they measure). Machine: %s.\n\n", r.GoBenchCmd, r.Machine)
+	if r.GoBenchErr != "" {
+		w("**go test failed:** `%s`\n\n", r.GoBenchErr)
+	}
+	pkgs := []string{}
+	for _, g := range r.GoBench {
+		if !slices.Contains(pkgs, g.Pkg) {
+			pkgs = append(pkgs, g.Pkg)
+		}
+	}
+	for _, pkg := range pkgs {
+		var units []string
+		for _, g := range r.GoBench {
+			if g.Pkg != pkg {
+				continue
+			}
+			for _, u := range g.Units {
+				if !slices.Contains(units, u) {
+					units = append(units, u)
+				}
+			}
+		}
+		t := &Table{Title: pkg, Header: append([]string{"benchmark", "runs"}, units...)}
+		for _, g := range r.GoBench {
+			if g.Pkg != pkg {
+				continue
+			}
+			row := []any{g.Name, len(g.Runs)}
+			for _, u := range units {
+				v, ok := g.Median(u)
+				switch {
+				case !ok:
+					row = append(row, "")
+				case u == "ns/op":
+					lo, hi := g.Spread(u)
+					row = append(row, fmt.Sprintf("%s (%s–%s)", num(v), num(lo), num(hi)))
+				default:
+					row = append(row, num(v))
+				}
+			}
+			t.AddRow(row...)
+		}
+		_ = t.WriteMarkdown(b)
+	}
+}
+
+func num(v float64) string {
+	switch {
+	case v == float64(int64(v)) && v < 1e12:
+		return fmt.Sprintf("%d", int64(v))
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3g", v)
+	}
+}
+
+func (r *Report) writeProfiles(b *bytes.Buffer, dir string) {
+	if r.Lab == nil {
+		return
+	}
+	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	w("## What bounds the lab: profiles\n\n")
+	w("Host threads of QEMU during each reflect-throughput measurement (cores used, from /proc/<pid>/task/*/stat; "+
+		"the machine has %d):\n\n", len(coresHint()))
+	t := &Table{Header: []string{"NIC", "driver / mode", "reflect (frames/s)", "QEMU threads (cores)"}}
+	for _, tg := range r.Lab.Targets {
+		var parts []string
+		total := 0.0
+		for _, th := range tg.QEMU {
+			total += th.Cores
+			if len(parts) < 5 {
+				parts = append(parts, fmt.Sprintf("%s %.2f", th.Comm, th.Cores))
+			}
+		}
+		t.AddRow(tg.NIC.Model, tg.Mode, fmt.Sprintf("%.0f", tg.Tput), fmt.Sprintf("total %.2f: %s", total, strings.Join(parts, ", ")))
+	}
+	_ = t.WriteMarkdown(b)
+	for _, tg := range r.Lab.Targets {
+		if len(tg.Profile) == 0 {
+			continue
+		}
+		name := fmt.Sprintf("guest-%s-%s.pprof", tg.NIC.Model, tg.Mode)
+		path := filepath.Join(dir, "profiles", name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			continue
+		}
+		if err := os.WriteFile(path, tg.Profile, 0o644); err != nil {
+			continue
+		}
+		w("### Guest CPU profile: uiodrv %s on %s (`profiles/%s`, the whole session)\n\n```\n%s```\n\n", tg.Mode, tg.NIC.Model, name, pprofTop(path, 18))
+	}
+}
+
+func coresHint() []int {
+	n := make([]int, numCPU())
+	return n
+}
+
+var _ = time.Second
+var _ = deferral.ModeTasklet
