@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/qemu"
+	"github.com/uiodrv/uiodrv/qemu/labtest"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// staticBinary builds the static uiodrv once per test process.
+func staticBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "uiodrv-cli-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "uiodrv")
+		binErr = qemu.BuildStatic("./cmd/uiodrv", binPath)
+	})
+	if binErr != nil {
+		t.Fatalf("build static uiodrv: %v", binErr)
+	}
+	return binPath
+}
+
+// TestLabCLI runs the real CLI end to end, with uiodrv itself as the guest's
+// /init: a run that reflects exactly --count 1000 frames and stops by
+// itself; a run stopped by SIGTERM in the middle of traffic, which must exit
+// 0 with its summary; and a third run on the same device, which can only
+// succeed if the second released everything.
+func TestLabCLI(t *testing.T) {
+	labtest.Require(t)
+	bin := staticBinary(t)
+	cfg := labConfig(bin, qemu.E1000, driver.BackendVFIO, 5*time.Minute,
+		[]string{"--dev", labBDF, "--mode", "workqueue", "--handler", "reflect", "--count", "1000", "--stats-every", "1s"},
+		[]string{"--dev", labBDF, "--mode", "threaded", "--handler", "reflect", "--stats-every", "1s"},
+		[]string{"--dev", labBDF, "--mode", "napi", "--handler", "count", "--count", "100"},
+	)
+	cfg.Output = tWriter{t}
+	unlock := labtest.Lock(t)
+	defer unlock()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	vm, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	defer vm.Close()
+
+	// 1. --count 1000: exactly 1000 frames, all back intact, then exit by itself.
+	if _, err := vm.WaitOutput(ctx, 0, "uiodrv: ready"); err != nil {
+		t.Fatal(err)
+	}
+	tr := newTraffic(vm.Peer(0), 200)
+	tr.run(ctx, 500, 2*time.Second, func(l string) { t.Log("host ", l) })
+	if tr.sent.Load() != 1000 || tr.intact.Load() != 1000 || tr.corrupt.Load() != 0 {
+		t.Errorf("count run: sent %d, back intact %d, altered %d; want 1000, 1000, 0", tr.sent.Load(), tr.intact.Load(), tr.corrupt.Load())
+	}
+
+	// 2. SIGTERM in the middle of traffic.
+	if _, err := vm.WaitOutput(ctx, 1, "uiodrv: ready"); err != nil {
+		t.Fatal(err)
+	}
+	tr2 := newTraffic(vm.Peer(0), 200)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tr2.run(ctx, 500, 3*time.Second, func(l string) { t.Log("host ", l) })
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	if err := vm.Signal(1, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.WaitOutput(ctx, 1, "device released"); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if tr2.intact.Load() == 0 {
+		t.Errorf("SIGTERM run reflected nothing before the signal")
+	}
+
+	// 3. The same device again: only possible if run 2 released it.
+	if _, err := vm.WaitOutput(ctx, 2, "uiodrv: ready"); err != nil {
+		t.Fatal(err)
+	}
+	tr3 := newTraffic(vm.Peer(0), 100)
+	tr3.run(ctx, 200, time.Second, func(string) {})
+
+	res, err := vm.Wait()
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	t.Logf("lab: kernel %s, boot %v, total %v (test %v)", res.Kernel, res.Boot.Round(time.Millisecond),
+		res.Total.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	want := []struct {
+		stop  string
+		lines []string
+	}{
+		{"stopped by count", []string{"rx        1000 frames", "tx        1000 frames", "every frame accounted for", "device released"}},
+		{"stopped by signal", []string{"every frame accounted for", "device released", "rx "}},
+		{"stopped by count", []string{"every frame accounted for", "device released"}},
+	}
+	for i, w := range want {
+		ex := res.Exits[i]
+		out := strings.Join(res.Output[i], "\n")
+		if !ex.Ended || ex.Code != 0 {
+			t.Errorf("run %d: exit %d %s, want 0\n%s", i, ex.Code, ex.Err, out)
+			continue
+		}
+		for _, s := range append([]string{w.stop}, w.lines...) {
+			if !strings.Contains(out, s) {
+				t.Errorf("run %d: output lacks %q:\n%s", i, s, out)
+			}
+		}
+	}
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// The error lab tests boot with /bin/uiodrv and this package's test binary;
+// TestGuestCLIErrors runs uiodrv against real misconfigurations and checks
+// exit statuses, messages and that nothing changed.
+
+func TestLabCLIErrorsVFIO(t *testing.T) { labErrors(t, driver.BackendVFIO) }
+func TestLabCLIErrorsUIO(t *testing.T)  { labErrors(t, driver.BackendUIO) }
+
+func labErrors(t *testing.T, backend driver.Backend) {
+	labtest.Require(t)
+	bin := staticBinary(t)
+	cfg := labConfig(bin, qemu.E1000, backend, 5*time.Minute)
+	cfg.Init = "" // labtest's own init: the guest side is a test binary
+	// 04.0 is claimed by the kernel's e1000, 05.0 (e1000e, module not loaded) has no driver.
+	cfg.NICs = append(cfg.NICs, qemu.NIC{Model: qemu.E1000}, qemu.NIC{Model: qemu.E1000E})
+	cfg.Modules = []string{"e1000"}
+	start := time.Now()
+	labtest.Run(t, labtest.Options{
+		Package: "./cmd/uiodrv",
+		Run:     "^TestGuestCLIErrors$",
+		VM:      cfg,
+		Env:     []string{"LAB_BACKEND=" + backend.String()},
+	})
+	t.Logf("%s lane: %v", backend, time.Since(start).Round(time.Millisecond))
+}
+
+// guestRun runs /bin/uiodrv with args, as uid/gid 65534 when nobody is set.
+func guestRun(t *testing.T, nobody bool, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command("/bin/uiodrv", args...)
+	if nobody {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("uiodrv %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, string(out)
+}
+
+func TestGuestCLIErrors(t *testing.T) {
+	labtest.InGuest(t)
+	backend, err := driver.ParseBackend(os.Getenv("LAB_BACKEND"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := pci.Sysfs{}
+	drivers := func() string {
+		var d []string
+		for _, a := range []string{"0000:00:03.0", "0000:00:04.0", "0000:00:05.0"} {
+			cur, err := s.CurrentDriver(pci.MustParseAddr(a))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d = append(d, a+"="+cur)
+		}
+		return strings.Join(d, " ")
+	}
+	before := drivers()
+	t.Logf("drivers: %s", before)
+	b := "--backend=" + backend.String()
+	cases := []struct {
+		name   string
+		nobody bool
+		args   []string
+		code   int
+		want   []string // substrings of the output: the error and its fix
+	}{
+		{"malformed BDF", false, []string{"--dev", "00:3.0", b}, 2, []string{"malformed address", "fix: give the address as DDDD:BB:SS.F"}},
+		{"no such device", false, []string{"--dev", "0000:00:09.0", b}, 1, []string{"no such device", "uiodrv list"}},
+		{"unsupported device", false, []string{"--dev", "0000:00:00.0", b}, 1, []string{"unsupported device", "not an e1000-family NIC"}},
+		{"bound to another driver", false, []string{"--dev", "0000:00:04.0", b}, 1, []string{"is bound to e1000", "uiodrv bind --dev"}},
+		{"bound to no driver", false, []string{"--dev", "0000:00:05.0", b}, 1, []string{"is bound to no driver", "uiodrv bind --dev"}},
+		{"unknown mode", false, []string{"--dev", labBDF, b, "--mode", "bogus"}, 2, []string{"valid modes are"}},
+		{"unknown handler", false, []string{"--dev", labBDF, b, "--handler", "bogus"}, 2, []string{"valid handlers are"}},
+		{"invalid CPU", false, []string{"--dev", labBDF, b, "--irq-cpu", "7"}, 2, []string{"not a CPU this process may use (allowed: 0-1"}},
+		{"bad backend", false, []string{"--dev", labBDF, "--backend", "dpdk"}, 2, []string{"unknown backend", "use --backend vfio or --backend uio"}},
+	}
+	if backend == driver.BackendUIO {
+		cases = append(cases, struct {
+			name   string
+			nobody bool
+			args   []string
+			code   int
+			want   []string
+		}{"vfio module missing", false, []string{"--dev", labBDF}, 1, []string{"kernel module not loaded", "modprobe vfio-pci"}})
+	} else {
+		cases = append(cases, struct {
+			name   string
+			nobody bool
+			args   []string
+			code   int
+			want   []string
+		}{"permission denied", true, []string{"--dev", labBDF, b, "--mode", "tasklet"}, 1, []string{"permission denied", "fix: run as root"}})
+	}
+	for _, c := range cases {
+		code, out := guestRun(t, c.nobody, c.args...)
+		t.Logf("%s: exit %d\n%s", c.name, code, out)
+		if code != c.code {
+			t.Errorf("%s: exit %d, want %d", c.name, code, c.code)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %q", c.name, w)
+			}
+		}
+	}
+
+	if backend == driver.BackendVFIO {
+		// Give nobody the group, so that the limits are what stops it.
+		grp, err := s.IOMMUGroup(pci.MustParseAddr(labBDF))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gpath := "/dev/vfio/" + strconv.Itoa(grp)
+		if err := os.Chown(gpath, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		code, out := guestRun(t, true, "--dev", labBDF, b, "--mode", "tasklet", "--rt-prio", "50")
+		t.Logf("rt not permitted: exit %d\n%s", code, out)
+		if code != 1 || !strings.Contains(out, "real-time scheduling not permitted") || !strings.Contains(out, "--rt-prio 0") {
+			t.Errorf("rt not permitted: exit %d, want 1 and the fix", code)
+		}
+		var old unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
+			t.Fatal(err)
+		}
+		low := unix.Rlimit{Cur: 64 << 10, Max: old.Max}
+		if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &low); err != nil {
+			t.Fatal(err)
+		}
+		code, out = guestRun(t, true, "--dev", labBDF, b, "--mode", "tasklet")
+		if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("memlock: exit %d\n%s", code, out)
+		if code != 1 || !strings.Contains(out, "RLIMIT_MEMLOCK") || !strings.Contains(out, "ulimit -l") {
+			t.Errorf("memlock: exit %d, want 1 and the fix", code)
+		}
+		if err := os.Chown(gpath, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		const nr = "/proc/sys/vm/nr_hugepages"
+		old, err := os.ReadFile(nr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(nr, []byte("0"), 0); err != nil {
+			t.Fatal(err)
+		}
+		code, out := guestRun(t, false, "--dev", labBDF, b)
+		if err := os.WriteFile(nr, old, 0); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("no hugepages: exit %d\n%s", code, out)
+		if code != 1 || !strings.Contains(out, "no free hugepages") || !strings.Contains(out, "nr_hugepages") {
+			t.Errorf("no hugepages: exit %d, want 1 and the fix", code)
+		}
+	}
+
+	// Nothing changed: the drivers are as they were and the device still works.
+	if after := drivers(); after != before {
+		t.Errorf("drivers changed: %s, was %s", after, before)
+	}
+	code, out := guestRun(t, false, "--dev", labBDF, b, "--mode", "tasklet", "--duration", "1s", "--settle", "0")
+	t.Logf("after the errors: exit %d\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "device released") {
+		t.Errorf("the device does not run after the error cases: exit %d", code)
+	}
+	fmt.Println("guest CLI error checks done")
+}
