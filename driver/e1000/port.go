@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
 )
@@ -212,6 +213,13 @@ func (d *Device) Close() error {
 	var err error
 	if d.nic != nil {
 		err = d.nic.Close()
+	}
+	if d.msix {
+		// QEMU 7.2's e1000e arms a throttling timer (EITR) at each MSI-X
+		// message and aborts if MSI-X is disabled when it fires: with the
+		// NIC quiet (interrupts masked, reset), let any pending one expire
+		// before the bus disables MSI-X.
+		time.Sleep(20 * time.Millisecond)
 	}
 	if d.bus != nil {
 		err = errors.Join(err, d.bus.Close())
