@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -57,6 +58,8 @@ func TestLabCLI(t *testing.T) {
 		[]string{"--dev", labBDF, "--mode", "workqueue", "--handler", "reflect", "--count", "1000", "--stats-every", "1s"},
 		[]string{"--dev", labBDF, "--mode", "threaded", "--handler", "reflect", "--stats-every", "1s"},
 		[]string{"--dev", labBDF, "--mode", "napi", "--handler", "count", "--count", "100"},
+		[]string{"pktgen", "--dev", labBDF, "--mode", "tasklet", "--rate", "1000", "--size", "100", "--count", "300",
+			"--dst", "02:75:69:6f:00:01"},
 	)
 	cfg.Output = tWriter{t}
 	unlock := labtest.Lock(t)
@@ -109,6 +112,23 @@ func TestLabCLI(t *testing.T) {
 	tr3 := newTraffic(vm.Peer(0), 100)
 	tr3.run(ctx, 200, time.Second, func(string) {})
 
+	// 4. pktgen: 300 numbered frames arrive at the host peer.
+	if _, err := vm.WaitOutput(ctx, 3, "pktgen ready"); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint32]bool{}
+	buf := make([]byte, 2048)
+	for len(got) < 300 {
+		n, err := vm.Peer(0).RecvInto(buf, time.Now().Add(10*time.Second))
+		if err != nil {
+			t.Errorf("pktgen: %d of 300 frames received: %v", len(got), err)
+			break
+		}
+		if n == 100 && buf[12] == 0x88 && buf[13] == 0xb5 {
+			got[binary.BigEndian.Uint32(buf[14:])] = true
+		}
+	}
+
 	res, err := vm.Wait()
 	if err != nil {
 		t.Fatalf("lab: %v", err)
@@ -122,6 +142,7 @@ func TestLabCLI(t *testing.T) {
 		{"stopped by count", []string{"rx        1000 frames", "tx        1000 frames", "every frame accounted for", "device released"}},
 		{"stopped by signal", []string{"every frame accounted for", "device released", "rx "}},
 		{"stopped by count", []string{"every frame accounted for", "device released"}},
+		{"stopped by count", []string{"sent      300 frames of 100 bytes", "NIC tx_good 300", "device released"}},
 	}
 	for i, w := range want {
 		ex := res.Exits[i]

@@ -144,7 +144,34 @@ func checkDevice(s pci.Sysfs, t target) (*pci.Device, error) {
 	if len(others) > 0 {
 		return nil, fmt.Errorf("%w: IOMMU group %d also holds %s", vfio.ErrGroupNotViable, dev.IOMMUGroup, strings.Join(others, ", "))
 	}
-	return dev, nil
+	return dev, checkGroupFile(vfioDevDir, dev.IOMMUGroup)
+}
+
+// vfioDevDir is where the VFIO device nodes are (tests point it elsewhere).
+var vfioDevDir = vfio.DefaultDevDir
+
+// checkGroupFile opens and closes the VFIO container and group nodes, which
+// changes nothing, to report a missing module, a permission problem or a
+// group in use before the device is opened.
+func checkGroupFile(dir string, group int) error {
+	for _, p := range []string{filepath.Join(dir, "vfio"), filepath.Join(dir, strconv.Itoa(group))} {
+		fd, err := unix.Open(p, unix.O_RDWR|unix.O_CLOEXEC, 0)
+		switch {
+		case err == nil:
+			unix.Close(fd)
+			continue
+		case err == unix.EACCES || err == unix.EPERM:
+			return fmt.Errorf("%w: open %s: %v", vfio.ErrPermission, p, err)
+		case err == unix.EBUSY:
+			return fmt.Errorf("%w: open %s: %v", vfio.ErrGroupBusy, p, err)
+		case err == unix.ENOENT && filepath.Base(p) == "vfio":
+			return fmt.Errorf("%w: open %s: %v", vfio.ErrNoVFIO, p, err)
+		case err == unix.ENOENT:
+			return fmt.Errorf("%w: open %s: %v (the group node appears when vfio-pci binds a device of the group)", vfio.ErrNotBound, p, err)
+		}
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	return nil
 }
 
 // checkMemory checks that the DMA memory of the targets can be locked

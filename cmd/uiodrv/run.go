@@ -321,15 +321,7 @@ func openPort(f *runFlags, bdf string, h driver.Handler, log *zap.Logger) (*driv
 }
 
 func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, log *zap.Logger) (*driver.Port, *e1000.Device, error) {
-	dev, err := e1000.Open(bdf, e1000.OpenOptions{
-		Backend:   f.parsedBack,
-		Hugepages: f.hugepages,
-		Poll:      f.parsedMode == deferral.ModeBusyPoll,
-		NIC: e1000.Options{
-			RxRingSize: f.ringSize, TxRingSize: f.ringSize,
-			ITR: f.itr, MSIX: f.msix, Promisc: f.promisc,
-		},
-	})
+	dev, err := openDevice(bdf, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -343,6 +335,27 @@ func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, lo
 		return nil, nil, fmt.Errorf("%s: start port: %w", bdf, err)
 	}
 	return port, dev, nil
+}
+
+// openDevice is e1000.Open, with its panics turned into errors: at this
+// commit, driver.OpenBus and e1000.Open call Close on the nil receiver their
+// own "return nil, err" left in the named result when opening fails, and
+// panic. The preflight checks catch the usual failures before this point.
+func openDevice(bdf string, f *runFlags) (dev *e1000.Device, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			dev, err = nil, fmt.Errorf("open %s failed, and the driver panicked cleaning up (%v); check the binding, IOMMU, permissions, RLIMIT_MEMLOCK and hugepages", bdf, r)
+		}
+	}()
+	return e1000.Open(bdf, e1000.OpenOptions{
+		Backend:   f.parsedBack,
+		Hugepages: f.hugepages,
+		Poll:      f.parsedMode == deferral.ModeBusyPoll,
+		NIC: e1000.Options{
+			RxRingSize: f.ringSize, TxRingSize: f.ringSize,
+			ITR: f.itr, MSIX: f.msix, Promisc: f.promisc,
+		},
+	})
 }
 
 // loop shows statistics and waits for a reason to stop, which it returns.

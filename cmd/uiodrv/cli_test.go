@@ -1,0 +1,395 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/uio"
+	"github.com/uiodrv/uiodrv/vfio"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = cliMain(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// Usage errors exit 2 with a message naming the fix, before anything is
+// opened: the device given does not even exist on the host.
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dev", "00:3.0"}, "fix: give the address as DDDD:BB:SS.F"},
+		{[]string{"--dev", "zz"}, "malformed address"},
+		{[]string{}, "--dev is required"},
+		{[]string{"--dev", "0000:00:03.0", "--mode", "irq"}, "valid modes are tasklet, softirq, workqueue, threaded, napi, busypoll"},
+		{[]string{"--dev", "0000:00:03.0", "--handler", "drop"}, "valid handlers are count, reflect, capture, forward"},
+		{[]string{"--dev", "0000:00:03.0", "--handler", "capture"}, "--handler capture needs --pcap FILE"},
+		{[]string{"--dev", "0000:00:03.0", "--handler", "forward"}, "--handler forward needs --fwd-dev BDF"},
+		{[]string{"--dev", "0000:00:03.0", "--handler", "forward", "--fwd-dev", "0000:00:03.0"}, "--fwd-dev must differ"},
+		{[]string{"--dev", "0000:00:03.0", "--irq-cpu", "4096"}, "not a CPU this process may use"},
+		{[]string{"--dev", "0000:00:03.0", "--bh-cpu", "-2"}, "not a CPU this process may use"},
+		{[]string{"--dev", "0000:00:03.0", "--irq-cpu", "one"}, "invalid argument"},
+		{[]string{"--dev", "0000:00:03.0", "--rt-prio", "100"}, "want 0 (SCHED_OTHER) or 1-99"},
+		{[]string{"--dev", "0000:00:03.0", "--ring-size", "100"}, "power of two from 8 to 4096"},
+		{[]string{"--dev", "0000:00:03.0", "--budget", "0"}, "--budget 0"},
+		{[]string{"--dev", "0000:00:03.0", "--backend", "dpdk"}, "use --backend vfio or --backend uio"},
+		{[]string{"--dev", "0000:00:03.0", "--backend", "uio", "--msix"}, "--msix needs --backend vfio"},
+		{[]string{"--dev", "0000:00:03.0", "--log-level", "loud"}, "--log-level"},
+		{[]string{"--dev", "0000:00:03.0", "--log-format", "xml"}, "--log-format"},
+		{[]string{"--dev", "0000:00:03.0", "stray"}, "unexpected argument"},
+		{[]string{"--nope"}, "unknown flag"},
+		{[]string{"bind", "--dev", "0000:00:03.0", "--driver", "e1000"}, "want vfio-pci or uio_pci_generic"},
+		{[]string{"bind"}, "--dev is required"},
+		{[]string{"unbind", "--dev", "3"}, "malformed address"},
+		{[]string{"pktgen", "--dev", "0000:00:03.0", "--size", "10"}, "--size 10"},
+		{[]string{"lab", "--nic", "rtl8139"}, "want e1000 or e1000e"},
+		{[]string{"lab", "--mode", "fast"}, "valid modes are"},
+		{[]string{"lab", "--rate", "0"}, "--rate 0"},
+	}
+	for _, c := range cases {
+		code, out, errOut := runCLI(c.args...)
+		if code != exitUsage {
+			t.Errorf("uiodrv %v: exit %d, want %d\n%s", c.args, code, exitUsage, errOut)
+		}
+		if !strings.Contains(errOut, c.want) {
+			t.Errorf("uiodrv %v: stderr lacks %q:\n%s", c.args, c.want, errOut)
+		}
+		if out != "" {
+			t.Errorf("uiodrv %v: printed on stdout: %q", c.args, out)
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"run", "--help"}, {"help", "lab"}, {"list", "-h"},
+		{"bind", "--help"}, {"unbind", "--help"}, {"pktgen", "--help"}, {"lab", "--help"}} {
+		code, out, _ := runCLI(args...)
+		if code != exitOK || !strings.Contains(out, "Usage:") || !strings.Contains(out, "uiodrv") {
+			t.Errorf("uiodrv %v: exit %d, output %q", args, code, out)
+		}
+		if args[0] != "--help" && args[0] != "-h" && args[0] != "help" || len(args) > 1 {
+			if !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit status") {
+				t.Errorf("uiodrv %v: help lacks examples or exit codes:\n%s", args, out)
+			}
+		}
+	}
+	code, out, _ := runCLI("--version")
+	if code != 0 || !strings.HasPrefix(out, "uiodrv ") {
+		t.Errorf("--version: exit %d %q", code, out)
+	}
+}
+
+// Every sentinel a user can meet maps to a fix, and to exit status 1.
+func TestHints(t *testing.T) {
+	for _, h := range hints {
+		err := fmt.Errorf("open 0000:00:03.0: %w", h.err)
+		var b bytes.Buffer
+		if code := report(&b, "run", err); code != exitFailure {
+			t.Errorf("%v: exit %d, want 1", h.err, code)
+		}
+		if !strings.Contains(b.String(), "fix: "+h.hint) {
+			t.Errorf("%v: report lacks its fix:\n%s", h.err, b.String())
+		}
+	}
+	for _, e := range []error{pci.ErrNoDevice, vfio.ErrNoVFIO, vfio.ErrNotBound, uio.ErrNotBound, vfio.ErrNoIOMMUGroup,
+		vfio.ErrGroupNotViable, vfio.ErrPermission, vfio.ErrMemlock, uio.ErrNoHugepages, deferral.ErrRTNotPermitted,
+		errRLimitMemlock, errNoHugepages, errNoModule} {
+		if hintFor(fmt.Errorf("x: %w", e)) == "" {
+			t.Errorf("%v has no fix", e)
+		}
+	}
+	if hintFor(errors.New("something else")) != "" {
+		t.Errorf("an unknown error got a fix")
+	}
+}
+
+// fakeDev is one device of a fake sysfs tree.
+type fakeDev struct {
+	addr, vendor, device, class, driver string
+	group                               int // -1: none
+	iface                               string
+}
+
+// fakeSysfs lays out a sysfs tree like the kernel's under a temporary
+// folder: devices, drivers, IOMMU groups, interfaces and hugepages.
+func fakeSysfs(t *testing.T, drivers []string, freeHuge string, devs ...fakeDev) pci.Sysfs {
+	t.Helper()
+	root := t.TempDir()
+	mk := func(p, data string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, name string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk(filepath.Join(root, "bus/pci/drivers_probe"), "")
+	if err := os.MkdirAll(filepath.Join(root, "bus/pci/devices"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range drivers {
+		mk(filepath.Join(root, "bus/pci/drivers", d, "bind"), "")
+	}
+	if freeHuge != "" {
+		mk(filepath.Join(root, "kernel/mm/hugepages/hugepages-2048kB/free_hugepages"), freeHuge+"\n")
+	}
+	for _, d := range devs {
+		dir := filepath.Join(root, "bus/pci/devices", d.addr)
+		for k, v := range map[string]string{"vendor": d.vendor, "device": d.device, "class": d.class,
+			"subsystem_vendor": "0x8086", "subsystem_device": "0x001e", "numa_node": "-1", "driver_override": "(null)"} {
+			mk(filepath.Join(dir, k), v+"\n")
+		}
+		if d.driver != "" {
+			link(filepath.Join(root, "bus/pci/drivers", d.driver), filepath.Join(dir, "driver"))
+		}
+		if d.group >= 0 {
+			g := filepath.Join(root, "kernel/iommu_groups", fmt.Sprint(d.group))
+			link(dir, filepath.Join(g, "devices", d.addr))
+			link(g, filepath.Join(dir, "iommu_group"))
+		}
+		if d.iface != "" {
+			mk(filepath.Join(dir, "net", d.iface, "flags"), "0x1003\n")
+			link(filepath.Join(dir, "net", d.iface), filepath.Join(root, "class/net", d.iface))
+		}
+	}
+	return pci.Sysfs{Root: root}
+}
+
+const (
+	e1000ID = "0x100e"
+	netCls  = "0x020000"
+)
+
+func TestCheckDevice(t *testing.T) {
+	vfioDevDir = t.TempDir()
+	defer func() { vfioDevDir = vfio.DefaultDevDir }()
+	for _, n := range []string{"vfio", "3"} {
+		if err := os.WriteFile(filepath.Join(vfioDevDir, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := fakeSysfs(t, []string{"vfio-pci", "e1000", "virtio-pci"}, "",
+		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "vfio-pci", 3, ""},
+		fakeDev{"0000:00:04.0", "0x8086", e1000ID, netCls, "e1000", 4, "eth1"},
+		fakeDev{"0000:00:05.0", "0x1af4", "0x1041", netCls, "virtio-pci", 5, "eth0"},
+		fakeDev{"0000:00:06.0", "0x8086", e1000ID, netCls, "vfio-pci", -1, ""},
+		fakeDev{"0000:00:07.0", "0x8086", e1000ID, netCls, "vfio-pci", 7, ""},
+		fakeDev{"0000:00:07.1", "0x8086", e1000ID, netCls, "e1000", 7, ""},
+		fakeDev{"0000:00:08.0", "0x8086", e1000ID, netCls, "", 8, ""},
+		fakeDev{"0000:00:0a.0", "0x8086", e1000ID, netCls, "vfio-pci", 10, ""},
+	)
+	vf, ui := driver.BackendVFIO, driver.BackendUIO
+	cases := []struct {
+		dev     string
+		backend driver.Backend
+		err     error
+		msg     string
+	}{
+		{"0000:00:03.0", vf, nil, ""},
+		{"0000:00:09.0", vf, pci.ErrNoDevice, "no such device"},
+		{"0000:00:05.0", vf, nil, "not an e1000-family NIC"}, // ErrUnsupportedDevice, checked by message below
+		{"0000:00:04.0", vf, vfio.ErrNotBound, "is bound to e1000 (uiodrv bind --dev 0000:00:04.0 --driver vfio-pci)"},
+		{"0000:00:08.0", vf, vfio.ErrNotBound, "is bound to no driver"},
+		{"0000:00:06.0", vf, vfio.ErrNoIOMMUGroup, "iommu_group"},
+		{"0000:00:0a.0", vf, vfio.ErrNotBound, "/10: no such file"}, // group 10 has no /dev/vfio/10
+		{"0000:00:03.0", ui, errNoModule, "drivers/uio_pci_generic is missing"},
+	}
+	for _, c := range cases {
+		_, err := checkDevice(s, target{addr: pci.MustParseAddr(c.dev), backend: c.backend})
+		switch {
+		case c.msg == "" && err != nil:
+			t.Errorf("%s %v: %v", c.dev, c.backend, err)
+		case c.msg != "" && err == nil:
+			t.Errorf("%s %v: no error, want %q", c.dev, c.backend, c.msg)
+		case err != nil && (c.err != nil && !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.msg)):
+			t.Errorf("%s %v: %v, want %v containing %q", c.dev, c.backend, err, c.err, c.msg)
+		case err != nil && hintFor(err) == "":
+			t.Errorf("%s %v: %v has no fix", c.dev, c.backend, err)
+		}
+	}
+	// Nothing was changed: drivers are as they were.
+	for dev, want := range map[string]string{"0000:00:04.0": "e1000", "0000:00:08.0": "", "0000:00:03.0": "vfio-pci"} {
+		if got, _ := s.CurrentDriver(pci.MustParseAddr(dev)); got != want {
+			t.Errorf("%s: driver %q after checks, want %q", dev, got, want)
+		}
+	}
+}
+
+func TestCheckMemoryAndSched(t *testing.T) {
+	s := fakeSysfs(t, nil, "2")
+	none := fakeSysfs(t, nil, "")
+	vf := target{backend: driver.BackendVFIO}
+	ui := target{backend: driver.BackendUIO}
+	root := limits{capIPCLock: true, capSysNice: true}
+	user := limits{memlock: 8 << 20, rtprio: 0, nice: 0}
+	if err := checkMemory(s, root, []target{vf}); err != nil {
+		t.Errorf("root, VFIO: %v", err)
+	}
+	if err := checkMemory(s, user, []target{vf}); err != nil {
+		t.Errorf("8 MiB memlock, VFIO: %v", err)
+	}
+	low := limits{memlock: 64 << 10}
+	if err := checkMemory(s, low, []target{vf}); !errors.Is(err, errRLimitMemlock) || !strings.Contains(hintFor(err), "ulimit -l") {
+		t.Errorf("64 KiB memlock: %v", err)
+	}
+	if err := checkMemory(s, low, []target{vf, vf, vf}); !errors.Is(err, errRLimitMemlock) {
+		t.Errorf("three devices: %v", err)
+	}
+	if err := checkMemory(s, root, []target{ui}); !errors.Is(err, errNoHugepages) || !strings.Contains(err.Error(), "2 free") {
+		t.Errorf("UIO with 2 free hugepages: %v", err)
+	}
+	if err := checkMemory(none, root, []target{ui}); !errors.Is(err, errNoHugepages) {
+		t.Errorf("UIO without hugepage support: %v", err)
+	}
+	if err := checkMemory(fakeSysfs(t, nil, "64"), root, []target{ui}); err != nil {
+		t.Errorf("UIO with 64 hugepages: %v", err)
+	}
+
+	if err := checkSched(root, deferral.ModeThreaded, 99, 0); err != nil {
+		t.Errorf("root: %v", err)
+	}
+	if err := checkSched(user, deferral.ModeTasklet, 0, 0); err != nil {
+		t.Errorf("tasklet, no RT: %v", err)
+	}
+	for _, c := range []struct {
+		mode       deferral.Mode
+		rt, thread int
+		err        error
+	}{
+		{deferral.ModeTasklet, 50, 0, deferral.ErrRTNotPermitted},
+		{deferral.ModeThreaded, 0, 0, deferral.ErrRTNotPermitted}, // the IRQ thread is SCHED_FIFO 50
+		{deferral.ModeWorkqueue, 0, 0, deferral.ErrNiceNotPermitted},
+	} {
+		if err := checkSched(user, c.mode, c.rt, c.thread); !errors.Is(err, c.err) || hintFor(err) == "" {
+			t.Errorf("%v rt %d: %v, want %v", c.mode, c.rt, err, c.err)
+		}
+	}
+	if err := checkSched(user, deferral.ModeThreaded, 0, -1); err != nil {
+		t.Errorf("threaded at SCHED_OTHER: %v", err)
+	}
+	if err := checkSched(limits{rtprio: 60}, deferral.ModeThreaded, 0, 0); err != nil {
+		t.Errorf("RLIMIT_RTPRIO 60: %v", err)
+	}
+}
+
+func TestList(t *testing.T) {
+	s := fakeSysfs(t, []string{"vfio-pci", "e1000", "virtio-pci"}, "",
+		fakeDev{"0000:00:00.0", "0x8086", "0x29c0", "0x060000", "", -1, ""},
+		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "vfio-pci", 3, ""},
+		fakeDev{"0000:00:04.0", "0x8086", "0x10d3", netCls, "e1000e", -1, "enp0s4"},
+		fakeDev{"0000:00:05.0", "0x1af4", "0x1041", netCls, "virtio-pci", -1, ""},
+	)
+	var o, e bytes.Buffer
+	writeList(&env{stdout: &o, stderr: &e}, s, false)
+	out := o.String()
+	for _, want := range []string{
+		"0000:00:03.0", "yes: 82540EM, --backend vfio",
+		"0000:00:04.0", "enp0s4", "after bind: 82574L, uio only: no IOMMU",
+		"0000:00:05.0", "no: not an e1000-family NIC",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "0000:00:00.0") {
+		t.Errorf("list shows a non-network device without --all:\n%s", out)
+	}
+	o.Reset()
+	writeList(&env{stdout: &o, stderr: &e}, fakeSysfs(t, nil, ""), false)
+	if !strings.Contains(o.String(), "No network controllers found") {
+		t.Errorf("empty machine: %q", o.String())
+	}
+	o.Reset()
+	writeList(&env{stdout: &o, stderr: &e}, pci.Sysfs{Root: filepath.Join(t.TempDir(), "nosys")}, false)
+	if !strings.Contains(o.String(), "No PCI devices found") {
+		t.Errorf("no sysfs: %q", o.String())
+	}
+}
+
+// The real machine: list must work whatever it holds (virtio here).
+func TestListHost(t *testing.T) {
+	code, out, errOut := runCLI("list")
+	if code != 0 || errOut != "" || !(strings.Contains(out, "ADDRESS") || strings.Contains(out, "No ")) {
+		t.Errorf("uiodrv list: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestBindRefusals(t *testing.T) {
+	s := fakeSysfs(t, []string{"e1000", "virtio-pci", "vfio-pci"}, "",
+		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "e1000", 3, "eth1"},
+		fakeDev{"0000:00:05.0", "0x1af4", "0x1041", netCls, "virtio-pci", 5, ""},
+	)
+	state := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bind", "--dev", "0000:00:09.0"}, "no such device"},
+		{[]string{"bind", "--dev", "0000:00:03.0", "--driver", "uio_pci_generic"}, "modprobe uio_pci_generic"},
+		{[]string{"bind", "--dev", "0000:00:03.0"}, "its interface eth1 is up"},
+		{[]string{"unbind", "--dev", "0000:00:05.0"}, "is bound to virtio-pci, not to vfio-pci or uio_pci_generic"},
+	} {
+		args := append(c.args, "--sysfs", s.Root, "--state-dir", state)
+		code, _, errOut := runCLI(args...)
+		if code != exitFailure || !strings.Contains(errOut, c.want) {
+			t.Errorf("uiodrv %v: exit %d, want 1 and %q:\n%s", c.args, code, c.want, errOut)
+		}
+	}
+	if ents, _ := os.ReadDir(state); len(ents) != 0 {
+		t.Errorf("a refused bind left a state file")
+	}
+	if got, _ := s.CurrentDriver(pci.MustParseAddr("0000:00:03.0")); got != "e1000" {
+		t.Errorf("driver %q after refused bind", got)
+	}
+}
+
+func TestRecordDriver(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run", "uiodrv")
+	a := pci.MustParseAddr("0000:00:03.0")
+	if ok, err := recordDriver(dir, a, "e1000"); !ok || err != nil {
+		t.Fatalf("first record: %v %v", ok, err)
+	}
+	// A second bind (say to uio_pci_generic after vfio-pci) keeps the original.
+	if ok, err := recordDriver(dir, a, "vfio-pci"); ok || err != nil {
+		t.Fatalf("second record: %v %v", ok, err)
+	}
+	b, _ := os.ReadFile(statePath(dir, a))
+	if strings.TrimSpace(string(b)) != "e1000" {
+		t.Errorf("state file holds %q", b)
+	}
+}
+
+func TestMeterLine(t *testing.T) {
+	var s0, s1 driver.Stats
+	m := newMeter(s0)
+	s1.RxPackets, s1.TxPackets, s1.IRQs, s1.BHRuns = 2000, 1000, 400, 300
+	s1.Drops[driver.DropRingFull] = 7
+	s1.Link, s1.SpeedMbps = true, 1000
+	l := m.line(&s1, m.at.Add(2e9))
+	for _, want := range []string{"rx    1000 pps", "tx     500 pps", "irq/s    200", "bh/s    150", "ring_full=7", "up 1000 Mb/s"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("line lacks %q: %s", want, l)
+		}
+	}
+}
