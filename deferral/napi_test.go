@@ -46,8 +46,7 @@ func TestNAPIMissedGivesOneMorePoll(t *testing.T) {
 	c := newCPU(t, lastCore())
 	var polls, reenables atomic.Int64
 	g := newGate(t)
-	var n *NAPI
-	n = newNAPI(t, c, func(budget int) int {
+	n := newNAPI(t, c, func(budget int) int {
 		if polls.Add(1) == 1 {
 			g.wait()
 		}

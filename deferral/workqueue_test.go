@@ -132,16 +132,14 @@ func TestWorkMaxActive(t *testing.T) {
 	for _, maxActive := range []int{1, 2, 3} {
 		wq := newWQ(t, WQUnbound, maxActive)
 		var inflight, maxIn atomic.Int64
-		var items []*Work
 		for i := 0; i < 8; i++ {
 			w := NewWork(func(*Work) {
-				if n := inflight.Add(1); n > maxIn.Load() {
-					maxIn.Store(n)
+				n := inflight.Add(1)
+				for m := maxIn.Load(); n > m && !maxIn.CompareAndSwap(m, n); m = maxIn.Load() {
 				}
 				time.Sleep(3 * time.Millisecond) // work may sleep
 				inflight.Add(-1)
 			})
-			items = append(items, w)
 			QueueWork(wq, w)
 		}
 		wq.FlushWorkqueue()

@@ -27,7 +27,6 @@ type fakeDev struct {
 	link    bool
 	efd     int
 	closed  atomic.Bool
-	hw      HWStats
 }
 
 func newFakeDev(t testing.TB, nbufs int) *fakeDev {
@@ -50,9 +49,7 @@ func (d *fakeDev) MAC() net.HardwareAddr { return net.HardwareAddr{2, 0, 0, 0, 0
 // inject puts frames on the wire and raises an RX interrupt.
 func (d *fakeDev) inject(frames ...[]byte) {
 	d.mu.Lock()
-	for _, f := range frames {
-		d.rxq = append(d.rxq, f)
-	}
+	d.rxq = append(d.rxq, frames...)
 	d.fill()
 	d.mu.Unlock()
 	d.raise(CauseRX)

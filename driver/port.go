@@ -96,7 +96,6 @@ type Port struct {
 	closing  atomic.Bool
 	once     sync.Once
 	closeErr error
-	panicLog atomic.Uint64
 }
 
 var start = time.Now()

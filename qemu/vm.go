@@ -85,7 +85,6 @@ type VM struct {
 	exited  chan struct{} // QEMU reaped
 	readerD chan struct{} // control reader finished
 	closeMu sync.Once
-	waitErr error
 	qmpMu   sync.Mutex
 	qmp     *qmpClient
 }

@@ -51,8 +51,6 @@ func firstWrite(log []e1000test.Write, reg e1000.Reg, pred func(uint32) bool) in
 	return -1
 }
 
-func any32(uint32) bool { return true }
-
 func TestInitSequence(t *testing.T) {
 	for _, m := range allModels {
 		t.Run(m.String(), func(t *testing.T) {
