@@ -80,16 +80,17 @@ type BusOptions struct {
 // OpenBus opens the device at bdf through the backend, maps BAR0, enables
 // memory space and bus mastering and prepares a DMA allocator. On error
 // nothing is left open.
-func OpenBus(bdf string, b Backend, opts BusOptions) (bus *Bus, err error) {
+func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 	addr, err := pci.ParseAddr(bdf)
 	if err != nil {
 		return nil, err
 	}
-	bus = &Bus{BDF: addr.String(), Backend: b}
+	// bus is not the named result: "return nil, err" must not clear what
+	// the deferred cleanup closes.
+	bus := &Bus{BDF: addr.String(), Backend: b}
 	defer func() {
 		if err != nil {
 			bus.Close()
-			bus = nil
 		}
 	}()
 	var cfg *pci.Config
@@ -181,8 +182,12 @@ func (bus *Bus) MSIX(causes []Causes, names []string) ([]Vector, error) {
 	return vs, nil
 }
 
-// Close releases the device: interrupts, DMA mappings, BAR, fds. Idempotent.
+// Close releases the device: interrupts, DMA mappings, BAR, fds. Idempotent;
+// a nil Bus is closed.
 func (bus *Bus) Close() error {
+	if bus == nil {
+		return nil
+	}
 	var err error
 	if bus.vdev != nil {
 		err = bus.vdev.Close()

@@ -40,16 +40,17 @@ var _ driver.Device = (*Device)(nil)
 // Open opens the NIC at bdf, checks that it is a supported model, initialises
 // it and attaches its interrupts. On error nothing is left open and the
 // device is as it was (bound to its driver, reset by Close).
-func Open(bdf string, o OpenOptions) (d *Device, err error) {
+func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages})
 	if err != nil {
 		return nil, err
 	}
-	d = &Device{bus: bus, msix: o.NIC.MSIX}
+	// d is not the named result: "return nil, err" must not clear what the
+	// deferred cleanup closes.
+	d := &Device{bus: bus, msix: o.NIC.MSIX}
 	defer func() {
 		if err != nil {
 			d.Close()
-			d = nil
 		}
 	}()
 	model, err := LookupModel(bus.Vendor, bus.DeviceID)
@@ -210,6 +211,9 @@ func (d *Device) HWStats() HWStats { return d.hw }
 // releases its DMA memory and closes the device (unmapping BAR0, releasing
 // interrupts and IOMMU mappings). Idempotent.
 func (d *Device) Close() error {
+	if d == nil {
+		return nil
+	}
 	var err error
 	if d.nic != nil {
 		err = d.nic.Close()
