@@ -27,5 +27,10 @@
 // BENCH.md in this directory records go test -bench results, each ring
 // against a buffered channel of the same element type and capacity measured
 // in the same run with producer and consumer pinned to different CPUs, and
-// says what bounds them on the machine they ran on.
+// says what bounds them on the machine they ran on. In short, on a shared
+// 2-vCPU AMD EPYC VM (medians of 7): moving 16-byte descriptors in bursts of
+// 32, SPSC takes 2.7 ns per descriptor, 34x faster than a channel; one at a
+// time it takes 36 ns, 3.1x, bounded by one cache-line round trip between the
+// CPUs (55 ns there) per element. Both rings spin-poll: give them CPUs of
+// their own, or they lose to a channel, which sleeps.
 package ring
