@@ -10,12 +10,14 @@ import (
 )
 
 func TestNewCapacity(t *testing.T) {
+	above := MaxCapacity
+	above <<= 1 // a power of two too large (negative where int has 32 bits)
 	for _, tc := range []struct {
 		capacity int
 		ok       bool
 	}{
 		{-1, false}, {0, false}, {1, true}, {2, true}, {3, false}, {6, false},
-		{1024, true}, {1000, false}, {MaxCapacity, true}, {MaxCapacity * 2, false},
+		{1024, true}, {1000, false}, {MaxCapacity, true}, {above, false},
 	} {
 		if tc.capacity <= 1<<10 { // don't allocate MaxCapacity
 			if _, err := NewSPSC[int](tc.capacity); (err == nil) != tc.ok {
