@@ -13,7 +13,7 @@ const MaxCapacity = 1 << 30
 
 // ErrCapacity is returned (wrapped) by NewSPSC and NewMPSC when the requested
 // capacity is not a power of two in [1, MaxCapacity].
-var ErrCapacity = errors.New("ring: capacity must be a power of two in [1, MaxCapacity]")
+var ErrCapacity = errors.New("capacity must be a power of two in [1, 2^30]")
 
 // pad keeps fields written by different goroutines on different cache lines.
 //
