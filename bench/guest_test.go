@@ -169,4 +169,3 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		}
 	}
 }
-

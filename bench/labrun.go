@@ -60,6 +60,7 @@ type LabOptions struct {
 	Rates      []float64 // RX-rate ladder, frames/s
 	RateStep   time.Duration
 	CPURate    float64 // the "moderate" rate of the CPU measurement
+	CPULight   float64 // a light rate, measured too
 	CPUTime    time.Duration
 
 	// The real-time scenario on the first uiodrv NIC (no RT run when RTTime is 0).
@@ -78,22 +79,23 @@ type LabOptions struct {
 
 // TargetResult is what the host measured on one target (NIC and mode).
 type TargetResult struct {
-	NIC     LabNIC
-	Mode    string // a deferral mode, or "kernel"
-	RTT     deferral.Histogram
-	Samples []time.Duration
-	RTTLost int
-	Tput    float64
-	TLost   int
-	Ladder  []RateStep
-	MaxRate float64
-	CPUIdle float64 // guest cores busy with no traffic
-	CPUMod  float64 // guest cores busy at CPURate
-	CPUCnt  uint64
-	QEMU    []ThreadCPU // QEMU's threads during the throughput phase
-	Guest   string      // the guest's BENCH DONE line
-	Profile []byte      // gzipped pprof CPU profile of the guest process
-	Err     string
+	NIC      LabNIC
+	Mode     string // a deferral mode, or "kernel"
+	RTT      deferral.Histogram
+	Samples  []time.Duration
+	RTTLost  int
+	Tput     float64
+	TLost    int
+	Ladder   []RateStep
+	MaxRate  float64
+	CPUIdle  float64 // guest cores busy with no traffic
+	CPUMod   float64 // guest cores busy at CPURate
+	CPULight float64 // guest cores busy at CPULight
+	CPUCnt   uint64
+	QEMU     []ThreadCPU // QEMU's threads during the throughput phase
+	Guest    string      // the guest's BENCH DONE line
+	Profile  []byte      // gzipped pprof CPU profile of the guest process
+	Err      string
 }
 
 // RTResult is one mode of the lab real-time scenario.
@@ -213,10 +215,27 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 					sent <- 0
 					return
 				}
-				n, _ := link.Flood(o.RTRate, stop)
+				// The flood stops on its own after twice the task's run: a
+				// mode that starves the task completely (the top half at a
+				// higher SCHED_FIFO priority never yielding) would otherwise
+				// never let it finish. The starvation shows as misses.
+				limit := make(chan struct{})
+				t := time.AfterFunc(2*o.RTTime+2*time.Second, func() { close(limit) })
+				defer t.Stop()
+				both := make(chan struct{})
+				go func() {
+					select {
+					case <-stop:
+					case <-limit:
+					}
+					close(both)
+				}()
+				n, _ := link.Flood(o.RTRate, both)
 				sent <- n
 			}()
-			line, err := wait("RT RESULT " + tag)
+			c, cancel := context.WithTimeout(ctx, 3*o.RTTime+60*time.Second)
+			line, err := vm.WaitOutput(c, 0, "RT RESULT "+tag)
+			cancel()
 			close(stop)
 			flooded := <-sent
 			if err != nil {
@@ -273,6 +292,8 @@ func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *Target
 	note("idle cpu", err)
 	r.CPUMod, r.CPUCnt, err = l.CPULoad(o.CPURate, o.CPUTime, 2)
 	note("cpu", err)
+	r.CPULight, _, err = l.CPULoad(o.CPULight, o.CPUTime, 2)
+	note("light cpu", err)
 	r.Ladder, err = l.RateLadder(o.Rates, o.RateStep)
 	r.MaxRate = MaxLossless(r.Ladder)
 	note("rate ladder", err)

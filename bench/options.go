@@ -32,7 +32,7 @@ func DefaultLabOptions(modes []deferral.Mode, b driver.Backend, quick bool) LabO
 		RTT:     2000, TputFrames: 20000, Window: 32,
 		Rates:    []float64{2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000, 100000, 150000},
 		RateStep: 500 * time.Millisecond,
-		CPURate:  5000, CPUTime: 3 * time.Second,
+		CPURate:  5000, CPULight: 1000, CPUTime: 3 * time.Second,
 		RTModes: modes, RTTime: 5 * time.Second, RTRate: 8000, RTWork: 150 * time.Microsecond,
 		RTTaskWork: 100 * time.Microsecond, RTIRQPrio: RTIRQPrio, RTTaskPrio: RTTaskPrio,
 		Timeout: 45 * time.Minute,

@@ -14,12 +14,14 @@ import (
 type ThreadCPU struct {
 	TID   int
 	Comm  string
+	Main  bool // the process's main thread (QEMU's main loop)
 	Cores float64
 }
 
 type threadTicks struct {
 	comm  string
 	ticks uint64
+	main  bool
 }
 
 // ReadThreadCPU reads utime+stime of every thread of pid.
@@ -43,7 +45,7 @@ func ReadThreadCPU(pid int) map[int]threadTicks {
 		ut, _ := strconv.ParseUint(f[11], 10, 64)
 		st, _ := strconv.ParseUint(f[12], 10, 64)
 		tid, _ := strconv.Atoi(filepath.Base(d))
-		m[tid] = threadTicks{comm: s[open+1 : close], ticks: ut + st}
+		m[tid] = threadTicks{comm: s[open+1 : close], ticks: ut + st, main: tid == pid}
 	}
 	return m
 }
@@ -56,7 +58,7 @@ func ThreadCPUDelta(a, b map[int]threadTicks, d time.Duration) []ThreadCPU {
 	for tid, t := range b {
 		c := float64(t.ticks-a[tid].ticks) / hz / d.Seconds()
 		if c >= 0.01 {
-			out = append(out, ThreadCPU{TID: tid, Comm: t.comm, Cores: c})
+			out = append(out, ThreadCPU{TID: tid, Comm: t.comm, Cores: c, Main: t.main})
 		}
 	}
 	slices.SortFunc(out, func(x, y ThreadCPU) int {

@@ -30,11 +30,20 @@ type PeriodicResult struct {
 	Elapsed time.Duration
 }
 
-func monoNS() int64 {
+// monoBase ties Go's monotonic clock (read through the vDSO, no system call)
+// to CLOCK_MONOTONIC, which clock_nanosleep takes: both are the same clock,
+// so one syscall at start gives the offset.
+var monoBase, monoT0 = func() (int64, time.Time) {
 	var ts unix.Timespec
+	t0 := time.Now()
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
+	return ts.Nano(), t0
+}()
+
+// monoNS is CLOCK_MONOTONIC in ns without a system call. A system call per
+// reading would hand the thread's Go P to sysmon whenever it is slow (under
+// TCG, often), a scheduling storm in a spin loop.
+func monoNS() int64 { return monoBase + int64(time.Since(monoT0)) }
 
 // Spin burns the CPU for d of wall-clock time.
 func Spin(d time.Duration) {

@@ -7,9 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
-
-	"github.com/uiodrv/uiodrv/deferral"
 )
 
 // interruptModes are the modes that sleep until an interrupt.
@@ -106,10 +103,10 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 	w("- **RTT**: %d one-at-a-time reflections, host send to host receive.\n", o.RTT)
 	w("- **lossless RX**: count-only frames paced at each rate of %v frames/s for %v per rung; the highest rung at which "+
 		"the guest counted every frame (a lossy rung is retried once).\n", o.Rates, o.RateStep)
-	w("- **CPU**: the guest's busy time from /proc/stat (all CPUs, in vCPUs) while %g frames/s arrive for %v, and with no traffic.\n\n", o.CPURate, o.CPUTime)
+	w("- **CPU**: the guest's busy time from /proc/stat (all CPUs, in vCPUs) while %g frames/s arrive for %v, at %g frames/s, and with no traffic.\n\n", o.CPURate, o.CPUTime, o.CPULight)
 	for _, model := range r.models() {
 		t := &Table{Title: model, Header: []string{"driver / mode", "reflect (frames/s)", "RTT p50", "RTT p99", "RTT max",
-			"lossless RX (frames/s)", "first lossy rung", fmt.Sprintf("guest CPU at %g/s", o.CPURate), "guest CPU idle", "guest counters"}}
+			"lossless RX (frames/s)", "first lossy rung", fmt.Sprintf("guest CPU at %g/s", o.CPURate), fmt.Sprintf("at %g/s", o.CPULight), "idle", "guest counters"}}
 		for _, tg := range r.Lab.Targets {
 			if string(tg.NIC.Model) != model {
 				continue
@@ -128,12 +125,12 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 			lossy := "none"
 			for _, s := range tg.Ladder {
 				if !s.Lossless() {
-					lossy = fmt.Sprintf("%.0f/s: %.1f%% lost (sent at %.0f/s)", s.Rate, 100*(1-float64(s.Counted)/float64(s.Sent)), s.Achieved)
+					lossy = fmt.Sprintf("%.0f/s: %d of %d lost (sent at %.0f/s)", s.Rate, s.Sent-s.Counted, s.Sent, s.Achieved)
 				}
 			}
 			t.AddRow(name, fmt.Sprintf("%.0f", tg.Tput), Micros(tg.RTT.Quantile(0.5)), Micros(tg.RTT.Quantile(0.99)),
 				Micros(tg.RTT.Max()), fmt.Sprintf("%.0f", tg.MaxRate), lossy, fmt.Sprintf("%.2f", tg.CPUMod),
-				fmt.Sprintf("%.2f", tg.CPUIdle), guestSummary(tg.Guest))
+				fmt.Sprintf("%.2f", tg.CPULight), fmt.Sprintf("%.2f", tg.CPUIdle), guestSummary(tg.Guest))
 		}
 		_ = t.WriteMarkdown(b)
 		if err := plotRTT(filepath.Join(dir, "plots", "rtt-"+model+".png"), model, r.Lab.Targets); err == nil {
@@ -295,7 +292,9 @@ func (r *Report) writeProfiles(b *bytes.Buffer, dir string) {
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	w("## What bounds the lab: profiles\n\n")
 	w("Host threads of QEMU during each reflect-throughput measurement (cores used, from /proc/<pid>/task/*/stat; "+
-		"the machine has %d):\n\n", len(coresHint()))
+		"the machine has %d). QEMU 7.2 names its threads only with `-name debug-threads=on`, which the lab does not "+
+		"pass: the main loop (the I/O thread that moves frames between the UDP socket and the NIC model, TID = PID) "+
+		"is marked, the others are the two TCG vCPU threads and helpers.\n\n", numCPU())
 	t := &Table{Header: []string{"NIC", "driver / mode", "reflect (frames/s)", "QEMU threads (cores)"}}
 	for _, tg := range r.Lab.Targets {
 		var parts []string
@@ -303,7 +302,11 @@ func (r *Report) writeProfiles(b *bytes.Buffer, dir string) {
 		for _, th := range tg.QEMU {
 			total += th.Cores
 			if len(parts) < 5 {
-				parts = append(parts, fmt.Sprintf("%s %.2f", th.Comm, th.Cores))
+				name := th.Comm
+				if th.Main {
+					name = "main loop (I/O)"
+				}
+				parts = append(parts, fmt.Sprintf("%s %.2f", name, th.Cores))
 			}
 		}
 		t.AddRow(tg.NIC.Model, tg.Mode, fmt.Sprintf("%.0f", tg.Tput), fmt.Sprintf("total %.2f: %s", total, strings.Join(parts, ", ")))
@@ -324,11 +327,3 @@ func (r *Report) writeProfiles(b *bytes.Buffer, dir string) {
 		w("### Guest CPU profile: uiodrv %s on %s (`profiles/%s`, the whole session)\n\n```\n%s```\n\n", tg.Mode, tg.NIC.Model, name, pprofTop(path, 18))
 	}
 }
-
-func coresHint() []int {
-	n := make([]int, numCPU())
-	return n
-}
-
-var _ = time.Second
-var _ = deferral.ModeTasklet

@@ -1,0 +1,54 @@
+package bench
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/qemu/labtest"
+)
+
+// TestLabBenchSmoke runs the whole lab pipeline of make bench once, small:
+// one e1000 under uiodrv (threaded mode) beside one under the kernel driver,
+// a short ladder and a short real-time run. It checks that every measurement
+// produced a number, not what the numbers are (the lab is too noisy for
+// thresholds in CI).
+func TestLabBenchSmoke(t *testing.T) {
+	labtest.Require(t)
+	o := DefaultLabOptions([]deferral.Mode{deferral.ModeThreaded}, driver.BackendVFIO, true)
+	o.NICs = DefaultNICs[:2]
+	o.Rates = []float64{2000}
+	o.RTTime = time.Second
+	o.Profile = nil
+	o.Timeout = 4 * time.Minute
+	o.TestBinary = labtest.TestBinary(t, "./bench")
+	o.Log = testLog{t}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	defer cancel()
+	res, err := RunLab(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Targets) != 2 {
+		t.Fatalf("%d targets measured", len(res.Targets))
+	}
+	for _, r := range res.Targets {
+		if r.Err != "" || r.Tput == 0 || r.RTT.Count() == 0 || len(r.Ladder) == 0 || r.CPUMod == 0 || r.Guest == "" {
+			t.Errorf("%s %s: incomplete: err %q tput %v rtt %d ladder %d cpu %v guest %q",
+				r.NIC.Model, r.Mode, r.Err, r.Tput, r.RTT.Count(), len(r.Ladder), r.CPUMod, r.Guest)
+		}
+	}
+	if len(res.RT) != 2 || res.RT[1].Fields["jobs"] == 0 {
+		t.Errorf("real-time scenario: %+v", res.RT)
+	}
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(b []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
