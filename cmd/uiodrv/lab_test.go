@@ -87,11 +87,17 @@ func TestLabCLI(t *testing.T) {
 	if _, err := vm.WaitOutput(ctx, 1, "uiodrv: ready"); err != nil {
 		t.Fatal(err)
 	}
+	// The guest runs its commands back to back without waiting for the host,
+	// so this traffic must stop as soon as run 2 is over: left running (its
+	// 3 s, then up to 2 s waiting for reflections that no longer come), it
+	// feeds run 3 and its receiver swallows the frames pktgen sends in step 4.
 	tr2 := newTraffic(vm.Peer(0), 200)
+	ctx2, cancel2 := context.WithCancel(ctx)
+	defer cancel2()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tr2.run(ctx, 500, 3*time.Second, func(l string) { t.Log("host ", l) })
+		tr2.run(ctx2, 500, 3*time.Second, func(l string) { t.Log("host ", l) })
 	}()
 	time.Sleep(1500 * time.Millisecond)
 	if err := vm.Signal(1, syscall.SIGTERM); err != nil {
@@ -100,6 +106,7 @@ func TestLabCLI(t *testing.T) {
 	if _, err := vm.WaitOutput(ctx, 1, "device released"); err != nil {
 		t.Fatal(err)
 	}
+	cancel2()
 	<-done
 	if tr2.intact.Load() == 0 {
 		t.Errorf("SIGTERM run reflected nothing before the signal")
