@@ -286,9 +286,9 @@ type traffic struct {
 	start time.Time
 
 	sent, recv, intact, corrupt, dup atomic.Uint64
-	mu                                sync.Mutex
-	rtt, win                          deferral.Histogram // all, and since the last report
-	seen                              map[uint32]bool
+	mu                               sync.Mutex
+	rtt, win                         deferral.Histogram // all, and since the last report
+	seen                             map[uint32]bool
 }
 
 const labEtherType = 0x88b5 // IEEE local experimental

@@ -170,4 +170,3 @@ loop:
 	log.Info("device released")
 	return nil
 }
-

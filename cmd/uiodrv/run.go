@@ -413,4 +413,3 @@ func drainTx(ports ...*driver.Port) {
 		}
 	}
 }
-
