@@ -50,7 +50,6 @@ Flags:
 type bindFlags struct {
 	dev, driver, stateDir, sysfs string
 	force                        bool
-	log                          logFlags
 }
 
 func (f *bindFlags) add(fs *pflag.FlagSet, withDriver bool) {
