@@ -28,6 +28,19 @@ type Report struct {
 	LabOpts *LabOptions
 	Lab     *LabResult
 	LabErr  string
+
+	// Load is /proc/loadavg at each stage's start and end: the machine is
+	// shared, and other work on it shows here.
+	Load []string
+}
+
+// NoteLoad records the load average with a label.
+func (r *Report) NoteLoad(label string) {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) >= 3 {
+		r.Load = append(r.Load, fmt.Sprintf("%s %s/%s/%s", label, f[0], f[1], f[2]))
+	}
 }
 
 // DescribeMachine says what the absolute numbers were measured on.
@@ -69,8 +82,16 @@ func (r *Report) Write(dir string) error {
 		r.Started.Format("2006-01-02 15:04 MST"), r.Finished.Format("15:04 MST"), r.Finished.Sub(r.Started).Round(time.Second))
 	w("**Machine:** %s.\n", r.Machine)
 	if r.Lab != nil {
-		w("**Lab:** %s under TCG (q35, `-smp 2`, intel-iommu, e1000 interrupt mitigation on), guest kernel %s; "+
-			"QEMU's vCPU threads, its I/O thread and the host peer share the machine's cores.\n", r.Lab.QEMU, r.Lab.Kernel)
+		mit := "on (QEMU's default)"
+		if r.LabOpts != nil && len(r.LabOpts.NICs) > 0 && r.LabOpts.NICs[0].Mitigation != nil && !*r.LabOpts.NICs[0].Mitigation {
+			mit = "OFF (`mitigation=off`, an experiment)"
+		}
+		w("**Lab:** %s under TCG (q35, `-smp 2`, intel-iommu, e1000 interrupt mitigation %s), guest kernel %s; "+
+			"QEMU's vCPU threads, its I/O thread and the host peer share the machine's cores.\n", r.Lab.QEMU, mit, r.Lab.Kernel)
+	}
+	if len(r.Load) > 0 {
+		w("**Load average (1/5/15 min) during the run:** %s. The machine is shared with other work; a 1-minute load "+
+			"above the %d cores means something else competed for them.\n", strings.Join(r.Load, "; "), runtime.NumCPU())
 	}
 	w("\nEvery figure that is compared is a ratio or a comparison measured in this same run. Absolute times hold for " +
 		"this machine and this run only; do not compare them across runs.\n\n")

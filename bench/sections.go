@@ -207,6 +207,10 @@ func (r *Report) writeRT(b *bytes.Buffer, dir string) {
 		var series []pctSeries
 		for _, s := range r.Lab.RT {
 			f := s.Fields
+			if s.Err != "" && f["jobs"] == 0 {
+				t.AddRow(s.Mode, "no result: "+s.Err)
+				continue
+			}
 			t.AddRow(s.Mode, fmt.Sprintf("%.0f / %.0f", f["misses"], f["jobs"]), Micros(int64(f["p50"])), Micros(int64(f["p99"])),
 				Micros(int64(f["max"])), fmt.Sprintf("%.0f", f["processed"]), s.Flooded, fmt.Sprintf("%.0f", f["irqs"]), fmt.Sprintf("%.0f", f["dropped"]))
 			series = append(series, pctSeries{s.Mode, []float64{f["p50"], f["p99"], f["max"]}})

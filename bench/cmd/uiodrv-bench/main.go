@@ -41,15 +41,37 @@ func main() {
 		quick    = flag.Bool("quick", false, "fewer frames per measurement (smoke run)")
 		verbose  = flag.Bool("v", false, "stream the guest's output")
 		backendF = flag.String("backend", "vfio", "vfio or uio")
+		nicsF    = flag.String("nics", "", "lab NICs to use, e.g. e1000 (default: e1000 and e1000e)")
+		mitig    = flag.Bool("mitigation", true, "QEMU's e1000 interrupt mitigation property (off: an experiment)")
 	)
 	flag.Parse()
-	if err := run(*out, *goBench, *count, *hostRT, *lab, *modesF, *rtTime, *quick, *verbose, *backendF); err != nil {
+	nics := bench.DefaultNICs
+	if *nicsF != "" {
+		nics = nil
+		for _, n := range bench.DefaultNICs {
+			if strings.Contains(","+*nicsF+",", ","+string(n.Model)+",") {
+				nics = append(nics, n)
+			}
+		}
+	}
+	if !*mitig {
+		// Only QEMU's e1000 has the property; its e1000e emulates ITR itself.
+		var ns []bench.LabNIC
+		for _, n := range nics {
+			if n.Model == qemu.E1000 {
+				n.Mitigation = mitig
+			}
+			ns = append(ns, n)
+		}
+		nics = ns
+	}
+	if err := run(*out, *goBench, *count, *hostRT, *lab, *modesF, *rtTime, *quick, *verbose, *backendF, nics); err != nil {
 		fmt.Fprintln(os.Stderr, "uiodrv-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, rtTime time.Duration, quick, verbose bool, backendF string) error {
+func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, rtTime time.Duration, quick, verbose bool, backendF string, nics []bench.LabNIC) error {
 	root, err := qemu.ModuleRoot()
 	if err != nil {
 		return err
@@ -80,6 +102,7 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 
 	if goBench {
+		rep.NoteLoad("gobench start")
 		logf("== ring and deferral benchmarks (go test -count %d)", count)
 		args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", fmt.Sprint(count), "./ring/", "./deferral/"}
 		cmd := exec.Command("go", args...)
@@ -88,6 +111,7 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 		cmd.Stderr = os.Stderr
 		err := cmd.Run()
 		rep.GoBenchCmd = "go " + strings.Join(args, " ")
+		rep.NoteLoad("gobench end")
 		rep.GoBenchRaw = buf.String()
 		if rep.GoBench, err = bench.ParseGoBench(&buf); err != nil {
 			logf("parse: %v", err)
@@ -101,6 +125,7 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 	}
 	if hostRT {
 		logf("== real-time scenario on the host (synthetic eventfd interrupts)")
+		rep.NoteLoad("host RT start")
 		bench.RaiseGOMAXPROCS(6)
 		o := bench.HostRTOptions(rtTime)
 		rep.HostRTOpts = &o
@@ -113,6 +138,7 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 				time.Duration(r.Task.Wakeup.Quantile(0.99)), time.Duration(r.Task.Wakeup.Max()), r.Processed, r.Offered)
 			rep.HostRT = append(rep.HostRT, r)
 		}
+		rep.NoteLoad("host RT end")
 		if err := save(); err != nil {
 			return err
 		}
@@ -133,6 +159,7 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 		}
 		o := bench.DefaultLabOptions(modes, backend, quick)
 		o.TestBinary = bin
+		o.NICs = nics
 		o.RTTime = rtTime
 		if verbose {
 			o.Log = os.Stderr
@@ -142,7 +169,9 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 		rep.LabOpts = &o
 		ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 		defer cancel()
+		rep.NoteLoad("lab start")
 		res, err := bench.RunLab(ctx, o)
+		rep.NoteLoad("lab end")
 		rep.Lab = res
 		if err != nil {
 			rep.LabErr = err.Error()
