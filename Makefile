@@ -24,7 +24,7 @@ unit:
 	$(GO) test -race -count=1 -skip '^TestLab' $(PKGS)
 
 labtest: lab-setup
-	$(GO) test -count=1 -timeout 30m -run 'TestLab' -v $(PKGS) 2>&1 | tee .labtest.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|lab: kernel'; \
+	$(GO) test -count=1 -timeout 30m -run 'TestLab' -v $(PKGS) 2>&1 | tee .labtest.log | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|lab: kernel'; \
 		status=$${PIPESTATUS[0]}; exit $$status
 
 demo: lab-setup build
