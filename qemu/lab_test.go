@@ -117,7 +117,7 @@ func TestLabTimeout(t *testing.T) {
 	defer unlock()
 	start := time.Now()
 	vm, err := qemu.Start(context.Background(), qemu.Config{
-		Timeout:  30 * time.Second,
+		Timeout:  20 * time.Second,
 		Files:    []qemu.File{{Host: bin, Guest: "/bin/qemu.test"}},
 		Commands: []qemu.Command{{Args: []string{"/bin/qemu.test", "-test.run", "^TestGuestHang$"}}},
 	})
@@ -130,8 +130,8 @@ func TestLabTimeout(t *testing.T) {
 	if !errors.Is(err, qemu.ErrTimeout) {
 		t.Fatalf("Wait = %v, want ErrTimeout", err)
 	}
-	if d := time.Since(start); d > 60*time.Second {
-		t.Fatalf("timeout took %v, want about 30s (plus start-up)", d)
+	if d := time.Since(start); d > 50*time.Second {
+		t.Fatalf("timeout took %v, want about 20s (plus start-up)", d)
 	}
 	if pid := vm.PID(); syscall.Kill(pid, 0) == nil {
 		t.Fatalf("QEMU (pid %d) still exists after the timeout", pid)
