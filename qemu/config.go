@@ -66,6 +66,9 @@ type Config struct {
 	CPUs int
 	// Timeout bounds the whole boot, from QEMU start to power-off; zero means 3 minutes.
 	Timeout time.Duration
+	// BootTimeout bounds the time until the guest init is ready (modules
+	// loaded, devices bound; normally 6-15 s); zero means 90 s, capped at Timeout.
+	BootTimeout time.Duration
 	// Modules are extra kernel modules to load (their dependencies come too).
 	// Modules for the drivers named in Bind are added automatically.
 	Modules []string
@@ -101,6 +104,12 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.Timeout == 0 {
 		d.Timeout = 3 * time.Minute
+	}
+	if d.BootTimeout == 0 {
+		d.BootTimeout = 90 * time.Second
+	}
+	if d.BootTimeout > d.Timeout {
+		d.BootTimeout = d.Timeout
 	}
 	d.NICs = append([]NIC(nil), c.NICs...)
 	for i := range d.NICs {

@@ -305,3 +305,23 @@ func ifUp(name string) error {
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
+
+// TestLabBootHang: a guest that is not ready within BootTimeout is killed and
+// reported as ErrBootHang, and StartReady tries exactly once more.
+func TestLabBootHang(t *testing.T) {
+	labtest.Require(t)
+	unlock := labtest.Lock(t)
+	defer unlock()
+	retries := 0
+	start := time.Now()
+	// No boot finishes in 2 s under TCG.
+	_, err := qemu.StartReady(context.Background(), qemu.Config{BootTimeout: 2 * time.Second, Timeout: time.Minute},
+		func(error) { retries++ })
+	if !errors.Is(err, qemu.ErrBootHang) {
+		t.Fatalf("StartReady = %v, want ErrBootHang", err)
+	}
+	if retries != 1 {
+		t.Fatalf("retried %d times, want 1", retries)
+	}
+	t.Logf("two hung boots reported in %v", time.Since(start).Round(time.Millisecond))
+}

@@ -29,6 +29,11 @@ var (
 	ErrGuestFatal = errors.New("qemu: guest init failed")
 	// ErrCrashed: QEMU exited without the guest init saying it was done.
 	ErrCrashed = errors.New("qemu: guest ended unexpectedly")
+	// ErrBootHang: the guest did not finish booting (modules loaded, devices
+	// bound) within Config.BootTimeout; QEMU was killed. Under TCG on a
+	// loaded host the guest kernel occasionally stalls in early boot (RCU
+	// stall reports, a lost timer wake-up); StartReady retries such a boot.
+	ErrBootHang = errors.New("qemu: guest did not finish booting")
 )
 
 // Exit is how a guest command ended.
@@ -81,6 +86,7 @@ type VM struct {
 	fatal    string
 	qemuDone bool
 	timedOut bool
+	bootHung bool
 
 	exited  chan struct{} // QEMU reaped
 	readerD chan struct{} // control reader finished
@@ -259,14 +265,28 @@ func (vm *VM) update(f func()) {
 func (vm *VM) watchdog(ctx context.Context) {
 	t := time.NewTimer(vm.cfg.Timeout)
 	defer t.Stop()
-	select {
-	case <-vm.exited:
+	boot := time.NewTimer(vm.cfg.BootTimeout)
+	defer boot.Stop()
+	for {
+		select {
+		case <-vm.exited:
+			return
+		case <-boot.C:
+			vm.mu.Lock()
+			hung := !vm.ready
+			vm.mu.Unlock()
+			if !hung {
+				continue
+			}
+			vm.update(func() { vm.timedOut, vm.bootHung = true, true })
+		case <-t.C:
+			vm.update(func() { vm.timedOut = true })
+		case <-ctx.Done():
+			vm.update(func() { vm.timedOut = true })
+		}
+		vm.kill()
 		return
-	case <-t.C:
-	case <-ctx.Done():
 	}
-	vm.update(func() { vm.timedOut = true })
-	vm.kill()
 }
 
 func (vm *VM) kill() {
@@ -368,6 +388,8 @@ func (vm *VM) waitFor(ctx context.Context, cond func() bool, what string) error 
 		switch {
 		case fatal != "":
 			return fmt.Errorf("waiting for %s: %w: %s", what, ErrGuestFatal, fatal)
+		case timedOut && vm.isBootHung():
+			return fmt.Errorf("waiting for %s: %w", what, ErrBootHang)
 		case timedOut:
 			return fmt.Errorf("waiting for %s: %w", what, ErrTimeout)
 		case ended:
@@ -413,6 +435,8 @@ func (vm *VM) Wait() (*Result, error) {
 	res.Total = time.Since(vm.start)
 	res.Console = vm.consoleTail(16 << 10)
 	switch {
+	case vm.bootHung:
+		return &res, fmt.Errorf("%w within %v; console tail:\n%s", ErrBootHang, vm.cfg.BootTimeout, tail(res.Console, 3000))
 	case vm.timedOut:
 		return &res, fmt.Errorf("%w after %v (boot ready: %v); console tail:\n%s", ErrTimeout, vm.cfg.Timeout, vm.ready, tail(res.Console, 3000))
 	case vm.fatal != "":
@@ -472,6 +496,41 @@ func (vm *VM) cleanup() {
 }
 
 var _ io.Closer = (*VM)(nil)
+
+func (vm *VM) isBootHung() bool {
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	return vm.bootHung
+}
+
+// StartReady starts the VM and waits until the guest init is ready (modules
+// loaded, devices bound). A boot that hangs (ErrBootHang) is retried once
+// with a fresh QEMU, and onRetry (if not nil) is told why: a stalled
+// emulated boot says nothing about the code under test. The returned VM
+// must be closed.
+func StartReady(ctx context.Context, cfg Config, onRetry func(error)) (*VM, error) {
+	for attempt := 0; ; attempt++ {
+		vm, err := Start(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		err = vm.WaitReady(ctx)
+		if err == nil {
+			return vm, nil
+		}
+		_, werr := vm.Wait()
+		vm.Close()
+		if !errors.Is(err, ErrBootHang) || attempt > 0 {
+			if werr != nil {
+				return nil, werr
+			}
+			return nil, err
+		}
+		if onRetry != nil {
+			onRetry(werr)
+		}
+	}
+}
 
 // PID is QEMU's process ID.
 func (vm *VM) PID() int { return vm.cmd.Process.Pid }

@@ -229,7 +229,7 @@ func runLab(ctx context.Context, e *env, f *labFlags) error {
 		mu.Unlock()
 	}
 	say("booting the lab: %s at %s on %s, guest runs: uiodrv %s", f.nic, labBDF, backend.Driver(), strings.Join(guestArgs, " "))
-	vm, err := qemu.Start(ctx, cfg)
+	vm, err := qemu.StartReady(ctx, cfg, func(err error) { say("the guest's boot hung (QEMU under TCG); retrying once") })
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func TestLabCLI(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	vm, err := qemu.Start(ctx, cfg)
+	vm, err := qemu.StartReady(ctx, cfg, func(err error) { t.Logf("lab: retrying a boot that hung: %v", err) })
 	if err != nil {
 		t.Fatalf("lab: %v", err)
 	}

@@ -153,7 +153,7 @@ func Start(t *testing.T, o Options) *qemu.VM {
 	cfg.Output = tl
 	unlock := Lock(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	vm, err := qemu.Start(ctx, cfg)
+	vm, err := qemu.StartReady(ctx, cfg, func(err error) { t.Logf("lab: retrying a boot that hung: %v", err) })
 	if err != nil {
 		cancel()
 		unlock()
