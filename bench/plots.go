@@ -29,11 +29,7 @@ func plotPercentiles(path, title string, labels []string, series []pctSeries) er
 	p.X.Label.Text = "percentile"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	var names []string
-	for i := range labels {
-		names = append(names, labels[i])
-	}
-	p.NominalX(names...)
+	p.NominalX(labels...)
 	var args []any
 	for _, s := range series {
 		xy := make(plotter.XYs, len(s.Values))

@@ -103,8 +103,6 @@ func (r *Report) Write(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), b.Bytes(), 0o644)
 }
 
-func pct(q float64, h interface{ Quantile(float64) int64 }) int64 { return h.Quantile(q) }
-
 // pprofTop renders the top of a profile with the go tool.
 func pprofTop(path string, n int) string {
 	out, err := exec.Command("go", "tool", "pprof", "-top", fmt.Sprintf("-nodecount=%d", n), path).CombinedOutput()

@@ -109,15 +109,16 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 		var buf bytes.Buffer
 		cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
 		cmd.Stderr = os.Stderr
-		err := cmd.Run()
+		runErr := cmd.Run()
 		rep.GoBenchCmd = "go " + strings.Join(args, " ")
 		rep.NoteLoad("gobench end")
 		rep.GoBenchRaw = buf.String()
-		if rep.GoBench, err = bench.ParseGoBench(&buf); err != nil {
-			logf("parse: %v", err)
+		var perr error
+		if rep.GoBench, perr = bench.ParseGoBench(&buf); perr != nil {
+			logf("parse: %v", perr)
 		}
-		if err != nil {
-			rep.GoBenchErr = err.Error()
+		if runErr != nil {
+			rep.GoBenchErr = runErr.Error()
 		}
 		if err := save(); err != nil {
 			return err
