@@ -30,12 +30,17 @@ labtest: lab-setup
 demo: lab-setup build
 	./$(BIN) lab --nic e1000 --mode workqueue
 
+# Writes bench/RESULTS.md, bench/plots/*.png and bench/profiles/*.pprof (about 12 minutes).
 bench: lab-setup
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./ring/ ./deferral/ | tee bench/out.txt
+	$(GO) run ./bench/cmd/uiodrv-bench
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSPSC -fuzztime 15s ./ring/
+	$(GO) test -run '^$$' -fuzz FuzzMPSC -fuzztime 15s ./ring/
+	$(GO) test -run '^$$' -fuzz FuzzCount -fuzztime 15s ./driver/
 	$(GO) test -run '^$$' -fuzz FuzzRxDesc -fuzztime 15s ./driver/e1000/
+	$(GO) test -run '^$$' -fuzz FuzzParseIOMMUInfo -fuzztime 15s ./vfio/
+	$(GO) test -run '^$$' -fuzz FuzzParseAddr -fuzztime 15s ./pci/
 
 lint:
 	$(GO) vet $(PKGS)

@@ -172,7 +172,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 		return nil, err
 	}
 	defer unlock()
-	vm, err := qemu.Start(ctx, cfg)
+	vm, err := qemu.StartReady(ctx, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
