@@ -156,12 +156,22 @@ func loadModule(m proto.Module) error {
 	return nil
 }
 
+// reserveHugepages makes sure n 2 MiB pages are reserved. The host asks for
+// them on the kernel command line (hugepages=n), where they are taken before
+// memory fragments; this only tops up, compacting memory between tries.
 func reserveHugepages(n int) error {
-	if err := os.WriteFile("/proc/sys/vm/nr_hugepages", []byte(strconv.Itoa(n)), 0); err != nil {
-		return fmt.Errorf("reserve %d hugepages: %w", n, err)
+	got := 0
+	for try := 0; try < 5; try++ {
+		b, _ := os.ReadFile("/proc/sys/vm/nr_hugepages")
+		if got, _ = strconv.Atoi(strings.TrimSpace(string(b))); got >= n {
+			break
+		}
+		_ = os.WriteFile("/proc/sys/vm/compact_memory", []byte("1"), 0)
+		if err := os.WriteFile("/proc/sys/vm/nr_hugepages", []byte(strconv.Itoa(n)), 0); err != nil {
+			return fmt.Errorf("reserve %d hugepages: %w", n, err)
+		}
 	}
-	b, _ := os.ReadFile("/proc/sys/vm/nr_hugepages")
-	if got, _ := strconv.Atoi(strings.TrimSpace(string(b))); got != n {
+	if got < n {
 		return fmt.Errorf("reserve %d hugepages: the kernel gave %d", n, got)
 	}
 	if err := os.MkdirAll("/mnt/huge", 0o755); err != nil {
