@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/uiodrv/uiodrv/internal/fdwait"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -21,14 +22,11 @@ import (
 type IRQ struct {
 	path string
 	fd   int // /dev/uioN, blocking, owned
-	wake int // eventfd written by Close and cancellation, non-blocking, owned
 	cfg  *pci.Config
+	w    *fdwait.Waiter
 
-	mu      sync.Mutex // guards closed, waiting, last
-	closed  bool
-	waiting bool
-	last    uint32         // cumulative count at the previous Wait
-	waiters sync.WaitGroup // Waits in flight; Close closes the fds after they leave
+	mu   sync.Mutex // guards last
+	last uint32     // cumulative count at the previous Wait
 }
 
 func newIRQ(path string, start uint32, cfg *pci.Config) (*IRQ, error) {
@@ -36,12 +34,12 @@ func newIRQ(path string, start uint32, cfg *pci.Config) (*IRQ, error) {
 	if err != nil {
 		return nil, fmt.Errorf("uio: open %s: %w", path, err)
 	}
-	wake, err := eventfd(unix.EFD_NONBLOCK)
+	w, err := fdwait.New(fd, ErrClosed, ErrBusy)
 	if err != nil {
 		closeFD(fd)
-		return nil, fmt.Errorf("uio: create eventfd: %w", err)
+		return nil, fmt.Errorf("uio: %w", err)
 	}
-	return &IRQ{path: path, fd: fd, wake: wake, cfg: cfg, last: start}, nil
+	return &IRQ{path: path, fd: fd, cfg: cfg, w: w, last: start}, nil
 }
 
 // String names the interrupt source, e.g. "/dev/uio0".
@@ -54,83 +52,33 @@ func (q *IRQ) String() string { return q.path }
 func (q *IRQ) Fd() int { return q.fd }
 
 // Closed reports whether Close has been called.
-func (q *IRQ) Closed() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.closed
-}
+func (q *IRQ) Closed() bool { return q.w.Closed() }
 
 // Wait blocks until the interrupt fires and returns how many times it fired
 // since the previous Wait (or since Open). It returns ctx.Err() when ctx is
 // cancelled, ErrClosed when the IRQ is or gets closed, and ErrBusy when
 // another goroutine is waiting.
 func (q *IRQ) Wait(ctx context.Context) (uint64, error) {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return 0, ErrClosed
+	n, err := q.w.Wait(ctx, q.readCount)
+	if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
+		return 0, fmt.Errorf("uio: wait for %s: %w", q.path, err)
 	}
-	if q.waiting {
-		q.mu.Unlock()
-		return 0, ErrBusy
-	}
-	q.waiting = true
-	q.waiters.Add(1)
-	q.mu.Unlock()
-	defer func() {
-		q.mu.Lock()
-		q.waiting = false
-		q.mu.Unlock()
-		q.waiters.Done()
-	}()
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	stop := context.AfterFunc(ctx, q.kick)
-	defer stop()
-
-	fds := []unix.PollFd{{Fd: int32(q.fd), Events: unix.POLLIN}, {Fd: int32(q.wake), Events: unix.POLLIN}}
-	for {
-		fds[0].Revents, fds[1].Revents = 0, 0
-		if _, err := poll(fds, -1); err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return 0, fmt.Errorf("uio: wait for %s: poll: %w", q.path, err)
-		}
-		if q.Closed() {
-			return 0, ErrClosed
-		}
-		if fds[0].Revents&unix.POLLIN != 0 {
-			var b [4]byte
-			// Only this goroutine reads the fd, so after POLLIN the read cannot block.
-			if _, err := read(q.fd, b[:]); err != nil {
-				return 0, fmt.Errorf("uio: wait for %s: read: %w", q.path, err)
-			}
-			count := binary.NativeEndian.Uint32(b[:])
-			q.mu.Lock()
-			n := count - q.last // modular: the count wraps at 2^32
-			q.last = count
-			q.mu.Unlock()
-			return uint64(n), nil
-		}
-		if fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
-			return 0, fmt.Errorf("uio: wait for %s: poll events %#x (device removed?)", q.path, fds[0].Revents)
-		}
-		if fds[1].Revents != 0 {
-			var b [8]byte
-			read(q.wake, b[:]) // drain; a stale kick from an earlier context only loops
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
-		}
-	}
+	return n, err
 }
 
-func (q *IRQ) kick() {
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1)
-	write(q.wake, one[:])
+// readCount reads the 4-byte cumulative count and returns the growth since
+// the previous read.
+func (q *IRQ) readCount() (uint64, error) {
+	var b [4]byte
+	if _, err := read(q.fd, b[:]); err != nil {
+		return 0, fmt.Errorf("read: %w", err)
+	}
+	count := binary.NativeEndian.Uint32(b[:])
+	q.mu.Lock()
+	n := count - q.last // modular: the count wraps at 2^32
+	q.last = count
+	q.mu.Unlock()
+	return uint64(n), nil
 }
 
 // Unmask clears Interrupt Disable in the PCI command register, which
@@ -157,21 +105,13 @@ func (q *IRQ) Mask() error {
 	return nil
 }
 
-// Close wakes a waiting Wait (which returns ErrClosed) and closes the fds
+// Close wakes a waiting Wait (which returns ErrClosed) and closes the fd
 // once no Wait is running. It is idempotent.
 func (q *IRQ) Close() error {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
+	if !q.w.Close(nil) {
 		return nil
 	}
-	q.closed = true
-	q.mu.Unlock()
-	q.kick()
-	q.waiters.Wait()
-	err := closeFD(q.fd)
-	closeFD(q.wake)
-	if err != nil {
+	if err := closeFD(q.fd); err != nil {
 		return fmt.Errorf("uio: close %s: %w", q.path, err)
 	}
 	return nil

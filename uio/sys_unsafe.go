@@ -14,10 +14,7 @@ func addrOf(mem []byte) uintptr { return uintptr(unsafe.Pointer(&mem[0])) }
 func open(path string, flags int) (int, error)       { return unix.Open(path, flags|unix.O_CLOEXEC, 0) }
 func closeFD(fd int) error                           { return unix.Close(fd) }
 func read(fd int, p []byte) (int, error)             { return unix.Read(fd, p) }
-func write(fd int, p []byte) (int, error)            { return unix.Write(fd, p) }
 func pread(fd int, p []byte, off int64) (int, error) { return unix.Pread(fd, p, off) }
-func poll(fds []unix.PollFd, ms int) (int, error)    { return unix.Poll(fds, ms) }
-func eventfd(flags int) (int, error)                 { return unix.Eventfd(0, flags|unix.EFD_CLOEXEC) }
 func munmap(b []byte) error                          { return unix.Munmap(b) }
 func mlock(b []byte) error                           { return unix.Mlock(b) }
 func mmapFile(fd int, n int) ([]byte, error) {

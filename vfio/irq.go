@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/fdwait"
 )
 
 // IRQ is one interrupt vector delivered through an eventfd. It owns the
@@ -20,14 +20,10 @@ type IRQ struct {
 	Index  int // IRQIndexINTx, IRQIndexMSI or IRQIndexMSIX
 	Vector int // vector within the index
 
-	efd  int // the interrupt eventfd (blocking), owned
-	wake int // eventfd that Close and cancellation write to (non-blocking), owned
+	efd int // the interrupt eventfd (blocking), owned
+	w   *fdwait.Waiter
 
-	mu      sync.Mutex // guards closed, waiting and the funcs
-	closed  bool
-	waiting bool
-	waiters sync.WaitGroup // Waits in flight; Close closes the fds after they leave
-
+	mu     sync.Mutex   // guards the funcs
 	unmask func() error // nil: nothing to unmask (MSI, MSI-X)
 	mask   func() error
 	detach func() error // detaches the eventfd from the device
@@ -38,12 +34,12 @@ func newIRQ(index, vector int) (*IRQ, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create eventfd: %w", err)
 	}
-	wake, err := eventfd(unix.EFD_NONBLOCK)
+	w, err := fdwait.New(efd, ErrClosed, ErrBusy)
 	if err != nil {
 		closeFD(efd)
-		return nil, fmt.Errorf("create eventfd: %w", err)
+		return nil, err
 	}
-	return &IRQ{Index: index, Vector: vector, efd: efd, wake: wake}, nil
+	return &IRQ{Index: index, Vector: vector, efd: efd, w: w}, nil
 }
 
 // String names the vector, e.g. "MSI-X vector 2".
@@ -56,83 +52,34 @@ func (q *IRQ) String() string { return fmt.Sprintf("%s vector %d", irqNames[q.In
 func (q *IRQ) Fd() int { return q.efd }
 
 // Closed reports whether Close has been called.
-func (q *IRQ) Closed() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.closed
-}
+func (q *IRQ) Closed() bool { return q.w.Closed() }
 
 // Wait blocks until the interrupt fires and returns how many times it fired
 // since the previous Wait (at least 1). It returns ctx.Err() when ctx is
 // cancelled, ErrClosed when the IRQ is or gets closed, and ErrBusy when
 // another goroutine is waiting.
 func (q *IRQ) Wait(ctx context.Context) (uint64, error) {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return 0, ErrClosed
+	n, err := q.w.Wait(ctx, q.readCount)
+	if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrBusy) && ctx.Err() == nil {
+		return 0, fmt.Errorf("vfio: wait for %s: %w", q, err)
 	}
-	if q.waiting {
-		q.mu.Unlock()
-		return 0, ErrBusy
-	}
-	q.waiting = true
-	q.waiters.Add(1)
-	q.mu.Unlock()
-	defer func() {
-		q.mu.Lock()
-		q.waiting = false
-		q.mu.Unlock()
-		q.waiters.Done()
-	}()
-
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	stop := context.AfterFunc(ctx, q.kick)
-	defer stop()
-
-	var buf [8]byte
-	fds := []unix.PollFd{{Fd: int32(q.efd), Events: unix.POLLIN}, {Fd: int32(q.wake), Events: unix.POLLIN}}
-	for {
-		fds[0].Revents, fds[1].Revents = 0, 0
-		if _, err := poll(fds, -1); err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return 0, fmt.Errorf("vfio: wait for %s: poll: %w", q, err)
-		}
-		if q.Closed() {
-			return 0, ErrClosed
-		}
-		if fds[0].Revents&unix.POLLIN != 0 {
-			// Only this goroutine reads efd, so after POLLIN the read cannot block.
-			if _, err := read(q.efd, buf[:]); err != nil {
-				return 0, fmt.Errorf("vfio: wait for %s: read eventfd: %w", q, err)
-			}
-			return binary.NativeEndian.Uint64(buf[:]), nil
-		}
-		if fds[1].Revents != 0 {
-			read(q.wake, buf[:]) // drain; a stale kick from an earlier context only loops
-			if err := ctx.Err(); err != nil {
-				return 0, err
-			}
-		}
-	}
+	return n, err
 }
 
-// kick wakes a Wait blocked in poll.
-func (q *IRQ) kick() {
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1)
-	write(q.wake, one[:]) // EAGAIN only when the counter is saturated: already kicked
+// readCount reads (and so resets) the eventfd's 8-byte counter.
+func (q *IRQ) readCount() (uint64, error) {
+	var buf [8]byte
+	if _, err := read(q.efd, buf[:]); err != nil {
+		return 0, fmt.Errorf("read eventfd: %w", err)
+	}
+	return binary.NativeEndian.Uint64(buf[:]), nil
 }
 
 // Unmask re-enables an automasked interrupt (INTx); for MSI and MSI-X it
 // does nothing.
 func (q *IRQ) Unmask() error {
 	q.mu.Lock()
-	f, closed := q.unmask, q.closed
+	f, closed := q.unmask, q.Closed()
 	q.mu.Unlock()
 	if closed {
 		return ErrClosed
@@ -146,7 +93,7 @@ func (q *IRQ) Unmask() error {
 // Mask masks the interrupt (INTx only; mask MSI-X causes in the device).
 func (q *IRQ) Mask() error {
 	q.mu.Lock()
-	f, closed := q.mask, q.closed
+	f, closed := q.mask, q.Closed()
 	q.mu.Unlock()
 	if closed {
 		return ErrClosed
@@ -163,26 +110,21 @@ func (q *IRQ) Mask() error {
 func (q *IRQ) Close() error { return q.close(true) }
 
 func (q *IRQ) close(detach bool) error {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return nil
-	}
-	q.closed = true
-	d := q.detach
-	q.unmask, q.mask, q.detach = nil, nil, nil
-	q.mu.Unlock()
-
 	var err error
-	if detach && d != nil {
-		err = d()
+	closed := q.w.Close(func() {
+		q.mu.Lock()
+		d := q.detach
+		q.unmask, q.mask, q.detach = nil, nil, nil
+		q.mu.Unlock()
+		if detach && d != nil {
+			err = d()
+		}
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		write(q.efd, one[:]) // wakes a raw reader of Fd
+	})
+	if closed {
+		closeFD(q.efd)
 	}
-	q.kick()
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1)
-	write(q.efd, one[:]) // wakes a raw reader of Fd
-	q.waiters.Wait()
-	closeFD(q.efd)
-	closeFD(q.wake)
 	return err
 }

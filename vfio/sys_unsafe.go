@@ -60,11 +60,10 @@ func pwrite(fd int, p []byte, off int64) (int, error) {
 func mmap(fd int, off int64, n int, prot, flags int) ([]byte, error) {
 	return unix.Mmap(fd, off, n, prot, flags)
 }
-func munmap(b []byte) error                       { return unix.Munmap(b) }
-func eventfd(flags int) (int, error)              { return unix.Eventfd(0, flags|unix.EFD_CLOEXEC) }
-func read(fd int, p []byte) (int, error)          { return unix.Read(fd, p) }
-func write(fd int, p []byte) (int, error)         { return unix.Write(fd, p) }
-func poll(fds []unix.PollFd, ms int) (int, error) { return unix.Poll(fds, ms) }
+func munmap(b []byte) error               { return unix.Munmap(b) }
+func eventfd(flags int) (int, error)      { return unix.Eventfd(0, flags|unix.EFD_CLOEXEC) }
+func read(fd int, p []byte) (int, error)  { return unix.Read(fd, p) }
+func write(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
 func getrlimitMemlock() (cur, max uint64, err error) {
 	var r unix.Rlimit
 	err = unix.Getrlimit(unix.RLIMIT_MEMLOCK, &r)
