@@ -53,6 +53,14 @@ type ExecutorOptions struct {
 	Workqueue *Workqueue
 	// ThreadPrio is ModeThreaded's SCHED_FIFO priority: 0 means 50, -1 SCHED_OTHER.
 	ThreadPrio int
+	// Sched, unless zero, is the scheduling class of ModeThreaded's IRQ
+	// thread or of the workers of ModeWorkqueue's private queue (it replaces
+	// ThreadPrio and the nice -20 of WQHighPri). Under SCHED_DEADLINE the
+	// thread is not pinned to CPU's core (see Sched) and the private queue is
+	// unbound with a single worker: one reservation bounds the bottom half's
+	// share of the CPU. Other modes run their bottom half on the top half's
+	// thread (CPUOptions.RTPrio) or spin (busy poll): Sched is refused there.
+	Sched Sched
 	// DeferHardIRQs and FlushTimeout are ModeNAPI's interrupt deferral.
 	DeferHardIRQs int
 	FlushTimeout  time.Duration
@@ -72,6 +80,9 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 	reenable := o.Reenable
 	if reenable == nil {
 		reenable = func() {}
+	}
+	if err := checkExecSched(&o); err != nil {
+		return nil, err
 	}
 	switch o.Mode {
 	case ModeTasklet:
@@ -103,7 +114,7 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 	case ModeWorkqueue:
 		e := &workExec{wq: o.Workqueue, cpu: o.CPU.core}
 		if e.wq == nil {
-			wq, err := NewWorkqueue(o.Name, WQHighPri, 0)
+			wq, err := newExecWorkqueue(o.Name, o.Sched)
 			if err != nil {
 				return nil, err
 			}
@@ -126,7 +137,8 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 			prio = 0
 		}
 		e := &threadExec{}
-		t, err := newIRQThread(fmt.Sprintf("irq/%d-%s", irqNumbers.Add(1), o.Name), o.CPU.core, prio, func() {
+		a := threadAttrs{name: fmt.Sprintf("irq/%d-%s", irqNumbers.Add(1), o.Name), cpu: o.CPU.core, rtPrio: prio, sched: o.Sched}
+		t, err := newIRQThreadAttrs(a, func() {
 			for o.Poll(o.Weight) >= o.Weight {
 				if e.closed.Load() {
 					return

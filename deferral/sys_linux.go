@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,6 +34,9 @@ type threadAttrs struct {
 	cpu    int    // core to pin to; -1 = leave the inherited mask
 	rtPrio int    // SCHED_FIFO priority 1..99; 0 = SCHED_OTHER
 	nice   int    // nice value when rtPrio == 0
+	// sched, unless PolicyDefault, replaces rtPrio and nice. A deadline
+	// thread is not pinned (cpu is ignored): see Sched.
+	sched Sched
 }
 
 // configureThread names, pins and prioritizes the calling thread. The caller
@@ -40,10 +45,23 @@ func configureThread(a threadAttrs) error {
 	if a.name != "" {
 		setThreadName(a.name)
 	}
+	if a.sched.Policy == PolicyDeadline {
+		// The thread may have inherited a narrower mask from the thread that
+		// cloned it; the kernel admits a deadline task only with a mask
+		// spanning its root domain.
+		set := processCPUs()
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			return fmt.Errorf("sched_setaffinity %s: %w", cpuList(set), os.NewSyscallError("sched_setaffinity", err))
+		}
+		return applySched(0, a.sched)
+	}
 	if a.cpu >= 0 {
 		if err := pinThread(0, a.cpu); err != nil {
 			return err
 		}
+	}
+	if !a.sched.IsZero() {
+		return applySched(0, a.sched)
 	}
 	return setSched(0, a.rtPrio, a.nice)
 }
@@ -136,15 +154,24 @@ func voluntarySwitches() int64 {
 	return ru.Nvcsw
 }
 
+// processCPUs is the process's affinity mask at start (taskset, cpusets):
+// what a deadline thread is allowed on.
+var processCPUs = sync.OnceValue(func() unix.CPUSet {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) != nil || set.Count() == 0 {
+		set.Zero()
+		set.Set(0)
+	}
+	return set
+})
+
 // numCPU is one more than the highest core in the process's affinity mask at start.
 var numCPU = sync.OnceValue(func() int {
-	var set unix.CPUSet
+	set := processCPUs()
 	n := 0
-	if unix.SchedGetaffinity(0, &set) == nil {
-		for i := 0; i < len(set)*64; i++ {
-			if set.IsSet(i) {
-				n = i + 1
-			}
+	for i := 0; i < len(set)*64; i++ {
+		if set.IsSet(i) {
+			n = i + 1
 		}
 	}
 	return max(n, 1)
@@ -181,3 +208,104 @@ func eventfdRead(fd int) (uint64, error) {
 
 // gettid returns the calling thread's TID; it does not allocate.
 func gettid() int { return unix.Gettid() }
+
+// Errors of SCHED_DEADLINE, each with its cause and fix in the message. A
+// missing CAP_SYS_NICE wraps ErrRTNotPermitted; parameters the kernel calls
+// invalid wrap ErrSchedInvalid.
+var (
+	// ErrDeadlineBusy: admission control (EBUSY). The deadline tasks of the
+	// root domain would reserve more than sched_rt_runtime_us /
+	// sched_rt_period_us of each of its CPUs.
+	ErrDeadlineBusy = errors.New("deferral: SCHED_DEADLINE refused by admission control")
+	// ErrDeadlineAffinity: the thread's CPU mask does not span its root
+	// domain (EPERM from sched_setattr, EBUSY from sched_setaffinity on a
+	// deadline thread).
+	ErrDeadlineAffinity = errors.New("deferral: SCHED_DEADLINE needs a CPU mask spanning the root domain")
+	// ErrDeadlineNoBandwidth: the root domain has no deadline bandwidth at
+	// all (sched_rt_runtime_us is 0).
+	ErrDeadlineNoBandwidth = errors.New("deferral: no SCHED_DEADLINE bandwidth (sched_rt_runtime_us is 0)")
+)
+
+// applySched applies s to thread tid (0 = caller) with SCHED_FLAG_RESET_ON_FORK,
+// and maps the kernel's refusals to errors that name cause and fix.
+func applySched(tid int, s Sched) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	switch s.Policy {
+	case PolicyDefault:
+		return nil
+	case PolicyOther:
+		return setSched(tid, 0, s.Nice)
+	case PolicyFIFO:
+		return setSched(tid, s.Prio, 0)
+	}
+	attr := unix.SchedAttr{
+		Size:     unix.SizeofSchedAttr,
+		Policy:   unix.SCHED_DEADLINE,
+		Flags:    schedFlagResetOnFork, // a deadline task may not fork without it (EAGAIN)
+		Runtime:  uint64(s.Runtime),
+		Deadline: uint64(s.Deadline),
+		Period:   uint64(s.Period),
+	}
+	err := unix.SchedSetAttr(tid, &attr, 0)
+	if err == nil {
+		return nil
+	}
+	what := "sched_setattr " + s.String()
+	sys := os.NewSyscallError("sched_setattr", err)
+	switch {
+	case errors.Is(err, unix.EBUSY):
+		return fmt.Errorf("%s: %w: %w: the deadline tasks of this root domain may reserve at most %s of each CPU "+
+			"(sched_rt_runtime_us/sched_rt_period_us); fix: a smaller runtime or longer period, fewer deadline tasks, "+
+			"or a larger /proc/sys/kernel/sched_rt_runtime_us", what, ErrDeadlineBusy, sys, rtShare())
+	case errors.Is(err, unix.EINVAL):
+		return fmt.Errorf("%s: %w: %w: want 1.024µs <= runtime <= deadline <= period, and the period within "+
+			"/proc/sys/kernel/sched_deadline_period_{min,max}_us", what, ErrSchedInvalid, sys)
+	case errors.Is(err, unix.EPERM):
+		return fmt.Errorf("%s: %w", what, deadlineEPERM(tid, sys))
+	}
+	return fmt.Errorf("%s: %w", what, sys)
+}
+
+// deadlineEPERM tells which of the kernel's EPERM causes applies
+// (__sched_setscheduler): no CAP_SYS_NICE (an unprivileged task may never
+// become SCHED_DEADLINE, whatever RLIMIT_RTPRIO says), a CPU mask narrower
+// than the root domain, or a root domain without deadline bandwidth.
+func deadlineEPERM(tid int, sys error) error {
+	if !hasCapSysNice() {
+		return fmt.Errorf("%w: %w: SCHED_DEADLINE needs CAP_SYS_NICE; fix: run as root or grant it "+
+			"(setcap cap_sys_nice+ep, or AmbientCapabilities=CAP_SYS_NICE in a systemd unit)", ErrRTNotPermitted, sys)
+	}
+	var mask unix.CPUSet
+	online, onlineErr := onlineCPUs()
+	if unix.SchedGetaffinity(tid, &mask) == nil && onlineErr == nil && !subset(online, mask) {
+		return fmt.Errorf("%w: %w: the thread may run on CPUs %s, its root domain spans more (online: %s); a deadline "+
+			"task cannot be pinned; fix: do not narrow the process's CPU mask (taskset, systemd AllowedCPUs, a "+
+			"cpuset), or give those CPUs a root domain of their own (cgroup v2 cpuset.cpus.partition=root, isolcpus)",
+			ErrDeadlineAffinity, sys, cpuList(mask), cpuList(online))
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/sched_rt_runtime_us"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		return fmt.Errorf("%w: %w; fix: write a positive value (e.g. 950000) to /proc/sys/kernel/sched_rt_runtime_us",
+			ErrDeadlineNoBandwidth, sys)
+	}
+	return fmt.Errorf("%w: %w: the thread's CPU mask probably does not span its root domain (a cpuset partition "+
+		"narrower than the online CPUs); fix: run the process in a cpuset whose CPUs form a root domain",
+		ErrDeadlineAffinity, sys)
+}
+
+// ThreadSchedOf returns thread tid's scheduling class (any process's thread:
+// sched_getattr needs no privilege).
+func ThreadSchedOf(tid int) (Sched, error) {
+	a, err := unix.SchedGetAttr(tid, 0)
+	if err != nil {
+		return Sched{}, os.NewSyscallError("sched_getattr", err)
+	}
+	switch a.Policy {
+	case unix.SCHED_FIFO, unix.SCHED_RR:
+		return FIFO(int(a.Priority)), nil
+	case unix.SCHED_DEADLINE:
+		return Deadline(time.Duration(a.Runtime), time.Duration(a.Deadline), time.Duration(a.Period)), nil
+	}
+	return Sched{Policy: PolicyOther, Nice: int(a.Nice)}, nil
+}

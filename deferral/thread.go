@@ -20,6 +20,8 @@ func startThread(a threadAttrs, fn func()) (tid int, err error) {
 			ch <- result{err: err}
 			return
 		}
+		lockedThreads.Add(1) // counted while alive: SizeGOMAXPROCS
+		defer lockedThreads.Add(-1)
 		ch <- result{tid: gettid()}
 		fn()
 	}()

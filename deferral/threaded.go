@@ -23,9 +23,15 @@ type irqThread struct {
 }
 
 func newIRQThread(name string, cpu, rtPrio int, fn func()) (*irqThread, error) {
+	return newIRQThreadAttrs(threadAttrs{name: name, cpu: cpu, rtPrio: rtPrio}, fn)
+}
+
+// newIRQThreadAttrs is newIRQThread with every thread attribute (a Sched).
+func newIRQThreadAttrs(a threadAttrs, fn func()) (*irqThread, error) {
+	cpu := a.cpu
 	t := &irqThread{fn: fn, wakeCh: make(chan struct{}, 1), stopCh: make(chan struct{}), doneCh: make(chan struct{})}
 	t.affinity.Store(int32(cpu))
-	tid, err := startThread(threadAttrs{name: name, cpu: cpu, rtPrio: rtPrio}, t.loop)
+	tid, err := startThread(a, t.loop)
 	if err != nil {
 		return nil, err
 	}

@@ -159,19 +159,28 @@ type Workqueue struct {
 	workers   sync.WaitGroup
 	closeOnce sync.Once
 	spawnErr  atomic.Pointer[error]
+	// sched is the workers' class (NewWorkqueueSched); maxWorkers caps a
+	// pool's workers (MaxWorkersPerPool unless set there).
+	sched      Sched
+	maxWorkers int
 }
 
 // NewWorkqueue is alloc_workqueue(name, flags, maxActive); maxActive 0 means
 // WQDefaultActive. It starts one worker per pool so that a permission error
 // (WQHighPri needs CAP_SYS_NICE) shows here.
 func NewWorkqueue(name string, flags WQFlags, maxActive int) (*Workqueue, error) {
+	return newWorkqueue(name, flags, maxActive, Sched{}, MaxWorkersPerPool)
+}
+
+func newWorkqueue(name string, flags WQFlags, maxActive int, sched Sched, maxWorkers int) (*Workqueue, error) {
 	if maxActive < 0 {
 		return nil, fmt.Errorf("deferral: workqueue %q: max_active %d < 0", name, maxActive)
 	}
 	if maxActive == 0 {
 		maxActive = WQDefaultActive
 	}
-	wq := &Workqueue{name: name, flags: flags, maxActive: maxActive, executing: map[*Work]*worker{}}
+	wq := &Workqueue{name: name, flags: flags, maxActive: maxActive, executing: map[*Work]*worker{},
+		sched: sched, maxWorkers: maxWorkers}
 	wq.doneCond = sync.NewCond(&wq.mu)
 	cpus := []int{-1}
 	if flags&WQUnbound == 0 {
@@ -229,7 +238,7 @@ func (p *wqPool) startWorkerLocked(wait bool) error {
 	wk := &worker{pool: p}
 	wq.workers.Add(1)
 	start := func() error {
-		_, err := startThread(threadAttrs{name: name, cpu: p.cpu, nice: nice}, wk.loop)
+		_, err := startThread(threadAttrs{name: name, cpu: p.cpu, nice: nice, sched: wq.sched}, wk.loop)
 		if err != nil {
 			wq.mu.Lock()
 			p.nworkers--
@@ -260,7 +269,7 @@ func (p *wqPool) kickLocked() {
 		p.cond.Signal()
 		return
 	}
-	if p.nworkers < MaxWorkersPerPool {
+	if p.nworkers < p.wq.maxWorkers {
 		_ = p.startWorkerLocked(false)
 	}
 }

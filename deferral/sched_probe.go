@@ -1,0 +1,58 @@
+package deferral
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// ProbeSched asks the kernel now whether n threads may run under s, as the
+// bottom half would (on core cpu for SCHED_FIFO and SCHED_OTHER; unpinned for
+// SCHED_DEADLINE, see Sched), and gives everything back: n throwaway locked
+// threads apply s at the same time (so admission control counts n
+// reservations at once), return to SCHED_OTHER, and exit. Call it before
+// opening a device, so that a refusal (ErrDeadlineBusy, ErrDeadlineAffinity,
+// ErrRTNotPermitted, ErrSchedInvalid) leaves nothing to undo.
+//
+// It is a probe, not a reservation: another process may take the bandwidth
+// between the probe and the real threads' sched_setattr.
+func ProbeSched(s Sched, cpu, n int) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if s.IsZero() || n <= 0 {
+		return nil
+	}
+	if cpu < -1 || cpu >= numCPU() {
+		return fmt.Errorf("deferral: cpu %d not in 0..%d", cpu, numCPU()-1)
+	}
+	var applied, release sync.WaitGroup
+	errs := make([]error, n)
+	applied.Add(n)
+	release.Add(1)
+	var done sync.WaitGroup
+	done.Add(n)
+	for i := range n {
+		go func() {
+			defer done.Done()
+			// Never unlocked: the runtime destroys the thread when this
+			// goroutine ends, whatever state it was left in.
+			runtime.LockOSThread()
+			errs[i] = configureThread(threadAttrs{name: "sched-probe", cpu: cpu, sched: s})
+			applied.Done()
+			release.Wait()
+			// Give the reservation back before ProbeSched returns: thread
+			// exit would free it too, but after the caller moved on.
+			_ = setSched(0, 0, 0)
+		}()
+	}
+	applied.Wait()
+	release.Done()
+	done.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err // the n threads ask the same; the first answer says it
+		}
+	}
+	return nil
+}

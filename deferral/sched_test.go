@@ -1,0 +1,182 @@
+package deferral
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseSched(t *testing.T) {
+	ok := []struct {
+		in   string
+		want Sched
+		str  string
+	}{
+		{"fifo:50", FIFO(50), "fifo:50"},
+		{" FIFO:99 ", FIFO(99), "fifo:99"},
+		{"deadline:200us/1ms", Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond), "deadline:200µs/1ms"},
+		{"deadline:200us/800us/1ms", Deadline(200*time.Microsecond, 800*time.Microsecond, time.Millisecond), "deadline:200µs/800µs/1ms"},
+		{"deadline:1ms/1ms", Deadline(time.Millisecond, time.Millisecond, time.Millisecond), "deadline:1ms/1ms"},
+		{"other", Sched{Policy: PolicyOther}, "other"},
+		{"other:-5", Sched{Policy: PolicyOther, Nice: -5}, "other:-5"},
+		{"default", Sched{}, "default"},
+	}
+	for _, c := range ok {
+		got, err := ParseSched(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseSched(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+			continue
+		}
+		if got.String() != c.str {
+			t.Errorf("%q.String() = %q, want %q", c.in, got.String(), c.str)
+		}
+		back, err := ParseSched(got.String())
+		if err != nil || back != got {
+			t.Errorf("round trip of %q: %+v, %v", got.String(), back, err)
+		}
+	}
+	bad := []string{"", "fifo", "fifo:0", "fifo:100", "fifo:x", "rr:5", "deadline", "deadline:1ms",
+		"deadline:2ms/1ms", "deadline:200us/2ms/1ms", "deadline:300us/200us/1ms", "deadline:1ns/1ms",
+		"deadline:10us/50us", "deadline:1s/5s", "deadline:200us/1ms/2ms/3ms", "deadline:abc/1ms", "other:30", "default:1"}
+	for _, in := range bad {
+		s, err := ParseSched(in)
+		if err == nil {
+			t.Errorf("ParseSched(%q) = %+v, want an error", in, s)
+			continue
+		}
+		if !errors.Is(err, ErrSchedInvalid) || !strings.Contains(err.Error(), "deadline:RUNTIME/PERIOD") {
+			t.Errorf("ParseSched(%q) error %q: want ErrSchedInvalid naming the valid forms", in, err)
+		}
+	}
+	if b := Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond).Bandwidth(); b != 0.2 {
+		t.Errorf("Bandwidth = %v, want 0.2", b)
+	}
+}
+
+func TestCPUList(t *testing.T) {
+	for _, s := range []string{"0", "0-1", "0-3,6", "1,3,5-7"} {
+		set, err := parseCPUList(s)
+		if err != nil || cpuList(set) != s {
+			t.Errorf("cpu list %q -> %q, %v", s, cpuList(set), err)
+		}
+	}
+	a, _ := parseCPUList("0-1")
+	b, _ := parseCPUList("0")
+	if !subset(b, a) || subset(a, b) {
+		t.Errorf("subset wrong")
+	}
+}
+
+// requireDeadline skips when the process cannot use SCHED_DEADLINE at all
+// (no CAP_SYS_NICE); every other refusal fails the test.
+func requireDeadline(t *testing.T) {
+	t.Helper()
+	if !hasCapSysNice() {
+		t.Skip("SCHED_DEADLINE needs CAP_SYS_NICE")
+	}
+}
+
+var dl200 = Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
+
+// TestDeadlineThreadedAndWorkqueue runs the threaded and workqueue bottom
+// halves under SCHED_DEADLINE and checks, from the kernel, that their threads
+// got it (sched_getattr and /proc/self/task/TID/stat's policy field), and
+// that they still run their work.
+func TestDeadlineThreadedAndWorkqueue(t *testing.T) {
+	requireDeadline(t)
+	c := newCPU(t, 0)
+	for _, mode := range []Mode{ModeThreaded, ModeWorkqueue} {
+		var tid, runs atomic.Int64
+		e, err := NewExecutor(ExecutorOptions{Mode: mode, CPU: c, Sched: dl200, Name: "dl", Poll: func(int) int {
+			tid.Store(int64(gettid()))
+			runs.Add(1)
+			return 0
+		}})
+		if err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		for range 3 {
+			before := runs.Load()
+			if err := c.exec(e.Schedule); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, mode.String()+" run", func() bool { return runs.Load() > before })
+		}
+		got, err := ThreadSchedOf(int(tid.Load()))
+		if err != nil || got != dl200 {
+			t.Errorf("%v: bottom-half thread sched %v, %v; want %v", mode, got, err, dl200)
+		}
+		if pol := statPolicy(t, int(tid.Load())); pol != unix.SCHED_DEADLINE {
+			t.Errorf("%v: /proc stat policy %d, want %d", mode, pol, unix.SCHED_DEADLINE)
+		}
+		e.Close()
+	}
+}
+
+// TestDeadlineErrors checks the kernel's refusals and their mapping.
+func TestDeadlineErrors(t *testing.T) {
+	requireDeadline(t)
+	run := func(fn func() error) error {
+		ch := make(chan error)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread dies with its odd state
+			ch <- fn()
+		}()
+		return <-ch
+	}
+	if numCPU() > 1 {
+		// Pinned first, then deadline: EPERM, the restricted-affinity case.
+		err := run(func() error {
+			if err := pinThread(0, 0); err != nil {
+				return err
+			}
+			return applySched(0, dl200)
+		})
+		if !errors.Is(err, ErrDeadlineAffinity) || !errors.Is(err, unix.EPERM) {
+			t.Errorf("deadline on a pinned thread: %v; want ErrDeadlineAffinity (EPERM)", err)
+		}
+		// Deadline first, then pinned: EBUSY from sched_setaffinity.
+		err = run(func() error {
+			if err := configureThread(threadAttrs{cpu: 0, sched: dl200}); err != nil {
+				return err
+			}
+			return pinThread(0, 0)
+		})
+		if !errors.Is(err, unix.EBUSY) {
+			t.Errorf("pinning a deadline thread: %v; want EBUSY", err)
+		}
+	}
+	// Admission control: more than the root domain holds (CPUs x 95%).
+	huge := Deadline(990*time.Microsecond, time.Millisecond, time.Millisecond)
+	err := ProbeSched(huge, -1, numCPU()+1)
+	if !errors.Is(err, ErrDeadlineBusy) || !errors.Is(err, unix.EBUSY) {
+		t.Errorf("ProbeSched over the bandwidth: %v; want ErrDeadlineBusy (EBUSY)", err)
+	}
+	// The probe gives everything back: the same request fits again and again.
+	for range 3 {
+		if err := ProbeSched(dl200, 0, 2); err != nil {
+			t.Fatalf("ProbeSched %v: %v", dl200, err)
+		}
+	}
+	if err := ProbeSched(FIFO(10), 0, 1); err != nil {
+		t.Errorf("ProbeSched fifo: %v", err)
+	}
+	if _, err := NewExecutor(ExecutorOptions{Mode: ModeTasklet, CPU: newCPU(t, 0), Sched: dl200, Poll: func(int) int { return 0 }}); err == nil {
+		t.Errorf("Sched accepted for a tasklet")
+	}
+}
+
+// statPolicy reads field 41 (policy) of /proc/self/task/TID/stat.
+func statPolicy(t *testing.T, tid int) int {
+	t.Helper()
+	pol, _, err := procStatSched(0, tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol
+}
