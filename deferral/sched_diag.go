@@ -12,8 +12,11 @@ import (
 // Helpers that explain a refused sched_setattr: they read /proc and /sys and
 // make no system call of their own.
 
-// hasCapSysNice reads CapEff from /proc/self/status (CAP_SYS_NICE is bit 23).
-func hasCapSysNice() bool {
+// hasCapSysNice reports whether the process holds CAP_SYS_NICE.
+func hasCapSysNice() bool { return hasCap(unix.CAP_SYS_NICE) }
+
+// hasCap reads CapEff from /proc/self/status and tests capability bit c.
+func hasCap(c int) bool {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return false
@@ -21,7 +24,7 @@ func hasCapSysNice() bool {
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
 			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err == nil && caps&(1<<unix.CAP_SYS_NICE) != 0
+			return err == nil && caps&(1<<c) != 0
 		}
 	}
 	return false

@@ -180,3 +180,28 @@ func statPolicy(t *testing.T, tid int) int {
 	}
 	return pol
 }
+
+// TestLockedThreadsCount checks the count SizeGOMAXPROCS sizes from: a CPU
+// locks two threads, a threaded executor one more, and all are given back.
+func TestLockedThreadsCount(t *testing.T) {
+	base := LockedThreads()
+	c, err := NewCPU(CPUOptions{CPU: 0, Name: "count"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewExecutor(ExecutorOptions{Mode: ModeThreaded, CPU: c, ThreadPrio: -1, Poll: func(int) int { return 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := LockedThreads() - base; got != 3 {
+		t.Errorf("locked threads after a CPU and a threaded executor: +%d, want +3", got)
+	}
+	prev, now := SizeGOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	if want := runtime.NumCPU() + LockedThreads() + 1; now != want || runtime.GOMAXPROCS(0) != want {
+		t.Errorf("SizeGOMAXPROCS(1) = %d (GOMAXPROCS %d), want %d", now, runtime.GOMAXPROCS(0), want)
+	}
+	e.Close()
+	c.Close()
+	waitFor(t, "threads to exit", func() bool { return LockedThreads() == base })
+}
