@@ -132,8 +132,6 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, bdf string, mode deferral.Mode, 
 // core 0 at RTTaskPrio, and a handler that spends RTWork per counted frame
 // while the host floods.
 func guestRT(t *testing.T, plan *GuestPlan) {
-	old := RaiseGOMAXPROCS(6)
-	defer func() { _ = old }()
 	task := PeriodicOptions{CPU: 0, Prio: plan.RTTaskPrio, Period: time.Millisecond, Work: plan.RTTaskWork, Duration: plan.RTDuration}
 	run := func(tag string, port *driver.Port, srv *Server) {
 		fmt.Printf("RT READY %s\n", tag)
@@ -144,6 +142,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			c0, _ = srv.Served()
 			st0 = port.Stats()
 		}
+		SizeGOMAXPROCS(0) // the port's locked threads are up now
 		r, err := RunPeriodic(task)
 		if err != nil {
 			t.Fatalf("%s: %v", tag, err)

@@ -121,6 +121,7 @@ func RunSynth(o SynthOptions, mode *deferral.Mode) (*SynthResult, error) {
 	if action != nil {
 		irq0 = action.Count()
 	}
+	SizeGOMAXPROCS(1) // the generator's locked, spinning thread
 	r, err := RunPeriodic(o.Task)
 	res.Processed = uint64(processed.Load() - p0)
 	res.Offered = uint64(offered.Load() - o0)

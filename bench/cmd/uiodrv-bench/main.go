@@ -127,7 +127,6 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 	if hostRT {
 		logf("== real-time scenario on the host (synthetic eventfd interrupts)")
 		rep.NoteLoad("host RT start")
-		bench.RaiseGOMAXPROCS(6)
 		o := bench.HostRTOptions(rtTime)
 		rep.HostRTOpts = &o
 		for _, m := range append([]*deferral.Mode{nil}, ptrs(modes)...) {
