@@ -33,6 +33,10 @@ type Config struct {
 	// ThreadPrio is the threaded mode's SCHED_FIFO priority; 0 means 50,
 	// -1 SCHED_OTHER.
 	ThreadPrio int
+	// BHSched, unless zero, is the scheduling class of the threaded mode's
+	// IRQ thread or the workqueue mode's worker (deferral.ExecutorOptions.Sched):
+	// e.g. deferral.Deadline(200µs, 1ms, 1ms). Refused in other modes.
+	BHSched deferral.Sched
 	// Budget is the most frames one bottom-half poll handles; 0 means 64.
 	Budget int
 	// RingSize is the SPSC ring's capacity between top and bottom half,
@@ -169,6 +173,7 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 		Weight:        cfg.Budget,
 		Name:          "uiodrv-" + cfg.Mode.String(),
 		ThreadPrio:    cfg.ThreadPrio,
+		Sched:         cfg.BHSched,
 		DeferHardIRQs: cfg.DeferHardIRQs,
 		FlushTimeout:  cfg.FlushTimeout,
 	}

@@ -62,6 +62,7 @@ type runFlags struct {
 	metrics      string
 	settle       time.Duration
 	log          logFlags
+	rt           rtFlags // rtflags.go
 	parsedMode   deferral.Mode
 	parsedBack   driver.Backend
 	addr, fwdAdr pci.Addr
@@ -94,6 +95,7 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.statsEvery, "stats-every", 0, "print statistics at this interval (default: 1s on a terminal, off otherwise)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at ADDR (e.g. :9100) on /metrics")
 	fs.DurationVar(&f.settle, "settle", 1200*time.Millisecond, "wait this long after bringing the NIC up before reporting ready (QEMU's e1000 ignores RX for 1 s after RCTL is written)")
+	f.rt.add(fs)
 	f.log.add(fs)
 }
 
@@ -209,6 +211,9 @@ func cmdRun(e *env, args []string) int {
 	if err := f.validate(); err != nil {
 		return report(e.stderr, "run", err)
 	}
+	if err := f.rt.validate(fs, f.parsedMode, f.threadPrio); err != nil {
+		return report(e.stderr, "run", err)
+	}
 	log, err := f.log.logger(e.stderr)
 	if err != nil {
 		return report(e.stderr, "run", err)
@@ -234,6 +239,9 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 		return err
 	}
 	if err := checkSched(lim, f.parsedMode, f.rtPrio, f.threadPrio); err != nil {
+		return err
+	}
+	if err := f.rt.preflight(f.bhCPU, len(targets)); err != nil {
 		return err
 	}
 
@@ -268,6 +276,7 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 		chain.Close()
 		return err
 	}
+	f.rt.started()
 	start := time.Now()
 	log.Info("running", zap.String("nic", dev.Name()), zap.Stringer("mac", dev.MAC()),
 		zap.String("backend", f.parsedBack.String()), zap.Stringer("mode", f.parsedMode),
@@ -308,6 +317,7 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 		fst = &s
 	}
 	printSummary(e.stdout, f, &st, fst, count.Counts(), capture, time.Since(start), reason)
+	f.rt.report(e.stdout)
 	if cerr != nil {
 		return fmt.Errorf("close: %w", cerr)
 	}
@@ -327,7 +337,7 @@ func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, lo
 	}
 	port, err := driver.NewPort(dev, driver.Config{
 		Mode: f.parsedMode, Handler: h,
-		IRQCPU: f.irqCPU, BHCPU: f.bhCPU, RTPrio: f.rtPrio, ThreadPrio: f.threadPrio,
+		IRQCPU: f.irqCPU, BHCPU: f.bhCPU, RTPrio: f.rtPrio, ThreadPrio: f.threadPrio, BHSched: f.rt.sched,
 		Budget: f.budget, RingSize: f.bhRing, Forward: fwd, Logger: log,
 	})
 	if err != nil {

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/spf13/pflag"
+
+	"github.com/uiodrv/uiodrv/deferral"
+)
+
+// rtFlags are the run command's real-time flags: the bottom half's
+// scheduling class (--bh-sched) and the Go runtime's conduct under real time
+// (--rt-lock). GOMAXPROCS is always sized from the threads the port locks.
+type rtFlags struct {
+	bhSched  string
+	lock     bool
+	memLimit int64 // MiB
+
+	sched        deferral.Sched
+	bhCPUGiven   bool // --bh-cpu was on the command line
+	prevProcs    int  // GOMAXPROCS before sizing
+	procs        int  // GOMAXPROCS after sizing
+	locked       int  // threads locked when sized
+	gcAtStart    uint64
+	restoreGC    func()
+	memoryLocked bool
+}
+
+// minRTMemLimit is the smallest --rt-mem-limit: below it the GC would run
+// often even with GOGC off (the process's own baseline is tens of MiB).
+const minRTMemLimit = 64
+
+func (r *rtFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&r.bhSched, "bh-sched", "", "scheduling class of the threaded IRQ thread or the workqueue worker: "+
+		deferral.SchedForms+" (deadline threads are not pinned: see README, Real time)")
+	fs.BoolVar(&r.lock, "rt-lock", false, "lock all memory (mlockall current and future; needs RLIMIT_MEMLOCK unlimited or "+
+		"CAP_IPC_LOCK) and turn the garbage collector off (GOGC=off) under a memory limit of --rt-mem-limit")
+	fs.Int64Var(&r.memLimit, "rt-mem-limit", 512, "with --rt-lock: the soft memory limit in MiB at which the GC runs after all")
+}
+
+// validate checks the real-time flags; every error is a usage error and
+// nothing has been touched. fs tells which flags were given.
+func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int) error {
+	if f := fs.Lookup("bh-cpu"); f != nil {
+		r.bhCPUGiven = f.Changed
+	}
+	if r.memLimit < minRTMemLimit {
+		return usagef("--rt-mem-limit %d: want at least %d (MiB)", r.memLimit, minRTMemLimit)
+	}
+	if fs.Changed("rt-mem-limit") && !r.lock {
+		return usagef("--rt-mem-limit is only used with --rt-lock")
+	}
+	if r.bhSched == "" {
+		return nil
+	}
+	s, err := deferral.ParseSched(r.bhSched)
+	if err != nil {
+		return usagef("--bh-sched %q: %v", r.bhSched, err)
+	}
+	if s.IsZero() {
+		return nil
+	}
+	switch {
+	case mode != deferral.ModeThreaded && mode != deferral.ModeWorkqueue:
+		return usagef("--bh-sched applies to --mode threaded and workqueue; in %v mode the bottom half runs on the top half's "+
+			"thread (--rt-prio) or spins", mode)
+	case threadPrio != 0:
+		return usagef("give --bh-sched or --thread-prio, not both (--bh-sched fifo:N is --thread-prio N)")
+	case s.Policy == deferral.PolicyDeadline && r.bhCPUGiven:
+		return usagef("--bh-sched %v with --bh-cpu: the kernel admits a SCHED_DEADLINE thread only with a CPU mask "+
+			"spanning its root domain, so it cannot be pinned; drop --bh-cpu (the thread may run on every CPU the process "+
+			"may use), or run uiodrv in a cpuset partition of its own (cgroup v2 cpuset.cpus.partition=root)", s)
+	}
+	r.sched = s
+	return nil
+}
+
+// preflight asks the kernel for what the flags need, before the device is
+// opened: the bottom half's class (a throwaway thread tries it and gives it
+// back), then the memory lock and the GC setting. A refusal is a runtime
+// failure whose message names the cause and the fix; nothing is left changed.
+// ports is the number of ports (bottom halves) the run starts.
+func (r *rtFlags) preflight(bhCPU, ports int) error {
+	if !r.sched.IsZero() {
+		if err := deferral.ProbeSched(r.sched, bhCPU, ports); err != nil {
+			return fmt.Errorf("--bh-sched %v refused by the kernel: %w", r.sched, err)
+		}
+	}
+	if r.lock {
+		if err := deferral.LockMemory(); err != nil {
+			return fmt.Errorf("--rt-lock: %w", err)
+		}
+		r.memoryLocked = true
+		r.restoreGC = deferral.GCOff(r.memLimit << 20)
+	}
+	return nil
+}
+
+// started sizes GOMAXPROCS from the threads the port locked and notes the
+// GC cycles so far; call it once the port runs.
+func (r *rtFlags) started() {
+	r.locked = deferral.LockedThreads()
+	r.prevProcs, r.procs = deferral.SizeGOMAXPROCS(0)
+	r.gcAtStart = deferral.GCCycles()
+}
+
+// report prints what the Go runtime did during the run.
+func (r *rtFlags) report(w io.Writer) {
+	lock := "memory not locked, GC on (GOGC default)"
+	if r.memoryLocked {
+		lock = fmt.Sprintf("memory locked, GC off below %d MiB", r.memLimit)
+	}
+	fmt.Fprintf(w, "runtime   GOMAXPROCS %d (%d cores + %d locked threads); gc cycles while running %d; %s\n",
+		r.procs, runtime.NumCPU(), r.locked, deferral.GCCycles()-r.gcAtStart, lock)
+}

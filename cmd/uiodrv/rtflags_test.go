@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/vfio"
+)
+
+// Bad real-time flags exit 2 with the valid form, before anything is opened.
+func TestRTFlagUsageErrors(t *testing.T) {
+	dev := []string{"--dev", "0000:00:03.0"}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mode", "threaded", "--bh-sched", "edf:1ms"}, "deadline:RUNTIME/PERIOD"},
+		{[]string{"--mode", "threaded", "--bh-sched", "deadline:2ms/1ms"}, "runtime <= deadline <= period"},
+		{[]string{"--mode", "threaded", "--bh-sched", "deadline:200us/2ms/1ms"}, "runtime <= deadline <= period"},
+		{[]string{"--mode", "threaded", "--bh-sched", "deadline:900us/800us/1ms"}, "deadline:RUNTIME/DEADLINE/PERIOD"},
+		{[]string{"--mode", "workqueue", "--bh-sched", "deadline:200us"}, "valid forms"},
+		{[]string{"--mode", "threaded", "--bh-sched", "fifo:100"}, "1..99"},
+		{[]string{"--mode", "napi", "--bh-sched", "fifo:50"}, "applies to --mode threaded and workqueue"},
+		{[]string{"--mode", "threaded", "--bh-sched", "fifo:50", "--thread-prio", "60"}, "not both"},
+		{[]string{"--mode", "threaded", "--bh-sched", "deadline:200us/1ms", "--bh-cpu", "1"}, "cannot be pinned"},
+		{[]string{"--rt-lock", "--rt-mem-limit", "8"}, "--rt-mem-limit 8"},
+		{[]string{"--rt-mem-limit", "128"}, "only used with --rt-lock"},
+	}
+	for _, c := range cases {
+		args := append(append([]string{}, dev...), c.args...)
+		code, out, errOut := runCLI(args...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) || out != "" {
+			t.Errorf("uiodrv %v: exit %d, stderr %q; want exit 2 naming %q", args, code, errOut, c.want)
+		}
+	}
+}
+
+// holdDeadline keeps n threads under s until the test ends.
+func holdDeadline(t *testing.T, s deferral.Sched, n int) {
+	t.Helper()
+	release := make(chan struct{})
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+			attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_DEADLINE, Flags: 1,
+				Runtime: uint64(s.Runtime), Deadline: uint64(s.Deadline), Period: uint64(s.Period)}
+			errs <- unix.SchedSetAttr(0, &attr, 0)
+			<-release
+			_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr}, 0)
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			close(release)
+			t.Skipf("cannot hold SCHED_DEADLINE here: %v", err)
+		}
+	}
+	t.Cleanup(func() { close(release) })
+}
+
+// A --bh-sched the kernel refuses (admission control here) is a runtime
+// failure, reported with its cause and fix before the device is opened: the
+// device in the fake sysfs passes every check, and opening it would fail
+// differently.
+func TestRTPreflightRefusalBeforeOpen(t *testing.T) {
+	vfioDevDir = t.TempDir()
+	defer func() { vfioDevDir = vfio.DefaultDevDir }()
+	for _, n := range []string{"vfio", "3"} {
+		if err := os.WriteFile(filepath.Join(vfioDevDir, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := fakeSysfs(t, []string{"vfio-pci"}, "", fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "vfio-pci", 3, ""})
+	// Take most of the root domain's deadline bandwidth (95% of each CPU).
+	n := runtime.NumCPU()
+	holdDeadline(t, deferral.Deadline(900*time.Microsecond, time.Millisecond, time.Millisecond), n)
+
+	var f runFlags
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	f.add(fs)
+	if err := fs.Parse([]string{"--dev", "0000:00:03.0", "--mode", "threaded", "--bh-sched", "deadline:300us/1ms"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rt.validate(fs, f.parsedMode, f.threadPrio); err != nil {
+		t.Fatal(err)
+	}
+	lim := limits{capIPCLock: true, capSysNice: true}
+	err := runPort(context.Background(), &env{stdout: os.Stdout, stderr: os.Stderr}, &f, s, lim, zap.NewNop())
+	if !errors.Is(err, deferral.ErrDeadlineBusy) || !strings.Contains(err.Error(), "fix:") || !strings.Contains(err.Error(), "--bh-sched") {
+		t.Fatalf("runPort = %v; want ErrDeadlineBusy naming --bh-sched and the fix", err)
+	}
+	if code := report(&strings.Builder{}, "run", err); code != exitFailure {
+		t.Errorf("exit %d, want %d", code, exitFailure)
+	}
+}
