@@ -60,5 +60,6 @@ func init() {
 		"unbind": cmdUnbind,
 		"pktgen": cmdPktgen,
 		"lab":    cmdLab,
+		"rt":     cmdRT,
 	}
 }

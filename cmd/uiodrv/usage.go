@@ -16,6 +16,7 @@ Usage:
   uiodrv unbind --dev BDF            give the NIC back to the driver it had before 'uiodrv bind'
   uiodrv pktgen --dev BDF --rate PPS --size N --count N
   uiodrv lab [--nic e1000|e1000e] [--mode M] [--backend vfio|uio] [--rate PPS] [--duration D]
+  uiodrv rt [--cpu N] [--period D] [--work D] [--prio N] [--duration D]   periodic real-time probe (cyclictest-like)
   uiodrv help COMMAND | --help | --version
 
 Examples:
