@@ -140,6 +140,7 @@ func TestDeadlineErrors(t *testing.T) {
 		if !errors.Is(err, ErrDeadlineAffinity) || !errors.Is(err, unix.EPERM) {
 			t.Errorf("deadline on a pinned thread: %v; want ErrDeadlineAffinity (EPERM)", err)
 		}
+		t.Logf("deadline on a thread pinned to CPU 0 of %d: %v", numCPU(), err)
 		// Deadline first, then pinned: EBUSY from sched_setaffinity.
 		err = run(func() error {
 			if err := configureThread(threadAttrs{cpu: 0, sched: dl200}); err != nil {
@@ -147,9 +148,10 @@ func TestDeadlineErrors(t *testing.T) {
 			}
 			return pinThread(0, 0)
 		})
-		if !errors.Is(err, unix.EBUSY) {
-			t.Errorf("pinning a deadline thread: %v; want EBUSY", err)
+		if !errors.Is(err, unix.EBUSY) || !errors.Is(err, ErrDeadlineAffinity) {
+			t.Errorf("pinning a deadline thread: %v; want ErrDeadlineAffinity (EBUSY)", err)
 		}
+		t.Logf("pinning a deadline thread to CPU 0: %v", err)
 	}
 	// Admission control: more than the root domain holds (CPUs x 95%).
 	huge := Deadline(990*time.Microsecond, time.Millisecond, time.Millisecond)
@@ -157,6 +159,7 @@ func TestDeadlineErrors(t *testing.T) {
 	if !errors.Is(err, ErrDeadlineBusy) || !errors.Is(err, unix.EBUSY) {
 		t.Errorf("ProbeSched over the bandwidth: %v; want ErrDeadlineBusy (EBUSY)", err)
 	}
+	t.Logf("%d threads at %v: %v", numCPU()+1, huge, err)
 	// The probe gives everything back: the same request fits again and again.
 	for range 3 {
 		if err := ProbeSched(dl200, 0, 2); err != nil {

@@ -71,6 +71,10 @@ func pinThread(tid, cpu int) error {
 	var set unix.CPUSet
 	set.Set(cpu)
 	if err := unix.SchedSetaffinity(tid, &set); err != nil {
+		if errors.Is(err, unix.EBUSY) { // dl_task_check_affinity
+			return fmt.Errorf("sched_setaffinity cpu %d: %w: %w: the thread is SCHED_DEADLINE, whose mask must span its root domain",
+				cpu, ErrDeadlineAffinity, os.NewSyscallError("sched_setaffinity", err))
+		}
 		return fmt.Errorf("sched_setaffinity cpu %d: %w", cpu, os.NewSyscallError("sched_setaffinity", err))
 	}
 	return nil
