@@ -76,9 +76,15 @@
 //   - SCHED_FIFO applies to the OS thread, but Go code also needs one of
 //     GOMAXPROCS Ps: if every P is busy with ordinary goroutines, a woken RT
 //     thread waits for the Go scheduler, a priority inversion the kernel
-//     cannot see. Garbage collection stops RT threads too, and may make a
-//     handler assist it. Pages are not locked (no mlockall): a page fault can
-//     sleep in "atomic" context.
+//     cannot see. SizeGOMAXPROCS gives one P per locked thread beyond the
+//     cores (LockedThreads), which makes a free P likely, not certain.
+//     Garbage collection stops RT threads too, and may make a handler assist
+//     it: GCOff turns the pacing off under a memory limit, and a packet path
+//     that allocates nothing then never triggers it. Pages are locked only
+//     after LockMemory (mlockall); before, a page fault can sleep in
+//     "atomic" context.
+//   - SCHED_DEADLINE threads (Sched) cannot be pinned: the kernel admits
+//     them only with a CPU mask spanning their root domain.
 //   - need_resched() is invisible, so softirq restarts stop only on the pass
 //     and time bounds.
 //   - Concurrency-managed workqueues learn from the scheduler that a worker

@@ -12,6 +12,7 @@ import (
 )
 
 // TestLabRT boots the lab once for the real-time features:
+//   - uiodrv rt alone: the idle floor of this boot;
 //   - uiodrv run in threaded mode with --bh-sched deadline:200us/1ms and
 //     --rt-lock reflects traffic; its summary must report 0 GC cycles while
 //     running, locked memory and the sized GOMAXPROCS;
@@ -27,13 +28,15 @@ func TestLabRT(t *testing.T) {
 	bin := staticBinary(t)
 	dtest := labtest.TestBinary(t, "./deferral")
 	const rtDur, rtPeriod = 4 * time.Second, time.Millisecond
+	rtArgs := []string{"rt", "--cpu", "0", "--period", rtPeriod.String(), "--work", "100us", "--prio", "80",
+		"--duration", rtDur.String()}
 	cfg := labConfig(bin, qemu.E1000, driver.BackendVFIO, 3*time.Minute,
+		append(rtArgs[:len(rtArgs):len(rtArgs)], "--list=false"), // the idle floor of this boot
 		[]string{"--dev", labBDF, "--mode", "threaded", "--bh-sched", "deadline:200us/1ms", "--rt-lock",
 			"--handler", "reflect", "--irq-cpu", "0", "--rt-prio", "90", "--stats-every", "1s"},
-		[]string{"rt", "--cpu", "0", "--period", rtPeriod.String(), "--work", "100us", "--prio", "80",
-			"--duration", rtDur.String(), "--delay", "6s"},
+		append(rtArgs[:len(rtArgs):len(rtArgs)], "--delay", "6s"),
 	)
-	cfg.Commands[0].Background = true
+	cfg.Commands[1].Background = true
 	cfg.Files = append(cfg.Files, qemu.File{Host: dtest, Guest: "/bin/deferral.test"})
 	cfg.Commands = append(cfg.Commands, qemu.Command{Args: []string{"/bin/deferral.test", "-test.v", "-test.count=1",
 		"-test.run", "^(TestDeadline|TestLockMemory$|TestLockedThreadsCount$)"}})
@@ -47,7 +50,7 @@ func TestLabRT(t *testing.T) {
 		t.Fatalf("lab: %v", err)
 	}
 	defer vm.Close()
-	if _, err := vm.WaitOutput(ctx, 0, "uiodrv: ready"); err != nil {
+	if _, err := vm.WaitOutput(ctx, 1, "uiodrv: ready"); err != nil {
 		t.Fatal(err)
 	}
 	// Traffic through the deadline bottom half while rt measures (it starts
@@ -70,24 +73,28 @@ func TestLabRT(t *testing.T) {
 
 	// uiodrv run: no GC while running, memory locked, GOMAXPROCS sized.
 	for _, s := range []string{"gc cycles while running 0;", "memory locked, GC off", "locked threads", "device released"} {
-		if !strings.Contains(out(0), s) {
-			t.Errorf("uiodrv run output lacks %q:\n%s", s, out(0))
+		if !strings.Contains(out(1), s) {
+			t.Errorf("uiodrv run output lacks %q:\n%s", s, out(1))
 		}
 	}
-	// uiodrv rt: the fields, and the IRQ thread under SCHED_DEADLINE.
-	jobs, misses := parseRT(t, out(1), rtPeriod, rtDur)
+	// uiodrv rt, alone and beside the packet path: the fields, and the IRQ
+	// thread under SCHED_DEADLINE. Misses are reported, not judged: under
+	// TCG on a shared host they measure the host as much as uiodrv.
+	jobs, misses := parseRT(t, out(0), rtPeriod, rtDur)
+	t.Logf("rt alone (idle floor): %d jobs, %d missed", jobs, misses)
+	jobs, misses = parseRT(t, out(2), rtPeriod, rtDur)
 	t.Logf("rt beside threaded+deadline: %d jobs, %d missed", jobs, misses)
 	found := false
-	for _, l := range res.Output[1] {
+	for _, l := range res.Output[2] {
 		if strings.Contains(l, "irq/") && strings.Contains(l, "deadline:200µs/1ms") && strings.Contains(l, "* pid") {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("rt's thread list shows no IRQ thread under deadline:200µs/1ms:\n%s", out(1))
+		t.Errorf("rt's thread list shows no IRQ thread under deadline:200µs/1ms:\n%s", out(2))
 	}
 	// deferral's deadline tests in the guest kernel.
-	if !strings.Contains(out(2), "--- PASS: TestDeadlineErrors") || !strings.Contains(out(2), "--- PASS: TestDeadlineThreadedAndWorkqueue") {
-		t.Errorf("deferral deadline tests in the guest:\n%s", out(2))
+	if !strings.Contains(out(3), "--- PASS: TestDeadlineErrors") || !strings.Contains(out(3), "--- PASS: TestDeadlineThreadedAndWorkqueue") {
+		t.Errorf("deferral deadline tests in the guest:\n%s", out(3))
 	}
 }

@@ -24,7 +24,6 @@ type rtFlags struct {
 	procs        int  // GOMAXPROCS after sizing
 	locked       int  // threads locked when sized
 	gcAtStart    uint64
-	restoreGC    func()
 	memoryLocked bool
 }
 
@@ -93,7 +92,7 @@ func (r *rtFlags) preflight(bhCPU, ports int) error {
 			return fmt.Errorf("--rt-lock: %w", err)
 		}
 		r.memoryLocked = true
-		r.restoreGC = deferral.GCOff(r.memLimit << 20)
+		_ = deferral.GCOff(r.memLimit << 20) // for the life of the process
 	}
 	return nil
 }
