@@ -120,8 +120,16 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 			}
 			e.wq, e.own = wq, true
 		}
+		budget := newDLBudget(o.Sched) // one worker runs the item at a time: no race
+		idle := true                   // the last run drained the source
 		e.w = NewWork(func(w *Work) {
-			if o.Poll(o.Weight) >= o.Weight && !e.closed.Load() {
+			if idle {
+				budget.start()
+			}
+			weight := budget.weight(o.Weight)
+			n := o.Poll(weight)
+			budget.done(n)
+			if idle = n < weight; !idle && !e.closed.Load() {
 				QueueWorkOn(e.cpu, e.wq, w)
 			} else {
 				reenable()
@@ -138,8 +146,16 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 		}
 		e := &threadExec{}
 		a := threadAttrs{name: fmt.Sprintf("irq/%d-%s", irqNumbers.Add(1), o.Name), cpu: o.CPU.core, rtPrio: prio, sched: o.Sched}
+		budget := newDLBudget(o.Sched)
 		t, err := newIRQThreadAttrs(a, func() {
-			for o.Poll(o.Weight) >= o.Weight {
+			budget.start()
+			for {
+				weight := budget.weight(o.Weight)
+				n := o.Poll(weight)
+				budget.done(n)
+				if n < weight {
+					break
+				}
 				if e.closed.Load() {
 					return
 				}

@@ -208,3 +208,53 @@ func TestLockedThreadsCount(t *testing.T) {
 	c.Close()
 	waitFor(t, "threads to exit", func() bool { return LockedThreads() == base })
 }
+
+func TestFitUnits(t *testing.T) {
+	for _, c := range []struct {
+		left, per int64
+		max, want int
+	}{
+		{200_000, 50_000, 64, 4}, {200_000, 1_000, 64, 64}, {10_000, 50_000, 64, 1}, {-5, 50_000, 64, 1}, {100, 1, 8, 8},
+	} {
+		if got := fitUnits(c.left, c.per, c.max); got != c.want {
+			t.Errorf("fitUnits(%d, %d, %d) = %d, want %d", c.left, c.per, c.max, got, c.want)
+		}
+	}
+}
+
+// TestDeadlineBudgetSizesPolls runs a threaded deadline bottom half that is
+// never drained: its polls must shrink to what fits in the runtime (50 µs
+// units, 200 µs runtime: about 4), not stay at the weight of 64.
+func TestDeadlineBudgetSizesPolls(t *testing.T) {
+	requireDeadline(t)
+	c := newCPU(t, 0)
+	var small, polls atomic.Int64
+	spin := func(d time.Duration) {
+		for end := time.Now().Add(d); time.Now().Before(end); {
+		}
+	}
+	var stop atomic.Bool
+	e, err := NewExecutor(ExecutorOptions{Mode: ModeThreaded, CPU: c, Sched: dl200, Name: "budget", Poll: func(budget int) int {
+		if stop.Load() {
+			return 0
+		}
+		polls.Add(1)
+		if budget <= 8 {
+			small.Add(1)
+		}
+		spin(time.Duration(budget) * 50 * time.Microsecond)
+		return budget
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.exec(e.Schedule); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	stop.Store(true)
+	e.Close()
+	if p, s := polls.Load(), small.Load(); p < 10 || s < p*3/4 {
+		t.Errorf("%d polls, %d of them with a budget <= 8: the polls were not sized to the runtime", p, s)
+	}
+}

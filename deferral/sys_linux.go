@@ -313,3 +313,17 @@ func ThreadSchedOf(tid int) (Sched, error) {
 	}
 	return Sched{Policy: PolicyOther, Nice: int(a.Nice)}, nil
 }
+
+// threadCPUTime is the calling thread's CPU time in ns
+// (CLOCK_THREAD_CPUTIME_ID); it does not allocate.
+func threadCPUTime() int64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
+		return 0
+	}
+	return ts.Nano()
+}
+
+// schedYield is sched_yield(2). Under SCHED_DEADLINE it gives up the rest of
+// the current instance: the thread sleeps until its next period.
+func schedYield() { _, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
