@@ -327,3 +327,52 @@ func threadCPUTime() int64 {
 // schedYield is sched_yield(2). Under SCHED_DEADLINE it gives up the rest of
 // the current instance: the thread sleeps until its next period.
 func schedYield() { _, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
+
+// ErrMemLock is returned (wrapped) when the process's memory cannot be locked.
+var ErrMemLock = errors.New("deferral: cannot lock memory")
+
+// LockMemory locks every page of the process, present and future
+// (mlockall(MCL_CURRENT|MCL_FUTURE)), so that no real-time thread ever waits
+// for a page fault to be served from disk or a page to be faulted in on
+// first touch: the kernel's RT guidance, and cyclictest's -m. It first raises
+// RLIMIT_MEMLOCK's soft limit to the hard one.
+//
+// Without CAP_IPC_LOCK the limit must be unlimited: with MCL_FUTURE, every
+// later mapping past the limit (the heap growing, a new thread's stack) is
+// refused, and the Go runtime aborts the process when it cannot map memory.
+// LockMemory refuses, naming the fix, rather than leave that trap armed.
+func LockMemory() error {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
+		return fmt.Errorf("%w: %w", ErrMemLock, os.NewSyscallError("getrlimit", err))
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim); err != nil {
+			return fmt.Errorf("%w: raise RLIMIT_MEMLOCK to its hard limit: %w", ErrMemLock, os.NewSyscallError("setrlimit", err))
+		}
+	}
+	fix := "fix: ulimit -l unlimited (LimitMEMLOCK=infinity in a systemd unit, memlock unlimited in limits.conf), or run with CAP_IPC_LOCK"
+	ipcLock := hasCap(unix.CAP_IPC_LOCK)
+	if !ipcLock && lim.Cur != unix.RLIM_INFINITY {
+		return fmt.Errorf("%w: RLIMIT_MEMLOCK is %d KiB and the process lacks CAP_IPC_LOCK: with mlockall(MCL_FUTURE) "+
+			"the Go runtime would abort at the first mapping past it; %s", ErrMemLock, lim.Cur/1024, fix)
+	}
+	if err := unix.Mlockall(unix.MCL_CURRENT | unix.MCL_FUTURE); err != nil {
+		return fmt.Errorf("%w: %w: RLIMIT_MEMLOCK %s, CAP_IPC_LOCK %v; %s", ErrMemLock,
+			os.NewSyscallError("mlockall", err), limString(lim.Cur), ipcLock, fix)
+	}
+	return nil
+}
+
+// UnlockMemory undoes LockMemory (munlockall).
+func UnlockMemory() error {
+	return os.NewSyscallError("munlockall", unix.Munlockall())
+}
+
+func limString(v uint64) string {
+	if v == unix.RLIM_INFINITY {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%d KiB", v/1024)
+}
