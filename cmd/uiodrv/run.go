@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/signal"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -24,9 +23,15 @@ const runUsage = `Usage: uiodrv [run] --dev BDF [flags]
 
 Opens the NIC at BDF (bound to vfio-pci, or uio_pci_generic with --backend uio),
 brings the link up and runs the handler on every received frame in the chosen
-bottom-half mode until --duration, --count, SIGINT or SIGTERM; then closes the
-port (the NIC is reset and its DMA memory and interrupts released) and prints a
-summary. On a terminal it shows live statistics once a second.
+bottom-half mode until --duration, --count or a signal (SIGINT, SIGTERM, SIGHUP,
+SIGPIPE, SIGQUIT); then closes the port (the NIC is reset and its DMA memory and
+interrupts released) and prints a summary. A second SIGINT or SIGTERM while it
+closes exits at once, with bus mastering turned off first. On a terminal it
+shows live statistics once a second.
+
+Every flag, the device (model, binding, IOMMU group), the limits, the metrics
+address and the pcap file are checked before the device is opened: a run that
+cannot work changes nothing.
 
 Examples:
   uiodrv --dev 0000:00:03.0 --mode workqueue --handler reflect
@@ -40,31 +45,33 @@ Flags:
 
 // runFlags are the flags of the run command.
 type runFlags struct {
-	dev, fwdDev  string
-	backend      string
-	mode         string
-	handler      string
-	pcap         string
-	irqCPU       int
-	bhCPU        int
-	rtPrio       int
-	threadPrio   int
-	budget       int
-	itr          uint32
-	ringSize     int
-	bhRing       int
-	msix         bool
-	promisc      bool
-	hugepages    bool
-	duration     time.Duration
-	count        uint64
-	statsEvery   time.Duration
-	metrics      string
-	settle       time.Duration
-	log          logFlags
-	parsedMode   deferral.Mode
-	parsedBack   driver.Backend
-	addr, fwdAdr pci.Addr
+	dev, fwdDev   string
+	backend       string
+	mode          string
+	handler       string
+	pcap          string
+	pcapOverwrite bool
+	sysfs         string
+	irqCPU        int
+	bhCPU         int
+	rtPrio        int
+	threadPrio    int
+	budget        int
+	itr           uint32
+	ringSize      int
+	bhRing        int
+	msix          bool
+	promisc       bool
+	hugepages     bool
+	duration      time.Duration
+	count         uint64
+	statsEvery    time.Duration
+	metrics       string
+	settle        time.Duration
+	log           logFlags
+	parsedMode    deferral.Mode
+	parsedBack    driver.Backend
+	addr, fwdAdr  pci.Addr
 }
 
 func (f *runFlags) add(fs *pflag.FlagSet) {
@@ -76,16 +83,17 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.backend, "backend", "vfio", "vfio (vfio-pci, IOMMU) or uio (uio_pci_generic, hugepages, root)")
 	fs.StringVarP(&f.mode, "mode", "m", "workqueue", "bottom half: "+modeNames())
 	fs.StringVar(&f.handler, "handler", "count", "packet handler: count, reflect, capture, forward")
-	fs.StringVar(&f.pcap, "pcap", "", "write every received frame to this pcap file (required by --handler capture)")
+	fs.StringVar(&f.pcap, "pcap", "", "write every received frame to this new pcap file, mode 0600 (required by --handler capture)")
+	fs.BoolVar(&f.pcapOverwrite, "pcap-overwrite", false, "replace the --pcap file if it exists (never through a symbolic link)")
 	fs.StringVar(&f.fwdDev, "fwd-dev", "", "PCI address of the NIC that --handler forward sends out of")
 	fs.IntVar(&f.irqCPU, "irq-cpu", 0, "CPU of the top half (and tasklet/softirq/NAPI bottom halves); -1 unpinned")
 	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded and busypoll bottom halves; -1 unpinned")
 	fs.IntVar(&f.rtPrio, "rt-prio", 0, "SCHED_FIFO priority 1-99 of the top half; 0 leaves it SCHED_OTHER")
 	fs.IntVar(&f.threadPrio, "thread-prio", 0, "SCHED_FIFO priority of the threaded mode's IRQ thread; 0 means 50, -1 SCHED_OTHER")
-	fs.IntVar(&f.budget, "budget", 64, "most frames one bottom-half run handles")
-	fs.Uint32Var(&f.itr, "itr", 0, "minimum interval between interrupts in 256 ns units (ITR); 0 no throttling")
+	fs.IntVar(&f.budget, "budget", 64, "most frames one bottom-half run handles, 1 to 4096")
+	fs.Uint32Var(&f.itr, "itr", 0, "minimum interval between interrupts in 256 ns units (ITR), up to 65535; 0 no throttling")
 	fs.IntVar(&f.ringSize, "ring-size", e1000.DefaultRingSize, "NIC RX and TX descriptors, a power of two from 8 to 4096")
-	fs.IntVar(&f.bhRing, "bh-ring", 2048, "capacity of the top-half to bottom-half ring, a power of two")
+	fs.IntVar(&f.bhRing, "bh-ring", 2048, fmt.Sprintf("capacity of the top-half to bottom-half ring, a power of two up to %d", maxBHRing))
 	fs.BoolVar(&f.msix, "msix", false, "use MSI-X vectors (e1000e with --backend vfio only)")
 	fs.BoolVar(&f.promisc, "promisc", false, "accept every unicast and multicast frame")
 	fs.BoolVar(&f.hugepages, "hugepages", false, "back VFIO DMA memory with 2 MiB hugepages (UIO always uses them)")
@@ -95,7 +103,13 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at ADDR (e.g. :9100) on /metrics")
 	fs.DurationVar(&f.settle, "settle", 1200*time.Millisecond, "wait this long after bringing the NIC up before reporting ready (QEMU's e1000 ignores RX for 1 s after RCTL is written)")
 	f.log.add(fs)
+	fs.StringVar(&f.sysfs, "sysfs", pci.DefaultRoot, "sysfs mount point")
+	_ = fs.MarkHidden("sysfs")
 }
+
+// maxBHRing bounds --bh-ring: the NIC ring holds at most 4096 frames, so a
+// larger hand-off ring only costs memory (2^30 entries would be 16 GiB).
+const maxBHRing = 1 << 16
 
 func modeNames() string {
 	var s []string
@@ -157,14 +171,25 @@ func (f *runFlags) validate() error {
 	if f.threadPrio < -1 || f.threadPrio > 99 {
 		return usagef("--thread-prio %d: want -1 (SCHED_OTHER), 0 (default 50) or 1-99", f.threadPrio)
 	}
-	if f.budget < 1 {
-		return usagef("--budget %d: want at least 1", f.budget)
+	if f.budget < 1 || f.budget > 4096 {
+		return usagef("--budget %d: want 1 to 4096", f.budget)
+	}
+	if f.itr > 0xFFFF {
+		return usagef("--itr %d: want 0 to 65535 (the ITR register's 16 bits, units of 256 ns)", f.itr)
 	}
 	if !pow2(f.ringSize) || f.ringSize < e1000.MinRingSize || f.ringSize > e1000.MaxRingSize {
 		return usagef("--ring-size %d: want a power of two from %d to %d", f.ringSize, e1000.MinRingSize, e1000.MaxRingSize)
 	}
-	if !pow2(f.bhRing) {
-		return usagef("--bh-ring %d: want a power of two", f.bhRing)
+	if !pow2(f.bhRing) || f.bhRing > maxBHRing {
+		return usagef("--bh-ring %d: want a power of two up to %d", f.bhRing, maxBHRing)
+	}
+	if f.metrics != "" {
+		if err := checkListenAddr(f.metrics); err != nil {
+			return err
+		}
+	}
+	if f.pcapOverwrite && f.pcap == "" {
+		return usagef("--pcap-overwrite needs --pcap FILE")
 	}
 	if f.msix && f.parsedBack != driver.BackendVFIO {
 		return usagef("--msix needs --backend vfio")
@@ -214,33 +239,25 @@ func cmdRun(e *env, args []string) int {
 		return report(e.stderr, "run", err)
 	}
 	defer log.Sync()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	guard := &busGuard{}
+	ctx, stop := notifyStop(e.stderr, guard, os.Exit)
 	defer stop()
-	return report(e.stderr, "run", runPort(ctx, e, &f, pci.Sysfs{}, readLimits(), log))
+	raiseMemlock()
+	return report(e.stderr, "run", runPort(ctx, e, &f, pci.Sysfs{Root: f.sysfs}, readLimits(), guard, log))
 }
 
 // runPort is the run command after the command line checked out.
-func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limits, log *zap.Logger) error {
-	targets := []target{{addr: f.addr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize}}
-	if f.fwdDev != "" {
-		targets = append(targets, target{addr: f.fwdAdr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize})
-	}
-	for _, t := range targets {
-		if _, err := checkDevice(sysfs, t); err != nil {
-			return err
-		}
-	}
-	if err := checkMemory(sysfs, lim, targets); err != nil {
+func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limits, guard *busGuard, log *zap.Logger) error {
+	pre, err := prepare(f, sysfs, lim, guard)
+	if err != nil {
 		return err
 	}
-	if err := checkSched(lim, f.parsedMode, f.rtPrio, f.threadPrio); err != nil {
-		return err
-	}
+	running := false
+	defer func() { pre.release(!running) }()
 
 	// From here on the device is opened; every path closes it.
 	var fwd *driver.Port
 	if f.fwdDev != "" {
-		var err error
 		fwd, _, err = openPort(f, f.fwdDev, driver.Chain{driver.NewCount()}, log.With(zap.String("dev", f.fwdDev)))
 		if err != nil {
 			return err
@@ -250,10 +267,9 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	count := driver.NewCount()
 	chain := driver.Chain{count}
 	var capture *driver.Capture
-	if f.pcap != "" {
-		var err error
-		if capture, err = driver.NewCapture(f.pcap); err != nil {
-			return fmt.Errorf("--pcap: %w", err)
+	if pre.pcap != nil {
+		if capture, err = pre.capture(); err != nil {
+			return err
 		}
 		chain = append(chain, capture)
 	}
@@ -266,8 +282,12 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	port, dev, err := openPortFwd(f, f.dev, chain, fwd, log.With(zap.String("dev", f.addr.String())))
 	if err != nil {
 		chain.Close()
+		if capture != nil && pre.pcapMade {
+			os.Remove(f.pcap)
+		}
 		return err
 	}
+	running = true
 	start := time.Now()
 	log.Info("running", zap.String("nic", dev.Name()), zap.Stringer("mac", dev.MAC()),
 		zap.String("backend", f.parsedBack.String()), zap.Stringer("mode", f.parsedMode),
@@ -277,12 +297,9 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	var snap atomic.Pointer[driver.Stats]
 	first := port.Stats()
 	snap.Store(&first)
-	if f.metrics != "" {
-		srv, err := serveMetrics(f.metrics, f.addr.String(), f.parsedMode.String(), snap.Load, log)
-		if err != nil {
-			port.Close()
-			return err
-		}
+	if pre.metrics != nil {
+		srv := serveMetrics(pre.metrics, f.addr.String(), f.parsedMode.String(), snap.Load, log)
+		pre.metrics = nil // the server owns the listener
 		defer srv.Close()
 	}
 
@@ -321,7 +338,7 @@ func openPort(f *runFlags, bdf string, h driver.Handler, log *zap.Logger) (*driv
 }
 
 func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, log *zap.Logger) (*driver.Port, *e1000.Device, error) {
-	dev, err := openDevice(bdf, f)
+	dev, err := openNIC(bdf, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -336,6 +353,10 @@ func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, lo
 	}
 	return port, dev, nil
 }
+
+// openNIC opens a device (tests replace it to prove that a refused run
+// never gets this far).
+var openNIC = openDevice
 
 // openDevice is e1000.Open, with its panics turned into errors: at this
 // commit, driver.OpenBus and e1000.Open call Close on the nil receiver their
