@@ -290,11 +290,13 @@ func TestGuestCLIErrors(t *testing.T) {
 	if err := os.WriteFile(exists, []byte("keep me"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	// Any address: the guest's loopback interface is down, so 127.0.0.1 is not there.
+	busy, err := net.Listen("tcp", ":0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer busy.Close()
+	busyAddr := fmt.Sprintf(":%d", busy.Addr().(*net.TCPAddr).Port)
 	cases := []struct {
 		name   string
 		nobody bool
@@ -314,7 +316,7 @@ func TestGuestCLIErrors(t *testing.T) {
 		// Refused before the device is opened (each also on a fake tree: TestRefusedBeforeOpen).
 		{"budget", false, []string{"--dev", labBDF, b, "--budget", "5000"}, 2, []string{"--budget 5000: want 1 to 4096"}},
 		{"bh-ring 2^30", false, []string{"--dev", labBDF, b, "--bh-ring", "1073741824"}, 2, []string{"want a power of two up to 65536"}},
-		{"metrics busy", false, []string{"--dev", labBDF, b, "--mode", "tasklet", "--metrics", busy.Addr().String()}, 1, []string{"address already in use"}},
+		{"metrics busy", false, []string{"--dev", labBDF, b, "--mode", "tasklet", "--metrics", busyAddr}, 1, []string{"address already in use"}},
 		{"pcap exists", false, []string{"--dev", labBDF, b, "--mode", "tasklet", "--handler", "capture", "--pcap", exists}, 1, []string{"it exists; pass --pcap-overwrite"}},
 		{"help bogus", false, []string{"help", "bogus"}, 2, []string{`no command "bogus"`}},
 	}
