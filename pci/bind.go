@@ -22,9 +22,15 @@ type Binding struct {
 // verifies the result and returns a Binding that remembers the previous
 // driver. Binding to the driver already bound is a no-op.
 //
+// When a step fails after driver_override was written, Bind undoes what it
+// did: it clears driver_override and gives the device back to its previous
+// driver, so that a failed bind never leaves the device on no driver. The
+// error then wraps ErrBindFailed (or the failing step's error), and also
+// ErrRestoreFailed when the device could not be given back.
+//
 // It wraps ErrNoDevice, ErrNoDriver (the driver's module is not loaded) or
 // ErrBindFailed.
-func (s Sysfs) Bind(a Addr, driver string) (*Binding, error) {
+func (s Sysfs) Bind(a Addr, driver string) (_ *Binding, err error) {
 	if _, err := os.Stat(s.DevicePath(a)); err != nil {
 		return nil, fmt.Errorf("%w: %s (bind to %s: %v)", ErrNoDevice, a, driver, err)
 	}
@@ -41,25 +47,61 @@ func (s Sysfs) Bind(a Addr, driver string) (*Binding, error) {
 		return b, nil
 	}
 	if err := s.setOverride(a, driver); err != nil {
-		return nil, fmt.Errorf("pci: bind %s to %s: %w", a, driver, err)
+		// A failed write may still have reached the kernel: clear it.
+		return nil, errors.Join(fmt.Errorf("pci: bind %s to %s: %w", a, driver, err), b.undo())
 	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, b.undo())
+		}
+	}()
 	if prev != "" {
 		if err := s.unbind(a, prev); err != nil {
 			return nil, fmt.Errorf("pci: bind %s to %s: %w", a, driver, err)
 		}
 	}
 	if err := s.write(filepath.Join(s.root(), "bus/pci/drivers_probe"), a.String()); err != nil {
-		return b, fmt.Errorf("%w: %s to %s: write drivers_probe: %w", ErrBindFailed, a, driver, err)
+		return nil, fmt.Errorf("%w: %s to %s: write drivers_probe: %w", ErrBindFailed, a, driver, err)
 	}
 	now, err := s.CurrentDriver(a)
 	if err != nil {
-		return b, err
+		return nil, err
 	}
 	if now != driver {
-		return b, fmt.Errorf("%w: %s is bound to %q after drivers_probe, want %q (see dmesg)",
+		return nil, fmt.Errorf("%w: %s is bound to %q after drivers_probe, want %q (see dmesg)",
 			ErrBindFailed, a, now, driver)
 	}
 	return b, nil
+}
+
+// ErrRestoreFailed is wrapped when a device could not be given back to its
+// previous driver (after a failed Bind, or by Restore).
+var ErrRestoreFailed = errors.New("pci: previous driver not restored")
+
+// undo gives the device back after a failed Bind: it clears driver_override,
+// unbinds whatever driver took the device, and binds the previous driver
+// again. It returns nil when the device is back as it was.
+func (b *Binding) undo() error {
+	s, a := b.sysfs, b.Addr
+	err := s.clearOverride(a)
+	cur, cerr := s.CurrentDriver(a)
+	if cerr != nil {
+		return fmt.Errorf("%w: %s: %w", ErrRestoreFailed, a, errors.Join(err, cerr))
+	}
+	if cur != b.Previous && cur != "" {
+		if uerr := s.unbind(a, cur); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+	}
+	if cur != b.Previous && b.Previous != "" {
+		err = errors.Join(err, s.Attach(a, b.Previous))
+	} else if now, _ := s.CurrentDriver(a); now != b.Previous {
+		err = errors.Join(err, fmt.Errorf("bound to %q, want %q", now, b.Previous))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s (echo %s > %s/bind): %w", ErrRestoreFailed, a, a, s.DriverPath(b.Previous), err)
+	}
+	return nil
 }
 
 // Unbind detaches the device from its driver and clears driver_override so
@@ -98,11 +140,21 @@ func (b *Binding) Restore() error {
 	if b.Previous == "" {
 		return nil
 	}
-	if err := s.write(filepath.Join(s.DriverPath(b.Previous), "bind"), a.String()); err != nil {
-		return fmt.Errorf("pci: restore %s to %s: %w", a, b.Previous, err)
+	if err := s.Attach(a, b.Previous); err != nil {
+		return fmt.Errorf("pci: restore %s: %w", a, err)
 	}
-	if now, err := s.CurrentDriver(a); err != nil || now != b.Previous {
-		return fmt.Errorf("%w: restore %s: bound to %q, want %q", ErrBindFailed, a, now, b.Previous)
+	return nil
+}
+
+// Attach gives an unbound device to driver through the driver's bind file
+// (no driver_override needed: the driver's ID table must match the device)
+// and checks that the driver took it. It wraps ErrBindFailed.
+func (s Sysfs) Attach(a Addr, driver string) error {
+	if err := s.write(filepath.Join(s.DriverPath(driver), "bind"), a.String()); err != nil {
+		return fmt.Errorf("%w: %s to %s: write %s/bind: %w", ErrBindFailed, a, driver, s.DriverPath(driver), err)
+	}
+	if now, err := s.CurrentDriver(a); err != nil || now != driver {
+		return fmt.Errorf("%w: %s is bound to %q after writing %s/bind, want %q (see dmesg)", ErrBindFailed, a, now, s.DriverPath(driver), driver)
 	}
 	return nil
 }

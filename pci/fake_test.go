@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/uiodrv/uiodrv/pci/pcitest"
 )
 
 // fakeDev describes one device in a fake sysfs tree.
@@ -67,31 +69,7 @@ func fakeSysfs(t *testing.T, drivers []string, devs []fakeDev) Sysfs {
 	// A stray entry that is not a device must be ignored by List.
 	mk(filepath.Join(root, "bus/pci/devices", "README"), "")
 
-	s := Sysfs{Root: root}
-	s.kernel = func(path, data string) {
-		rel, _ := filepath.Rel(root, path)
-		parts := strings.Split(rel, "/")
-		link := func(bdf string) string { return filepath.Join(root, "bus/pci/devices", bdf, "driver") }
-		switch {
-		case rel == "bus/pci/drivers_probe":
-			ov, _ := os.ReadFile(filepath.Join(root, "bus/pci/devices", data, "driver_override"))
-			drv := strings.TrimSpace(string(ov))
-			if drv == "" || drv == "(null)" {
-				return
-			}
-			if _, err := os.Stat(filepath.Join(root, "bus/pci/drivers", drv)); err != nil {
-				return
-			}
-			os.Symlink(filepath.Join(root, "bus/pci/drivers", drv), link(data))
-		case parts[len(parts)-1] == "unbind": // drivers/X/unbind or devices/BDF/driver/unbind
-			os.Remove(link(data))
-		case len(parts) == 5 && parts[4] == "bind":
-			os.Symlink(filepath.Join(root, "bus/pci/drivers", parts[3]), link(data))
-		case len(parts) == 5 && parts[4] == "driver_override" && data == "\n":
-			os.WriteFile(path, []byte("(null)\n"), 0o644) // the kernel shows a cleared override as (null)
-		}
-	}
-	return s
+	return Sysfs{Root: root, OnWrite: pcitest.Kernel(root)}
 }
 
 func readTrim(t *testing.T, p string) string {

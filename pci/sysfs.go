@@ -28,9 +28,10 @@ const DefaultRoot = "/sys"
 type Sysfs struct {
 	Root string
 
-	// kernel, when set (tests only), is called after every write with the
-	// path and data so that a fake tree can react like the kernel does.
-	kernel func(path, data string)
+	// OnWrite, when set, is called after every successful write with the
+	// path and data, so that a simulated tree (pcitest.Kernel) can react as
+	// the kernel does: bind on drivers_probe, unbind on unbind. Nil in real use.
+	OnWrite func(path, data string)
 }
 
 func (s Sysfs) root() string {
@@ -244,8 +245,8 @@ func (s Sysfs) write(path, data string) error {
 	if cerr != nil {
 		return cerr
 	}
-	if s.kernel != nil {
-		s.kernel(path, data)
+	if s.OnWrite != nil {
+		s.OnWrite(path, data)
 	}
 	return nil
 }

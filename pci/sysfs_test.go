@@ -2,9 +2,12 @@ package pci
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/uiodrv/uiodrv/pci/pcitest"
 )
 
 var labDevs = []fakeDev{
@@ -148,8 +151,43 @@ func TestBindErrors(t *testing.T) {
 		t.Errorf("Bind of missing device = %v, want ErrNoDevice", err)
 	}
 	// A kernel that ignores drivers_probe (the driver refuses the device).
-	s.kernel = func(path, data string) {}
+	s.OnWrite = func(path, data string) {}
 	if _, err := s.Bind(MustParseAddr("0000:00:04.0"), "vfio-pci"); !errors.Is(err, ErrBindFailed) {
 		t.Errorf("Bind that the kernel ignored = %v, want ErrBindFailed", err)
+	}
+}
+
+// A driver that refuses the device: Bind gives the device back to its
+// previous driver and clears driver_override, so the device never stays on
+// no driver.
+func TestBindFailureRestores(t *testing.T) {
+	s := fakeSysfs(t, []string{"e1000", "vfio-pci"}, labDevs)
+	a := MustParseAddr("0000:00:03.0")
+	refuse := func(drv string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(s.DriverPath(drv), pcitest.Refuse), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refuse("vfio-pci")
+	b, err := s.Bind(a, "vfio-pci")
+	if !errors.Is(err, ErrBindFailed) || errors.Is(err, ErrRestoreFailed) || b != nil {
+		t.Fatalf("Bind to a refusing driver = %+v, %v; want ErrBindFailed, restored", b, err)
+	}
+	if drv, _ := s.CurrentDriver(a); drv != "e1000" {
+		t.Errorf("driver after a failed Bind = %q, want e1000 back", drv)
+	}
+	if got := readTrim(t, filepath.Join(s.DevicePath(a), "driver_override")); got != "(null)" {
+		t.Errorf("driver_override after a failed Bind = %q, want it cleared", got)
+	}
+
+	// The previous driver refuses the device too: the error says so.
+	refuse("e1000")
+	_, err = s.Bind(a, "vfio-pci")
+	if !errors.Is(err, ErrBindFailed) || !errors.Is(err, ErrRestoreFailed) || !strings.Contains(err.Error(), "e1000/bind") {
+		t.Fatalf("Bind with no way back = %v; want ErrBindFailed and ErrRestoreFailed naming e1000/bind", err)
+	}
+	if got := readTrim(t, filepath.Join(s.DevicePath(a), "driver_override")); got != "(null)" {
+		t.Errorf("driver_override after a failed restore = %q, want it cleared", got)
 	}
 }

@@ -51,7 +51,27 @@ type Command struct {
 	Background bool
 	// Timeout kills the command (zero: none besides the VM's).
 	Timeout time.Duration
+	// User, when set, runs the command as another user with its own
+	// resource limits (nil: root, with the init's limits).
+	User *User
 }
+
+// User is who a guest command runs as, for least-privilege tests.
+type User struct {
+	// UID and GID the command runs as, with no supplementary groups.
+	UID, GID uint32
+	// Own are glob patterns of guest paths the init chowns to UID:GID before
+	// the command starts, e.g. "/dev/vfio/[0-9]*" for a user-owned VFIO group.
+	Own []string
+	// Rlimits are resource limits for the command, by name: "memlock",
+	// "rtprio", "nice". The command starts with exactly these
+	// soft and hard limits; the others are the init's.
+	Rlimits map[string]Rlimit
+}
+
+// Rlimit is a soft and a hard resource limit (setrlimit(2)); math.MaxUint64
+// is RLIM_INFINITY.
+type Rlimit struct{ Soft, Hard uint64 }
 
 // Config describes one boot of the lab.
 type Config struct {

@@ -201,8 +201,14 @@ func (vm *VM) buildInitramfs(k *Kernel) (string, error) {
 		ir.config.Bind = append(ir.config.Bind, proto.Binding{BDF: b.BDF, Driver: b.Driver})
 	}
 	for _, c := range cfg.Commands {
-		ir.config.Commands = append(ir.config.Commands, proto.Command{Args: c.Args, Env: c.Env,
-			Background: c.Background, TimeoutMs: c.Timeout.Milliseconds()})
+		pc := proto.Command{Args: c.Args, Env: c.Env, Background: c.Background, TimeoutMs: c.Timeout.Milliseconds()}
+		if u := c.User; u != nil {
+			pc.User = &proto.User{UID: u.UID, GID: u.GID, Own: u.Own, Rlimits: map[string][2]uint64{}}
+			for k, v := range u.Rlimits {
+				pc.User.Rlimits[k] = [2]uint64{v.Soft, v.Hard}
+			}
+		}
+		ir.config.Commands = append(ir.config.Commands, pc)
 	}
 	out := filepath.Join(vm.dir, "initrd.cpio")
 	return out, ir.write(out)

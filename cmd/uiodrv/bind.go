@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -25,8 +26,12 @@ const bindUsage = `Usage: uiodrv bind --dev BDF [--driver vfio-pci|uio_pci_gener
 
 Binds the NIC to vfio-pci (the default) or uio_pci_generic so that uiodrv can
 drive it, remembering its current driver in /run/uiodrv/<BDF>.driver for
-'uiodrv unbind'. It refuses a NIC whose kernel interface is up (the machine may
-be using it) unless --force.
+'uiodrv unbind'. Before it writes anything it refuses, unless --force, a device
+that is not a network controller (PCI class 02) or not a NIC uiodrv drives
+(a typo must not take a disk controller from its driver), and a NIC whose
+kernel interface is up (the machine may be using it). If the new driver does
+not take the device, the previous driver gets it back and the record is kept
+until it has.
 
 Examples:
   uiodrv bind --dev 0000:00:03.0
@@ -57,7 +62,7 @@ func (f *bindFlags) add(fs *pflag.FlagSet, withDriver bool) {
 	if withDriver {
 		fs.StringVar(&f.driver, "driver", "vfio-pci", "vfio-pci or uio_pci_generic")
 	}
-	fs.BoolVar(&f.force, "force", false, "rebind even a device uiodrv would refuse (interface up, or a driver other than vfio-pci/uio_pci_generic)")
+	fs.BoolVar(&f.force, "force", false, "rebind even a device uiodrv would refuse (not a supported NIC, interface up, or a driver other than vfio-pci/uio_pci_generic)")
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "where the previous driver is recorded")
 	fs.StringVar(&f.sysfs, "sysfs", pci.DefaultRoot, "sysfs mount point")
 	_ = fs.MarkHidden("sysfs")
@@ -94,6 +99,27 @@ func parseDev(dev string) (pci.Addr, error) {
 	return a, nil
 }
 
+// newSysfs returns the sysfs tree at root (tests add a simulated kernel).
+var newSysfs = func(root string) pci.Sysfs { return pci.Sysfs{Root: root} }
+
+// errNotNetwork: bind was asked to take a device that is not a network controller.
+var errNotNetwork = errors.New("not a network controller")
+
+// bindable refuses what uiodrv bind must not take without --force: a
+// device that is not a network controller (PCI class 02), or a NIC that is
+// not one of the models uiodrv drives. It only reads sysfs.
+func bindable(dev *pci.Device) error {
+	if !pci.IsNetwork(dev.Class) {
+		return fmt.Errorf("%w: %s is a %s [class %04x, %04x:%04x %s]; not binding it (check the address with uiodrv list --all, pass --force only if you mean this device)",
+			errNotNetwork, dev.Addr, dev.ClassName(), dev.Class>>8, dev.Vendor, dev.DeviceID, dev.DeviceName())
+	}
+	if _, err := e1000.LookupModel(dev.Vendor, dev.DeviceID); err != nil {
+		return fmt.Errorf("%s is %s %s, which uiodrv does not drive; not binding it (pass --force to bind it anyway): %w",
+			dev.Addr, dev.VendorName(), dev.DeviceName(), err)
+	}
+	return nil
+}
+
 func statePath(dir string, a pci.Addr) string { return filepath.Join(dir, a.String()+".driver") }
 
 func bind(e *env, f *bindFlags) error {
@@ -104,10 +130,16 @@ func bind(e *env, f *bindFlags) error {
 	if f.driver != "vfio-pci" && f.driver != "uio_pci_generic" {
 		return usagef("--driver %q: want vfio-pci or uio_pci_generic", f.driver)
 	}
-	s := pci.Sysfs{Root: f.sysfs}
+	s := newSysfs(f.sysfs)
 	dev, err := s.Lookup(a)
 	if err != nil {
 		return err
+	}
+	if err := bindable(dev); err != nil {
+		if !f.force {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "warning: --force: %v\n", err)
 	}
 	if dev.Driver == f.driver {
 		fmt.Fprintf(e.stdout, "%s is already bound to %s\n", a, f.driver)
@@ -128,6 +160,12 @@ func bind(e *env, f *bindFlags) error {
 		return err
 	}
 	if _, err := s.Bind(a, f.driver); err != nil {
+		// pci.Bind gave the device back to its previous driver unless it
+		// says ErrRestoreFailed: only then is the record still needed.
+		if errors.Is(err, pci.ErrRestoreFailed) {
+			return fmt.Errorf("%w\n  the previous driver stays recorded in %s: after fixing the cause, uiodrv unbind --dev %s gives it back",
+				err, statePath(f.stateDir, a), a)
+		}
 		if recorded {
 			os.Remove(statePath(f.stateDir, a))
 		}
@@ -170,7 +208,7 @@ func unbind(e *env, f *bindFlags) error {
 	if err != nil {
 		return err
 	}
-	s := pci.Sysfs{Root: f.sysfs}
+	s := newSysfs(f.sysfs)
 	dev, err := s.Lookup(a)
 	if err != nil {
 		return err
@@ -202,15 +240,16 @@ func unbind(e *env, f *bindFlags) error {
 		}
 		return nil
 	}
-	if err := os.WriteFile(filepath.Join(s.DriverPath(prev), "bind"), []byte(a.String()), 0o200); err != nil {
-		return fmt.Errorf("%s: unbound, but giving it back to %s failed: %w (modprobe %s, then echo %s > %s/bind)",
-			a, prev, err, prev, a, s.DriverPath(prev))
-	}
-	if now, _ := s.CurrentDriver(a); now != prev {
-		return fmt.Errorf("%w: %s is on %q after binding %s (see dmesg)", pci.ErrBindFailed, a, now, prev)
+	if err := s.Attach(a, prev); err != nil {
+		return fmt.Errorf("%s: unbound, but giving it back to %s failed: %w (modprobe %s, then echo %s > %s/bind; the record stays in %s)",
+			a, prev, err, prev, a, s.DriverPath(prev), statePath(f.stateDir, a))
 	}
 	os.Remove(statePath(f.stateDir, a))
-	fmt.Fprintf(e.stdout, "%s: %s -> %s (restored)\n", a, dev.Driver, prev)
+	from := dev.Driver
+	if from == "" {
+		from = "no driver"
+	}
+	fmt.Fprintf(e.stdout, "%s: %s -> %s (restored)\n", a, from, prev)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/pci/pcitest"
 	"github.com/uiodrv/uiodrv/uio"
 	"github.com/uiodrv/uiodrv/vfio"
 )
@@ -56,6 +57,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"lab", "--nic", "rtl8139"}, "want e1000 or e1000e"},
 		{[]string{"lab", "--mode", "fast"}, "valid modes are"},
 		{[]string{"lab", "--rate", "0"}, "--rate 0"},
+		{[]string{"help", "bogus"}, `no command "bogus": the commands are bind, lab, list`},
+		{[]string{"pktgen", "--dev", "0000:00:03.0", "--metrics", "9100"}, "--metrics \"9100\": want HOST:PORT"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCLI(c.args...)
@@ -150,6 +153,7 @@ func fakeSysfs(t *testing.T, drivers []string, freeHuge string, devs ...fakeDev)
 	}
 	for _, d := range drivers {
 		mk(filepath.Join(root, "bus/pci/drivers", d, "bind"), "")
+		mk(filepath.Join(root, "bus/pci/drivers", d, "unbind"), "")
 	}
 	if freeHuge != "" {
 		mk(filepath.Join(root, "kernel/mm/hugepages/hugepages-2048kB/free_hugepages"), freeHuge+"\n")
@@ -173,7 +177,16 @@ func fakeSysfs(t *testing.T, drivers []string, freeHuge string, devs ...fakeDev)
 			link(filepath.Join(dir, "net", d.iface), filepath.Join(root, "class/net", d.iface))
 		}
 	}
-	return pci.Sysfs{Root: root}
+	return pci.Sysfs{Root: root, OnWrite: pcitest.Kernel(root)}
+}
+
+// withKernel makes the commands that take --sysfs see the fake kernel of
+// the tree at s.Root, until the test ends.
+func withKernel(t *testing.T, s pci.Sysfs) {
+	t.Helper()
+	old := newSysfs
+	newSysfs = func(root string) pci.Sysfs { return pci.Sysfs{Root: root, OnWrite: pcitest.Kernel(root)} }
+	t.Cleanup(func() { newSysfs = old })
 }
 
 const (

@@ -63,6 +63,8 @@ var hints = []struct {
 	{deferral.ErrRTNotPermitted, "run as root or with CAP_SYS_NICE (or raise RLIMIT_RTPRIO), or pass --rt-prio 0"},
 	{deferral.ErrNiceNotPermitted, "run as root or with CAP_SYS_NICE (workqueue workers run at nice -20)"},
 	{driver.ErrUnknownBackend, "use --backend vfio or --backend uio"},
+	{errNotNetwork, "check the address with uiodrv list --all; uiodrv binds only network controllers (--force overrides)"},
+	{pci.ErrRestoreFailed, "give the device back by hand: echo BDF > /sys/bus/pci/drivers/DRIVER/bind (or uiodrv unbind --dev BDF), see dmesg"},
 	{pci.ErrBindFailed, "see dmesg for why the driver refused the device"},
 }
 

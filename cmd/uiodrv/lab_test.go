@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +61,21 @@ func TestLabCLI(t *testing.T) {
 		[]string{"--dev", labBDF, "--mode", "napi", "--handler", "count", "--count", "100"},
 		[]string{"pktgen", "--dev", labBDF, "--mode", "tasklet", "--rate", "1000", "--size", "100", "--count", "300",
 			"--dst", "02:75:69:6f:00:01"},
+		// 4 and 5: as an unprivileged user (below).
+		[]string{"--dev", labBDF, "--mode", "threaded", "--handler", "reflect"},
+		[]string{"--dev", labBDF, "--mode", "threaded", "--handler", "reflect", "--count", "500"},
 	)
+	// Least privilege: uid/gid 65534 with the VFIO group node its own, a
+	// real-time limit for the threaded mode's SCHED_FIFO 50 IRQ thread, and
+	// RLIMIT_MEMLOCK: run 4 has 64 KiB hard (too little: it must fail, naming
+	// the limit), run 5 a soft limit of 64 KiB under a 64 MiB hard one, which
+	// uiodrv raises itself.
+	nobody := func(memSoft, memHard uint64) *qemu.User {
+		return &qemu.User{UID: 65534, GID: 65534, Own: []string{"/dev/vfio/[0-9]*"},
+			Rlimits: map[string]qemu.Rlimit{"memlock": {Soft: memSoft, Hard: memHard}, "rtprio": {Soft: 50, Hard: 50}}}
+	}
+	cfg.Commands[4].User = nobody(64<<10, 64<<10)
+	cfg.Commands[5].User = nobody(64<<10, 64<<20)
 	cfg.Output = tWriter{t}
 	unlock := labtest.Lock(t)
 	defer unlock()
@@ -145,6 +160,16 @@ func TestLabCLI(t *testing.T) {
 		}
 	}
 
+	// 5. Unprivileged: 500 frames, all back intact.
+	if _, err := vm.WaitOutput(ctx, 5, "uiodrv: ready"); err != nil {
+		t.Fatal(err)
+	}
+	tr5 := newTraffic(vm.Peer(0), 200)
+	tr5.run(ctx, 500, time.Second, func(l string) { t.Log("host ", l) })
+	if tr5.sent.Load() != 500 || tr5.intact.Load() != 500 || tr5.corrupt.Load() != 0 {
+		t.Errorf("unprivileged run: sent %d, back intact %d, altered %d; want 500, 500, 0", tr5.sent.Load(), tr5.intact.Load(), tr5.corrupt.Load())
+	}
+
 	res, err := vm.Wait()
 	if err != nil {
 		t.Fatalf("lab: %v", err)
@@ -159,9 +184,23 @@ func TestLabCLI(t *testing.T) {
 		{"stopped by signal", []string{"every frame accounted for", "device released", "rx "}},
 		{"stopped by count", []string{"every frame accounted for", "device released"}},
 		{"stopped by count", []string{"sent      300 frames of 100 bytes", "NIC tx_good 300", "device released"}},
+		{"RLIMIT_MEMLOCK too low", []string{"RLIMIT_MEMLOCK is 64 KiB", "fix: raise RLIMIT_MEMLOCK"}},
+		{"stopped by count", []string{"rx        500 frames", "tx        500 frames", "every frame accounted for", "device released"}},
 	}
 	for i, w := range want {
 		ex := res.Exits[i]
+		if i == 4 { // the memlock refusal: exit 1
+			out := strings.Join(res.Output[i], "\n")
+			if !ex.Ended || ex.Code != 1 {
+				t.Errorf("run %d: exit %d %s, want 1\n%s", i, ex.Code, ex.Err, out)
+			}
+			for _, s := range append([]string{w.stop}, w.lines...) {
+				if !strings.Contains(out, s) {
+					t.Errorf("run %d: output lacks %q:\n%s", i, s, out)
+				}
+			}
+			continue
+		}
 		out := strings.Join(res.Output[i], "\n")
 		if !ex.Ended || ex.Code != 0 {
 			t.Errorf("run %d: exit %d %s, want 0\n%s", i, ex.Code, ex.Err, out)
@@ -247,6 +286,17 @@ func TestGuestCLIErrors(t *testing.T) {
 	before := drivers()
 	t.Logf("drivers: %s", before)
 	b := "--backend=" + backend.String()
+	exists := "/tmp/exists.pcap"
+	if err := os.WriteFile(exists, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Any address: the guest's loopback interface is down, so 127.0.0.1 is not there.
+	busy, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyAddr := fmt.Sprintf(":%d", busy.Addr().(*net.TCPAddr).Port)
 	cases := []struct {
 		name   string
 		nobody bool
@@ -263,6 +313,12 @@ func TestGuestCLIErrors(t *testing.T) {
 		{"unknown handler", false, []string{"--dev", labBDF, b, "--handler", "bogus"}, 2, []string{"valid handlers are"}},
 		{"invalid CPU", false, []string{"--dev", labBDF, b, "--irq-cpu", "7"}, 2, []string{"not a CPU this process may use (allowed: 0-1"}},
 		{"bad backend", false, []string{"--dev", labBDF, "--backend", "dpdk"}, 2, []string{"unknown backend", "use --backend vfio or --backend uio"}},
+		// Refused before the device is opened (each also on a fake tree: TestRefusedBeforeOpen).
+		{"budget", false, []string{"--dev", labBDF, b, "--budget", "5000"}, 2, []string{"--budget 5000: want 1 to 4096"}},
+		{"bh-ring 2^30", false, []string{"--dev", labBDF, b, "--bh-ring", "1073741824"}, 2, []string{"want a power of two up to 65536"}},
+		{"metrics busy", false, []string{"--dev", labBDF, b, "--mode", "tasklet", "--metrics", busyAddr}, 1, []string{"address already in use"}},
+		{"pcap exists", false, []string{"--dev", labBDF, b, "--mode", "tasklet", "--handler", "capture", "--pcap", exists}, 1, []string{"it exists; pass --pcap-overwrite"}},
+		{"help bogus", false, []string{"help", "bogus"}, 2, []string{`no command "bogus"`}},
 	}
 	if backend == driver.BackendUIO {
 		cases = append(cases, struct {
@@ -279,7 +335,14 @@ func TestGuestCLIErrors(t *testing.T) {
 			args   []string
 			code   int
 			want   []string
-		}{"permission denied", true, []string{"--dev", labBDF, b, "--mode", "tasklet"}, 1, []string{"permission denied", "fix: run as root"}})
+		}{"permission denied", true, []string{"--dev", labBDF, b, "--mode", "tasklet"}, 1, []string{"permission denied", "fix: run as root"}},
+			struct {
+				name   string
+				nobody bool
+				args   []string
+				code   int
+				want   []string
+			}{"msix on an 82540EM", false, []string{"--dev", labBDF, b, "--mode", "tasklet", "--msix"}, 2, []string{"--msix: 0000:00:03.0 is an 82540EM, which has no MSI-X"}})
 	}
 	for _, c := range cases {
 		code, out := guestRun(t, c.nobody, c.args...)
@@ -313,7 +376,8 @@ func TestGuestCLIErrors(t *testing.T) {
 		if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
 			t.Fatal(err)
 		}
-		low := unix.Rlimit{Cur: 64 << 10, Max: old.Max}
+		// Hard as well as soft: uiodrv raises the soft limit to the hard one.
+		low := unix.Rlimit{Cur: 64 << 10, Max: 64 << 10}
 		if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &low); err != nil {
 			t.Fatal(err)
 		}
@@ -347,10 +411,15 @@ func TestGuestCLIErrors(t *testing.T) {
 		}
 	}
 
+	if b, _ := os.ReadFile(exists); string(b) != "keep me" {
+		t.Errorf("the existing pcap file was changed: %q", b)
+	}
 	// Nothing changed: the drivers are as they were and the device still works.
 	if after := drivers(); after != before {
 		t.Errorf("drivers changed: %s, was %s", after, before)
 	}
+	guestClosedPipe(t, b)
+	guestSecondSignal(t, b)
 	code, out := guestRun(t, false, "--dev", labBDF, b, "--mode", "tasklet", "--duration", "1s", "--settle", "0")
 	t.Logf("after the errors: exit %d\n%s", code, out)
 	if code != 0 || !strings.Contains(out, "device released") {
@@ -365,7 +434,7 @@ func TestGuestCLIErrors(t *testing.T) {
 func TestLabBind(t *testing.T) {
 	labtest.Require(t)
 	bin := staticBinary(t)
-	const dev = "0000:00:04.0"
+	const dev, ahci = "0000:00:04.0", "0000:00:1f.2"
 	cfg := labConfig(bin, qemu.E1000, driver.BackendVFIO, 5*time.Minute,
 		[]string{"list"},
 		[]string{"bind", "--dev", dev},
@@ -373,9 +442,13 @@ func TestLabBind(t *testing.T) {
 		[]string{"--dev", dev, "--mode", "softirq", "--duration", "2s", "--stats-every", "1s"},
 		[]string{"unbind", "--dev", dev},
 		[]string{"list"},
+		// q35's ICH9 AHCI controller, on the kernel's ahci driver: refused.
+		[]string{"bind", "--dev", ahci},
+		[]string{"bind", "--dev", ahci, "--driver", "uio_pci_generic"},
+		[]string{"list", "--all"},
 	)
 	cfg.NICs = append(cfg.NICs, qemu.NIC{Model: qemu.E1000})
-	cfg.Modules = []string{"e1000"}
+	cfg.Modules = []string{"e1000", "ahci"}
 	cfg.Output = tWriter{t}
 	unlock := labtest.Lock(t)
 	defer unlock()
@@ -392,17 +465,30 @@ func TestLabBind(t *testing.T) {
 		{"stopped by duration", "device released"},
 		{dev + ": vfio-pci -> e1000 (restored)"},
 		{"after bind: 82540EM (uiodrv bind --dev " + dev + ")"},
+		{ahci + " is a SATA controller [class 0106, 8086:2922", "not binding it", "fix: check the address with uiodrv list --all"},
+		{ahci + " is a SATA controller", "not binding it"},
+		{ahci, "ahci"},
 	}
 	for i, w := range want {
 		ex := res.Exits[i]
 		out := strings.Join(res.Output[i], "\n")
-		if !ex.Ended || ex.Code != 0 {
+		if i == 6 || i == 7 { // the refusals
+			if !ex.Ended || ex.Code != 1 {
+				t.Errorf("command %d %v: exit %d %s, want 1\n%s", i, cfg.Commands[i].Args, ex.Code, ex.Err, out)
+			}
+		} else if !ex.Ended || ex.Code != 0 {
 			t.Errorf("command %d %v: exit %d %s\n%s", i, cfg.Commands[i].Args, ex.Code, ex.Err, out)
 		}
 		for _, s := range w {
 			if !strings.Contains(out, s) {
 				t.Errorf("command %d %v: output lacks %q:\n%s", i, cfg.Commands[i].Args, s, out)
 			}
+		}
+	}
+	// After the refusals the AHCI controller is still on ahci.
+	for _, l := range res.Output[8] {
+		if strings.HasPrefix(l, ahci) && !strings.Contains(l, " ahci ") {
+			t.Errorf("after the refused binds: %s", l)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 
 	"github.com/uiodrv/uiodrv/qemu/guestinit"
 )
@@ -34,6 +36,10 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 			if _, ok := commands[args[1]]; ok {
 				return commands[args[1]](&env{stdout: stdout, stderr: stderr}, []string{"--help"})
 			}
+			if args[1] != "-h" && args[1] != "--help" {
+				fmt.Fprintf(stderr, "uiodrv help: no command %q: the commands are %s\n  (see uiodrv --help)\n", args[1], commandNames())
+				return exitUsage
+			}
 		}
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
@@ -43,6 +49,16 @@ func cliMain(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	return commands[cmd](&env{stdout: stdout, stderr: stderr}, rest)
+}
+
+// commandNames lists the commands for messages.
+func commandNames() string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // env is what a command writes to.

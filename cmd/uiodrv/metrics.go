@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -80,18 +79,12 @@ func (c *portCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.descs["link"], prometheus.GaugeValue, up)
 }
 
-// serveMetrics serves /metrics on addr until the returned server is closed.
-func serveMetrics(addr, dev, mode string, snap func() *driver.Stats, log *zap.Logger) (*http.Server, error) {
+// serveMetrics serves /metrics on ln (bound before the device was opened,
+// so that a busy address changes nothing) until the returned server is
+// closed; the server owns ln.
+func serveMetrics(ln net.Listener, dev, mode string, snap func() *driver.Stats, log *zap.Logger) *http.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newPortCollector(snap, dev, mode))
-	return serveRegistry(addr, reg, log)
-}
-
-func serveRegistry(addr string, reg *prometheus.Registry, log *zap.Logger) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics %s: %w", addr, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -101,5 +94,5 @@ func serveRegistry(addr string, reg *prometheus.Registry, log *zap.Logger) (*htt
 		}
 	}()
 	log.Info("serving metrics", zap.String("url", "http://"+ln.Addr().String()+"/metrics"))
-	return srv, nil
+	return srv
 }

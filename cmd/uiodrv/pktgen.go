@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"os/signal"
-	"syscall"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -22,7 +22,8 @@ Transmits numbered frames (EtherType 0x88b5, sequence number and send time in
 the payload) out of the NIC at BDF at --rate frames per second, for --count
 frames or --duration, whichever comes first, while counting what it receives.
 Frames are copied into the device's buffers (driver.Port.Transmit) in batches
-of at most 1 ms worth.
+of at most 1 ms worth. --metrics serves the port's counters as the run command
+does. Signals end it as they end a run (see uiodrv run --help).
 
 Examples:
   uiodrv pktgen --dev 0000:00:03.0 --rate 10000 --size 64 --count 100000
@@ -41,7 +42,7 @@ func cmdPktgen(e *env, args []string) int {
 	fs.IntVar(&size, "size", 64, "frame size in bytes without FCS, 60-1514")
 	fs.StringVar(&dst, "dst", "ff:ff:ff:ff:ff:ff", "destination MAC address")
 	fs.Lookup("count").Usage = "frames to send (0: no limit)"
-	for _, n := range []string{"handler", "pcap", "fwd-dev"} {
+	for _, n := range []string{"handler", "pcap", "pcap-overwrite", "fwd-dev"} {
 		_ = fs.MarkHidden(n)
 	}
 	if st, done := parseFlags(e, fs, "pktgen", pktgenUsage, args); done {
@@ -66,26 +67,30 @@ func cmdPktgen(e *env, args []string) int {
 		return report(e.stderr, "pktgen", err)
 	}
 	defer log.Sync()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	guard := &busGuard{}
+	ctx, stop := notifyStop(e.stderr, guard, os.Exit)
 	defer stop()
-	return report(e.stderr, "pktgen", pktgen(ctx, e, &f, rate, size, mac, log))
+	raiseMemlock()
+	return report(e.stderr, "pktgen", pktgen(ctx, e, &f, rate, size, mac, guard, log))
 }
 
-func pktgen(ctx context.Context, e *env, f *runFlags, rate, size int, dst net.HardwareAddr, log *zap.Logger) error {
-	t := target{addr: f.addr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize}
-	if _, err := checkDevice(pci.Sysfs{}, t); err != nil {
+func pktgen(ctx context.Context, e *env, f *runFlags, rate, size int, dst net.HardwareAddr, guard *busGuard, log *zap.Logger) error {
+	pre, err := prepare(f, pci.Sysfs{Root: f.sysfs}, readLimits(), guard)
+	if err != nil {
 		return err
 	}
-	lim := readLimits()
-	if err := checkMemory(pci.Sysfs{}, lim, []target{t}); err != nil {
-		return err
-	}
-	if err := checkSched(lim, f.parsedMode, f.rtPrio, f.threadPrio); err != nil {
-		return err
-	}
+	defer pre.release(false)
 	port, dev, err := openPort(f, f.dev, driver.NewCount(), log.With(zap.String("dev", f.addr.String())))
 	if err != nil {
 		return err
+	}
+	var snap atomic.Pointer[driver.Stats]
+	first := port.Stats()
+	snap.Store(&first)
+	if pre.metrics != nil {
+		srv := serveMetrics(pre.metrics, f.addr.String(), f.parsedMode.String(), snap.Load, log)
+		pre.metrics = nil // the server owns the listener
+		defer srv.Close()
 	}
 	select {
 	case <-ctx.Done():
@@ -114,6 +119,7 @@ func pktgen(ctx context.Context, e *env, f *runFlags, rate, size int, dst net.Ha
 	begin := time.Now()
 	m := newMeter(port.Stats())
 	next := begin.Add(every)
+	lastSnap := begin
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	var end <-chan time.Time
@@ -149,8 +155,14 @@ loop:
 					break
 				}
 			}
+			if now.Sub(lastSnap) >= 250*time.Millisecond {
+				st := port.Stats()
+				snap.Store(&st)
+				lastSnap = now
+			}
 			if every > 0 && !now.Before(next) {
 				st := port.Stats()
+				snap.Store(&st)
 				fmt.Fprintln(e.stdout, m.line(&st, now))
 				next = now.Add(every)
 			}

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/signal"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -24,9 +23,15 @@ const runUsage = `Usage: uiodrv [run] --dev BDF [flags]
 
 Opens the NIC at BDF (bound to vfio-pci, or uio_pci_generic with --backend uio),
 brings the link up and runs the handler on every received frame in the chosen
-bottom-half mode until --duration, --count, SIGINT or SIGTERM; then closes the
-port (the NIC is reset and its DMA memory and interrupts released) and prints a
-summary. On a terminal it shows live statistics once a second.
+bottom-half mode until --duration, --count or a signal (SIGINT, SIGTERM, SIGHUP,
+SIGPIPE, SIGQUIT); then closes the port (the NIC is reset and its DMA memory and
+interrupts released) and prints a summary. A second SIGINT or SIGTERM while it
+closes exits at once, with bus mastering turned off first. On a terminal it
+shows live statistics once a second.
+
+Every flag, the device (model, binding, IOMMU group), the limits, the metrics
+address and the pcap file are checked before the device is opened: a run that
+cannot work changes nothing.
 
 Examples:
   uiodrv --dev 0000:00:03.0 --mode workqueue --handler reflect
@@ -40,32 +45,34 @@ Flags:
 
 // runFlags are the flags of the run command.
 type runFlags struct {
-	dev, fwdDev  string
-	backend      string
-	mode         string
-	handler      string
-	pcap         string
-	irqCPU       int
-	bhCPU        int
-	rtPrio       int
-	threadPrio   int
-	budget       int
-	itr          uint32
-	ringSize     int
-	bhRing       int
-	msix         bool
-	promisc      bool
-	hugepages    bool
-	duration     time.Duration
-	count        uint64
-	statsEvery   time.Duration
-	metrics      string
-	settle       time.Duration
-	log          logFlags
-	rt           rtFlags // rtflags.go
-	parsedMode   deferral.Mode
-	parsedBack   driver.Backend
-	addr, fwdAdr pci.Addr
+	dev, fwdDev   string
+	backend       string
+	mode          string
+	handler       string
+	pcap          string
+	pcapOverwrite bool
+	sysfs         string
+	irqCPU        int
+	bhCPU         int
+	rtPrio        int
+	threadPrio    int
+	budget        int
+	itr           uint32
+	ringSize      int
+	bhRing        int
+	msix          bool
+	promisc       bool
+	hugepages     bool
+	duration      time.Duration
+	count         uint64
+	statsEvery    time.Duration
+	metrics       string
+	settle        time.Duration
+	log           logFlags
+	rt            rtFlags // rtflags.go
+	parsedMode    deferral.Mode
+	parsedBack    driver.Backend
+	addr, fwdAdr  pci.Addr
 }
 
 func (f *runFlags) add(fs *pflag.FlagSet) {
@@ -77,16 +84,17 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.backend, "backend", "vfio", "vfio (vfio-pci, IOMMU) or uio (uio_pci_generic, hugepages, root)")
 	fs.StringVarP(&f.mode, "mode", "m", "workqueue", "bottom half: "+modeNames())
 	fs.StringVar(&f.handler, "handler", "count", "packet handler: count, reflect, capture, forward")
-	fs.StringVar(&f.pcap, "pcap", "", "write every received frame to this pcap file (required by --handler capture)")
+	fs.StringVar(&f.pcap, "pcap", "", "write every received frame to this new pcap file, mode 0600 (required by --handler capture)")
+	fs.BoolVar(&f.pcapOverwrite, "pcap-overwrite", false, "replace the --pcap file if it exists (never through a symbolic link)")
 	fs.StringVar(&f.fwdDev, "fwd-dev", "", "PCI address of the NIC that --handler forward sends out of")
 	fs.IntVar(&f.irqCPU, "irq-cpu", 0, "CPU of the top half (and tasklet/softirq/NAPI bottom halves); -1 unpinned")
 	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded and busypoll bottom halves; -1 unpinned")
 	fs.IntVar(&f.rtPrio, "rt-prio", 0, "SCHED_FIFO priority 1-99 of the top half; 0 leaves it SCHED_OTHER")
 	fs.IntVar(&f.threadPrio, "thread-prio", 0, "SCHED_FIFO priority of the threaded mode's IRQ thread; 0 means 50, -1 SCHED_OTHER")
-	fs.IntVar(&f.budget, "budget", 64, "most frames one bottom-half run handles")
-	fs.Uint32Var(&f.itr, "itr", 0, "minimum interval between interrupts in 256 ns units (ITR); 0 no throttling")
+	fs.IntVar(&f.budget, "budget", 64, "most frames one bottom-half run handles, 1 to 4096")
+	fs.Uint32Var(&f.itr, "itr", 0, "minimum interval between interrupts in 256 ns units (ITR), up to 65535; 0 no throttling")
 	fs.IntVar(&f.ringSize, "ring-size", e1000.DefaultRingSize, "NIC RX and TX descriptors, a power of two from 8 to 4096")
-	fs.IntVar(&f.bhRing, "bh-ring", 2048, "capacity of the top-half to bottom-half ring, a power of two")
+	fs.IntVar(&f.bhRing, "bh-ring", 2048, fmt.Sprintf("capacity of the top-half to bottom-half ring, a power of two up to %d", maxBHRing))
 	fs.BoolVar(&f.msix, "msix", false, "use MSI-X vectors (e1000e with --backend vfio only)")
 	fs.BoolVar(&f.promisc, "promisc", false, "accept every unicast and multicast frame")
 	fs.BoolVar(&f.hugepages, "hugepages", false, "back VFIO DMA memory with 2 MiB hugepages (UIO always uses them)")
@@ -97,7 +105,13 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.settle, "settle", 1200*time.Millisecond, "wait this long after bringing the NIC up before reporting ready (QEMU's e1000 ignores RX for 1 s after RCTL is written)")
 	f.rt.add(fs)
 	f.log.add(fs)
+	fs.StringVar(&f.sysfs, "sysfs", pci.DefaultRoot, "sysfs mount point")
+	_ = fs.MarkHidden("sysfs")
 }
+
+// maxBHRing bounds --bh-ring: the NIC ring holds at most 4096 frames, so a
+// larger hand-off ring only costs memory (2^30 entries would be 16 GiB).
+const maxBHRing = 1 << 16
 
 func modeNames() string {
 	var s []string
@@ -105,100 +119,6 @@ func modeNames() string {
 		s = append(s, m.String())
 	}
 	return strings.Join(s, ", ")
-}
-
-// validate checks the command line; every error is a usage error and
-// nothing has been touched yet.
-func (f *runFlags) validate() error {
-	if f.dev == "" {
-		return usagef("--dev is required (see uiodrv list for the NICs)")
-	}
-	var err error
-	if f.addr, err = pci.ParseAddr(f.dev); err != nil {
-		return usageError{fmt.Errorf("--dev %q: %w", f.dev, err)}
-	}
-	if f.parsedBack, err = driver.ParseBackend(f.backend); err != nil {
-		return usageError{fmt.Errorf("--backend: %w", err)}
-	}
-	if f.parsedMode, err = deferral.ParseMode(f.mode); err != nil {
-		return usagef("--mode %q: valid modes are %s", f.mode, modeNames())
-	}
-	switch f.handler {
-	case "count", "reflect":
-	case "capture":
-		if f.pcap == "" {
-			return usagef("--handler capture needs --pcap FILE")
-		}
-	case "forward":
-		if f.fwdDev == "" {
-			return usagef("--handler forward needs --fwd-dev BDF")
-		}
-	default:
-		return usagef("--handler %q: valid handlers are count, reflect, capture, forward", f.handler)
-	}
-	if f.fwdDev != "" {
-		if f.handler != "forward" {
-			return usagef("--fwd-dev is only used with --handler forward")
-		}
-		if f.fwdAdr, err = pci.ParseAddr(f.fwdDev); err != nil {
-			return usageError{fmt.Errorf("--fwd-dev %q: %w", f.fwdDev, err)}
-		}
-		if f.fwdAdr == f.addr {
-			return usagef("--fwd-dev must differ from --dev")
-		}
-	}
-	if err := parseCPU("irq-cpu", f.irqCPU); err != nil {
-		return err
-	}
-	if err := parseCPU("bh-cpu", f.bhCPU); err != nil {
-		return err
-	}
-	if f.rtPrio < 0 || f.rtPrio > 99 {
-		return usagef("--rt-prio %d: want 0 (SCHED_OTHER) or 1-99", f.rtPrio)
-	}
-	if f.threadPrio < -1 || f.threadPrio > 99 {
-		return usagef("--thread-prio %d: want -1 (SCHED_OTHER), 0 (default 50) or 1-99", f.threadPrio)
-	}
-	if f.budget < 1 {
-		return usagef("--budget %d: want at least 1", f.budget)
-	}
-	if !pow2(f.ringSize) || f.ringSize < e1000.MinRingSize || f.ringSize > e1000.MaxRingSize {
-		return usagef("--ring-size %d: want a power of two from %d to %d", f.ringSize, e1000.MinRingSize, e1000.MaxRingSize)
-	}
-	if !pow2(f.bhRing) {
-		return usagef("--bh-ring %d: want a power of two", f.bhRing)
-	}
-	if f.msix && f.parsedBack != driver.BackendVFIO {
-		return usagef("--msix needs --backend vfio")
-	}
-	if f.duration < 0 || f.statsEvery < 0 || f.settle < 0 {
-		return usagef("--duration, --stats-every and --settle must not be negative")
-	}
-	return nil
-}
-
-func pow2(n int) bool { return n > 0 && n&(n-1) == 0 }
-
-// parseFlags parses args for a command; it returns a status and done=true
-// when the command must stop (--help, or a usage error already reported).
-func parseFlags(e *env, fs *pflag.FlagSet, name, usage string, args []string) (status int, done bool) {
-	fs.SetOutput(e.stderr)
-	fs.SortFlags = false
-	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(e.stdout, usage)
-			fs.SetOutput(e.stdout)
-			fs.PrintDefaults()
-			fmt.Fprint(e.stdout, "\nExit status: 0 ok, 1 runtime failure, 2 usage error.\n")
-			return exitOK, true
-		}
-		return report(e.stderr, name, usageError{err}), true
-	}
-	if fs.NArg() > 0 {
-		return report(e.stderr, name, usagef("unexpected argument %q", fs.Arg(0))), true
-	}
-	return 0, false
 }
 
 func cmdRun(e *env, args []string) int {
@@ -219,36 +139,28 @@ func cmdRun(e *env, args []string) int {
 		return report(e.stderr, "run", err)
 	}
 	defer log.Sync()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	guard := &busGuard{}
+	ctx, stop := notifyStop(e.stderr, guard, os.Exit)
 	defer stop()
-	return report(e.stderr, "run", runPort(ctx, e, &f, pci.Sysfs{}, readLimits(), log))
+	raiseMemlock()
+	return report(e.stderr, "run", runPort(ctx, e, &f, pci.Sysfs{Root: f.sysfs}, readLimits(), guard, log))
 }
 
 // runPort is the run command after the command line checked out.
-func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limits, log *zap.Logger) error {
-	targets := []target{{addr: f.addr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize}}
-	if f.fwdDev != "" {
-		targets = append(targets, target{addr: f.fwdAdr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize})
-	}
-	for _, t := range targets {
-		if _, err := checkDevice(sysfs, t); err != nil {
-			return err
-		}
-	}
-	if err := checkMemory(sysfs, lim, targets); err != nil {
+func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limits, guard *busGuard, log *zap.Logger) error {
+	pre, err := prepare(f, sysfs, lim, guard)
+	if err != nil {
 		return err
 	}
-	if err := checkSched(lim, f.parsedMode, f.rtPrio, f.threadPrio); err != nil {
-		return err
-	}
-	if err := f.rt.preflight(f.bhCPU, len(targets)); err != nil {
+	running := false
+	defer func() { pre.release(!running) }()
+	if err := f.rt.preflight(f.bhCPU, len(f.targets())); err != nil {
 		return err
 	}
 
 	// From here on the device is opened; every path closes it.
 	var fwd *driver.Port
 	if f.fwdDev != "" {
-		var err error
 		fwd, _, err = openPort(f, f.fwdDev, driver.Chain{driver.NewCount()}, log.With(zap.String("dev", f.fwdDev)))
 		if err != nil {
 			return err
@@ -258,10 +170,9 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	count := driver.NewCount()
 	chain := driver.Chain{count}
 	var capture *driver.Capture
-	if f.pcap != "" {
-		var err error
-		if capture, err = driver.NewCapture(f.pcap); err != nil {
-			return fmt.Errorf("--pcap: %w", err)
+	if pre.pcap != nil {
+		if capture, err = pre.capture(); err != nil {
+			return err
 		}
 		chain = append(chain, capture)
 	}
@@ -274,9 +185,13 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	port, dev, err := openPortFwd(f, f.dev, chain, fwd, log.With(zap.String("dev", f.addr.String())))
 	if err != nil {
 		chain.Close()
+		if capture != nil && pre.pcapMade {
+			os.Remove(f.pcap)
+		}
 		return err
 	}
 	f.rt.started()
+	running = true
 	start := time.Now()
 	log.Info("running", zap.String("nic", dev.Name()), zap.Stringer("mac", dev.MAC()),
 		zap.String("backend", f.parsedBack.String()), zap.Stringer("mode", f.parsedMode),
@@ -286,12 +201,9 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	var snap atomic.Pointer[driver.Stats]
 	first := port.Stats()
 	snap.Store(&first)
-	if f.metrics != "" {
-		srv, err := serveMetrics(f.metrics, f.addr.String(), f.parsedMode.String(), snap.Load, log)
-		if err != nil {
-			port.Close()
-			return err
-		}
+	if pre.metrics != nil {
+		srv := serveMetrics(pre.metrics, f.addr.String(), f.parsedMode.String(), snap.Load, log)
+		pre.metrics = nil // the server owns the listener
 		defer srv.Close()
 	}
 
@@ -331,7 +243,7 @@ func openPort(f *runFlags, bdf string, h driver.Handler, log *zap.Logger) (*driv
 }
 
 func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, log *zap.Logger) (*driver.Port, *e1000.Device, error) {
-	dev, err := openDevice(bdf, f)
+	dev, err := openNIC(bdf, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -346,6 +258,10 @@ func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, lo
 	}
 	return port, dev, nil
 }
+
+// openNIC opens a device (tests replace it to prove that a refused run
+// never gets this far).
+var openNIC = openDevice
 
 // openDevice is e1000.Open, with its panics turned into errors: at this
 // commit, driver.OpenBus and e1000.Open call Close on the nil receiver their

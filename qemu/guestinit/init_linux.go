@@ -278,13 +278,20 @@ func (r *runner) runOne(ctx context.Context, i int, cmd proto.Command) {
 	x.Env = append([]string{"PATH=/bin:/sbin:/usr/bin", "HOME=/tmp", proto.EnvInGuest + "=1"}, cmd.Env...)
 	x.Dir = "/tmp"
 	x.WaitDelay = 2 * time.Second
+	if cmd.User != nil {
+		if err := own(cmd.User); err != nil {
+			r.c.send(proto.Msg{K: proto.KindExit, C: i, Code: -1, Err: err.Error()})
+			return
+		}
+		x.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: cmd.User.UID, Gid: cmd.User.GID, Groups: []uint32{}}}
+	}
 	stdout, err1 := x.StdoutPipe()
 	stderr, err2 := x.StderrPipe()
 	if err := errors.Join(err1, err2); err != nil {
 		r.c.send(proto.Msg{K: proto.KindExit, C: i, Code: -1, Err: err.Error()})
 		return
 	}
-	if err := x.Start(); err != nil {
+	if err := startWithLimits(x, cmd.User); err != nil {
 		r.c.send(proto.Msg{K: proto.KindExit, C: i, Code: -1, Err: err.Error()})
 		return
 	}

@@ -31,6 +31,15 @@ type Command struct {
 	Env        []string `json:"env,omitempty"`
 	Background bool     `json:"background,omitempty"`
 	TimeoutMs  int64    `json:"timeout_ms,omitempty"`
+	User       *User    `json:"user,omitempty"`
+}
+
+// User runs a command as another user (qemu.User).
+type User struct {
+	UID     uint32               `json:"uid"`
+	GID     uint32               `json:"gid"`
+	Own     []string             `json:"own,omitempty"`     // glob patterns chowned to UID:GID first
+	Rlimits map[string][2]uint64 `json:"rlimits,omitempty"` // name -> soft, hard
 }
 
 // GuestConfig is the guest init's whole configuration.

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/pci"
+)
+
+// validate checks the command line; every error is a usage error and
+// nothing has been touched yet.
+func (f *runFlags) validate() error {
+	if f.dev == "" {
+		return usagef("--dev is required (see uiodrv list for the NICs)")
+	}
+	var err error
+	if f.addr, err = pci.ParseAddr(f.dev); err != nil {
+		return usageError{fmt.Errorf("--dev %q: %w", f.dev, err)}
+	}
+	if f.parsedBack, err = driver.ParseBackend(f.backend); err != nil {
+		return usageError{fmt.Errorf("--backend: %w", err)}
+	}
+	if f.parsedMode, err = deferral.ParseMode(f.mode); err != nil {
+		return usagef("--mode %q: valid modes are %s", f.mode, modeNames())
+	}
+	switch f.handler {
+	case "count", "reflect":
+	case "capture":
+		if f.pcap == "" {
+			return usagef("--handler capture needs --pcap FILE")
+		}
+	case "forward":
+		if f.fwdDev == "" {
+			return usagef("--handler forward needs --fwd-dev BDF")
+		}
+	default:
+		return usagef("--handler %q: valid handlers are count, reflect, capture, forward", f.handler)
+	}
+	if f.fwdDev != "" {
+		if f.handler != "forward" {
+			return usagef("--fwd-dev is only used with --handler forward")
+		}
+		if f.fwdAdr, err = pci.ParseAddr(f.fwdDev); err != nil {
+			return usageError{fmt.Errorf("--fwd-dev %q: %w", f.fwdDev, err)}
+		}
+		if f.fwdAdr == f.addr {
+			return usagef("--fwd-dev must differ from --dev")
+		}
+	}
+	if err := parseCPU("irq-cpu", f.irqCPU); err != nil {
+		return err
+	}
+	if err := parseCPU("bh-cpu", f.bhCPU); err != nil {
+		return err
+	}
+	if f.rtPrio < 0 || f.rtPrio > 99 {
+		return usagef("--rt-prio %d: want 0 (SCHED_OTHER) or 1-99", f.rtPrio)
+	}
+	if f.threadPrio < -1 || f.threadPrio > 99 {
+		return usagef("--thread-prio %d: want -1 (SCHED_OTHER), 0 (default 50) or 1-99", f.threadPrio)
+	}
+	if f.budget < 1 || f.budget > 4096 {
+		return usagef("--budget %d: want 1 to 4096", f.budget)
+	}
+	if f.itr > 0xFFFF {
+		return usagef("--itr %d: want 0 to 65535 (the ITR register's 16 bits, units of 256 ns)", f.itr)
+	}
+	if !pow2(f.ringSize) || f.ringSize < e1000.MinRingSize || f.ringSize > e1000.MaxRingSize {
+		return usagef("--ring-size %d: want a power of two from %d to %d", f.ringSize, e1000.MinRingSize, e1000.MaxRingSize)
+	}
+	if !pow2(f.bhRing) || f.bhRing > maxBHRing {
+		return usagef("--bh-ring %d: want a power of two up to %d", f.bhRing, maxBHRing)
+	}
+	if f.metrics != "" {
+		if err := checkListenAddr(f.metrics); err != nil {
+			return err
+		}
+	}
+	if f.pcapOverwrite && f.pcap == "" {
+		return usagef("--pcap-overwrite needs --pcap FILE")
+	}
+	if f.msix && f.parsedBack != driver.BackendVFIO {
+		return usagef("--msix needs --backend vfio")
+	}
+	if f.duration < 0 || f.statsEvery < 0 || f.settle < 0 {
+		return usagef("--duration, --stats-every and --settle must not be negative")
+	}
+	return nil
+}
+
+func pow2(n int) bool { return n > 0 && n&(n-1) == 0 }
+
+// parseFlags parses args for a command; it returns a status and done=true
+// when the command must stop (--help, or a usage error already reported).
+func parseFlags(e *env, fs *pflag.FlagSet, name, usage string, args []string) (status int, done bool) {
+	fs.SetOutput(e.stderr)
+	fs.SortFlags = false
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(e.stdout, usage)
+			fs.SetOutput(e.stdout)
+			fs.PrintDefaults()
+			fmt.Fprint(e.stdout, "\nExit status: 0 ok, 1 runtime failure, 2 usage error.\n")
+			return exitOK, true
+		}
+		return report(e.stderr, name, usageError{err}), true
+	}
+	if fs.NArg() > 0 {
+		return report(e.stderr, name, usagef("unexpected argument %q", fs.Arg(0))), true
+	}
+	return 0, false
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/uiodrv/uiodrv/pci"
+)
+
+// In-guest checks of TestGuestCLIErrors that need a running uiodrv: its
+// stdout reader going away, and a second signal while it closes.
+
+// startGuest starts /bin/uiodrv and waits until it is ready; the rest of its
+// stdout is drained in the background unless keep.
+func startGuest(t *testing.T, args ...string) (*exec.Cmd, io.ReadCloser, *bytes.Buffer, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command("/bin/uiodrv", args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	ready := make(chan bool, 1)
+	go func() {
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "uiodrv: ready") {
+				ready <- true
+				return
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			cmd.Wait()
+			t.Fatalf("uiodrv %v ended before it was ready:\n%s", args, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("uiodrv %v: not ready after 60 s", args)
+	}
+	return cmd, stdout, &stderr, sc
+}
+
+// uiodrv ... | head: the reader of stdout goes away, the next statistics
+// line meets EPIPE (SIGPIPE), and uiodrv closes the device and exits 0.
+func guestClosedPipe(t *testing.T, b string) {
+	cmd, stdout, stderr, sc := startGuest(t, "--dev", labBDF, b, "--mode", "tasklet", "--settle", "0", "--stats-every", "200ms")
+	if !sc.Scan() { // one statistics line, as head would read
+		t.Errorf("closed pipe: no statistics line")
+	}
+	stdout.Close()
+	err := cmd.Wait()
+	t.Logf("closed pipe: %v\n%s", err, stderr.String())
+	if err != nil || !strings.Contains(stderr.String(), "device released") {
+		t.Errorf("uiodrv with its stdout reader gone: %v, want exit 0 and the device released", err)
+	}
+}
+
+// A second signal while the port closes exits at once, bus mastering off.
+func guestSecondSignal(t *testing.T, b string) {
+	cmd, stdout, stderr, _ := startGuest(t, "--dev", labBDF, b, "--mode", "tasklet", "--settle", "0")
+	go io.Copy(io.Discard, stdout)
+	// Two different signals: Go coalesces a signal that is already pending.
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	t.Logf("second signal: %v\n%s", err, stderr.String())
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "exiting at once; bus mastering off on "+labBDF) {
+		t.Errorf("two signals: %v, want exit 1 and bus mastering turned off", err)
+	}
+	cfg, err := os.ReadFile("/sys/bus/pci/devices/" + labBDF + "/config")
+	if err != nil || len(cfg) < 8 {
+		t.Fatalf("read config space: %v", err)
+	}
+	if cmdReg := binary.LittleEndian.Uint16(cfg[pci.CfgCommand:]); cmdReg&pci.CmdMaster != 0 {
+		t.Errorf("command register %#04x after the forced exit: bus master still on", cmdReg)
+	}
+}

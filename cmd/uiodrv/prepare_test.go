@@ -1,0 +1,243 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/vfio"
+)
+
+// noOpen makes any attempt to open a device fail the test, and counts them.
+func noOpen(t *testing.T) *int {
+	t.Helper()
+	n := new(int)
+	old := openNIC
+	openNIC = func(bdf string, f *runFlags) (*e1000.Device, error) {
+		*n++
+		return nil, errors.New("test: device opened")
+	}
+	t.Cleanup(func() { openNIC = old })
+	return n
+}
+
+// runTree is a machine where 0000:00:03.0 and 0000:00:04.0 (82540EM) are on
+// vfio-pci with usable groups and 0000:00:05.0 is an 82574L: every check
+// passes, so what stops a run is the case under test.
+func runTree(t *testing.T) string {
+	t.Helper()
+	vfioDevDir = t.TempDir()
+	t.Cleanup(func() { vfioDevDir = vfio.DefaultDevDir })
+	for _, n := range []string{"vfio", "3", "4", "5"} {
+		if err := os.WriteFile(filepath.Join(vfioDevDir, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := fakeSysfs(t, []string{"vfio-pci"}, "64",
+		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "vfio-pci", 3, ""},
+		fakeDev{"0000:00:04.0", "0x8086", e1000ID, netCls, "vfio-pci", 4, ""},
+		fakeDev{"0000:00:05.0", "0x8086", "0x10d3", netCls, "vfio-pci", 5, ""},
+	)
+	return s.Root
+}
+
+// Every refusal comes before the device is opened: the flags' ranges
+// (usage, exit 2), the model's features from sysfs, the metrics listener and
+// the pcap file (runtime, exit 1).
+func TestRefusedBeforeOpen(t *testing.T) {
+	root := runTree(t)
+	opened := noOpen(t)
+	dir := t.TempDir()
+	exists := filepath.Join(dir, "exists.pcap")
+	if err := os.WriteFile(exists, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.pcap")
+	if err := os.Symlink(exists, link); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.pcap")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	dev := []string{"--dev", "0000:00:03.0", "--sysfs", root, "--mode", "tasklet", "--irq-cpu", "-1", "--bh-cpu", "-1"}
+	fwd := []string{"--handler", "forward", "--fwd-dev", "0000:00:04.0"}
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"budget", []string{"--budget", "4097"}, 2, "--budget 4097: want 1 to 4096"},
+		{"bh-ring 2^30", []string{"--bh-ring", "1073741824"}, 2, "--bh-ring 1073741824: want a power of two up to 65536"},
+		{"itr", []string{"--itr", "65536"}, 2, "--itr 65536: want 0 to 65535"},
+		{"metrics no port", []string{"--metrics", "localhost"}, 2, "want HOST:PORT or :PORT"},
+		{"metrics bad port", []string{"--metrics", ":99999"}, 2, "is not a number from 0 to 65535"},
+		{"pcap-overwrite alone", []string{"--pcap-overwrite"}, 2, "--pcap-overwrite needs --pcap FILE"},
+		{"msix on 82540EM", []string{"--msix"}, 2, "--msix: 0000:00:03.0 is an 82540EM, which has no MSI-X"},
+		{"msix on the forward device", append([]string{"--dev", "0000:00:05.0", "--msix", "--sysfs", root}, fwd...), 2, "--msix: 0000:00:04.0 is an 82540EM"},
+		{"metrics busy", []string{"--metrics", busy.Addr().String()}, 1, "address already in use"},
+		{"pcap exists", []string{"--pcap", exists}, 1, "it exists; pass --pcap-overwrite"},
+		{"pcap symlink", []string{"--pcap", link, "--pcap-overwrite"}, 1, "is a symbolic link: not following it"},
+		{"pcap symlink, no overwrite", []string{"--pcap", link}, 1, "it exists"},
+		{"pcap FIFO", []string{"--pcap", fifo}, 1, "it exists"},
+		{"pcap FIFO, overwrite", []string{"--pcap", fifo, "--pcap-overwrite"}, 1, "is a FIFO or socket with no reader"},
+		{"pcap no folder", []string{"--pcap", filepath.Join(dir, "none", "x.pcap")}, 1, "no such file or directory"},
+		{"forward with a failing pcap", append([]string{"--pcap", exists}, fwd...), 1, "it exists"},
+	}
+	for _, c := range cases {
+		args := append(append([]string{}, dev...), c.args...)
+		start := time.Now()
+		code, out, errOut := runCLI(args...)
+		if code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s%s", c.name, code, c.code, c.want, out, errOut)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: took %v (blocked?)", c.name, d)
+		}
+		if *opened != 0 {
+			t.Fatalf("%s: the device was opened", c.name)
+		}
+	}
+	// pktgen serves --metrics too, so it binds it first like run.
+	code, _, errOut := runCLI("pktgen", "--dev", "0000:00:03.0", "--sysfs", root, "--mode", "tasklet", "--irq-cpu", "-1",
+		"--bh-cpu", "-1", "--metrics", busy.Addr().String())
+	if code != exitFailure || !strings.Contains(errOut, "address already in use") || *opened != 0 {
+		t.Errorf("pktgen --metrics busy: exit %d, opened %d:\n%s", code, *opened, errOut)
+	}
+	if b, _ := os.ReadFile(exists); string(b) != "keep me" {
+		t.Errorf("the existing pcap file was changed: %q", b)
+	}
+}
+
+// When everything checks out, the listener is bound and the pcap file made
+// (0600) before the device is opened; when the open fails, both are undone.
+func TestPreparedBeforeOpen(t *testing.T) {
+	root := runTree(t)
+	pcap := filepath.Join(t.TempDir(), "rx.pcap")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var atOpen []string
+	old := openNIC
+	openNIC = func(bdf string, f *runFlags) (*e1000.Device, error) {
+		st, err := os.Lstat(pcap)
+		switch {
+		case err != nil:
+			atOpen = append(atOpen, "no pcap file: "+err.Error())
+		case st.Mode().Perm() != 0o600 || !st.Mode().IsRegular():
+			atOpen = append(atOpen, "pcap mode "+st.Mode().String())
+		}
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			atOpen = append(atOpen, "metrics address not bound")
+		}
+		return nil, errors.New("test: open refused")
+	}
+	defer func() { openNIC = old }()
+	code, _, errOut := runCLI("--dev", "0000:00:03.0", "--sysfs", root, "--mode", "tasklet", "--irq-cpu", "-1", "--bh-cpu", "-1",
+		"--handler", "capture", "--pcap", pcap, "--metrics", addr)
+	if code != exitFailure || !strings.Contains(errOut, "test: open refused") {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	if len(atOpen) > 0 {
+		t.Errorf("when the device was opened: %v", atOpen)
+	}
+	if _, err := os.Lstat(pcap); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the pcap file of a run that never started is left: %v", err)
+	}
+	if l, err := net.Listen("tcp", addr); err != nil {
+		t.Errorf("metrics listener left open: %v", err)
+	} else {
+		l.Close()
+	}
+}
+
+func TestOpenPcap(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.pcap")
+	f, created, err := openPcap(p, false)
+	if err != nil || !created {
+		t.Fatalf("new file: %v %v", created, err)
+	}
+	f.WriteString("old contents")
+	f.Close()
+	if st, _ := os.Stat(p); st.Mode().Perm()&0o077 != 0 {
+		t.Errorf("new pcap file mode %v: readable by others", st.Mode())
+	}
+	if _, _, err := openPcap(p, false); !errors.Is(err, errPcapExists) || hintFor(err) != "" && !strings.Contains(err.Error(), "--pcap-overwrite") {
+		t.Errorf("existing file: %v", err)
+	}
+	os.Chmod(p, 0o644)
+	f, created, err = openPcap(p, true)
+	if err != nil || created {
+		t.Fatalf("overwrite: %v %v", created, err)
+	}
+	f.Close()
+	if st, _ := os.Stat(p); st.Size() != 0 || st.Mode().Perm() != 0o600 {
+		t.Errorf("overwritten file: size %d mode %v; want 0 and 0600", st.Size(), st.Mode())
+	}
+	hard := filepath.Join(dir, "hard.pcap")
+	if err := os.Link(p, hard); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := openPcap(hard, true); err == nil || !strings.Contains(err.Error(), "hard links") {
+		t.Errorf("hard link: %v", err)
+	}
+	// A FIFO with a reader opens at once but is not a regular file.
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(rd)
+	if _, _, err := openPcap(fifo, true); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("FIFO with a reader: %v", err)
+	}
+	if _, _, err := openPcap("/dev/null", true); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("/dev/null: %v", err)
+	}
+}
+
+func TestRaiseMemlock(t *testing.T) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_MEMLOCK, &old)
+	if old.Max < 128<<10 {
+		t.Skipf("hard RLIMIT_MEMLOCK %d too low to test", old.Max)
+	}
+	low := unix.Rlimit{Cur: 64 << 10, Max: old.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &low); err != nil {
+		t.Fatal(err)
+	}
+	raiseMemlock()
+	var now unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_MEMLOCK, &now)
+	if now.Cur != old.Max {
+		t.Errorf("soft RLIMIT_MEMLOCK %d after raiseMemlock, want the hard limit %d", now.Cur, old.Max)
+	}
+	if readLimits().memlock != old.Max {
+		t.Errorf("readLimits does not see the raised limit")
+	}
+}
