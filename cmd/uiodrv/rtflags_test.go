@@ -100,7 +100,7 @@ func TestRTPreflightRefusalBeforeOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	lim := limits{capIPCLock: true, capSysNice: true}
-	err := runPort(context.Background(), &env{stdout: os.Stdout, stderr: os.Stderr}, &f, s, lim, zap.NewNop())
+	err := runPort(context.Background(), &env{stdout: os.Stdout, stderr: os.Stderr}, &f, s, lim, &busGuard{}, zap.NewNop())
 	if !errors.Is(err, deferral.ErrDeadlineBusy) || !strings.Contains(err.Error(), "fix:") || !strings.Contains(err.Error(), "--bh-sched") {
 		t.Fatalf("runPort = %v; want ErrDeadlineBusy naming --bh-sched and the fix", err)
 	}
