@@ -129,3 +129,17 @@ type NICStats struct {
 	Link      bool
 	SpeedMbps int
 }
+
+// Buffers is the packet buffer pool as the core, the handlers and the
+// conformance kit use it. BufPool implements it.
+type Buffers interface {
+	// Packet is n bytes of buffer b (a view of DMA memory).
+	Packet(b uint32, n int) []byte
+	Get() (uint32, bool)
+	PutMany(bs []uint32)
+	// Available is how many buffers are free (neither posted to a NIC nor
+	// held by the core).
+	Available() int
+}
+
+var _ Buffers = (*BufPool)(nil)
