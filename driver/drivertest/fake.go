@@ -19,15 +19,15 @@ const MaxQueues = 16
 type Bug uint
 
 const (
-	BugCorrupt      Bug = 1 << iota // flips a byte of every 5th received frame
-	BugDuplicate                    // delivers every 7th received frame twice
-	BugReorderTx                    // transmits each pair of frames swapped
-	BugLeak                         // Reclaim keeps one buffer for itself
-	BugSplitFlows                   // spreads frames round-robin over the queues, ignoring their flow
-	BugNoIRQ                        // never signals an interrupt
-	BugIgnoreMask                   // signals interrupts that SetIRQ masked
-	BugAllocates                    // allocates on every RxBurst
-	BugCloseTwice                   // a second Close returns an error
+	BugCorrupt    Bug = 1 << iota // flips a byte of every 5th received frame
+	BugDuplicate                  // delivers every 7th received frame twice
+	BugReorderTx                  // transmits each pair of frames swapped
+	BugLeak                       // Reclaim keeps one buffer for itself
+	BugSplitFlows                 // spreads frames round-robin over the queues, ignoring their flow
+	BugNoIRQ                      // never signals an interrupt
+	BugIgnoreMask                 // signals interrupts that SetIRQ masked
+	BugAllocates                  // allocates on every RxBurst
+	BugCloseTwice                 // a second Close returns an error
 )
 
 // FakeOptions configures a Fake.
@@ -65,10 +65,10 @@ type Fake struct {
 }
 
 type fakeQueue struct {
-	posted fifo[uint32]         // buffers the NIC may fill, oldest first
-	done   fifo[driver.RxDesc]  // received, not yet harvested
-	tx     fifo[driver.TxDesc]  // queued, not yet transmitted
-	txDone fifo[uint32]         // transmitted, not yet reclaimed
+	posted fifo[uint32]        // buffers the NIC may fill, oldest first
+	done   fifo[driver.RxDesc] // received, not yet harvested
+	tx     fifo[driver.TxDesc] // queued, not yet transmitted
+	txDone fifo[uint32]        // transmitted, not yet reclaimed
 }
 
 type fakeVector struct {
