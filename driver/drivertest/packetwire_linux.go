@@ -51,6 +51,12 @@ func OpenPacketWire(ifname string) (*PacketWire, error) {
 		w.Close()
 		return nil, fmt.Errorf("bind packet socket to %s: %w", ifname, err)
 	}
+	// Room for whole TX rings of full-size frames: the default buffer
+	// (about 200 KiB) drops what a burst of a thousand frames brings.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("packet socket buffer: %w", err)
+	}
 	if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mr); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("%s promiscuous: %w", ifname, err)
