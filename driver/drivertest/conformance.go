@@ -20,6 +20,11 @@ type Harness struct {
 	// LiveIRQ says the vectors' fds really fire (a fake register file's
 	// may not): the interrupt check runs only then.
 	LiveIRQ bool
+	// LossyWire says the wire may drop frames when a whole TX ring arrives
+	// at once (a real one: the far NIC's ring and the sockets in between
+	// fill up). The ring-full check then trusts the NIC's own TX counter
+	// instead of the wire's count.
+	LossyWire bool
 }
 
 func (h *Harness) timeout() time.Duration {

@@ -86,7 +86,7 @@ func TestGuestConformance(t *testing.T) {
 				time.Sleep(1200 * time.Millisecond)
 				wire.Collect(0, 0)
 				nic, bufs := dev.Queues()
-				return &drivertest.Harness{NIC: nic, Buffers: bufs, Wire: wire, LiveIRQ: true, Timeout: 5 * time.Second}
+				return &drivertest.Harness{NIC: nic, Buffers: bufs, Wire: wire, LiveIRQ: true, LossyWire: true, Timeout: 5 * time.Second}
 			})
 		})
 	}
