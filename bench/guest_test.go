@@ -63,7 +63,25 @@ func TestGuestRT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A hang is a failure, never "no result": the watchdog shows where
+	// every thread was, then ends the run (rtwatch_linux.go).
+	stop, err := StartWatchdog(plan.RTDuration + 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
 	guestRT(t, plan)
+}
+
+// TestGuestRTWatchdog is the watchdog process of TestGuestRT.
+func TestGuestRTWatchdog(t *testing.T) {
+	labtest.InGuest(t)
+	if os.Getenv(envWatchPID) == "" {
+		t.Skip("started by TestGuestRT only")
+	}
+	if err := runWatchdog(os.Stdout); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func guestKernel(t *testing.T, bdf string, cpu *CPUReader) {
@@ -169,7 +187,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		}
 		srv := &Server{}
 		port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Work: plan.RTWork},
-			IRQCPU: 0, BHCPU: 0, RTPrio: plan.RTIRQPrio})
+			IRQCPU: 0, BHCPU: 0, RTPrio: plan.RTIRQPrio, TopHalf: plan.RTTopHalf})
 		if err != nil {
 			dev.Close()
 			t.Fatalf("%s: %v", tag, err)

@@ -73,6 +73,18 @@ type LabOptions struct {
 	RTTaskWork time.Duration
 	RTIRQPrio  int
 	RTTaskPrio int
+	// RTRates are the flood rates of the real-time scenario, frames/s (0:
+	// unpaced, as fast as the host sends); empty means RTRate alone.
+	RTRates []float64
+	// RTReps repeats the idle floor and every mode and rate, interleaved
+	// (idle, modes..., idle, modes...), each run a guest process of its own;
+	// 0 means 1.
+	RTReps int
+	// RTOnly skips the per-target measurements: the boot runs the
+	// real-time scenario alone.
+	RTOnly bool
+	// RTTopHalf is the top half of the real-time scenario's port.
+	RTTopHalf driver.TopHalf
 
 	TestBinary string    // the guest test binary (qemu.BuildTest("./bench", ...))
 	Log        io.Writer // progress; nil discards
@@ -103,6 +115,9 @@ type TargetResult struct {
 // RTResult is one mode of the lab real-time scenario.
 type RTResult struct {
 	Mode    string
+	Rate    float64 // flood rate, frames/s; 0 unpaced (idle: none)
+	Rep     int
+	Hung    bool // the watchdog found the run stuck, dumped its threads and ended it
 	Fields  map[string]float64 // jobs, misses, p50, p99, max, processed, irqs, rx, dropped, secs
 	Flooded int
 	Err     string
@@ -140,26 +155,29 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	for _, m := range o.Profile {
 		plan.Profile[m] = true
 	}
+	if o.RTOnly {
+		plan.Targets = nil
+	}
 	guest := "/bin/bench.test"
 	cfg.Files = []qemu.File{{Host: o.TestBinary, Guest: guest}}
 	cfg.Commands = []qemu.Command{{Args: []string{guest, "-test.v", "-test.count=1", "-test.timeout=60m",
 		"-test.run", "^TestGuestBench$"}, Env: plan.Env()}}
 	// The real-time scenario: one guest process per mode (the first: the
 	// idle floor), each killed if it outlives its bound.
-	var rtModes []string
+	var rtRuns []rtRun
 	rtTarget := ""
 	if o.RTTime > 0 && rtNIC >= 0 {
 		rtTarget = o.NICs[rtNIC].BDF()
-		rtModes = append([]string{"idle"}, modeNames(o.RTModes)...)
-		for _, m := range rtModes {
+		rtRuns = o.rtRuns()
+		for _, run := range rtRuns {
 			rp := *plan
 			rp.Targets, rp.RTModes = nil, nil
-			if m != "idle" {
-				mode, _ := deferral.ParseMode(m)
+			if run.mode != "idle" {
+				mode, _ := deferral.ParseMode(run.mode)
 				rp.RTModes = []deferral.Mode{mode}
 			}
 			rp.RTTarget, rp.RTDuration, rp.RTWork, rp.RTTaskWork = rtTarget, o.RTTime, o.RTWork, o.RTTaskWork
-			rp.RTIRQPrio, rp.RTTaskPrio = o.RTIRQPrio, o.RTTaskPrio
+			rp.RTIRQPrio, rp.RTTaskPrio, rp.RTTopHalf = o.RTIRQPrio, o.RTTaskPrio, o.RTTopHalf
 			cfg.Commands = append(cfg.Commands, qemu.Command{Args: []string{guest, "-test.v", "-test.count=1",
 				"-test.run", "^TestGuestRT$"}, Env: rp.Env(), Timeout: 3*o.RTTime + 45*time.Second})
 		}
@@ -187,6 +205,9 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 		return vm.WaitOutput(c, 0, substr)
 	}
 	for i, n := range o.NICs {
+		if o.RTOnly {
+			break
+		}
 		mac, _ := net.ParseMAC(n.MAC)
 		link := NewLink(vm.Peer(i), mac)
 		modes := []string{"kernel"}
@@ -220,13 +241,14 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	if rtTarget != "" {
 		mac, _ := net.ParseMAC(o.NICs[rtNIC].MAC)
 		link := NewLink(vm.Peer(rtNIC), mac)
-		for j, mode := range rtModes {
+		for j, run := range rtRuns {
+			mode := run.mode
 			tag := rtTarget + " " + mode
 			c, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			_, err := vm.WaitOutput(c, 1+j, "RT READY "+tag)
 			cancel()
 			if err != nil {
-				res.RT = append(res.RT, &RTResult{Mode: mode, Err: "never ready: " + err.Error()})
+				res.RT = append(res.RT, &RTResult{Mode: mode, Rate: run.rate, Rep: run.rep, Err: "never ready: " + err.Error()})
 				continue
 			}
 			stop := make(chan struct{})
@@ -252,20 +274,23 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 					}
 					close(both)
 				}()
-				n, _ := link.Flood(o.RTRate, both)
+				n, _ := link.Flood(run.rate, both)
 				sent <- n
 			}()
 			c, cancel = context.WithTimeout(ctx, 3*o.RTTime+50*time.Second)
-			line, err := vm.WaitOutput(c, 1+j, "RT RESULT "+tag)
+			line, hung, err := waitRTResult(c, vm, 1+j, tag)
 			cancel()
 			close(stop)
 			flooded := <-sent
-			rr := &RTResult{Mode: mode, Fields: ParseKV(line), Flooded: flooded}
-			if err != nil {
+			rr := &RTResult{Mode: mode, Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded, Hung: hung}
+			switch {
+			case hung:
+				rr.Err = "HUNG: the watchdog dumped the threads (RT HANG lines) and ended the run"
+			case err != nil:
 				rr.Err = fmt.Sprintf("no result within %v: the guest process was killed", 3*o.RTTime+45*time.Second)
 			}
 			res.RT = append(res.RT, rr)
-			o.logf("bench: rt %s %s", line, rr.Err)
+			o.logf("bench: rt rep %d rate %.0f %s %s", run.rep, run.rate, line, rr.Err)
 			link.Drain(100 * time.Millisecond)
 		}
 	}
@@ -320,6 +345,51 @@ func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *Target
 	r.MaxRate = MaxLossless(r.Ladder)
 	note("rate ladder", err)
 	return r
+}
+
+// rtRun is one guest process of the real-time scenario.
+type rtRun struct {
+	mode string // "idle" or a deferral mode
+	rate float64
+	rep  int
+}
+
+// rtRuns lists the real-time runs: per repetition the idle floor, then every
+// rate and mode.
+func (o *LabOptions) rtRuns() []rtRun {
+	rates := o.RTRates
+	if len(rates) == 0 {
+		rates = []float64{o.RTRate}
+	}
+	var runs []rtRun
+	for rep := 0; rep < max(o.RTReps, 1); rep++ {
+		runs = append(runs, rtRun{mode: "idle", rep: rep})
+		for _, r := range rates {
+			for _, m := range modeNames(o.RTModes) {
+				runs = append(runs, rtRun{mode: m, rate: r, rep: rep})
+			}
+		}
+	}
+	return runs
+}
+
+// waitRTResult waits for a run's RT RESULT line, or for its watchdog's
+// verdict that it hung.
+func waitRTResult(ctx context.Context, vm *qemu.VM, cmd int, tag string) (line string, hung bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hangCh := make(chan bool, 1)
+	go func() {
+		_, err := vm.WaitOutput(ctx, cmd, "RT HANG sending SIGQUIT")
+		hangCh <- err == nil
+		cancel()
+	}()
+	line, err = vm.WaitOutput(ctx, cmd, "RT RESULT "+tag)
+	cancel()
+	if <-hangCh && err != nil {
+		return "", true, err
+	}
+	return line, false, err
 }
 
 func modeNames(ms []deferral.Mode) []string {

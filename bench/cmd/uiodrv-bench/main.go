@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,8 +44,31 @@ func main() {
 		backendF = flag.String("backend", "vfio", "vfio or uio")
 		nicsF    = flag.String("nics", "", "lab NICs to use, e.g. e1000 (default: e1000 and e1000e)")
 		mitig    = flag.Bool("mitigation", true, "QEMU's e1000 interrupt mitigation property (off: an experiment)")
+		rtReps   = flag.Int("rt-reps", 1, "lab real-time scenario: runs of the idle floor and of every mode and rate (one guest process each)")
+		rtOnly   = flag.Bool("rt-only", false, "lab: run the real-time scenario alone (no per-target measurements)")
+		rtRates  = flag.String("rt-rates", "", "lab real-time scenario: comma-separated flood rates in frames/s, 0 = unpaced (default: 8000)")
+		topHalf  = flag.String("top-half", "", "lab real-time scenario: the port's top half, copy or light (default: per mode)")
 	)
 	flag.Parse()
+	th, err := driver.ParseTopHalf(*topHalf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uiodrv-bench: -top-half:", err)
+		os.Exit(2)
+	}
+	labRT = func(o *bench.LabOptions) { o.RTReps, o.RTOnly, o.RTTopHalf = *rtReps, *rtOnly, th }
+	if *rtRates != "" {
+		var rates []float64
+		for _, f := range strings.Split(*rtRates, ",") {
+			r, err := strconv.ParseFloat(f, 64)
+			if err != nil || r < 0 {
+				fmt.Fprintf(os.Stderr, "uiodrv-bench: -rt-rates: %q is not a rate in frames/s\n", f)
+				os.Exit(2)
+			}
+			rates = append(rates, r)
+		}
+		prev := labRT
+		labRT = func(o *bench.LabOptions) { prev(o); o.RTRates = rates }
+	}
 	nics := bench.DefaultNICs
 	if *nicsF != "" {
 		nics = nil
@@ -162,6 +186,7 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 		o.TestBinary = bin
 		o.NICs = nics
 		o.RTTime = rtTime
+		labRT(&o)
 		if verbose {
 			o.Log = os.Stderr
 		} else {
@@ -188,6 +213,9 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 	logf("wrote %s", filepath.Join(out, "RESULTS.md"))
 	return nil
 }
+
+// labRT applies the real-time scenario's flags to the lab options.
+var labRT = func(*bench.LabOptions) {}
 
 func ptrs(ms []deferral.Mode) []*deferral.Mode {
 	p := make([]*deferral.Mode, len(ms))
