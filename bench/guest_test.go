@@ -156,25 +156,42 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 	run := func(tag string, port *driver.Port, srv *Server) {
 		fmt.Printf("RT READY %s\n", tag)
 		time.Sleep(500 * time.Millisecond) // the flood reaches its steady state
-		var c0 uint64
+		var c0, th0 uint64
 		var st0 driver.Stats
+		var thT0 time.Duration
 		if srv != nil {
 			c0, _ = srv.Served()
+		}
+		if port != nil {
 			st0 = port.Stats()
+			th0, thT0 = port.TopHalfTime()
 		}
 		r, err := RunPeriodic(task)
 		if err != nil {
 			t.Fatalf("%s: %v", tag, err)
 		}
-		var c1 uint64
+		var c1, th1 uint64
 		var st1 driver.Stats
+		var thT1 time.Duration
 		if srv != nil {
 			c1, _ = srv.Served()
-			st1 = port.Stats()
 		}
-		fmt.Printf("RT RESULT %s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f\n",
+		if port != nil {
+			st1 = port.Stats()
+			th1, thT1 = port.TopHalfTime()
+		}
+		thNs := 0.0
+		if th1 > th0 {
+			thNs = float64(thT1-thT0) / float64(th1-th0)
+		}
+		fmt.Printf("RT RESULT %s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f th_ns=%.0f tophalf=%s hwmissed=%d hwnobuf=%d\n",
 			tag, r.Jobs, r.Misses, r.Wakeup.Quantile(0.5), r.Wakeup.Quantile(0.99), r.Wakeup.Max(),
-			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds())
+			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds(),
+			thNs, topHalfName(port), st1.HW.RxMissed-st0.HW.RxMissed, st1.HW.RxNoBuf-st0.HW.RxNoBuf)
+	}
+	if plan.RTKernel != "" {
+		guestRTKernel(t, plan, run)
+		return
 	}
 	if len(plan.RTModes) == 0 {
 		run(plan.RTTarget+" idle", nil, nil)
@@ -198,4 +215,11 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			t.Errorf("%s: close: %v", tag, err)
 		}
 	}
+}
+
+func topHalfName(p *driver.Port) string {
+	if p == nil {
+		return "none"
+	}
+	return p.TopHalf().String()
 }

@@ -85,6 +85,15 @@ type LabOptions struct {
 	RTOnly bool
 	// RTTopHalf is the top half of the real-time scenario's port.
 	RTTopHalf driver.TopHalf
+	// RTTopHalves, when set, runs every mode once per top half (in the same
+	// boot, interleaved) instead of RTTopHalf alone.
+	RTTopHalves []driver.TopHalf
+	// RTKernel adds a "kernel" run per rate and repetition: the same task
+	// beside the guest kernel's own driver on the first kernel NIC (its IRQ
+	// on core 0, an AF_PACKET reader on core 0 counting).
+	RTKernel bool
+	// Cmdline is appended to the guest kernel's command line (threadirqs).
+	Cmdline string
 
 	TestBinary string    // the guest test binary (qemu.BuildTest("./bench", ...))
 	Log        io.Writer // progress; nil discards
@@ -115,6 +124,7 @@ type TargetResult struct {
 // RTResult is one mode of the lab real-time scenario.
 type RTResult struct {
 	Mode    string
+	TopHalf string // uiodrv modes: the port's top half
 	Rate    float64 // flood rate, frames/s; 0 unpaced (idle: none)
 	Rep     int
 	Hung    bool // the watchdog found the run stuck, dumped its threads and ended it
@@ -142,9 +152,12 @@ func (o *LabOptions) logf(format string, a ...any) {
 // RunLab boots the lab once and measures every target.
 func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	plan := &GuestPlan{Backend: o.Backend, Modes: o.Modes, Profile: map[deferral.Mode]bool{}}
-	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64}
-	var rtNIC = -1
+	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64, Cmdline: o.Cmdline}
+	var rtNIC, kNIC = -1, -1
 	for i, n := range o.NICs {
+		if n.Kernel && kNIC < 0 {
+			kNIC = i
+		}
 		cfg.NICs = append(cfg.NICs, qemu.NIC{Model: n.Model, Addr: n.Addr, MAC: n.MAC, Mitigation: n.Mitigation})
 		cfg.Bind = append(cfg.Bind, qemu.Binding{BDF: n.BDF(), Driver: n.Driver(o.Backend)})
 		plan.Targets = append(plan.Targets, Target{BDF: n.BDF(), Kernel: n.Kernel})
@@ -168,16 +181,18 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	rtTarget := ""
 	if o.RTTime > 0 && rtNIC >= 0 {
 		rtTarget = o.NICs[rtNIC].BDF()
-		rtRuns = o.rtRuns()
+		rtRuns = o.rtRuns(kNIC >= 0)
 		for _, run := range rtRuns {
 			rp := *plan
 			rp.Targets, rp.RTModes = nil, nil
-			if run.mode != "idle" {
+			if run.mode == "kernel" {
+				rp.RTKernel = o.NICs[kNIC].BDF()
+			} else if run.mode != "idle" {
 				mode, _ := deferral.ParseMode(run.mode)
 				rp.RTModes = []deferral.Mode{mode}
 			}
 			rp.RTTarget, rp.RTDuration, rp.RTWork, rp.RTTaskWork = rtTarget, o.RTTime, o.RTWork, o.RTTaskWork
-			rp.RTIRQPrio, rp.RTTaskPrio, rp.RTTopHalf = o.RTIRQPrio, o.RTTaskPrio, o.RTTopHalf
+			rp.RTIRQPrio, rp.RTTaskPrio, rp.RTTopHalf = o.RTIRQPrio, o.RTTaskPrio, run.th
 			cfg.Commands = append(cfg.Commands, qemu.Command{Args: []string{guest, "-test.v", "-test.count=1",
 				"-test.run", "^TestGuestRT$"}, Env: rp.Env(), Timeout: 3*o.RTTime + 45*time.Second})
 		}
@@ -240,10 +255,19 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	}
 	if rtTarget != "" {
 		mac, _ := net.ParseMAC(o.NICs[rtNIC].MAC)
-		link := NewLink(vm.Peer(rtNIC), mac)
+		uLink := NewLink(vm.Peer(rtNIC), mac)
+		var kLink *Link
+		if kNIC >= 0 {
+			kmac, _ := net.ParseMAC(o.NICs[kNIC].MAC)
+			kLink = NewLink(vm.Peer(kNIC), kmac)
+		}
 		for j, run := range rtRuns {
 			mode := run.mode
 			tag := rtTarget + " " + mode
+			link := uLink
+			if mode == "kernel" {
+				tag, link = o.NICs[kNIC].BDF()+" kernel", kLink
+			}
 			c, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			_, err := vm.WaitOutput(c, 1+j, "RT READY "+tag)
 			cancel()
@@ -282,7 +306,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			cancel()
 			close(stop)
 			flooded := <-sent
-			rr := &RTResult{Mode: mode, Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded, Hung: hung}
+			rr := &RTResult{Mode: mode, TopHalf: run.th.String(), Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded, Hung: hung}
 			switch {
 			case hung:
 				rr.Err = "HUNG: the watchdog dumped the threads (RT HANG lines) and ended the run"
@@ -290,7 +314,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 				rr.Err = fmt.Sprintf("no result within %v: the guest process was killed", 3*o.RTTime+45*time.Second)
 			}
 			res.RT = append(res.RT, rr)
-			o.logf("bench: rt rep %d rate %.0f %s %s", run.rep, run.rate, line, rr.Err)
+			o.logf("bench: rt rep %d rate %.0f top %s %s %s", run.rep, run.rate, run.th, line, rr.Err)
 			link.Drain(100 * time.Millisecond)
 		}
 	}
@@ -349,24 +373,34 @@ func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *Target
 
 // rtRun is one guest process of the real-time scenario.
 type rtRun struct {
-	mode string // "idle" or a deferral mode
+	mode string // "idle", "kernel" or a deferral mode
+	th   driver.TopHalf
 	rate float64
 	rep  int
 }
 
 // rtRuns lists the real-time runs: per repetition the idle floor, then every
 // rate and mode.
-func (o *LabOptions) rtRuns() []rtRun {
+func (o *LabOptions) rtRuns(kernel bool) []rtRun {
 	rates := o.RTRates
 	if len(rates) == 0 {
 		rates = []float64{o.RTRate}
+	}
+	ths := o.RTTopHalves
+	if len(ths) == 0 {
+		ths = []driver.TopHalf{o.RTTopHalf}
 	}
 	var runs []rtRun
 	for rep := 0; rep < max(o.RTReps, 1); rep++ {
 		runs = append(runs, rtRun{mode: "idle", rep: rep})
 		for _, r := range rates {
 			for _, m := range modeNames(o.RTModes) {
-				runs = append(runs, rtRun{mode: m, rate: r, rep: rep})
+				for _, th := range ths {
+					runs = append(runs, rtRun{mode: m, th: th, rate: r, rep: rep})
+				}
+			}
+			if o.RTKernel && kernel {
+				runs = append(runs, rtRun{mode: "kernel", rate: r, rep: rep})
 			}
 		}
 	}

@@ -33,6 +33,9 @@ type GuestPlan struct {
 	RTIRQPrio  int
 	RTTaskPrio int
 	RTTopHalf  driver.TopHalf
+	// RTKernel runs the scenario beside the guest kernel's own driver on
+	// this NIC (its IRQ moved to core 0) instead of uiodrv.
+	RTKernel string
 }
 
 // Env encodes the plan as environment variables for the guest test binary.
@@ -63,6 +66,7 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_TASK_WORK=" + p.RTTaskWork.String(),
 		"BENCH_RT_PRIOS=" + strconv.Itoa(p.RTIRQPrio) + "," + strconv.Itoa(p.RTTaskPrio),
 		"BENCH_RT_TOPHALF=" + p.RTTopHalf.String(),
+		"BENCH_RT_KERNEL=" + p.RTKernel,
 	}
 }
 
@@ -136,6 +140,7 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
 	}
+	p.RTKernel = env["BENCH_RT_KERNEL"]
 	if v := env["BENCH_RT_TOPHALF"]; v != "" {
 		if p.RTTopHalf, err = driver.ParseTopHalf(v); err != nil {
 			return nil, fmt.Errorf("BENCH_RT_TOPHALF: %w", err)

@@ -189,8 +189,10 @@ func (c *CPU) topHalf() {
 	defer close(c.done)
 	var events [32]unix.EpollEvent
 	for {
-		n, err := unix.EpollWait(c.epfd, events[:], -1)
-		if err != nil {
+		// Raw: a SCHED_FIFO top half must never be inside a system call
+		// the Go runtime knows of (doc.go, "Real-time threads").
+		n, err := rawEpollWait(c.epfd, events[:], -1)
+		if err != 0 {
 			if err == unix.EINTR {
 				continue
 			}

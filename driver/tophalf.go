@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 	"sync/atomic"
+	"time"
 
 	"github.com/uiodrv/uiodrv/deferral"
 )
@@ -129,3 +130,17 @@ func (p *Port) reenableLight() {
 		}
 	}
 }
+
+// TopHalfTime is the time the port's top halves spent in hard-IRQ context
+// and the interrupts they handled, summed over its vectors: per interrupt,
+// what the chosen TopHalf costs on this device. Call it before Close.
+func (p *Port) TopHalfTime() (irqs uint64, total time.Duration) {
+	for _, a := range p.actions {
+		irqs += a.Count()
+		total += a.HandlerTime()
+	}
+	return irqs, total
+}
+
+// TopHalf is the port's top half (TopHalfDefault resolved for its mode).
+func (p *Port) TopHalf() TopHalf { return p.cfg.TopHalf }

@@ -47,15 +47,24 @@ func main() {
 		rtReps   = flag.Int("rt-reps", 1, "lab real-time scenario: runs of the idle floor and of every mode and rate (one guest process each)")
 		rtOnly   = flag.Bool("rt-only", false, "lab: run the real-time scenario alone (no per-target measurements)")
 		rtRates  = flag.String("rt-rates", "", "lab real-time scenario: comma-separated flood rates in frames/s, 0 = unpaced (default: 8000)")
-		topHalf  = flag.String("top-half", "", "lab real-time scenario: the port's top half, copy or light (default: per mode)")
+		topHalf  = flag.String("top-half", "", "lab real-time scenario: the port's top half, copy or light, or both comma-separated (each mode runs with each; default: per mode)")
+		rtWork   = flag.Duration("rt-work", 150*time.Microsecond, "lab real-time scenario: handler CPU per counted frame (0: the count handler alone)")
+		rtKernel = flag.Bool("rt-kernel", false, "lab real-time scenario: also run it beside the guest kernel's own driver (needs a kernel NIC)")
+		cmdline  = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
 	)
 	flag.Parse()
-	th, err := driver.ParseTopHalf(*topHalf)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "uiodrv-bench: -top-half:", err)
-		os.Exit(2)
+	var ths []driver.TopHalf
+	for _, f := range strings.Split(*topHalf, ",") {
+		th, err := driver.ParseTopHalf(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "uiodrv-bench: -top-half:", err)
+			os.Exit(2)
+		}
+		ths = append(ths, th)
 	}
-	labRT = func(o *bench.LabOptions) { o.RTReps, o.RTOnly, o.RTTopHalf = *rtReps, *rtOnly, th }
+	labRT = func(o *bench.LabOptions) {
+		o.RTReps, o.RTOnly, o.RTTopHalves, o.RTWork, o.RTKernel, o.Cmdline = *rtReps, *rtOnly, ths, *rtWork, *rtKernel, *cmdline
+	}
 	if *rtRates != "" {
 		var rates []float64
 		for _, f := range strings.Split(*rtRates, ",") {
