@@ -124,10 +124,10 @@ type TargetResult struct {
 // RTResult is one mode of the lab real-time scenario.
 type RTResult struct {
 	Mode    string
-	TopHalf string // uiodrv modes: the port's top half
+	TopHalf string  // uiodrv modes: the port's top half
 	Rate    float64 // flood rate, frames/s; 0 unpaced (idle: none)
 	Rep     int
-	Hung    bool // the watchdog found the run stuck, dumped its threads and ended it
+	Hung    bool               // the watchdog found the run stuck, dumped its threads and ended it
 	Fields  map[string]float64 // jobs, misses, p50, p99, max, processed, irqs, rx, dropped, secs
 	Flooded int
 	Err     string
