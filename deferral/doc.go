@@ -90,6 +90,53 @@
 //   - "The CPU that scheduled it" is a core only for pinned CPUs; for an
 //     unpinned one (CPU -1) it is the CPU object (its two threads).
 //
+// # Real-time threads and the Go runtime's system calls
+//
+// The hang of the lab's real-time scenario (a run that never reported, seen in
+// threaded, workqueue and tasklet mode) was a livelock between two SCHED_FIFO
+// threads on one core, inside the Go runtime. Captured in the lab (bench's
+// hang watchdog: thread states, then a SIGQUIT goroutine dump): the top half
+// (FIFO 90) runnable and burning its core, its goroutine in state "syscall
+// (scan)" at its epoll_wait; the periodic task (FIFO 80, same core) runnable
+// but never running; every other thread asleep.
+//
+// Since Go 1.26 a thread that takes a P away from a goroutine in a system
+// call (sysmon's retake, stop-the-world, forEachP, and a thread leaving its
+// own system call that steals its old P back: exitsyscallTryGetP) first sets
+// that goroutine's scan bit (setBlockOnExitSyscall), and the goroutine, if
+// its system call returns meanwhile, spins in exitsyscall (casgstatus, with
+// sched_yield) until the bit is cleared: "at worst stuck spinning in
+// exitsyscall". Here the task, leaving clock_nanosleep, took the top half's
+// scan bit to steal back its old P, which the top half held while in
+// epoll_wait; an interrupt ended the epoll_wait, and the top half, higher in
+// priority on the same core, preempted the task inside that window and spun.
+// sched_yield does not let a lower SCHED_FIFO thread run, and RT throttling
+// does not help: it stops both. The core was lost for good.
+//
+// The rule that follows: a Go thread must never hold a spin-waited runtime
+// state of a higher-priority real-time thread on its core. Since any thread
+// that makes a system call through the runtime (syscall.Syscall, x/sys/unix's
+// wrappers, os.File) may become such a holder (when it leaves the call) or
+// such a victim (while it is in it), the real-time threads of this package
+// make their recurring system calls raw (RawSyscall: no
+// entersyscall/exitsyscall, the goroutine keeps its P and stays running): the
+// top half's epoll_wait and its eventfd reads and writes. A real-time task
+// sharing the core should do the same: SleepUntil is clock_nanosleep for it
+// (bench's periodic task uses it). The host test TestTopHalfNoLivelockUnderFIFO
+// reproduces the hang (3 of 8 runs of 4 s livelocked before the change, none
+// after).
+//
+// What remains: a raw-waiting thread holds its P, so GOMAXPROCS must count
+// the real-time threads; sysmon still asks a goroutine that has run 10 ms to
+// yield (a signal: the raw epoll_wait returns EINTR and the top half passes
+// through the scheduler once), as it did before; and system calls made
+// through the runtime on a real-time thread by other packages (VFIO's INTx
+// unmask ioctl in the copying top half, and in the light top half's bottom
+// half) can still be taken by a CFS thread (sysmon, a pinned worker) for as
+// long as that thread waits for a CPU: a stall, bounded by RT throttling, not
+// a hang, and never by a lower real-time thread of this package, which makes
+// no such calls on the scenario's path.
+//
 // # Measuring
 //
 // Histogram is an allocation-free log-linear latency histogram. The package
