@@ -63,6 +63,8 @@ type runFlags struct {
 	settle       time.Duration
 	log          logFlags
 	parsedMode   deferral.Mode
+	topHalf      string
+	parsedTop    driver.TopHalf
 	parsedBack   driver.Backend
 	addr, fwdAdr pci.Addr
 }
@@ -82,6 +84,7 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded and busypoll bottom halves; -1 unpinned")
 	fs.IntVar(&f.rtPrio, "rt-prio", 0, "SCHED_FIFO priority 1-99 of the top half; 0 leaves it SCHED_OTHER")
 	fs.IntVar(&f.threadPrio, "thread-prio", 0, "SCHED_FIFO priority of the threaded mode's IRQ thread; 0 means 50, -1 SCHED_OTHER")
+	fs.StringVar(&f.topHalf, "top-half", "", "top half: copy (harvest into a ring in hard-IRQ context) or light (ack and wake; the bottom half harvests); default per mode")
 	fs.IntVar(&f.budget, "budget", 64, "most frames one bottom-half run handles")
 	fs.Uint32Var(&f.itr, "itr", 0, "minimum interval between interrupts in 256 ns units (ITR); 0 no throttling")
 	fs.IntVar(&f.ringSize, "ring-size", e1000.DefaultRingSize, "NIC RX and TX descriptors, a power of two from 8 to 4096")
@@ -120,6 +123,9 @@ func (f *runFlags) validate() error {
 	}
 	if f.parsedMode, err = deferral.ParseMode(f.mode); err != nil {
 		return usagef("--mode %q: valid modes are %s", f.mode, modeNames())
+	}
+	if f.parsedTop, err = driver.ParseTopHalf(f.topHalf); err != nil {
+		return usagef("--top-half %q: valid top halves are copy, light", f.topHalf)
 	}
 	switch f.handler {
 	case "count", "reflect":
@@ -328,7 +334,7 @@ func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, lo
 	port, err := driver.NewPort(dev, driver.Config{
 		Mode: f.parsedMode, Handler: h,
 		IRQCPU: f.irqCPU, BHCPU: f.bhCPU, RTPrio: f.rtPrio, ThreadPrio: f.threadPrio,
-		Budget: f.budget, RingSize: f.bhRing, Forward: fwd, Logger: log,
+		Budget: f.budget, RingSize: f.bhRing, Forward: fwd, Logger: log, TopHalf: f.parsedTop,
 	})
 	if err != nil {
 		dev.Close()
