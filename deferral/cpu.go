@@ -135,6 +135,7 @@ func NewCPU(opts CPUOptions) (*CPU, error) {
 		c.closeFds()
 		return nil, fmt.Errorf("start top half: %w", err)
 	}
+	addProcs(1) // the top half holds a P (procs.go)
 	return c, nil
 }
 
@@ -278,6 +279,7 @@ func (c *CPU) Close() error {
 		c.stopping.Store(true)
 		c.kick()
 		<-c.done
+		addProcs(-1)
 		c.runCalls() // none can be queued now; release any racing exec
 		close(c.stop)
 		<-c.ksoftirqdDone
