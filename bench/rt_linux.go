@@ -93,10 +93,13 @@ func runPeriodic(o PeriodicOptions) (*PeriodicResult, error) {
 	end := start + int64(o.Duration)
 	next := start + period
 	for next < end {
-		// Not unix.ClockNanosleep: a real-time thread must not sleep in a
-		// system call the Go runtime knows of (deferral's doc.go, "Real-time
-		// threads"); that hung the lab scenario.
-		deferral.SleepUntil(next)
+		ts := unix.NsecToTimespec(next)
+		for {
+			err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil)
+			if err != unix.EINTR {
+				break
+			}
+		}
 		woke := monoNS()
 		r.Wakeup.Record(woke - next)
 		Spin(o.Work)

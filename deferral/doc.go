@@ -113,29 +113,37 @@
 // sched_yield does not let a lower SCHED_FIFO thread run, and RT throttling
 // does not help: it stops both. The core was lost for good.
 //
-// The rule that follows: a Go thread must never hold a spin-waited runtime
-// state of a higher-priority real-time thread on its core. Since any thread
-// that makes a system call through the runtime (syscall.Syscall, x/sys/unix's
-// wrappers, os.File) may become such a holder (when it leaves the call) or
-// such a victim (while it is in it), the real-time threads of this package
-// make their recurring system calls raw (RawSyscall: no
-// entersyscall/exitsyscall, the goroutine keeps its P and stays running): the
-// top half's epoll_wait and its eventfd reads and writes. A real-time task
-// sharing the core should do the same: SleepUntil is clock_nanosleep for it
-// (bench's periodic task uses it). The host test TestTopHalfNoLivelockUnderFIFO
-// reproduces the hang (3 of 8 runs of 4 s livelocked before the change, none
-// after).
+// The rule that follows: of the real-time Go threads sharing a core, at most
+// one may make system calls the Go runtime knows of (syscall.Syscall, x/sys/
+// unix's wrappers, os.File): with two, the higher can be inside one while the
+// lower takes its scan bit on leaving its own. Here that one is the user's
+// periodic task; the top half and the bottom-half threads make their
+// recurring system calls raw (RawSyscall: no entersyscall/exitsyscall; the
+// goroutine keeps its P and stays running): the top half's epoll_wait and its
+// eventfd reads and writes, and vfio's VFIO_DEVICE_SET_IRQS (the INTx unmask
+// after each interrupt, on the top half or, with the light top half, on the
+// bottom half). The host test TestTopHalfNoLivelockUnderFIFO reproduces the
+// hang (3 of 8 runs of 4 s livelocked before the change, none of 5 after),
+// and so did bench's host scenario (1 of 5 threaded runs of the old code
+// never ended).
 //
-// What remains: a raw-waiting thread holds its P, so GOMAXPROCS must count
-// the real-time threads; sysmon still asks a goroutine that has run 10 ms to
-// yield (a signal: the raw epoll_wait returns EINTR and the top half passes
-// through the scheduler once), as it did before; and system calls made
-// through the runtime on a real-time thread by other packages (VFIO's INTx
-// unmask ioctl in the copying top half, and in the light top half's bottom
-// half) can still be taken by a CFS thread (sysmon, a pinned worker) for as
-// long as that thread waits for a CPU: a stall, bounded by RT throttling, not
-// a hang, and never by a lower real-time thread of this package, which makes
-// no such calls on the scenario's path.
+// Raw waiting has a price, measured: the goroutine never passes through the
+// scheduler, so sysmon asks it to yield every 10 ms (a signal; the wait
+// returns EINTR and the goroutine goes round the scheduler, which for a
+// locked thread means another thread must hand it a P back). For the top
+// half it cost nothing measurable (bench's host scenario, 5 runs each, misses
+// per 2 s median old/new: tasklet 70/22, threaded 69/125, workqueue 44/21,
+// idle 20/7: noise of the shared machine dominates); for a periodic task
+// sleeping raw in clock_nanosleep it cost misses even with no load (median 6
+// with an ordinary sleep, 77 raw), so real-time tasks should sleep normally.
+// Each CPU adds one P to GOMAXPROCS for its top half, which holds one for
+// good (procs.go).
+//
+// What remains: UIO's unmask (a config-space write) is still an ordinary
+// system call on a real-time thread; and any ordinary system call there can
+// be taken by a CFS thread (sysmon, a pinned worker), which leaves the
+// real-time thread spinning for as long as that thread waits for a CPU: a
+// stall bounded by RT throttling, not a hang.
 //
 // # Measuring
 //

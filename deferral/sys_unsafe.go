@@ -44,10 +44,3 @@ func rawWrite8(fd int, b *[8]byte) unix.Errno {
 	_, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(b)), 8)
 	return errno
 }
-
-// rawClockNanosleepAbs is clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME)
-// without entersyscall.
-func rawClockNanosleepAbs(ts *unix.Timespec) unix.Errno {
-	_, _, errno := unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
-	return errno
-}
