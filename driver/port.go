@@ -47,7 +47,8 @@ type Config struct {
 	DeferHardIRQs int
 	FlushTimeout  time.Duration
 	// TopHalf is what the hard-IRQ handler does (TopHalfCopy or
-	// TopHalfLight); TopHalfDefault picks per mode (DefaultTopHalf).
+	// TopHalfLight); TopHalfDefault picks by mode and placement
+	// (DefaultTopHalf).
 	TopHalf TopHalf
 	// Logger receives lifecycle and link events, never per-packet ones; nil discards.
 	Logger *zap.Logger
@@ -122,7 +123,7 @@ func newPort(dev Device, cfg Config) (*Port, error) {
 		cfg.Handler = NewCount()
 	}
 	if cfg.TopHalf == TopHalfDefault {
-		cfg.TopHalf = DefaultTopHalf(cfg.Mode)
+		cfg.TopHalf = DefaultTopHalf(cfg.Mode, cfg.IRQCPU == cfg.BHCPU && cfg.IRQCPU >= 0)
 	}
 	if cfg.TopHalf != TopHalfCopy && cfg.TopHalf != TopHalfLight {
 		return nil, fmt.Errorf("%w: top half %v", ErrBadConfig, cfg.TopHalf)

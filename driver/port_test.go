@@ -188,7 +188,7 @@ func TestRingFullDrops(t *testing.T) {
 		<-release
 		seen.Add(int64(len(pkts)))
 	})
-	p, err := NewPort(dev, Config{Mode: deferral.ModeThreaded, Handler: h, BHCPU: 0, RingSize: 16, Budget: 4, ThreadPrio: -1})
+	p, err := NewPort(dev, Config{Mode: deferral.ModeThreaded, Handler: h, BHCPU: 0, RingSize: 16, Budget: 4, ThreadPrio: -1, TopHalf: TopHalfCopy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestCloseCountsShutdownDrops(t *testing.T) {
 	dev := newFakeDev(t, 64)
 	block := make(chan struct{})
 	h := HandlerFunc(func(pkts []Packet) { <-block })
-	p, err := NewPort(dev, Config{Mode: deferral.ModeWorkqueue, Handler: h, BHCPU: 0, Budget: 1, RingSize: 64})
+	p, err := NewPort(dev, Config{Mode: deferral.ModeWorkqueue, Handler: h, BHCPU: 0, Budget: 1, RingSize: 64, TopHalf: TopHalfCopy})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,10 +56,24 @@ func ParseTopHalf(s string) (TopHalf, error) {
 }
 
 // DefaultTopHalf is the top half that mode m gets when Config.TopHalf is
-// TopHalfDefault. See doc.go ("Top halves") for the measurements behind it.
-func DefaultTopHalf(m deferral.Mode) TopHalf {
-	_ = m
-	return TopHalfCopy
+// TopHalfDefault; sameCPU says whether the bottom half's thread shares the
+// top half's core (BHCPU == IRQCPU, both pinned). Measured in the lab (see
+// doc.go, "Top halves"): light wherever the bottom half runs on the top
+// half's core, where harvesting in the top half only moves work to the
+// highest priority (tasklet, softirq and NAPI always; threaded and workqueue
+// when sameCPU); copy for threaded and workqueue on another core, where the
+// ring lets the top half harvest on its core while the bottom half works on
+// the other.
+func DefaultTopHalf(m deferral.Mode, sameCPU bool) TopHalf {
+	switch m {
+	case deferral.ModeThreaded, deferral.ModeWorkqueue:
+		if !sameCPU {
+			return TopHalfCopy
+		}
+	case deferral.ModeBusyPoll:
+		return TopHalfCopy // no interrupts: nothing to choose
+	}
+	return TopHalfLight
 }
 
 // lightState is the light top half's record of what it left masked for the

@@ -30,11 +30,28 @@ func TestParseTopHalf(t *testing.T) {
 	if _, err := NewPort(newFakeDev(t, 8), Config{TopHalf: TopHalf(9)}); err == nil {
 		t.Error("NewPort with TopHalf(9) succeeded")
 	}
-	for _, m := range deferral.Modes() {
-		if th := DefaultTopHalf(m); th != TopHalfCopy && th != TopHalfLight {
-			t.Errorf("DefaultTopHalf(%v) = %v", m, th)
+	for _, c := range []struct {
+		m       deferral.Mode
+		sameCPU bool
+		want    TopHalf
+	}{
+		{deferral.ModeTasklet, false, TopHalfLight}, {deferral.ModeSoftirq, false, TopHalfLight},
+		{deferral.ModeNAPI, false, TopHalfLight}, {deferral.ModeThreaded, true, TopHalfLight},
+		{deferral.ModeWorkqueue, true, TopHalfLight}, {deferral.ModeThreaded, false, TopHalfCopy},
+		{deferral.ModeWorkqueue, false, TopHalfCopy}, {deferral.ModeBusyPoll, true, TopHalfCopy},
+	} {
+		if got := DefaultTopHalf(c.m, c.sameCPU); got != c.want {
+			t.Errorf("DefaultTopHalf(%v, %v) = %v, want %v", c.m, c.sameCPU, got, c.want)
 		}
 	}
+	p, err := NewPort(newFakeDev(t, 8), Config{Mode: deferral.ModeWorkqueue, IRQCPU: 0, BHCPU: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.TopHalf() != TopHalfLight {
+		t.Errorf("workqueue on the top half's core got %v", p.TopHalf())
+	}
+	p.Close()
 }
 
 // TestLightTopHalfOneshot: with the light top half on an automasked INTx

@@ -239,7 +239,7 @@ func withTopHalves(modes string) string {
 			out = append(out, m)
 			continue
 		}
-		def := driver.DefaultTopHalf(mode)
+		def := driver.DefaultTopHalf(mode, false) // the guest side runs IRQCPU 0, BHCPU 1
 		other := driver.TopHalfLight
 		if def == driver.TopHalfLight {
 			other = driver.TopHalfCopy
@@ -261,7 +261,7 @@ func parseLabMode(t *testing.T, name string) (deferral.Mode, driver.TopHalf, int
 	if err != nil {
 		t.Fatal(err)
 	}
-	if th != driver.TopHalfDefault && th != driver.DefaultTopHalf(mode) {
+	if th != driver.TopHalfDefault && th != driver.DefaultTopHalf(mode, false) {
 		return mode, th, labFramesOther
 	}
 	return mode, th, labFrames
