@@ -43,12 +43,19 @@
 // 3 register accesses or unmasks (ICR read, RDT write, unmask); light 55-100
 // ns, 1 access (ICR read). Each access traps to the hypervisor or crosses
 // PCIe, so the accesses are the real cost. In the lab (e1000 INTx under
-// VFIO, everything on vCPU 0, top half at SCHED_FIFO 90, count handler;
-// IRQAction.HandlerTime per interrupt; medians of 3 runs of 5 s in one boot,
-// TCG on a contended host, so preemptions are included): at 20 kpps tasklet
-// 205 µs copy / 31 µs light, NAPI 384 / 32, threaded 643 / 216, workqueue 421
-// / 852; unpaced flood tasklet 204 / 61, NAPI 351 / 66, threaded 733 / 610,
-// workqueue 1230 / 361.
+// VFIO, everything on vCPU 0, top half at SCHED_FIFO 90, a SCHED_FIFO 80 1 ms
+// task beside it, count handler; IRQAction.HandlerTime per interrupt; medians
+// of 2 runs of 5 s in one boot, TCG on a contended host, so preemptions are
+// included), copy / light: at 20 kpps tasklet 119 / 33 µs, NAPI 82 / 27,
+// threaded 178 / 66, workqueue 185 / 77; unpaced flood tasklet 185 / 40,
+// NAPI 163 / 43, threaded 400 / 205, workqueue 412 / 286. The task's misses
+// (of 4999 jobs; idle floor 325 in that boot) at 20 kpps, copy / light:
+// threaded 1804 / 922, workqueue 1807 / 1242, tasklet 1986 / 2421, NAPI 984
+// / 2160; under the unpaced flood every mode and both top halves starve the
+// task (4874-4998). Two runs each on a noisy host: light's gain is clear
+// where the harvest leaves the top half's priority (threaded, workqueue);
+// for tasklet and NAPI, whose bottom half runs on the top half's thread at
+// its priority either way, an earlier boot ranked them the other way round.
 //
 // Default (DefaultTopHalf): light wherever the bottom half runs on the top
 // half's core (tasklet, softirq, NAPI; threaded and workqueue with BHCPU ==
