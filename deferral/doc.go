@@ -123,7 +123,7 @@
 // eventfd reads and writes, and vfio's VFIO_DEVICE_SET_IRQS (the INTx unmask
 // after each interrupt, on the top half or, with the light top half, on the
 // bottom half). The host test TestTopHalfNoLivelockUnderFIFO reproduces the
-// hang (3 of 8 runs of 4 s livelocked before the change, none of 5 after),
+// hang (3 of 8 runs of 4 s livelocked before the change, none of 8 after),
 // and so did bench's host scenario (1 of 5 threaded runs of the old code
 // never ended).
 //
@@ -131,9 +131,9 @@
 // scheduler, so sysmon asks it to yield every 10 ms (a signal; the wait
 // returns EINTR and the goroutine goes round the scheduler, which for a
 // locked thread means another thread must hand it a P back). For the top
-// half it cost nothing measurable (bench's host scenario, 5 runs each, misses
+// half no consistent cost showed (bench's host scenario, 5 runs each, misses
 // per 2 s median old/new: tasklet 70/22, threaded 69/125, workqueue 44/21,
-// idle 20/7: noise of the shared machine dominates); for a periodic task
+// idle 20/7: the shared machine's noise dominates); for a periodic task
 // sleeping raw in clock_nanosleep it cost misses even with no load (median 6
 // with an ordinary sleep, 77 raw), so real-time tasks should sleep normally.
 // Each CPU adds one P to GOMAXPROCS for its top half, which holds one for
