@@ -63,7 +63,25 @@ func TestGuestRT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A hang is a failure, never "no result": the watchdog shows where
+	// every thread was, then ends the run (rtwatch_linux.go).
+	stop, err := StartWatchdog(plan.RTDuration + 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
 	guestRT(t, plan)
+}
+
+// TestGuestRTWatchdog is the watchdog process of TestGuestRT.
+func TestGuestRTWatchdog(t *testing.T) {
+	labtest.InGuest(t)
+	if os.Getenv(envWatchPID) == "" {
+		t.Skip("started by TestGuestRT only")
+	}
+	if err := runWatchdog(os.Stdout); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func guestKernel(t *testing.T, bdf string, cpu *CPUReader) {
@@ -136,26 +154,43 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 	run := func(tag string, port *driver.Port, srv *Server) {
 		fmt.Printf("RT READY %s\n", tag)
 		time.Sleep(500 * time.Millisecond) // the flood reaches its steady state
-		var c0 uint64
+		var c0, th0 uint64
 		var st0 driver.Stats
+		var thT0 time.Duration
 		if srv != nil {
 			c0, _ = srv.Served()
+		}
+		if port != nil {
 			st0 = port.Stats()
+			th0, thT0 = port.TopHalfTime()
 		}
 		SizeGOMAXPROCS(0) // the port's locked threads are up now
 		r, err := RunPeriodic(task)
 		if err != nil {
 			t.Fatalf("%s: %v", tag, err)
 		}
-		var c1 uint64
+		var c1, th1 uint64
 		var st1 driver.Stats
+		var thT1 time.Duration
 		if srv != nil {
 			c1, _ = srv.Served()
-			st1 = port.Stats()
 		}
-		fmt.Printf("RT RESULT %s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f\n",
+		if port != nil {
+			st1 = port.Stats()
+			th1, thT1 = port.TopHalfTime()
+		}
+		thNs := 0.0
+		if th1 > th0 {
+			thNs = float64(thT1-thT0) / float64(th1-th0)
+		}
+		fmt.Printf("RT RESULT %s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f th_ns=%.0f tophalf=%s hwmissed=%d hwnobuf=%d\n",
 			tag, r.Jobs, r.Misses, r.Wakeup.Quantile(0.5), r.Wakeup.Quantile(0.99), r.Wakeup.Max(),
-			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds())
+			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds(),
+			thNs, topHalfName(port), st1.HW.RxMissed-st0.HW.RxMissed, st1.HW.RxNoBuf-st0.HW.RxNoBuf)
+	}
+	if plan.RTKernel != "" {
+		guestRTKernel(t, plan, run)
+		return
 	}
 	if len(plan.RTModes) == 0 {
 		run(plan.RTTarget+" idle", nil, nil)
@@ -168,7 +203,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		}
 		srv := &Server{}
 		port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Work: plan.RTWork},
-			IRQCPU: 0, BHCPU: 0, RTPrio: plan.RTIRQPrio})
+			IRQCPU: 0, BHCPU: 0, RTPrio: plan.RTIRQPrio, TopHalf: plan.RTTopHalf})
 		if err != nil {
 			dev.Close()
 			t.Fatalf("%s: %v", tag, err)
@@ -179,4 +214,11 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			t.Errorf("%s: close: %v", tag, err)
 		}
 	}
+}
+
+func topHalfName(p *driver.Port) string {
+	if p == nil {
+		return "none"
+	}
+	return p.TopHalf().String()
 }

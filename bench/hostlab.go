@@ -249,8 +249,24 @@ func (l *Link) CPULoad(rate float64, d time.Duration, vcpus int) (cores float64,
 	return float64(c1.Busy-c0.Busy) / float64(c1.Total-c0.Total) * float64(vcpus), c1.Count - c0.Count, nil
 }
 
-// Flood sends count frames at rate until stop is closed.
+// Flood sends frames at rate until stop is closed; a rate of 0 or less
+// sends as fast as the host can (an unpaced flood).
 func (l *Link) Flood(rate float64, stop <-chan struct{}) (sent int, err error) {
+	if rate <= 0 {
+		for {
+			select {
+			case <-stop:
+				return sent, nil
+			default:
+			}
+			for i := 0; i < 64; i++ {
+				if err := l.send(OpCount, uint64(sent)); err != nil {
+					return sent, err
+				}
+				sent++
+			}
+		}
+	}
 	p := NewPacer(time.Now(), rate)
 	for {
 		select {

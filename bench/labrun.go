@@ -73,6 +73,27 @@ type LabOptions struct {
 	RTTaskWork time.Duration
 	RTIRQPrio  int
 	RTTaskPrio int
+	// RTRates are the flood rates of the real-time scenario, frames/s (0:
+	// unpaced, as fast as the host sends); empty means RTRate alone.
+	RTRates []float64
+	// RTReps repeats the idle floor and every mode and rate, interleaved
+	// (idle, modes..., idle, modes...), each run a guest process of its own;
+	// 0 means 1.
+	RTReps int
+	// RTOnly skips the per-target measurements: the boot runs the
+	// real-time scenario alone.
+	RTOnly bool
+	// RTTopHalf is the top half of the real-time scenario's port.
+	RTTopHalf driver.TopHalf
+	// RTTopHalves, when set, runs every mode once per top half (in the same
+	// boot, interleaved) instead of RTTopHalf alone.
+	RTTopHalves []driver.TopHalf
+	// RTKernel adds a "kernel" run per rate and repetition: the same task
+	// beside the guest kernel's own driver on the first kernel NIC (its IRQ
+	// on core 0, an AF_PACKET reader on core 0 counting).
+	RTKernel bool
+	// Cmdline is appended to the guest kernel's command line (threadirqs).
+	Cmdline string
 
 	TestBinary string    // the guest test binary (qemu.BuildTest("./bench", ...))
 	Log        io.Writer // progress; nil discards
@@ -103,6 +124,10 @@ type TargetResult struct {
 // RTResult is one mode of the lab real-time scenario.
 type RTResult struct {
 	Mode    string
+	TopHalf string  // uiodrv modes: the port's top half
+	Rate    float64 // flood rate, frames/s; 0 unpaced (idle: none)
+	Rep     int
+	Hung    bool               // the watchdog found the run stuck, dumped its threads and ended it
 	Fields  map[string]float64 // jobs, misses, p50, p99, max, processed, irqs, rx, dropped, secs
 	Flooded int
 	Err     string
@@ -127,9 +152,12 @@ func (o *LabOptions) logf(format string, a ...any) {
 // RunLab boots the lab once and measures every target.
 func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	plan := &GuestPlan{Backend: o.Backend, Modes: o.Modes, Profile: map[deferral.Mode]bool{}}
-	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64}
-	var rtNIC = -1
+	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64, Cmdline: o.Cmdline}
+	var rtNIC, kNIC = -1, -1
 	for i, n := range o.NICs {
+		if n.Kernel && kNIC < 0 {
+			kNIC = i
+		}
 		cfg.NICs = append(cfg.NICs, qemu.NIC{Model: n.Model, Addr: n.Addr, MAC: n.MAC, Mitigation: n.Mitigation})
 		cfg.Bind = append(cfg.Bind, qemu.Binding{BDF: n.BDF(), Driver: n.Driver(o.Backend)})
 		plan.Targets = append(plan.Targets, Target{BDF: n.BDF(), Kernel: n.Kernel})
@@ -140,26 +168,31 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	for _, m := range o.Profile {
 		plan.Profile[m] = true
 	}
+	if o.RTOnly {
+		plan.Targets = nil
+	}
 	guest := "/bin/bench.test"
 	cfg.Files = []qemu.File{{Host: o.TestBinary, Guest: guest}}
 	cfg.Commands = []qemu.Command{{Args: []string{guest, "-test.v", "-test.count=1", "-test.timeout=60m",
 		"-test.run", "^TestGuestBench$"}, Env: plan.Env()}}
 	// The real-time scenario: one guest process per mode (the first: the
 	// idle floor), each killed if it outlives its bound.
-	var rtModes []string
+	var rtRuns []rtRun
 	rtTarget := ""
 	if o.RTTime > 0 && rtNIC >= 0 {
 		rtTarget = o.NICs[rtNIC].BDF()
-		rtModes = append([]string{"idle"}, modeNames(o.RTModes)...)
-		for _, m := range rtModes {
+		rtRuns = o.rtRuns(kNIC >= 0)
+		for _, run := range rtRuns {
 			rp := *plan
 			rp.Targets, rp.RTModes = nil, nil
-			if m != "idle" {
-				mode, _ := deferral.ParseMode(m)
+			if run.mode == "kernel" {
+				rp.RTKernel = o.NICs[kNIC].BDF()
+			} else if run.mode != "idle" {
+				mode, _ := deferral.ParseMode(run.mode)
 				rp.RTModes = []deferral.Mode{mode}
 			}
 			rp.RTTarget, rp.RTDuration, rp.RTWork, rp.RTTaskWork = rtTarget, o.RTTime, o.RTWork, o.RTTaskWork
-			rp.RTIRQPrio, rp.RTTaskPrio = o.RTIRQPrio, o.RTTaskPrio
+			rp.RTIRQPrio, rp.RTTaskPrio, rp.RTTopHalf = o.RTIRQPrio, o.RTTaskPrio, run.th
 			cfg.Commands = append(cfg.Commands, qemu.Command{Args: []string{guest, "-test.v", "-test.count=1",
 				"-test.run", "^TestGuestRT$"}, Env: rp.Env(), Timeout: 3*o.RTTime + 45*time.Second})
 		}
@@ -187,6 +220,9 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 		return vm.WaitOutput(c, 0, substr)
 	}
 	for i, n := range o.NICs {
+		if o.RTOnly {
+			break
+		}
 		mac, _ := net.ParseMAC(n.MAC)
 		link := NewLink(vm.Peer(i), mac)
 		modes := []string{"kernel"}
@@ -219,14 +255,24 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	}
 	if rtTarget != "" {
 		mac, _ := net.ParseMAC(o.NICs[rtNIC].MAC)
-		link := NewLink(vm.Peer(rtNIC), mac)
-		for j, mode := range rtModes {
+		uLink := NewLink(vm.Peer(rtNIC), mac)
+		var kLink *Link
+		if kNIC >= 0 {
+			kmac, _ := net.ParseMAC(o.NICs[kNIC].MAC)
+			kLink = NewLink(vm.Peer(kNIC), kmac)
+		}
+		for j, run := range rtRuns {
+			mode := run.mode
 			tag := rtTarget + " " + mode
+			link := uLink
+			if mode == "kernel" {
+				tag, link = o.NICs[kNIC].BDF()+" kernel", kLink
+			}
 			c, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			_, err := vm.WaitOutput(c, 1+j, "RT READY "+tag)
 			cancel()
 			if err != nil {
-				res.RT = append(res.RT, &RTResult{Mode: mode, Err: "never ready: " + err.Error()})
+				res.RT = append(res.RT, &RTResult{Mode: mode, Rate: run.rate, Rep: run.rep, Err: "never ready: " + err.Error()})
 				continue
 			}
 			stop := make(chan struct{})
@@ -252,20 +298,23 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 					}
 					close(both)
 				}()
-				n, _ := link.Flood(o.RTRate, both)
+				n, _ := link.Flood(run.rate, both)
 				sent <- n
 			}()
 			c, cancel = context.WithTimeout(ctx, 3*o.RTTime+50*time.Second)
-			line, err := vm.WaitOutput(c, 1+j, "RT RESULT "+tag)
+			line, hung, err := waitRTResult(c, vm, 1+j, tag)
 			cancel()
 			close(stop)
 			flooded := <-sent
-			rr := &RTResult{Mode: mode, Fields: ParseKV(line), Flooded: flooded}
-			if err != nil {
+			rr := &RTResult{Mode: mode, TopHalf: run.th.String(), Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded, Hung: hung}
+			switch {
+			case hung:
+				rr.Err = "HUNG: the watchdog dumped the threads (RT HANG lines) and ended the run"
+			case err != nil:
 				rr.Err = fmt.Sprintf("no result within %v: the guest process was killed", 3*o.RTTime+45*time.Second)
 			}
 			res.RT = append(res.RT, rr)
-			o.logf("bench: rt %s %s", line, rr.Err)
+			o.logf("bench: rt rep %d rate %.0f top %s %s %s", run.rep, run.rate, run.th, line, rr.Err)
 			link.Drain(100 * time.Millisecond)
 		}
 	}

@@ -32,6 +32,10 @@ type GuestPlan struct {
 	RTTaskWork time.Duration // the periodic task's job
 	RTIRQPrio  int
 	RTTaskPrio int
+	RTTopHalf  driver.TopHalf
+	// RTKernel runs the scenario beside the guest kernel's own driver on
+	// this NIC (its IRQ moved to core 0) instead of uiodrv.
+	RTKernel string
 }
 
 // Env encodes the plan as environment variables for the guest test binary.
@@ -61,6 +65,8 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_WORK=" + p.RTWork.String(),
 		"BENCH_RT_TASK_WORK=" + p.RTTaskWork.String(),
 		"BENCH_RT_PRIOS=" + strconv.Itoa(p.RTIRQPrio) + "," + strconv.Itoa(p.RTTaskPrio),
+		"BENCH_RT_TOPHALF=" + p.RTTopHalf.String(),
+		"BENCH_RT_KERNEL=" + p.RTKernel,
 	}
 }
 
@@ -132,6 +138,12 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 	for k, d := range map[string]*time.Duration{"BENCH_RT_DURATION": &p.RTDuration, "BENCH_RT_WORK": &p.RTWork, "BENCH_RT_TASK_WORK": &p.RTTaskWork} {
 		if *d, err = time.ParseDuration(env[k]); err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	p.RTKernel = env["BENCH_RT_KERNEL"]
+	if v := env["BENCH_RT_TOPHALF"]; v != "" {
+		if p.RTTopHalf, err = driver.ParseTopHalf(v); err != nil {
+			return nil, fmt.Errorf("BENCH_RT_TOPHALF: %w", err)
 		}
 	}
 	a, b, _ := strings.Cut(env["BENCH_RT_PRIOS"], ",")

@@ -135,6 +135,7 @@ func NewCPU(opts CPUOptions) (*CPU, error) {
 		c.closeFds()
 		return nil, fmt.Errorf("start top half: %w", err)
 	}
+	addProcs(1) // the top half holds a P (procs.go)
 	return c, nil
 }
 
@@ -189,8 +190,10 @@ func (c *CPU) topHalf() {
 	defer close(c.done)
 	var events [32]unix.EpollEvent
 	for {
-		n, err := unix.EpollWait(c.epfd, events[:], -1)
-		if err != nil {
+		// Raw: a SCHED_FIFO top half must never be inside a system call
+		// the Go runtime knows of (doc.go, "Real-time threads").
+		n, err := rawEpollWait(c.epfd, events[:], -1)
+		if err != 0 {
 			if err == unix.EINTR {
 				continue
 			}
@@ -276,6 +279,7 @@ func (c *CPU) Close() error {
 		c.stopping.Store(true)
 		c.kick()
 		<-c.done
+		addProcs(-1)
 		c.runCalls() // none can be queued now; release any racing exec
 		close(c.stop)
 		<-c.ksoftirqdDone

@@ -96,6 +96,61 @@
 //   - "The CPU that scheduled it" is a core only for pinned CPUs; for an
 //     unpinned one (CPU -1) it is the CPU object (its two threads).
 //
+// # Real-time threads and the Go runtime's system calls
+//
+// The hang of the lab's real-time scenario (a run that never reported, seen in
+// threaded, workqueue and tasklet mode) was a livelock between two SCHED_FIFO
+// threads on one core, inside the Go runtime. Captured in the lab (bench's
+// hang watchdog: thread states, then a SIGQUIT goroutine dump): the top half
+// (FIFO 90) runnable and burning its core, its goroutine in state "syscall
+// (scan)" at its epoll_wait; the periodic task (FIFO 80, same core) runnable
+// but never running; every other thread asleep.
+//
+// Since Go 1.26 a thread that takes a P away from a goroutine in a system
+// call (sysmon's retake, stop-the-world, forEachP, and a thread leaving its
+// own system call that steals its old P back: exitsyscallTryGetP) first sets
+// that goroutine's scan bit (setBlockOnExitSyscall), and the goroutine, if
+// its system call returns meanwhile, spins in exitsyscall (casgstatus, with
+// sched_yield) until the bit is cleared: "at worst stuck spinning in
+// exitsyscall". Here the task, leaving clock_nanosleep, took the top half's
+// scan bit to steal back its old P, which the top half held while in
+// epoll_wait; an interrupt ended the epoll_wait, and the top half, higher in
+// priority on the same core, preempted the task inside that window and spun.
+// sched_yield does not let a lower SCHED_FIFO thread run, and RT throttling
+// does not help: it stops both. The core was lost for good.
+//
+// The rule that follows: of the real-time Go threads sharing a core, at most
+// one may make system calls the Go runtime knows of (syscall.Syscall, x/sys/
+// unix's wrappers, os.File): with two, the higher can be inside one while the
+// lower takes its scan bit on leaving its own. Here that one is the user's
+// periodic task; the top half and the bottom-half threads make their
+// recurring system calls raw (RawSyscall: no entersyscall/exitsyscall; the
+// goroutine keeps its P and stays running): the top half's epoll_wait and its
+// eventfd reads and writes, and vfio's VFIO_DEVICE_SET_IRQS (the INTx unmask
+// after each interrupt, on the top half or, with the light top half, on the
+// bottom half). The host test TestTopHalfNoLivelockUnderFIFO reproduces the
+// hang (3 of 8 runs of 4 s livelocked before the change, none of 8 after),
+// and so did bench's host scenario (1 of 5 threaded runs of the old code
+// never ended).
+//
+// Raw waiting has a price, measured: the goroutine never passes through the
+// scheduler, so sysmon asks it to yield every 10 ms (a signal; the wait
+// returns EINTR and the goroutine goes round the scheduler, which for a
+// locked thread means another thread must hand it a P back). For the top
+// half no consistent cost showed (bench's host scenario, 5 runs each, misses
+// per 2 s median old/new: tasklet 70/22, threaded 69/125, workqueue 44/21,
+// idle 20/7: the shared machine's noise dominates); for a periodic task
+// sleeping raw in clock_nanosleep it cost misses even with no load (median 6
+// with an ordinary sleep, 77 raw), so real-time tasks should sleep normally.
+// Each CPU adds one P to GOMAXPROCS for its top half, which holds one for
+// good (procs.go).
+//
+// What remains: UIO's unmask (a config-space write) is still an ordinary
+// system call on a real-time thread; and any ordinary system call there can
+// be taken by a CFS thread (sysmon, a pinned worker), which leaves the
+// real-time thread spinning for as long as that thread waits for a CPU: a
+// stall bounded by RT throttling, not a hang.
+//
 // # Measuring
 //
 // Histogram is an allocation-free log-linear latency histogram. The package

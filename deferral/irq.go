@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,6 +83,7 @@ type IRQAction struct {
 	masked   bool
 	count    atomic.Uint64
 	spurious atomic.Uint64 // IRQ_NONE returns (note_interrupt's unhandled count)
+	handlerT atomic.Int64  // ns spent in the primary handler, summed
 	freeOnce sync.Once
 }
 
@@ -187,6 +189,11 @@ func (a *IRQAction) ThreadTID() int {
 func (a *IRQAction) Count() uint64    { return a.count.Load() }
 func (a *IRQAction) Spurious() uint64 { return a.spurious.Load() }
 
+// HandlerTime is the time spent in the primary handler, summed over every
+// interrupt (two vDSO clock reads per interrupt measure it): divided by
+// Count, what one interrupt costs in hard-IRQ context.
+func (a *IRQAction) HandlerTime() time.Duration { return time.Duration(a.handlerT.Load()) }
+
 // ThreadRuns is the number of times the thread function ran.
 func (a *IRQAction) ThreadRuns() uint64 {
 	if a.thread == nil {
@@ -289,7 +296,9 @@ func (c *CPU) handleIRQ(a *IRQAction) {
 	}
 	a.count.Add(1)
 	var ret IRQReturn
+	t0 := time.Now()
 	c.checkAtomic(func() { ret = a.handler() })
+	a.handlerT.Add(int64(time.Since(t0)))
 	switch ret {
 	case IRQNone:
 		a.spurious.Add(1)

@@ -191,17 +191,19 @@ func newEventfd() (int, error) {
 }
 
 // eventfdSignal adds 1 to an eventfd (an interrupt, a kick). It does not allocate.
+// Raw: the top half calls it (see doc.go on real-time threads).
 func eventfdSignal(fd int) {
 	var one = [8]byte{1}
-	_, _ = unix.Write(fd, one[:])
+	_ = rawWrite8(fd, &one)
 }
 
 // eventfdRead consumes an eventfd's counter; it does not allocate.
+// Raw: the top half calls it (see doc.go on real-time threads).
 func eventfdRead(fd int) (uint64, error) {
 	var b [8]byte
-	n, err := unix.Read(fd, b[:])
-	if err != nil {
-		return 0, err
+	n, errno := rawRead8(fd, &b)
+	if errno != 0 {
+		return 0, errno
 	}
 	if n != 8 {
 		return 0, fmt.Errorf("eventfd short read %d", n)

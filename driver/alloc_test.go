@@ -54,6 +54,7 @@ func TestPacketPathAllocatesNothing(t *testing.T) {
 	for name, f := range map[string]func(){
 		"harvest+pollRing": func() { p.harvest(); p.pollRing(64) },
 		"pollDevice":       func() { p.pollDevice(64) },
+		"pollLight":        func() { p.pollLight(64) },
 	} {
 		f()
 		if a := testing.AllocsPerRun(200, f); a != 0 {

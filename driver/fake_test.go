@@ -27,6 +27,13 @@ type fakeDev struct {
 	link    bool
 	efd     int
 	closed  atomic.Bool
+	// intx makes the vector a level-triggered line that masks itself when
+	// it fires (VFIO's automasked INTx): it fires again only after Unmask,
+	// at once if a cause is still pending and enabled.
+	intx       bool
+	lineMasked bool
+	vecs       []Vector
+	unmasks    atomic.Int64
 }
 
 func newFakeDev(t testing.TB, nbufs int) *fakeDev {
@@ -40,7 +47,48 @@ func newFakeDev(t testing.TB, nbufs int) *fakeDev {
 		d.freeB = append(d.freeB, uint32(i))
 	}
 	t.Cleanup(func() { unix.Close(efd) })
+	d.vecs = []Vector{{Name: "fake", Fd: d.efd, Causes: CauseRX | CauseTX | CauseLink}}
 	return d
+}
+
+// newFakeINTx is a fake device whose vector is an automasked INTx line.
+func newFakeINTx(t testing.TB, nbufs int) *fakeDev {
+	d := newFakeDev(t, nbufs)
+	d.intx = true
+	d.vecs[0].Unmask = d.unmaskLine
+	return d
+}
+
+// fireLocked decides whether a pending, enabled cause fires now: an INTx
+// line that is masked holds it until unmasked. d.mu held.
+func (d *fakeDev) fireLocked(fire bool) bool {
+	if !d.intx || !fire {
+		return fire
+	}
+	if d.lineMasked {
+		return false
+	}
+	d.lineMasked = true
+	return true
+}
+
+func (d *fakeDev) signal() {
+	var one [8]byte
+	binary.LittleEndian.PutUint64(one[:], 1)
+	unix.Write(d.efd, one[:])
+}
+
+// unmaskLine is the vector's Unmask (VFIO_IRQ_SET_ACTION_UNMASK).
+func (d *fakeDev) unmaskLine() error {
+	d.unmasks.Add(1)
+	d.mu.Lock()
+	d.lineMasked = false
+	fire := d.fireLocked(d.causes&d.enabled != 0)
+	d.mu.Unlock()
+	if fire {
+		d.signal()
+	}
+	return nil
 }
 
 func (d *fakeDev) Name() string          { return "fake" }
@@ -76,11 +124,13 @@ func (d *fakeDev) raise(c Causes) {
 	d.mu.Lock()
 	d.causes |= c
 	fire := d.enabled&c != 0
+	if d.intx { // a level: asserted while any enabled cause is pending
+		fire = d.enabled&d.causes != 0
+	}
+	fire = d.fireLocked(fire)
 	d.mu.Unlock()
 	if fire {
-		var one [8]byte
-		binary.LittleEndian.PutUint64(one[:], 1)
-		unix.Write(d.efd, one[:])
+		d.signal()
 	}
 }
 
@@ -156,9 +206,7 @@ func (d *fakeDev) FreeBufs(bufs []uint32) {
 	}
 }
 
-func (d *fakeDev) Vectors() []Vector {
-	return []Vector{{Name: "fake", Fd: d.efd, Causes: CauseRX | CauseTX | CauseLink}}
-}
+func (d *fakeDev) Vectors() []Vector { return d.vecs }
 
 func (d *fakeDev) AckIRQ(int) Causes {
 	d.mu.Lock()
@@ -171,13 +219,10 @@ func (d *fakeDev) AckIRQ(int) Causes {
 func (d *fakeDev) EnableIRQ(c Causes) {
 	d.mu.Lock()
 	d.enabled |= c
-	fire := d.causes&c != 0
+	fire := d.fireLocked(d.causes&c != 0)
 	d.mu.Unlock()
 	if fire {
-		d.raise(0)
-		var one [8]byte
-		binary.LittleEndian.PutUint64(one[:], 1)
-		unix.Write(d.efd, one[:])
+		d.signal()
 	}
 }
 

@@ -50,6 +50,10 @@ type Config struct {
 	// DeferHardIRQs and FlushTimeout are NAPI's interrupt deferral (zero: off).
 	DeferHardIRQs int
 	FlushTimeout  time.Duration
+	// TopHalf is what the hard-IRQ handler does (TopHalfCopy or
+	// TopHalfLight); TopHalfDefault picks by mode and placement
+	// (DefaultTopHalf).
+	TopHalf TopHalf
 	// Logger receives lifecycle and link events, never per-packet ones; nil discards.
 	Logger *zap.Logger
 }
@@ -92,6 +96,8 @@ type Port struct {
 
 	scheduledAt atomic.Int64 // monotonic ns when the bottom half was last scheduled, 0 when consumed
 
+	light lightState // TopHalfLight only (tophalf.go)
+
 	c        counters
 	link     atomic.Bool
 	speed    atomic.Int32
@@ -119,6 +125,12 @@ func newPort(dev Device, cfg Config) (*Port, error) {
 	}
 	if cfg.Handler == nil {
 		cfg.Handler = NewCount()
+	}
+	if cfg.TopHalf == TopHalfDefault {
+		cfg.TopHalf = DefaultTopHalf(cfg.Mode, cfg.IRQCPU == cfg.BHCPU && cfg.IRQCPU >= 0)
+	}
+	if cfg.TopHalf != TopHalfCopy && cfg.TopHalf != TopHalfLight {
+		return nil, fmt.Errorf("%w: top half %v", ErrBadConfig, cfg.TopHalf)
 	}
 	p := &Port{dev: dev, cfg: cfg, handler: cfg.Handler, log: cfg.Logger}
 	if p.log == nil {
@@ -191,6 +203,9 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 	default:
 		eo.Poll = p.pollRing
 	}
+	if cfg.TopHalf == TopHalfLight && cfg.Mode != deferral.ModeBusyPoll {
+		eo.Poll, eo.Reenable = p.pollLight, p.reenableLight
+	}
 	if p.exec, err = deferral.NewExecutor(eo); err != nil {
 		return nil, fmt.Errorf("bottom half (%v): %w", cfg.Mode, err)
 	}
@@ -201,7 +216,11 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 	}
 	for i, v := range dev.Vectors() {
 		irq := deferral.IRQ{Fd: v.Fd, Ack: v.Ack}
-		a, err := p.irqCPU.RequestIRQ(irq, func() deferral.IRQReturn { return p.topHalf(i, &v) }, "uiodrv-"+v.Name)
+		th := func() deferral.IRQReturn { return p.topHalf(i, &v) }
+		if cfg.TopHalf == TopHalfLight {
+			th = func() deferral.IRQReturn { return p.topHalfLight(i, &v) }
+		}
+		a, err := p.irqCPU.RequestIRQ(irq, th, "uiodrv-"+v.Name)
 		if err != nil {
 			return nil, fmt.Errorf("request irq %s: %w", v.Name, err)
 		}

@@ -224,7 +224,9 @@ func irqSetBuf(flags uint32, index, start, count int, fds []int32) []byte {
 
 func (d *Device) setIRQs(what string, flags uint32, index, start, count int, fds []int32) error {
 	return d.with(func(fd int) error {
-		if _, err := ioctlBuf(fd, ioctlDeviceSetIRQs, irqSetBuf(flags, index, start, count, fds)); err != nil {
+		// Raw: the INTx unmask runs on real-time threads after every
+		// interrupt (deferral's doc.go, "Real-time threads").
+		if _, err := ioctlBufRaw(fd, ioctlDeviceSetIRQs, irqSetBuf(flags, index, start, count, fds)); err != nil {
 			return fmt.Errorf("vfio: %s (IRQ index %d, vectors %d..%d) of %s: %w", what, index, start, start+count-1, d.Name, err)
 		}
 		return nil

@@ -34,6 +34,19 @@ func ioctlBuf(fd int, req uintptr, buf []byte) (int, error) {
 	return ioctlPtr(fd, req, &buf[0])
 }
 
+// ioctlBufRaw is ioctlBuf without entersyscall/exitsyscall, for short,
+// non-blocking ioctls that real-time threads issue (VFIO_DEVICE_SET_IRQS:
+// the INTx unmask after each interrupt). A thread inside a system call the
+// Go runtime knows of can be left spinning in exitsyscall by another thread
+// holding its scan bit; see deferral's doc.go, "Real-time threads".
+func ioctlBufRaw(fd int, req uintptr, buf []byte) (int, error) {
+	r, _, errno := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(unsafe.Pointer(&buf[0])))
+	if errno != 0 {
+		return int(r), errno
+	}
+	return int(r), nil
+}
+
 // groupGetDeviceFD is VFIO_GROUP_GET_DEVICE_FD, whose argument is a C string.
 func groupGetDeviceFD(groupFD int, name string) (int, error) {
 	p, err := unix.BytePtrFromString(name)

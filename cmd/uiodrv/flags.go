@@ -28,6 +28,9 @@ func (f *runFlags) validate() error {
 	if f.parsedMode, err = deferral.ParseMode(f.mode); err != nil {
 		return usagef("--mode %q: valid modes are %s", f.mode, modeNames())
 	}
+	if f.parsedTop, err = driver.ParseTopHalf(f.topHalf); err != nil {
+		return usagef("--top-half %q: valid top halves are copy, light", f.topHalf)
+	}
 	switch f.handler {
 	case "count", "reflect":
 	case "capture":

@@ -71,6 +71,8 @@ type runFlags struct {
 	log           logFlags
 	rt            rtFlags // rtflags.go
 	parsedMode    deferral.Mode
+	topHalf       string
+	parsedTop     driver.TopHalf
 	parsedBack    driver.Backend
 	addr, fwdAdr  pci.Addr
 }
@@ -91,6 +93,7 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded and busypoll bottom halves; -1 unpinned")
 	fs.IntVar(&f.rtPrio, "rt-prio", 0, "SCHED_FIFO priority 1-99 of the top half; 0 leaves it SCHED_OTHER")
 	fs.IntVar(&f.threadPrio, "thread-prio", 0, "SCHED_FIFO priority of the threaded mode's IRQ thread; 0 means 50, -1 SCHED_OTHER")
+	fs.StringVar(&f.topHalf, "top-half", "", "top half: copy (harvest into a ring in hard-IRQ context) or light (ack and wake; the bottom half harvests); default per mode")
 	fs.IntVar(&f.budget, "budget", 64, "most frames one bottom-half run handles, 1 to 4096")
 	fs.Uint32Var(&f.itr, "itr", 0, "minimum interval between interrupts in 256 ns units (ITR), up to 65535; 0 no throttling")
 	fs.IntVar(&f.ringSize, "ring-size", e1000.DefaultRingSize, "NIC RX and TX descriptors, a power of two from 8 to 4096")
@@ -250,7 +253,7 @@ func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, lo
 	port, err := driver.NewPort(dev, driver.Config{
 		Mode: f.parsedMode, Handler: h,
 		IRQCPU: f.irqCPU, BHCPU: f.bhCPU, RTPrio: f.rtPrio, ThreadPrio: f.threadPrio, BHSched: f.rt.sched,
-		Budget: f.budget, RingSize: f.bhRing, Forward: fwd, Logger: log,
+		Budget: f.budget, RingSize: f.bhRing, Forward: fwd, Logger: log, TopHalf: f.parsedTop,
 	})
 	if err != nil {
 		dev.Close()

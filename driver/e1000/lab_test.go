@@ -64,6 +64,7 @@ func labReflect(t *testing.T, backend driver.Backend, msix bool) {
 		}
 		modes = strings.Join(all, ",")
 	}
+	modes = withTopHalves(modes)
 	vm := labtest.Start(t, labtest.Options{
 		Package: "./driver/e1000",
 		Run:     "^TestGuestReflect$",
@@ -83,12 +84,13 @@ func labReflect(t *testing.T, backend driver.Backend, msix bool) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			if err := exchange(vm.Peer(i), n.mac, labFrames, labWindow); err != nil {
+			_, _, frames := parseLabMode(t, mode)
+			if err := exchange(vm.Peer(i), n.mac, frames, labWindow); err != nil {
 				t.Fatalf("%s %v: %v", n.model, mode, err)
 			}
 			d := time.Since(start)
 			t.Logf("%s %s %v: %d frames reflected intact in %v (%.0f frames/s, window %d)",
-				n.model, backend, mode, labFrames, d.Round(time.Millisecond), labFrames/d.Seconds(), labWindow)
+				n.model, backend, mode, frames, d.Round(time.Millisecond), float64(frames)/d.Seconds(), labWindow)
 			if _, err := vm.WaitOutput(ctx, 0, "LAB DONE "+tag); err != nil {
 				t.Fatal(err)
 			}
@@ -160,23 +162,20 @@ func TestGuestReflect(t *testing.T) {
 			continue
 		}
 		for _, name := range strings.Split(os.Getenv("LAB_MODES"), ",") {
-			mode, err := deferral.ParseMode(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			guestReflectOnce(t, backend, n.bdf, mode, msix)
+			guestReflectOnce(t, backend, n.bdf, name, msix)
 		}
 	}
 }
 
-func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, mode deferral.Mode, msix bool) {
-	tag := fmt.Sprintf("%s %s", bdf, mode)
+func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name string, msix bool) {
+	tag := fmt.Sprintf("%s %s", bdf, name)
+	mode, th, labFrames := parseLabMode(t, name)
 	dev, err := e1000.Open(bdf, e1000.OpenOptions{Backend: backend, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{MSIX: msix}})
 	if err != nil {
 		t.Fatalf("%s: %v", tag, err)
 	}
 	count := driver.NewCount()
-	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: driver.Chain{count, driver.Reflect{}}, IRQCPU: 0, BHCPU: 1})
+	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: driver.Chain{count, driver.Reflect{}}, IRQCPU: 0, BHCPU: 1, TopHalf: th})
 	if err != nil {
 		dev.Close()
 		t.Fatalf("%s: %v", tag, err)
@@ -188,7 +187,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, mode def
 	var st driver.Stats
 	for {
 		st = port.Stats()
-		if st.Processed >= labFrames && st.HW.TxGood >= labFrames {
+		if st.Processed >= uint64(labFrames) && st.HW.TxGood >= uint64(labFrames) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -206,13 +205,15 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, mode def
 	t.Logf("%s: %v; handoff p50 %v p99 %v over %d", tag, &st2, st2.HandoffP50, st2.HandoffP99, st2.HandoffCount)
 	counts := count.Counts()
 	switch {
-	case st.RxPackets != labFrames || st.Processed != labFrames || st.Dropped() != 0:
+	case port.TopHalf() != th && th != driver.TopHalfDefault:
+		t.Errorf("%s: top half %v", tag, port.TopHalf())
+	case st.RxPackets != uint64(labFrames) || st.Processed != uint64(labFrames) || st.Dropped() != 0:
 		t.Errorf("%s: software RX counters disagree: %v", tag, &st)
-	case st.TxPackets != labFrames || st.TxDropped != 0:
+	case st.TxPackets != uint64(labFrames) || st.TxDropped != 0:
 		t.Errorf("%s: software TX counters disagree: %v", tag, &st)
-	case st.HW.RxGood != labFrames || st.HW.TxGood != labFrames || st.HW.RxMissed != 0:
+	case st.HW.RxGood != uint64(labFrames) || st.HW.TxGood != uint64(labFrames) || st.HW.RxMissed != 0:
 		t.Errorf("%s: hardware counters disagree: %+v", tag, st.HW)
-	case counts[driver.ProtoOther] != labFrames:
+	case counts[driver.ProtoOther] != uint64(labFrames):
 		t.Errorf("%s: protocol counts %v", tag, counts)
 	case mode != deferral.ModeBusyPoll && st.IRQs == 0:
 		t.Errorf("%s: no interrupts", tag)
@@ -220,4 +221,48 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, mode def
 		t.Errorf("%s: %d MSI-X vectors, want 3", tag, len(dev.Vectors()))
 	}
 	fmt.Printf("LAB DONE %s\n", tag)
+}
+
+// labFramesOther is the frames of a mode's run with its other top half: the
+// light and the copying top half are both covered in every interrupt mode,
+// the default one with labFrames, the other with fewer to keep the test short.
+const labFramesOther = 3000
+
+// withTopHalves expands a mode list into "mode/tophalf" entries: each
+// interrupt mode with its default top half and with the other one. Entries
+// that already name a top half are kept.
+func withTopHalves(modes string) string {
+	var out []string
+	for _, m := range strings.Split(modes, ",") {
+		mode, err := deferral.ParseMode(m)
+		if strings.Contains(m, "/") || err != nil || mode == deferral.ModeBusyPoll {
+			out = append(out, m)
+			continue
+		}
+		def := driver.DefaultTopHalf(mode, false) // the guest side runs IRQCPU 0, BHCPU 1
+		other := driver.TopHalfLight
+		if def == driver.TopHalfLight {
+			other = driver.TopHalfCopy
+		}
+		out = append(out, m+"/"+def.String(), m+"/"+other.String())
+	}
+	return strings.Join(out, ",")
+}
+
+// parseLabMode reads "mode[/tophalf]" and the frames its run reflects.
+func parseLabMode(t *testing.T, name string) (deferral.Mode, driver.TopHalf, int) {
+	t.Helper()
+	m, thName, _ := strings.Cut(name, "/")
+	mode, err := deferral.ParseMode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := driver.ParseTopHalf(thName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th != driver.TopHalfDefault && th != driver.DefaultTopHalf(mode, false) {
+		return mode, th, labFramesOther
+	}
+	return mode, th, labFrames
 }

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,8 +44,40 @@ func main() {
 		backendF = flag.String("backend", "vfio", "vfio or uio")
 		nicsF    = flag.String("nics", "", "lab NICs to use, e.g. e1000 (default: e1000 and e1000e)")
 		mitig    = flag.Bool("mitigation", true, "QEMU's e1000 interrupt mitigation property (off: an experiment)")
+		rtReps   = flag.Int("rt-reps", 1, "lab real-time scenario: runs of the idle floor and of every mode and rate (one guest process each)")
+		rtOnly   = flag.Bool("rt-only", false, "lab: run the real-time scenario alone (no per-target measurements)")
+		rtRates  = flag.String("rt-rates", "", "lab real-time scenario: comma-separated flood rates in frames/s, 0 = unpaced (default: 8000)")
+		topHalf  = flag.String("top-half", "", "lab real-time scenario: the port's top half, copy or light, or both comma-separated (each mode runs with each; default: per mode)")
+		rtWork   = flag.Duration("rt-work", 150*time.Microsecond, "lab real-time scenario: handler CPU per counted frame (0: the count handler alone)")
+		rtKernel = flag.Bool("rt-kernel", false, "lab real-time scenario: also run it beside the guest kernel's own driver (needs a kernel NIC)")
+		cmdline  = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
 	)
 	flag.Parse()
+	var ths []driver.TopHalf
+	for _, f := range strings.Split(*topHalf, ",") {
+		th, err := driver.ParseTopHalf(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "uiodrv-bench: -top-half:", err)
+			os.Exit(2)
+		}
+		ths = append(ths, th)
+	}
+	labRT = func(o *bench.LabOptions) {
+		o.RTReps, o.RTOnly, o.RTTopHalves, o.RTWork, o.RTKernel, o.Cmdline = *rtReps, *rtOnly, ths, *rtWork, *rtKernel, *cmdline
+	}
+	if *rtRates != "" {
+		var rates []float64
+		for _, f := range strings.Split(*rtRates, ",") {
+			r, err := strconv.ParseFloat(f, 64)
+			if err != nil || r < 0 {
+				fmt.Fprintf(os.Stderr, "uiodrv-bench: -rt-rates: %q is not a rate in frames/s\n", f)
+				os.Exit(2)
+			}
+			rates = append(rates, r)
+		}
+		prev := labRT
+		labRT = func(o *bench.LabOptions) { prev(o); o.RTRates = rates }
+	}
 	nics := bench.DefaultNICs
 	if *nicsF != "" {
 		nics = nil
@@ -161,6 +194,7 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 		o.TestBinary = bin
 		o.NICs = nics
 		o.RTTime = rtTime
+		labRT(&o)
 		if verbose {
 			o.Log = os.Stderr
 		} else {
@@ -187,6 +221,9 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 	logf("wrote %s", filepath.Join(out, "RESULTS.md"))
 	return nil
 }
+
+// labRT applies the real-time scenario's flags to the lab options.
+var labRT = func(*bench.LabOptions) {}
 
 func ptrs(ms []deferral.Mode) []*deferral.Mode {
 	p := make([]*deferral.Mode, len(ms))

@@ -1,0 +1,53 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+)
+
+// TestRTRuns: repetitions interleave the idle floor, every rate, mode and top
+// half, and the kernel's driver per rate.
+func TestRTRuns(t *testing.T) {
+	o := LabOptions{RTModes: []deferral.Mode{deferral.ModeThreaded, deferral.ModeNAPI}, RTRates: []float64{20000, 0},
+		RTTopHalves: []driver.TopHalf{driver.TopHalfCopy, driver.TopHalfLight}, RTReps: 2, RTKernel: true}
+	var got []string
+	for _, r := range o.rtRuns(true) {
+		got = append(got, fmt.Sprintf("%d:%s/%s@%.0f", r.rep, r.mode, r.th, r.rate))
+	}
+	rep := "idle/default@0 " +
+		"threaded/copy@20000 threaded/light@20000 napi/copy@20000 napi/light@20000 kernel/default@20000 " +
+		"threaded/copy@0 threaded/light@0 napi/copy@0 napi/light@0 kernel/default@0"
+	var want []string
+	for i := 0; i < 2; i++ {
+		for _, f := range strings.Fields(rep) {
+			want = append(want, fmt.Sprintf("%d:%s", i, f))
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("runs\n got %v\nwant %v", got, want)
+	}
+	if n := len((&LabOptions{RTModes: o.RTModes, RTRate: 8000}).rtRuns(false)); n != 3 {
+		t.Fatalf("defaults: %d runs, want idle + 2 modes", n)
+	}
+}
+
+func TestGuestPlanEnvRT(t *testing.T) {
+	p := &GuestPlan{Backend: driver.BackendVFIO, RTTarget: "0000:00:03.0", RTDuration: time.Second, RTIRQPrio: 90, RTTaskPrio: 80,
+		RTTopHalf: driver.TopHalfLight, RTKernel: "0000:00:04.0"}
+	q, err := ParseGuestEnv(p.Env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.RTTopHalf != driver.TopHalfLight || q.RTKernel != p.RTKernel {
+		t.Fatalf("round trip: top half %v kernel %q", q.RTTopHalf, q.RTKernel)
+	}
+	env := append(p.Env(), "BENCH_RT_TOPHALF=heavy")
+	if _, err := ParseGuestEnv(env); err == nil {
+		t.Error("bad top half accepted")
+	}
+}

@@ -1,0 +1,63 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/driver"
+)
+
+// guestRTKernel is the real-time scenario beside the guest kernel's own
+// driver: the NIC's IRQ moved to core 0 (with threadirqs on the command line
+// its IRQ thread follows), and an AF_PACKET reader pinned to core 0 counting
+// the flood, as uiodrv's count handler does.
+func guestRTKernel(t *testing.T, plan *GuestPlan, run func(string, *driver.Port, *Server)) {
+	bdf := plan.RTKernel
+	tag := bdf + " kernel"
+	k, err := OpenKernelPeer(bdf)
+	if err != nil {
+		t.Fatalf("%s: %v", tag, err)
+	}
+	defer k.Close()
+	irq, err := os.ReadFile("/sys/bus/pci/devices/" + bdf + "/irq")
+	if err != nil {
+		t.Fatalf("%s: %v", tag, err)
+	}
+	n := strings.TrimSpace(string(irq))
+	if err := os.WriteFile("/proc/irq/"+n+"/smp_affinity_list", []byte("0"), 0); err != nil {
+		t.Fatalf("%s: move irq %s to core 0: %v", tag, n, err)
+	}
+	threads, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, c := range threads {
+		if b, _ := os.ReadFile(c); strings.HasPrefix(string(b), "irq/"+n+"-") {
+			fmt.Printf("RT NOTE %s: irq thread %s", tag, b)
+		}
+	}
+	srv := &Server{}
+	var stop atomic.Bool
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		var set unix.CPUSet
+		set.Set(0)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			done <- err
+			return
+		}
+		done <- k.Serve(srv, stop.Load)
+	}()
+	run(tag, nil, srv)
+	stop.Store(true)
+	if err := <-done; err != nil {
+		t.Errorf("%s: %v", tag, err)
+	}
+	c, _ := srv.Served()
+	fmt.Printf("RT NOTE %s: the reader counted %d frames in all\n", tag, c)
+}

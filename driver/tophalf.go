@@ -1,0 +1,160 @@
+package driver
+
+import (
+	"fmt"
+	"math/bits"
+	"sync/atomic"
+	"time"
+
+	"github.com/uiodrv/uiodrv/deferral"
+)
+
+// TopHalf selects what the hard-IRQ handler does (Config.TopHalf).
+type TopHalf uint8
+
+const (
+	// TopHalfDefault picks per mode: DefaultTopHalf.
+	TopHalfDefault TopHalf = iota
+	// TopHalfCopy reads the cause, harvests the completed RX descriptors
+	// into the SPSC ring, refills the NIC (RDT), unmasks the line and
+	// schedules the bottom half, all in hard-IRQ context. The ring hands
+	// the frames to a bottom half on another CPU without it touching the
+	// NIC.
+	TopHalfCopy
+	// TopHalfLight is the kernel's threaded-IRQ top half
+	// (irq_default_primary_handler with IRQF_ONESHOT): it reads the cause
+	// and schedules the bottom half, leaving the line masked (INTx: no
+	// VFIO/UIO unmask; MSI-X: the RX cause masked in IMC). The bottom half
+	// harvests and refills the NIC itself, as NAPI's poll does, and unmasks
+	// when it has drained the device.
+	TopHalfLight
+)
+
+func (t TopHalf) String() string {
+	switch t {
+	case TopHalfDefault:
+		return "default"
+	case TopHalfCopy:
+		return "copy"
+	case TopHalfLight:
+		return "light"
+	}
+	return fmt.Sprintf("TopHalf(%d)", uint8(t))
+}
+
+// ParseTopHalf reads "copy", "light" or "default" (also "").
+func ParseTopHalf(s string) (TopHalf, error) {
+	switch s {
+	case "", "default":
+		return TopHalfDefault, nil
+	case "copy":
+		return TopHalfCopy, nil
+	case "light":
+		return TopHalfLight, nil
+	}
+	return 0, fmt.Errorf("%w: top half %q: want copy or light", ErrBadConfig, s)
+}
+
+// DefaultTopHalf is the top half that mode m gets when Config.TopHalf is
+// TopHalfDefault; sameCPU says whether the bottom half's thread shares the
+// top half's core (BHCPU == IRQCPU, both pinned). Measured in the lab (see
+// doc.go, "Top halves"): light wherever the bottom half runs on the top
+// half's core, where harvesting in the top half only moves work to the
+// highest priority (tasklet, softirq and NAPI always; threaded and workqueue
+// when sameCPU); copy for threaded and workqueue on another core, where the
+// ring lets the top half harvest on its core while the bottom half works on
+// the other.
+func DefaultTopHalf(m deferral.Mode, sameCPU bool) TopHalf {
+	switch m {
+	case deferral.ModeThreaded, deferral.ModeWorkqueue:
+		if !sameCPU {
+			return TopHalfCopy
+		}
+	case deferral.ModeBusyPoll:
+		return TopHalfCopy // no interrupts: nothing to choose
+	}
+	return TopHalfLight
+}
+
+// lightState is the light top half's record of what it left masked for the
+// bottom half to re-enable.
+type lightState struct {
+	held   atomic.Uint32 // vectors (bit i: Vectors()[i]) whose line stays masked until the bottom half is done
+	rxMask atomic.Bool   // the RX cause was masked in the NIC (vectors without a line mask: MSI-X)
+}
+
+// topHalfLight is the light top half of one vector: acknowledge, keep the
+// line masked, wake the bottom half (IRQF_ONESHOT).
+func (p *Port) topHalfLight(vec int, v *Vector) deferral.IRQReturn {
+	causes := p.dev.AckIRQ(vec) & v.Causes
+	p.c.irqs.Add(1)
+	if causes&CauseLink != 0 {
+		deferral.QueueWork(p.wq, p.linkW)
+	}
+	if causes&(CauseRX|CauseTX) == 0 || p.closing.Load() {
+		if v.Unmask != nil {
+			_ = v.Unmask()
+		}
+		if causes == 0 {
+			p.c.spurious.Add(1)
+			return deferral.IRQNone
+		}
+		return deferral.IRQHandled
+	}
+	if v.Unmask != nil {
+		p.light.held.Or(1 << uint(vec))
+	} else if causes&CauseRX != 0 {
+		// An edge-triggered vector (MSI-X) has no line to keep masked:
+		// mask the cause in the NIC, as napi_schedule's drivers do.
+		p.dev.DisableIRQ(CauseRX)
+		p.light.rxMask.Store(true)
+	}
+	p.scheduledAt.CompareAndSwap(0, monoNow())
+	p.exec.Schedule()
+	return deferral.IRQHandled
+}
+
+// pollLight is the bottom half under the light top half: it harvests the NIC
+// itself (pollDevice), then gives it the buffers that TX reclaim freed
+// (RefillRx writes the tail only when it posts some).
+func (p *Port) pollLight(budget int) int {
+	n := p.pollDevice(budget)
+	p.dev.RefillRx()
+	return n
+}
+
+// reenableLight runs when the bottom half has drained the device (its poll
+// did less than its budget): it unmasks what the light top half left masked
+// (irq_finalize_oneshot). Frames that arrived since the last poll raise the
+// interrupt again at once: the NIC's cause is still set.
+func (p *Port) reenableLight() {
+	if p.light.rxMask.Swap(false) {
+		p.dev.EnableIRQ(CauseRX)
+	}
+	held := p.light.held.Swap(0)
+	if held == 0 {
+		return
+	}
+	vs := p.dev.Vectors()
+	for held != 0 {
+		i := bits.TrailingZeros32(held)
+		held &^= 1 << uint(i)
+		if i < len(vs) && vs[i].Unmask != nil {
+			_ = vs[i].Unmask()
+		}
+	}
+}
+
+// TopHalfTime is the time the port's top halves spent in hard-IRQ context
+// and the interrupts they handled, summed over its vectors: per interrupt,
+// what the chosen TopHalf costs on this device. Call it before Close.
+func (p *Port) TopHalfTime() (irqs uint64, total time.Duration) {
+	for _, a := range p.actions {
+		irqs += a.Count()
+		total += a.HandlerTime()
+	}
+	return irqs, total
+}
+
+// TopHalf is the port's top half (TopHalfDefault resolved for its mode).
+func (p *Port) TopHalf() TopHalf { return p.cfg.TopHalf }
