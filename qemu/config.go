@@ -82,8 +82,15 @@ type Config struct {
 	Files []File
 	// Commands run in order; the guest powers off after the last one.
 	Commands []Command
+	// Fetch are guest files copied back to the host (File.Guest to
+	// File.Host) over the control channel after the last command ended, e.g.
+	// a capture. Result.Fetched says what arrived.
+	Fetch []File
 	// QMP enables the QEMU monitor, needed by VM.SetLink.
 	QMP bool
+	// Kernel picks the guest kernel: KernelStable (the zero value, Debian 12's
+	// 6.1) or KernelBackports (6.12, staged on first use).
+	Kernel KernelSeries
 	// Cmdline is appended to the kernel command line.
 	Cmdline string
 	// Init is a static binary to run as PID 1; empty builds qemu/labinit with
