@@ -331,3 +331,19 @@ type ModuleFile struct {
 	Host  string
 	Guest string
 }
+
+// Config returns the value of a kernel configuration option ("y", "m", a
+// number or string) from the package's boot/config-VERSION, or "" when the
+// option is not set.
+func (k *Kernel) Config(option string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(k.Root, "boot", "config-"+k.Version))
+	if err != nil {
+		return "", fmt.Errorf("kernel %s config: %w", k.Version, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, option+"="); ok {
+			return strings.Trim(v, `"`), nil
+		}
+	}
+	return "", nil
+}

@@ -199,7 +199,7 @@ func (vm *VM) buildInitramfs(k *Kernel) (string, error) {
 	for _, b := range cfg.Bind {
 		mods, ok := driverModules[b.Driver]
 		if !ok {
-			return "", fmt.Errorf("lab: unknown driver %q to bind %s (known: vfio-pci, uio_pci_generic, e1000, e1000e)", b.Driver, b.BDF)
+			return "", fmt.Errorf("lab: unknown driver %q to bind %s (known: vfio-pci, uio_pci_generic, e1000, e1000e, igb)", b.Driver, b.BDF)
 		}
 		want = append(want, mods...)
 	}
