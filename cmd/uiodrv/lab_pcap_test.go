@@ -112,7 +112,7 @@ func TestLabKernelBackportsReflect(t *testing.T) {
 	}
 }
 
-func TestLabFlagErrors(t *testing.T) {
+func TestPcapKernelFlagErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct {
 		args []string
