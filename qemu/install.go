@@ -150,6 +150,20 @@ func QEMUVersion() (string, bool, error) {
 	return fmt.Sprintf("%d.%d.%d", ma, mi, pa), versionAtLeast(ma, mi, MinQEMU), nil
 }
 
+// QEMUAtLeast reports whether the installed emulator is at least major.minor,
+// for behaviour that changed between versions (see README, QEMU quirks).
+func QEMUAtLeast(major, minor int) (bool, error) {
+	out, err := exec.Command(QEMUBinary, "--version").CombinedOutput()
+	if err != nil {
+		return false, fmt.Errorf("%s --version: %w", QEMUBinary, err)
+	}
+	ma, mi, _, err := parseQEMUVersion(string(out))
+	if err != nil {
+		return false, err
+	}
+	return versionAtLeast(ma, mi, [2]int{major, minor}), nil
+}
+
 var (
 	qemuMu sync.Mutex
 	qemuOK bool
