@@ -1,14 +1,22 @@
-// Package qemu is the uiodrv lab: QEMU with emulated e1000/e1000e NICs and an
+// Package qemu is the uiodrv lab: QEMU with emulated e1000/e1000e/igb NICs and an
 // optional vIOMMU, booted from Go, with a host-side packet peer per NIC.
 //
 // The pieces, each usable on its own:
 //
-//   - EnsureQEMU installs qemu-system-x86 with apt-get when it is missing.
+//   - EnsureQEMU makes sure QEMU 8 or later is installed (the igb model): when
+//     it is older or missing, EnableBackports adds an apt entry for Debian's
+//     backports suite derived from the system's sources, and qemu-system-x86 is
+//     installed from it under the lab lock (LockLab).
 //   - StageKernel finds the kernel ABI that Debian's linux-image-amd64 depends
 //     on, downloads its -unsigned image with apt-get download, unpacks it into
 //     the cache ($XDG_CACHE_HOME/uiodrv) and indexes its modules and their
 //     dependencies (read from each module's .modinfo section: Debian ships no
-//     modules.dep). Nothing hard-codes a kernel version.
+//     modules.dep). Nothing hard-codes a kernel version. Config.Kernel =
+//     KernelBackports boots the backports suite's kernel instead (staged on
+//     first use).
+//   - Flows builds UDP/IPv4 frames over many distinct 5-tuples with per-flow
+//     sequence numbers; FlowOrder checks that no flow was reordered.
+//   - Config.Fetch copies guest files (a capture) back to the host.
 //   - Start builds an initramfs with u-root's cpio writer (the guest init, the
 //     modules the configuration needs, the files to run), boots QEMU (q35, TCG)
 //     and returns a VM whose Peer(i) sends and receives Ethernet frames on NIC i

@@ -41,9 +41,16 @@ func malformedFrames(mac [6]byte) [][]byte {
 // takes the link down and up, the driver records both and traffic resumes.
 func TestLabCaptureLinkMalformed(t *testing.T) {
 	n := labNICs[0]
+	// QEMU 8.1 stopped padding received runts in its NIC models (a -netdev
+	// dgram peer's 18-byte frame reaches the guest as 18 bytes); 7.2 padded.
+	newQEMU, err := qemu.QEMUAtLeast(8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	vm := labtest.Start(t, labtest.Options{
 		Package: "./driver/e1000",
 		Run:     "^TestGuestCaptureLinkMalformed$",
+		Env:     []string{fmt.Sprintf("LAB_PADS_RUNTS=%v", !newQEMU)},
 		VM: qemu.Config{
 			IOMMU: true, QMP: true, Timeout: 5 * time.Minute,
 			NICs: []qemu.NIC{{Model: n.model}},
@@ -176,7 +183,7 @@ func TestGuestCaptureLinkMalformed(t *testing.T) {
 		want = append(want, labFrame(i, n.mac))
 	}
 	for _, f := range malformedFrames(n.mac)[:4] {
-		if len(f) < 60 { // the NIC pads short frames to the Ethernet minimum
+		if len(f) < 60 && os.Getenv("LAB_PADS_RUNTS") == "true" { // QEMU < 8.1 pads runts to the Ethernet minimum
 			f = append(f, make([]byte, 60-len(f))...)
 		}
 		want = append(want, f)
