@@ -8,10 +8,11 @@ import "github.com/uiodrv/uiodrv/driver"
 // Each vector is one bit of EICR/EIMS/EIMC/EICS/EIAC/EIAM.
 //
 // Per interrupt: EIAC clears the vector's EICR bit as the message is sent
-// and, with GPIE.EIAME, EIAM masks the vector in EIMS (7.3.4). AckIRQ
-// re-arms it with one EIMS write, the only register access of a queue
-// interrupt. A cause that arrives while the vector is masked stays in EICR
-// and fires once it is unmasked, so no wake-up is lost.
+// (82576 7.3.4), so a queue interrupt costs no register access at all.
+// Vectors are not auto-masked (GPIE.EIAME off, EIAM 0): the core masks a
+// vector explicitly (SetIRQ, one EIMC write) when it wants to poll. A cause
+// that arrives while a vector is masked stays in EICR and fires once the
+// vector is unmasked, so no wake-up is lost.
 
 // otherVector is the vector index of the link and other causes.
 func (n *NIC) otherVector() int { return n.opts.Queues }
@@ -25,7 +26,7 @@ func (n *NIC) vectorCauses(v int) driver.Causes {
 
 // setupIRQ routes queues and other causes to vectors and enables them all.
 func (n *NIC) setupIRQ() {
-	n.wr(GPIE, GPIE_MSIX_MODE|GPIE_EIAME|GPIE_PBA|GPIE_NSICR)
+	n.wr(GPIE, GPIE_MSIX_MODE|GPIE_PBA|GPIE_NSICR)
 	ivar := make([]uint32, 8)
 	for q := 0; q < n.opts.Queues; q++ {
 		reg, shift := n.model.ivarEntry(q)
@@ -41,10 +42,12 @@ func (n *NIC) setupIRQ() {
 	for v := 0; v <= n.otherVector(); v++ {
 		n.wr(EITR(v), n.opts.ITR<<2)
 	}
-	// Queue vectors auto-clear and auto-mask; the other vector's causes are
-	// read from ICR (cleared on read with NSICR) and it is re-armed by hand.
-	n.wr(EIAC, queues)
-	n.wr(EIAM, queues)
+	// Every vector auto-clears its EICR bit as its message is sent (as
+	// Linux igb_irq_enable). Without that the other vector's EICR bit would
+	// stay set, and QEMU, which signals only newly raised EICR bits, would
+	// never fire it again. EIAM stays 0 (reset value): QEMU 10 turns any
+	// EIAM write into "all ones" (igb_set_eiam) though it never uses EIAM.
+	n.wr(EIAC, all)
 	for v := range n.on {
 		n.on[v].Store(uint32(n.vectorCauses(v)))
 	}
@@ -53,29 +56,31 @@ func (n *NIC) setupIRQ() {
 }
 
 // AckIRQ acknowledges an interrupt on vector vec (driver.NIC). A queue
-// vector reports its queue's RX and TX causes (the ring says which) and is
-// re-armed if software has not masked it; the other vector reads ICR.
+// vector reports its queue's RX and TX causes (the rings say which) without
+// touching a register: EIAC already cleared its cause and nothing masked
+// it. The other vector reads ICR, which clears it (GPIE.NSICR).
 func (n *NIC) AckIRQ(vec int) driver.Causes {
-	on := driver.Causes(n.on[vec].Load())
 	if vec != n.otherVector() {
-		if on != 0 {
-			n.wr(EIMS, 1<<vec)
-		}
 		return driver.CauseRX | driver.CauseTX
 	}
-	var c driver.Causes
 	if n.rd(ICR)&ICR_LSC != 0 {
-		c |= driver.CauseLink
+		return driver.CauseLink
 	}
-	if on != 0 {
-		n.wr(EIMS, 1<<vec)
+	return 0
+}
+
+// armed says whether vector vec is unmasked when software enabled causes on.
+func (n *NIC) armed(vec int, on driver.Causes) bool {
+	if vec == n.otherVector() {
+		return on&driver.CauseLink != 0
 	}
-	return c
+	return on&driver.CauseRX != 0
 }
 
 // SetIRQ enables or masks causes c on vector vec (driver.NIC) with one EIMS
-// or EIMC write: the vector is the unit of masking, so a queue vector stays
-// armed while either of its RX and TX causes is on.
+// or EIMC write. The vector is the unit of masking: a queue vector is armed
+// while its RX cause is on, and its TX completions ride along (masking TX
+// alone changes nothing; the core reclaims TX on its own schedule).
 func (n *NIC) SetIRQ(vec int, c driver.Causes, on bool) {
 	c &= n.vectorCauses(vec)
 	if c == 0 {
@@ -88,7 +93,7 @@ func (n *NIC) SetIRQ(vec int, c driver.Causes, on bool) {
 			nw = old &^ uint32(c)
 		}
 		if n.on[vec].CompareAndSwap(old, nw) {
-			if nw != 0 {
+			if n.armed(vec, driver.Causes(nw)) {
 				n.wr(EIMS, 1<<vec)
 			} else {
 				n.wr(EIMC, 1<<vec)

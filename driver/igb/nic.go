@@ -55,8 +55,8 @@ type NIC struct {
 	rx    []rxQueue
 	tx    []txQueue
 
-	// on[v] are the causes software enabled on vector v; AckIRQ re-arms
-	// only those (an auto-masked vector the caller masked stays masked).
+	// on[v] are the causes software enabled on vector v (SetIRQ); the
+	// vector is unmasked while armed(v, on[v]).
 	on []atomic.Uint32
 
 	statsMu sync.Mutex // guards hw and the stats register reads
