@@ -12,8 +12,10 @@ all: build
 build:
 	$(GOFLAGS_STATIC) $(GO) build -trimpath -o $(BIN) ./cmd/uiodrv
 
-# Installs QEMU (apt-get) and stages the guest kernel (apt-get download) into
-# $$XDG_CACHE_HOME/uiodrv; does nothing when both are there.
+# Installs QEMU >= 8 (qemu-system-x86 from Debian's backports suite, which it
+# enables with an apt entry derived from the system's sources; apt-get under the
+# lab lock) and stages the guest kernel (apt-get download) into
+# $$XDG_CACHE_HOME/uiodrv; does nothing and downloads nothing when both are there.
 lab-setup:
 	$(GO) run ./qemu/labsetup
 

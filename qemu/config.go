@@ -12,11 +12,12 @@ type NICModel string
 const (
 	E1000  NICModel = "e1000"  // Intel 82540EM, 8086:100e
 	E1000E NICModel = "e1000e" // Intel 82574L, 8086:10d3
+	IGB    NICModel = "igb"    // Intel 82576, 8086:10c9 (QEMU 8 and later)
 )
 
 // NIC is one emulated NIC and its host-side peer.
 type NIC struct {
-	// Model is E1000 (the zero value means E1000) or E1000E.
+	// Model is E1000 (the zero value means E1000), E1000E or IGB.
 	Model NICModel
 	// Addr is the PCI slot.function on bus 0, e.g. "03.0". The zero value
 	// places NIC i at slot 3+i, so the first NIC is 0000:00:03.0.
@@ -82,8 +83,15 @@ type Config struct {
 	Files []File
 	// Commands run in order; the guest powers off after the last one.
 	Commands []Command
+	// Fetch are guest files copied back to the host (File.Guest to
+	// File.Host) over the control channel after the last command ended, e.g.
+	// a capture. Result.Fetched says what arrived.
+	Fetch []File
 	// QMP enables the QEMU monitor, needed by VM.SetLink.
 	QMP bool
+	// Kernel picks the guest kernel: KernelStable (the zero value, Debian 12's
+	// 6.1) or KernelBackports (6.12, staged on first use).
+	Kernel KernelSeries
 	// Cmdline is appended to the kernel command line.
 	Cmdline string
 	// Init is a static binary to run as PID 1; empty builds qemu/labinit with
@@ -139,4 +147,5 @@ var driverModules = map[string][]string{
 	"uio_pci_generic": {"uio_pci_generic"},
 	"e1000":           {"e1000"},
 	"e1000e":          {"e1000e"},
+	"igb":             {"igb"},
 }

@@ -45,9 +45,11 @@ func (ir *initramfs) write(out string) error {
 		return err
 	}
 	for _, m := range ir.modules {
-		if err := add(m.Host, m.Guest, 0o644); err != nil {
-			return err
+		b, err := readModule(m.Host)
+		if err != nil {
+			return fmt.Errorf("initramfs: %w", err)
 		}
+		recs = append(recs, cpio.StaticRecord(b, cpio.Info{Name: cpio.Normalize(m.Guest), Mode: cpio.S_IFREG | 0o644}))
 	}
 	for _, fl := range ir.files {
 		st, err := os.Stat(fl.Host)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -47,6 +49,13 @@ var aptMu sync.Mutex
 func aptGet(args ...string) error {
 	aptMu.Lock()
 	defer aptMu.Unlock()
+	return aptGetLocked(args...)
+}
+
+// aptGetLocked is aptGet for a caller holding aptMu. apt's own lock is
+// waited for (another process may be running apt) rather than failed on.
+func aptGetLocked(args ...string) error {
+	args = append([]string{"-o", "DPkg::Lock::Timeout=600"}, args...)
 	name := "apt-get"
 	if os.Geteuid() != 0 {
 		args = append([]string{"-n", "apt-get"}, args...)
@@ -62,13 +71,20 @@ func aptGet(args ...string) error {
 	return nil
 }
 
+func runCmd(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
+
 var aptUpdated bool
 
 func aptUpdateOnce() error {
+	aptMu.Lock()
+	defer aptMu.Unlock()
 	if aptUpdated {
 		return nil
 	}
-	if err := aptGet("update"); err != nil {
+	if err := aptGetLocked("update"); err != nil {
 		return err
 	}
 	aptUpdated = true
@@ -94,15 +110,94 @@ func EnsurePackages(cmds map[string]string) error {
 	return aptGet(args...)
 }
 
-// EnsureQEMU installs qemu-system-x86 (and dpkg-deb, apt-get's helpers) when missing.
-func EnsureQEMU() error {
-	err := EnsurePackages(map[string]string{QEMUBinary: "qemu-system-x86", "dpkg-deb": "dpkg"})
+// MinQEMU is the oldest QEMU the lab accepts: 8.0 added -device igb.
+var MinQEMU = [2]int{8, 0}
+
+// QEMUPackage is the Debian package of the emulator.
+const QEMUPackage = "qemu-system-x86"
+
+var qemuVersionRE = regexp.MustCompile(`version (\d+)\.(\d+)(?:\.(\d+))?`)
+
+// parseQEMUVersion reads "QEMU emulator version 10.0.2 (Debian ...)".
+func parseQEMUVersion(out string) (major, minor, patch int, err error) {
+	m := qemuVersionRE.FindStringSubmatch(out)
+	if m == nil {
+		return 0, 0, 0, fmt.Errorf("no version in %q", tail(out, 200))
+	}
+	major, _ = strconv.Atoi(m[1])
+	minor, _ = strconv.Atoi(m[2])
+	if m[3] != "" {
+		patch, _ = strconv.Atoi(m[3])
+	}
+	return major, minor, patch, nil
+}
+
+func versionAtLeast(major, minor int, min [2]int) bool {
+	return major > min[0] || (major == min[0] && minor >= min[1])
+}
+
+// QEMUVersion runs qemu-system-x86_64 --version and returns its version
+// ("10.0.2") and whether it is at least MinQEMU.
+func QEMUVersion() (string, bool, error) {
+	out, err := exec.Command(QEMUBinary, "--version").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%w: install it with 'apt-get install qemu-system-x86': %v", ErrNoQEMU, err)
+		return "", false, fmt.Errorf("%s --version: %w", QEMUBinary, err)
 	}
-	if !HaveQEMU() {
-		return ErrNoQEMU
+	ma, mi, pa, err := parseQEMUVersion(string(out))
+	if err != nil {
+		return "", false, fmt.Errorf("%s --version: %w", QEMUBinary, err)
 	}
+	return fmt.Sprintf("%d.%d.%d", ma, mi, pa), versionAtLeast(ma, mi, MinQEMU), nil
+}
+
+var (
+	qemuMu sync.Mutex
+	qemuOK bool
+)
+
+// EnsureQEMU makes sure qemu-system-x86_64 is at least MinQEMU. When it is
+// missing or older, it enables Debian's backports suite (EnableBackports)
+// and installs qemu-system-x86 from it with apt-get, holding the lab lock
+// (LockLab) so that no lab boot runs while the emulator is replaced. Once
+// the emulator is new enough it runs nothing but --version.
+func EnsureQEMU() error {
+	qemuMu.Lock()
+	defer qemuMu.Unlock()
+	if qemuOK {
+		return nil
+	}
+	if _, ok, err := QEMUVersion(); err == nil && ok {
+		qemuOK = true
+		return nil
+	}
+	if err := EnsurePackages(map[string]string{"dpkg-deb": "dpkg"}); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoQEMU, err)
+	}
+	unlock, err := lockLabUnlessHeld()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Another process may have installed it while this one waited.
+	if _, ok, err := QEMUVersion(); err == nil && ok {
+		qemuOK = true
+		return nil
+	}
+	suite, err := EnableBackports()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNoQEMU, err)
+	}
+	if err := aptGet("install", "-y", "--no-install-recommends", "-t", suite, QEMUPackage); err != nil {
+		return fmt.Errorf("%w: install it with 'apt-get install -t %s %s': %v", ErrNoQEMU, suite, QEMUPackage, err)
+	}
+	v, ok, err := QEMUVersion()
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %v", ErrNoQEMU, err)
+	case !ok:
+		return fmt.Errorf("%w: %s %s after installing from %s; need %d.%d or later", errOldQEMU, QEMUBinary, v, suite, MinQEMU[0], MinQEMU[1])
+	}
+	qemuOK = true
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/ulikunitz/xz"
 )
 
 // Kernel is a Debian kernel staged in the cache: its image and its modules.
@@ -30,16 +33,44 @@ const MetaPackage = "linux-image-amd64"
 
 var abiRE = regexp.MustCompile(`Depends:\s+(linux-image-[0-9][^\s]*-amd64)\b`)
 
-// kernelABIPackage asks apt which kernel image linux-image-amd64 depends on.
-func kernelABIPackage() (string, error) {
+// KernelSeries picks the guest kernel (Config.Kernel).
+type KernelSeries int
+
+const (
+	// KernelStable is the release's own kernel: the one Debian's
+	// linux-image-amd64 depends on (6.1 on Debian 12).
+	KernelStable KernelSeries = iota
+	// KernelBackports is the kernel of the release's backports suite (6.12
+	// on Debian 12: iommufd and the VFIO device cdev). Staging it enables the
+	// suite (EnableBackports) and downloads it the first time it is asked for.
+	KernelBackports
+)
+
+func (s KernelSeries) String() string {
+	switch s {
+	case KernelStable:
+		return "stable"
+	case KernelBackports:
+		return "backports"
+	}
+	return fmt.Sprintf("KernelSeries(%d)", int(s))
+}
+
+// kernelABIPackage asks apt which kernel image linux-image-amd64 (of suite,
+// or of the default release when suite is "") depends on.
+func kernelABIPackage(suite string) (string, error) {
+	meta := MetaPackage
+	if suite != "" {
+		meta += "/" + suite
+	}
 	query := func() (string, error) {
-		out, err := exec.Command("apt-cache", "depends", MetaPackage).CombinedOutput()
+		out, err := exec.Command("apt-cache", "depends", meta).CombinedOutput()
 		if err != nil {
-			return "", fmt.Errorf("apt-cache depends %s: %w: %s", MetaPackage, err, tail(string(out), 500))
+			return "", fmt.Errorf("apt-cache depends %s: %w: %s", meta, err, tail(string(out), 500))
 		}
 		m := abiRE.FindSubmatch(out)
 		if m == nil {
-			return "", fmt.Errorf("apt-cache depends %s: no linux-image-*-amd64 dependency in %q", MetaPackage, tail(string(out), 300))
+			return "", fmt.Errorf("apt-cache depends %s: no linux-image-*-amd64 dependency in %q", meta, tail(string(out), 300))
 		}
 		return string(m[1]), nil
 	}
@@ -56,25 +87,46 @@ func kernelABIPackage() (string, error) {
 
 var stageMu sync.Mutex
 
-// StageKernel makes the current Debian kernel available in the cache,
-// downloading it only the first time, and indexes its modules.
-func StageKernel() (*Kernel, error) {
+// StageKernel makes the release's own Debian kernel (KernelStable)
+// available in the cache, downloading it only the first time, and indexes
+// its modules.
+func StageKernel() (*Kernel, error) { return StageKernelSeries(KernelStable) }
+
+// StageKernelSeries is StageKernel for either series. Backports kernels are
+// cached apart (kernel/backports/), so the offline fallback of one series
+// never picks the other's.
+func StageKernelSeries(series KernelSeries) (*Kernel, error) {
 	stageMu.Lock()
 	defer stageMu.Unlock()
 	cache, err := CacheDir()
 	if err != nil {
 		return nil, err
 	}
-	image, err := kernelABIPackage()
+	dir := filepath.Join(cache, "kernel")
+	suite := ""
+	switch series {
+	case KernelStable:
+	case KernelBackports:
+		dir = filepath.Join(dir, "backports")
+		if suite, err = EnableBackports(); err != nil {
+			if k, cerr := newestCachedKernel(dir); cerr == nil {
+				return k, nil
+			}
+			return nil, fmt.Errorf("stage %s kernel: %w", series, err)
+		}
+	default:
+		return nil, fmt.Errorf("stage kernel: unknown series %v", series)
+	}
+	image, err := kernelABIPackage(suite)
 	if err != nil {
 		// Offline with a staged kernel is fine: use what the cache has.
-		if k, cerr := newestCachedKernel(cache); cerr == nil {
+		if k, cerr := newestCachedKernel(dir); cerr == nil {
 			return k, nil
 		}
-		return nil, fmt.Errorf("stage kernel: %w", err)
+		return nil, fmt.Errorf("stage %s kernel: %w", series, err)
 	}
 	pkg := image + "-unsigned"
-	root := filepath.Join(cache, "kernel", pkg)
+	root := filepath.Join(dir, pkg)
 	if _, err := os.Stat(filepath.Join(root, ".staged")); err != nil {
 		if err := downloadKernel(pkg, root); err != nil {
 			return nil, err
@@ -83,10 +135,10 @@ func StageKernel() (*Kernel, error) {
 	return openKernel(root, pkg)
 }
 
-func newestCachedKernel(cache string) (*Kernel, error) {
-	dirs, _ := filepath.Glob(filepath.Join(cache, "kernel", "*", ".staged"))
+func newestCachedKernel(dir string) (*Kernel, error) {
+	dirs, _ := filepath.Glob(filepath.Join(dir, "*", ".staged"))
 	if len(dirs) == 0 {
-		return nil, errors.New("no staged kernel in the cache")
+		return nil, fmt.Errorf("no staged kernel in %s", dir)
 	}
 	sort.Strings(dirs)
 	root := filepath.Dir(dirs[len(dirs)-1])
@@ -153,8 +205,14 @@ func openKernel(root, pkg string) (*Kernel, error) {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasSuffix(path, ".ko") {
-			k.mods[modName(strings.TrimSuffix(d.Name(), ".ko"))] = path
+		if d.IsDir() {
+			return nil
+		}
+		// Debian's 6.1 ships plain .ko files, its 6.12 .ko.xz.
+		for _, ext := range []string{".ko", ".ko.xz"} {
+			if strings.HasSuffix(path, ext) {
+				k.mods[modName(strings.TrimSuffix(d.Name(), ext))] = path
+			}
 		}
 		return nil
 	})
@@ -173,9 +231,31 @@ func modName(s string) string { return strings.ReplaceAll(s, "-", "_") }
 // HasModule reports whether the kernel ships the named module.
 func (k *Kernel) HasModule(name string) bool { _, ok := k.mods[modName(name)]; return ok }
 
+// readModule returns a module's ELF image, decompressing a .ko.xz: the
+// guest then loads a plain .ko, whatever its kernel's decompression support.
+func readModule(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.HasSuffix(path, ".xz") {
+		return b, err
+	}
+	r, err := xz.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("decompress %s: %w", path, err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("decompress %s: %w", path, err)
+	}
+	return out, nil
+}
+
 // ModuleInfo reads the key=value strings of a module's .modinfo section.
 func ModuleInfo(path string) (map[string][]string, error) {
-	f, err := elf.Open(path)
+	img, err := readModule(path)
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: %w", path, err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(img))
 	if err != nil {
 		return nil, fmt.Errorf("read module %s: %w", path, err)
 	}
@@ -233,7 +313,7 @@ func (k *Kernel) ModuleClosure(names ...string) ([]ModuleFile, error) {
 		}
 		state[name] = 2
 		rel, _ := filepath.Rel(k.Root, path)
-		out = append(out, ModuleFile{Name: name, Host: path, Guest: "/" + rel})
+		out = append(out, ModuleFile{Name: name, Host: path, Guest: "/" + strings.TrimSuffix(rel, ".xz")})
 		return nil
 	}
 	for _, n := range names {
@@ -244,9 +324,26 @@ func (k *Kernel) ModuleClosure(names ...string) ([]ModuleFile, error) {
 	return out, nil
 }
 
-// ModuleFile is a module's file on the host and its path in the guest.
+// ModuleFile is a module's file on the host (.ko or .ko.xz) and its path
+// in the guest (always a plain .ko).
 type ModuleFile struct {
 	Name  string
 	Host  string
 	Guest string
+}
+
+// Config returns the value of a kernel configuration option ("y", "m", a
+// number or string) from the package's boot/config-VERSION, or "" when the
+// option is not set.
+func (k *Kernel) Config(option string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(k.Root, "boot", "config-"+k.Version))
+	if err != nil {
+		return "", fmt.Errorf("kernel %s config: %w", k.Version, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, option+"="); ok {
+			return strings.Trim(v, `"`), nil
+		}
+	}
+	return "", nil
 }

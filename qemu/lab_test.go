@@ -61,10 +61,21 @@ func TestLabUIOAndPeer(t *testing.T) {
 			{Args: []string{"/bin/qemu.test", "-test.run", "^TestGuestExitCode$"}, Env: []string{"LAB_EXIT=3"}},
 		},
 	})
-	peer := vm.Peer(1)
+	peerEcho(t, vm, 1, 1)
+	res := labtest.Finish(t, vm)
+	if res.Exits[0].Code != 3 {
+		t.Fatalf("exit status of the first guest command = %d, want 3", res.Exits[0].Code)
+	}
+}
+
+// peerEcho exchanges frames with TestGuestPeer (guest command cmd) through
+// NIC nic: the guest must echo the host's frame with the MACs swapped.
+func peerEcho(t *testing.T, vm *qemu.VM, nic, cmd int) {
+	t.Helper()
+	peer := vm.Peer(nic)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := vm.WaitOutput(ctx, 1, "peer: ready"); err != nil {
+	if _, err := vm.WaitOutput(ctx, cmd, "peer: ready"); err != nil {
 		t.Fatal(err)
 	}
 	// The guest echoes our frame with the MACs swapped. The e1000 ignores RX
@@ -101,10 +112,6 @@ func TestLabUIOAndPeer(t *testing.T) {
 	// The NIC may pad short frames; ours is long enough that it must not.
 	if !bytes.Equal(got, want) {
 		t.Fatalf("echo differs:\n got % x\nwant % x", got, want)
-	}
-	res := labtest.Finish(t, vm)
-	if res.Exits[0].Code != 3 {
-		t.Fatalf("exit status of the first guest command = %d, want 3", res.Exits[0].Code)
 	}
 }
 
@@ -227,12 +234,20 @@ func TestGuestHang(t *testing.T) {
 
 // TestGuestPeer brings up the kernel e1000 driver's interface for 04.0,
 // sends a frame to the host and echoes the host's frame with MACs swapped.
+// LAB_PEER_BDF, LAB_PEER_DEVICE and LAB_PEER_DRIVER pick another NIC.
 func TestGuestPeer(t *testing.T) {
 	labtest.InGuest(t)
-	dir := checkDevice(t, "0000:00:04.0", "0x100e", "e1000")
+	bdf, id, drv := envOr("LAB_PEER_BDF", "0000:00:04.0"), envOr("LAB_PEER_DEVICE", "0x100e"), envOr("LAB_PEER_DRIVER", "e1000")
+	dir := checkDevice(t, bdf, id, drv)
 	ifs, _ := filepath.Glob(dir + "/net/*")
 	if len(ifs) != 1 {
-		t.Fatalf("net interfaces of 04.0: %v", ifs)
+		t.Fatalf("net interfaces of %s: %v", bdf, ifs)
+	}
+	rxq, _ := filepath.Glob(ifs[0] + "/queues/rx-*")
+	vecs, _ := filepath.Glob(dir + "/msi_irqs/*")
+	t.Logf("%s (%s): %d RX queues, %d MSI/MSI-X vectors", filepath.Base(ifs[0]), drv, len(rxq), len(vecs))
+	if min := envOr("LAB_PEER_MIN_RXQ", "1"); len(rxq) < int(min[0]-'0') {
+		t.Errorf("%d RX queues, want at least %s", len(rxq), min)
 	}
 	ifi, err := net.InterfaceByName(filepath.Base(ifs[0]))
 	if err != nil {
@@ -287,6 +302,13 @@ func TestGuestPeer(t *testing.T) {
 	t.Fatal("no frame from the host")
 }
 
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func ifUp(name string) error {
@@ -324,4 +346,22 @@ func TestLabBootHang(t *testing.T) {
 		t.Fatalf("retried %d times, want 1", retries)
 	}
 	t.Logf("two hung boots reported in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// TestLabIGB boots an emulated 82576 (-device igb, QEMU 8 and later) at
+// 04.0 with the guest kernel's own igb driver: it must bind, bring the link
+// up with more than one RX queue (2 vCPUs) and exchange frames with the host peer.
+func TestLabIGB(t *testing.T) {
+	vm := labtest.Start(t, labtest.Options{
+		Package: "./qemu",
+		Run:     "^TestGuestPeer$",
+		Env: []string{"LAB_PEER_BDF=0000:00:04.0", "LAB_PEER_DEVICE=0x10c9", "LAB_PEER_DRIVER=igb",
+			"LAB_PEER_MIN_RXQ=2"},
+		VM: qemu.Config{
+			NICs: []qemu.NIC{{Model: qemu.E1000}, {Model: qemu.IGB}},
+			Bind: []qemu.Binding{{BDF: "0000:00:04.0", Driver: "igb"}},
+		},
+	})
+	peerEcho(t, vm, 1, 0)
+	labtest.Finish(t, vm)
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -53,6 +54,14 @@ type Result struct {
 	Output  [][]string    // per command, the lines it printed (stdout and stderr)
 	Console string        // the kernel console (ttyS0), last 16 KiB
 	Log     []string      // the guest init's own messages
+	Fetched []Fetched     // Config.Fetch, in order, as far as the guest sent them
+}
+
+// Fetched is one file of Config.Fetch.
+type Fetched struct {
+	File
+	Size int64  // bytes written to File.Host
+	Err  string // why it is not there ("" when written)
 }
 
 // CommandErr returns an error describing the first command that did not exit 0.
@@ -88,6 +97,8 @@ type VM struct {
 	timedOut bool
 	bootHung bool
 
+	fetching map[string]*fetchState // Config.Fetch pieces received so far, by guest path
+
 	exited  chan struct{} // QEMU reaped
 	readerD chan struct{} // control reader finished
 	closeMu sync.Once
@@ -111,7 +122,7 @@ func Start(ctx context.Context, c Config) (*VM, error) {
 	if err := EnsureQEMU(); err != nil {
 		return nil, err
 	}
-	k, err := StageKernel()
+	k, err := StageKernelSeries(cfg.Kernel)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +134,10 @@ func Start(ctx context.Context, c Config) (*VM, error) {
 		exited: make(chan struct{}), readerD: make(chan struct{})}
 	vm.res.Exits = make([]Exit, len(cfg.Commands))
 	vm.res.Output = make([][]string, len(cfg.Commands))
+	vm.fetching = map[string]*fetchState{}
+	for _, f := range cfg.Fetch {
+		vm.res.Fetched = append(vm.res.Fetched, Fetched{File: f, Err: "not sent by the guest"})
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -184,7 +199,7 @@ func (vm *VM) buildInitramfs(k *Kernel) (string, error) {
 	for _, b := range cfg.Bind {
 		mods, ok := driverModules[b.Driver]
 		if !ok {
-			return "", fmt.Errorf("lab: unknown driver %q to bind %s (known: vfio-pci, uio_pci_generic, e1000, e1000e)", b.Driver, b.BDF)
+			return "", fmt.Errorf("lab: unknown driver %q to bind %s (known: vfio-pci, uio_pci_generic, e1000, e1000e, igb)", b.Driver, b.BDF)
 		}
 		want = append(want, mods...)
 	}
@@ -203,6 +218,12 @@ func (vm *VM) buildInitramfs(k *Kernel) (string, error) {
 	for _, c := range cfg.Commands {
 		ir.config.Commands = append(ir.config.Commands, proto.Command{Args: c.Args, Env: c.Env,
 			Background: c.Background, TimeoutMs: c.Timeout.Milliseconds()})
+	}
+	for _, f := range cfg.Fetch {
+		if !path.IsAbs(f.Guest) || f.Host == "" {
+			return "", fmt.Errorf("lab: fetch %q to %q: want an absolute guest path and a host path", f.Guest, f.Host)
+		}
+		ir.config.Fetch = append(ir.config.Fetch, f.Guest)
 	}
 	out := filepath.Join(vm.dir, "initrd.cpio")
 	return out, ir.write(out)
@@ -325,6 +346,10 @@ func (vm *VM) readControl() {
 func (vm *VM) handle(m proto.Msg) {
 	if m.K == proto.KindOut && vm.cfg.Output != nil {
 		fmt.Fprintf(vm.cfg.Output, "[%d] %s\n", m.C, m.D)
+	}
+	if m.K == proto.KindFile || m.K == proto.KindFileEnd {
+		vm.fetch(m)
+		return
 	}
 	vm.update(func() {
 		inRange := m.C >= 0 && m.C < len(vm.res.Exits)

@@ -36,10 +36,16 @@ p50/p99/max. The guest is stopped with SIGTERM, which must end in a clean exit.
 A boot takes 10-20 s under TCG; QEMU and the guest kernel are installed and
 cached on first use (see make lab-setup).
 
+With --pcap FILE the guest driver also writes every frame it receives to a
+pcap file, which the lab copies back to FILE on the host (for Wireshark or
+tshark) and checks against the frames the host sent. --kernel backports boots
+Debian's backports kernel (6.12 on Debian 12) instead of the release's own.
+
 Examples:
   uiodrv lab
   uiodrv lab --nic e1000e --mode threaded --rate 2000 --duration 20s
   uiodrv lab --backend uio --mode napi
+  uiodrv lab --pcap rx.pcap --rate 500 --duration 5s
 
 Flags:
 `
@@ -62,6 +68,10 @@ type labFlags struct {
 	binary             string
 	guestArgs          []string
 	log                logFlags
+	kernel             string
+	pcap               string
+	// traffic is the host side of the last run, for tests.
+	traffic *traffic
 }
 
 func cmdLab(e *env, args []string) int {
@@ -75,6 +85,8 @@ func cmdLab(e *env, args []string) int {
 	fs.IntVar(&f.size, "size", 128, "frame size in bytes, 60-1514")
 	fs.StringVar(&f.binary, "binary", "", "static uiodrv binary for the guest (default: this one, rebuilt static if it is not)")
 	fs.StringArrayVar(&f.guestArgs, "guest-arg", nil, "extra argument for the guest's uiodrv (repeatable), e.g. --guest-arg=--itr=500")
+	fs.StringVar(&f.kernel, "kernel", "stable", "guest kernel: stable (the release's, 6.1 on Debian 12) or backports (6.12, downloaded on first use)")
+	fs.StringVar(&f.pcap, "pcap", "", "copy the guest driver's capture of every received frame to this host pcap file")
 	f.log.add(fs)
 	if st, done := parseFlags(e, fs, "lab", labUsage, args); done {
 		return st
@@ -109,7 +121,21 @@ func (f *labFlags) validate() error {
 	if _, err := f.log.logger(io.Discard); err != nil {
 		return err
 	}
-	return nil
+	if _, err := labKernel(f.kernel); err != nil {
+		return err
+	}
+	return checkPcapPath(f.pcap)
+}
+
+// labKernel parses --kernel.
+func labKernel(s string) (qemu.KernelSeries, error) {
+	switch s {
+	case "stable":
+		return qemu.KernelStable, nil
+	case "backports":
+		return qemu.KernelBackports, nil
+	}
+	return 0, usagef("--kernel %q: want stable or backports", s)
 }
 
 // isStatic reports whether the ELF binary at path has no program
@@ -218,8 +244,15 @@ func runLab(ctx context.Context, e *env, f *labFlags) error {
 	defer cleanup()
 	guestArgs := []string{"--dev", labBDF, "--backend", backend.String(), "--mode", f.mode, "--handler", "reflect",
 		"--stats-every", "1s", "--log-level", f.log.level, "--log-format", f.log.format}
+	if f.pcap != "" {
+		guestArgs = append(guestArgs, "--pcap", labGuestPcap)
+	}
 	guestArgs = append(guestArgs, f.guestArgs...)
 	cfg := labConfig(bin, qemu.NICModel(f.nic), backend, f.duration+4*time.Minute, guestArgs)
+	cfg.Kernel, _ = labKernel(f.kernel)
+	if f.pcap != "" {
+		cfg.Fetch = []qemu.File{{Guest: labGuestPcap, Host: f.pcap}}
+	}
 	var mu sync.Mutex
 	out := &prefixWriter{mu: &mu, w: e.stdout}
 	cfg.Output = out
@@ -242,6 +275,7 @@ func runLab(ctx context.Context, e *env, f *labFlags) error {
 	}
 	say("sending %d frames/s of %d bytes for %v", f.rate, f.size, f.duration)
 	tr := newTraffic(vm.Peer(0), f.size)
+	f.traffic = tr
 	tr.run(ctx, f.rate, f.duration, func(line string) { say("%s", line) })
 	say("stopping the guest driver (SIGTERM)")
 	if err := vm.Signal(0, syscall.SIGTERM); err != nil {
@@ -251,6 +285,9 @@ func runLab(ctx context.Context, e *env, f *labFlags) error {
 	mu.Lock()
 	tr.summary(e.stdout)
 	mu.Unlock()
+	if res != nil && res.Kernel != "" {
+		say("guest kernel %s, ready %v after QEMU started", res.Kernel, res.Boot.Round(time.Millisecond))
+	}
 	if werr != nil {
 		return fmt.Errorf("lab: %w", werr)
 	}
@@ -262,6 +299,9 @@ func runLab(ctx context.Context, e *env, f *labFlags) error {
 	}
 	if tr.intact.Load() == 0 {
 		return errors.New("no frame came back")
+	}
+	if f.pcap != "" {
+		return reportPcap(res, f.pcap, tr, say)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package guestinit
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,7 +112,25 @@ func run(c *ctl) error {
 	r := newRunner(c, cfg.Commands)
 	go r.readHost(f)
 	r.runAll()
+	for _, p := range cfg.Fetch {
+		sendFile(c, p)
+	}
 	return nil
+}
+
+// sendFile sends a guest file to the host over the control channel, in
+// base64 pieces (the channel carries JSON lines).
+func sendFile(c *ctl, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		c.send(proto.Msg{K: proto.KindFileEnd, M: path, Err: err.Error()})
+		return
+	}
+	for off := 0; off < len(b); off += proto.FileChunk {
+		end := min(off+proto.FileChunk, len(b))
+		c.send(proto.Msg{K: proto.KindFile, M: path, D: base64.StdEncoding.EncodeToString(b[off:end])})
+	}
+	c.send(proto.Msg{K: proto.KindFileEnd, M: path})
 }
 
 func uptime() float64 {

@@ -34,8 +34,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/internal/proto"
 )
@@ -64,8 +62,11 @@ func Require(t testing.TB) {
 	if testing.Short() && !CI() {
 		t.Skip("lab test skipped in -short mode")
 	}
-	if !qemu.HaveQEMU() && !CI() && os.Getenv("UIODRV_LAB_INSTALL") == "" {
-		t.Skip("qemu-system-x86_64 not installed (make test installs it; or set UIODRV_LAB_INSTALL=1)")
+	if !CI() && os.Getenv("UIODRV_LAB_INSTALL") == "" {
+		if v, ok, err := qemu.QEMUVersion(); err != nil || !ok {
+			t.Skipf("qemu-system-x86_64 %s not installed or older than %d.%d (make lab-setup installs it; or set UIODRV_LAB_INSTALL=1)",
+				v, qemu.MinQEMU[0], qemu.MinQEMU[1])
+		}
 	}
 	if err := qemu.EnsureQEMU(); err != nil {
 		t.Fatalf("lab: %v", err)
@@ -118,15 +119,11 @@ func TestBinary(t testing.TB, pkg string) string {
 // function releases the lock.
 func Lock(t testing.TB) func() {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "uiodrv-lab.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	unlock, err := qemu.LockLab()
 	if err != nil {
-		t.Fatalf("lab lock: %v", err)
+		t.Fatal(err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatalf("lab lock: %v", err)
-	}
-	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }
+	return unlock
 }
 
 // Run boots the lab with the package's test binary and fails t unless every

@@ -39,17 +39,25 @@ type GuestConfig struct {
 	Hugepages int       `json:"hugepages"`
 	Bind      []Binding `json:"bind"`
 	Commands  []Command `json:"commands"`
+	// Fetch are guest files sent to the host after the last command ended.
+	Fetch []string `json:"fetch,omitempty"`
 }
+
+// FileChunk is the largest piece of a fetched file in one message (before
+// base64), well below the host's 4 MiB line limit.
+const FileChunk = 48 << 10
 
 // Message kinds, guest to host.
 const (
-	KindLog   = "log"   // M: a line from the init itself
-	KindReady = "ready" // M: kernel version; Uptime: seconds since boot
-	KindStart = "start" // C: command index
-	KindOut   = "out"   // C, S (1 stdout, 2 stderr), D: one line without its newline
-	KindExit  = "exit"  // C, Code, Err
-	KindFatal = "fatal" // M: why the init gave up; the guest powers off next
-	KindDone  = "done"  // all commands ended; the guest powers off next
+	KindLog     = "log"     // M: a line from the init itself
+	KindReady   = "ready"   // M: kernel version; Uptime: seconds since boot
+	KindStart   = "start"   // C: command index
+	KindOut     = "out"     // C, S (1 stdout, 2 stderr), D: one line without its newline
+	KindExit    = "exit"    // C, Code, Err
+	KindFatal   = "fatal"   // M: why the init gave up; the guest powers off next
+	KindDone    = "done"    // all commands ended; the guest powers off next
+	KindFile    = "file"    // M: guest path, D: the next piece of it, base64
+	KindFileEnd = "fileend" // M: guest path, Err: why it could not be read (all of it was sent when empty)
 )
 
 // Message kinds, host to guest.

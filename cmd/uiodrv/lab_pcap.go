@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/uiodrv/uiodrv/qemu"
+)
+
+// labGuestPcap is where the guest's uiodrv writes its capture (tmpfs).
+const labGuestPcap = "/tmp/lab.pcap"
+
+// checkPcapPath refuses a --pcap the host cannot create, before the boot.
+func checkPcapPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usagef("--pcap %s is a directory: name a file", path)
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return usagef("--pcap %s: folder %s does not exist", path, dir)
+	}
+	return nil
+}
+
+// pcapCheck is what a capture holds, checked against the frames sent.
+type pcapCheck struct {
+	frames  int // records in the file
+	matched int // records equal, byte for byte, to a frame the host sent
+	dup     int // sent frames recorded more than once
+}
+
+// checkPcap reads a capture with pcapgo and matches every record to the
+// frame the host sent with that sequence number and timestamp.
+func checkPcap(r io.Reader, tr *traffic) (pcapCheck, error) {
+	var c pcapCheck
+	pr, err := pcapgo.NewReader(r)
+	if err != nil {
+		return c, fmt.Errorf("read pcap: %w", err)
+	}
+	seen := map[uint32]bool{}
+	want := make([]byte, tr.size)
+	for {
+		data, _, err := pr.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return c, nil
+		}
+		if err != nil {
+			return c, fmt.Errorf("read pcap record %d: %w", c.frames+1, err)
+		}
+		c.frames++
+		if len(data) != tr.size || binary.BigEndian.Uint16(data[12:]) != labEtherType {
+			continue
+		}
+		seq := binary.BigEndian.Uint32(data[14:])
+		ts := int64(binary.BigEndian.Uint64(data[18:]))
+		if uint64(seq) >= tr.sent.Load() || !bytes.Equal(data, tr.frame(want, seq, ts)) {
+			continue
+		}
+		if seen[seq] {
+			c.dup++
+			continue
+		}
+		seen[seq] = true
+		c.matched++
+	}
+}
+
+// reportPcap checks the capture the lab copied back and says what it holds.
+func reportPcap(res *qemu.Result, path string, tr *traffic, say func(string, ...any)) error {
+	if len(res.Fetched) == 0 || res.Fetched[0].Err != "" {
+		why := "not requested"
+		if len(res.Fetched) > 0 {
+			why = res.Fetched[0].Err
+		}
+		return fmt.Errorf("--pcap: the guest's capture did not reach %s: %s", path, why)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--pcap: %w", err)
+	}
+	defer f.Close()
+	c, err := checkPcap(f, tr)
+	if err != nil {
+		return fmt.Errorf("--pcap %s: %w", path, err)
+	}
+	say("capture: %s, %d bytes, %d frames; %d of the %d frames sent are in it byte for byte, %d recorded twice",
+		path, res.Fetched[0].Size, c.frames, c.matched, tr.sent.Load(), c.dup)
+	if c.matched == 0 {
+		return fmt.Errorf("--pcap %s: none of the frames sent is in the capture", path)
+	}
+	return nil
+}
