@@ -196,6 +196,10 @@ func (n *NIC) setupRX() error {
 			return fmt.Errorf("RX queue %d: RXDCTL.ENABLE did not read back: %w", q, err)
 		}
 	}
+	// No checksum offload: the driver reports no checksum status, and a
+	// checksum the NIC judged bad must not turn up as an error of a frame
+	// the caller checks itself. (RSS then sets PCSD.)
+	n.wr(RXCSUM, 0)
 	n.setupRSS()
 	rctl := RCTL_EN | RCTL_BAM | RCTL_SECRC
 	if n.opts.Promisc {

@@ -68,7 +68,7 @@ func TestGuestConformanceIGB(t *testing.T) {
 		t.Run(map[int]string{1: "1queue", 2: "2queues"}[queues], func(t *testing.T) {
 			drivertest.Run(t, func(t *testing.T) *drivertest.Harness {
 				start := time.Now()
-				dev, err := igb.Open("0000:00:03.0", igb.OpenOptions{NIC: igb.Options{Queues: queues}, Hugepages: true})
+				dev, err := igb.Open("0000:00:03.0", igb.OpenOptions{NIC: igb.Options{Queues: queues}})
 				if err != nil {
 					t.Fatal(err)
 				}
