@@ -21,6 +21,8 @@ func (n *NIC) setupRSS() {
 		// low bits of each byte.
 		n.wr(RETA(i), binary.LittleEndian.Uint32(r.RETA[4*i:]))
 	}
-	n.set(RXCSUM, RXCSUM_PCSD)
+	if !probe.noPCSD {
+		n.set(RXCSUM, RXCSUM_PCSD)
+	}
 	n.wr(MRQC, MRQC_ENABLE_RSS_MQ|MRQC_RSS_FIELD_IPV4|MRQC_RSS_FIELD_IPV4_TCP|MRQC_RSS_FIELD_IPV4_UDP)
 }
