@@ -1,0 +1,276 @@
+package igbtest
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/mmio"
+)
+
+// DefaultMAC is the station address the NVM loads at reset (QEMU's default).
+var DefaultMAC = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
+
+const (
+	nregs   = 0x20000 / 4 // BAR0 is 128 KiB
+	nqueues = 16
+)
+
+// regKind is what a per-queue register offset is.
+type regKind int
+
+const (
+	kNone regKind = iota
+	kRDT
+	kRDLEN
+	kRXDCTL
+	kTDT
+	kTDLEN
+	kTXDCTL
+	kRQDPC
+)
+
+type qreg struct {
+	kind regKind
+	q    int
+}
+
+// Write is one logged register write.
+type Write struct {
+	Reg igb.Reg
+	Val uint32
+}
+
+// Device is a fake igb BAR0. Create it with New.
+type Device struct {
+	mu     sync.Mutex
+	alloc  *e1000test.Allocator
+	regs   [nregs]uint32
+	perQ   map[igb.Reg]qreg
+	log    []Write
+	logOn  bool
+	viol   []string
+	fds    []int // MSI-X vectors as eventfds
+	fires  []int
+	resets int
+}
+
+var _ mmio.Regs = (*Device)(nil)
+
+// New returns a powered-up device whose DMA reaches alloc's memory, with
+// vectors MSI-X vectors (eventfds; 0 for none) and the write log on.
+func New(alloc *e1000test.Allocator, vectors int) (*Device, error) {
+	d := &Device{alloc: alloc, perQ: make(map[igb.Reg]qreg), logOn: true}
+	for q := 0; q < nqueues; q++ {
+		for r, k := range map[igb.Reg]regKind{igb.RDT(q): kRDT, igb.RDLEN(q): kRDLEN, igb.RXDCTL(q): kRXDCTL,
+			igb.TDT(q): kTDT, igb.TDLEN(q): kTDLEN, igb.TXDCTL(q): kTXDCTL, igb.RQDPC(q): kRQDPC} {
+			d.perQ[r] = qreg{k, q}
+		}
+	}
+	for i := 0; i < vectors; i++ {
+		fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("igbtest: eventfd: %w", err)
+		}
+		d.fds = append(d.fds, fd)
+	}
+	d.fires = make([]int, vectors)
+	d.reset()
+	return d, nil
+}
+
+// Close closes the vectors' eventfds.
+func (d *Device) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, fd := range d.fds {
+		unix.Close(fd)
+	}
+	d.fds = nil
+}
+
+// Vectors describes the MSI-X vectors as the bus would attach them: one per
+// queue and the last for link.
+func (d *Device) Vectors() []driver.Vector {
+	vs := make([]driver.Vector, len(d.fds))
+	for i, fd := range d.fds {
+		vs[i] = driver.Vector{Name: fmt.Sprintf("q%d", i), Fd: fd, Causes: driver.CauseRX | driver.CauseTX}
+	}
+	if len(vs) > 0 {
+		vs[len(vs)-1].Name, vs[len(vs)-1].Causes = "other", driver.CauseLink
+	}
+	return vs
+}
+
+func (d *Device) r(reg igb.Reg) uint32    { return d.regs[reg/4] }
+func (d *Device) w(reg igb.Reg, v uint32) { d.regs[reg/4] = v }
+
+// reset puts registers in their power-up state as QEMU's igb does: queue 0
+// enabled, the MAC loaded into RAL0/RAH0, and the link down until the PHY's
+// auto-negotiation is restarted. Statistics survive.
+func (d *Device) reset() {
+	var stats [(igb.StatsLast-igb.StatsFirst)/4 + 1]uint32
+	copy(stats[:], d.regs[igb.StatsFirst/4:])
+	clear(d.regs[:])
+	copy(d.regs[igb.StatsFirst/4:], stats[:])
+	d.w(igb.CTRL, igb.CTRL_FD)
+	d.w(igb.RXDCTL(0), igb.RXDCTL_QUEUE_ENABLE)
+	d.w(igb.TXDCTL(0), igb.TXDCTL_QUEUE_ENABLE)
+	d.w(igb.RAL(0), binary.LittleEndian.Uint32(DefaultMAC[0:4]))
+	d.w(igb.RAH(0), uint32(binary.LittleEndian.Uint16(DefaultMAC[4:6]))|igb.RAH_AV)
+	d.resets++
+}
+
+func (d *Device) violation(format string, args ...any) {
+	d.viol = append(d.viol, fmt.Sprintf(format, args...))
+}
+
+func check(off uint32) {
+	if off&3 != 0 || off >= nregs*4 {
+		panic(fmt.Sprintf("igbtest: register offset %#x unaligned or outside BAR0", off))
+	}
+}
+
+// Read32 implements mmio.Regs with the side effects of reads.
+func (d *Device) Read32(off uint32) uint32 {
+	check(off)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	reg := igb.Reg(off)
+	v := d.r(reg)
+	switch {
+	case reg == igb.ICR:
+		d.w(reg, 0) // GPIE.NSICR: every read clears
+	case reg == igb.EIMC || reg == igb.IMC || reg == igb.EICS:
+		return 0
+	case reg >= igb.StatsFirst && reg <= igb.StatsLast, d.perQ[reg].kind == kRQDPC:
+		d.w(reg, 0)
+		if reg == igb.GORCH || reg == igb.GOTCH {
+			d.w(reg-4, 0)
+		}
+	}
+	return v
+}
+
+// Write32 implements mmio.Regs with the side effects of writes.
+func (d *Device) Write32(off uint32, v uint32) {
+	check(off)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	reg := igb.Reg(off)
+	if d.logOn {
+		d.log = append(d.log, Write{reg, v})
+	}
+	if pq, ok := d.perQ[reg]; ok {
+		d.writeQueue(reg, pq, v)
+		return
+	}
+	switch reg {
+	case igb.CTRL:
+		if v&igb.CTRL_RST != 0 {
+			d.reset()
+			return
+		}
+		d.w(reg, v)
+	case igb.STATUS:
+	case igb.MDIC:
+		d.mdic(v)
+	case igb.ICR:
+		d.w(reg, d.r(reg)&^v)
+	case igb.ICS:
+		d.cause(v)
+	case igb.IMS:
+		d.w(reg, d.r(reg)|v)
+		d.cause(0)
+	case igb.IMC:
+		d.w(igb.IMS, d.r(igb.IMS)&^v)
+	case igb.EICR:
+		d.w(reg, d.r(reg)&^v)
+	case igb.EICS:
+		d.raise(v)
+	case igb.EIMS:
+		old := d.r(igb.EICR) & d.r(igb.EIMS)
+		d.w(reg, d.r(reg)|v)
+		d.fire(old)
+	case igb.EIMC:
+		d.w(igb.EIMS, d.r(igb.EIMS)&^v)
+	case igb.IVAR_MISC:
+		if v&igb.IVAR_VALID<<8 != 0 && len(d.fds) > 0 && int(v>>8&0x1f) >= len(d.fds) {
+			d.violation("IVAR_MISC routes other causes to vector %d of %d", v>>8&0x1f, len(d.fds))
+		}
+		d.w(reg, v)
+	default:
+		if reg >= igb.IVAR0 && reg < igb.IVAR0+32 {
+			for b := 0; b < 32; b += 8 {
+				if e := v >> b & 0xff; e&igb.IVAR_VALID != 0 && len(d.fds) > 0 && int(e&0x1f) >= len(d.fds) {
+					d.violation("IVAR %#x routes a queue to vector %d of %d", reg, e&0x1f, len(d.fds))
+				}
+			}
+		}
+		d.w(reg, v)
+	}
+}
+
+// mdic completes a PHY access at once. Restarting auto-negotiation brings
+// the link up at 1000 Mb/s full duplex and raises LSC.
+func (d *Device) mdic(v uint32) {
+	if (v>>igb.MDIC_PHY_SHIFT)&0x1f != igb.PHY_ADDR {
+		d.w(igb.MDIC, v|igb.MDIC_ERROR|igb.MDIC_READY)
+		return
+	}
+	reg := (v >> igb.MDIC_REG_SHIFT) & 0x1f
+	if v&igb.MDIC_OP_WRITE != 0 && reg == igb.PHY_CONTROL && v&igb.MII_CR_RESTART_AUTONEG != 0 {
+		d.w(igb.STATUS, igb.STATUS_LU|igb.STATUS_FD|igb.STATUS_SPEED_1000)
+		d.cause(igb.ICR_LSC)
+	}
+	d.w(igb.MDIC, v|igb.MDIC_READY)
+}
+
+// Reg returns a register's value without read side effects.
+func (d *Device) Reg(reg igb.Reg) uint32 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.r(reg)
+}
+
+// SetLogging turns the write log on or off (off for allocation tests).
+func (d *Device) SetLogging(on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.logOn = on
+}
+
+// Log returns a copy of the write log.
+func (d *Device) Log() []Write {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Write(nil), d.log...)
+}
+
+// Violations returns the driver invariant violations seen so far.
+func (d *Device) Violations() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.viol...)
+}
+
+// Resets returns how many resets happened (power-up counts as one).
+func (d *Device) Resets() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.resets
+}
+
+// Fires returns how many messages vector v sent.
+func (d *Device) Fires(v int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fires[v]
+}

@@ -1,0 +1,113 @@
+package igb
+
+import (
+	"fmt"
+
+	"github.com/uiodrv/uiodrv/driver"
+)
+
+// HWStats are the NIC's counters, accumulated across clear-on-read.
+type HWStats struct {
+	GPRC, GPTC, GORC, GOTC, MPC, RNBC, CRCERRS, RLEC, RUC, ROC uint64
+	RXERRC, RFC, RJC, BPRC, MPRC                               uint64
+	RQDPC                                                      [16]uint64 // per queue
+}
+
+// The extras, in driver.NICStats.Extra order: the fixed ones, then one drop
+// counter per queue in use (Linux ethtool's rx_queue_N_drops).
+var fixedExtras = []string{"rx_errors", "rx_fragments", "rx_jabbers", "rx_broadcast", "rx_multicast"}
+
+func extraNames(queues int) []string {
+	names := append([]string(nil), fixedExtras...)
+	for q := 0; q < queues && len(names) < driver.MaxExtras; q++ {
+		names = append(names, fmt.Sprintf("rx_queue_%d_drops", q))
+	}
+	return names
+}
+
+// read64 reads a 64-bit octet counter: low half first, since reading the
+// high half clears both (82576 8.19).
+func (n *NIC) read64(lo Reg) uint64 {
+	l := uint64(n.rd(lo))
+	return l | uint64(n.rd(lo+4))<<32
+}
+
+// ReadStats adds the counters read since the last call to s and reports the
+// link (driver.NIC).
+func (n *NIC) ReadStats(s *driver.NICStats) {
+	n.statsMu.Lock()
+	defer n.statsMu.Unlock()
+	var d HWStats
+	d.GPRC, d.GPTC = uint64(n.rd(GPRC)), uint64(n.rd(GPTC))
+	d.GORC, d.GOTC = n.read64(GORCL), n.read64(GOTCL)
+	d.MPC, d.RNBC = uint64(n.rd(MPC)), uint64(n.rd(RNBC))
+	d.CRCERRS, d.RLEC = uint64(n.rd(CRCERRS)), uint64(n.rd(RLEC))
+	d.RUC, d.ROC = uint64(n.rd(RUC)), uint64(n.rd(ROC))
+	d.RXERRC, d.RFC, d.RJC = uint64(n.rd(RXERRC)), uint64(n.rd(RFC)), uint64(n.rd(RJC))
+	d.BPRC, d.MPRC = uint64(n.rd(BPRC)), uint64(n.rd(MPRC))
+	for q := 0; q < n.opts.Queues; q++ {
+		d.RQDPC[q] = uint64(n.rd(RQDPC(q)))
+	}
+	n.hw.add(&d)
+
+	s.RxPackets += d.GPRC
+	s.RxBytes += d.GORC
+	s.RxMissed += d.MPC
+	s.RxNoBuffer += d.RNBC
+	s.RxCRCErrors += d.CRCERRS
+	s.RxLengthErrors += d.RLEC
+	s.RxUndersize += d.RUC
+	s.RxOversize += d.ROC
+	s.TxPackets += d.GPTC
+	s.TxBytes += d.GOTC
+	for i, v := range [...]uint64{d.RXERRC, d.RFC, d.RJC, d.BPRC, d.MPRC} {
+		s.Extra[i] += v
+	}
+	for q := 0; q < n.opts.Queues && len(fixedExtras)+q < driver.MaxExtras; q++ {
+		s.Extra[len(fixedExtras)+q] += d.RQDPC[q]
+	}
+	s.Link, s.SpeedMbps = n.Link()
+}
+
+// HWStats returns every counter accumulated so far.
+func (n *NIC) HWStats() HWStats {
+	n.statsMu.Lock()
+	defer n.statsMu.Unlock()
+	return n.hw
+}
+
+func (h *HWStats) add(d *HWStats) {
+	h.GPRC += d.GPRC
+	h.GPTC += d.GPTC
+	h.GORC += d.GORC
+	h.GOTC += d.GOTC
+	h.MPC += d.MPC
+	h.RNBC += d.RNBC
+	h.CRCERRS += d.CRCERRS
+	h.RLEC += d.RLEC
+	h.RUC += d.RUC
+	h.ROC += d.ROC
+	h.RXERRC += d.RXERRC
+	h.RFC += d.RFC
+	h.RJC += d.RJC
+	h.BPRC += d.BPRC
+	h.MPRC += d.MPRC
+	for q := range h.RQDPC {
+		h.RQDPC[q] += d.RQDPC[q]
+	}
+}
+
+// Link reports STATUS.LU and the speed in Mb/s (82576 8.2.2).
+func (n *NIC) Link() (up bool, mbps int) {
+	s := n.rd(STATUS)
+	if s&STATUS_LU == 0 {
+		return false, 0
+	}
+	switch s & STATUS_SPEED_MASK {
+	case STATUS_SPEED_1000, STATUS_SPEED_MASK:
+		return true, 1000
+	case STATUS_SPEED_100:
+		return true, 100
+	}
+	return true, 10
+}
