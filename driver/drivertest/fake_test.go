@@ -90,3 +90,14 @@ func TestFakeOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestIsKitFrame(t *testing.T) {
+	f := buildFrame(kitSrcMAC, tag{flow: 3, seq: 1, id: 9})
+	if !IsKitFrame(f) {
+		t.Fatal("a kit frame is not recognised")
+	}
+	f[hdrLen] ^= 1
+	if IsKitFrame(f) || IsKitFrame(f[:20]) {
+		t.Fatal("a frame without the magic, or a runt, passes as the kit's")
+	}
+}

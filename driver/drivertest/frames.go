@@ -99,3 +99,10 @@ func parseFrame(dst net.HardwareAddr, f []byte) (t tag, ok bool, err error) {
 	}
 	return t, true, nil
 }
+
+// IsKitFrame says whether f is one of the kit's frames (IPv4 carrying its
+// magic), for a lab relay that should pass nothing else.
+func IsKitFrame(f []byte) bool {
+	return len(f) >= hdrLen+len(frameMagic) && binary.BigEndian.Uint16(f[12:]) == 0x0800 &&
+		string(f[hdrLen:hdrLen+len(frameMagic)]) == frameMagic
+}

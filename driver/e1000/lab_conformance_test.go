@@ -2,7 +2,6 @@ package e1000_test
 
 import (
 	"context"
-	"encoding/binary"
 	"path/filepath"
 	"testing"
 	"time"
@@ -36,25 +35,11 @@ func TestLabConformance(t *testing.T) {
 	defer cancel()
 	wire := vm.Peer(2)
 	for _, i := range []int{0, 1} {
-		go relay(ctx, vm.Peer(i), wire) // what the NIC under test sends reaches the wire
+		// What the NIC under test sends reaches the wire, paced (qemu.Relay).
+		go qemu.Relay(ctx, vm.Peer(i), drivertest.IsKitFrame, true, wire)
 	}
-	go relay(ctx, wire, vm.Peer(0), vm.Peer(1)) // and the wire's frames reach both
+	go qemu.Relay(ctx, wire, drivertest.IsKitFrame, false, vm.Peer(0), vm.Peer(1)) // and the wire's frames reach both
 	labtest.Finish(t, vm)
-}
-
-// relay copies the conformance kit's frames (IPv4 with its magic) from one
-// peer to others; the guest kernel's own chatter stays behind.
-func relay(ctx context.Context, from *qemu.Peer, to ...*qemu.Peer) {
-	buf := make([]byte, 4096)
-	for ctx.Err() == nil {
-		n, err := from.RecvInto(buf, time.Now().Add(200*time.Millisecond))
-		if err != nil || n < 50 || binary.BigEndian.Uint16(buf[12:]) != 0x0800 || string(buf[42:50]) != "UIODRVCK" {
-			continue
-		}
-		for _, p := range to {
-			_ = p.Send(buf[:n])
-		}
-	}
 }
 
 // TestGuestConformance runs in the guest: the kit, each check on a freshly
