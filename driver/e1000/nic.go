@@ -129,6 +129,7 @@ type NIC struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	kept      bool // Close kept the DMA memory: the reset failed
 }
 
 // Model returns the controller model.

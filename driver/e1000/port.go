@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -24,7 +25,8 @@ type OpenOptions struct {
 // Device is an e1000-family NIC opened through VFIO or UIO, adapted to the
 // core's driver.Device interface.
 type Device struct {
-	bus     *driver.Bus
+	bdf     string
+	bus     busOps // a *driver.Bus; nil only in a Device being opened
 	nic     *NIC
 	vectors []driver.Vector
 	causes  IRQCauses
@@ -33,9 +35,25 @@ type Device struct {
 	rxScratch []RxPacket // RX path only
 	txScratch []TxPacket // TX path only
 	hw        HWStats    // accumulated; ReadHWStats reports the growth
+
+	closed atomic.Bool
+	// teardown, when set (tests), is called with each step of Close as it
+	// starts: "irq", "vectors", "busmaster", "reset", "release".
+	teardown func(step string)
 }
 
 var _ driver.Device = (*Device)(nil)
+
+// busOps is what a Device needs from its bus to tear down in order
+// (*driver.Bus; a recording fake in tests).
+type busOps interface {
+	DisableInterrupts() error
+	DisableBusMaster() error
+	KeepDMA()
+	Close() error
+}
+
+var _ busOps = (*driver.Bus)(nil)
 
 // Open opens the NIC at bdf, checks that it is a supported model, initialises
 // it and attaches its interrupts. On error nothing is left open and the
@@ -47,7 +65,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	}
 	// d is not the named result: "return nil, err" must not clear what the
 	// deferred cleanup closes.
-	d := &Device{bus: bus, msix: o.NIC.MSIX}
+	d := &Device{bdf: bus.BDF, bus: bus, msix: o.NIC.MSIX}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -88,7 +106,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 func (d *Device) NIC() *NIC { return d.nic }
 
 // BDF is the device's PCI address.
-func (d *Device) BDF() string { return d.bus.BDF }
+func (d *Device) BDF() string { return d.bdf }
 
 func (d *Device) Name() string          { return d.nic.Model().String() }
 func (d *Device) MAC() net.HardwareAddr { return d.nic.MAC() }
@@ -207,26 +225,67 @@ func (d *Device) ReadHWStats(s *driver.HWStats) {
 // HWStats returns every hardware counter accumulated so far.
 func (d *Device) HWStats() HWStats { return d.hw }
 
-// Close shuts the NIC down (interrupts off, RX/TX off, reset; SDM 14.x),
-// releases its DMA memory and closes the device (unmapping BAR0, releasing
-// interrupts and IOMMU mappings). Idempotent.
+// Close shuts the NIC down in an order that never lets it write memory that
+// is being freed:
+//
+//  1. interrupts masked at the NIC (IMC, SDM 13.4.21);
+//  2. the vectors released at the bus (VFIO: IRQ indexes disabled; UIO:
+//     INTx Disable in the command register);
+//  3. bus mastering off (PCI command register bit 2, read back as 0): the
+//     NIC initiates no more DMA;
+//  4. reset (CTRL.RST, waited for; SDM 14.x);
+//  5. only then the DMA memory released, and the device closed (IOMMU
+//     mappings, BAR, fds).
+//
+// If the reset fails, the DMA memory is kept (not unmapped, not freed, never
+// reused) and the error says so. Every step runs even when an earlier one
+// failed; the errors are joined. Close marks the Device closed first: a
+// second call returns nil at once.
 func (d *Device) Close() error {
-	if d == nil {
+	if d == nil || !d.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	var err error
-	if d.nic != nil {
-		err = d.nic.Close()
+	step := func(s string) {
+		if d.teardown != nil {
+			d.teardown(s)
+		}
 	}
-	if d.msix {
-		// QEMU 7.2's e1000e arms a throttling timer (EITR) at each MSI-X
-		// message and aborts if MSI-X is disabled when it fires: with the
-		// NIC quiet (interrupts masked, reset), let any pending one expire
-		// before the bus disables MSI-X.
-		time.Sleep(20 * time.Millisecond)
+	var errs []error
+	if d.nic != nil {
+		step("irq")
+		d.nic.DisableIRQ(CauseAll)
+		if d.msix {
+			// QEMU 7.2's e1000e arms a throttling timer (EITR) at each
+			// MSI-X message and aborts if MSI-X is disabled when it
+			// fires: with the NIC's interrupts masked, let any pending
+			// one expire before the bus disables MSI-X.
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	if d.bus != nil {
-		err = errors.Join(err, d.bus.Close())
+		step("vectors")
+		if err := d.bus.DisableInterrupts(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: close: disable interrupts: %w", d.bdf, err))
+		}
+		step("busmaster")
+		if err := d.bus.DisableBusMaster(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: close: %w", d.bdf, err))
+		}
 	}
-	return err
+	if d.nic != nil {
+		// NIC.Close resets and, only if the reset completed, releases
+		// the rings and buffers.
+		step("reset")
+		if err := d.nic.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.bdf, err))
+		}
+		if d.nic.DMAKept() && d.bus != nil {
+			d.bus.KeepDMA()
+		}
+	}
+	if d.bus != nil {
+		step("release")
+		errs = append(errs, d.bus.Close())
+	}
+	return errors.Join(errs...)
 }

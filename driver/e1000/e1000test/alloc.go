@@ -24,6 +24,10 @@ type Allocator struct {
 	// FailAt, when > 0, makes the FailAt-th call to Alloc (counting from 1)
 	// fail, to test error paths.
 	FailAt int
+
+	// OnRelease, when set, is called (without the Allocator's lock) each
+	// time a region is released, to record the order of a teardown.
+	OnRelease func(addr uint64)
 }
 
 type region struct {
@@ -54,11 +58,16 @@ func (a *Allocator) Alloc(size int) (*dma.Region, error) {
 	a.regions = append(a.regions, r)
 	return dma.NewRegion(r.mem, r.addr, func() error {
 		a.mu.Lock()
-		defer a.mu.Unlock()
 		if r.closed {
+			a.mu.Unlock()
 			return fmt.Errorf("e1000test: region %#x released twice", r.addr)
 		}
 		r.closed = true
+		hook := a.OnRelease
+		a.mu.Unlock()
+		if hook != nil {
+			hook(r.addr)
+		}
 		return nil
 	}), nil
 }

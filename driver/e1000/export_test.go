@@ -1,0 +1,17 @@
+package e1000
+
+// NewDeviceOn builds a Device on an initialised NIC and a bus (anything with
+// the teardown operations of *driver.Bus), for teardown tests on fakes.
+// teardown, if not nil, is called at the start of each step of Close.
+func NewDeviceOn(bdf string, nic *NIC, bus interface {
+	DisableInterrupts() error
+	DisableBusMaster() error
+	KeepDMA()
+	Close() error
+}, msix bool, teardown func(step string)) *Device {
+	return &Device{bdf: bdf, nic: nic, bus: bus, msix: msix, causes: nic.Causes(), teardown: teardown}
+}
+
+// SetTeardownHook makes Close call f at the start of each of its steps, so a
+// lab test can read the real device's state between them.
+func SetTeardownHook(d *Device, f func(step string)) { d.teardown = f }
