@@ -9,7 +9,8 @@ func NewDeviceOn(bdf string, nic *NIC, bus interface {
 	KeepDMA()
 	Close() error
 }, msix bool, teardown func(step string)) *Device {
-	return &Device{bdf: bdf, nic: nic, bus: bus, msix: msix, causes: nic.Causes(), teardown: teardown}
+	return &Device{bdf: bdf, nic: nic, bus: bus, msix: msix, causes: nic.Causes(), teardown: teardown,
+		rxScratch: make([]RxPacket, 256), txScratch: make([]TxPacket, 256)}
 }
 
 // SetTeardownHook makes Close call f at the start of each of its steps, so a

@@ -87,7 +87,11 @@ func TestGuestTransmit(t *testing.T) {
 			for i := 0; i < k; i++ {
 				binary.BigEndian.PutUint32(frames[i][14:], uint32(sent+i))
 			}
-			m := port.Transmit(frames[:k])
+			m, err := port.Transmit(frames[:k])
+			if err != nil {
+				port.Close()
+				t.Fatal(err)
+			}
 			sent += m
 			if m < k {
 				time.Sleep(time.Millisecond)

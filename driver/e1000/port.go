@@ -119,9 +119,16 @@ func (d *Device) RxBurst(out []driver.RxDesc) int {
 	n := d.nic.RxBurst(d.rxScratch[:len(out)])
 	for i, p := range d.rxScratch[:n] {
 		out[i] = driver.RxDesc{Buf: p.Buf, Len: p.Len, Status: p.Status, Errors: p.Errors, VLAN: p.Special}
+		if p.Status&RXD_STAT_EOP == 0 {
+			// The frame spanned descriptors; NIC.RxBurst frees the rest.
+			out[i].Flags = driver.RxIncomplete
+		}
 	}
 	return n
 }
+
+// BufSize is the size of every packet buffer (driver.BufSizer).
+func (d *Device) BufSize() int { return BufSize }
 
 func (d *Device) RefillRx() int   { return d.nic.RefillRx() }
 func (d *Device) RxPending() bool { return d.nic.RxPending() }
