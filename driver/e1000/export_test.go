@@ -16,3 +16,6 @@ func NewDeviceOn(bdf string, nic *NIC, bus interface {
 // SetTeardownHook makes Close call f at the start of each of its steps, so a
 // lab test can read the real device's state between them.
 func SetTeardownHook(d *Device, f func(step string)) { d.teardown = f }
+
+// PoolRegion is the DMA region of the NIC's packet buffers.
+func PoolRegion(n *NIC) interface{ String() string } { return n.pool.mem }

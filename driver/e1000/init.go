@@ -90,9 +90,11 @@ func (n *NIC) allocate(alloc dma.Allocator) error {
 		if err != nil {
 			return nil, fmt.Errorf("allocate %s ring: %w", what, err)
 		}
-		if r.Len() < size*DescSize || r.Addr()%16 != 0 || !aligned(r.Bytes(), 16) {
+		// The NIC reads the ring from one base address: it must be
+		// contiguous for the device (dma.Region.Segment).
+		if r.Len() < size*DescSize || r.Segment() < size*DescSize || r.Addr()%16 != 0 || !aligned(r.Bytes(), 16) {
 			r.Close()
-			return nil, fmt.Errorf("allocate %s ring: %v is too small or not 16-byte aligned", what, r)
+			return nil, fmt.Errorf("allocate %s ring: %v is too small, not contiguous or not 16-byte aligned", what, r)
 		}
 		return r, nil
 	}
@@ -405,10 +407,8 @@ func (n *NIC) dmaBytes() int {
 			total += r.Len()
 		}
 	}
-	if n.pool != nil {
-		for _, r := range n.pool.chunks {
-			total += r.Len()
-		}
+	if n.pool != nil && n.pool.mem != nil {
+		total += n.pool.mem.Len()
 	}
 	return total
 }
