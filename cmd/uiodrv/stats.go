@@ -95,7 +95,7 @@ func printSummary(w io.Writer, f *runFlags, s, fwd *driver.Stats, counts [driver
 		fmt.Fprintf(w, "protocols %s\n", strings.Join(protos, " "))
 	}
 	if capture != nil {
-		fmt.Fprintf(w, "pcap      %d frames written to %s\n", capture.Frames(), f.pcap)
+		fmt.Fprintf(w, "pcap      %d frames written to %s; %d not written (write error)\n", capture.Frames(), f.pcap, capture.Lost())
 	}
 	if fwd != nil {
 		fmt.Fprintf(w, "fwd-dev   %s: tx %d frames, tx ring full %d; rx %d\n", f.fwdAdr, fwd.TxPackets, fwd.TxDropped, fwd.RxPackets)
