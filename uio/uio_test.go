@@ -435,3 +435,38 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTeardownControls: MaskINTx sets Interrupt Disable in the config file
+// without an open IRQ, and KeepDMA makes Close leave the allocators'
+// hugepages mapped (a device that could not be reset may still write them);
+// without it Close unmaps them.
+func TestTeardownControls(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		opts, _ := fakeDevice(t, "uio_pci_generic")
+		d, err := Open("00:03.0", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.MaskINTx(); err != nil {
+			t.Fatal(err)
+		}
+		if cmd, _ := d.Config().Command(); cmd&pci.CmdINTxDisable == 0 {
+			t.Errorf("command %#x after MaskINTx", cmd)
+		}
+		a, f := newFakeAlloc(t)
+		d.allocs = append(d.allocs, a)
+		r, err := a.Alloc(4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keep {
+			d.KeepDMA()
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if kept := f.unmapped == 0 && r.Bytes() != nil; kept != keep {
+			t.Errorf("KeepDMA %v: memory kept %v (%d unmapped)", keep, kept, f.unmapped)
+		}
+	}
+}
