@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,7 +37,8 @@ type Device struct {
 	txScratch []TxPacket // TX path only
 	hw        HWStats    // accumulated; ReadHWStats reports the growth
 
-	closed atomic.Bool
+	closed     atomic.Bool
+	teardownMu sync.Mutex // held by Close's teardown and by StopDMA: StopDMA never touches an unmapped BAR
 	// teardown, when set (tests), is called with each step of Close as it
 	// starts: "irq", "vectors", "busmaster", "reset", "release".
 	teardown func(step string)
@@ -232,6 +234,32 @@ func (d *Device) ReadHWStats(s *driver.HWStats) {
 // HWStats returns every hardware counter accumulated so far.
 func (d *Device) HWStats() HWStats { return d.hw }
 
+// StopDMA masks the NIC's interrupts and turns bus mastering off, and
+// releases nothing. It is for a process that exits without Close (a second
+// SIGINT): once bus mastering is off the NIC can no longer write the memory
+// that the kernel hands out again when the process is gone. It may be called
+// from any goroutine while the packet path runs; it returns nil at once when
+// Close has begun (Close does the same and more).
+func (d *Device) StopDMA() error {
+	if d == nil || !d.teardownMu.TryLock() {
+		return nil
+	}
+	defer d.teardownMu.Unlock()
+	if d.closed.Load() {
+		return nil
+	}
+	if d.nic != nil {
+		d.nic.DisableIRQ(CauseAll)
+	}
+	if d.bus == nil {
+		return nil
+	}
+	if err := d.bus.DisableBusMaster(); err != nil {
+		return fmt.Errorf("%s: stop DMA: %w", d.bdf, err)
+	}
+	return nil
+}
+
 // Close shuts the NIC down in an order that never lets it write memory that
 // is being freed:
 //
@@ -252,6 +280,8 @@ func (d *Device) Close() error {
 	if d == nil || !d.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	d.teardownMu.Lock()
+	defer d.teardownMu.Unlock()
 	step := func(s string) {
 		if d.teardown != nil {
 			d.teardown(s)

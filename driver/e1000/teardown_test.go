@@ -187,3 +187,27 @@ func TestCloseBusMasterFailure(t *testing.T) {
 		t.Errorf("%d DMA regions open after a completed reset", alloc.Open())
 	}
 }
+
+// TestStopDMA: the fast-exit path masks interrupts and turns bus mastering
+// off, frees nothing and resets nothing; after Close it does nothing.
+func TestStopDMA(t *testing.T) {
+	dev, fake, alloc, bus, ev := newTeardownDevice(t, e1000.Model82540EM, false)
+	resets := fake.Resets()
+	if err := dev.StopDMA(); err != nil {
+		t.Fatal(err)
+	}
+	log := ev.all()
+	if !slices.Equal(log, []string{"imc", "busmaster-off"}) || bus.master || fake.Reg(e1000.IMS) != 0 {
+		t.Fatalf("StopDMA did %v (bus master %v, IMS %#x), want imc, busmaster-off", log, bus.master, fake.Reg(e1000.IMS))
+	}
+	if alloc.Open() != alloc.Allocated() || fake.Resets() != resets {
+		t.Fatal("StopDMA freed memory or reset the NIC")
+	}
+	if err := dev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := len(ev.all())
+	if err := dev.StopDMA(); err != nil || len(ev.all()) != n {
+		t.Fatalf("StopDMA after Close = %v and did %v", err, ev.all()[n:])
+	}
+}
