@@ -230,6 +230,16 @@ func (bus *Bus) BusMaster() (bool, error) {
 	return cmd&pci.CmdMaster != 0, nil
 }
 
+// Reset resets the device through VFIO_DEVICE_RESET (function-level or
+// bus reset, as the kernel chooses), under whatever runs on it. VFIO only;
+// it wraps vfio.ErrUnsupported when the device offers no reset.
+func (bus *Bus) Reset() error {
+	if bus.vdev == nil {
+		return fmt.Errorf("%s: reset needs the vfio backend", bus.BDF)
+	}
+	return bus.vdev.Reset()
+}
+
 // KeepDMA makes Close leave the DMA memory from Alloc mapped (not unmapped,
 // not freed) until the process exits. Call it when the device could not be
 // stopped and may still write that memory.

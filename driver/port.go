@@ -48,6 +48,9 @@ type Config struct {
 	FlushTimeout  time.Duration
 	// Logger receives lifecycle and link events, never per-packet ones; nil discards.
 	Logger *zap.Logger
+	// Watchdog is the period of the hang watchdog, which runs when the
+	// device is a Resetter: 0 means DefaultWatchdog, negative turns it off.
+	Watchdog time.Duration
 }
 
 // Port runs one device: its top half, its bottom half and its handler.
@@ -63,6 +66,7 @@ type Port struct {
 	actions []*deferral.IRQAction
 	wq      *deferral.Workqueue
 	linkW   *deferral.Work
+	wdog    *watchdog // nil when the device is no Resetter or Config.Watchdog < 0
 
 	rx *ring.SPSC[RxDesc]
 
@@ -162,6 +166,7 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 		return nil, err
 	}
 	p.linkW = deferral.NewWork(func(*deferral.Work) { p.checkLink() })
+	p.startWatchdog()
 
 	up, speed := dev.LinkUp()
 	p.link.Store(up)
@@ -589,6 +594,7 @@ func (p *Port) Stats() Stats {
 		Panics:    p.c.panics.Load(),
 		LinkUps:   p.c.linkUps.Load(),
 		LinkDowns: p.c.linkDowns.Load(),
+		Resets:    p.c.resets.Load(),
 		Link:      p.link.Load(),
 		SpeedMbps: int(p.speed.Load()),
 		HW:        hw,
@@ -641,6 +647,7 @@ func (p *Port) stop() {
 	if p.exec != nil {
 		_ = p.exec.Close()
 	}
+	p.stopWatchdog()
 	if p.linkW != nil {
 		deferral.CancelWorkSync(p.linkW)
 	}

@@ -50,6 +50,7 @@ type counters struct {
 	bhRuns             atomic.Uint64 // bottom-half polls
 	panics             atomic.Uint64 // handler panics recovered
 	linkUps, linkDowns atomic.Uint64
+	resets             atomic.Uint64 // re-initialisations the watchdog did after finding a hang
 }
 
 // Stats is a snapshot of a port's counters.
@@ -69,6 +70,7 @@ type Stats struct {
 	Panics    uint64
 	LinkUps   uint64
 	LinkDowns uint64
+	Resets    uint64 // device hangs found and re-initialised by the watchdog
 	Link      bool
 	SpeedMbps int
 	HW        HWStats

@@ -1,5 +1,12 @@
 package e1000
 
+import (
+	"errors"
+
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/vfio"
+)
+
 // NewDeviceOn builds a Device on an initialised NIC and a bus (anything with
 // the teardown operations of *driver.Bus), for teardown tests on fakes.
 // teardown, if not nil, is called at the start of each step of Close.
@@ -19,3 +26,19 @@ func SetTeardownHook(d *Device, f func(step string)) { d.teardown = f }
 
 // PoolRegion is the DMA region of the NIC's packet buffers.
 func PoolRegion(n *NIC) interface{ String() string } { return n.pool.mem }
+
+// ResetUnderDriver resets d's NIC behind the driver's back: VFIO_DEVICE_RESET
+// when the backend offers it, else CTRL.RST written to BAR0. It says which.
+func ResetUnderDriver(d *Device) (string, error) {
+	if b, ok := d.bus.(*driver.Bus); ok {
+		err := b.Reset()
+		if err == nil {
+			return "VFIO_DEVICE_RESET", nil
+		}
+		if !errors.Is(err, vfio.ErrUnsupported) {
+			return "VFIO_DEVICE_RESET", err
+		}
+	}
+	d.nic.wr(CTRL, d.nic.rd(CTRL)|CTRL_RST)
+	return "CTRL.RST (the device offers no VFIO reset)", nil
+}

@@ -33,9 +33,16 @@ type Device struct {
 	causes  IRQCauses
 	msix    bool
 
+	// rxMu and txMu let Reinit stop the RX and TX paths (each is taken by
+	// one goroutine at a time, so they are uncontended but during Reinit).
+	rxMu      sync.Mutex
+	txMu      sync.Mutex
 	rxScratch []RxPacket // RX path only
 	txScratch []TxPacket // TX path only
-	hw        HWStats    // accumulated; ReadHWStats reports the growth
+	hwMu      sync.Mutex // guards hw, reported
+	hw        HWStats    // accumulated from the NIC, also across Reinit
+	reported  HWStats    // what ReadHWStats has reported so far
+	wd        watchState // CheckHang only
 
 	closed     atomic.Bool
 	teardownMu sync.Mutex // held by Close's teardown and by StopDMA: StopDMA never touches an unmapped BAR
@@ -115,6 +122,8 @@ func (d *Device) MAC() net.HardwareAddr { return d.nic.MAC() }
 
 // RxBurst harvests completed frames (see NIC.RxBurst).
 func (d *Device) RxBurst(out []driver.RxDesc) int {
+	d.rxMu.Lock()
+	defer d.rxMu.Unlock()
 	if len(out) > len(d.rxScratch) {
 		out = out[:len(d.rxScratch)]
 	}
@@ -132,11 +141,24 @@ func (d *Device) RxBurst(out []driver.RxDesc) int {
 // BufSize is the size of every packet buffer (driver.BufSizer).
 func (d *Device) BufSize() int { return BufSize }
 
-func (d *Device) RefillRx() int   { return d.nic.RefillRx() }
-func (d *Device) RxPending() bool { return d.nic.RxPending() }
+// RefillRx posts free buffers (see NIC.RefillRx).
+func (d *Device) RefillRx() int {
+	d.rxMu.Lock()
+	defer d.rxMu.Unlock()
+	return d.nic.RefillRx()
+}
+
+// RxPending reports whether a frame waits (see NIC.RxPending).
+func (d *Device) RxPending() bool {
+	d.rxMu.Lock()
+	defer d.rxMu.Unlock()
+	return d.nic.RxPending()
+}
 
 // TxBurst queues frames (see NIC.TxBurst).
 func (d *Device) TxBurst(pkts []driver.TxDesc) int {
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
 	sent := 0
 	for len(pkts) > 0 {
 		n := min(len(pkts), len(d.txScratch))
@@ -153,7 +175,13 @@ func (d *Device) TxBurst(pkts []driver.TxDesc) int {
 	return sent
 }
 
-func (d *Device) ReclaimTx() int                  { return d.nic.ReclaimTx() }
+// ReclaimTx frees the buffers of sent frames (see NIC.ReclaimTx).
+func (d *Device) ReclaimTx() int {
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
+	return d.nic.ReclaimTx()
+}
+
 func (d *Device) Packet(buf uint32, n int) []byte { return d.nic.Packet(buf, n) }
 func (d *Device) AllocBuf() (uint32, bool)        { return d.nic.AllocBuf() }
 func (d *Device) FreeBufs(bufs []uint32)          { d.nic.FreeBufs(bufs) }
@@ -215,10 +243,13 @@ func (d *Device) EnableIRQ(c driver.Causes)  { d.nic.EnableIRQ(d.toCause(c)) }
 func (d *Device) DisableIRQ(c driver.Causes) { d.nic.DisableIRQ(d.toCause(c)) }
 func (d *Device) LinkUp() (bool, int)        { return d.nic.LinkUp() }
 
-// ReadHWStats adds what the NIC counted since the last call.
+// ReadHWStats adds what the NIC counted since the last call (including what
+// Reinit collected before its reset).
 func (d *Device) ReadHWStats(s *driver.HWStats) {
-	prev := d.hw
+	d.hwMu.Lock()
+	defer d.hwMu.Unlock()
 	d.nic.ReadStats(&d.hw)
+	prev := d.reported
 	s.RxGood += d.hw.GPRC - prev.GPRC
 	s.TxGood += d.hw.GPTC - prev.GPTC
 	s.RxMissed += d.hw.MPC - prev.MPC
@@ -229,10 +260,15 @@ func (d *Device) ReadHWStats(s *driver.HWStats) {
 	s.RxOversize += d.hw.ROC - prev.ROC
 	s.RxBytes += d.hw.GORC - prev.GORC
 	s.TxBytes += d.hw.GOTC - prev.GOTC
+	d.reported = d.hw
 }
 
 // HWStats returns every hardware counter accumulated so far.
-func (d *Device) HWStats() HWStats { return d.hw }
+func (d *Device) HWStats() HWStats {
+	d.hwMu.Lock()
+	defer d.hwMu.Unlock()
+	return d.hw
+}
 
 // StopDMA masks the NIC's interrupts and turns bus mastering off, and
 // releases nothing. It is for a process that exits without Close (a second
