@@ -2,6 +2,7 @@ package e1000
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/vfio"
@@ -28,17 +29,29 @@ func SetTeardownHook(d *Device, f func(step string)) { d.teardown = f }
 func PoolRegion(n *NIC) interface{ String() string } { return n.pool.mem }
 
 // ResetUnderDriver resets d's NIC behind the driver's back: VFIO_DEVICE_RESET
-// when the backend offers it, else CTRL.RST written to BAR0. It says which.
+// when the backend offers it, and CTRL.RST written to BAR0 when it does not
+// or when that reset left the NIC's registers as they were (a PCI power
+// management reset does not reset QEMU's emulated e1000). It says what it
+// did and what the registers read after.
 func ResetUnderDriver(d *Device) (string, error) {
+	how := ""
 	if b, ok := d.bus.(*driver.Bus); ok {
 		err := b.Reset()
-		if err == nil {
-			return "VFIO_DEVICE_RESET", nil
-		}
-		if !errors.Is(err, vfio.ErrUnsupported) {
+		switch {
+		case err == nil && !d.nic.configured():
+			return "VFIO_DEVICE_RESET" + d.regState(), nil
+		case err == nil:
+			how = "VFIO_DEVICE_RESET (registers unchanged:" + d.regState() + "), then "
+		case errors.Is(err, vfio.ErrUnsupported):
+			how = "no VFIO reset offered, "
+		default:
 			return "VFIO_DEVICE_RESET", err
 		}
 	}
 	d.nic.wr(CTRL, d.nic.rd(CTRL)|CTRL_RST)
-	return "CTRL.RST (the device offers no VFIO reset)", nil
+	return how + "CTRL.RST" + d.regState(), nil
+}
+
+func (d *Device) regState() string {
+	return fmt.Sprintf(" [RCTL %#x RDLEN %d TDLEN %d]", d.nic.rd(RCTL), d.nic.rd(RDLEN(0)), d.nic.rd(TDLEN(0)))
 }

@@ -74,8 +74,15 @@ func TestGuestReset(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reset: %v", err)
 	}
+	fmt.Printf("LAB RESET by %s\n", how)
 	start := time.Now()
-	wait("the watchdog", func(s *driver.Stats) bool { return s.Resets >= 1 })
+	for port.Stats().Resets < 1 {
+		if time.Since(start) > 30*time.Second {
+			why, hung := dev.CheckHang(time.Now(), 0)
+			t.Fatalf("the watchdog did not re-initialise the NIC in 30 s; CheckHang now: %q, %v", why, hung)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	found := time.Since(start)
 	time.Sleep(1200 * time.Millisecond) // RCTL was written again
 	fmt.Printf("LAB RECOVERED: reset by %s, re-initialised by the watchdog after %v\n", how, found.Round(time.Millisecond))
