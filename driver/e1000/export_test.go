@@ -3,6 +3,7 @@ package e1000
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/vfio"
@@ -28,11 +29,12 @@ func SetTeardownHook(d *Device, f func(step string)) { d.teardown = f }
 // PoolRegion is the DMA region of the NIC's packet buffers.
 func PoolRegion(n *NIC) interface{ String() string } { return n.pool.mem }
 
-// ResetUnderDriver resets d's NIC behind the driver's back: VFIO_DEVICE_RESET
-// when the backend offers it, and CTRL.RST written to BAR0 when it does not
-// or when that reset left the NIC's registers as they were (a PCI power
-// management reset does not reset QEMU's emulated e1000). It says what it
-// did and what the registers read after.
+// ResetUnderDriver resets d's NIC behind the driver's back, the strongest
+// way the lab offers: VFIO_DEVICE_RESET when the backend offers it, else
+// CTRL.RST written to BAR0; and when the registers still hold the driver's
+// configuration afterwards (QEMU 7.2's e1000 ignores CTRL.RST, and a PCI
+// power-management reset does not reach its registers), it clears RCTL,
+// TCTL, RDLEN and TDLEN itself, as a reset leaves them. It says what it did.
 func ResetUnderDriver(d *Device) (string, error) {
 	how := ""
 	if b, ok := d.bus.(*driver.Bus); ok {
@@ -41,7 +43,7 @@ func ResetUnderDriver(d *Device) (string, error) {
 		case err == nil && !d.nic.configured():
 			return "VFIO_DEVICE_RESET" + d.regState(), nil
 		case err == nil:
-			how = "VFIO_DEVICE_RESET (registers unchanged:" + d.regState() + "), then "
+			how = "VFIO_DEVICE_RESET (registers unchanged), "
 		case errors.Is(err, vfio.ErrUnsupported):
 			how = "no VFIO reset offered, "
 		default:
@@ -49,7 +51,15 @@ func ResetUnderDriver(d *Device) (string, error) {
 		}
 	}
 	d.nic.wr(CTRL, d.nic.rd(CTRL)|CTRL_RST)
-	return how + "CTRL.RST" + d.regState(), nil
+	time.Sleep(resetDelay)
+	if !d.nic.configured() {
+		return how + "CTRL.RST" + d.regState(), nil
+	}
+	how += "CTRL.RST (registers unchanged" + d.regState() + "), "
+	for _, r := range []Reg{RCTL, TCTL, RDLEN(0), TDLEN(0)} {
+		d.nic.wr(r, 0)
+	}
+	return how + "RCTL, TCTL, RDLEN, TDLEN cleared" + d.regState(), nil
 }
 
 func (d *Device) regState() string {
