@@ -7,6 +7,10 @@
 // (driver/, driver/e1000/) only ever sees a Region and an Allocator, and never
 // knows which backend it runs on.
 //
+// A Region is contiguous for the device, or segmented (UIO hugepages in no
+// physical order): AddrOf gives any byte's device address, and whatever the
+// device reads as one block must lie inside one Segment.
+//
 // A Region never holds Go pointers (the garbage collector does not scan it)
 // and is unmapped by Close, which is idempotent.
 package dma

@@ -69,6 +69,7 @@ type Bus struct {
 
 	vdev *vfio.Device
 	udev *uio.Device
+	cfg  *pci.Config // the backend's config space: VFIO config region or sysfs config file
 }
 
 // BusOptions configures OpenBus.
@@ -130,6 +131,7 @@ func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 	default:
 		return nil, fmt.Errorf("%w: %v", ErrUnknownBackend, b)
 	}
+	bus.cfg = cfg
 	if bus.Vendor, err = cfg.Read16(pci.CfgVendorID); err != nil {
 		return nil, fmt.Errorf("%s: read vendor ID: %w", bus.BDF, err)
 	}
@@ -182,8 +184,76 @@ func (bus *Bus) MSIX(causes []Causes, names []string) ([]Vector, error) {
 	return vs, nil
 }
 
-// Close releases the device: interrupts, DMA mappings, BAR, fds. Idempotent;
-// a nil Bus is closed.
+// DisableInterrupts stops the device's interrupts at the bus: VFIO disables
+// every IRQ index it attached (INTx, MSI-X), UIO sets Interrupt Disable in
+// the command register. The vectors' fds stay open until Close.
+func (bus *Bus) DisableInterrupts() error {
+	switch {
+	case bus.vdev != nil:
+		return bus.vdev.DisableInterrupts()
+	case bus.udev != nil:
+		return bus.udev.MaskINTx()
+	}
+	return errors.New("bus closed")
+}
+
+// DisableBusMaster clears Bus Master Enable in the PCI command register
+// (through the VFIO config region or the sysfs config file) and reads it
+// back: once it reads 0 the device initiates no more DMA (PCI 3.0 6.2.2).
+// It errors when the bit cannot be cleared.
+func (bus *Bus) DisableBusMaster() error {
+	if bus.cfg == nil {
+		return errors.New("bus closed")
+	}
+	if err := bus.cfg.DisableBusMaster(); err != nil {
+		return fmt.Errorf("%s: disable bus mastering: %w", bus.BDF, err)
+	}
+	on, err := bus.BusMaster()
+	if err != nil {
+		return fmt.Errorf("%s: disable bus mastering: %w", bus.BDF, err)
+	}
+	if on {
+		return fmt.Errorf("%s: disable bus mastering: Bus Master Enable still reads 1", bus.BDF)
+	}
+	return nil
+}
+
+// BusMaster reads Bus Master Enable from the command register.
+func (bus *Bus) BusMaster() (bool, error) {
+	if bus.cfg == nil {
+		return false, errors.New("bus closed")
+	}
+	cmd, err := bus.cfg.Command()
+	if err != nil {
+		return false, err
+	}
+	return cmd&pci.CmdMaster != 0, nil
+}
+
+// Reset resets the device through VFIO_DEVICE_RESET (function-level or
+// bus reset, as the kernel chooses), under whatever runs on it. VFIO only;
+// it wraps vfio.ErrUnsupported when the device offers no reset.
+func (bus *Bus) Reset() error {
+	if bus.vdev == nil {
+		return fmt.Errorf("%s: reset needs the vfio backend", bus.BDF)
+	}
+	return bus.vdev.Reset()
+}
+
+// KeepDMA makes Close leave the DMA memory from Alloc mapped (not unmapped,
+// not freed) until the process exits. Call it when the device could not be
+// stopped and may still write that memory.
+func (bus *Bus) KeepDMA() {
+	switch {
+	case bus.vdev != nil:
+		bus.vdev.KeepDMA()
+	case bus.udev != nil:
+		bus.udev.KeepDMA()
+	}
+}
+
+// Close releases the device: interrupts, DMA mappings (unless KeepDMA), BAR,
+// fds. Idempotent; a nil Bus is closed.
 func (bus *Bus) Close() error {
 	if bus == nil {
 		return nil

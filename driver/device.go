@@ -39,7 +39,28 @@ type RxDesc struct {
 	Status uint8  // device-specific status bits
 	Errors uint8  // device-specific error bits; non-zero means the NIC flagged the frame
 	VLAN   uint16
-	_      [6]byte
+	Flags  RxFlags // what the driver found wrong with the frame; non-zero means drop it
+	_      [5]byte
+}
+
+// RxFlags are a driver's own verdicts on a received frame, NIC-agnostic.
+type RxFlags uint8
+
+const (
+	// RxIncomplete: the frame spanned several descriptors (its first had no
+	// end-of-packet bit). The driver freed the other buffers and hands over
+	// the first; the core drops it as DropNoEOP.
+	RxIncomplete RxFlags = 1 << iota
+)
+
+// DefaultBufSize is the size of a packet buffer when the Device does not say
+// otherwise (BufSizer).
+const DefaultBufSize = 2048
+
+// BufSizer is implemented by a Device whose packet buffers are not
+// DefaultBufSize bytes. The core never transmits a frame longer than this.
+type BufSizer interface {
+	BufSize() int
 }
 
 // TxDesc is a frame to transmit: Len bytes at the start of buffer Buf.

@@ -75,6 +75,16 @@
 // Link-status changes run as a workqueue item, which may sleep: it reads the
 // link state, records it and logs it.
 //
+// A device that is a Resetter gets the kernel's TX-hang watchdog: every
+// Config.Watchdog (2 s) a workqueue item asks it whether it hangs (frames
+// queued, link up, the TX head not moving) or was reset under the driver;
+// if so it is re-initialised in place and the port, its buffers and its
+// counters go on (Stats.Resets counts it).
+//
+// A handler's Transmit or Forward verdict on an empty frame or one larger
+// than a buffer is counted (Stats.TxInvalid) and its buffer freed: it never
+// reaches the device.
+//
 // # Accounting
 //
 // Every frame that enters is accounted for: Stats.RxPackets counts frames

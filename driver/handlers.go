@@ -12,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"go.uber.org/zap"
 )
 
 // Proto indexes the Count handler's per-protocol counters.
@@ -184,6 +185,15 @@ func (c Chain) Handle(pkts []Packet) {
 	}
 }
 
+// SetLogger gives the handlers that log the port's logger.
+func (c Chain) SetLogger(l *zap.Logger) {
+	for _, h := range c {
+		if s, ok := h.(loggerSetter); ok {
+			s.SetLogger(l)
+		}
+	}
+}
+
 // Close closes the handlers that hold resources.
 func (c Chain) Close() error {
 	var err error
@@ -201,9 +211,12 @@ func (c Chain) Close() error {
 type Capture struct {
 	mu     sync.Mutex
 	f      *os.File
+	path   string
 	bw     *bufio.Writer
 	w      *pcapgo.Writer
+	log    *zap.Logger // guarded by mu; a Port sets it (SetLogger)
 	frames atomic.Uint64
+	lost   atomic.Uint64 // frames not written because of a write error
 	err    error
 	closed bool
 }
@@ -220,15 +233,31 @@ func NewCapture(path string) (*Capture, error) {
 		f.Close()
 		return nil, fmt.Errorf("capture %s: %w", path, err)
 	}
-	return &Capture{f: f, bw: bw, w: w}, nil
+	return &Capture{f: f, path: path, bw: bw, w: w, log: zap.NewNop()}, nil
 }
 
-// Handle appends each frame to the file. The first write error stops the
-// capture (it is reported by Close), never the port.
+// SetLogger sets where the first write error is logged (NewPort passes the
+// port's logger).
+func (c *Capture) SetLogger(l *zap.Logger) {
+	if l == nil {
+		l = zap.NewNop()
+	}
+	c.mu.Lock()
+	c.log = l
+	c.mu.Unlock()
+}
+
+// Handle appends each frame to the file, never stopping the port. The first
+// write error stops the capture: it is logged once, every frame not written
+// from then on is counted (Lost), and Close reports the error.
 func (c *Capture) Handle(pkts []Packet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != nil || c.closed {
+	if c.closed {
+		return
+	}
+	if c.err != nil {
+		c.lost.Add(uint64(len(pkts)))
 		return
 	}
 	now := time.Now()
@@ -236,11 +265,25 @@ func (c *Capture) Handle(pkts []Packet) {
 		d := pkts[i].Data
 		ci := gopacket.CaptureInfo{Timestamp: now, CaptureLength: len(d), Length: len(d)}
 		if err := c.w.WritePacket(ci, d); err != nil {
-			c.err = err
+			c.err = fmt.Errorf("capture %s: %w", c.path, err)
+			c.frames.Add(uint64(i))
+			c.lost.Add(uint64(len(pkts) - i))
+			c.log.Error("capture write failed; capture stopped, frames are still processed and counted as not captured",
+				zap.String("file", c.path), zap.Error(err), zap.Uint64("written", c.frames.Load()))
 			return
 		}
 	}
 	c.frames.Add(uint64(len(pkts)))
+}
+
+// Lost is how many frames were not written because a write failed.
+func (c *Capture) Lost() uint64 { return c.lost.Load() }
+
+// Err is the write error that stopped the capture, or nil.
+func (c *Capture) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 // Frames is how many frames were written.

@@ -56,6 +56,9 @@ type Config struct {
 	TopHalf TopHalf
 	// Logger receives lifecycle and link events, never per-packet ones; nil discards.
 	Logger *zap.Logger
+	// Watchdog is the period of the hang watchdog, which runs when the
+	// device is a Resetter: 0 means DefaultWatchdog, negative turns it off.
+	Watchdog time.Duration
 }
 
 // Port runs one device: its top half, its bottom half and its handler.
@@ -71,6 +74,7 @@ type Port struct {
 	actions []*deferral.IRQAction
 	wq      *deferral.Workqueue
 	linkW   *deferral.Work
+	wdog    *watchdog // nil when the device is no Resetter or Config.Watchdog < 0
 
 	rx *ring.SPSC[RxDesc]
 
@@ -99,6 +103,7 @@ type Port struct {
 	light lightState // TopHalfLight only (tophalf.go)
 
 	c        counters
+	bufSize  int // bytes in one of dev's packet buffers (BufSizer, or DefaultBufSize)
 	link     atomic.Bool
 	speed    atomic.Int32
 	hwMu     sync.Mutex
@@ -132,9 +137,12 @@ func newPort(dev Device, cfg Config) (*Port, error) {
 	if cfg.TopHalf != TopHalfCopy && cfg.TopHalf != TopHalfLight {
 		return nil, fmt.Errorf("%w: top half %v", ErrBadConfig, cfg.TopHalf)
 	}
-	p := &Port{dev: dev, cfg: cfg, handler: cfg.Handler, log: cfg.Logger}
+	p := &Port{dev: dev, cfg: cfg, handler: cfg.Handler, log: cfg.Logger, bufSize: bufSize(dev)}
 	if p.log == nil {
 		p.log = zap.NewNop()
+	}
+	if l, ok := cfg.Handler.(loggerSetter); ok {
+		l.SetLogger(p.log)
 	}
 	var err error
 	if p.rx, err = ring.NewSPSC[RxDesc](cfg.RingSize); err != nil {
@@ -174,6 +182,7 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 		return nil, err
 	}
 	p.linkW = deferral.NewWork(func(*deferral.Work) { p.checkLink() })
+	p.startWatchdog()
 
 	up, speed := dev.LinkUp()
 	p.link.Store(up)
@@ -376,17 +385,24 @@ func (p *Port) reclaim() {
 func (p *Port) process(descs []RxDesc) {
 	pkts := p.pkts[:0]
 	free := p.free[:0]
-	var bad uint64
+	var bad, noEOP uint64
 	for _, d := range descs {
-		if d.Errors != 0 {
+		if d.Errors != 0 || d.Flags != 0 {
 			free = append(free, d.Buf)
-			bad++
+			if d.Flags&RxIncomplete != 0 {
+				noEOP++
+			} else {
+				bad++
+			}
 			continue
 		}
 		pkts = append(pkts, Packet{Data: p.dev.Packet(d.Buf, int(d.Len)), Desc: d})
 	}
 	if bad > 0 {
 		p.c.drops[DropRxError].Add(bad)
+	}
+	if noEOP > 0 {
+		p.c.drops[DropNoEOP].Add(noEOP)
 	}
 	if len(pkts) > 0 {
 		if p.runHandler(pkts) {
@@ -421,30 +437,55 @@ func (p *Port) runHandler(pkts []Packet) (ok bool) {
 	return true
 }
 
+// verdicts carries out the handler's verdicts. A Transmit or Forward verdict
+// on an empty frame or one larger than a buffer is a handler bug: it is
+// counted (TxInvalid) and its buffer freed, never handed to the NIC. A
+// Transmit verdict on Data that is not the frame's own buffer (the handler
+// built a new frame) copies Data into the buffer first.
 func (p *Port) verdicts(pkts []Packet, free []uint32) []uint32 {
 	txq := p.txq[:0]
 	fwdq := p.fwdq[:0]
 	fwd := p.cfg.Forward
+	var invalid uint64
 	for i := range pkts {
 		pk := &pkts[i]
 		switch pk.Verdict {
 		case Transmit:
-			txq = append(txq, TxDesc{Buf: pk.Desc.Buf, Len: uint16(len(pk.Data))})
+			n := len(pk.Data)
+			if n == 0 || n > p.bufSize {
+				invalid++
+				free = append(free, pk.Desc.Buf)
+				continue
+			}
+			if buf := p.dev.Packet(pk.Desc.Buf, n); len(buf) < n {
+				invalid++
+				free = append(free, pk.Desc.Buf)
+				continue
+			} else if &buf[0] != &pk.Data[0] {
+				copy(buf, pk.Data)
+			}
+			txq = append(txq, TxDesc{Buf: pk.Desc.Buf, Len: uint16(n)})
 		case Forward:
-			if fwd != nil {
+			switch {
+			case fwd == nil:
+				p.c.txDropped.Add(1)
+			case len(pk.Data) == 0 || len(pk.Data) > fwd.bufSize:
+				invalid++
+			default:
 				if b, ok := fwd.dev.AllocBuf(); ok {
 					n := copy(fwd.dev.Packet(b, len(pk.Data)), pk.Data)
 					fwdq = append(fwdq, TxDesc{Buf: b, Len: uint16(n)})
 				} else {
 					p.c.txDropped.Add(1)
 				}
-			} else {
-				p.c.txDropped.Add(1)
 			}
 			free = append(free, pk.Desc.Buf)
 		default:
 			free = append(free, pk.Desc.Buf)
 		}
+	}
+	if invalid > 0 {
+		p.c.txInvalid.Add(invalid)
 	}
 	if len(txq) > 0 {
 		free = p.transmit(p, txq, free, true)
@@ -457,6 +498,20 @@ func (p *Port) verdicts(pkts []Packet, free []uint32) []uint32 {
 	}
 	p.txq, p.fwdq = txq[:0], fwdq[:0]
 	return free
+}
+
+// bufSize is the size of dev's packet buffers.
+func bufSize(dev Device) int {
+	if b, ok := dev.(BufSizer); ok && b.BufSize() > 0 {
+		return min(b.BufSize(), 1<<16-1) // TxDesc.Len is 16 bits
+	}
+	return DefaultBufSize
+}
+
+// loggerSetter is implemented by handlers that log (Capture, Chain): the
+// port gives them its logger.
+type loggerSetter interface {
+	SetLogger(*zap.Logger)
 }
 
 // transmit sends q on port t's device; frames the TX ring refuses are
@@ -508,11 +563,22 @@ func (p *Port) Device() Device { return p.dev }
 // Mode returns the bottom half's mode.
 func (p *Port) Mode() deferral.Mode { return p.cfg.Mode }
 
+// ErrFrameSize is wrapped by Transmit for a frame that is empty or larger
+// than a packet buffer.
+var ErrFrameSize = errors.New("driver: frame size")
+
 // Transmit queues frames from outside the bottom half (a packet generator):
-// it copies each into a device buffer. It returns how many were queued.
-func (p *Port) Transmit(frames [][]byte) int {
+// it copies each into a device buffer. It returns how many were queued,
+// which is fewer than len(frames) when the buffer pool or the TX ring is
+// full. A frame that is empty or larger than a buffer is refused before
+// anything is queued: the error wraps ErrFrameSize and nothing is sent.
+func (p *Port) Transmit(frames [][]byte) (int, error) {
+	for i, f := range frames {
+		if len(f) == 0 || len(f) > p.bufSize {
+			return 0, fmt.Errorf("%w: frame %d is %d bytes, want 1 to %d", ErrFrameSize, i, len(f), p.bufSize)
+		}
+	}
 	q := p.txq[:0:0]
-	var sent int
 	for _, f := range frames {
 		b, ok := p.dev.AllocBuf()
 		if !ok {
@@ -522,11 +588,11 @@ func (p *Port) Transmit(frames [][]byte) int {
 		q = append(q, TxDesc{Buf: b, Len: uint16(n)})
 	}
 	free := p.transmit(p, q, nil, false)
-	sent = len(q) - len(free)
+	sent := len(q) - len(free)
 	if len(free) > 0 {
 		p.dev.FreeBufs(free)
 	}
-	return sent
+	return sent, nil
 }
 
 // Stats returns a snapshot of the counters, reading the NIC's hardware
@@ -545,12 +611,14 @@ func (p *Port) Stats() Stats {
 		TxPackets: p.c.txPackets.Load(),
 		TxBytes:   p.c.txBytes.Load(),
 		TxDropped: p.c.txDropped.Load(),
+		TxInvalid: p.c.txInvalid.Load(),
 		IRQs:      p.c.irqs.Load(),
 		Spurious:  p.c.spurious.Load(),
 		BHRuns:    p.c.bhRuns.Load(),
 		Panics:    p.c.panics.Load(),
 		LinkUps:   p.c.linkUps.Load(),
 		LinkDowns: p.c.linkDowns.Load(),
+		Resets:    p.c.resets.Load(),
 		Link:      p.link.Load(),
 		SpeedMbps: int(p.speed.Load()),
 		HW:        hw,
@@ -603,6 +671,7 @@ func (p *Port) stop() {
 	if p.exec != nil {
 		_ = p.exec.Close()
 	}
+	p.stopWatchdog()
 	if p.linkW != nil {
 		deferral.CancelWorkSync(p.linkW)
 	}

@@ -14,10 +14,11 @@ const (
 	DropRxError                    // the NIC flagged the frame (CRC, length, ...)
 	DropPanic                      // the handler panicked on the frame's batch
 	DropShutdown                   // still in the ring when the port closed
+	DropNoEOP                      // the frame spanned descriptors (no end-of-packet bit): cut, so dropped whole
 	numDropReasons
 )
 
-var dropNames = [...]string{"ring_full", "rx_error", "handler_panic", "shutdown"}
+var dropNames = [...]string{"ring_full", "rx_error", "handler_panic", "shutdown", "rx_no_eop"}
 
 func (r DropReason) String() string {
 	if r >= 0 && int(r) < len(dropNames) {
@@ -42,12 +43,14 @@ type counters struct {
 	processed          atomic.Uint64 // seen by the handler
 	txPackets, txBytes atomic.Uint64 // accepted by the NIC's TX ring
 	txDropped          atomic.Uint64 // the handler asked to transmit but the TX ring was full (or no buffer to forward into)
+	txInvalid          atomic.Uint64 // the handler asked to transmit (or forward) an empty frame or one larger than a buffer
 	drops              [numDropReasons]atomic.Uint64
 	irqs               atomic.Uint64 // top-half runs
 	spurious           atomic.Uint64 // interrupts with no cause
 	bhRuns             atomic.Uint64 // bottom-half polls
 	panics             atomic.Uint64 // handler panics recovered
 	linkUps, linkDowns atomic.Uint64
+	resets             atomic.Uint64 // re-initialisations the watchdog did after finding a hang
 }
 
 // Stats is a snapshot of a port's counters.
@@ -60,12 +63,14 @@ type Stats struct {
 	TxPackets uint64
 	TxBytes   uint64
 	TxDropped uint64
+	TxInvalid uint64 // Transmit/Forward verdicts on empty or oversize frames: counted, buffer freed, nothing sent
 	IRQs      uint64
 	Spurious  uint64
 	BHRuns    uint64
 	Panics    uint64
 	LinkUps   uint64
 	LinkDowns uint64
+	Resets    uint64 // device hangs found and re-initialised by the watchdog
 	Link      bool
 	SpeedMbps int
 	HW        HWStats
@@ -100,7 +105,7 @@ func (s *Stats) String() string {
 	if d == "" {
 		d = " none"
 	}
-	return fmt.Sprintf("rx %d (%d B) processed %d drops:%s tx %d (%d B) tx_dropped %d irqs %d bh_runs %d panics %d hw: rx_good %d tx_good %d missed %d no_buf %d",
-		s.RxPackets, s.RxBytes, s.Processed, d, s.TxPackets, s.TxBytes, s.TxDropped, s.IRQs, s.BHRuns, s.Panics,
+	return fmt.Sprintf("rx %d (%d B) processed %d drops:%s tx %d (%d B) tx_dropped %d tx_invalid %d irqs %d bh_runs %d panics %d hw: rx_good %d tx_good %d missed %d no_buf %d",
+		s.RxPackets, s.RxBytes, s.Processed, d, s.TxPackets, s.TxBytes, s.TxDropped, s.TxInvalid, s.IRQs, s.BHRuns, s.Panics,
 		s.HW.RxGood, s.HW.TxGood, s.HW.RxMissed, s.HW.RxNoBuf)
 }

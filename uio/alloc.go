@@ -18,9 +18,13 @@ const Align = 4096
 
 // Allocator is a dma.Allocator of physically addressed memory for devices
 // without an IOMMU. Regions up to HugePageSize are carved from the current
-// hugepage (each region lies inside one hugepage, so it is physically
-// contiguous); larger regions get hugepages of their own, whose physical
-// contiguity is verified through pagemap. Hugepages are locked (MAP_LOCKED
+// hugepage: each lies inside one hugepage, so it is physically contiguous.
+// Larger regions get hugepages of their own. The kernel hands hugepages out
+// in no promised physical order (in a fresh guest they come in descending
+// order), so such a region is contiguous only when its hugepages happen to
+// be; otherwise it is a segmented dma.Region with one physical address per
+// 2 MiB hugepage (Region.Segment() == HugePageSize), and the caller keeps
+// each ring or buffer inside one segment. Hugepages are locked (MAP_LOCKED
 // and mlock): their physical addresses never change.
 //
 // A hugepage is unmapped when every region carved from it is closed and the
@@ -40,10 +44,20 @@ type Allocator struct {
 
 // chunk is one mapping of one or more hugepages.
 type chunk struct {
-	mem  []byte
-	phys uint64 // physical address of mem[0]
-	used int    // bytes carved so far
-	refs int    // live regions carved from it
+	mem   []byte
+	pages []uint64 // physical address of each hugepage of mem
+	used  int      // bytes carved so far
+	refs  int      // live regions carved from it
+}
+
+// contiguous reports whether the hugepages follow each other physically.
+func (c *chunk) contiguous() bool {
+	for i, p := range c.pages {
+		if p != c.pages[0]+uint64(i)*HugePageSize {
+			return false
+		}
+	}
+	return true
 }
 
 var _ dma.Allocator = (*Allocator)(nil)
@@ -70,8 +84,8 @@ func NewAllocator() *Allocator {
 
 func alignUp(v, a int) int { return (v + a - 1) &^ (a - 1) }
 
-// newChunk maps n bytes of hugepages and checks that they are physically
-// contiguous and have physical addresses.
+// newChunk maps n bytes (a multiple of HugePageSize) of hugepages and reads
+// the physical address of each.
 func (a *Allocator) newChunk(n int) (*chunk, error) {
 	mem, err := a.mmap(n)
 	if err != nil {
@@ -80,28 +94,22 @@ func (a *Allocator) newChunk(n int) (*chunk, error) {
 		}
 		return nil, fmt.Errorf("uio: alloc: mmap %d bytes of hugepages: %w", n, err)
 	}
-	base, err := a.phys(mem, 0)
-	if err != nil {
-		a.munmap(mem)
-		return nil, err
-	}
-	for off := HugePageSize; off < n; off += HugePageSize {
+	c := &chunk{mem: mem}
+	for off := 0; off < n; off += HugePageSize {
 		p, err := a.phys(mem, off)
 		if err != nil {
 			a.munmap(mem)
 			return nil, err
 		}
-		if p != base+uint64(off) {
-			a.munmap(mem)
-			return nil, fmt.Errorf("%w: %d bytes: hugepage at offset %#x is at physical %#x, want %#x; allocate at most %d bytes at a time",
-				ErrNotContiguous, n, off, p, base+uint64(off), HugePageSize)
-		}
+		c.pages = append(c.pages, p)
 	}
-	return &chunk{mem: mem, phys: base}, nil
+	return c, nil
 }
 
-// Alloc returns a zeroed, physically contiguous region of size bytes whose
-// start is Align-aligned.
+// Alloc returns a zeroed region of size bytes whose start is Align-aligned
+// (physically too). A region of at most HugePageSize is physically
+// contiguous; a larger one is contiguous, or segmented per hugepage (see
+// Allocator).
 func (a *Allocator) Alloc(size int) (*dma.Region, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("uio: alloc %d bytes: size must be positive", size)
@@ -135,7 +143,7 @@ func (a *Allocator) Alloc(size int) (*dma.Region, error) {
 	}
 	c.refs++
 	var r *dma.Region
-	r = dma.NewRegion(c.mem[off:off+size:off+size], c.phys+uint64(off), func() error {
+	release := func() error {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		delete(a.live, r)
@@ -144,7 +152,14 @@ func (a *Allocator) Alloc(size int) (*dma.Region, error) {
 			return a.free(c)
 		}
 		return nil
-	})
+	}
+	mem := c.mem[off : off+size : off+size]
+	if off == 0 && !c.contiguous() {
+		r = dma.NewSegmentedRegion(mem, HugePageSize, c.pages, release)
+	} else {
+		// One hugepage, or several that follow each other physically.
+		r = dma.NewRegion(mem, c.pages[0]+uint64(off), release)
+	}
 	a.live[r] = c
 	return r, nil
 }

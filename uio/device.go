@@ -41,6 +41,7 @@ type Device struct {
 	bars   map[int][]byte
 	irq    *IRQ
 	allocs []*Allocator
+	keep   bool // Close leaves the Allocators' hugepages mapped (see KeepDMA)
 }
 
 // FindUIO returns the uio device name (e.g. "uio0") of a device bound to
@@ -142,6 +143,27 @@ func (d *Device) Config() *pci.Config { return d.cfg }
 // device does no DMA.
 func (d *Device) EnableBusMaster() error { return d.cfg.EnableBusMaster() }
 
+// MaskINTx sets Interrupt Disable in the command register, whether or not
+// the IRQ was opened: the device can no longer assert INTx. Teardown calls it
+// before it turns bus mastering off and resets the device.
+func (d *Device) MaskINTx() error {
+	if err := d.cfg.SetINTxDisabled(true); err != nil {
+		return fmt.Errorf("uio: mask INTx of %s: %w", d.Name, err)
+	}
+	return nil
+}
+
+// KeepDMA makes Close leave the Allocators' hugepages mapped and locked, so
+// they stay this process's until it exits and are never reused while the
+// device may still write them. A driver calls it when it could not stop the
+// device (its reset failed): without an IOMMU nothing else stops a late
+// write.
+func (d *Device) KeepDMA() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.keep = true
+}
+
 // IRQ opens /dev/uioN and returns the device's interrupt, unmasked. It is
 // created once and owned by the Device.
 func (d *Device) IRQ() (*IRQ, error) {
@@ -187,8 +209,8 @@ func (d *Device) Allocator() (*Allocator, error) {
 	return a, nil
 }
 
-// Close releases the Allocators' regions, the IRQ, the BAR mappings and the
-// config file. It is idempotent and returns the errors joined.
+// Close releases the Allocators' regions (unless KeepDMA was called), the
+// IRQ, the BAR mappings and the config file. It is idempotent and returns the errors joined.
 func (d *Device) Close() error {
 	d.mu.Lock()
 	if d.closed {
@@ -197,6 +219,9 @@ func (d *Device) Close() error {
 	}
 	d.closed = true
 	allocs, irq, bars := d.allocs, d.irq, d.bars
+	if d.keep {
+		allocs = nil
+	}
 	d.allocs, d.irq, d.bars = nil, nil, nil
 	d.mu.Unlock()
 

@@ -17,7 +17,9 @@ var (
 	ErrNoHugepages = errors.New("uio: no free hugepages")
 	// ErrNoPhysAddr: /proc/self/pagemap gave no frame number (not root, or the page is absent).
 	ErrNoPhysAddr = errors.New("uio: no physical address from /proc/self/pagemap")
-	// ErrNotContiguous: hugepages of a multi-page allocation are not physically contiguous.
+	// ErrNotContiguous: hugepages of a multi-page allocation are not
+	// physically contiguous. Allocator.Alloc no longer returns it (it hands
+	// out a segmented region instead); kept for callers that match it.
 	ErrNotContiguous = errors.New("uio: hugepages not physically contiguous")
 	// ErrClosed: the object was closed.
 	ErrClosed = errors.New("uio: closed")

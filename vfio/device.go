@@ -52,6 +52,7 @@ type Device struct {
 	irqs      map[*IRQ]struct{}
 	active    map[int]bool // IRQ indexes with triggers set
 	allocs    []*Allocator
+	keepDMA   bool           // Close leaves the Allocators' memory mapped (see KeepDMA)
 	owned     []func() error // run after the device fd is closed (group, container)
 }
 
@@ -336,6 +337,37 @@ func (d *Device) DisableIRQ(index int) error {
 	return err
 }
 
+// DisableInterrupts detaches the eventfds of every IRQ index with triggers
+// set and disables it (an MSI/MSI-X device leaves MSI mode). The IRQs stay
+// open (Wait blocks) until Close. Teardown calls it before it turns bus
+// mastering off and resets the device.
+func (d *Device) DisableInterrupts() error {
+	d.mu.Lock()
+	var active []int
+	for idx := range d.active {
+		active = append(active, idx)
+	}
+	d.mu.Unlock()
+	var errs []error
+	for _, idx := range active {
+		errs = append(errs, d.DisableIRQ(idx))
+	}
+	return errors.Join(errs...)
+}
+
+// KeepDMA makes Close leave the memory of the Device's Allocators alone:
+// neither unmapped from the IOMMU nor munmapped, so it stays this process's
+// until it exits. A driver calls it when it could not stop the device (its
+// reset failed): the device may still write that memory, which must then
+// never be reused. Closing the device fd and container afterwards lets the
+// kernel (vfio-pci) disable and reset the device before it drops the IOMMU
+// mappings.
+func (d *Device) KeepDMA() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.keepDMA = true
+}
+
 // adopt makes the Device run f at Close, after its own fd is closed.
 func (d *Device) adopt(f func() error) {
 	d.mu.Lock()
@@ -344,7 +376,7 @@ func (d *Device) adopt(f func() error) {
 }
 
 // Close releases, in order: allocations made through the Device's
-// Allocators (IOMMU unmap, munmap), IRQs (detached, their eventfds closed),
+// Allocators (IOMMU unmap, munmap; skipped after KeepDMA), IRQs (detached, their eventfds closed),
 // BAR mappings, the device fd, and the group and container that Open opened.
 // It is idempotent and returns the first error.
 func (d *Device) Close() error {
@@ -354,6 +386,9 @@ func (d *Device) Close() error {
 		return nil
 	}
 	allocs := d.allocs
+	if d.keepDMA {
+		allocs = nil
+	}
 	irqs := make([]*IRQ, 0, len(d.irqs))
 	for q := range d.irqs {
 		irqs = append(irqs, q)

@@ -148,7 +148,11 @@ loop:
 					binary.BigEndian.PutUint32(frames[i][14:], uint32(sent)+uint32(i))
 					binary.BigEndian.PutUint64(frames[i][18:], ts)
 				}
-				k := port.Transmit(frames[:n])
+				k, err := port.Transmit(frames[:n])
+				if err != nil { // --size is checked before the device opens; this is a bug
+					port.Close()
+					return fmt.Errorf("transmit: %w", err)
+				}
 				sent += uint64(k)
 				if k < n { // TX ring or buffer pool full: the NIC is behind; try next tick
 					full++

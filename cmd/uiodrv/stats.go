@@ -80,7 +80,7 @@ func printSummary(w io.Writer, f *runFlags, s, fwd *driver.Stats, counts [driver
 	fmt.Fprintf(w, "rx        %d frames, %d bytes (%.0f pps avg); processed %d, in flight at close %d\n",
 		s.RxPackets, s.RxBytes, float64(s.RxPackets)/sec, s.Processed, s.InFlight)
 	fmt.Fprintf(w, "drops     %s\n", drops(s))
-	fmt.Fprintf(w, "tx        %d frames, %d bytes; tx ring full %d\n", s.TxPackets, s.TxBytes, s.TxDropped)
+	fmt.Fprintf(w, "tx        %d frames, %d bytes; tx ring full %d; tx_invalid %d\n", s.TxPackets, s.TxBytes, s.TxDropped, s.TxInvalid)
 	fmt.Fprintf(w, "irqs      %d (%d spurious); bottom-half runs %d; handler panics %d\n", s.IRQs, s.Spurious, s.BHRuns, s.Panics)
 	fmt.Fprintf(w, "handoff   p50 %v p99 %v over %d runs\n", roundDur(s.HandoffP50), roundDur(s.HandoffP99), s.HandoffCount)
 	fmt.Fprintf(w, "nic       rx_good %d tx_good %d missed %d no_buf %d crc_err %d\n",
@@ -95,7 +95,7 @@ func printSummary(w io.Writer, f *runFlags, s, fwd *driver.Stats, counts [driver
 		fmt.Fprintf(w, "protocols %s\n", strings.Join(protos, " "))
 	}
 	if capture != nil {
-		fmt.Fprintf(w, "pcap      %d frames written to %s\n", capture.Frames(), f.pcap)
+		fmt.Fprintf(w, "pcap      %d frames written to %s; %d not written (write error)\n", capture.Frames(), f.pcap, capture.Lost())
 	}
 	if fwd != nil {
 		fmt.Fprintf(w, "fwd-dev   %s: tx %d frames, tx ring full %d; rx %d\n", f.fwdAdr, fwd.TxPackets, fwd.TxDropped, fwd.RxPackets)

@@ -65,7 +65,9 @@
 //     (after RxBurst or AllocBuf), or the TX ring (after TxBurst, until
 //     ReclaimTx). FreeBuf panics on a double free.
 //   - DMA memory is never Go heap memory and holds no Go pointers; Close
-//     stops and resets the NIC before releasing it, and is idempotent.
+//     masks interrupts, releases the vectors, turns bus mastering off and
+//     resets the NIC before releasing it, keeps it if the reset fails, and
+//     is idempotent.
 //
 // # Concurrency
 //

@@ -90,9 +90,11 @@ func (n *NIC) allocate(alloc dma.Allocator) error {
 		if err != nil {
 			return nil, fmt.Errorf("allocate %s ring: %w", what, err)
 		}
-		if r.Len() < size*DescSize || r.Addr()%16 != 0 || !aligned(r.Bytes(), 16) {
+		// The NIC reads the ring from one base address: it must be
+		// contiguous for the device (dma.Region.Segment).
+		if r.Len() < size*DescSize || r.Segment() < size*DescSize || r.Addr()%16 != 0 || !aligned(r.Bytes(), 16) {
 			r.Close()
-			return nil, fmt.Errorf("allocate %s ring: %v is too small or not 16-byte aligned", what, r)
+			return nil, fmt.Errorf("allocate %s ring: %v is too small, not contiguous or not 16-byte aligned", what, r)
 		}
 		return r, nil
 	}
@@ -358,8 +360,17 @@ func (n *NIC) setupIRQ() {
 	n.causes = IRQCauses{RX: ICR_RXQ0, TX: ICR_TXQ0, Other: ICR_OTHER | ICR_LSC}
 }
 
-// Close masks interrupts, stops RX and TX, resets the device and releases
-// every DMA region. Buffers and views from Packet are invalid afterwards.
+// Close masks interrupts, stops RX and TX, resets the device and, once the
+// reset has completed, releases every DMA region. Buffers and views from
+// Packet are invalid afterwards.
+//
+// If the reset fails (CTRL.RST never clears), the NIC may still be running
+// and writing its rings and buffers: Close then keeps every DMA region
+// (leaks it on purpose: never unmapped, never reused) and says so in its
+// error; DMAKept reports it. A driver that owns the bus should also turn bus
+// mastering off before Close and keep the backend's memory (Device.Close
+// does both).
+//
 // It is idempotent and returns the first call's result; it must not run
 // concurrently with other methods.
 func (n *NIC) Close() error {
@@ -369,13 +380,35 @@ func (n *NIC) Close() error {
 		// NIC no longer reads the rings or writes buffers we are about to
 		// release (with UIO there is no IOMMU to stop it).
 		err := n.reset()
-		if err != nil {
-			err = fmt.Errorf("e1000: close %v: %w", n.model, err)
-		}
 		if n.model.is82574() {
 			mmio.ClearBits(n.regs, uint32(CTRL_EXT), CTRL_EXT_DRV_LOAD)
 		}
-		n.closeErr = errors.Join(err, n.release())
+		if err != nil {
+			n.kept = true
+			n.closeErr = fmt.Errorf("e1000: close %v: %w; its DMA memory (%d bytes) is kept, not freed, because the NIC may still write it",
+				n.model, err, n.dmaBytes())
+			return
+		}
+		if err := n.release(); err != nil {
+			n.closeErr = fmt.Errorf("e1000: close %v: %w", n.model, err)
+		}
 	})
 	return n.closeErr
+}
+
+// DMAKept reports whether Close kept the DMA memory because the reset failed.
+func (n *NIC) DMAKept() bool { return n.kept }
+
+// dmaBytes is the size of every DMA region the NIC holds.
+func (n *NIC) dmaBytes() int {
+	total := 0
+	for _, r := range []*dma.Region{n.rxRing, n.txRing} {
+		if r != nil {
+			total += r.Len()
+		}
+	}
+	if n.pool != nil && n.pool.mem != nil {
+		total += n.pool.mem.Len()
+	}
+	return total
 }

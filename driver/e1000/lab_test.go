@@ -180,6 +180,9 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 		dev.Close()
 		t.Fatalf("%s: %v", tag, err)
 	}
+	// The pool is over 2 MiB: under UIO it spans hugepages, segmented when
+	// they are not physically contiguous.
+	t.Logf("%s: %d buffers in %v", tag, dev.NIC().Buffers(), e1000.PoolRegion(dev.NIC()))
 	// QEMU's e1000 ignores RX for a second after RCTL is written.
 	time.Sleep(1200 * time.Millisecond)
 	fmt.Printf("LAB READY %s\n", tag)
@@ -198,9 +201,11 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 	}
 	time.Sleep(100 * time.Millisecond)
 	st = port.Stats()
+	bm := probeBusMaster(t, tag, bdf, dev)
 	if err := port.Close(); err != nil {
 		t.Errorf("%s: close: %v", tag, err)
 	}
+	bm.check(t)
 	st2 := port.Stats()
 	t.Logf("%s: %v; handoff p50 %v p99 %v over %d", tag, &st2, st2.HandoffP50, st2.HandoffP99, st2.HandoffCount)
 	counts := count.Counts()

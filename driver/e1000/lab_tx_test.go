@@ -17,19 +17,23 @@ import (
 const labTxFrames = 3000
 
 // TestLabTransmit: frames the driver transmits on its own (a packet
-// generator's path, Port.Transmit) all reach the host peer, in order.
+// generator's path, Port.Transmit) all reach the host peer, in order. The
+// same boot first runs the watchdog test (lab_reset_test.go): a reset under
+// the driver mid-run, recovered, traffic intact.
 func TestLabTransmit(t *testing.T) {
 	vm := labtest.Start(t, labtest.Options{
 		Package: "./driver/e1000",
-		Run:     "^TestGuestTransmit$",
+		Run:     "^TestGuest(Transmit|Reset)$",
 		VM: qemu.Config{
-			IOMMU: true, Timeout: 3 * time.Minute,
+			IOMMU: true, Timeout: 6 * time.Minute,
 			NICs: []qemu.NIC{{Model: qemu.E1000}, {Model: qemu.E1000E}},
 			Bind: []qemu.Binding{{BDF: "0000:00:03.0", Driver: "vfio-pci"}, {BDF: "0000:00:04.0", Driver: "vfio-pci"}},
 		},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	// The guest runs TestGuestReset first (files in name order).
+	labResetMidRun(t, ctx, vm)
 	buf := make([]byte, 4096)
 	for i, n := range labNICs {
 		if _, err := vm.WaitOutput(ctx, 0, "LAB TX "+n.bdf); err != nil {
@@ -87,7 +91,11 @@ func TestGuestTransmit(t *testing.T) {
 			for i := 0; i < k; i++ {
 				binary.BigEndian.PutUint32(frames[i][14:], uint32(sent+i))
 			}
-			m := port.Transmit(frames[:k])
+			m, err := port.Transmit(frames[:k])
+			if err != nil {
+				port.Close()
+				t.Fatal(err)
+			}
 			sent += m
 			if m < k {
 				time.Sleep(time.Millisecond)

@@ -116,6 +116,9 @@ type NIC struct {
 	rxTail  uint32
 	rxBufs  []uint32 // buffer posted in each slot, noBuf if none
 	rxFill  []uint32 // scratch for RefillRx
+	// rxInFrame: RxBurst returned a descriptor without EOP; the frame's
+	// remaining descriptors (up to EOP) are freed, not returned.
+	rxInFrame bool
 
 	// TX ring, owned by the TX path. Descriptors [txClean, txTail) are in
 	// flight; txTail is the value last written to TDT.
@@ -129,6 +132,7 @@ type NIC struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	kept      bool // Close kept the DMA memory: the reset failed
 }
 
 // Model returns the controller model.

@@ -11,26 +11,26 @@ import (
 // enough for a 1522-byte VLAN frame, so one frame is always one descriptor.
 const BufSize = 2048
 
-// bufsPerChunk buffers share one DMA region: 2 MiB, one huge page, so a UIO
-// backend can hand out physically contiguous memory for each chunk.
-const (
-	bufsPerChunkShift = 10
-	bufsPerChunk      = 1 << bufsPerChunkShift
-)
-
 // noBuf marks a ring slot without a buffer.
 const noBuf = ^uint32(0)
 
-// pool is the packet buffer pool: fixed 2 KiB buffers in DMA memory, named by
-// index, and a free list.
+// pool is the packet buffer pool: fixed 2 KiB buffers in one DMA region,
+// named by index, and a free list.
+//
+// The region may be segmented (UIO hugepages in no physical order): buffer
+// b is at byte b*BufSize, and since every segment size is a multiple of
+// BufSize no buffer straddles a segment; its device address comes from
+// Region.AddrOf.
 //
 // The free list is a stack guarded by mu, so buffers can be returned from any
 // goroutine (the RX path refills from it while the TX path or the consumer of
 // received frames frees into it). Batch operations take the lock once. The
 // stack is preallocated to hold every buffer, so no operation allocates.
 type pool struct {
-	chunks []*dma.Region // chunk i holds buffers [i*bufsPerChunk, (i+1)*bufsPerChunk)
+	mem    *dma.Region
 	nbufs  uint32
+	contig bool   // mem is contiguous for the device: addr needs no segment lookup
+	base   uint64 // mem.Addr()
 
 	mu     sync.Mutex // guards free and inPool
 	free   []uint32   // stack of free buffer indices
@@ -43,20 +43,15 @@ func newPool(alloc dma.Allocator, nbufs int) (*pool, error) {
 		free:   make([]uint32, 0, nbufs),
 		inPool: make([]bool, nbufs),
 	}
-	for left := nbufs; left > 0; left -= bufsPerChunk {
-		n := min(left, bufsPerChunk)
-		r, err := alloc.Alloc(n * BufSize)
-		if err != nil {
-			p.close()
-			return nil, fmt.Errorf("allocate %d packet buffers: %w", n, err)
-		}
-		if r.Len() < n*BufSize {
-			r.Close()
-			p.close()
-			return nil, fmt.Errorf("allocate %d packet buffers: got %d bytes, want %d", n, r.Len(), n*BufSize)
-		}
-		p.chunks = append(p.chunks, r)
+	r, err := alloc.Alloc(nbufs * BufSize)
+	if err != nil {
+		return nil, fmt.Errorf("allocate %d packet buffers: %w", nbufs, err)
 	}
+	if r.Len() < nbufs*BufSize || r.Segment()%BufSize != 0 {
+		r.Close()
+		return nil, fmt.Errorf("allocate %d packet buffers: %v is too small or its segments are not a multiple of %d bytes", nbufs, r, BufSize)
+	}
+	p.mem, p.contig, p.base = r, r.Contiguous(), r.Addr()
 	// Push in reverse so AllocBuf hands out 0, 1, 2... first (easier to debug).
 	for b := nbufs - 1; b >= 0; b-- {
 		p.free = append(p.free, uint32(b))
@@ -66,13 +61,10 @@ func newPool(alloc dma.Allocator, nbufs int) (*pool, error) {
 }
 
 func (p *pool) close() error {
-	var first error
-	for _, r := range p.chunks {
-		if err := r.Close(); err != nil && first == nil {
-			first = err
-		}
+	if p.mem == nil {
+		return nil
 	}
-	return first
+	return p.mem.Close()
 }
 
 func (p *pool) check(b uint32) {
@@ -81,16 +73,20 @@ func (p *pool) check(b uint32) {
 	}
 }
 
-// addr is the device address of buffer b.
+// addr is the device address of buffer b (on the packet path: the common
+// contiguous case is one multiply-add).
 func (p *pool) addr(b uint32) uint64 {
-	return p.chunks[b>>bufsPerChunkShift].Addr() + uint64(b&(bufsPerChunk-1))*BufSize
+	if p.contig {
+		return p.base + uint64(b)*BufSize
+	}
+	return p.mem.AddrOf(int(b) * BufSize)
 }
 
 // bytes is buffer b's memory, n bytes of it (n is clamped to [0, BufSize]).
 func (p *pool) bytes(b uint32, n int) []byte {
 	p.check(b)
 	n = max(0, min(n, BufSize))
-	return p.chunks[b>>bufsPerChunkShift].Sub(int(b&(bufsPerChunk-1))*BufSize, n)
+	return p.mem.Sub(int(b)*BufSize, n)
 }
 
 func (p *pool) get() (uint32, bool) {

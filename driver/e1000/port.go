@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -24,18 +26,43 @@ type OpenOptions struct {
 // Device is an e1000-family NIC opened through VFIO or UIO, adapted to the
 // core's driver.Device interface.
 type Device struct {
-	bus     *driver.Bus
+	bdf     string
+	bus     busOps // a *driver.Bus; nil only in a Device being opened
 	nic     *NIC
 	vectors []driver.Vector
 	causes  IRQCauses
 	msix    bool
 
+	// rxMu and txMu let Reinit stop the RX and TX paths (each is taken by
+	// one goroutine at a time, so they are uncontended but during Reinit).
+	rxMu      sync.Mutex
+	txMu      sync.Mutex
 	rxScratch []RxPacket // RX path only
 	txScratch []TxPacket // TX path only
-	hw        HWStats    // accumulated; ReadHWStats reports the growth
+	hwMu      sync.Mutex // guards hw, reported
+	hw        HWStats    // accumulated from the NIC, also across Reinit
+	reported  HWStats    // what ReadHWStats has reported so far
+	wd        watchState // CheckHang only
+
+	closed     atomic.Bool
+	teardownMu sync.Mutex // held by Close's teardown and by StopDMA: StopDMA never touches an unmapped BAR
+	// teardown, when set (tests), is called with each step of Close as it
+	// starts: "irq", "vectors", "busmaster", "reset", "release".
+	teardown func(step string)
 }
 
 var _ driver.Device = (*Device)(nil)
+
+// busOps is what a Device needs from its bus to tear down in order
+// (*driver.Bus; a recording fake in tests).
+type busOps interface {
+	DisableInterrupts() error
+	DisableBusMaster() error
+	KeepDMA()
+	Close() error
+}
+
+var _ busOps = (*driver.Bus)(nil)
 
 // Open opens the NIC at bdf, checks that it is a supported model, initialises
 // it and attaches its interrupts. On error nothing is left open and the
@@ -47,7 +74,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	}
 	// d is not the named result: "return nil, err" must not clear what the
 	// deferred cleanup closes.
-	d := &Device{bus: bus, msix: o.NIC.MSIX}
+	d := &Device{bdf: bus.BDF, bus: bus, msix: o.NIC.MSIX}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -88,28 +115,50 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 func (d *Device) NIC() *NIC { return d.nic }
 
 // BDF is the device's PCI address.
-func (d *Device) BDF() string { return d.bus.BDF }
+func (d *Device) BDF() string { return d.bdf }
 
 func (d *Device) Name() string          { return d.nic.Model().String() }
 func (d *Device) MAC() net.HardwareAddr { return d.nic.MAC() }
 
 // RxBurst harvests completed frames (see NIC.RxBurst).
 func (d *Device) RxBurst(out []driver.RxDesc) int {
+	d.rxMu.Lock()
+	defer d.rxMu.Unlock()
 	if len(out) > len(d.rxScratch) {
 		out = out[:len(d.rxScratch)]
 	}
 	n := d.nic.RxBurst(d.rxScratch[:len(out)])
 	for i, p := range d.rxScratch[:n] {
 		out[i] = driver.RxDesc{Buf: p.Buf, Len: p.Len, Status: p.Status, Errors: p.Errors, VLAN: p.Special}
+		if p.Status&RXD_STAT_EOP == 0 {
+			// The frame spanned descriptors; NIC.RxBurst frees the rest.
+			out[i].Flags = driver.RxIncomplete
+		}
 	}
 	return n
 }
 
-func (d *Device) RefillRx() int   { return d.nic.RefillRx() }
-func (d *Device) RxPending() bool { return d.nic.RxPending() }
+// BufSize is the size of every packet buffer (driver.BufSizer).
+func (d *Device) BufSize() int { return BufSize }
+
+// RefillRx posts free buffers (see NIC.RefillRx).
+func (d *Device) RefillRx() int {
+	d.rxMu.Lock()
+	defer d.rxMu.Unlock()
+	return d.nic.RefillRx()
+}
+
+// RxPending reports whether a frame waits (see NIC.RxPending).
+func (d *Device) RxPending() bool {
+	d.rxMu.Lock()
+	defer d.rxMu.Unlock()
+	return d.nic.RxPending()
+}
 
 // TxBurst queues frames (see NIC.TxBurst).
 func (d *Device) TxBurst(pkts []driver.TxDesc) int {
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
 	sent := 0
 	for len(pkts) > 0 {
 		n := min(len(pkts), len(d.txScratch))
@@ -126,7 +175,13 @@ func (d *Device) TxBurst(pkts []driver.TxDesc) int {
 	return sent
 }
 
-func (d *Device) ReclaimTx() int                  { return d.nic.ReclaimTx() }
+// ReclaimTx frees the buffers of sent frames (see NIC.ReclaimTx).
+func (d *Device) ReclaimTx() int {
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
+	return d.nic.ReclaimTx()
+}
+
 func (d *Device) Packet(buf uint32, n int) []byte { return d.nic.Packet(buf, n) }
 func (d *Device) AllocBuf() (uint32, bool)        { return d.nic.AllocBuf() }
 func (d *Device) FreeBufs(bufs []uint32)          { d.nic.FreeBufs(bufs) }
@@ -188,10 +243,13 @@ func (d *Device) EnableIRQ(c driver.Causes)  { d.nic.EnableIRQ(d.toCause(c)) }
 func (d *Device) DisableIRQ(c driver.Causes) { d.nic.DisableIRQ(d.toCause(c)) }
 func (d *Device) LinkUp() (bool, int)        { return d.nic.LinkUp() }
 
-// ReadHWStats adds what the NIC counted since the last call.
+// ReadHWStats adds what the NIC counted since the last call (including what
+// Reinit collected before its reset).
 func (d *Device) ReadHWStats(s *driver.HWStats) {
-	prev := d.hw
+	d.hwMu.Lock()
+	defer d.hwMu.Unlock()
 	d.nic.ReadStats(&d.hw)
+	prev := d.reported
 	s.RxGood += d.hw.GPRC - prev.GPRC
 	s.TxGood += d.hw.GPTC - prev.GPTC
 	s.RxMissed += d.hw.MPC - prev.MPC
@@ -202,31 +260,105 @@ func (d *Device) ReadHWStats(s *driver.HWStats) {
 	s.RxOversize += d.hw.ROC - prev.ROC
 	s.RxBytes += d.hw.GORC - prev.GORC
 	s.TxBytes += d.hw.GOTC - prev.GOTC
+	d.reported = d.hw
 }
 
 // HWStats returns every hardware counter accumulated so far.
-func (d *Device) HWStats() HWStats { return d.hw }
+func (d *Device) HWStats() HWStats {
+	d.hwMu.Lock()
+	defer d.hwMu.Unlock()
+	return d.hw
+}
 
-// Close shuts the NIC down (interrupts off, RX/TX off, reset; SDM 14.x),
-// releases its DMA memory and closes the device (unmapping BAR0, releasing
-// interrupts and IOMMU mappings). Idempotent.
-func (d *Device) Close() error {
-	if d == nil {
+// StopDMA masks the NIC's interrupts and turns bus mastering off, and
+// releases nothing. It is for a process that exits without Close (a second
+// SIGINT): once bus mastering is off the NIC can no longer write the memory
+// that the kernel hands out again when the process is gone. It may be called
+// from any goroutine while the packet path runs; it returns nil at once when
+// Close has begun (Close does the same and more).
+func (d *Device) StopDMA() error {
+	if d == nil || !d.teardownMu.TryLock() {
 		return nil
 	}
-	var err error
-	if d.nic != nil {
-		err = d.nic.Close()
+	defer d.teardownMu.Unlock()
+	if d.closed.Load() {
+		return nil
 	}
-	if d.msix {
-		// QEMU 7.2's e1000e arms a throttling timer (EITR) at each MSI-X
-		// message and aborts if MSI-X is disabled when it fires: with the
-		// NIC quiet (interrupts masked, reset), let any pending one expire
-		// before the bus disables MSI-X.
-		time.Sleep(20 * time.Millisecond)
+	if d.nic != nil {
+		d.nic.DisableIRQ(CauseAll)
+	}
+	if d.bus == nil {
+		return nil
+	}
+	if err := d.bus.DisableBusMaster(); err != nil {
+		return fmt.Errorf("%s: stop DMA: %w", d.bdf, err)
+	}
+	return nil
+}
+
+// Close shuts the NIC down in an order that never lets it write memory that
+// is being freed:
+//
+//  1. interrupts masked at the NIC (IMC, SDM 13.4.21);
+//  2. the vectors released at the bus (VFIO: IRQ indexes disabled; UIO:
+//     INTx Disable in the command register);
+//  3. bus mastering off (PCI command register bit 2, read back as 0): the
+//     NIC initiates no more DMA;
+//  4. reset (CTRL.RST, waited for; SDM 14.x);
+//  5. only then the DMA memory released, and the device closed (IOMMU
+//     mappings, BAR, fds).
+//
+// If the reset fails, the DMA memory is kept (not unmapped, not freed, never
+// reused) and the error says so. Every step runs even when an earlier one
+// failed; the errors are joined. Close marks the Device closed first: a
+// second call returns nil at once.
+func (d *Device) Close() error {
+	if d == nil || !d.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	d.teardownMu.Lock()
+	defer d.teardownMu.Unlock()
+	step := func(s string) {
+		if d.teardown != nil {
+			d.teardown(s)
+		}
+	}
+	var errs []error
+	if d.nic != nil {
+		step("irq")
+		d.nic.DisableIRQ(CauseAll)
+		if d.msix {
+			// QEMU 7.2's e1000e arms a throttling timer (EITR) at each
+			// MSI-X message and aborts if MSI-X is disabled when it
+			// fires: with the NIC's interrupts masked, let any pending
+			// one expire before the bus disables MSI-X.
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	if d.bus != nil {
-		err = errors.Join(err, d.bus.Close())
+		step("vectors")
+		if err := d.bus.DisableInterrupts(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: close: disable interrupts: %w", d.bdf, err))
+		}
+		step("busmaster")
+		if err := d.bus.DisableBusMaster(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: close: %w", d.bdf, err))
+		}
 	}
-	return err
+	if d.nic != nil {
+		// NIC.Close resets and, only if the reset completed, releases
+		// the rings and buffers.
+		step("reset")
+		if err := d.nic.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.bdf, err))
+		}
+		if d.nic.DMAKept() && d.bus != nil {
+			d.bus.KeepDMA()
+		}
+	}
+	if d.bus != nil {
+		step("release")
+		errs = append(errs, d.bus.Close())
+	}
+	return errors.Join(errs...)
 }

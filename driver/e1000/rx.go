@@ -12,6 +12,13 @@ import "encoding/binary"
 // Descriptors come from the device and are untrusted: a length above BufSize
 // is clamped to BufSize and flagged with RXD_ERR_RXE, and the buffer index
 // is the driver's own record, never read from the descriptor.
+//
+// A frame never spans descriptors with 2 KiB buffers and long packets off
+// (RCTL.LPE clear, SDM 3.2.3), but a faulty or hostile device may write one
+// that does. Its first descriptor is returned without RXD_STAT_EOP: the
+// caller must drop it. Its later descriptors, up to and including the one
+// with EOP, are never returned: RxBurst frees their buffers itself, in this
+// call or the following ones.
 func (n *NIC) RxBurst(out []RxPacket) int {
 	k := 0
 	for k < len(out) && n.rxClean != n.rxTail {
@@ -24,6 +31,19 @@ func (n *NIC) RxBurst(out []RxPacket) int {
 		if status&RXD_STAT_DD == 0 {
 			break
 		}
+		if n.rxInFrame {
+			// The rest of a frame whose first descriptor was returned
+			// without EOP: free the buffer here.
+			if status&RXD_STAT_EOP != 0 {
+				n.rxInFrame = false
+			}
+			n.pool.put(n.rxBufs[i])
+			clear(d)
+			n.rxBufs[i] = noBuf
+			n.rxClean = (i + 1) & n.rxMask
+			continue
+		}
+		n.rxInFrame = status&RXD_STAT_EOP == 0
 		errs := uint8(w >> 8)
 		length := binary.LittleEndian.Uint16(d[descLen:])
 		if length > BufSize {

@@ -24,12 +24,28 @@ type Allocator struct {
 	// FailAt, when > 0, makes the FailAt-th call to Alloc (counting from 1)
 	// fail, to test error paths.
 	FailAt int
+
+	// SegmentSize, when > 0 (a power of two, a multiple of 4096), makes
+	// every region larger than it a segmented one (dma.NewSegmentedRegion)
+	// whose segments are at descending device addresses, as UIO hugepages
+	// come in a fresh guest.
+	SegmentSize int
+
+	// OnRelease, when set, is called (without the Allocator's lock) each
+	// time a region is released, to record the order of a teardown.
+	OnRelease func(addr uint64)
 }
 
 type region struct {
 	addr   uint64
 	mem    []byte
+	segs   []segment // nil when contiguous
 	closed bool
+}
+
+type segment struct {
+	addr uint64
+	mem  []byte
 }
 
 var _ dma.Allocator = (*Allocator)(nil)
@@ -52,15 +68,33 @@ func (a *Allocator) Alloc(size int) (*dma.Region, error) {
 	r := &region{addr: a.next, mem: make([]byte, size)}
 	a.next += (uint64(size)+4095)&^4095 + 4096
 	a.regions = append(a.regions, r)
-	return dma.NewRegion(r.mem, r.addr, func() error {
+	release := func() error {
 		a.mu.Lock()
-		defer a.mu.Unlock()
 		if r.closed {
+			a.mu.Unlock()
 			return fmt.Errorf("e1000test: region %#x released twice", r.addr)
 		}
 		r.closed = true
+		hook := a.OnRelease
+		a.mu.Unlock()
+		if hook != nil {
+			hook(r.addr)
+		}
 		return nil
-	}), nil
+	}
+	if seg := a.SegmentSize; seg > 0 && size > seg {
+		n := (size + seg - 1) / seg
+		addrs := make([]uint64, n)
+		for i := range addrs {
+			// Segment i at r.addr + (n-1-i)*seg: descending.
+			addrs[i] = r.addr + uint64(n-1-i)*uint64(seg)
+			end := min((i+1)*seg, size)
+			r.segs = append(r.segs, segment{addrs[i], r.mem[i*seg : end : end]})
+		}
+		a.next = r.addr + uint64(n*seg) + 4096
+		return dma.NewSegmentedRegion(r.mem, seg, addrs, release), nil
+	}
+	return dma.NewRegion(r.mem, r.addr, release), nil
 }
 
 // Allocated returns how many regions were allocated in total.
@@ -89,9 +123,18 @@ func (a *Allocator) Mem(addr uint64, n int) []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, r := range a.regions {
-		if !r.closed && addr >= r.addr && addr+uint64(n) <= r.addr+uint64(len(r.mem)) {
-			off := int(addr - r.addr)
-			return r.mem[off : off+n : off+n]
+		if r.closed {
+			continue
+		}
+		segs := r.segs
+		if segs == nil {
+			segs = []segment{{r.addr, r.mem}}
+		}
+		for _, s := range segs {
+			if addr >= s.addr && addr+uint64(n) <= s.addr+uint64(len(s.mem)) {
+				off := int(addr - s.addr)
+				return s.mem[off : off+n : off+n]
+			}
 		}
 	}
 	return nil

@@ -1,0 +1,67 @@
+package e1000
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/vfio"
+)
+
+// NewDeviceOn builds a Device on an initialised NIC and a bus (anything with
+// the teardown operations of *driver.Bus), for teardown tests on fakes.
+// teardown, if not nil, is called at the start of each step of Close.
+func NewDeviceOn(bdf string, nic *NIC, bus interface {
+	DisableInterrupts() error
+	DisableBusMaster() error
+	KeepDMA()
+	Close() error
+}, msix bool, teardown func(step string)) *Device {
+	return &Device{bdf: bdf, nic: nic, bus: bus, msix: msix, causes: nic.Causes(), teardown: teardown,
+		rxScratch: make([]RxPacket, 256), txScratch: make([]TxPacket, 256)}
+}
+
+// SetTeardownHook makes Close call f at the start of each of its steps, so a
+// lab test can read the real device's state between them.
+func SetTeardownHook(d *Device, f func(step string)) { d.teardown = f }
+
+// PoolRegion is the DMA region of the NIC's packet buffers.
+func PoolRegion(n *NIC) interface{ String() string } { return n.pool.mem }
+
+// ResetUnderDriver resets d's NIC behind the driver's back, the strongest
+// way the lab offers: VFIO_DEVICE_RESET when the backend offers it, else
+// CTRL.RST written to BAR0; and when the registers still hold the driver's
+// configuration afterwards (QEMU 7.2's e1000 ignores CTRL.RST, and a PCI
+// power-management reset does not reach its registers), it clears RCTL,
+// TCTL, RDLEN and TDLEN itself, as a reset leaves them. It says what it did.
+func ResetUnderDriver(d *Device) (string, error) {
+	how := ""
+	if b, ok := d.bus.(*driver.Bus); ok {
+		err := b.Reset()
+		switch {
+		case err == nil && !d.nic.configured():
+			return "VFIO_DEVICE_RESET" + d.regState(), nil
+		case err == nil:
+			how = "VFIO_DEVICE_RESET (registers unchanged), "
+		case errors.Is(err, vfio.ErrUnsupported):
+			how = "no VFIO reset offered, "
+		default:
+			return "VFIO_DEVICE_RESET", err
+		}
+	}
+	d.nic.wr(CTRL, d.nic.rd(CTRL)|CTRL_RST)
+	time.Sleep(resetDelay)
+	if !d.nic.configured() {
+		return how + "CTRL.RST" + d.regState(), nil
+	}
+	how += "CTRL.RST (registers unchanged" + d.regState() + "), "
+	for _, r := range []Reg{RCTL, TCTL, RDLEN(0), TDLEN(0)} {
+		d.nic.wr(r, 0)
+	}
+	return how + "RCTL, TCTL, RDLEN, TDLEN cleared" + d.regState(), nil
+}
+
+func (d *Device) regState() string {
+	return fmt.Sprintf(" [RCTL %#x RDLEN %d TDLEN %d]", d.nic.rd(RCTL), d.nic.rd(RDLEN(0)), d.nic.rd(TDLEN(0)))
+}
