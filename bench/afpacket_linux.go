@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/internal/netif"
 )
 
 // KernelPeer is the kernel driver's side of the comparison: an AF_PACKET
@@ -36,7 +38,7 @@ func OpenKernelPeer(bdf string) (*KernelPeer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ifUp(ifi.Name); err != nil {
+	if err := netif.Up(ifi.Name); err != nil {
 		return nil, fmt.Errorf("bring %s up: %w", ifi.Name, err)
 	}
 	carrier := "/sys/class/net/" + ifi.Name + "/carrier"
@@ -48,11 +50,11 @@ func OpenKernelPeer(bdf string) (*KernelPeer, error) {
 			return nil, fmt.Errorf("%s: no carrier after 20s", ifi.Name)
 		}
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(EtherType)))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(netif.Htons(EtherType)))
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
-	sa := &unix.SockaddrLinklayer{Protocol: htons(EtherType), Ifindex: ifi.Index}
+	sa := &unix.SockaddrLinklayer{Protocol: netif.Htons(EtherType), Ifindex: ifi.Index}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("bind", err)
@@ -101,22 +103,3 @@ func (k *KernelPeer) Serve(srv *Server, stop func() bool) error {
 
 // Close closes the socket.
 func (k *KernelPeer) Close() error { return unix.Close(k.fd) }
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
-func ifUp(name string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
-}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/uiodrv/uiodrv/internal/netif"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
@@ -253,7 +254,7 @@ func TestGuestPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ifUp(ifi.Name); err != nil {
+	if err := netif.Up(ifi.Name); err != nil {
 		t.Fatal(err)
 	}
 	// Frames sent before the driver reports carrier are dropped by the qdisc.
@@ -267,12 +268,12 @@ func TestGuestPeer(t *testing.T) {
 			t.Fatalf("%s: no carrier after 20s", ifi.Name)
 		}
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(labEtherType)))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(netif.Htons(labEtherType)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	sa := &unix.SockaddrLinklayer{Protocol: htons(labEtherType), Ifindex: ifi.Index}
+	sa := &unix.SockaddrLinklayer{Protocol: netif.Htons(labEtherType), Ifindex: ifi.Index}
 	if err := unix.Bind(fd, sa); err != nil {
 		t.Fatal(err)
 	}
@@ -307,25 +308,6 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
-func ifUp(name string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // TestLabBootHang: a guest that is not ready within BootTimeout is killed and

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/internal/netif"
 )
 
 // PacketWire is a Wire over a kernel network interface (AF_PACKET): in the
@@ -29,7 +31,7 @@ func OpenPacketWire(ifname string) (*PacketWire, error) {
 		return nil, err
 	}
 	_ = os.WriteFile(filepath.Join("/proc/sys/net/ipv6/conf", ifname, "disable_ipv6"), []byte("1"), 0)
-	if err := ifUp(ifname); err != nil {
+	if err := netif.Up(ifname); err != nil {
 		return nil, fmt.Errorf("%s up: %w", ifname, err)
 	}
 	carrier := filepath.Join("/sys/class/net", ifname, "carrier")
@@ -41,11 +43,11 @@ func OpenPacketWire(ifname string) (*PacketWire, error) {
 			return nil, fmt.Errorf("%s: no carrier after 20 s", ifname)
 		}
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(netif.Htons(unix.ETH_P_ALL)))
 	if err != nil {
 		return nil, fmt.Errorf("packet socket: %w", err)
 	}
-	w := &PacketWire{fd: fd, sa: &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}}
+	w := &PacketWire{fd: fd, sa: &unix.SockaddrLinklayer{Protocol: netif.Htons(unix.ETH_P_ALL), Ifindex: ifi.Index}}
 	mr := unix.PacketMreq{Ifindex: int32(ifi.Index), Type: unix.PACKET_MR_PROMISC}
 	if err := unix.Bind(fd, w.sa); err != nil {
 		w.Close()
@@ -95,22 +97,3 @@ func (w *PacketWire) Collect(want int, timeout time.Duration) [][]byte {
 
 // Close closes the socket.
 func (w *PacketWire) Close() error { return unix.Close(w.fd) }
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
-func ifUp(name string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
-}
