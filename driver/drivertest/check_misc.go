@@ -12,8 +12,27 @@ import (
 
 // checkNoAllocs: the per-queue operations and ReadStats allocate nothing.
 // Only the driver's calls are measured; the wire's work (which allocates in
-// fakes) happens between the measurements.
+// fakes) happens between the measurements. The runtime counts allocations
+// process-wide, so another goroutine's can land in a measurement: as
+// testing.AllocsPerRun does, it runs on one P, and it takes the best of three
+// attempts (a driver that allocates does so in every one).
 func checkNoAllocs(h *Harness) error {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	best := ^uint64(0)
+	for attempt := 0; attempt < 3 && best != 0; attempt++ {
+		n, err := countAllocs(h)
+		if err != nil {
+			return err
+		}
+		best = min(best, n)
+	}
+	if best != 0 {
+		return fmt.Errorf("%d allocations in 20 rounds of RxBurst/Refill/TxBurst/Reclaim/ReadStats (the best of 3 attempts), want 0", best)
+	}
+	return nil
+}
+
+func countAllocs(h *Harness) (uint64, error) {
 	info := h.NIC.Info()
 	fillAll(h)
 	var descs [32]driver.RxDesc
@@ -31,7 +50,7 @@ func checkNoAllocs(h *Harness) error {
 	var allocs uint64
 	for i := 0; i < 20; i++ {
 		if err := h.Wire.Send(buildFrame(info.MAC, tag{flow: uint16(i), seq: 0, id: uint32(i)})); err != nil {
-			return fmt.Errorf("send: %w", err)
+			return 0, fmt.Errorf("send: %w", err)
 		}
 		allocs += measure(func() {
 			for q := 0; q < info.Queues; q++ {
@@ -45,12 +64,13 @@ func checkNoAllocs(h *Harness) error {
 		})
 		d, err := queueFrame(h, tag{flow: 0, seq: uint32(i), id: uint32(i)})
 		if err != nil {
-			return err
+			return 0, err
 		}
 		one[0] = d
 		allocs += measure(func() {
 			if h.NIC.TxBurst(0, one[:]) != 1 {
-				h.Buffers.PutMany([]uint32{one[0].Buf})
+				bufs[0] = one[0].Buf
+				h.Buffers.PutMany(bufs[:1])
 			}
 		})
 		h.Wire.Collect(1, h.timeout())
@@ -59,10 +79,7 @@ func checkNoAllocs(h *Harness) error {
 			h.NIC.ReadStats(&st)
 		})
 	}
-	if allocs != 0 {
-		return fmt.Errorf("%d allocations in 20 rounds of RxBurst/Refill/TxBurst/Reclaim/ReadStats, want 0", allocs)
-	}
-	return nil
+	return allocs, nil
 }
 
 func readable(fd int, wait time.Duration) bool {
