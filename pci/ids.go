@@ -2,8 +2,8 @@ package pci
 
 import "fmt"
 
-// No pci.ids file is available in the lab, so names come from this small
-// table: the network classes and the Intel e1000 family that QEMU emulates.
+// The built-in names, used when no pci.ids is installed (the lab's
+// initramfs has none): the network classes and the Intel NICs QEMU emulates.
 
 // VendorIntel is Intel's PCI vendor ID.
 const VendorIntel = 0x8086
@@ -33,6 +33,10 @@ var deviceNames = map[vendorDevice]string{
 	{0x8086, 0x10f6}: "82574L Gigabit Network Connection",
 	{0x8086, 0x150c}: "82583V Gigabit Network Connection",
 	{0x8086, 0x10c9}: "82576 Gigabit Network Connection (igb)",
+	{0x8086, 0x1521}: "I350 Gigabit Network Connection (igb)",
+	{0x8086, 0x1533}: "I210 Gigabit Network Connection (igb)",
+	{0x8086, 0x157b}: "I210 Gigabit Network Connection (igb)",
+	{0x8086, 0x1539}: "I211 Gigabit Network Connection (igb)",
 	{0x8086, 0x10fb}: "82599ES 10-Gigabit SFI/SFP+ Network Connection (ixgbe)",
 	{0x8086, 0x29c0}: "82G33/G31/P35/P31 Express DRAM Controller",
 	{0x8086, 0x2918}: "82801IB (ICH9) LPC Interface Controller",
@@ -64,15 +68,38 @@ var classNames = map[uint16]string{
 	0x0c05: "SMBus",
 }
 
-// VendorName returns the vendor's name, or "" when the table does not know it.
-func VendorName(vendor uint16) string { return vendorNames[vendor] }
+// VendorName returns the vendor's name from pci.ids or the built-in table,
+// or "" when neither knows it.
+func VendorName(vendor uint16) string {
+	if db := systemIDs(); db != nil {
+		if n := db.Vendor(vendor); n != "" {
+			return n
+		}
+	}
+	return vendorNames[vendor]
+}
 
-// DeviceName returns the device's name, or "" when the table does not know it.
-func DeviceName(vendor, device uint16) string { return deviceNames[vendorDevice{vendor, device}] }
+// DeviceName returns the device's name from pci.ids or the built-in table,
+// or "" when neither knows it.
+func DeviceName(vendor, device uint16) string {
+	if db := systemIDs(); db != nil {
+		if n := db.Device(vendor, device); n != "" {
+			return n
+		}
+	}
+	return deviceNames[vendorDevice{vendor, device}]
+}
 
-// ClassName returns the name of a 24-bit class code's class and subclass,
-// or "" when the table does not know it.
-func ClassName(class uint32) string { return classNames[uint16(class>>8)] }
+// ClassName returns the name of a 24-bit class code's class and subclass
+// from pci.ids or the built-in table, or "" when neither knows it.
+func ClassName(class uint32) string {
+	if db := systemIDs(); db != nil {
+		if n := db.Class(class); n != "" {
+			return n
+		}
+	}
+	return classNames[uint16(class>>8)]
+}
 
 // IsNetwork reports whether a 24-bit class code is a network controller (class 0x02).
 func IsNetwork(class uint32) bool { return class>>16 == 0x02 }

@@ -18,6 +18,7 @@ var labDevs = []fakeDev{
 }
 
 func TestList(t *testing.T) {
+	t.Setenv(IDsEnv, "none") // the expected lines use the built-in names
 	s := fakeSysfs(t, []string{"e1000", "vfio-pci"}, labDevs)
 	devs, err := s.List()
 	if err != nil {
