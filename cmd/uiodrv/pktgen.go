@@ -178,7 +178,7 @@ loop:
 	st := port.Stats()
 	fmt.Fprintf(e.stdout, "--- uiodrv pktgen summary: %s, %v (stopped by %s)\n", f.addr, elapsed.Round(time.Millisecond), reason)
 	fmt.Fprintf(e.stdout, "sent      %d frames of %d bytes (%.0f pps avg, asked %d); NIC tx_good %d; backpressure %d times\n",
-		sent, size, float64(sent)/elapsed.Seconds(), rate, st.HW.TxGood, full)
+		sent, size, float64(sent)/elapsed.Seconds(), rate, st.HW.TxPackets, full)
 	fmt.Fprintf(e.stdout, "received  %d frames; drops %s\n", st.RxPackets, drops(&st))
 	if cerr != nil {
 		return fmt.Errorf("close: %w", cerr)

@@ -335,7 +335,7 @@ func drainTx(ports ...*driver.Port) {
 		}
 		for time.Now().Before(deadline) {
 			st := p.Stats()
-			if st.InFlight == 0 && st.HW.TxGood >= st.TxPackets {
+			if st.InFlight == 0 && st.HW.TxPackets >= st.TxPackets {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)

@@ -84,7 +84,7 @@ func printSummary(w io.Writer, f *runFlags, s, fwd *driver.Stats, counts [driver
 	fmt.Fprintf(w, "irqs      %d (%d spurious); bottom-half runs %d; handler panics %d\n", s.IRQs, s.Spurious, s.BHRuns, s.Panics)
 	fmt.Fprintf(w, "handoff   p50 %v p99 %v over %d runs\n", roundDur(s.HandoffP50), roundDur(s.HandoffP99), s.HandoffCount)
 	fmt.Fprintf(w, "nic       rx_good %d tx_good %d missed %d no_buf %d crc_err %d\n",
-		s.HW.RxGood, s.HW.TxGood, s.HW.RxMissed, s.HW.RxNoBuf, s.HW.RxCRCErr)
+		s.HW.RxPackets, s.HW.TxPackets, s.HW.RxMissed, s.HW.RxNoBuffer, s.HW.RxCRCErrors)
 	var protos []string
 	for _, p := range driver.Protos() {
 		if counts[p] > 0 {
