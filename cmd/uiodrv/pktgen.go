@@ -96,7 +96,7 @@ func pktgen(ctx context.Context, e *env, f *runFlags, rate, size int, dst net.Ha
 	case <-ctx.Done():
 	case <-time.After(f.settle):
 	}
-	fmt.Fprintf(e.stdout, "uiodrv: pktgen ready on %s (%s %s): %d frames/s of %d bytes to %s\n", f.addr, dev.Name(), dev.MAC(), rate, size, dst)
+	fmt.Fprintf(e.stdout, "uiodrv: pktgen ready on %s (%s %s): %d frames/s of %d bytes to %s\n", f.addr, dev.Name, dev.MAC, rate, size, dst)
 
 	// Frames are prepared once; only the sequence number and time change.
 	const batch = 64
@@ -104,7 +104,7 @@ func pktgen(ctx context.Context, e *env, f *runFlags, rate, size int, dst net.Ha
 	for i := range frames {
 		fr := make([]byte, size)
 		copy(fr[0:6], dst)
-		copy(fr[6:12], dev.MAC())
+		copy(fr[6:12], dev.MAC)
 		binary.BigEndian.PutUint16(fr[12:], labEtherType)
 		for j := 26; j < size; j++ {
 			fr[j] = byte(j)
