@@ -135,6 +135,14 @@ func testPortQueues(t *testing.T, mode deferral.Mode, th driver.TopHalf, cpus []
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(10 * time.Millisecond)
+	// Each queue's halves run on its CPU (the threads end with Close).
+	lines, err := drivertest.CheckQueueThreads(mode, cpus)
+	for _, l := range lines {
+		t.Log(l)
+	}
+	if err != nil {
+		t.Error(err)
+	}
 	close(stop)
 	order := qemu.NewFlowOrder(nflows)
 	sent := map[string]int{}
