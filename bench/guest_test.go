@@ -142,7 +142,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, bdf string, mode deferral.Mode, 
 	c, r := srv.Served()
 	fmt.Printf("BENCH DONE %s counted=%d reflected=%d rx=%d processed=%d dropped=%d tx=%d txdrop=%d irqs=%d bhruns=%d hwmissed=%d hwnobuf=%d handoff_p50=%d handoff_p99=%d\n",
 		tag, c, r, st.RxPackets, st.Processed, st.Dropped(), st.TxPackets, st.TxDropped, st.IRQs, st.BHRuns,
-		st.HW.RxMissed, st.HW.RxNoBuf, st.HandoffP50.Nanoseconds(), st.HandoffP99.Nanoseconds())
+		st.HW.RxMissed, st.HW.RxNoBuffer, st.HandoffP50.Nanoseconds(), st.HandoffP99.Nanoseconds())
 }
 
 // guestRT runs the real-time scenario on the NIC: top half at RTIRQPrio on
@@ -186,7 +186,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		fmt.Printf("RT RESULT %s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f th_ns=%.0f tophalf=%s hwmissed=%d hwnobuf=%d\n",
 			tag, r.Jobs, r.Misses, r.Wakeup.Quantile(0.5), r.Wakeup.Quantile(0.99), r.Wakeup.Max(),
 			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds(),
-			thNs, topHalfName(port), st1.HW.RxMissed-st0.HW.RxMissed, st1.HW.RxNoBuf-st0.HW.RxNoBuf)
+			thNs, topHalfName(port), st1.HW.RxMissed-st0.HW.RxMissed, st1.HW.RxNoBuffer-st0.HW.RxNoBuffer)
 	}
 	if plan.RTKernel != "" {
 		guestRTKernel(t, plan, run)

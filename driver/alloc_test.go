@@ -14,26 +14,24 @@ type nopDev struct {
 	next   uint32
 }
 
-func (d *nopDev) Name() string                    { return "nop" }
-func (d *nopDev) MAC() net.HardwareAddr           { return nil }
-func (d *nopDev) RefillRx() int                   { return 0 }
-func (d *nopDev) RxPending() bool                 { return true }
-func (d *nopDev) TxBurst(pkts []TxDesc) int       { return len(pkts) }
-func (d *nopDev) ReclaimTx() int                  { return 0 }
+var nopInfo = NICInfo{Name: "nop", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, Queues: 1, MaxQueues: 1}
+
+func (d *nopDev) Queues() (NIC, Buffers)          { return d, d }
+func (d *nopDev) Info() *NICInfo                  { return &nopInfo }
+func (d *nopDev) Refill(int) int                  { return 0 }
+func (d *nopDev) TxBurst(_ int, p []TxDesc) int   { return len(p) }
+func (d *nopDev) Reclaim(int) int                 { return 0 }
 func (d *nopDev) Packet(buf uint32, n int) []byte { return d.frames[buf%uint32(len(d.frames))][:n] }
-func (d *nopDev) AllocBuf() (uint32, bool)        { return 0, true }
-func (d *nopDev) FreeBufs([]uint32)               {}
-func (d *nopDev) FreeBuffers() int                { return 1 }
-func (d *nopDev) Kick()                           {}
-func (d *nopDev) Vectors() []Vector               { return nil }
+func (d *nopDev) Get() (uint32, bool)             { return 0, true }
+func (d *nopDev) PutMany([]uint32)                {}
+func (d *nopDev) Available() int                  { return 1 }
+func (d *nopDev) Trigger(int)                     {}
 func (d *nopDev) AckIRQ(int) Causes               { return CauseRX }
-func (d *nopDev) EnableIRQ(Causes)                {}
-func (d *nopDev) DisableIRQ(Causes)               {}
-func (d *nopDev) LinkUp() (bool, int)             { return true, 1000 }
-func (d *nopDev) ReadHWStats(*HWStats)            {}
+func (d *nopDev) SetIRQ(int, Causes, bool)        {}
+func (d *nopDev) ReadStats(*NICStats)             {}
 func (d *nopDev) Close() error                    { return nil }
 
-func (d *nopDev) RxBurst(out []RxDesc) int {
+func (d *nopDev) RxBurst(_ int, out []RxDesc) int {
 	n := min(len(out), d.n)
 	for i := 0; i < n; i++ {
 		b := d.next % uint32(len(d.frames))
@@ -47,21 +45,22 @@ func (d *nopDev) RxBurst(out []RxDesc) int {
 // half's poll, with the count and reflect handlers, and counts allocations.
 func TestPacketPathAllocatesNothing(t *testing.T) {
 	dev := &nopDev{frames: [][]byte{udpFrame(t), arpFrame(t), frame(1, 60), frame(2, 1500)}, n: 32}
-	p, err := newPort(dev, Config{Handler: Chain{NewCount(), Reflect{}}, RingSize: 256, Budget: 64})
+	p, err := newPort(dev, dev, Config{Handler: Chain{NewCount(), Reflect{}}, RingSize: 256, Budget: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
+	q := p.queues[0]
 	for name, f := range map[string]func(){
-		"harvest+pollRing": func() { p.harvest(); p.pollRing(64) },
-		"pollDevice":       func() { p.pollDevice(64) },
-		"pollLight":        func() { p.pollLight(64) },
+		"harvest+pollRing": func() { q.harvest(); q.pollRing(64) },
+		"pollDevice":       func() { q.pollDevice(64) },
+		"pollLight":        func() { q.pollLight(64) },
 	} {
 		f()
 		if a := testing.AllocsPerRun(200, f); a != 0 {
 			t.Errorf("%s allocates %.1f times per run", name, a)
 		}
 	}
-	if p.c.processed.Load() == 0 || p.c.txPackets.Load() == 0 {
+	if q.c.processed.Load() == 0 || q.c.txPackets.Load() == 0 {
 		t.Fatal("nothing went through the path")
 	}
 }
@@ -70,14 +69,15 @@ func TestPacketPathAllocatesNothing(t *testing.T) {
 // ring, drain, count, reflect) without a device: 0 allocations per frame.
 func BenchmarkPacketPath(b *testing.B) {
 	dev := &nopDev{frames: [][]byte{udpFrame(b), arpFrame(b)}, n: 32}
-	p, err := newPort(dev, Config{Handler: Chain{NewCount(), Reflect{}}, RingSize: 256, Budget: 32})
+	p, err := newPort(dev, dev, Config{Handler: Chain{NewCount(), Reflect{}}, RingSize: 256, Budget: 32})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	q := p.queues[0]
 	for i := 0; i < b.N; i += 32 {
-		p.harvest()
-		p.pollRing(32)
+		q.harvest()
+		q.pollRing(32)
 	}
 }

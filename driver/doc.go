@@ -72,10 +72,26 @@
 // e1000e workqueue 19463/17010, threaded 19916/17648; the same-core modes
 // were even or favoured light (e1000e tasklet 21933/30268, NAPI 26752/29004).
 //
+// # Queues
+//
+// A Port runs a NIC (the NIC interface) with Info().Queues queues. Each
+// queue has its own halves, as in the kernel: its own deferral.CPU on its
+// Config.IRQCPUs entry (the top-half thread "irq-uqN", which handles the
+// queue's vector, and its ksoftirqd; so its own softirq, tasklet and NAPI
+// instances), its own executor there (workqueue worker, IRQ thread
+// "irq/K-uqN", busy poller "poll-uqN"), its own SPSC ring, bottom-half
+// scratch space, TX lock and counters (Stats.Queues). Queues share the
+// buffer pool, the handler (called concurrently from the queues' bottom
+// halves) and the port's events workqueue. A vector that serves no queue
+// (link, the e1000e's TX vector) belongs to queue 0. When a top half finds
+// the shared pool empty it marks its queue starved; any bottom half that
+// frees buffers then triggers that queue's vector, so a ring that ran dry
+// is refilled whichever queue returns the buffers.
+//
 // Link-status changes run as a workqueue item, which may sleep: it reads the
 // link state, records it and logs it.
 //
-// A device that is a Resetter gets the kernel's TX-hang watchdog: every
+// A NIC that is a Resetter gets the kernel's TX-hang watchdog: every
 // Config.Watchdog (2 s) a workqueue item asks it whether it hangs (frames
 // queued, link up, the TX head not moving) or was reset under the driver;
 // if so it is re-initialised in place and the port, its buffers and its

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fakeDev is a Device in Go memory with an eventfd as its interrupt: enough
+// fakeDev is a one-queue NIC and its pool in Go memory with an eventfd as its interrupt: enough
 // to test the core's logic. The lab tests drive the real NIC.
 type fakeDev struct {
 	t       testing.TB
@@ -91,8 +91,12 @@ func (d *fakeDev) unmaskLine() error {
 	return nil
 }
 
-func (d *fakeDev) Name() string          { return "fake" }
-func (d *fakeDev) MAC() net.HardwareAddr { return net.HardwareAddr{2, 0, 0, 0, 0, 1} }
+// Queues makes the fake an Opened device: one queue, and its own pool.
+func (d *fakeDev) Queues() (NIC, Buffers) { return d, d }
+
+func (d *fakeDev) Info() *NICInfo {
+	return &NICInfo{Name: "fake", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, Queues: 1, MaxQueues: 1, Vectors: d.vecs, QueueVector: []int{0}}
+}
 
 // inject puts frames on the wire and raises an RX interrupt.
 func (d *fakeDev) inject(frames ...[]byte) {
@@ -134,7 +138,7 @@ func (d *fakeDev) raise(c Causes) {
 	}
 }
 
-func (d *fakeDev) RxBurst(out []RxDesc) int {
+func (d *fakeDev) RxBurst(_ int, out []RxDesc) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := copy(out, d.pending)
@@ -142,9 +146,9 @@ func (d *fakeDev) RxBurst(out []RxDesc) int {
 	return n
 }
 
-// RefillRx posts buffers: waiting frames land in them and, as on a NIC,
+// Refill posts buffers: waiting frames land in them and, as on a NIC,
 // that raises an RX interrupt.
-func (d *fakeDev) RefillRx() int {
+func (d *fakeDev) Refill(int) int {
 	d.mu.Lock()
 	before := len(d.pending)
 	d.fill()
@@ -156,13 +160,11 @@ func (d *fakeDev) RefillRx() int {
 	return n
 }
 
-func (d *fakeDev) FreeBuffers() int { d.mu.Lock(); defer d.mu.Unlock(); return len(d.freeB) }
+func (d *fakeDev) Available() int { d.mu.Lock(); defer d.mu.Unlock(); return len(d.freeB) }
 
-func (d *fakeDev) Kick() { d.raise(CauseRX) }
+func (d *fakeDev) Trigger(int) { d.raise(CauseRX) }
 
-func (d *fakeDev) RxPending() bool { d.mu.Lock(); defer d.mu.Unlock(); return len(d.pending) > 0 }
-
-func (d *fakeDev) TxBurst(pkts []TxDesc) int {
+func (d *fakeDev) TxBurst(_ int, pkts []TxDesc) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.txFull {
@@ -183,10 +185,10 @@ func (d *fakeDev) release(b uint32) {
 	d.freeB = append(d.freeB, b)
 }
 
-func (d *fakeDev) ReclaimTx() int                  { return 0 }
+func (d *fakeDev) Reclaim(int) int                 { return 0 }
 func (d *fakeDev) Packet(buf uint32, n int) []byte { return d.bufs[buf][:n] }
 
-func (d *fakeDev) AllocBuf() (uint32, bool) {
+func (d *fakeDev) Get() (uint32, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.freeB) == 0 {
@@ -198,15 +200,13 @@ func (d *fakeDev) AllocBuf() (uint32, bool) {
 	return b, true
 }
 
-func (d *fakeDev) FreeBufs(bufs []uint32) {
+func (d *fakeDev) PutMany(bufs []uint32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, b := range bufs {
 		d.release(b)
 	}
 }
-
-func (d *fakeDev) Vectors() []Vector { return d.vecs }
 
 func (d *fakeDev) AckIRQ(int) Causes {
 	d.mu.Lock()
@@ -216,7 +216,17 @@ func (d *fakeDev) AckIRQ(int) Causes {
 	return c
 }
 
-func (d *fakeDev) EnableIRQ(c Causes) {
+func (d *fakeDev) SetIRQ(_ int, c Causes, on bool) {
+	if on {
+		d.enableIRQ(c)
+	} else {
+		d.mu.Lock()
+		d.enabled &^= c
+		d.mu.Unlock()
+	}
+}
+
+func (d *fakeDev) enableIRQ(c Causes) {
 	d.mu.Lock()
 	d.enabled |= c
 	fire := d.fireLocked(d.causes&c != 0)
@@ -226,10 +236,6 @@ func (d *fakeDev) EnableIRQ(c Causes) {
 	}
 }
 
-func (d *fakeDev) DisableIRQ(c Causes) { d.mu.Lock(); d.enabled &^= c; d.mu.Unlock() }
-
-func (d *fakeDev) LinkUp() (bool, int) { d.mu.Lock(); defer d.mu.Unlock(); return d.link, 1000 }
-
 func (d *fakeDev) setLink(up bool) {
 	d.mu.Lock()
 	d.link = up
@@ -237,7 +243,11 @@ func (d *fakeDev) setLink(up bool) {
 	d.raise(CauseLink)
 }
 
-func (d *fakeDev) ReadHWStats(s *HWStats) {}
+func (d *fakeDev) ReadStats(s *NICStats) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s.Link, s.SpeedMbps = d.link, 1000
+}
 
 func (d *fakeDev) Close() error { d.closed.Store(true); return nil }
 
@@ -249,4 +259,7 @@ func (d *fakeDev) sentFrames() [][]byte {
 	return append([][]byte(nil), d.sent...)
 }
 
-var _ Device = (*fakeDev)(nil)
+var (
+	_ NIC     = (*fakeDev)(nil)
+	_ Buffers = (*fakeDev)(nil)
+)

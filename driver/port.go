@@ -10,7 +10,27 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/uiodrv/uiodrv/deferral"
-	"github.com/uiodrv/uiodrv/ring"
+)
+
+// Opened is a device as a Port takes it: its queues behind the NIC
+// interface, and the buffer pool they receive into. The Port closes the NIC
+// when it closes; the NIC's Close must then release what Open made (the
+// pool and the bus included), as e1000.Device's and igb.Device's do.
+type Opened interface {
+	Queues() (NIC, Buffers)
+}
+
+// Limits and defaults of Config.
+const (
+	// DefaultRingSize is the capacity of each queue's SPSC ring between the
+	// top and the bottom half when Config.RingSize is 0.
+	DefaultRingSize = 2048
+	// MaxBudget bounds Config.Budget: a poll's batch is stack-sized work,
+	// and the NIC's rings hold at most 4096 descriptors.
+	MaxBudget = 4096
+	// MaxQueues is the most queues a Port runs: queue and vector sets are
+	// 32-bit masks (the igb family has at most 16 queues plus one vector).
+	MaxQueues = 32
 )
 
 // Config configures a Port. The zero value counts frames in tasklet mode
@@ -18,14 +38,23 @@ import (
 type Config struct {
 	// Mode is the bottom half's deferral mechanism.
 	Mode deferral.Mode
-	// Handler processes frames; nil counts them (NewCount()).
+	// Handler processes frames; nil counts them (NewCount()). With several
+	// queues, each queue's bottom half calls it: concurrently.
 	Handler Handler
 	// IRQCPU is the core of the top half, and of tasklet, softirq and NAPI
 	// bottom halves (they run where they were raised, as in the kernel).
-	// -1 leaves it unpinned.
+	// -1 leaves it unpinned. Used when IRQCPUs is nil.
 	IRQCPU int
-	// BHCPU is the core of the workqueue, threaded-IRQ and busy-poll threads.
-	// -1 leaves them unpinned.
+	// IRQCPUs is the core of each queue's top half and bottom half, one
+	// entry per queue (Info().Queues): queue q's vector is handled on
+	// IRQCPUs[q], and its bottom half runs there in every mode (its own
+	// softirq, tasklet or NAPI instance; its own workqueue worker,
+	// IRQ thread or busy poller pinned there). nil means IRQCPU for every
+	// queue.
+	IRQCPUs []int
+	// BHCPU is the core of the workqueue, threaded-IRQ and busy-poll threads
+	// of a single-queue port. -1 leaves them unpinned. With several queues
+	// each queue's threads run on its IRQCPUs entry instead.
 	BHCPU int
 	// RTPrio is the top half's SCHED_FIFO priority (hard IRQs preempt
 	// tasks); 0 leaves it SCHED_OTHER.
@@ -39,13 +68,15 @@ type Config struct {
 	BHSched deferral.Sched
 	// Budget is the most frames one bottom-half poll handles; 0 means 64.
 	Budget int
-	// RingSize is the SPSC ring's capacity between top and bottom half,
-	// a power of two; 0 means 2048. A ring at least as large as the
-	// device's buffer pool never overflows (it can never hold more frames
-	// than there are buffers): overload then shows as the NIC running out
-	// of descriptors (RNBC/MPC) instead of DropRingFull.
+	// RingSize is each queue's SPSC ring capacity between top and bottom
+	// half, a power of two; 0 means DefaultRingSize. A ring at least as
+	// large as the device's buffer pool never overflows (it can never hold
+	// more frames than there are buffers): overload then shows as the NIC
+	// running out of descriptors (rx_no_buffer/rx_missed) instead of
+	// DropRingFull.
 	RingSize int
-	// Forward is the port that Forward verdicts transmit on.
+	// Forward is the port that Forward verdicts transmit on (queue q sends
+	// on its queue q modulo its queue count).
 	Forward *Port
 	// DeferHardIRQs and FlushTimeout are NAPI's interrupt deferral (zero: off).
 	DeferHardIRQs int
@@ -57,57 +88,42 @@ type Config struct {
 	// Logger receives lifecycle and link events, never per-packet ones; nil discards.
 	Logger *zap.Logger
 	// Watchdog is the period of the hang watchdog, which runs when the
-	// device is a Resetter: 0 means DefaultWatchdog, negative turns it off.
+	// NIC is a Resetter: 0 means DefaultWatchdog, negative turns it off.
 	Watchdog time.Duration
 }
 
-// Port runs one device: its top half, its bottom half and its handler.
+// Port runs one device: per queue a top half and a bottom half, and the
+// handler they share.
 type Port struct {
-	dev     Device
+	nic     NIC
+	bufs    Buffers
+	info    *NICInfo
 	cfg     Config
 	log     *zap.Logger
 	handler Handler
+	bufSize int // bytes in one packet buffer (BufSizer, or DefaultBufSize)
 
-	irqCPU  *deferral.CPU
-	bhCPU   *deferral.CPU // anchor for thread-based modes; == irqCPU when on the same core
-	exec    deferral.Executor
+	queues  []*queue
+	vecs    []vecState // by index in info.Vectors; empty when polling
 	actions []*deferral.IRQAction
-	wq      *deferral.Workqueue
+	wq      *deferral.Workqueue // events: link changes, the watchdog
 	linkW   *deferral.Work
-	wdog    *watchdog // nil when the device is no Resetter or Config.Watchdog < 0
+	wdog    *watchdog // nil when the NIC is no Resetter or Config.Watchdog < 0
 
-	rx *ring.SPSC[RxDesc]
+	// starved has bit q set by queue q's top half when its refill found the
+	// shared pool empty: the NIC may hold no free descriptor on that
+	// queue, so no RX interrupt would ever come to refill it. Any bottom
+	// half that frees buffers triggers the starved queues' vectors.
+	starved atomic.Uint32
 
-	// top half only
-	thBurst [64]RxDesc
-	thFree  [64]uint32
+	hist   deferral.Histogram // top-to-bottom-half hand-off, all queues
+	histMu sync.Mutex         // guards hist: bottom halves record, Stats reads
 
-	// bottom half only (one bottom half runs at a time in every mode)
-	descs  []RxDesc
-	pkts   []Packet
-	free   []uint32
-	txq    []TxDesc
-	fwdq   []TxDesc
-	hist   deferral.Histogram
-	histMu sync.Mutex // guards hist against Stats readers
-
-	txMu sync.Mutex // guards the device's TX path (TxBurst, ReclaimTx): the own and a forwarding port's bottom halves share it
-
-	// starved is set by the top half when its refill found the buffer pool
-	// empty: the NIC may hold no free descriptor, so no RX interrupt would
-	// ever come to refill it. The bottom half kicks the NIC after freeing.
-	starved atomic.Bool
-
-	scheduledAt atomic.Int64 // monotonic ns when the bottom half was last scheduled, 0 when consumed
-
-	light lightState // TopHalfLight only (tophalf.go)
-
-	c        counters
-	bufSize  int // bytes in one of dev's packet buffers (BufSizer, or DefaultBufSize)
+	pc       portCounters
 	link     atomic.Bool
 	speed    atomic.Int32
-	hwMu     sync.Mutex
-	hw       HWStats
+	hwMu     sync.Mutex // guards hw and the NIC's ReadStats
+	hw       NICStats
 	closing  atomic.Bool
 	once     sync.Once
 	closeErr error
@@ -117,207 +133,166 @@ var start = time.Now()
 
 func monoNow() int64 { return int64(time.Since(start)) }
 
-// newPort checks cfg and builds the port's state, starting nothing.
-func newPort(dev Device, cfg Config) (*Port, error) {
+// newPort checks cfg against the NIC and builds the port's state, starting
+// nothing.
+func newPort(nic NIC, bufs Buffers, cfg Config) (*Port, error) {
+	info := nic.Info()
+	if err := info.Validate(); err != nil {
+		return nil, err
+	}
+	if info.Queues > MaxQueues || len(info.Vectors) > MaxQueues {
+		return nil, fmt.Errorf("%w: %s: %d queues, %d vectors; a port runs at most %d of each", ErrBadConfig, info.Name, info.Queues, len(info.Vectors), MaxQueues)
+	}
 	if cfg.Budget == 0 {
 		cfg.Budget = deferral.NAPIPollWeight
 	}
-	if cfg.Budget < 1 || cfg.Budget > 4096 {
-		return nil, fmt.Errorf("%w: budget %d outside 1..4096", ErrBadConfig, cfg.Budget)
+	if cfg.Budget < 1 || cfg.Budget > MaxBudget {
+		return nil, fmt.Errorf("%w: budget %d outside 1..%d", ErrBadConfig, cfg.Budget, MaxBudget)
 	}
 	if cfg.RingSize == 0 {
-		cfg.RingSize = 2048
+		cfg.RingSize = DefaultRingSize
+	}
+	if cfg.IRQCPUs == nil {
+		cfg.IRQCPUs = make([]int, info.Queues)
+		for q := range cfg.IRQCPUs {
+			cfg.IRQCPUs[q] = cfg.IRQCPU
+		}
+	} else {
+		if len(cfg.IRQCPUs) != info.Queues {
+			return nil, fmt.Errorf("%w: %d IRQ CPUs for %d queues of %s: give one per queue", ErrBadConfig, len(cfg.IRQCPUs), info.Queues, info.Name)
+		}
+		cfg.IRQCPUs = append([]int(nil), cfg.IRQCPUs...)
 	}
 	if cfg.Handler == nil {
 		cfg.Handler = NewCount()
 	}
 	if cfg.TopHalf == TopHalfDefault {
-		cfg.TopHalf = DefaultTopHalf(cfg.Mode, cfg.IRQCPU == cfg.BHCPU && cfg.IRQCPU >= 0)
+		cfg.TopHalf = DefaultTopHalf(cfg.Mode, info.Queues > 1 || cfg.IRQCPU == cfg.BHCPU && cfg.IRQCPU >= 0)
 	}
 	if cfg.TopHalf != TopHalfCopy && cfg.TopHalf != TopHalfLight {
 		return nil, fmt.Errorf("%w: top half %v", ErrBadConfig, cfg.TopHalf)
 	}
-	p := &Port{dev: dev, cfg: cfg, handler: cfg.Handler, log: cfg.Logger, bufSize: bufSize(dev)}
+	p := &Port{nic: nic, bufs: bufs, info: info, cfg: cfg, handler: cfg.Handler, log: cfg.Logger, bufSize: bufSize(nic, bufs)}
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}
 	if l, ok := cfg.Handler.(loggerSetter); ok {
 		l.SetLogger(p.log)
 	}
-	var err error
-	if p.rx, err = ring.NewSPSC[RxDesc](cfg.RingSize); err != nil {
-		return nil, fmt.Errorf("%w: ring size %d: %v", ErrBadConfig, cfg.RingSize, err)
+	for q := 0; q < info.Queues; q++ {
+		qu, err := newQueue(p, q)
+		if err != nil {
+			return nil, err
+		}
+		p.queues = append(p.queues, qu)
 	}
-	p.descs = make([]RxDesc, cfg.Budget)
-	p.pkts = make([]Packet, cfg.Budget)
-	p.free = make([]uint32, 0, cfg.Budget)
-	p.txq = make([]TxDesc, 0, cfg.Budget)
-	p.fwdq = make([]TxDesc, 0, cfg.Budget)
+	p.vecs = vectorQueues(info)
 	return p, nil
 }
 
-// NewPort starts the top half and bottom half for dev. On error nothing is
-// left running and dev is left open (the caller closes it).
-func NewPort(dev Device, cfg Config) (p *Port, err error) {
-	if p, err = newPort(dev, cfg); err != nil {
+// NewPort starts a top half and a bottom half per queue of dev. On error
+// nothing is left running and dev is left open (the caller closes it).
+func NewPort(dev Opened, cfg Config) (p *Port, err error) {
+	nic, bufs := dev.Queues()
+	if p, err = newPort(nic, bufs, cfg); err != nil {
 		return nil, err
 	}
-	cfg = p.cfg
 	defer func() {
 		if err != nil {
 			p.stop()
 		}
 	}()
-	name := dev.Name()
-	if p.irqCPU, err = deferral.NewCPU(deferral.CPUOptions{CPU: cfg.IRQCPU, RTPrio: cfg.RTPrio, Name: "uiodrv"}); err != nil {
-		return nil, fmt.Errorf("top-half CPU %d: %w", cfg.IRQCPU, err)
-	}
-	p.bhCPU = p.irqCPU
-	if cfg.BHCPU != cfg.IRQCPU {
-		if p.bhCPU, err = deferral.NewCPU(deferral.CPUOptions{CPU: cfg.BHCPU, Name: "uiodrv-bh"}); err != nil {
-			return nil, fmt.Errorf("bottom-half CPU %d: %w", cfg.BHCPU, err)
-		}
-	}
 	if p.wq, err = deferral.NewWorkqueue("uiodrv-events", 0, 0); err != nil {
 		return nil, err
 	}
 	p.linkW = deferral.NewWork(func(*deferral.Work) { p.checkLink() })
 	p.startWatchdog()
-
-	up, speed := dev.LinkUp()
-	p.link.Store(up)
-	p.speed.Store(int32(speed))
-
-	eo := deferral.ExecutorOptions{
-		Mode:          cfg.Mode,
-		CPU:           p.irqCPU,
-		Weight:        cfg.Budget,
-		Name:          "uiodrv-" + cfg.Mode.String(),
-		ThreadPrio:    cfg.ThreadPrio,
-		Sched:         cfg.BHSched,
-		DeferHardIRQs: cfg.DeferHardIRQs,
-		FlushTimeout:  cfg.FlushTimeout,
-	}
-	switch cfg.Mode {
-	case deferral.ModeNAPI, deferral.ModeBusyPoll:
-		eo.Poll = p.pollDevice
-		if cfg.Mode == deferral.ModeNAPI {
-			eo.Reenable = func() { p.dev.EnableIRQ(CauseRX) }
-		} else {
-			eo.CPU = p.bhCPU
+	var st NICStats
+	p.readStats(&st)
+	p.link.Store(st.Link)
+	p.speed.Store(int32(st.SpeedMbps))
+	for _, q := range p.queues {
+		if err = q.start(); err != nil {
+			return nil, err
 		}
-	case deferral.ModeWorkqueue, deferral.ModeThreaded:
-		eo.CPU = p.bhCPU
-		eo.Poll = p.pollRing
-	default:
-		eo.Poll = p.pollRing
+		// Post buffers to every free slot (a driver may have at open).
+		p.nic.Refill(q.id)
 	}
-	if cfg.TopHalf == TopHalfLight && cfg.Mode != deferral.ModeBusyPoll {
-		eo.Poll, eo.Reenable = p.pollLight, p.reenableLight
-	}
-	if p.exec, err = deferral.NewExecutor(eo); err != nil {
-		return nil, fmt.Errorf("bottom half (%v): %w", cfg.Mode, err)
-	}
-	if cfg.Mode == deferral.ModeBusyPoll {
+	name := p.info.Name
+	if p.cfg.Mode == deferral.ModeBusyPoll {
 		// No interrupts: DPDK's poll mode. Link changes are not tracked.
-		p.log.Info("port up", zap.String("device", name), zap.String("mode", cfg.Mode.String()))
+		p.log.Info("port up", zap.String("device", name), zap.String("mode", p.cfg.Mode.String()), zap.Int("queues", len(p.queues)))
 		return p, nil
 	}
-	for i, v := range dev.Vectors() {
-		irq := deferral.IRQ{Fd: v.Fd, Ack: v.Ack}
-		th := func() deferral.IRQReturn { return p.topHalf(i, &v) }
-		if cfg.TopHalf == TopHalfLight {
-			th = func() deferral.IRQReturn { return p.topHalfLight(i, &v) }
-		}
-		a, err := p.irqCPU.RequestIRQ(irq, th, "uiodrv-"+v.Name)
-		if err != nil {
-			return nil, fmt.Errorf("request irq %s: %w", v.Name, err)
-		}
-		p.actions = append(p.actions, a)
+	if err = p.requestIRQs(); err != nil {
+		return nil, err
 	}
-	dev.EnableIRQ(CauseRX | CauseTX | CauseLink)
-	// Frames may have arrived before the interrupt was enabled.
-	p.exec.Schedule()
-	p.log.Info("port up", zap.String("device", name), zap.String("mode", cfg.Mode.String()),
-		zap.Int("vectors", len(p.actions)), zap.Bool("link", up), zap.Int("speed_mbps", speed))
+	for v := range p.info.Vectors {
+		p.nic.SetIRQ(v, p.info.Vectors[v].Causes, true)
+	}
+	// Frames may have arrived before the interrupts were enabled.
+	for _, q := range p.queues {
+		q.exec.Schedule()
+	}
+	p.log.Info("port up", zap.String("device", name), zap.String("mode", p.cfg.Mode.String()),
+		zap.Int("queues", len(p.queues)), zap.Int("vectors", len(p.actions)), zap.Bool("link", st.Link), zap.Int("speed_mbps", st.SpeedMbps))
 	return p, nil
 }
 
-// checkLink runs in the events workqueue on a link-status-change interrupt.
+// readStats reads the NIC's counters into the port's totals and copies the
+// totals to s.
+func (p *Port) readStats(s *NICStats) {
+	p.hwMu.Lock()
+	if !p.closing.Load() {
+		p.nic.ReadStats(&p.hw)
+	}
+	*s = p.hw
+	p.hwMu.Unlock()
+}
+
+// checkLink runs in the events workqueue on a link-status-change interrupt
+// (and once at start): only it moves the port's link state, so that it sees
+// every change.
 func (p *Port) checkLink() {
-	up, speed := p.dev.LinkUp()
-	was := p.link.Swap(up)
-	p.speed.Store(int32(speed))
-	if up == was {
+	var st NICStats
+	p.readStats(&st)
+	p.speed.Store(int32(st.SpeedMbps))
+	if was := p.link.Swap(st.Link); st.Link == was {
 		return
 	}
-	if up {
-		p.c.linkUps.Add(1)
-		p.log.Info("link up", zap.String("device", p.dev.Name()), zap.Int("speed_mbps", speed))
+	if st.Link {
+		p.pc.linkUps.Add(1)
+		p.log.Info("link up", zap.String("device", p.info.Name), zap.Int("speed_mbps", st.SpeedMbps))
 	} else {
-		p.c.linkDowns.Add(1)
-		p.log.Warn("link down", zap.String("device", p.dev.Name()))
+		p.pc.linkDowns.Add(1)
+		p.log.Warn("link down", zap.String("device", p.info.Name))
 	}
 }
 
-// Device returns the port's device.
-func (p *Port) Device() Device { return p.dev }
+// NIC returns the port's device.
+func (p *Port) NIC() NIC { return p.nic }
+
+// Info describes the port's device.
+func (p *Port) Info() *NICInfo { return p.info }
 
 // Mode returns the bottom half's mode.
 func (p *Port) Mode() deferral.Mode { return p.cfg.Mode }
 
-// Stats returns a snapshot of the counters, reading the NIC's hardware
-// counters (which clear on read) into the accumulated totals.
-func (p *Port) Stats() Stats {
-	p.hwMu.Lock()
-	if !p.closing.Load() {
-		p.dev.ReadHWStats(&p.hw)
-	}
-	hw := p.hw
-	p.hwMu.Unlock()
-	s := Stats{
-		RxPackets: p.c.rxPackets.Load(),
-		RxBytes:   p.c.rxBytes.Load(),
-		Processed: p.c.processed.Load(),
-		TxPackets: p.c.txPackets.Load(),
-		TxBytes:   p.c.txBytes.Load(),
-		TxDropped: p.c.txDropped.Load(),
-		TxInvalid: p.c.txInvalid.Load(),
-		IRQs:      p.c.irqs.Load(),
-		Spurious:  p.c.spurious.Load(),
-		BHRuns:    p.c.bhRuns.Load(),
-		Panics:    p.c.panics.Load(),
-		LinkUps:   p.c.linkUps.Load(),
-		LinkDowns: p.c.linkDowns.Load(),
-		Resets:    p.c.resets.Load(),
-		Link:      p.link.Load(),
-		SpeedMbps: int(p.speed.Load()),
-		HW:        hw,
-		InFlight:  uint64(p.rx.Len()),
-	}
-	for i := range s.Drops {
-		s.Drops[i] = p.c.drops[i].Load()
-	}
-	p.histMu.Lock()
-	s.HandoffCount = p.hist.Count()
-	if s.HandoffCount > 0 {
-		s.HandoffP50 = time.Duration(p.hist.Quantile(0.50))
-		s.HandoffP99 = time.Duration(p.hist.Quantile(0.99))
-	}
-	p.histMu.Unlock()
-	return s
-}
+// QueueCPUs is each queue's core (Config.IRQCPUs resolved).
+func (p *Port) QueueCPUs() []int { return append([]int(nil), p.cfg.IRQCPUs...) }
 
 // Close stops the port in order: device interrupts off, interrupt handlers
-// freed, bottom half stopped, frames left in the ring dropped (counted as
-// DropShutdown), threads ended, handler closed, device closed (reset, DMA
-// released). It is idempotent.
+// freed, bottom halves stopped, frames left in the rings dropped (counted
+// as DropShutdown), threads ended, handler closed, device closed (reset,
+// DMA released). It is idempotent.
 func (p *Port) Close() error {
 	p.once.Do(func() {
-		p.closing.Store(true)
-		p.dev.DisableIRQ(CauseRX | CauseTX | CauseLink)
+		for v := range p.info.Vectors {
+			p.nic.SetIRQ(v, CauseRX|CauseTX|CauseLink, false)
+		}
 		p.hwMu.Lock()
-		p.dev.ReadHWStats(&p.hw)
+		p.nic.ReadStats(&p.hw)
+		p.closing.Store(true)
 		p.hwMu.Unlock()
 		p.stop()
 		if c, ok := p.handler.(Closer); ok {
@@ -325,22 +300,23 @@ func (p *Port) Close() error {
 				p.closeErr = fmt.Errorf("close handler: %w", err)
 			}
 		}
-		if err := p.dev.Close(); err != nil {
+		if err := p.nic.Close(); err != nil {
 			p.closeErr = errors.Join(p.closeErr, fmt.Errorf("close device: %w", err))
 		}
-		p.log.Info("port closed", zap.String("device", p.dev.Name()))
+		p.log.Info("port closed", zap.String("device", p.info.Name))
 	})
 	return p.closeErr
 }
 
 // stop ends everything NewPort started, in reverse order; safe on a partly built port.
 func (p *Port) stop() {
+	p.closing.Store(true)
 	for _, a := range p.actions {
 		a.Free()
 	}
 	p.actions = nil
-	if p.exec != nil {
-		_ = p.exec.Close()
+	for _, q := range p.queues {
+		q.stopExec()
 	}
 	p.stopWatchdog()
 	if p.linkW != nil {
@@ -349,25 +325,8 @@ func (p *Port) stop() {
 	if p.wq != nil {
 		p.wq.Close()
 	}
-	if p.rx != nil {
-		var d [64]RxDesc
-		var bufs [64]uint32
-		for {
-			n := p.rx.DequeueBurst(d[:])
-			if n == 0 {
-				break
-			}
-			for i := 0; i < n; i++ {
-				bufs[i] = d[i].Buf
-			}
-			p.dev.FreeBufs(bufs[:n])
-			p.c.drops[DropShutdown].Add(uint64(n))
-		}
-	}
-	if p.bhCPU != nil && p.bhCPU != p.irqCPU {
-		_ = p.bhCPU.Close()
-	}
-	if p.irqCPU != nil {
-		_ = p.irqCPU.Close()
+	for _, q := range p.queues {
+		q.drain()
+		q.stopCPU()
 	}
 }

@@ -4,69 +4,77 @@ import (
 	"go.uber.org/zap"
 )
 
-func (p *Port) noteHandoff() {
-	if t := p.scheduledAt.Swap(0); t != 0 {
-		p.histMu.Lock()
-		p.hist.Record(monoNow() - t)
-		p.histMu.Unlock()
+// panicLogFirst and panicLogEvery rate-limit the handler-panic log: the
+// first ten, then every thousandth.
+const (
+	panicLogFirst = 10
+	panicLogEvery = 1000
+)
+
+func (q *queue) noteHandoff() {
+	if t := q.scheduledAt.Swap(0); t != 0 {
+		q.p.histMu.Lock()
+		q.p.hist.Record(monoNow() - t)
+		q.p.histMu.Unlock()
 	}
 }
 
 // pollRing is the bottom half of the ring-based modes.
-func (p *Port) pollRing(budget int) int {
-	p.noteHandoff()
-	p.c.bhRuns.Add(1)
-	if budget > len(p.descs) {
-		budget = len(p.descs)
+func (q *queue) pollRing(budget int) int {
+	q.noteHandoff()
+	q.c.bhRuns.Add(1)
+	if budget > len(q.descs) {
+		budget = len(q.descs)
 	}
-	n := p.rx.DequeueBurst(p.descs[:budget])
+	n := q.rx.DequeueBurst(q.descs[:budget])
 	if n > 0 {
-		p.process(p.descs[:n])
+		q.process(q.descs[:n])
 	}
-	p.reclaim()
+	q.reclaim()
 	return n
 }
 
-// pollDevice is the NAPI and busy-poll bottom half: it harvests the NIC itself.
-func (p *Port) pollDevice(budget int) int {
-	p.noteHandoff()
-	p.c.bhRuns.Add(1)
-	if budget > len(p.descs) {
-		budget = len(p.descs)
+// pollDevice is the NAPI and busy-poll bottom half: it harvests the NIC's
+// queue itself.
+func (q *queue) pollDevice(budget int) int {
+	q.noteHandoff()
+	q.c.bhRuns.Add(1)
+	if budget > len(q.descs) {
+		budget = len(q.descs)
 	}
-	n := p.dev.RxBurst(p.descs[:budget])
+	p := q.p
+	n := p.nic.RxBurst(q.id, q.descs[:budget])
 	if n > 0 {
 		var bytes uint64
-		for _, d := range p.descs[:n] {
+		for _, d := range q.descs[:n] {
 			bytes += uint64(d.Len)
 		}
-		p.c.rxPackets.Add(uint64(n))
-		p.c.rxBytes.Add(bytes)
-		p.process(p.descs[:n])
+		q.c.rxPackets.Add(uint64(n))
+		q.c.rxBytes.Add(bytes)
+		q.process(q.descs[:n])
 		// Refill after processing, when the batch's buffers are back in
 		// the pool (as e1000_clean_rx_irq allocates after cleaning).
-		p.dev.RefillRx()
+		p.nic.Refill(q.id)
 	}
-	p.reclaim()
+	q.reclaim()
 	return n
 }
 
-// reclaim frees the buffers of transmitted frames and, if the top half found
-// the pool empty, kicks the NIC now that buffers are back: buffers return
-// both through process (consumed frames) and here (transmitted ones).
-func (p *Port) reclaim() {
-	p.txMu.Lock()
-	p.dev.ReclaimTx()
-	p.txMu.Unlock()
-	if p.starved.Load() && p.dev.FreeBuffers() > 0 && p.starved.CompareAndSwap(true, false) {
-		p.dev.Kick()
-	}
+// reclaim frees the buffers of transmitted frames and, if a top half found
+// the pool empty, triggers its queue now that buffers are back: buffers
+// return both through process (consumed frames) and here (transmitted ones).
+func (q *queue) reclaim() {
+	q.txMu.Lock()
+	q.p.nic.Reclaim(q.id)
+	q.txMu.Unlock()
+	q.p.kickStarved()
 }
 
 // process runs the handler on a batch and carries out its verdicts.
-func (p *Port) process(descs []RxDesc) {
-	pkts := p.pkts[:0]
-	free := p.free[:0]
+func (q *queue) process(descs []RxDesc) {
+	p := q.p
+	pkts := q.pkts[:0]
+	free := q.free[:0]
 	var bad, noEOP uint64
 	for _, d := range descs {
 		if d.Errors != 0 || d.Flags != 0 {
@@ -78,39 +86,39 @@ func (p *Port) process(descs []RxDesc) {
 			}
 			continue
 		}
-		pkts = append(pkts, Packet{Data: p.dev.Packet(d.Buf, int(d.Len)), Desc: d})
+		pkts = append(pkts, Packet{Data: p.bufs.Packet(d.Buf, int(d.Len)), Desc: d})
 	}
 	if bad > 0 {
-		p.c.drops[DropRxError].Add(bad)
+		q.c.drops[DropRxError].Add(bad)
 	}
 	if noEOP > 0 {
-		p.c.drops[DropNoEOP].Add(noEOP)
+		q.c.drops[DropNoEOP].Add(noEOP)
 	}
 	if len(pkts) > 0 {
-		if p.runHandler(pkts) {
-			p.c.processed.Add(uint64(len(pkts)))
-			free = p.verdicts(pkts, free)
+		if q.runHandler(pkts) {
+			q.c.processed.Add(uint64(len(pkts)))
+			free = q.verdicts(pkts, free)
 		} else {
 			for _, pk := range pkts {
 				free = append(free, pk.Desc.Buf)
 			}
-			p.c.drops[DropPanic].Add(uint64(len(pkts)))
+			q.c.drops[DropPanic].Add(uint64(len(pkts)))
 		}
 	}
 	if len(free) > 0 {
-		p.dev.FreeBufs(free)
+		p.bufs.PutMany(free)
 	}
-	p.free = free[:0]
+	q.free = free[:0]
 }
 
 // runHandler calls the handler and recovers a panic; false means it panicked.
-func (p *Port) runHandler(pkts []Packet) (ok bool) {
+func (q *queue) runHandler(pkts []Packet) (ok bool) {
+	p := q.p
 	defer func() {
 		if r := recover(); r != nil {
 			ok = false
-			n := p.c.panics.Add(1)
-			// Rate-limited: the first ten, then every thousandth.
-			if n <= 10 || n%1000 == 0 {
+			n := p.pc.panics.Add(1)
+			if n <= panicLogFirst || n%panicLogEvery == 0 {
 				p.log.Error("packet handler panicked; batch dropped", zap.Any("panic", r), zap.Uint64("panics", n), zap.Int("batch", len(pkts)))
 			}
 		}
@@ -124,9 +132,10 @@ func (p *Port) runHandler(pkts []Packet) (ok bool) {
 // counted (TxInvalid) and its buffer freed, never handed to the NIC. A
 // Transmit verdict on Data that is not the frame's own buffer (the handler
 // built a new frame) copies Data into the buffer first.
-func (p *Port) verdicts(pkts []Packet, free []uint32) []uint32 {
-	txq := p.txq[:0]
-	fwdq := p.fwdq[:0]
+func (q *queue) verdicts(pkts []Packet, free []uint32) []uint32 {
+	p := q.p
+	txq := q.txq[:0]
+	fwdq := q.fwdq[:0]
 	fwd := p.cfg.Forward
 	var invalid uint64
 	for i := range pkts {
@@ -139,7 +148,7 @@ func (p *Port) verdicts(pkts []Packet, free []uint32) []uint32 {
 				free = append(free, pk.Desc.Buf)
 				continue
 			}
-			if buf := p.dev.Packet(pk.Desc.Buf, n); len(buf) < n {
+			if buf := p.bufs.Packet(pk.Desc.Buf, n); len(buf) < n {
 				invalid++
 				free = append(free, pk.Desc.Buf)
 				continue
@@ -150,15 +159,15 @@ func (p *Port) verdicts(pkts []Packet, free []uint32) []uint32 {
 		case Forward:
 			switch {
 			case fwd == nil:
-				p.c.txDropped.Add(1)
+				q.c.txDropped.Add(1)
 			case len(pk.Data) == 0 || len(pk.Data) > fwd.bufSize:
 				invalid++
 			default:
-				if b, ok := fwd.dev.AllocBuf(); ok {
-					n := copy(fwd.dev.Packet(b, len(pk.Data)), pk.Data)
+				if b, ok := fwd.bufs.Get(); ok {
+					n := copy(fwd.bufs.Packet(b, len(pk.Data)), pk.Data)
 					fwdq = append(fwdq, TxDesc{Buf: b, Len: uint16(n)})
 				} else {
-					p.c.txDropped.Add(1)
+					q.c.txDropped.Add(1)
 				}
 			}
 			free = append(free, pk.Desc.Buf)
@@ -167,25 +176,28 @@ func (p *Port) verdicts(pkts []Packet, free []uint32) []uint32 {
 		}
 	}
 	if invalid > 0 {
-		p.c.txInvalid.Add(invalid)
+		q.c.txInvalid.Add(invalid)
 	}
 	if len(txq) > 0 {
-		free = p.transmit(p, txq, free, true)
+		free = q.transmit(q, txq, free)
 	}
 	if len(fwdq) > 0 {
-		fwdFree := fwd.transmit(p, fwdq, nil, false)
+		fwdFree := fwd.queues[q.id%len(fwd.queues)].transmit(q, fwdq, nil)
 		if len(fwdFree) > 0 {
-			fwd.dev.FreeBufs(fwdFree)
+			fwd.bufs.PutMany(fwdFree)
 		}
 	}
-	p.txq, p.fwdq = txq[:0], fwdq[:0]
+	q.txq, q.fwdq = txq[:0], fwdq[:0]
 	return free
 }
 
-// bufSize is the size of dev's packet buffers.
-func bufSize(dev Device) int {
-	if b, ok := dev.(BufSizer); ok && b.BufSize() > 0 {
-		return min(b.BufSize(), 1<<16-1) // TxDesc.Len is 16 bits
+// bufSize is the size of the packet buffers: what the NIC or the pool says
+// (BufSizer), else DefaultBufSize.
+func bufSize(nic NIC, bufs Buffers) int {
+	for _, x := range []any{nic, bufs} {
+		if b, ok := x.(BufSizer); ok && b.BufSize() > 0 {
+			return min(b.BufSize(), 1<<16-1) // TxDesc.Len is 16 bits
+		}
 	}
 	return DefaultBufSize
 }

@@ -4,10 +4,15 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 )
 
-// topHalf is the hard-IRQ handler of one vector.
-func (p *Port) topHalf(vec int, v *Vector) deferral.IRQReturn {
-	causes := p.dev.AckIRQ(vec) & v.Causes
-	p.c.irqs.Add(1)
+// refillRetries bounds refill's post-and-look-again loop: each round either
+// posts the buffers that came back or leaves the starved flag for a bottom
+// half to act on, so a few rounds only cover frees racing the flag.
+const refillRetries = 4
+
+// topHalf is the copying hard-IRQ handler of vector v, serving vs's queues.
+func (p *Port) topHalf(v int, vec *Vector, vs *vecState) deferral.IRQReturn {
+	causes := p.nic.AckIRQ(v) & vec.Causes
+	p.queues[vs.queues[0]].c.irqs.Add(1)
 	if causes&CauseLink != 0 {
 		deferral.QueueWork(p.wq, p.linkW)
 	}
@@ -15,21 +20,24 @@ func (p *Port) topHalf(vec int, v *Vector) deferral.IRQReturn {
 	if causes&CauseRX != 0 {
 		if p.cfg.Mode == deferral.ModeNAPI {
 			// napi_schedule: the poll harvests; no RX interrupts until it completes.
-			p.dev.DisableIRQ(CauseRX)
+			p.nic.SetIRQ(v, CauseRX, false)
 		} else {
-			p.harvest()
+			for _, q := range vs.queues {
+				p.queues[q].harvest()
+			}
 		}
 		schedule = true
 	}
-	if v.Unmask != nil {
-		_ = v.Unmask()
+	if vec.Unmask != nil {
+		_ = vec.Unmask()
 	}
 	if schedule && !p.closing.Load() {
-		p.scheduledAt.CompareAndSwap(0, monoNow())
-		p.exec.Schedule()
+		for _, q := range vs.queues {
+			p.queues[q].schedule()
+		}
 	}
 	if causes == 0 {
-		p.c.spurious.Add(1)
+		p.queues[vs.queues[0]].c.spurious.Add(1)
 		return deferral.IRQNone
 	}
 	return deferral.IRQHandled
@@ -38,46 +46,49 @@ func (p *Port) topHalf(vec int, v *Vector) deferral.IRQReturn {
 // harvest moves completed RX descriptors into the ring and refills the NIC
 // (tail written once). Frames that do not fit are dropped and their buffers
 // freed, so the NIC keeps running.
-func (p *Port) harvest() {
-	for round := 0; round < 16; round++ {
-		n := p.dev.RxBurst(p.thBurst[:])
+func (q *queue) harvest() {
+	p := q.p
+	for round := 0; round < harvestRounds; round++ {
+		n := p.nic.RxBurst(q.id, q.thBurst[:])
 		if n == 0 {
 			break
 		}
 		var bytes uint64
 		for i := 0; i < n; i++ {
-			bytes += uint64(p.thBurst[i].Len)
+			bytes += uint64(q.thBurst[i].Len)
 		}
-		p.c.rxPackets.Add(uint64(n))
-		p.c.rxBytes.Add(bytes)
-		k := p.rx.EnqueueBurst(p.thBurst[:n])
+		q.c.rxPackets.Add(uint64(n))
+		q.c.rxBytes.Add(bytes)
+		k := q.rx.EnqueueBurst(q.thBurst[:n])
 		if k < n {
-			free := p.thFree[:0]
-			for _, d := range p.thBurst[k:n] {
+			free := q.thFree[:0]
+			for _, d := range q.thBurst[k:n] {
 				free = append(free, d.Buf)
 			}
-			p.dev.FreeBufs(free)
-			p.c.drops[DropRingFull].Add(uint64(n - k))
+			p.bufs.PutMany(free)
+			q.c.drops[DropRingFull].Add(uint64(n - k))
 		}
-		if n < len(p.thBurst) {
+		if n < len(q.thBurst) {
 			break
 		}
 	}
-	p.refill()
+	q.refill()
 }
 
-// refill posts buffers to the NIC. When the pool is empty it sets starved and
-// then looks again: either the bottom half frees buffers after the flag is
-// set (and kicks), or they are already back and we post them now. Checking
-// after setting the flag is what closes the lost-wake-up window.
-func (p *Port) refill() {
-	for i := 0; i < 4; i++ {
-		p.dev.RefillRx()
-		if p.dev.FreeBuffers() > 0 {
+// refill posts buffers to the NIC. When the pool is empty it marks the queue
+// starved and then looks again: either a bottom half frees buffers after the
+// flag is set (and triggers the queue's vector), or they are already back and
+// we post them now. Checking after setting the flag is what closes the
+// lost-wake-up window.
+func (q *queue) refill() {
+	p := q.p
+	for i := 0; i < refillRetries; i++ {
+		p.nic.Refill(q.id)
+		if p.bufs.Available() > 0 {
 			return
 		}
-		p.starved.Store(true)
-		if p.dev.FreeBuffers() == 0 || !p.starved.CompareAndSwap(true, false) {
+		p.starved.Or(1 << uint(q.id))
+		if p.bufs.Available() == 0 || !p.clearStarved(q.id) {
 			return
 		}
 	}

@@ -5,28 +5,29 @@ import (
 	"fmt"
 )
 
-// transmit sends q on port t's device; frames the TX ring refuses are
-// counted on from and their buffers appended to free.
-func (t *Port) transmit(from *Port, q []TxDesc, free []uint32, _ bool) []uint32 {
+// transmit sends txs on queue t; frames the TX ring refuses are counted on
+// from and their buffers appended to free.
+func (t *queue) transmit(from *queue, txs []TxDesc, free []uint32) []uint32 {
+	nic := t.p.nic
 	t.txMu.Lock()
-	k := t.dev.TxBurst(q)
-	if k < len(q) {
+	k := nic.TxBurst(t.id, txs)
+	if k < len(txs) {
 		// Make room and try once more before giving up on the rest.
-		t.dev.ReclaimTx()
-		k += t.dev.TxBurst(q[k:])
+		nic.Reclaim(t.id)
+		k += nic.TxBurst(t.id, txs[k:])
 	}
 	t.txMu.Unlock()
 	var bytes uint64
-	for _, d := range q[:k] {
+	for _, d := range txs[:k] {
 		bytes += uint64(d.Len)
 	}
 	t.c.txPackets.Add(uint64(k))
 	t.c.txBytes.Add(bytes)
-	for _, d := range q[k:] {
+	for _, d := range txs[k:] {
 		free = append(free, d.Buf)
 	}
-	if k < len(q) {
-		from.c.txDropped.Add(uint64(len(q) - k))
+	if k < len(txs) {
+		from.c.txDropped.Add(uint64(len(txs) - k))
 	}
 	return free
 }
@@ -35,30 +36,32 @@ func (t *Port) transmit(from *Port, q []TxDesc, free []uint32, _ bool) []uint32 
 // than a packet buffer.
 var ErrFrameSize = errors.New("driver: frame size")
 
-// Transmit queues frames from outside the bottom half (a packet generator):
-// it copies each into a device buffer. It returns how many were queued,
-// which is fewer than len(frames) when the buffer pool or the TX ring is
-// full. A frame that is empty or larger than a buffer is refused before
-// anything is queued: the error wraps ErrFrameSize and nothing is sent.
+// Transmit queues frames from outside the bottom halves (a packet
+// generator) on queue 0: it copies each into a pool buffer. It returns how
+// many were queued, which is fewer than len(frames) when the buffer pool or
+// the TX ring is full. A frame that is empty or larger than a buffer is
+// refused before anything is queued: the error wraps ErrFrameSize and
+// nothing is sent.
 func (p *Port) Transmit(frames [][]byte) (int, error) {
 	for i, f := range frames {
 		if len(f) == 0 || len(f) > p.bufSize {
 			return 0, fmt.Errorf("%w: frame %d is %d bytes, want 1 to %d", ErrFrameSize, i, len(f), p.bufSize)
 		}
 	}
-	q := p.txq[:0:0]
+	txs := make([]TxDesc, 0, len(frames))
 	for _, f := range frames {
-		b, ok := p.dev.AllocBuf()
+		b, ok := p.bufs.Get()
 		if !ok {
 			break
 		}
-		n := copy(p.dev.Packet(b, len(f)), f)
-		q = append(q, TxDesc{Buf: b, Len: uint16(n)})
+		n := copy(p.bufs.Packet(b, len(f)), f)
+		txs = append(txs, TxDesc{Buf: b, Len: uint16(n)})
 	}
-	free := p.transmit(p, q, nil, false)
-	sent := len(q) - len(free)
+	q := p.queues[0]
+	free := q.transmit(q, txs, nil)
+	sent := len(txs) - len(free)
 	if len(free) > 0 {
-		p.dev.FreeBufs(free)
+		p.bufs.PutMany(free)
 	}
 	return sent, nil
 }

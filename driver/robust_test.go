@@ -16,7 +16,7 @@ func takeBufs(t *testing.T, d *fakeDev, frames ...[]byte) []RxDesc {
 	t.Helper()
 	var descs []RxDesc
 	for _, f := range frames {
-		b, ok := d.AllocBuf()
+		b, ok := d.Get()
 		if !ok {
 			t.Fatal("pool empty")
 		}
@@ -49,7 +49,7 @@ func TestTransmitVerdictInvalid(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dev := newFakeDev(t, 8)
 			fdev := newFakeDev(t, 8)
-			fwd, err := newPort(fdev, Config{})
+			fwd, err := newPort(fdev, fdev, Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,11 +59,11 @@ func TestTransmitVerdictInvalid(t *testing.T) {
 					pkts[i].Verdict = tc.verdict
 				}
 			})
-			p, err := newPort(dev, Config{Handler: h, Forward: fwd})
+			p, err := newPort(dev, dev, Config{Handler: h, Forward: fwd})
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.process(takeBufs(t, dev, frame(1, 60)))
+			p.queues[0].process(takeBufs(t, dev, frame(1, 60)))
 			st := p.Stats()
 			if st.TxInvalid != tc.invalid || st.Processed != 1 {
 				t.Fatalf("tx_invalid %d processed %d, want %d and 1", st.TxInvalid, st.Processed, tc.invalid)
@@ -87,7 +87,7 @@ func TestTransmitVerdictInvalid(t *testing.T) {
 func TestPortTransmitRefusesBadFrames(t *testing.T) {
 	for _, bad := range [][]byte{make([]byte, DefaultBufSize+1), {}} {
 		dev := newFakeDev(t, 8)
-		p, err := newPort(dev, Config{})
+		p, err := newPort(dev, dev, Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestPortTransmitRefusesBadFrames(t *testing.T) {
 		}
 	}
 	dev := newFakeDev(t, 8)
-	p, err := newPort(dev, Config{})
+	p, err := newPort(dev, dev, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,13 +118,13 @@ func TestPortTransmitRefusesBadFrames(t *testing.T) {
 func TestIncompleteFramesDropped(t *testing.T) {
 	dev := newFakeDev(t, 8)
 	seen := 0
-	p, err := newPort(dev, Config{Handler: HandlerFunc(func(pkts []Packet) { seen += len(pkts) })})
+	p, err := newPort(dev, dev, Config{Handler: HandlerFunc(func(pkts []Packet) { seen += len(pkts) })})
 	if err != nil {
 		t.Fatal(err)
 	}
 	descs := takeBufs(t, dev, frame(1, 60), frame(2, 60), frame(3, 60))
 	descs[1].Flags = RxIncomplete
-	p.process(descs)
+	p.queues[0].process(descs)
 	st := p.Stats()
 	if seen != 2 || st.Drops[DropNoEOP] != 1 || st.Drops[DropRxError] != 0 || dev.freeCount() != 8 {
 		t.Fatalf("handler saw %d, drops %v, %d of 8 buffers free; want 2 seen, one rx_no_eop", seen, st.Drops, dev.freeCount())
@@ -141,14 +141,14 @@ func TestCaptureWriteErrorLoggedOnce(t *testing.T) {
 	}
 	core, logs := observer.New(zapcore.InfoLevel)
 	dev := newFakeDev(t, 8)
-	p, err := newPort(dev, Config{Handler: Chain{NewCount(), c}, Logger: zap.New(core)})
+	p, err := newPort(dev, dev, Config{Handler: Chain{NewCount(), c}, Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.f.Close() // every write from now on fails (once the buffer flushes)
 	const batches = 400
 	for i := 0; i < batches; i++ {
-		p.process(takeBufs(t, dev, frame(i, 1500)))
+		p.queues[0].process(takeBufs(t, dev, frame(i, 1500)))
 	}
 	if p.Stats().Processed != batches {
 		t.Fatalf("processed %d of %d", p.Stats().Processed, batches)

@@ -36,8 +36,8 @@ func DropReasons() []DropReason {
 	return r
 }
 
-// counters are the port's software counters. Each is written by one thread
-// (top half or bottom half) but read by any, hence atomics.
+// counters are a queue's software counters. Each is written by one thread
+// (the queue's top half or bottom half) but read by any, hence atomics.
 type counters struct {
 	rxPackets, rxBytes atomic.Uint64 // taken off the NIC
 	processed          atomic.Uint64 // seen by the handler
@@ -45,21 +45,38 @@ type counters struct {
 	txDropped          atomic.Uint64 // the handler asked to transmit but the TX ring was full (or no buffer to forward into)
 	txInvalid          atomic.Uint64 // the handler asked to transmit (or forward) an empty frame or one larger than a buffer
 	drops              [numDropReasons]atomic.Uint64
-	irqs               atomic.Uint64 // top-half runs
+	irqs               atomic.Uint64 // top-half runs (of the vectors whose first queue this is)
 	spurious           atomic.Uint64 // interrupts with no cause
 	bhRuns             atomic.Uint64 // bottom-half polls
+}
+
+// portCounters are the port-wide software counters.
+type portCounters struct {
 	panics             atomic.Uint64 // handler panics recovered
 	linkUps, linkDowns atomic.Uint64
 	resets             atomic.Uint64 // re-initialisations the watchdog did after finding a hang
 }
 
-// Stats is a snapshot of a port's counters.
+// QueueStats are one queue's counters.
+type QueueStats struct {
+	CPU       int    // the queue's core (Config.IRQCPUs), -1 unpinned
+	RxPackets uint64 // frames taken off the NIC's queue
+	RxBytes   uint64
+	Processed uint64 // frames the handler saw
+	Dropped   uint64 // frames dropped, every reason
+	TxPackets uint64 // frames the queue's TX ring accepted
+	IRQs      uint64 // interrupts its top half handled
+	BHRuns    uint64 // bottom-half polls
+}
+
+// Stats is a snapshot of a port's counters, summed over its queues; Queues
+// has each queue's own.
 type Stats struct {
 	RxPackets uint64 // frames taken off the NIC
 	RxBytes   uint64
 	Processed uint64 // frames the handler saw
 	Drops     [numDropReasons]uint64
-	InFlight  uint64 // frames between the top half and the handler
+	InFlight  uint64 // frames between the top halves and the handler
 	TxPackets uint64
 	TxBytes   uint64
 	TxDropped uint64
@@ -73,11 +90,65 @@ type Stats struct {
 	Resets    uint64 // device hangs found and re-initialised by the watchdog
 	Link      bool
 	SpeedMbps int
-	HW        HWStats
+	// HW is the NIC's own counters (NICStats; the names of its extras are
+	// Port.Info().Extras).
+	HW NICStats
+	// Queues are the per-queue counters, by queue index.
+	Queues []QueueStats
 	// Handoff is the top-half-to-bottom-half latency: p50 and p99 of the time
 	// from scheduling the bottom half to its first line.
 	HandoffP50, HandoffP99 time.Duration
 	HandoffCount           uint64
+}
+
+// Stats returns a snapshot of the counters, reading the NIC's hardware
+// counters (which clear on read) into the accumulated totals.
+func (p *Port) Stats() Stats {
+	var s Stats
+	p.readStats(&s.HW)
+	s.Link, s.SpeedMbps = p.link.Load(), int(p.speed.Load())
+	s.Panics = p.pc.panics.Load()
+	s.LinkUps = p.pc.linkUps.Load()
+	s.LinkDowns = p.pc.linkDowns.Load()
+	s.Resets = p.pc.resets.Load()
+	s.Queues = make([]QueueStats, len(p.queues))
+	for i, q := range p.queues {
+		c := &q.c
+		qs := QueueStats{
+			CPU:       q.core,
+			RxPackets: c.rxPackets.Load(),
+			RxBytes:   c.rxBytes.Load(),
+			Processed: c.processed.Load(),
+			TxPackets: c.txPackets.Load(),
+			IRQs:      c.irqs.Load(),
+			BHRuns:    c.bhRuns.Load(),
+		}
+		for r := range s.Drops {
+			d := c.drops[r].Load()
+			s.Drops[r] += d
+			qs.Dropped += d
+		}
+		s.Queues[i] = qs
+		s.RxPackets += qs.RxPackets
+		s.RxBytes += qs.RxBytes
+		s.Processed += qs.Processed
+		s.TxPackets += qs.TxPackets
+		s.TxBytes += c.txBytes.Load()
+		s.TxDropped += c.txDropped.Load()
+		s.TxInvalid += c.txInvalid.Load()
+		s.IRQs += qs.IRQs
+		s.Spurious += c.spurious.Load()
+		s.BHRuns += qs.BHRuns
+		s.InFlight += uint64(q.rx.Len())
+	}
+	p.histMu.Lock()
+	s.HandoffCount = p.hist.Count()
+	if s.HandoffCount > 0 {
+		s.HandoffP50 = time.Duration(p.hist.Quantile(0.50))
+		s.HandoffP99 = time.Duration(p.hist.Quantile(0.99))
+	}
+	p.histMu.Unlock()
+	return s
 }
 
 // Dropped is the sum of all drops.
@@ -105,7 +176,13 @@ func (s *Stats) String() string {
 	if d == "" {
 		d = " none"
 	}
-	return fmt.Sprintf("rx %d (%d B) processed %d drops:%s tx %d (%d B) tx_dropped %d tx_invalid %d irqs %d bh_runs %d panics %d hw: rx_good %d tx_good %d missed %d no_buf %d",
+	q := ""
+	if len(s.Queues) > 1 {
+		for i, qs := range s.Queues {
+			q += fmt.Sprintf(" q%d(cpu %d): rx %d tx %d irqs %d", i, qs.CPU, qs.RxPackets, qs.TxPackets, qs.IRQs)
+		}
+	}
+	return fmt.Sprintf("rx %d (%d B) processed %d drops:%s tx %d (%d B) tx_dropped %d tx_invalid %d irqs %d bh_runs %d panics %d hw: rx_packets %d tx_packets %d rx_missed %d rx_no_buffer %d%s",
 		s.RxPackets, s.RxBytes, s.Processed, d, s.TxPackets, s.TxBytes, s.TxDropped, s.TxInvalid, s.IRQs, s.BHRuns, s.Panics,
-		s.HW.RxGood, s.HW.TxGood, s.HW.RxMissed, s.HW.RxNoBuf)
+		s.HW.RxPackets, s.HW.TxPackets, s.HW.RxMissed, s.HW.RxNoBuffer, q)
 }

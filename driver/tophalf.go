@@ -3,7 +3,6 @@ package driver
 import (
 	"fmt"
 	"math/bits"
-	"sync/atomic"
 	"time"
 
 	"github.com/uiodrv/uiodrv/deferral"
@@ -76,71 +75,64 @@ func DefaultTopHalf(m deferral.Mode, sameCPU bool) TopHalf {
 	return TopHalfLight
 }
 
-// lightState is the light top half's record of what it left masked for the
-// bottom half to re-enable.
-type lightState struct {
-	held   atomic.Uint32 // vectors (bit i: Vectors()[i]) whose line stays masked until the bottom half is done
-	rxMask atomic.Bool   // the RX cause was masked in the NIC (vectors without a line mask: MSI-X)
-}
-
-// topHalfLight is the light top half of one vector: acknowledge, keep the
-// line masked, wake the bottom half (IRQF_ONESHOT).
-func (p *Port) topHalfLight(vec int, v *Vector) deferral.IRQReturn {
-	causes := p.dev.AckIRQ(vec) & v.Causes
-	p.c.irqs.Add(1)
+// topHalfLight is the light top half of vector v: acknowledge, keep the
+// line masked, wake the bottom halves of vs's queues (IRQF_ONESHOT).
+func (p *Port) topHalfLight(v int, vec *Vector, vs *vecState) deferral.IRQReturn {
+	causes := p.nic.AckIRQ(v) & vec.Causes
+	first := p.queues[vs.queues[0]]
+	first.c.irqs.Add(1)
 	if causes&CauseLink != 0 {
 		deferral.QueueWork(p.wq, p.linkW)
 	}
 	if causes&(CauseRX|CauseTX) == 0 || p.closing.Load() {
-		if v.Unmask != nil {
-			_ = v.Unmask()
+		if vec.Unmask != nil {
+			_ = vec.Unmask()
 		}
 		if causes == 0 {
-			p.c.spurious.Add(1)
+			first.c.spurious.Add(1)
 			return deferral.IRQNone
 		}
 		return deferral.IRQHandled
 	}
-	if v.Unmask != nil {
-		p.light.held.Or(1 << uint(vec))
+	if vec.Unmask != nil {
+		// The first queue's bottom half unmasks the line when done.
+		first.heldLines.Or(1 << uint(v))
 	} else if causes&CauseRX != 0 {
 		// An edge-triggered vector (MSI-X) has no line to keep masked:
 		// mask the cause in the NIC, as napi_schedule's drivers do.
-		p.dev.DisableIRQ(CauseRX)
-		p.light.rxMask.Store(true)
+		p.nic.SetIRQ(v, CauseRX, false)
+		first.rxMasked.Store(true)
 	}
-	p.scheduledAt.CompareAndSwap(0, monoNow())
-	p.exec.Schedule()
+	for _, q := range vs.queues {
+		p.queues[q].schedule()
+	}
 	return deferral.IRQHandled
 }
 
-// pollLight is the bottom half under the light top half: it harvests the NIC
-// itself (pollDevice), then gives it the buffers that TX reclaim freed
-// (RefillRx writes the tail only when it posts some).
-func (p *Port) pollLight(budget int) int {
-	n := p.pollDevice(budget)
-	p.dev.RefillRx()
+// pollLight is the bottom half under the light top half: it harvests the
+// NIC's queue itself (pollDevice), then gives it the buffers that TX reclaim
+// freed (Refill writes the tail only when it posts some).
+func (q *queue) pollLight(budget int) int {
+	n := q.pollDevice(budget)
+	q.p.nic.Refill(q.id)
 	return n
 }
 
-// reenableLight runs when the bottom half has drained the device (its poll
-// did less than its budget): it unmasks what the light top half left masked
-// (irq_finalize_oneshot). Frames that arrived since the last poll raise the
-// interrupt again at once: the NIC's cause is still set.
-func (p *Port) reenableLight() {
-	if p.light.rxMask.Swap(false) {
-		p.dev.EnableIRQ(CauseRX)
+// reenableLight runs when the queue's bottom half has drained its queue
+// (its poll did less than its budget): it unmasks what the light top half
+// left masked (irq_finalize_oneshot). Frames that arrived since the last
+// poll raise the interrupt again at once: the NIC's cause is still set.
+func (q *queue) reenableLight() {
+	p := q.p
+	if q.rxMasked.Swap(false) && q.vec >= 0 {
+		p.nic.SetIRQ(q.vec, CauseRX, true)
 	}
-	held := p.light.held.Swap(0)
-	if held == 0 {
-		return
-	}
-	vs := p.dev.Vectors()
+	held := q.heldLines.Swap(0)
 	for held != 0 {
 		i := bits.TrailingZeros32(held)
 		held &^= 1 << uint(i)
-		if i < len(vs) && vs[i].Unmask != nil {
-			_ = vs[i].Unmask()
+		if i < len(p.info.Vectors) && p.info.Vectors[i].Unmask != nil {
+			_ = p.info.Vectors[i].Unmask()
 		}
 	}
 }

@@ -122,12 +122,15 @@ type regDev struct {
 	refill int // buffers RefillRx posts each call
 }
 
+func (d *regDev) Queues() (NIC, Buffers)   { return d, d }
 func (d *regDev) AckIRQ(int) Causes        { d.regs++; return CauseRX } // ICR read
-func (d *regDev) EnableIRQ(Causes)         { d.regs++ }                 // IMS write
-func (d *regDev) DisableIRQ(Causes)        { d.regs++ }                 // IMC write
-func (d *regDev) Vectors() []Vector        { return d.vecs }
-func (d *regDev) RxBurst(out []RxDesc) int { return d.nopDev.RxBurst(out) }
-func (d *regDev) RefillRx() int {
+func (d *regDev) SetIRQ(int, Causes, bool) { d.regs++ }                 // IMS/IMC write
+func (d *regDev) Info() *NICInfo {
+	i := nopInfo
+	i.Vectors, i.QueueVector = d.vecs, []int{0}
+	return &i
+}
+func (d *regDev) Refill(int) int {
 	if d.refill > 0 {
 		d.regs++ // RDT write
 	}
@@ -145,23 +148,24 @@ func BenchmarkTopHalf(b *testing.B) {
 			b.Run(th.String()+"/frames="+itoa(frames), func(b *testing.B) {
 				dev := &regDev{nopDev: nopDev{frames: [][]byte{frame(1, 60)}, n: frames}, refill: frames}
 				dev.vecs = []Vector{{Name: "intx", Causes: CauseRX | CauseTX | CauseLink, Unmask: func() error { dev.regs++; return nil }}}
-				p, err := newPort(dev, Config{Mode: deferral.ModeThreaded, TopHalf: th, RingSize: 4096})
+				p, err := newPort(dev, dev, Config{Mode: deferral.ModeThreaded, TopHalf: th, RingSize: 4096})
 				if err != nil {
 					b.Fatal(err)
 				}
-				p.exec = nopExec{}
-				v := &dev.vecs[0]
+				q := p.queues[0]
+				q.exec = nopExec{}
+				v, vs := &p.info.Vectors[0], &p.vecs[0]
 				var descs [64]RxDesc
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					if th == TopHalfLight {
-						p.topHalfLight(0, v)
-						p.light.held.Store(0)
+						p.topHalfLight(0, v, vs)
+						q.heldLines.Store(0)
 					} else {
-						p.topHalf(0, v)
+						p.topHalf(0, v, vs)
 						b.StopTimer()
-						for p.rx.DequeueBurst(descs[:]) > 0 {
+						for q.rx.DequeueBurst(descs[:]) > 0 {
 						}
 						b.StartTimer()
 					}

@@ -8,7 +8,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 )
 
-// Resetter is implemented by a Device that can tell that it hangs (or was
+// Resetter is implemented by a NIC that can tell that it hangs (or was
 // reset under the driver) and re-initialise itself in place, keeping its
 // buffer pool and counters: the kernel's TX-hang watchdog and reset task.
 type Resetter interface {
@@ -36,7 +36,7 @@ type watchdog struct {
 // startWatchdog starts the watchdog if the device can be reset and the
 // configuration does not turn it off.
 func (p *Port) startWatchdog() {
-	r, ok := p.dev.(Resetter)
+	r, ok := p.nic.(Resetter)
 	if !ok || p.cfg.Watchdog < 0 {
 		return
 	}
@@ -84,17 +84,21 @@ func (p *Port) checkHang(r Resetter, every time.Duration) {
 	if !hung {
 		return
 	}
-	p.log.Warn("device hang detected; re-initialising it", zap.String("device", p.dev.Name()), zap.String("why", why))
+	p.log.Warn("device hang detected; re-initialising it", zap.String("device", p.info.Name), zap.String("why", why))
 	if err := r.Reinit(); err != nil {
-		p.log.Error("device re-initialisation failed", zap.String("device", p.dev.Name()), zap.Error(err))
+		p.log.Error("device re-initialisation failed", zap.String("device", p.info.Name), zap.Error(err))
 		return
 	}
-	p.c.resets.Add(1)
-	for _, v := range p.dev.Vectors() {
+	p.pc.resets.Add(1)
+	for _, v := range p.info.Vectors {
 		if v.Unmask != nil {
 			_ = v.Unmask()
 		}
 	}
 	p.checkLink()
-	p.dev.Kick()
+	for _, q := range p.queues {
+		if q.vec >= 0 {
+			p.nic.Trigger(q.vec)
+		}
+	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -113,7 +112,7 @@ func bindable(dev *pci.Device) error {
 		return fmt.Errorf("%w: %s is a %s [class %04x, %04x:%04x %s]; not binding it (check the address with uiodrv list --all, pass --force only if you mean this device)",
 			errNotNetwork, dev.Addr, dev.ClassName(), dev.Class>>8, dev.Vendor, dev.DeviceID, dev.DeviceName())
 	}
-	if _, err := e1000.LookupModel(dev.Vendor, dev.DeviceID); err != nil {
+	if _, err := lookupNIC(dev.Vendor, dev.DeviceID); err != nil {
 		return fmt.Errorf("%s is %s %s, which uiodrv does not drive; not binding it (pass --force to bind it anyway): %w",
 			dev.Addr, dev.VendorName(), dev.DeviceName(), err)
 	}

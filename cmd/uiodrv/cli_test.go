@@ -40,7 +40,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--dev", "0000:00:03.0", "--handler", "forward", "--fwd-dev", "0000:00:03.0"}, "--fwd-dev must differ"},
 		{[]string{"--dev", "0000:00:03.0", "--irq-cpu", "4096"}, "not a CPU this process may use"},
 		{[]string{"--dev", "0000:00:03.0", "--bh-cpu", "-2"}, "not a CPU this process may use"},
-		{[]string{"--dev", "0000:00:03.0", "--irq-cpu", "one"}, "invalid argument"},
+		{[]string{"--dev", "0000:00:03.0", "--irq-cpu", "one"}, `"one" is not a CPU number`},
 		{[]string{"--dev", "0000:00:03.0", "--rt-prio", "100"}, "want 0 (SCHED_OTHER) or 1-99"},
 		{[]string{"--dev", "0000:00:03.0", "--ring-size", "100"}, "power of two from 8 to 4096"},
 		{[]string{"--dev", "0000:00:03.0", "--budget", "0"}, "--budget 0"},
@@ -221,7 +221,7 @@ func TestCheckDevice(t *testing.T) {
 	}{
 		{"0000:00:03.0", vf, nil, ""},
 		{"0000:00:09.0", vf, pci.ErrNoDevice, "no such device"},
-		{"0000:00:05.0", vf, nil, "not an e1000-family NIC"}, // ErrUnsupportedDevice, checked by message below
+		{"0000:00:05.0", vf, nil, "not a NIC uiodrv drives"}, // ErrUnsupportedDevice, checked by message below
 		{"0000:00:04.0", vf, vfio.ErrNotBound, "is bound to e1000 (uiodrv bind --dev 0000:00:04.0 --driver vfio-pci)"},
 		{"0000:00:08.0", vf, vfio.ErrNotBound, "is bound to no driver"},
 		{"0000:00:06.0", vf, vfio.ErrNoIOMMUGroup, "iommu_group"},
@@ -312,6 +312,8 @@ func TestList(t *testing.T) {
 		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "vfio-pci", 3, ""},
 		fakeDev{"0000:00:04.0", "0x8086", "0x10d3", netCls, "e1000e", -1, "enp0s4"},
 		fakeDev{"0000:00:05.0", "0x1af4", "0x1041", netCls, "virtio-pci", -1, ""},
+		fakeDev{"0000:00:06.0", "0x8086", "0x10c9", netCls, "vfio-pci", 6, ""},
+		fakeDev{"0000:00:07.0", "0x8086", "0x1533", netCls, "igb", 7, "eth7"},
 	)
 	var o, e bytes.Buffer
 	writeList(&env{stdout: &o, stderr: &e}, s, false)
@@ -319,7 +321,9 @@ func TestList(t *testing.T) {
 	for _, want := range []string{
 		"0000:00:03.0", "yes: 82540EM, --backend vfio",
 		"0000:00:04.0", "enp0s4", "after bind: 82574L, uio only: no IOMMU",
-		"0000:00:05.0", "no: not an e1000-family NIC",
+		"0000:00:05.0", "no: not a NIC uiodrv drives",
+		"0000:00:06.0", "yes: 82576 (igb, --queues up to 16), --backend vfio",
+		"0000:00:07.0", "after bind: I210 (igb, --queues up to 4; written from the datasheet, not verified on hardware) (uiodrv bind --dev 0000:00:07.0)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("list lacks %q:\n%s", want, out)

@@ -3,6 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -55,7 +58,7 @@ func (f *runFlags) validate() error {
 			return usagef("--fwd-dev must differ from --dev")
 		}
 	}
-	if err := parseCPU("irq-cpu", f.irqCPU); err != nil {
+	if err := f.parseQueues(); err != nil {
 		return err
 	}
 	if err := parseCPU("bh-cpu", f.bhCPU); err != nil {
@@ -94,6 +97,51 @@ func (f *runFlags) validate() error {
 		return usagef("--duration, --stats-every and --settle must not be negative")
 	}
 	return nil
+}
+
+// parseQueues checks --queues and reads the --irq-cpu list: one CPU per
+// queue. Without --irq-cpu, queue q runs on CPU q (modulo the CPUs there
+// are); --bh-cpu is for a single queue.
+func (f *runFlags) parseQueues() error {
+	if f.queues < 1 || f.queues > driver.MaxQueues {
+		return usagef("--queues %d: want 1 to %d", f.queues, driver.MaxQueues)
+	}
+	given := func(name string) bool { return f.fs != nil && f.fs.Changed(name) }
+	f.irqCPUs = f.irqCPUs[:0]
+	if !given("irq-cpu") && f.queues > 1 {
+		for q := 0; q < f.queues; q++ {
+			f.irqCPUs = append(f.irqCPUs, q%max(runtime.NumCPU(), 1))
+		}
+	} else {
+		for _, s := range strings.Split(f.irqCPUList, ",") {
+			cpu, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				return usagef("--irq-cpu %q: %q is not a CPU number; give one CPU per queue, e.g. --irq-cpu 0,1", f.irqCPUList, s)
+			}
+			if err := parseCPU("irq-cpu", cpu); err != nil {
+				return err
+			}
+			f.irqCPUs = append(f.irqCPUs, cpu)
+		}
+	}
+	if len(f.irqCPUs) != f.queues {
+		return usagef("--irq-cpu %q lists %d CPUs for --queues %d: give one CPU per queue, e.g. --irq-cpu %s",
+			f.irqCPUList, len(f.irqCPUs), f.queues, cpuExample(f.queues))
+	}
+	f.irqCPU = f.irqCPUs[0]
+	if f.queues > 1 && given("bh-cpu") {
+		return usagef("--bh-cpu is for a single queue: with --queues %d each queue's bottom half runs on its --irq-cpu; leave --bh-cpu out", f.queues)
+	}
+	return nil
+}
+
+// cpuExample is "0,1,...,n-1".
+func cpuExample(n int) string {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return strings.Join(s, ",")
 }
 
 func pow2(n int) bool { return n > 0 && n&(n-1) == 0 }

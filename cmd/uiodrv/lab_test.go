@@ -306,7 +306,7 @@ func TestGuestCLIErrors(t *testing.T) {
 	}{
 		{"malformed BDF", false, []string{"--dev", "00:3.0", b}, 2, []string{"malformed address", "fix: give the address as DDDD:BB:SS.F"}},
 		{"no such device", false, []string{"--dev", "0000:00:09.0", b}, 1, []string{"no such device", "uiodrv list"}},
-		{"unsupported device", false, []string{"--dev", "0000:00:00.0", b}, 1, []string{"unsupported device", "not an e1000-family NIC"}},
+		{"unsupported device", false, []string{"--dev", "0000:00:00.0", b}, 1, []string{"unsupported device", "not a NIC uiodrv drives"}},
 		{"bound to another driver", false, []string{"--dev", "0000:00:04.0", b}, 1, []string{"is bound to e1000", "uiodrv bind --dev"}},
 		{"bound to no driver", false, []string{"--dev", "0000:00:05.0", b}, 1, []string{"is bound to no driver", "uiodrv bind --dev"}},
 		{"unknown mode", false, []string{"--dev", labBDF, b, "--mode", "bogus"}, 2, []string{"valid modes are"}},

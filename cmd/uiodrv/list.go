@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -83,23 +82,39 @@ func writeList(e *env, s pci.Sysfs, all bool) {
 
 // usability says whether uiodrv can drive d, and what it takes.
 func usability(d *pci.Device) string {
-	m, err := e1000.LookupModel(d.Vendor, d.DeviceID)
+	m, err := lookupNIC(d.Vendor, d.DeviceID)
 	if err != nil {
-		return "no: not an e1000-family NIC"
+		return "no: not a NIC uiodrv drives"
 	}
 	switch d.Driver {
 	case "vfio-pci":
 		if d.IOMMUGroup < 0 {
 			return fmt.Sprintf("no: %v on vfio-pci without an IOMMU group", m)
 		}
-		return fmt.Sprintf("yes: %v, --backend vfio", m)
+		return fmt.Sprintf("yes: %s, --backend vfio", describeNIC(m))
 	case "uio_pci_generic":
-		return fmt.Sprintf("yes: %v, --backend uio", m)
+		if m.family == familyIGB {
+			return fmt.Sprintf("yes: %s, --backend uio --mode busypoll only (its MSI-X needs vfio)", describeNIC(m))
+		}
+		return fmt.Sprintf("yes: %s, --backend uio", describeNIC(m))
 	}
 	if d.IOMMUGroup >= 0 {
-		return fmt.Sprintf("after bind: %v (uiodrv bind --dev %s)", m, d.Addr)
+		return fmt.Sprintf("after bind: %s (uiodrv bind --dev %s)", describeNIC(m), d.Addr)
 	}
-	return fmt.Sprintf("after bind: %v, uio only: no IOMMU (uiodrv bind --dev %s --driver uio_pci_generic)", m, d.Addr)
+	return fmt.Sprintf("after bind: %s, uio only: no IOMMU (uiodrv bind --dev %s --driver uio_pci_generic)", describeNIC(m), d.Addr)
+}
+
+// describeNIC names a model with what the run command can do with it.
+func describeNIC(m nicModel) string {
+	s := m.name
+	if m.maxQueues > 1 {
+		s += fmt.Sprintf(" (%s, --queues up to %d", m.family, m.maxQueues)
+		if !m.verified {
+			s += "; written from the datasheet, not verified on hardware"
+		}
+		s += ")"
+	}
+	return s
 }
 
 // interfaces returns the kernel network interfaces of a device (its net/ folder).

@@ -35,10 +35,10 @@ var counterMetrics = []struct {
 	{"spurious_irqs_total", "Interrupts with no cause.", func(s *driver.Stats) uint64 { return s.Spurious }},
 	{"bh_runs_total", "Bottom-half runs.", func(s *driver.Stats) uint64 { return s.BHRuns }},
 	{"handler_panics_total", "Handler panics recovered.", func(s *driver.Stats) uint64 { return s.Panics }},
-	{"nic_rx_good_total", "Good frames received, NIC counter GPRC.", func(s *driver.Stats) uint64 { return s.HW.RxGood }},
-	{"nic_tx_good_total", "Good frames transmitted, NIC counter GPTC.", func(s *driver.Stats) uint64 { return s.HW.TxGood }},
+	{"nic_rx_good_total", "Good frames received, NIC counter GPRC.", func(s *driver.Stats) uint64 { return s.HW.RxPackets }},
+	{"nic_tx_good_total", "Good frames transmitted, NIC counter GPTC.", func(s *driver.Stats) uint64 { return s.HW.TxPackets }},
 	{"nic_rx_missed_total", "Frames missed for a full RX FIFO, NIC counter MPC.", func(s *driver.Stats) uint64 { return s.HW.RxMissed }},
-	{"nic_rx_no_buffer_total", "Frames received with no descriptor, NIC counter RNBC.", func(s *driver.Stats) uint64 { return s.HW.RxNoBuf }},
+	{"nic_rx_no_buffer_total", "Frames received with no descriptor, NIC counter RNBC.", func(s *driver.Stats) uint64 { return s.HW.RxNoBuffer }},
 }
 
 func newPortCollector(snap func() *driver.Stats, dev, mode string) *portCollector {

@@ -96,7 +96,7 @@ func pktgen(ctx context.Context, e *env, f *runFlags, rate, size int, dst net.Ha
 	case <-ctx.Done():
 	case <-time.After(f.settle):
 	}
-	fmt.Fprintf(e.stdout, "uiodrv: pktgen ready on %s (%s %s): %d frames/s of %d bytes to %s\n", f.addr, dev.Name(), dev.MAC(), rate, size, dst)
+	fmt.Fprintf(e.stdout, "uiodrv: pktgen ready on %s (%s %s): %d frames/s of %d bytes to %s\n", f.addr, dev.Name, dev.MAC, rate, size, dst)
 
 	// Frames are prepared once; only the sequence number and time change.
 	const batch = 64
@@ -104,7 +104,7 @@ func pktgen(ctx context.Context, e *env, f *runFlags, rate, size int, dst net.Ha
 	for i := range frames {
 		fr := make([]byte, size)
 		copy(fr[0:6], dst)
-		copy(fr[6:12], dev.MAC())
+		copy(fr[6:12], dev.MAC)
 		binary.BigEndian.PutUint16(fr[12:], labEtherType)
 		for j := 26; j < size; j++ {
 			fr[j] = byte(j)
@@ -178,7 +178,7 @@ loop:
 	st := port.Stats()
 	fmt.Fprintf(e.stdout, "--- uiodrv pktgen summary: %s, %v (stopped by %s)\n", f.addr, elapsed.Round(time.Millisecond), reason)
 	fmt.Fprintf(e.stdout, "sent      %d frames of %d bytes (%.0f pps avg, asked %d); NIC tx_good %d; backpressure %d times\n",
-		sent, size, float64(sent)/elapsed.Seconds(), rate, st.HW.TxGood, full)
+		sent, size, float64(sent)/elapsed.Seconds(), rate, st.HW.TxPackets, full)
 	fmt.Fprintf(e.stdout, "received  %d frames; drops %s\n", st.RxPackets, drops(&st))
 	if cerr != nil {
 		return fmt.Errorf("close: %w", cerr)

@@ -72,10 +72,12 @@ type target struct {
 	backend   driver.Backend
 	hugepages bool // VFIO DMA memory from hugepages (UIO always)
 	ringSize  int  // NIC descriptors per ring; 0 means e1000.DefaultRingSize
+	queues    int  // RX/TX queue pairs; 0 means 1
 }
 
 // dmaBytes estimates the DMA memory a device needs: two descriptor rings
-// and the default buffer pool (2*RX + TX buffers of 2 KiB).
+// per queue and the default buffer pool (2*RX + TX buffers of 2 KiB per
+// queue).
 func (t target) dmaBytes() uint64 {
 	n := uint64(t.ringSize)
 	if n == 0 {
@@ -86,7 +88,8 @@ func (t target) dmaBytes() uint64 {
 		page = uio.HugePageSize
 	}
 	up := func(x uint64) uint64 { return (x + page - 1) / page * page }
-	return 2*up(n*16) + up(3*n*2048)
+	q := uint64(max(t.queues, 1))
+	return 2*q*up(n*16) + up(3*q*n*2048)
 }
 
 // hugepagesNeeded is how many 2 MiB pages the device's DMA memory takes.
@@ -101,8 +104,8 @@ func checkDevice(s pci.Sysfs, t target) (*pci.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := e1000.LookupModel(dev.Vendor, dev.DeviceID); err != nil {
-		return nil, fmt.Errorf("%s is %s %s [%04x:%04x], not an e1000-family NIC: %w",
+	if _, err := lookupNIC(dev.Vendor, dev.DeviceID); err != nil {
+		return nil, fmt.Errorf("%s is %s %s [%04x:%04x], not a NIC uiodrv drives (e1000, e1000e, igb families): %w",
 			t.addr, dev.VendorName(), dev.DeviceName(), dev.Vendor, dev.DeviceID, err)
 	}
 	want := t.backend.Driver()

@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -30,9 +30,9 @@ type prepared struct {
 
 // targets are the devices a run opens: --dev, and --fwd-dev with forward.
 func (f *runFlags) targets() []target {
-	ts := []target{{addr: f.addr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize}}
+	ts := []target{{addr: f.addr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize, queues: f.queues}}
 	if f.fwdDev != "" {
-		ts = append(ts, target{addr: f.fwdAdr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize})
+		ts = append(ts, target{addr: f.fwdAdr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize, queues: 1})
 	}
 	return ts
 }
@@ -45,7 +45,7 @@ func prepare(f *runFlags, s pci.Sysfs, lim limits, guard *busGuard) (_ *prepared
 		if err != nil {
 			return nil, err
 		}
-		if err := checkFeatures(dev, f); err != nil {
+		if err := checkFeatures(dev, t, f); err != nil {
 			return nil, err
 		}
 	}
@@ -110,16 +110,29 @@ func (p *prepared) capture() (*driver.Capture, error) {
 }
 
 // checkFeatures refuses options the device's model cannot do, from the
-// device ID in sysfs: the NIC is never opened to find out.
-func checkFeatures(dev *pci.Device, f *runFlags) error {
-	model, err := e1000.LookupModel(dev.Vendor, dev.DeviceID)
+// device ID in sysfs: the NIC is never opened to find out. It records the
+// model, which picks the driver that openDevice uses.
+func checkFeatures(dev *pci.Device, t target, f *runFlags) error {
+	m, err := lookupNIC(dev.Vendor, dev.DeviceID)
 	if err != nil {
 		return err // checkDevice reports it first, with the device's name
 	}
-	// Only the 82574L has MSI-X (its IVAR routes the causes, 82574 10.2.4.9).
-	if f.msix && model != e1000.Model82574L {
+	if f.models == nil {
+		f.models = map[string]nicModel{}
+	}
+	f.models[dev.Addr.String()] = m
+	// Of the e1000 family only the 82574L has MSI-X (its IVAR routes the
+	// causes, 82574 10.2.4.9); the igb family always uses it.
+	if f.msix && !m.msix {
 		return usagef("--msix: %s is an %v, which has no MSI-X (only the 82574L, QEMU's e1000e, has it): leave --msix out",
-			dev.Addr, model)
+			dev.Addr, m)
+	}
+	if err := checkQueues(dev.Addr.String(), m, t.queues); err != nil {
+		return err
+	}
+	if m.family == familyIGB && t.backend != driver.BackendVFIO && f.parsedMode != deferral.ModeBusyPoll {
+		return usagef("--backend %v: %s is an %v, whose interrupts are MSI-X, which uio_pci_generic cannot deliver: use --backend vfio, or --mode busypoll",
+			t.backend, dev.Addr, m)
 	}
 	return nil
 }

@@ -2,16 +2,18 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/vfio"
 )
 
@@ -20,7 +22,7 @@ func noOpen(t *testing.T) *int {
 	t.Helper()
 	n := new(int)
 	old := openNIC
-	openNIC = func(bdf string, f *runFlags) (*e1000.Device, error) {
+	openNIC = func(bdf string, f *runFlags) (openedNIC, error) {
 		*n++
 		return nil, errors.New("test: device opened")
 	}
@@ -29,21 +31,24 @@ func noOpen(t *testing.T) *int {
 }
 
 // runTree is a machine where 0000:00:03.0 and 0000:00:04.0 (82540EM) are on
-// vfio-pci with usable groups and 0000:00:05.0 is an 82574L: every check
-// passes, so what stops a run is the case under test.
+// vfio-pci with usable groups, 0000:00:05.0 is an 82574L, 0000:00:06.0 an
+// 82576 (QEMU's igb) and 0000:00:07.0 an 82576 on uio_pci_generic: every
+// check passes, so what stops a run is the case under test.
 func runTree(t *testing.T) string {
 	t.Helper()
 	vfioDevDir = t.TempDir()
 	t.Cleanup(func() { vfioDevDir = vfio.DefaultDevDir })
-	for _, n := range []string{"vfio", "3", "4", "5"} {
+	for _, n := range []string{"vfio", "3", "4", "5", "6"} {
 		if err := os.WriteFile(filepath.Join(vfioDevDir, n), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s := fakeSysfs(t, []string{"vfio-pci"}, "64",
+	s := fakeSysfs(t, []string{"vfio-pci", "uio_pci_generic"}, "64",
 		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "vfio-pci", 3, ""},
 		fakeDev{"0000:00:04.0", "0x8086", e1000ID, netCls, "vfio-pci", 4, ""},
 		fakeDev{"0000:00:05.0", "0x8086", "0x10d3", netCls, "vfio-pci", 5, ""},
+		fakeDev{"0000:00:06.0", "0x8086", igbID, netCls, "vfio-pci", 6, ""},
+		fakeDev{"0000:00:07.0", "0x8086", igbID, netCls, "uio_pci_generic", -1, ""},
 	)
 	return s.Root
 }
@@ -123,6 +128,75 @@ func TestRefusedBeforeOpen(t *testing.T) {
 	}
 }
 
+// igbID is QEMU's igb, the 82576 (16 queues).
+const igbID = "0x10c9"
+
+// Queue counts and IRQ CPU lists are checked before the device is opened:
+// against the flags (list length, --bh-cpu) and against the model read
+// from sysfs (its queues; RSS on a single-queue NIC; MSI-X on UIO). Each is
+// a usage error, exit 2, naming the fix.
+func TestQueuesRefusedBeforeOpen(t *testing.T) {
+	root := runTree(t)
+	opened := noOpen(t)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"RSS on the 82540EM", []string{"--dev", "0000:00:03.0", "--queues", "2", "--irq-cpu", "0,0"}, "--queues 2: 0000:00:03.0 is an 82540EM, a single-queue NIC, so RSS cannot spread flows over queues: use --queues 1"},
+		{"RSS on the 82574L", []string{"--dev", "0000:00:05.0", "--queues", "2"}, "0000:00:05.0 is an 82574L, a single-queue NIC"},
+		{"queues above the 82576's", []string{"--dev", "0000:00:06.0", "--queues", "17", "--irq-cpu", "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0"}, "--queues 17: 0000:00:06.0 is an 82576, which has 16 queues: use --queues 16 or fewer"},
+		{"queues above any", []string{"--dev", "0000:00:06.0", "--queues", "33"}, "--queues 33: want 1 to 32"},
+		{"queues 0", []string{"--dev", "0000:00:06.0", "--queues", "0"}, "--queues 0: want 1 to 32"},
+		{"one CPU for two queues", []string{"--dev", "0000:00:06.0", "--queues", "2", "--irq-cpu", "0"}, `--irq-cpu "0" lists 1 CPUs for --queues 2: give one CPU per queue, e.g. --irq-cpu 0,1`},
+		{"two CPUs for one queue", []string{"--dev", "0000:00:06.0", "--irq-cpu", "0,0"}, `--irq-cpu "0,0" lists 2 CPUs for --queues 1`},
+		{"not a CPU", []string{"--dev", "0000:00:06.0", "--queues", "2", "--irq-cpu", "0,x"}, `"x" is not a CPU number`},
+		{"CPU out of range", []string{"--dev", "0000:00:06.0", "--queues", "2", "--irq-cpu", "0,4096"}, "--irq-cpu 4096: not a CPU this process may use"},
+		{"bh-cpu with queues", []string{"--dev", "0000:00:06.0", "--queues", "2", "--irq-cpu", "0,0", "--bh-cpu", "0"}, "--bh-cpu is for a single queue"},
+		{"igb on UIO with interrupts", []string{"--dev", "0000:00:07.0", "--backend", "uio"}, "--backend uio: 0000:00:07.0 is an 82576, whose interrupts are MSI-X"},
+	}
+	for _, c := range cases {
+		args := append([]string{"--sysfs", root, "--mode", "tasklet"}, c.args...)
+		code, out, errOut := runCLI(args...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s%s", c.name, code, exitUsage, c.want, out, errOut)
+		}
+		if *opened != 0 {
+			t.Fatalf("%s: the device was opened", c.name)
+		}
+	}
+}
+
+// A good igb command line reaches the open with the model and the queues'
+// CPUs worked out: the igb driver, one CPU per queue (queue q on CPU q when
+// --irq-cpu is left out), and a single --irq-cpu still works for one queue.
+func TestQueuesAccepted(t *testing.T) {
+	root := runTree(t)
+	var got []string
+	old := openNIC
+	openNIC = func(bdf string, f *runFlags) (openedNIC, error) {
+		got = append(got, fmt.Sprintf("%s %v q=%d cpus=%v", bdf, f.models[bdf].family, f.queues, f.irqCPUs))
+		return nil, errors.New("test: open refused")
+	}
+	defer func() { openNIC = old }()
+	n := runtime.NumCPU()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dev", "0000:00:06.0", "--queues", "2", "--irq-cpu", "0,0"}, "0000:00:06.0 igb q=2 cpus=[0 0]"},
+		{[]string{"--dev", "0000:00:06.0", "--queues", "2"}, fmt.Sprintf("0000:00:06.0 igb q=2 cpus=[0 %d]", 1%n)},
+		{[]string{"--dev", "0000:00:06.0", "--irq-cpu", "0"}, "0000:00:06.0 igb q=1 cpus=[0]"},
+		{[]string{"--dev", "0000:00:03.0", "--irq-cpu", "-1"}, "0000:00:03.0 e1000 q=1 cpus=[-1]"},
+	} {
+		got = nil
+		code, _, errOut := runCLI(append([]string{"--sysfs", root, "--mode", "napi"}, c.args...)...)
+		if code != exitFailure || len(got) != 1 || got[0] != c.want {
+			t.Errorf("%v: exit %d, opened %q, want %q:\n%s", c.args, code, got, c.want, errOut)
+		}
+	}
+}
+
 // When everything checks out, the listener is bound and the pcap file made
 // (0600) before the device is opened; when the open fails, both are undone.
 func TestPreparedBeforeOpen(t *testing.T) {
@@ -136,7 +210,7 @@ func TestPreparedBeforeOpen(t *testing.T) {
 	ln.Close()
 	var atOpen []string
 	old := openNIC
-	openNIC = func(bdf string, f *runFlags) (*e1000.Device, error) {
+	openNIC = func(bdf string, f *runFlags) (openedNIC, error) {
 		st, err := os.Lstat(pcap)
 		switch {
 		case err != nil:
@@ -239,5 +313,23 @@ func TestRaiseMemlock(t *testing.T) {
 	}
 	if readLimits().memlock != old.Max {
 		t.Errorf("readLimits does not see the raised limit")
+	}
+}
+
+// With several queues the summary and the live line show each queue.
+func TestSummaryPerQueue(t *testing.T) {
+	f := &runFlags{handler: "reflect"}
+	s := driver.Stats{RxPackets: 30, Processed: 30, Queues: []driver.QueueStats{
+		{CPU: 0, RxPackets: 10, Processed: 10, IRQs: 3}, {CPU: 1, RxPackets: 20, Processed: 20, IRQs: 4}}}
+	var b strings.Builder
+	printSummary(&b, f, &s, nil, [driver.ProtoMalformed + 1]uint64{}, nil, time.Second, "count")
+	for _, want := range []string{"queue 0   cpu 0: rx 10 frames", "queue 1   cpu 1: rx 20 frames, processed 20, dropped 0, tx 0; irqs 4"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	m := newMeter(driver.Stats{Queues: make([]driver.QueueStats, 2)})
+	if l := m.line(&s, m.at.Add(time.Second)); !strings.Contains(l, "q0 10 pps  q1 20 pps") {
+		t.Errorf("live line: %s", l)
 	}
 }

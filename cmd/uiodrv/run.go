@@ -16,12 +16,14 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
 const runUsage = `Usage: uiodrv [run] --dev BDF [flags]
 
-Opens the NIC at BDF (bound to vfio-pci, or uio_pci_generic with --backend uio),
+Opens the NIC at BDF (an e1000, e1000e or igb-family NIC, told apart by its
+PCI ID; bound to vfio-pci, or uio_pci_generic with --backend uio),
 brings the link up and runs the handler on every received frame in the chosen
 bottom-half mode until --duration, --count or a signal (SIGINT, SIGTERM, SIGHUP,
 SIGPIPE, SIGQUIT); then closes the port (the NIC is reset and its DMA memory and
@@ -38,6 +40,7 @@ Examples:
   uiodrv --dev 0000:00:03.0 --backend uio --mode napi --budget 32 --duration 30s
   uiodrv --dev 0000:00:03.0 --handler capture --pcap rx.pcap --count 1000
   uiodrv --dev 0000:00:03.0 --handler forward --fwd-dev 0000:00:04.0 --irq-cpu 0 --bh-cpu 1 --rt-prio 90
+  uiodrv --dev 0000:00:04.0 --queues 2 --irq-cpu 0,1 --mode napi --handler reflect   (igb family)
   uiodrv --dev 0000:00:03.0 --metrics :9100 --log-format json
 
 Flags:
@@ -52,8 +55,13 @@ type runFlags struct {
 	pcap          string
 	pcapOverwrite bool
 	sysfs         string
-	irqCPU        int
+	irqCPU        int    // the first of irqCPUs
+	irqCPUList    string // --irq-cpu as given
+	irqCPUs       []int  // one CPU per queue of --dev
+	queues        int
 	bhCPU         int
+	models        map[string]nicModel // by BDF, read from sysfs by prepare
+	fs            *pflag.FlagSet      // tells which flags were given
 	rtPrio        int
 	threadPrio    int
 	budget        int
@@ -89,8 +97,10 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.pcap, "pcap", "", "write every received frame to this new pcap file, mode 0600 (required by --handler capture)")
 	fs.BoolVar(&f.pcapOverwrite, "pcap-overwrite", false, "replace the --pcap file if it exists (never through a symbolic link)")
 	fs.StringVar(&f.fwdDev, "fwd-dev", "", "PCI address of the NIC that --handler forward sends out of")
-	fs.IntVar(&f.irqCPU, "irq-cpu", 0, "CPU of the top half (and tasklet/softirq/NAPI bottom halves); -1 unpinned")
-	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded and busypoll bottom halves; -1 unpinned")
+	f.fs = fs
+	fs.IntVar(&f.queues, "queues", 1, "RX/TX queue pairs, flows spread over them by RSS when more than 1 (igb family; e1000/e1000e have 1)")
+	fs.StringVar(&f.irqCPUList, "irq-cpu", "0", "CPU of each queue's top half and tasklet/softirq/NAPI bottom half, one per queue (e.g. 0,1); -1 unpinned; with --queues N and no --irq-cpu, queue q runs on CPU q")
+	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded and busypoll bottom halves of a single queue (with --queues > 1 they run on each queue's --irq-cpu); -1 unpinned")
 	fs.IntVar(&f.rtPrio, "rt-prio", 0, "SCHED_FIFO priority 1-99 of the top half; 0 leaves it SCHED_OTHER")
 	fs.IntVar(&f.threadPrio, "thread-prio", 0, "SCHED_FIFO priority of the threaded mode's IRQ thread; 0 means 50, -1 SCHED_OTHER")
 	fs.StringVar(&f.topHalf, "top-half", "", "top half: copy (harvest into a ring in hard-IRQ context) or light (ack and wake; the bottom half harvests); default per mode")
@@ -196,9 +206,9 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	f.rt.started()
 	running = true
 	start := time.Now()
-	log.Info("running", zap.String("nic", dev.Name()), zap.Stringer("mac", dev.MAC()),
+	log.Info("running", zap.String("nic", dev.Name), zap.Stringer("mac", dev.MAC),
 		zap.String("backend", f.parsedBack.String()), zap.Stringer("mode", f.parsedMode),
-		zap.String("handler", f.handler), zap.Int("irq_cpu", f.irqCPU), zap.Int("bh_cpu", f.bhCPU),
+		zap.String("handler", f.handler), zap.Int("queues", dev.Queues), zap.Ints("irq_cpus", port.QueueCPUs()), zap.Int("bh_cpu", f.bhCPU),
 		zap.Int("rt_prio", f.rtPrio), zap.Int("budget", f.budget), zap.Uint32("itr", f.itr), zap.Int("ring_size", f.ringSize))
 
 	var snap atomic.Pointer[driver.Stats]
@@ -215,7 +225,7 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	case <-ctx.Done():
 	case <-time.After(f.settle):
 		fmt.Fprintf(e.stdout, "uiodrv: ready on %s (%s %s), mode %s, handler %s\n",
-			f.addr, dev.Name(), dev.MAC(), f.parsedMode, f.handler)
+			f.addr, dev.Name, dev.MAC, f.parsedMode, f.handler)
 		reason = loop(ctx, e, f, port, &snap)
 	}
 	log.Info("stopping", zap.String("reason", reason))
@@ -241,51 +251,82 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 }
 
 // openPort opens a device and starts a port on it.
-func openPort(f *runFlags, bdf string, h driver.Handler, log *zap.Logger) (*driver.Port, *e1000.Device, error) {
+func openPort(f *runFlags, bdf string, h driver.Handler, log *zap.Logger) (*driver.Port, *driver.NICInfo, error) {
 	return openPortFwd(f, bdf, h, nil, log)
 }
 
-func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, log *zap.Logger) (*driver.Port, *e1000.Device, error) {
+// openPortFwd opens a device and starts a port on it; --queues and the
+// --irq-cpu list apply to --dev, a forward device runs one queue on the
+// first --irq-cpu.
+func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, log *zap.Logger) (*driver.Port, *driver.NICInfo, error) {
 	dev, err := openNIC(bdf, f)
 	if err != nil {
 		return nil, nil, err
 	}
+	cpus := f.irqCPUs
+	if bdf != f.dev || len(cpus) == 0 {
+		cpus = []int{f.irqCPU}
+	}
 	port, err := driver.NewPort(dev, driver.Config{
 		Mode: f.parsedMode, Handler: h,
-		IRQCPU: f.irqCPU, BHCPU: f.bhCPU, RTPrio: f.rtPrio, ThreadPrio: f.threadPrio, BHSched: f.rt.sched,
+		IRQCPU: cpus[0], IRQCPUs: cpus, BHCPU: f.bhCPU, RTPrio: f.rtPrio, ThreadPrio: f.threadPrio, BHSched: f.rt.sched,
 		Budget: f.budget, RingSize: f.bhRing, Forward: fwd, Logger: log, TopHalf: f.parsedTop,
 	})
 	if err != nil {
 		dev.Close()
 		return nil, nil, fmt.Errorf("%s: start port: %w", bdf, err)
 	}
-	return port, dev, nil
+	return port, port.Info(), nil
 }
 
 // openNIC opens a device (tests replace it to prove that a refused run
 // never gets this far).
 var openNIC = openDevice
 
-// openDevice is e1000.Open, with its panics turned into errors: at this
-// commit, driver.OpenBus and e1000.Open call Close on the nil receiver their
-// own "return nil, err" left in the named result when opening fails, and
+// openDevice opens bdf with the driver of the model prepare read from
+// sysfs, with its panics turned into errors: at this commit,
+// driver.OpenBus and e1000.Open call Close on the nil receiver their own
+// "return nil, err" left in the named result when opening fails, and
 // panic. The preflight checks catch the usual failures before this point.
-func openDevice(bdf string, f *runFlags) (dev *e1000.Device, err error) {
+func openDevice(bdf string, f *runFlags) (dev openedNIC, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			dev, err = nil, fmt.Errorf("open %s failed, and the driver panicked cleaning up (%v); check the binding, IOMMU, permissions, RLIMIT_MEMLOCK and hugepages", bdf, r)
 		}
 	}()
-	return e1000.Open(bdf, e1000.OpenOptions{
-		Backend:   f.parsedBack,
-		Hugepages: f.hugepages,
-		Poll:      f.parsedMode == deferral.ModeBusyPoll,
-		NIC: e1000.Options{
-			RxRingSize: f.ringSize, TxRingSize: f.ringSize,
-			ITR: f.itr, MSIX: f.msix, Promisc: f.promisc,
-		},
-	})
+	poll := f.parsedMode == deferral.ModeBusyPoll
+	switch m := f.models[bdf]; m.family {
+	case familyE1000:
+		return e1000.Open(bdf, e1000.OpenOptions{
+			Backend:   f.parsedBack,
+			Hugepages: f.hugepages,
+			Poll:      poll,
+			NIC: e1000.Options{
+				RxRingSize: f.ringSize, TxRingSize: f.ringSize,
+				ITR: f.itr, MSIX: f.msix, Promisc: f.promisc,
+			},
+		})
+	case familyIGB:
+		queues := 1
+		if bdf == f.dev {
+			queues = f.queues
+		}
+		return igb.Open(bdf, igb.OpenOptions{
+			Backend:   f.parsedBack,
+			Hugepages: f.hugepages,
+			Poll:      poll,
+			NIC: igb.Options{
+				Queues: queues, RxRingSize: f.ringSize, TxRingSize: f.ringSize,
+				ITR: igbITR(f.itr), Promisc: f.promisc,
+			},
+		})
+	}
+	return nil, fmt.Errorf("%s: %w", bdf, errUnknownFamily)
 }
+
+// igbITR converts --itr (the e1000's ITR units of 256 ns) to the igb's EITR
+// units of 1 µs, rounding up so that throttling asked for stays on.
+func igbITR(itr uint32) uint32 { return (itr*256 + 999) / 1000 }
 
 // loop shows statistics and waits for a reason to stop, which it returns.
 func loop(ctx context.Context, e *env, f *runFlags, port *driver.Port, snap *atomic.Pointer[driver.Stats]) string {
@@ -335,7 +376,7 @@ func drainTx(ports ...*driver.Port) {
 		}
 		for time.Now().Before(deadline) {
 			st := p.Stats()
-			if st.InFlight == 0 && st.HW.TxGood >= st.TxPackets {
+			if st.InFlight == 0 && st.HW.TxPackets >= st.TxPackets {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)

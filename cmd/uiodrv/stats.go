@@ -30,6 +30,11 @@ func (m *meter) line(s *driver.Stats, now time.Time) string {
 		rate(s.RxPackets, m.prev.RxPackets), rate(s.TxPackets, m.prev.TxPackets),
 		rate(s.IRQs, m.prev.IRQs), rate(s.BHRuns, m.prev.BHRuns),
 		drops(s), roundDur(s.HandoffP50), roundDur(s.HandoffP99), link(s))
+	if len(s.Queues) > 1 && len(m.prev.Queues) == len(s.Queues) {
+		for i, q := range s.Queues {
+			fmt.Fprintf(&b, "  q%d %.0f pps", i, rate(q.RxPackets, m.prev.Queues[i].RxPackets))
+		}
+	}
 	m.prev, m.at = *s, now
 	return b.String()
 }
@@ -82,9 +87,15 @@ func printSummary(w io.Writer, f *runFlags, s, fwd *driver.Stats, counts [driver
 	fmt.Fprintf(w, "drops     %s\n", drops(s))
 	fmt.Fprintf(w, "tx        %d frames, %d bytes; tx ring full %d; tx_invalid %d\n", s.TxPackets, s.TxBytes, s.TxDropped, s.TxInvalid)
 	fmt.Fprintf(w, "irqs      %d (%d spurious); bottom-half runs %d; handler panics %d\n", s.IRQs, s.Spurious, s.BHRuns, s.Panics)
+	if len(s.Queues) > 1 {
+		for i, q := range s.Queues {
+			fmt.Fprintf(w, "queue %-3d cpu %d: rx %d frames, processed %d, dropped %d, tx %d; irqs %d; bottom-half runs %d\n",
+				i, q.CPU, q.RxPackets, q.Processed, q.Dropped, q.TxPackets, q.IRQs, q.BHRuns)
+		}
+	}
 	fmt.Fprintf(w, "handoff   p50 %v p99 %v over %d runs\n", roundDur(s.HandoffP50), roundDur(s.HandoffP99), s.HandoffCount)
 	fmt.Fprintf(w, "nic       rx_good %d tx_good %d missed %d no_buf %d crc_err %d\n",
-		s.HW.RxGood, s.HW.TxGood, s.HW.RxMissed, s.HW.RxNoBuf, s.HW.RxCRCErr)
+		s.HW.RxPackets, s.HW.TxPackets, s.HW.RxMissed, s.HW.RxNoBuffer, s.HW.RxCRCErrors)
 	var protos []string
 	for _, p := range driver.Protos() {
 		if counts[p] > 0 {

@@ -68,7 +68,7 @@ func TestGuestReset(t *testing.T) {
 		}
 	}
 	before := wait("the first frames", func(s *driver.Stats) bool {
-		return s.Processed >= labResetFrames && s.HW.TxGood >= labResetFrames
+		return s.Processed >= labResetFrames && s.HW.TxPackets >= labResetFrames
 	})
 	how, err := e1000.ResetUnderDriver(dev)
 	if err != nil {

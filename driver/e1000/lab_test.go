@@ -190,7 +190,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 	var st driver.Stats
 	for {
 		st = port.Stats()
-		if st.Processed >= uint64(labFrames) && st.HW.TxGood >= uint64(labFrames) {
+		if st.Processed >= uint64(labFrames) && st.HW.TxPackets >= uint64(labFrames) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -216,7 +216,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 		t.Errorf("%s: software RX counters disagree: %v", tag, &st)
 	case st.TxPackets != uint64(labFrames) || st.TxDropped != 0:
 		t.Errorf("%s: software TX counters disagree: %v", tag, &st)
-	case st.HW.RxGood != uint64(labFrames) || st.HW.TxGood != uint64(labFrames) || st.HW.RxMissed != 0:
+	case st.HW.RxPackets != uint64(labFrames) || st.HW.TxPackets != uint64(labFrames) || st.HW.RxMissed != 0:
 		t.Errorf("%s: hardware counters disagree: %+v", tag, st.HW)
 	case counts[driver.ProtoOther] != uint64(labFrames):
 		t.Errorf("%s: protocol counts %v", tag, counts)

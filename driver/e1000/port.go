@@ -23,8 +23,8 @@ type OpenOptions struct {
 	Poll bool
 }
 
-// Device is an e1000-family NIC opened through VFIO or UIO, adapted to the
-// core's driver.Device interface.
+// Device is an e1000-family NIC opened through VFIO or UIO. Queues puts it
+// behind the core's driver.NIC interface (a driver.Opened for driver.NewPort).
 type Device struct {
 	bdf     string
 	bus     busOps // a *driver.Bus; nil only in a Device being opened
@@ -51,7 +51,7 @@ type Device struct {
 	teardown func(step string)
 }
 
-var _ driver.Device = (*Device)(nil)
+var _ driver.Opened = (*Device)(nil)
 
 // busOps is what a Device needs from its bus to tear down in order
 // (*driver.Bus; a recording fake in tests).
@@ -155,6 +155,13 @@ func (d *Device) RxPending() bool {
 	return d.nic.RxPending()
 }
 
+// txBurst queues frames under the TX lock (see NIC.TxBurst).
+func (d *Device) txBurst(pkts []TxPacket) int {
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
+	return d.nic.TxBurst(pkts)
+}
+
 // TxBurst queues frames (see NIC.TxBurst).
 func (d *Device) TxBurst(pkts []driver.TxDesc) int {
 	d.txMu.Lock()
@@ -243,24 +250,29 @@ func (d *Device) EnableIRQ(c driver.Causes)  { d.nic.EnableIRQ(d.toCause(c)) }
 func (d *Device) DisableIRQ(c driver.Causes) { d.nic.DisableIRQ(d.toCause(c)) }
 func (d *Device) LinkUp() (bool, int)        { return d.nic.LinkUp() }
 
-// ReadHWStats adds what the NIC counted since the last call (including what
-// Reinit collected before its reset).
-func (d *Device) ReadHWStats(s *driver.HWStats) {
+// readStats adds what the NIC counted since the last call (including what
+// Reinit collected before its reset) under the generic names and the
+// e1000's extras (e1000Extras), and reports the link.
+func (d *Device) readStats(s *driver.NICStats) {
 	d.hwMu.Lock()
 	defer d.hwMu.Unlock()
 	d.nic.ReadStats(&d.hw)
-	prev := d.reported
-	s.RxGood += d.hw.GPRC - prev.GPRC
-	s.TxGood += d.hw.GPTC - prev.GPTC
-	s.RxMissed += d.hw.MPC - prev.MPC
-	s.RxNoBuf += d.hw.RNBC - prev.RNBC
-	s.RxCRCErr += d.hw.CRCERRS - prev.CRCERRS
-	s.RxLenErr += d.hw.RLEC - prev.RLEC
-	s.RxUndersize += d.hw.RUC - prev.RUC
-	s.RxOversize += d.hw.ROC - prev.ROC
-	s.RxBytes += d.hw.GORC - prev.GORC
-	s.TxBytes += d.hw.GOTC - prev.GOTC
+	h, p := &d.hw, &d.reported
+	s.RxPackets += h.GPRC - p.GPRC
+	s.RxBytes += h.GORC - p.GORC
+	s.RxMissed += h.MPC - p.MPC
+	s.RxNoBuffer += h.RNBC - p.RNBC
+	s.RxCRCErrors += h.CRCERRS - p.CRCERRS
+	s.RxLengthErrors += h.RLEC - p.RLEC
+	s.RxUndersize += h.RUC - p.RUC
+	s.RxOversize += h.ROC - p.ROC
+	s.TxPackets += h.GPTC - p.GPTC
+	s.TxBytes += h.GOTC - p.GOTC
+	for i, x := range [...]uint64{h.RXERRC - p.RXERRC, h.RFC - p.RFC, h.RJC - p.RJC, h.COLC - p.COLC, h.BPRC - p.BPRC, h.MPRC - p.MPRC} {
+		s.Extra[i] += x
+	}
 	d.reported = d.hw
+	s.Link, s.SpeedMbps = d.nic.LinkUp()
 }
 
 // HWStats returns every hardware counter accumulated so far.

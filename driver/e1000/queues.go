@@ -1,17 +1,20 @@
 package e1000
 
-import "github.com/uiodrv/uiodrv/driver"
+import (
+	"time"
+
+	"github.com/uiodrv/uiodrv/driver"
+)
 
 // queueNIC is the e1000 behind the core's queue-based driver.NIC: one queue
 // (the 82574L's second RX queue is not used), on the vectors the Device
-// attached. It is the first step of moving the e1000 onto that interface: the
+// attached. It goes through the Device's locked paths, so that the
+// watchdog's Reinit (driver.Resetter, which it forwards) can stop them. The
 // buffer pool is still the NIC's own (Buffers), not one the core hands in.
 type queueNIC struct {
 	d    *Device
 	info driver.NICInfo
-	rx   [64]RxPacket // RX path only
 	tx   [64]TxPacket // TX path only
-	hw   HWStats      // ReadStats only
 }
 
 // Extra counters the e1000 reports beside the generic ones, in
@@ -41,17 +44,12 @@ var _ driver.NIC = (*queueNIC)(nil)
 
 func (q *queueNIC) Info() *driver.NICInfo { return &q.info }
 
-func (q *queueNIC) RxBurst(_ int, out []driver.RxDesc) int {
-	out = out[:min(len(out), len(q.rx))]
-	n := q.d.nic.RxBurst(q.rx[:len(out)])
-	for i, p := range q.rx[:n] {
-		out[i] = driver.RxDesc{Buf: p.Buf, Len: p.Len, Status: p.Status, Errors: p.Errors, VLAN: p.Special}
-	}
-	return n
-}
+// RxBurst harvests through Device.RxBurst, which flags frames that spanned
+// descriptors (driver.RxIncomplete).
+func (q *queueNIC) RxBurst(_ int, out []driver.RxDesc) int { return q.d.RxBurst(out) }
 
-func (q *queueNIC) Refill(int) int  { return q.d.nic.RefillRx() }
-func (q *queueNIC) Reclaim(int) int { return q.d.nic.ReclaimTx() }
+func (q *queueNIC) Refill(int) int  { return q.d.RefillRx() }
+func (q *queueNIC) Reclaim(int) int { return q.d.ReclaimTx() }
 
 // TxBurst queues frames up to the first that no buffer could hold (the NIC's
 // TxBurst treats those as a programming error and panics; here they are
@@ -69,7 +67,7 @@ func (q *queueNIC) TxBurst(_ int, pkts []driver.TxDesc) int {
 			q.tx[n] = TxPacket{Buf: p.Buf, Len: p.Len}
 			n++
 		}
-		k := q.d.nic.TxBurst(q.tx[:n])
+		k := q.d.txBurst(q.tx[:n])
 		sent += k
 		if k < n || n < len(q.tx) { // ring full, an invalid frame, or done
 			break
@@ -94,25 +92,17 @@ func (q *queueNIC) SetIRQ(_ int, c driver.Causes, on bool) {
 // Trigger raises the RX cause through ICS (SDM 13.4.19).
 func (q *queueNIC) Trigger(int) { q.d.Kick() }
 
-func (q *queueNIC) ReadStats(s *driver.NICStats) {
-	p := q.hw
-	q.d.nic.ReadStats(&q.hw)
-	h := &q.hw
-	s.RxPackets += h.GPRC - p.GPRC
-	s.RxBytes += h.GORC - p.GORC
-	s.RxMissed += h.MPC - p.MPC
-	s.RxNoBuffer += h.RNBC - p.RNBC
-	s.RxCRCErrors += h.CRCERRS - p.CRCERRS
-	s.RxLengthErrors += h.RLEC - p.RLEC
-	s.RxUndersize += h.RUC - p.RUC
-	s.RxOversize += h.ROC - p.ROC
-	s.TxPackets += h.GPTC - p.GPTC
-	s.TxBytes += h.GOTC - p.GOTC
-	for i, d := range [...]uint64{h.RXERRC - p.RXERRC, h.RFC - p.RFC, h.RJC - p.RJC, h.COLC - p.COLC, h.BPRC - p.BPRC, h.MPRC - p.MPRC} {
-		s.Extra[i] += d
-	}
-	s.Link, s.SpeedMbps = q.d.nic.LinkUp()
+// ReadStats reports what the NIC counted since the last call, including
+// what Reinit collected before its reset.
+func (q *queueNIC) ReadStats(s *driver.NICStats) { q.d.readStats(s) }
+
+// CheckHang and Reinit make the queue NIC a driver.Resetter: the Device's.
+func (q *queueNIC) CheckHang(now time.Time, timeout time.Duration) (string, bool) {
+	return q.d.CheckHang(now, timeout)
 }
+func (q *queueNIC) Reinit() error { return q.d.Reinit() }
+
+var _ driver.Resetter = (*queueNIC)(nil)
 
 func (q *queueNIC) Close() error { return q.d.Close() }
 

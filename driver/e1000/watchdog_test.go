@@ -87,7 +87,7 @@ func TestWatchdogResetUnderDriver(t *testing.T) {
 	if err := port.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if st.Processed != 40 || st.TxPackets != 40 || st.HW.RxGood != 40 || st.Resets != 1 || !st.Accounted() {
+	if st.Processed != 40 || st.TxPackets != 40 || st.HW.RxPackets != 40 || st.Resets != 1 || !st.Accounted() {
 		t.Fatalf("after the reset: %v, resets %d", &st, st.Resets)
 	}
 	if alloc.Open() != 0 || dev.FreeBuffers() != 0 && alloc.Open() != 0 {

@@ -91,6 +91,12 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	return d, nil
 }
 
+var _ driver.Opened = (*Device)(nil)
+
+// Queues is the device and its pool as driver.NewPort takes them; the
+// port's Close closes the Device (NIC, pool and bus).
+func (d *Device) Queues() (driver.NIC, driver.Buffers) { return d, d.pool }
+
 // Buffers is the pool Open made.
 func (d *Device) Buffers() *driver.BufPool { return d.pool }
 
