@@ -2,6 +2,7 @@ package driver
 
 import (
 	"encoding/binary"
+	"sync"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -103,4 +104,31 @@ func FuzzCount(f *testing.F) {
 			t.Fatal("frame not counted at all")
 		}
 	})
+}
+
+// Count is called from several queues' bottom halves at once: every frame is
+// counted once (and -race sees no shared parser).
+func TestCountConcurrent(t *testing.T) {
+	c := NewCount()
+	batch := make([]Packet, 16)
+	for i := range batch {
+		batch[i].Data = udpFrame(t)
+	}
+	const goroutines, rounds = 4, 500
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			own := append([]Packet(nil), batch...)
+			for r := 0; r < rounds; r++ {
+				c.Handle(own)
+			}
+		}()
+	}
+	wg.Wait()
+	want := uint64(goroutines * rounds * len(batch))
+	if got := c.Counts(); got[ProtoUDP] != want || got[ProtoIPv4] != want || got[ProtoEthernet] != want || got[ProtoMalformed] != 0 {
+		t.Fatalf("counts %v, want %d UDP/IPv4/Ethernet", got, want)
+	}
 }

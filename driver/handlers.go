@@ -59,7 +59,21 @@ const MaxFrame = 1518
 // Count decodes each frame with gopacket's DecodingLayerParser (into
 // preallocated layers: no allocation per frame) and counts frames per protocol.
 // Frames are consumed unless a later handler in a Chain says otherwise.
+//
+// Handle may be called concurrently (a Port with several queues calls it
+// from each queue's bottom half): a parser and its layers serve one call at
+// a time, so each call takes a free decoder, and a new one is made only when
+// more calls run at once than ever before (at most one per queue, made at
+// warm-up): the packet path stays allocation-free.
 type Count struct {
+	mu     sync.Mutex                      // guards adding a decoder
+	decs   atomic.Pointer[[]*countDecoder] // copy-on-write: readers never lock
+	counts [numProtos]atomic.Uint64
+}
+
+// countDecoder is one parser with its layers; mu is held by the call using it.
+type countDecoder struct {
+	mu      sync.Mutex
 	parser  *gopacket.DecodingLayerParser
 	eth     layers.Ethernet
 	arp     layers.ARP
@@ -71,26 +85,50 @@ type Count struct {
 	icmp6   layers.ICMPv6
 	payload gopacket.Payload
 	decoded []gopacket.LayerType
-	counts  [numProtos]atomic.Uint64
+}
+
+func newCountDecoder() *countDecoder {
+	d := &countDecoder{decoded: make([]gopacket.LayerType, 0, 8)}
+	d.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet,
+		&d.eth, &d.arp, &d.ip4, &d.ip6, &d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.payload)
+	d.parser.IgnoreUnsupported = true
+	return d
 }
 
 // NewCount returns a Count handler.
 func NewCount() *Count {
-	c := &Count{decoded: make([]gopacket.LayerType, 0, 8)}
-	c.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet,
-		&c.eth, &c.arp, &c.ip4, &c.ip6, &c.tcp, &c.udp, &c.icmp4, &c.icmp6, &c.payload)
-	c.parser.IgnoreUnsupported = true
+	c := &Count{}
+	ds := []*countDecoder{newCountDecoder()}
+	c.decs.Store(&ds)
 	return c
+}
+
+// decoder returns a decoder locked for the caller.
+func (c *Count) decoder() *countDecoder {
+	for _, d := range *c.decs.Load() {
+		if d.mu.TryLock() {
+			return d
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := newCountDecoder()
+	d.mu.Lock()
+	ds := append(append([]*countDecoder(nil), *c.decs.Load()...), d)
+	c.decs.Store(&ds)
+	return d
 }
 
 // Handle counts each frame.
 func (c *Count) Handle(pkts []Packet) {
+	d := c.decoder()
 	for i := range pkts {
-		c.count(pkts[i].Data)
+		c.count(d, pkts[i].Data)
 	}
+	d.mu.Unlock()
 }
 
-func (c *Count) count(data []byte) {
+func (c *Count) count(d *countDecoder, data []byte) {
 	switch {
 	case len(data) < 14:
 		c.counts[ProtoRunt].Add(1)
@@ -99,9 +137,9 @@ func (c *Count) count(data []byte) {
 		c.counts[ProtoOversize].Add(1)
 		return
 	}
-	err := c.parser.DecodeLayers(data, &c.decoded)
+	err := d.parser.DecodeLayers(data, &d.decoded)
 	known := false
-	for _, t := range c.decoded {
+	for _, t := range d.decoded {
 		switch t {
 		case layers.LayerTypeEthernet:
 			c.counts[ProtoEthernet].Add(1)
@@ -127,7 +165,7 @@ func (c *Count) count(data []byte) {
 		}
 	}
 	switch {
-	case err != nil || c.parser.Truncated:
+	case err != nil || d.parser.Truncated:
 		// A layer that fails to decode, or one whose length fields claim
 		// more bytes than the frame holds.
 		c.counts[ProtoMalformed].Add(1)

@@ -74,7 +74,8 @@ func numCPU() int {
 func testPortQueues(t *testing.T, mode deferral.Mode, th driver.TopHalf, cpus []int) {
 	const nflows, nframes, nbufs, maxInFlight = 64, 2000, 1024, 96
 	dev := openFake(t, 2, nbufs)
-	p, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: driver.Reflect{}, IRQCPUs: cpus, TopHalf: th, Budget: 32, ThreadPrio: -1})
+	count := driver.NewCount()
+	p, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: driver.Chain{count, driver.Reflect{}}, IRQCPUs: cpus, TopHalf: th, Budget: 32, ThreadPrio: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +191,10 @@ func testPortQueues(t *testing.T, mode deferral.Mode, th driver.TopHalf, cpus []
 	}
 	if st.RxPackets != nframes || st.Processed != nframes || !st.Accounted() {
 		t.Errorf("stats: %v", &st)
+	}
+	// The queues' bottom halves share the handler: it counts every frame once.
+	if c := count.Counts(); c[driver.ProtoUDP] != nframes || c[driver.ProtoEthernet] != nframes {
+		t.Errorf("count handler: %v, want %d UDP frames", c, nframes)
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)

@@ -146,3 +146,26 @@ func TestBindFailureRestores(t *testing.T) {
 		t.Errorf("record left after a successful unbind: %v", err)
 	}
 }
+
+// bind takes the igb-family NICs (checked by bindable, which reads sysfs
+// only) and still refuses a NIC it does not drive.
+func TestBindableIGB(t *testing.T) {
+	s := fakeSysfs(t, []string{"igb", "vfio-pci"}, "",
+		fakeDev{"0000:00:03.0", "0x8086", "0x10c9", netCls, "igb", 3, ""},   // 82576, QEMU's igb
+		fakeDev{"0000:00:04.0", "0x8086", "0x1521", netCls, "igb", 4, ""},   // I350
+		fakeDev{"0000:00:05.0", "0x8086", "0x1539", netCls, "igb", 5, ""},   // I211
+		fakeDev{"0000:00:06.0", "0x8086", "0x10ca", netCls, "igbvf", 6, ""}, // 82576 VF: not driven
+	)
+	for _, c := range []struct {
+		addr string
+		ok   bool
+	}{{"0000:00:03.0", true}, {"0000:00:04.0", true}, {"0000:00:05.0", true}, {"0000:00:06.0", false}} {
+		dev, err := s.Lookup(pci.MustParseAddr(c.addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bindable(dev); (err == nil) != c.ok {
+			t.Errorf("bindable(%s [%04x]) = %v, want ok %v", c.addr, dev.DeviceID, err, c.ok)
+		}
+	}
+}

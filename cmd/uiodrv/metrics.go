@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,10 +36,10 @@ var counterMetrics = []struct {
 	{"spurious_irqs_total", "Interrupts with no cause.", func(s *driver.Stats) uint64 { return s.Spurious }},
 	{"bh_runs_total", "Bottom-half runs.", func(s *driver.Stats) uint64 { return s.BHRuns }},
 	{"handler_panics_total", "Handler panics recovered.", func(s *driver.Stats) uint64 { return s.Panics }},
-	{"nic_rx_good_total", "Good frames received, NIC counter GPRC.", func(s *driver.Stats) uint64 { return s.HW.RxPackets }},
-	{"nic_tx_good_total", "Good frames transmitted, NIC counter GPTC.", func(s *driver.Stats) uint64 { return s.HW.TxPackets }},
-	{"nic_rx_missed_total", "Frames missed for a full RX FIFO, NIC counter MPC.", func(s *driver.Stats) uint64 { return s.HW.RxMissed }},
-	{"nic_rx_no_buffer_total", "Frames received with no descriptor, NIC counter RNBC.", func(s *driver.Stats) uint64 { return s.HW.RxNoBuffer }},
+	{"nic_rx_good_total", "Good frames received, NIC counter rx_packets (GPRC on e1000 and igb).", func(s *driver.Stats) uint64 { return s.HW.RxPackets }},
+	{"nic_tx_good_total", "Good frames transmitted, NIC counter tx_packets (GPTC).", func(s *driver.Stats) uint64 { return s.HW.TxPackets }},
+	{"nic_rx_missed_total", "Frames missed for a full RX FIFO, NIC counter rx_missed (MPC).", func(s *driver.Stats) uint64 { return s.HW.RxMissed }},
+	{"nic_rx_no_buffer_total", "Frames received with no descriptor, NIC counter rx_no_buffer (RNBC).", func(s *driver.Stats) uint64 { return s.HW.RxNoBuffer }},
 }
 
 func newPortCollector(snap func() *driver.Stats, dev, mode string) *portCollector {
@@ -50,6 +51,8 @@ func newPortCollector(snap func() *driver.Stats, dev, mode string) *portCollecto
 	c.descs["handoff"] = prometheus.NewDesc("uiodrv_handoff_latency_seconds",
 		"Top-half to bottom-half handoff latency quantiles since start (from the port's histogram).", []string{"quantile"}, c.labels)
 	c.descs["link"] = prometheus.NewDesc("uiodrv_link_up", "1 when the link is up.", nil, c.labels)
+	c.descs["queue_rx"] = prometheus.NewDesc("uiodrv_queue_rx_packets_total", "Frames taken off the NIC, by queue.", []string{"queue"}, c.labels)
+	c.descs["queue_irqs"] = prometheus.NewDesc("uiodrv_queue_irqs_total", "Interrupts handled, by queue.", []string{"queue"}, c.labels)
 	return c
 }
 
@@ -77,6 +80,10 @@ func (c *portCollector) Collect(ch chan<- prometheus.Metric) {
 		up = 1
 	}
 	ch <- prometheus.MustNewConstMetric(c.descs["link"], prometheus.GaugeValue, up)
+	for i, q := range s.Queues {
+		ch <- prometheus.MustNewConstMetric(c.descs["queue_rx"], prometheus.CounterValue, float64(q.RxPackets), strconv.Itoa(i))
+		ch <- prometheus.MustNewConstMetric(c.descs["queue_irqs"], prometheus.CounterValue, float64(q.IRQs), strconv.Itoa(i))
+	}
 }
 
 // serveMetrics serves /metrics on ln (bound before the device was opened,
