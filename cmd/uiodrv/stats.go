@@ -82,6 +82,7 @@ func printSummary(w io.Writer, f *runFlags, s, fwd *driver.Stats, counts [driver
 	fmt.Fprintf(w, "drops     %s\n", drops(s))
 	fmt.Fprintf(w, "tx        %d frames, %d bytes; tx ring full %d; tx_invalid %d\n", s.TxPackets, s.TxBytes, s.TxDropped, s.TxInvalid)
 	fmt.Fprintf(w, "irqs      %d (%d spurious); bottom-half runs %d; handler panics %d\n", s.IRQs, s.Spurious, s.BHRuns, s.Panics)
+	fmt.Fprintf(w, "events    link ups %d, link downs %d; watchdog resets %d\n", s.LinkUps, s.LinkDowns, s.Resets)
 	fmt.Fprintf(w, "handoff   p50 %v p99 %v over %d runs\n", roundDur(s.HandoffP50), roundDur(s.HandoffP99), s.HandoffCount)
 	fmt.Fprintf(w, "nic       rx_good %d tx_good %d missed %d no_buf %d crc_err %d\n",
 		s.HW.RxGood, s.HW.TxGood, s.HW.RxMissed, s.HW.RxNoBuf, s.HW.RxCRCErr)
