@@ -116,8 +116,7 @@ func checkFeatures(dev *pci.Device, f *runFlags) error {
 	if err != nil {
 		return err // checkDevice reports it first, with the device's name
 	}
-	// Only the 82574L has MSI-X (its IVAR routes the causes, 82574 10.2.4.9).
-	if f.msix && model != e1000.Model82574L {
+	if f.msix && !model.HasMSIX() {
 		return usagef("--msix: %s is an %v, which has no MSI-X (only the 82574L, QEMU's e1000e, has it): leave --msix out",
 			dev.Addr, model)
 	}
