@@ -29,6 +29,15 @@ type NIC struct {
 	PCAP string
 	// Mitigation sets the e1000's interrupt mitigation property; nil keeps QEMU's default (on).
 	Mitigation *bool
+	// RootPort puts the NIC behind its own PCIe root port (pcie-root-port at
+	// Addr on bus 0), alone on the port's secondary bus, so that the guest
+	// can reset it with a secondary bus reset: sysfs reset_method "bus", and
+	// VFIO then offers VFIO_DEVICE_RESET. On bus 0 the e1000 has no reset
+	// method at all and the e1000e only "pm", which QEMU 10.0 does not carry
+	// to its registers (both checked in the lab). The guest sees the NIC at
+	// 0000:NN:00.0, NN counting the root ports in slot order from 1
+	// (Config.BDF).
+	RootPort bool
 }
 
 // Binding binds a guest PCI device to a driver before the commands run.
@@ -157,6 +166,16 @@ func (c *Config) withDefaults() Config {
 // BDF returns the guest PCI address of NIC i, e.g. 0000:00:03.0.
 func (c *Config) BDF(i int) string {
 	d := c.withDefaults()
+	if d.NICs[i].RootPort {
+		// The guest numbers the bridges' secondary buses in slot order.
+		bus := 1
+		for j, n := range d.NICs {
+			if j != i && n.RootPort && n.Addr < d.NICs[i].Addr {
+				bus++
+			}
+		}
+		return fmt.Sprintf("0000:%02x:00.0", bus)
+	}
 	return "0000:00:" + d.NICs[i].Addr
 }
 

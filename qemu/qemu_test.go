@@ -113,3 +113,15 @@ func TestModName(t *testing.T) {
 		}
 	}
 }
+
+// TestRootPortBDF: a NIC behind a root port is the only device on the
+// port's secondary bus, numbered by slot order (the guest's enumeration,
+// checked in the soak's lab boot); the others stay on bus 0.
+func TestRootPortBDF(t *testing.T) {
+	c := Config{NICs: []NIC{{RootPort: true, Addr: "06.0"}, {}, {RootPort: true, Addr: "05.0"}}}
+	for i, want := range []string{"0000:02:00.0", "0000:00:04.0", "0000:01:00.0"} {
+		if got := c.BDF(i); got != want {
+			t.Errorf("BDF(%d) = %s, want %s", i, got, want)
+		}
+	}
+}

@@ -262,6 +262,10 @@ func (vm *VM) qemuArgs(k *Kernel, initrd string) ([]string, error) {
 			"dgram,id=%s,local.type=inet,local.host=127.0.0.1,local.port=%d,remote.type=inet,remote.host=127.0.0.1,remote.port=%d",
 			id, p.qemu.Port, p.conn.LocalAddr().(*net.UDPAddr).Port))
 		dev := fmt.Sprintf("%s,netdev=%s,addr=%s,mac=%s", n.Model, id, n.Addr, n.MAC)
+		if n.RootPort {
+			args = append(args, "-device", fmt.Sprintf("pcie-root-port,id=rp%d,chassis=%d,slot=%d,addr=%s", i, i+1, i+1, n.Addr))
+			dev = fmt.Sprintf("%s,netdev=%s,bus=rp%d,addr=00.0,mac=%s", n.Model, id, i, n.MAC)
+		}
 		if n.Mitigation != nil {
 			dev += fmt.Sprintf(",mitigation=%v", *n.Mitigation)
 		}

@@ -109,7 +109,7 @@ var errNotNetwork = errors.New("not a network controller")
 // not one of the models uiodrv drives. It only reads sysfs.
 func bindable(dev *pci.Device) error {
 	if !pci.IsNetwork(dev.Class) {
-		return fmt.Errorf("%w: %s is a %s [class %04x, %04x:%04x %s]; not binding it (check the address with uiodrv list --all, pass --force only if you mean this device)",
+		return fmt.Errorf("%w: %s is a %s (class %04x): %04x:%04x %s; not binding it (check the address with uiodrv list --all, pass --force only if you mean this device)",
 			errNotNetwork, dev.Addr, dev.ClassName(), dev.Class>>8, dev.Vendor, dev.DeviceID, dev.DeviceName())
 	}
 	if _, err := lookupNIC(dev.Vendor, dev.DeviceID); err != nil {

@@ -49,7 +49,7 @@ func TestBindRefusesNonNIC(t *testing.T) {
 		want []string
 		err  error
 	}{
-		{"0000:00:1f.2", []string{"0000:00:1f.2 is a SATA controller [class 0106, 8086:2922", "not binding it", "fix: check the address with uiodrv list --all"}, errNotNetwork},
+		{"0000:00:1f.2", []string{"0000:00:1f.2 is a SATA controller (class 0106): 8086:2922", "not binding it", "fix: check the address with uiodrv list --all"}, errNotNetwork},
 		{"0000:00:05.0", []string{"Virtio 1.0 network device, which uiodrv does not drive", "--force", "fix: uiodrv drives"}, e1000.ErrUnsupportedDevice},
 	} {
 		for _, drv := range []string{"vfio-pci", "uio_pci_generic"} {
@@ -61,6 +61,9 @@ func TestBindRefusesNonNIC(t *testing.T) {
 				if !strings.Contains(errOut, w) {
 					t.Errorf("bind %s: stderr lacks %q:\n%s", c.dev, w, errOut)
 				}
+			}
+			if strings.Contains(errOut, "]]") {
+				t.Errorf("bind %s: doubled bracket in the refusal:\n%s", c.dev, errOut)
 			}
 		}
 		dev, _ := s.Lookup(pci.MustParseAddr(c.dev))

@@ -59,7 +59,6 @@ var hints = []struct {
 	{uio.ErrNoHugepages, "reserve hugepages: echo 64 > /proc/sys/vm/nr_hugepages"},
 	{errNoHugepages, "reserve hugepages: echo 64 > /proc/sys/vm/nr_hugepages"},
 	{uio.ErrNoPhysAddr, "UIO needs root to read physical addresses from /proc/self/pagemap: run as root"},
-	{uio.ErrNotContiguous, "reserve hugepages early (at boot: hugepages=64) so they are contiguous, or use a smaller --ring-size"},
 	{deferral.ErrRTNotPermitted, "run as root or with CAP_SYS_NICE (or raise RLIMIT_RTPRIO), or pass --rt-prio 0"},
 	{deferral.ErrNiceNotPermitted, "run as root or with CAP_SYS_NICE (workqueue workers run at nice -20)"},
 	{driver.ErrUnknownBackend, "use --backend vfio or --backend uio"},

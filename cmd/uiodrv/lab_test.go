@@ -465,7 +465,7 @@ func TestLabBind(t *testing.T) {
 		{"stopped by duration", "device released"},
 		{dev + ": vfio-pci -> e1000 (restored)"},
 		{"after bind: 82540EM (uiodrv bind --dev " + dev + ")"},
-		{ahci + " is a SATA controller [class 0106, 8086:2922", "not binding it", "fix: check the address with uiodrv list --all"},
+		{ahci + " is a SATA controller (class 0106): 8086:2922", "not binding it", "fix: check the address with uiodrv list --all"},
 		{ahci + " is a SATA controller", "not binding it"},
 		{ahci, "ahci"},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,18 +37,41 @@ func cmdList(e *env, args []string) int {
 	if st, done := parseFlags(e, fs, "list", listUsage, args); done {
 		return st
 	}
-	writeList(e, pci.Sysfs{Root: root}, all)
+	// A list that could not be written (a full disk, a closed file) must not
+	// exit 0 as if it had been. A pipe whose reader has gone (uiodrv list |
+	// head) ends the process with SIGPIPE before that, as it does ls: list
+	// holds nothing that would need releasing.
+	if err := writeList(e, pci.Sysfs{Root: root}, all); err != nil {
+		return report(e.stderr, "list", fmt.Errorf("write the list: %w", err))
+	}
 	return exitOK
 }
 
-// writeList prints the table. It never fails: what it cannot read it says.
-func writeList(e *env, s pci.Sysfs, all bool) {
+// errWriter keeps the first write error, and writes nothing after it.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (w *errWriter) Write(b []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n, err := w.w.Write(b)
+	w.err = err
+	return n, err
+}
+
+// writeList prints the table; what it cannot read it says. It returns the
+// first error writing it.
+func writeList(e *env, s pci.Sysfs, all bool) error {
+	out := &errWriter{w: e.stdout}
 	devs, err := s.List()
 	if err != nil {
-		fmt.Fprintf(e.stdout, "No PCI devices found (%v).\n", err)
-		return
+		fmt.Fprintf(out, "No PCI devices found (%v).\n", err)
+		return out.err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tDEVICE\tDRIVER\tIF\tIOMMU\tUIODRV")
 	n := 0
 	for _, d := range devs {
@@ -73,11 +97,12 @@ func writeList(e *env, s pci.Sysfs, all bool) {
 	tw.Flush()
 	if n == 0 {
 		if all {
-			fmt.Fprintln(e.stdout, "No PCI devices found.")
+			fmt.Fprintln(out, "No PCI devices found.")
 		} else {
-			fmt.Fprintln(e.stdout, "No network controllers found (uiodrv list --all shows every PCI device).")
+			fmt.Fprintln(out, "No network controllers found (uiodrv list --all shows every PCI device).")
 		}
 	}
+	return out.err
 }
 
 // usability says whether uiodrv can drive d, and what it takes.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
@@ -36,6 +37,10 @@ var counterMetrics = []struct {
 	{"spurious_irqs_total", "Interrupts with no cause.", func(s *driver.Stats) uint64 { return s.Spurious }},
 	{"bh_runs_total", "Bottom-half runs.", func(s *driver.Stats) uint64 { return s.BHRuns }},
 	{"handler_panics_total", "Handler panics recovered.", func(s *driver.Stats) uint64 { return s.Panics }},
+	{"tx_invalid_total", "Transmit or forward verdicts on empty or oversize frames (counted, never sent).", func(s *driver.Stats) uint64 { return s.TxInvalid }},
+	{"link_ups_total", "Link-up events.", func(s *driver.Stats) uint64 { return s.LinkUps }},
+	{"link_downs_total", "Link-down events.", func(s *driver.Stats) uint64 { return s.LinkDowns }},
+	{"resets_total", "Device hangs (or resets under the driver) the watchdog found and re-initialised.", func(s *driver.Stats) uint64 { return s.Resets }},
 	{"nic_rx_good_total", "Good frames received, NIC counter rx_packets (GPRC on e1000 and igb).", func(s *driver.Stats) uint64 { return s.HW.RxPackets }},
 	{"nic_tx_good_total", "Good frames transmitted, NIC counter tx_packets (GPTC).", func(s *driver.Stats) uint64 { return s.HW.TxPackets }},
 	{"nic_rx_missed_total", "Frames missed for a full RX FIFO, NIC counter rx_missed (MPC).", func(s *driver.Stats) uint64 { return s.HW.RxMissed }},
@@ -91,7 +96,10 @@ func (c *portCollector) Collect(ch chan<- prometheus.Metric) {
 // closed; the server owns ln.
 func serveMetrics(ln net.Listener, dev, mode string, snap func() *driver.Stats, log *zap.Logger) *http.Server {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newPortCollector(snap, dev, mode))
+	// The Go runtime's and the process's standard metrics (go_goroutines,
+	// process_open_fds, ...): a long run's leak check reads them.
+	reg.MustRegister(newPortCollector(snap, dev, mode), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

@@ -77,7 +77,8 @@ type runFlags struct {
 	metrics       string
 	settle        time.Duration
 	log           logFlags
-	rt            rtFlags // rtflags.go
+	rt            rtFlags    // rtflags.go
+	fault         faultFlags // faults.go
 	parsedMode    deferral.Mode
 	topHalf       string
 	parsedTop     driver.TopHalf
@@ -117,6 +118,7 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at ADDR (e.g. :9100) on /metrics")
 	fs.DurationVar(&f.settle, "settle", 1200*time.Millisecond, "wait this long after bringing the NIC up before reporting ready (QEMU's e1000 ignores RX for 1 s after RCTL is written)")
 	f.rt.add(fs)
+	f.fault.add(fs)
 	f.log.add(fs)
 	fs.StringVar(&f.sysfs, "sysfs", pci.DefaultRoot, "sysfs mount point")
 	_ = fs.MarkHidden("sysfs")
@@ -145,6 +147,9 @@ func cmdRun(e *env, args []string) int {
 		return report(e.stderr, "run", err)
 	}
 	if err := f.rt.validate(fs, f.parsedMode, f.threadPrio); err != nil {
+		return report(e.stderr, "run", err)
+	}
+	if err := f.fault.validate(); err != nil {
 		return report(e.stderr, "run", err)
 	}
 	log, err := f.log.logger(e.stderr)
@@ -195,6 +200,7 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	case "forward":
 		chain = append(chain, driver.ForwardAll{})
 	}
+	chain = f.fault.wrap(chain)
 	port, dev, err := openPortFwd(f, f.dev, chain, fwd, log.With(zap.String("dev", f.addr.String())))
 	if err != nil {
 		chain.Close()

@@ -87,6 +87,7 @@ func printSummary(w io.Writer, f *runFlags, s, fwd *driver.Stats, counts [driver
 	fmt.Fprintf(w, "drops     %s\n", drops(s))
 	fmt.Fprintf(w, "tx        %d frames, %d bytes; tx ring full %d; tx_invalid %d\n", s.TxPackets, s.TxBytes, s.TxDropped, s.TxInvalid)
 	fmt.Fprintf(w, "irqs      %d (%d spurious); bottom-half runs %d; handler panics %d\n", s.IRQs, s.Spurious, s.BHRuns, s.Panics)
+	fmt.Fprintf(w, "events    link ups %d, link downs %d; watchdog resets %d\n", s.LinkUps, s.LinkDowns, s.Resets)
 	if len(s.Queues) > 1 {
 		for i, q := range s.Queues {
 			fmt.Fprintf(w, "queue %-3d cpu %d: rx %d frames, processed %d, dropped %d, tx %d; irqs %d; bottom-half runs %d\n",

@@ -18,8 +18,10 @@ func NewDeviceOn(bdf string, nic *NIC, bus interface {
 	KeepDMA()
 	Close() error
 }, msix bool, teardown func(step string)) *Device {
-	return &Device{bdf: bdf, nic: nic, bus: bus, msix: msix, causes: nic.Causes(), teardown: teardown,
+	d := &Device{bdf: bdf, nic: nic, bus: bus, msix: msix, causes: nic.Causes(), teardown: teardown,
 		rxScratch: make([]RxPacket, 256), txScratch: make([]TxPacket, 256)}
+	d.irqOn.Store(uint32(nic.IRQMask())) // what the test enabled on the NIC itself
+	return d
 }
 
 // SetTeardownHook makes Close call f at the start of each of its steps, so a

@@ -76,7 +76,7 @@ func (o *Options) normalize(m Model) error {
 	if o.ITR > 0xFFFF {
 		o.ITR = 0xFFFF
 	}
-	if o.MSIX && !m.is82574() {
+	if o.MSIX && !m.HasMSIX() {
 		return fmt.Errorf("MSI-X needs an 82574L (IVAR), not an %v", m)
 	}
 	return nil

@@ -77,6 +77,11 @@ func supportedList() string {
 // 82574 EERD layout, W1C ICR in MSI-X mode, TARC.
 func (m Model) is82574() bool { return m == Model82574L }
 
+// HasMSIX reports whether the model has MSI-X (only the 82574L, QEMU's
+// e1000e: its IVAR routes the causes to vectors, 82574 10.2.4.9). Options.MSIX
+// needs it; a CLI checks it from the device ID before opening anything.
+func (m Model) HasMSIX() bool { return m.is82574() }
+
 // hasEERD reports whether the EEPROM can be read through EERD
 // (SDM 13.4.4: "not applicable to the 82544GC/EI").
 func (m Model) hasEERD() bool { return m != Model82544GC }

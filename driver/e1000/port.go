@@ -43,6 +43,10 @@ type Device struct {
 	hw        HWStats    // accumulated from the NIC, also across Reinit
 	reported  HWStats    // what ReadHWStats has reported so far
 	wd        watchState // CheckHang only
+	// irqOn is the causes the driver has unmasked (EnableIRQ) and not masked
+	// since (DisableIRQ): Reinit restores it, since a real reset clears IMS
+	// (which a register read after the fact would then give back as 0).
+	irqOn atomic.Uint32
 
 	closed     atomic.Bool
 	teardownMu sync.Mutex // held by Close's teardown and by StopDMA: StopDMA never touches an unmapped BAR
@@ -246,9 +250,16 @@ func (d *Device) toCause(c driver.Causes) Cause {
 	return r
 }
 
-func (d *Device) EnableIRQ(c driver.Causes)  { d.nic.EnableIRQ(d.toCause(c)) }
-func (d *Device) DisableIRQ(c driver.Causes) { d.nic.DisableIRQ(d.toCause(c)) }
-func (d *Device) LinkUp() (bool, int)        { return d.nic.LinkUp() }
+func (d *Device) EnableIRQ(c driver.Causes) {
+	d.irqOn.Or(uint32(d.toCause(c)))
+	d.nic.EnableIRQ(d.toCause(c))
+}
+
+func (d *Device) DisableIRQ(c driver.Causes) {
+	d.irqOn.And(^uint32(d.toCause(c)))
+	d.nic.DisableIRQ(d.toCause(c))
+}
+func (d *Device) LinkUp() (bool, int) { return d.nic.LinkUp() }
 
 // readStats adds what the NIC counted since the last call (including what
 // Reinit collected before its reset) under the generic names and the

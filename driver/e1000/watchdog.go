@@ -75,7 +75,7 @@ func (d *Device) Reinit() error {
 	if d.closed.Load() {
 		return fmt.Errorf("%s: reinit: device closed", d.bdf)
 	}
-	ims := d.nic.IRQMask()
+	ims := Cause(d.irqOn.Load()) // not IMS: a reset under the driver cleared it
 	d.hwMu.Lock()
 	d.nic.ReadStats(&d.hw) // before the reset clears them
 	d.hwMu.Unlock()

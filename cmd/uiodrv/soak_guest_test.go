@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/uiodrv/uiodrv/internal/netif"
+	"github.com/uiodrv/uiodrv/qemu/labtest"
+)
+
+// TestGuestSoakHelper is TestLabSoak's helper in the guest, a process apart
+// from the driver. On SIGUSR1 it resets the NIC through sysfs (the kernel's
+// pci_reset_function, as VFIO_DEVICE_RESET does, under the driver's feet);
+// on SIGUSR2 it prints the driver's open fds (/proc), goroutines (its
+// metrics endpoint) and threads; on SIGTERM it ends.
+func TestGuestSoakHelper(t *testing.T) {
+	labtest.InGuest(t)
+	bdf, metrics := os.Getenv("SOAK_BDF"), os.Getenv("SOAK_METRICS")
+	dev := "/sys/bus/pci/devices/" + bdf
+	if err := netif.Up("lo"); err != nil {
+		t.Fatal(err)
+	}
+	sig := make(chan os.Signal, 8)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)
+	method := readTrim(dev + "/reset_method")
+	fmt.Printf("SOAK HELPER ready: %s reset_method %q\n", bdf, method)
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resets, probes := 0, 0
+	for s := range sig {
+		switch s {
+		case syscall.SIGUSR1:
+			resets++
+			began := time.Now()
+			err := os.WriteFile(dev+"/reset", []byte("1"), 0)
+			fmt.Printf("SOAK RESET %d: sysfs reset of %s (reset_method %q) took %v, error %v\n",
+				resets, bdf, method, time.Since(began).Round(time.Millisecond), err)
+		case syscall.SIGUSR2:
+			probes++
+			pid, fds, threads, err := driverProc()
+			g := -1
+			if err == nil {
+				g, err = scrapeGoroutines(client, "http://"+metrics+"/metrics")
+			}
+			fmt.Printf("SOAK PROBE %d: pid %d fds %d goroutines %d threads %d error %v\n", probes, pid, fds, g, threads, err)
+		default:
+			fmt.Printf("SOAK HELPER done: %d resets, %d probes\n", resets, probes)
+			return
+		}
+	}
+}
+
+func readTrim(p string) string {
+	b, _ := os.ReadFile(p)
+	return strings.TrimSpace(string(b))
+}
+
+// driverProc finds the driver (/bin/uiodrv, not this test binary) and
+// counts its open fds and threads.
+func driverProc() (pid, fds, threads int, err error) {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		cmd, _ := os.ReadFile(d + "/cmdline")
+		if !bytes.HasPrefix(cmd, []byte("/bin/uiodrv\x00")) {
+			continue
+		}
+		pid, _ = strconv.Atoi(filepath.Base(d))
+		ents, err := os.ReadDir(d + "/fd")
+		if err != nil {
+			return pid, 0, 0, err
+		}
+		for _, l := range strings.Split(readTrim(d+"/status"), "\n") {
+			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+				threads, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		return pid, len(ents), threads, nil
+	}
+	return 0, 0, 0, fmt.Errorf("no /bin/uiodrv process")
+}
+
+// scrapeGoroutines reads go_goroutines from the driver's metrics.
+func scrapeGoroutines(c *http.Client, url string) (int, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return -1, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return -1, fmt.Errorf("%s: no go_goroutines (%v)", url, sc.Err())
+}
