@@ -36,6 +36,13 @@ type GuestPlan struct {
 	// RTKernel runs the scenario beside the guest kernel's own driver on
 	// this NIC (its IRQ moved to core 0) instead of uiodrv.
 	RTKernel string
+	// RTProbe is the periodic task: "cyclictest" (Debian's rt-tests, run as a
+	// process of its own) or "go" (internal/rtprobe in the guest process,
+	// what uiodrv rt runs); empty means cyclictest.
+	RTProbe string
+	// RTBHSched is the bottom half's scheduling class (driver.Config.BHSched),
+	// a deferral.ParseSched form; empty keeps the mode's default.
+	RTBHSched string
 }
 
 // Env encodes the plan as environment variables for the guest test binary.
@@ -67,6 +74,8 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_PRIOS=" + strconv.Itoa(p.RTIRQPrio) + "," + strconv.Itoa(p.RTTaskPrio),
 		"BENCH_RT_TOPHALF=" + p.RTTopHalf.String(),
 		"BENCH_RT_KERNEL=" + p.RTKernel,
+		"BENCH_RT_PROBE=" + p.RTProbe,
+		"BENCH_RT_BHSCHED=" + p.RTBHSched,
 	}
 }
 
@@ -141,6 +150,16 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 		}
 	}
 	p.RTKernel = env["BENCH_RT_KERNEL"]
+	switch p.RTProbe = env["BENCH_RT_PROBE"]; p.RTProbe {
+	case "", ProbeCyclictest, ProbeGo:
+	default:
+		return nil, fmt.Errorf("BENCH_RT_PROBE: %q: want %s or %s", p.RTProbe, ProbeCyclictest, ProbeGo)
+	}
+	if p.RTBHSched = env["BENCH_RT_BHSCHED"]; p.RTBHSched != "" {
+		if _, err := deferral.ParseSched(p.RTBHSched); err != nil {
+			return nil, fmt.Errorf("BENCH_RT_BHSCHED: %w", err)
+		}
+	}
 	if v := env["BENCH_RT_TOPHALF"]; v != "" {
 		if p.RTTopHalf, err = driver.ParseTopHalf(v); err != nil {
 			return nil, fmt.Errorf("BENCH_RT_TOPHALF: %w", err)

@@ -1,5 +1,10 @@
 package deferral
 
+import (
+	"os"
+	"sync/atomic"
+)
+
 // dlBudget makes a SCHED_DEADLINE bottom half keep to its runtime by itself.
 //
 // The kernel enforces a deadline task's runtime when its scheduler tick or,
@@ -22,6 +27,10 @@ package deferral
 // 443, 525 (50 ms stalls: RT throttling); deadline:200us/1ms with this 48,
 // 116, 432; the same without it 737-1380, and with fixed 2-unit polls but no
 // yield 871-1054. The zero value (other policies) does nothing.
+//
+// UIODRV_DL_SELF_ENFORCE=0 in the environment turns the self-enforcement off
+// (Polls of the full Weight, no yield; the kernel's enforcement alone), for
+// comparison; DeadlineBudgetStats counts what it did.
 type dlBudget struct {
 	runtime int64 // ns; 0: not a deadline thread
 	since   int64 // thread CPU time at the last yield or run start
@@ -29,8 +38,22 @@ type dlBudget struct {
 	perUnit int64 // ns of CPU per unit of work, smoothed; 0: unknown
 }
 
+// dlSelfEnforce is read once: a diagnostic switch, not a tuning knob.
+var dlSelfEnforce = os.Getenv("UIODRV_DL_SELF_ENFORCE") != "0"
+
+// Process-wide counts of the self-enforcement (DeadlineBudgetStats).
+var dlPolls, dlShortPolls, dlYields atomic.Uint64
+
+// DeadlineBudgetStats reports what the deadline bottom halves' own budget
+// enforcement did in this process: polls made, polls cut below the full
+// weight to fit the runtime left, and sched_yield calls (each ends the
+// deadline instance until the next period).
+func DeadlineBudgetStats() (polls, shortened, yields uint64) {
+	return dlPolls.Load(), dlShortPolls.Load(), dlYields.Load()
+}
+
 func newDLBudget(s Sched) dlBudget {
-	if s.Policy != PolicyDeadline {
+	if s.Policy != PolicyDeadline || !dlSelfEnforce {
 		return dlBudget{}
 	}
 	return dlBudget{runtime: int64(s.Runtime)}
@@ -50,7 +73,11 @@ func (b *dlBudget) weight(max int) int {
 	if b.runtime == 0 || b.perUnit == 0 {
 		return max
 	}
-	return fitUnits(b.runtime-(b.last-b.since), b.perUnit, max)
+	n := fitUnits(b.runtime-(b.last-b.since), b.perUnit, max)
+	if n < max {
+		dlShortPolls.Add(1)
+	}
+	return n
 }
 
 // fitUnits is how many units of perUnit ns fit in left ns, within 1..max.
@@ -73,6 +100,7 @@ func (b *dlBudget) done(n int) {
 	if b.runtime == 0 {
 		return
 	}
+	dlPolls.Add(1)
 	now := threadCPUTime()
 	if n > 0 {
 		cost := (now - b.last) / int64(n)
@@ -84,6 +112,7 @@ func (b *dlBudget) done(n int) {
 	}
 	b.last = now
 	if now-b.since >= b.runtime {
+		dlYields.Add(1)
 		schedYield()
 		b.since = threadCPUTime()
 		b.last = b.since
