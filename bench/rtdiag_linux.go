@@ -20,6 +20,7 @@ import (
 type schedStat struct {
 	comm   string
 	policy int
+	cpu    string // the CPU it last ran on (/proc/.../stat field 39)
 	f      map[string]float64
 }
 
@@ -51,6 +52,13 @@ func readSchedStats() map[int]schedStat {
 			}
 			st.f[strings.TrimSpace(k)] = x
 		}
+		if b, err := os.ReadFile(filepath.Join(d, "stat")); err == nil {
+			if i := strings.LastIndexByte(string(b), ')'); i >= 0 {
+				if f := strings.Fields(string(b)[i+1:]); len(f) > 36 {
+					st.cpu = f[36]
+				}
+			}
+		}
 		st.policy = int(st.f["policy"])
 		if st.policy != 0 {
 			out[tid] = st
@@ -72,8 +80,8 @@ func writeSchedDelta(w io.Writer, tag string, a, b map[int]schedStat) {
 	for _, t := range tids {
 		e, s := b[t], a[t]
 		d := func(k string) float64 { return e.f[k] - s.f[k] }
-		line := fmt.Sprintf("RT NOTE %s: thread %d %q policy %d prio %.0f cpu_ms %.1f switches %.0f involuntary %.0f migrations %.0f",
-			tag, t, e.comm, e.policy, e.f["prio"], d("se.sum_exec_runtime"), d("nr_switches"), d("nr_involuntary_switches"), d("se.nr_migrations"))
+		line := fmt.Sprintf("RT NOTE %s: thread %d %q policy %d prio %.0f last_cpu %s cpu_ms %.1f switches %.0f involuntary %.0f migrations %.0f",
+			tag, t, e.comm, e.policy, e.f["prio"], e.cpu, d("se.sum_exec_runtime"), d("nr_switches"), d("nr_involuntary_switches"), d("se.nr_migrations"))
 		if e.policy == 6 {
 			line += fmt.Sprintf(" dl.runtime %.0f dl.deadline %.0f", e.f["dl.runtime"], e.f["dl.deadline"])
 		}

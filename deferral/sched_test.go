@@ -258,3 +258,25 @@ func TestDeadlineBudgetSizesPolls(t *testing.T) {
 		t.Errorf("%d polls, %d of them with a budget <= 8: the polls were not sized to the runtime", p, s)
 	}
 }
+
+// TestNextPerUnit: the estimate follows a cheaper poll at once and an
+// expensive one (a descheduled vCPU charged to the poll) by 1/16 only, so
+// one stall does not size the next polls down to a single unit.
+func TestNextPerUnit(t *testing.T) {
+	e := nextPerUnit(0, 1000)
+	if e != 1000 {
+		t.Fatalf("first estimate %d, want 1000", e)
+	}
+	if e = nextPerUnit(e, 3_000_000); e > 1000+3_000_000/16 {
+		t.Fatalf("after a 3 ms stall: %d ns per unit, want at most %d", e, 1000+3_000_000/16)
+	}
+	if fitUnits(200_000, nextPerUnit(1000, 3_000_000), 64) < 1 {
+		t.Fatal("no unit fits")
+	}
+	if e = nextPerUnit(e, 500); e != 500 {
+		t.Fatalf("after a cheaper poll: %d, want 500", e)
+	}
+	if nextPerUnit(0, 0) != 1 {
+		t.Fatal("zero cost: want the floor of 1 ns")
+	}
+}
