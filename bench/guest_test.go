@@ -224,8 +224,12 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		if bhs.Policy == deferral.PolicyDeadline {
 			bhcpu = -1 // a deadline thread runs on its whole root domain (deferral's doc)
 		}
-		port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Work: plan.RTWork},
-			IRQCPU: 0, BHCPU: bhcpu, RTPrio: plan.RTIRQPrio, TopHalf: plan.RTTopHalf, BHSched: bhs})
+		cfg := driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Work: plan.RTWork},
+			IRQCPU: 0, BHCPU: bhcpu, RTPrio: plan.RTIRQPrio, TopHalf: plan.RTTopHalf, BHSched: bhs}
+		if plan.RTTopNone {
+			cfg.TopHalf, cfg.RTPrio, cfg.IRQSched, cfg.IRQCPU = driver.TopHalfLight, 0, TopNoneSched(mode, bhs), bhcpu
+		}
+		port, err := driver.NewPort(dev, cfg)
 		if err != nil {
 			dev.Close()
 			t.Fatalf("%s: %v", tag, err)

@@ -19,6 +19,16 @@ type rtRun struct {
 	// sched is the bottom half's class (threaded and workqueue runs with
 	// LabOptions.RTBHSched); zero: the mode's default.
 	sched deferral.Sched
+	// none: no top half above the bottom half (LabOptions.RTTopNone).
+	none bool
+}
+
+// topName is the run's top half as tables show it.
+func (r rtRun) topName() string {
+	if r.none {
+		return "none"
+	}
+	return r.th.String()
 }
 
 // label names a run in tables and logs: the mode, "+deadline" (or the class)
@@ -57,6 +67,9 @@ func (o *LabOptions) rtRuns(kernel bool) []rtRun {
 					for _, th := range ths {
 						runs = append(runs, rtRun{mode: m, th: th, rate: r, rep: rep, sched: sc})
 					}
+					if o.RTTopNone && (m == deferral.ModeThreaded.String() || m == deferral.ModeWorkqueue.String()) {
+						runs = append(runs, rtRun{mode: m, th: driver.TopHalfLight, rate: r, rep: rep, sched: sc, none: true})
+					}
 				}
 			}
 			if o.RTKernel && kernel {
@@ -84,4 +97,18 @@ func waitRTResult(ctx context.Context, vm *qemu.VM, cmd int, tag string) (line s
 		return "", true, err
 	}
 	return line, false, err
+}
+
+// TopNoneSched is the top half's class when no top half may run above the
+// bottom half: the bottom half's own class (bhs), or its mode's default
+// (threaded: SCHED_FIFO deferral.DefaultIRQThreadPrio; workqueue: nice -20,
+// the executor's WQHighPri worker).
+func TopNoneSched(mode deferral.Mode, bhs deferral.Sched) deferral.Sched {
+	switch {
+	case !bhs.IsZero():
+		return bhs
+	case mode == deferral.ModeThreaded:
+		return deferral.FIFO(deferral.DefaultIRQThreadPrio)
+	}
+	return deferral.Sched{Policy: deferral.PolicyOther, Nice: -20}
 }

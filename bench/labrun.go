@@ -99,6 +99,11 @@ type LabOptions struct {
 	// RTSchedOnly drops the threaded and workqueue runs of the default
 	// class when RTBHSched is set (experiments on the deadline class).
 	RTSchedOnly bool
+	// RTTopNone adds, for threaded and workqueue (and their RTBHSched
+	// runs), a run with no top half above the bottom half: the light top
+	// half on a thread of the bottom half's own class (driver.Config.IRQSched;
+	// GuestPlan.RTTopNone).
+	RTTopNone bool
 	// RTProbe is the periodic task: ProbeCyclictest (empty means it) or
 	// ProbeGo.
 	RTProbe string
@@ -212,7 +217,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			}
 			rp.RTTarget, rp.RTDuration, rp.RTWork, rp.RTTaskWork = rtTarget, o.RTTime, o.RTWork, o.RTTaskWork
 			rp.RTIRQPrio, rp.RTTaskPrio, rp.RTTopHalf = o.RTIRQPrio, o.RTTaskPrio, run.th
-			rp.RTProbe = o.RTProbe
+			rp.RTProbe, rp.RTTopNone = o.RTProbe, run.none
 			if rp.RTProbe == "" || rp.RTProbe == ProbeCyclictest {
 				rp.RTTaskWork = 0 // cyclictest only measures wake-ups
 			}
@@ -337,7 +342,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			cancel()
 			close(stop)
 			flooded := <-sent
-			rr := &RTResult{Mode: run.label(), TopHalf: run.th.String(), Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded, Hung: hung, Probe: o.RTProbe}
+			rr := &RTResult{Mode: run.label(), TopHalf: run.topName(), Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded, Hung: hung, Probe: o.RTProbe}
 			if rr.Probe == "" {
 				rr.Probe = ProbeCyclictest
 			}
@@ -351,7 +356,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 				rr.Err = fmt.Sprintf("no result within %v: the guest process was killed", 3*o.RTTime+45*time.Second)
 			}
 			res.RT = append(res.RT, rr)
-			o.logf("bench: rt rep %d rate %.0f top %s sched %s %s %s", run.rep, run.rate, run.th, rr.Sched, line, rr.Err)
+			o.logf("bench: rt rep %d rate %.0f top %s sched %s %s %s", run.rep, run.rate, run.topName(), rr.Sched, line, rr.Err)
 			link.Drain(100 * time.Millisecond)
 		}
 	}

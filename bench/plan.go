@@ -43,6 +43,12 @@ type GuestPlan struct {
 	// RTBHSched is the bottom half's scheduling class (driver.Config.BHSched),
 	// a deferral.ParseSched form; empty keeps the mode's default.
 	RTBHSched string
+	// RTTopNone runs the light top half on a thread of the bottom half's
+	// class (threaded: its class, default SCHED_FIFO 50; workqueue: its
+	// class, default nice -20) instead of SCHED_FIFO RTIRQPrio: no thread of
+	// the port above the bottom half, as a kernel threaded IRQ whose primary
+	// handler (for VFIO, the kernel's vfio-pci handler) masks and wakes.
+	RTTopNone bool
 }
 
 // Env encodes the plan as environment variables for the guest test binary.
@@ -76,6 +82,7 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_KERNEL=" + p.RTKernel,
 		"BENCH_RT_PROBE=" + p.RTProbe,
 		"BENCH_RT_BHSCHED=" + p.RTBHSched,
+		"BENCH_RT_TOPNONE=" + strconv.FormatBool(p.RTTopNone),
 	}
 }
 
@@ -154,6 +161,11 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 	case "", ProbeCyclictest, ProbeGo:
 	default:
 		return nil, fmt.Errorf("BENCH_RT_PROBE: %q: want %s or %s", p.RTProbe, ProbeCyclictest, ProbeGo)
+	}
+	if v := env["BENCH_RT_TOPNONE"]; v != "" {
+		if p.RTTopNone, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("BENCH_RT_TOPNONE: %w", err)
+		}
 	}
 	if p.RTBHSched = env["BENCH_RT_BHSCHED"]; p.RTBHSched != "" {
 		if _, err := deferral.ParseSched(p.RTBHSched); err != nil {

@@ -29,8 +29,9 @@ import (
 // yield 871-1054. The zero value (other policies) does nothing.
 //
 // UIODRV_DL_SELF_ENFORCE=0 in the environment turns the self-enforcement off
-// (Polls of the full Weight, no yield; the kernel's enforcement alone), for
-// comparison; DeadlineBudgetStats counts what it did.
+// (Polls of the full Weight, no yield; the kernel's enforcement alone), and
+// =yield keeps the yield but never cuts a Poll short, for comparison;
+// DeadlineBudgetStats counts what it did.
 type dlBudget struct {
 	runtime int64 // ns; 0: not a deadline thread
 	since   int64 // thread CPU time at the last yield or run start
@@ -39,7 +40,10 @@ type dlBudget struct {
 }
 
 // dlSelfEnforce is read once: a diagnostic switch, not a tuning knob.
-var dlSelfEnforce = os.Getenv("UIODRV_DL_SELF_ENFORCE") != "0"
+var (
+	dlSelfEnforce = os.Getenv("UIODRV_DL_SELF_ENFORCE") != "0"
+	dlYieldOnly   = os.Getenv("UIODRV_DL_SELF_ENFORCE") == "yield"
+)
 
 // Process-wide counts of the self-enforcement (DeadlineBudgetStats).
 var dlPolls, dlShortPolls, dlYields atomic.Uint64
@@ -70,7 +74,7 @@ func (b *dlBudget) start() {
 // weight is the budget of the next Poll: what fits in the runtime left, at
 // most max, at least 1.
 func (b *dlBudget) weight(max int) int {
-	if b.runtime == 0 || b.perUnit == 0 {
+	if b.runtime == 0 || b.perUnit == 0 || dlYieldOnly {
 		return max
 	}
 	n := fitUnits(b.runtime-(b.last-b.since), b.perUnit, max)

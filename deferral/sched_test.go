@@ -280,3 +280,48 @@ func TestNextPerUnit(t *testing.T) {
 		t.Fatal("zero cost: want the floor of 1 ns")
 	}
 }
+
+// TestCPUTopHalfSched: a CPU's top half takes a scheduling class instead of
+// an RT priority (the bottom half's, so that nothing runs above it), and
+// still takes interrupts; contradictory options are refused before any
+// thread starts.
+func TestCPUTopHalfSched(t *testing.T) {
+	if _, err := NewCPU(CPUOptions{CPU: 0, RTPrio: 90, Sched: FIFO(50)}); err == nil {
+		t.Error("RTPrio and Sched together accepted")
+	}
+	if _, err := NewCPU(CPUOptions{CPU: 0, Sched: dl200}); !errors.Is(err, ErrDeadlineAffinity) {
+		t.Errorf("pinned deadline top half: %v; want ErrDeadlineAffinity", err)
+	}
+	requireDeadline(t)
+	for _, s := range []Sched{FIFO(50), dl200} {
+		cpu := 0
+		if s.Policy == PolicyDeadline {
+			cpu = -1
+		}
+		c, err := NewCPU(CPUOptions{CPU: cpu, Sched: s, Name: "ths"})
+		if err != nil {
+			t.Fatalf("%v: %v", s, err)
+		}
+		got, err := ThreadSchedOf(c.TID())
+		if err != nil || got != s {
+			t.Errorf("top half sched %v, %v; want %v", got, err, s)
+		}
+		fd, err := newEventfd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n atomic.Int64
+		a, err := c.RequestIRQ(IRQ{Fd: fd}, func() IRQReturn { n.Add(1); return IRQHandled }, "ths")
+		if err != nil {
+			t.Fatal(err)
+		}
+		one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
+		if _, err := unix.Write(fd, one); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, s.String()+" interrupt", func() bool { return n.Load() > 0 })
+		a.Free()
+		c.Close()
+		unix.Close(fd)
+	}
+}

@@ -47,7 +47,7 @@ func main() {
 		rtReps      = flag.Int("rt-reps", 1, "lab real-time scenario: runs of the idle floor and of every mode and rate (one guest process each)")
 		rtOnly      = flag.Bool("rt-only", false, "lab: run the real-time scenario alone (no per-target measurements)")
 		rtRates     = flag.String("rt-rates", "", "lab real-time scenario: comma-separated flood rates in frames/s, 0 = unpaced (default: 8000)")
-		topHalf     = flag.String("top-half", "", "lab real-time scenario: the port's top half, copy or light, or both comma-separated (each mode runs with each; default: per mode)")
+		topHalf     = flag.String("top-half", "", "lab real-time scenario: the port's top half, copy or light, or both comma-separated (each mode runs with each; default: per mode); none adds threaded and workqueue runs whose light top half runs at the bottom half's class")
 		rtWork      = flag.Duration("rt-work", 150*time.Microsecond, "lab real-time scenario: handler CPU per counted frame (0: the count handler alone)")
 		rtKernel    = flag.Bool("rt-kernel", false, "lab real-time scenario: also run it beside the guest kernel's own driver (needs a kernel NIC)")
 		rtProbe     = flag.String("rt-probe", bench.ProbeCyclictest, "lab real-time scenario: the periodic task, cyclictest (Debian's rt-tests, staged into the guest) or go (uiodrv rt's probe, with a 100 µs job)")
@@ -57,7 +57,12 @@ func main() {
 	)
 	flag.Parse()
 	var ths []driver.TopHalf
+	topNone := false
 	for _, f := range strings.Split(*topHalf, ",") {
+		if f == "none" { // threaded and workqueue only: bench.LabOptions.RTTopNone
+			topNone = true
+			continue
+		}
 		th, err := driver.ParseTopHalf(f)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "uiodrv-bench: -top-half:", err)
@@ -78,7 +83,7 @@ func main() {
 		}
 	}
 	labRT = func(o *bench.LabOptions) {
-		o.RTProbe, o.RTBHSched, o.RTSchedOnly = *rtProbe, bhs, *rtSchedOnly
+		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone = *rtProbe, bhs, *rtSchedOnly, topNone
 		if *rtProbe == bench.ProbeCyclictest {
 			o.RTTaskWork = 0
 		}
