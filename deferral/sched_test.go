@@ -227,36 +227,51 @@ func TestFitUnits(t *testing.T) {
 // units, 200 µs runtime: about 4), not stay at the weight of 64.
 func TestDeadlineBudgetSizesPolls(t *testing.T) {
 	requireDeadline(t)
-	c := newCPU(t, 0)
-	var small, polls atomic.Int64
-	spin := func(d time.Duration) {
-		for end := time.Now().Add(d); time.Now().Before(end); {
+	for _, shorten := range []bool{false, true} {
+		dlShorten = shorten
+		c := newCPU(t, 0)
+		var small, polls atomic.Int64
+		spin := func(d time.Duration) {
+			for end := time.Now().Add(d); time.Now().Before(end); {
+			}
 		}
-	}
-	var stop atomic.Bool
-	e, err := NewExecutor(ExecutorOptions{Mode: ModeThreaded, CPU: c, Sched: dl200, Name: "budget", Poll: func(budget int) int {
-		if stop.Load() {
-			return 0
+		var stop atomic.Bool
+		_, _, y0 := DeadlineBudgetStats()
+		e, err := NewExecutor(ExecutorOptions{Mode: ModeThreaded, CPU: c, Sched: dl200, Name: "budget", Poll: func(budget int) int {
+			if stop.Load() {
+				return 0
+			}
+			polls.Add(1)
+			if budget <= 8 {
+				small.Add(1)
+			}
+			spin(time.Duration(budget) * 5 * time.Microsecond)
+			return budget
+		}})
+		if err != nil {
+			t.Fatal(err)
 		}
-		polls.Add(1)
-		if budget <= 8 {
-			small.Add(1)
+		if err := c.exec(e.Schedule); err != nil {
+			t.Fatal(err)
 		}
-		spin(time.Duration(budget) * 50 * time.Microsecond)
-		return budget
-	}})
-	if err != nil {
-		t.Fatal(err)
+		time.Sleep(300 * time.Millisecond)
+		stop.Store(true)
+		e.Close()
+		_, _, y1 := DeadlineBudgetStats()
+		p, s := polls.Load(), small.Load()
+		switch {
+		case p < 10:
+			t.Errorf("shorten %v: %d polls in 300 ms", shorten, p)
+		case shorten && s < p/2:
+			t.Errorf("shorten: %d polls, %d of them with a budget <= 8: the polls were not sized to the runtime", p, s)
+		case !shorten && s > 1:
+			t.Errorf("%d polls, %d of them cut to <= 8 units: the default must keep the full weight", p, s)
+		case y1 == y0:
+			t.Errorf("shorten %v: the bottom half never yielded its instance", shorten)
+		}
+		t.Logf("shorten %v: %d polls, %d short, %d yields", shorten, p, s, y1-y0)
 	}
-	if err := c.exec(e.Schedule); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	stop.Store(true)
-	e.Close()
-	if p, s := polls.Load(), small.Load(); p < 10 || s < p*3/4 {
-		t.Errorf("%d polls, %d of them with a budget <= 8: the polls were not sized to the runtime", p, s)
-	}
+	dlShorten = false
 }
 
 // TestNextPerUnit: the estimate follows a cheaper poll at once and an
