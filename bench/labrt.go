@@ -100,15 +100,7 @@ func waitRTResult(ctx context.Context, vm *qemu.VM, cmd int, tag string) (line s
 }
 
 // TopNoneSched is the top half's class when no top half may run above the
-// bottom half: the bottom half's own class (bhs), or its mode's default
-// (threaded: SCHED_FIFO deferral.DefaultIRQThreadPrio; workqueue: nice -20,
-// the executor's WQHighPri worker).
+// bottom half: the bottom half's own (deferral.BottomHalfSched).
 func TopNoneSched(mode deferral.Mode, bhs deferral.Sched) deferral.Sched {
-	switch {
-	case !bhs.IsZero():
-		return bhs
-	case mode == deferral.ModeThreaded:
-		return deferral.FIFO(deferral.DefaultIRQThreadPrio)
-	}
-	return deferral.Sched{Policy: deferral.PolicyOther, Nice: -20}
+	return deferral.BottomHalfSched(mode, bhs, 0)
 }

@@ -340,3 +340,24 @@ func TestCPUTopHalfSched(t *testing.T) {
 		unix.Close(fd)
 	}
 }
+
+func TestBottomHalfSched(t *testing.T) {
+	for _, c := range []struct {
+		mode Mode
+		s    Sched
+		prio int
+		want Sched
+	}{
+		{ModeThreaded, Sched{}, 0, FIFO(DefaultIRQThreadPrio)},
+		{ModeThreaded, Sched{}, 30, FIFO(30)},
+		{ModeThreaded, Sched{}, -1, Sched{Policy: PolicyOther}},
+		{ModeThreaded, dl200, 0, dl200},
+		{ModeWorkqueue, Sched{}, 0, Sched{Policy: PolicyOther, Nice: -20}},
+		{ModeWorkqueue, dl200, 0, dl200},
+		{ModeTasklet, Sched{}, 0, Sched{}},
+	} {
+		if got := BottomHalfSched(c.mode, c.s, c.prio); got != c.want {
+			t.Errorf("BottomHalfSched(%v, %v, %d) = %v, want %v", c.mode, c.s, c.prio, got, c.want)
+		}
+	}
+}
