@@ -165,7 +165,15 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			th0, thT0 = port.TopHalfTime()
 		}
 		SizeGOMAXPROCS(0) // the port's locked threads are up now
-		r, err := RunPeriodic(task)
+		ss0 := readSchedStats()
+		dp0, ds0, dy0 := deferral.DeadlineBudgetStats()
+		var r *PeriodicResult
+		var err error
+		if plan.RTProbe == ProbeGo {
+			r, err = RunPeriodic(task)
+		} else {
+			r, err = RunCyclictest("", task)
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", tag, err)
 		}
@@ -179,12 +187,16 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			st1 = port.Stats()
 			th1, thT1 = port.TopHalfTime()
 		}
+		writeSchedDelta(os.Stdout, tag, ss0, readSchedStats())
+		dp1, ds1, dy1 := deferral.DeadlineBudgetStats()
+		fmt.Printf("RT NOTE %s: clocksource %s; deadline self-enforcement: %d polls, %d shortened, %d yields\n",
+			tag, clocksource(), dp1-dp0, ds1-ds0, dy1-dy0)
 		thNs := 0.0
 		if th1 > th0 {
 			thNs = float64(thT1-thT0) / float64(th1-th0)
 		}
-		fmt.Printf("RT RESULT %s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f th_ns=%.0f tophalf=%s hwmissed=%d hwnobuf=%d\n",
-			tag, r.Jobs, r.Misses, r.Wakeup.Quantile(0.5), r.Wakeup.Quantile(0.99), r.Wakeup.Max(),
+		fmt.Printf("RT RESULT %s probe=%s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f th_ns=%.0f tophalf=%s hwmissed=%d hwnobuf=%d\n",
+			tag, probeName(plan.RTProbe), r.Jobs, r.Misses, r.Wakeup.Quantile(0.5), r.Wakeup.Quantile(0.99), r.Wakeup.Max(),
 			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds(),
 			thNs, topHalfName(port), st1.HW.RxMissed-st0.HW.RxMissed, st1.HW.RxNoBuffer-st0.HW.RxNoBuffer)
 	}
@@ -202,8 +214,22 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			t.Fatalf("%s: %v", tag, err)
 		}
 		srv := &Server{}
-		port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Work: plan.RTWork},
-			IRQCPU: 0, BHCPU: 0, RTPrio: plan.RTIRQPrio, TopHalf: plan.RTTopHalf})
+		var bhs deferral.Sched
+		if plan.RTBHSched != "" {
+			if bhs, err = deferral.ParseSched(plan.RTBHSched); err != nil {
+				t.Fatalf("%s: %v", tag, err)
+			}
+		}
+		bhcpu := 0
+		if bhs.Policy == deferral.PolicyDeadline {
+			bhcpu = -1 // a deadline thread runs on its whole root domain (deferral's doc)
+		}
+		cfg := driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Work: plan.RTWork},
+			IRQCPU: 0, BHCPU: bhcpu, RTPrio: plan.RTIRQPrio, TopHalf: plan.RTTopHalf, BHSched: bhs}
+		if plan.RTTopNone {
+			cfg.TopHalf, cfg.RTPrio, cfg.IRQSched, cfg.IRQCPU = driver.TopHalfLight, 0, TopNoneSched(mode, bhs), bhcpu
+		}
+		port, err := driver.NewPort(dev, cfg)
 		if err != nil {
 			dev.Close()
 			t.Fatalf("%s: %v", tag, err)
@@ -214,6 +240,13 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			t.Errorf("%s: close: %v", tag, err)
 		}
 	}
+}
+
+func probeName(p string) string {
+	if p == "" {
+		return ProbeCyclictest
+	}
+	return p
 }
 
 func topHalfName(p *driver.Port) string {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 
+	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/qemu"
 )
@@ -15,6 +16,28 @@ type rtRun struct {
 	th   driver.TopHalf
 	rate float64
 	rep  int
+	// sched is the bottom half's class (threaded and workqueue runs with
+	// LabOptions.RTBHSched); zero: the mode's default.
+	sched deferral.Sched
+	// none: no top half above the bottom half (LabOptions.RTTopNone).
+	none bool
+}
+
+// topName is the run's top half as tables show it.
+func (r rtRun) topName() string {
+	if r.none {
+		return "none"
+	}
+	return r.th.String()
+}
+
+// label names a run in tables and logs: the mode, "+deadline" (or the class)
+// when the bottom half has one.
+func (r rtRun) label() string {
+	if r.sched.IsZero() {
+		return r.mode
+	}
+	return r.mode + "+" + r.sched.Policy.String()
 }
 
 // rtRuns lists the real-time runs: per repetition the idle floor, then every
@@ -33,8 +56,20 @@ func (o *LabOptions) rtRuns(kernel bool) []rtRun {
 		runs = append(runs, rtRun{mode: "idle", rep: rep})
 		for _, r := range rates {
 			for _, m := range modeNames(o.RTModes) {
-				for _, th := range ths {
-					runs = append(runs, rtRun{mode: m, th: th, rate: r, rep: rep})
+				scheds := []deferral.Sched{{}}
+				if !o.RTBHSched.IsZero() && (m == deferral.ModeThreaded.String() || m == deferral.ModeWorkqueue.String()) {
+					scheds = append(scheds, o.RTBHSched)
+					if o.RTSchedOnly {
+						scheds = scheds[1:]
+					}
+				}
+				for _, sc := range scheds {
+					for _, th := range ths {
+						runs = append(runs, rtRun{mode: m, th: th, rate: r, rep: rep, sched: sc})
+					}
+					if o.RTTopNone && (m == deferral.ModeThreaded.String() || m == deferral.ModeWorkqueue.String()) {
+						runs = append(runs, rtRun{mode: m, th: driver.TopHalfLight, rate: r, rep: rep, sched: sc, none: true})
+					}
 				}
 			}
 			if o.RTKernel && kernel {
@@ -62,4 +97,10 @@ func waitRTResult(ctx context.Context, vm *qemu.VM, cmd int, tag string) (line s
 		return "", true, err
 	}
 	return line, false, err
+}
+
+// TopNoneSched is the top half's class when no top half may run above the
+// bottom half: the bottom half's own (deferral.BottomHalfSched).
+func TopNoneSched(mode deferral.Mode, bhs deferral.Sched) deferral.Sched {
+	return deferral.BottomHalfSched(mode, bhs, 0)
 }

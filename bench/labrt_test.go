@@ -51,3 +51,41 @@ func TestGuestPlanEnvRT(t *testing.T) {
 		t.Error("bad top half accepted")
 	}
 }
+
+// TestRTRunsBHSched: with a bottom-half class, threaded and workqueue run
+// once more with it (labelled mode+class), other modes once; RTSchedOnly
+// keeps only the classed runs of those two. The plan carries the class and
+// the probe to the guest, and refuses a bad one.
+func TestRTRunsBHSched(t *testing.T) {
+	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
+	o := LabOptions{RTModes: []deferral.Mode{deferral.ModeThreaded, deferral.ModeNAPI, deferral.ModeWorkqueue}, RTRate: 20000, RTBHSched: dl}
+	var got []string
+	for _, r := range o.rtRuns(false) {
+		got = append(got, r.label())
+	}
+	if g, w := strings.Join(got, " "), "idle threaded threaded+deadline napi workqueue workqueue+deadline"; g != w {
+		t.Fatalf("runs %q, want %q", g, w)
+	}
+	o.RTSchedOnly = true
+	got = got[:0]
+	for _, r := range o.rtRuns(false) {
+		got = append(got, r.label())
+	}
+	if g, w := strings.Join(got, " "), "idle threaded+deadline napi workqueue+deadline"; g != w {
+		t.Fatalf("sched-only runs %q, want %q", g, w)
+	}
+	p := &GuestPlan{Backend: driver.BackendVFIO, RTTarget: "0000:00:03.0", RTDuration: time.Second, RTIRQPrio: 90, RTTaskPrio: 80,
+		RTBHSched: dl.String(), RTProbe: ProbeGo}
+	q, err := ParseGuestEnv(p.Env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := deferral.ParseSched(q.RTBHSched); err != nil || s != dl || q.RTProbe != ProbeGo {
+		t.Fatalf("round trip: sched %q (%v) probe %q", q.RTBHSched, err, q.RTProbe)
+	}
+	for _, bad := range []string{"BENCH_RT_BHSCHED=deadline:2ms/1ms", "BENCH_RT_PROBE=stopwatch"} {
+		if _, err := ParseGuestEnv(append(p.Env(), bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -92,6 +92,21 @@ type LabOptions struct {
 	// beside the guest kernel's own driver on the first kernel NIC (its IRQ
 	// on core 0, an AF_PACKET reader on core 0 counting).
 	RTKernel bool
+	// RTBHSched, unless zero, adds a run of the threaded and workqueue modes
+	// with this bottom-half class (e.g. deadline:200us/1ms), labelled
+	// "threaded+deadline", beside their default-class runs.
+	RTBHSched deferral.Sched
+	// RTSchedOnly drops the threaded and workqueue runs of the default
+	// class when RTBHSched is set (experiments on the deadline class).
+	RTSchedOnly bool
+	// RTTopNone adds, for threaded and workqueue (and their RTBHSched
+	// runs), a run with no top half above the bottom half: the light top
+	// half on a thread of the bottom half's own class (driver.Config.IRQSched;
+	// GuestPlan.RTTopNone).
+	RTTopNone bool
+	// RTProbe is the periodic task: ProbeCyclictest (empty means it) or
+	// ProbeGo.
+	RTProbe string
 	// Cmdline is appended to the guest kernel's command line (threadirqs).
 	Cmdline string
 
@@ -127,6 +142,8 @@ type RTResult struct {
 	TopHalf string  // uiodrv modes: the port's top half
 	Rate    float64 // flood rate, frames/s; 0 unpaced (idle: none)
 	Rep     int
+	Sched   string             // the bottom half's class, when not the mode's default
+	Probe   string             // the periodic task: cyclictest or go
 	Hung    bool               // the watchdog found the run stuck, dumped its threads and ended it
 	Fields  map[string]float64 // jobs, misses, p50, p99, max, processed, irqs, rx, dropped, secs
 	Flooded int
@@ -182,6 +199,13 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	if o.RTTime > 0 && rtNIC >= 0 {
 		rtTarget = o.NICs[rtNIC].BDF()
 		rtRuns = o.rtRuns(kNIC >= 0)
+		if o.RTProbe == "" || o.RTProbe == ProbeCyclictest {
+			files, err := qemu.StageCyclictest()
+			if err != nil {
+				return nil, err
+			}
+			cfg.Files = append(cfg.Files, files...)
+		}
 		for _, run := range rtRuns {
 			rp := *plan
 			rp.Targets, rp.RTModes = nil, nil
@@ -193,8 +217,20 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			}
 			rp.RTTarget, rp.RTDuration, rp.RTWork, rp.RTTaskWork = rtTarget, o.RTTime, o.RTWork, o.RTTaskWork
 			rp.RTIRQPrio, rp.RTTaskPrio, rp.RTTopHalf = o.RTIRQPrio, o.RTTaskPrio, run.th
+			rp.RTProbe, rp.RTTopNone = o.RTProbe, run.none
+			if rp.RTProbe == "" || rp.RTProbe == ProbeCyclictest {
+				rp.RTTaskWork = 0 // cyclictest only measures wake-ups
+			}
+			if !run.sched.IsZero() {
+				rp.RTBHSched = run.sched.String()
+			}
+			env := rp.Env()
+			// Diagnostic switches of the deferral package pass through.
+			if v, ok := os.LookupEnv("UIODRV_DL_SELF_ENFORCE"); ok {
+				env = append(env, "UIODRV_DL_SELF_ENFORCE="+v)
+			}
 			cfg.Commands = append(cfg.Commands, qemu.Command{Args: []string{guest, "-test.v", "-test.count=1",
-				"-test.run", "^TestGuestRT$"}, Env: rp.Env(), Timeout: 3*o.RTTime + 45*time.Second})
+				"-test.run", "^TestGuestRT$"}, Env: env, Timeout: 3*o.RTTime + 45*time.Second})
 		}
 	}
 	if o.Log != nil {
@@ -272,7 +308,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			_, err := vm.WaitOutput(c, 1+j, "RT READY "+tag)
 			cancel()
 			if err != nil {
-				res.RT = append(res.RT, &RTResult{Mode: mode, Rate: run.rate, Rep: run.rep, Err: "never ready: " + err.Error()})
+				res.RT = append(res.RT, &RTResult{Mode: run.label(), Rate: run.rate, Rep: run.rep, Err: "never ready: " + err.Error()})
 				continue
 			}
 			stop := make(chan struct{})
@@ -306,7 +342,13 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			cancel()
 			close(stop)
 			flooded := <-sent
-			rr := &RTResult{Mode: mode, TopHalf: run.th.String(), Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded, Hung: hung}
+			rr := &RTResult{Mode: run.label(), TopHalf: run.topName(), Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded, Hung: hung, Probe: o.RTProbe}
+			if rr.Probe == "" {
+				rr.Probe = ProbeCyclictest
+			}
+			if !run.sched.IsZero() {
+				rr.Sched = run.sched.String()
+			}
 			switch {
 			case hung:
 				rr.Err = "HUNG: the watchdog dumped the threads (RT HANG lines) and ended the run"
@@ -314,7 +356,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 				rr.Err = fmt.Sprintf("no result within %v: the guest process was killed", 3*o.RTTime+45*time.Second)
 			}
 			res.RT = append(res.RT, rr)
-			o.logf("bench: rt rep %d rate %.0f top %s %s %s", run.rep, run.rate, run.th, line, rr.Err)
+			o.logf("bench: rt rep %d rate %.0f top %s sched %s %s %s", run.rep, run.rate, run.topName(), rr.Sched, line, rr.Err)
 			link.Drain(100 * time.Millisecond)
 		}
 	}

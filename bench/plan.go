@@ -36,6 +36,19 @@ type GuestPlan struct {
 	// RTKernel runs the scenario beside the guest kernel's own driver on
 	// this NIC (its IRQ moved to core 0) instead of uiodrv.
 	RTKernel string
+	// RTProbe is the periodic task: "cyclictest" (Debian's rt-tests, run as a
+	// process of its own) or "go" (internal/rtprobe in the guest process,
+	// what uiodrv rt runs); empty means cyclictest.
+	RTProbe string
+	// RTBHSched is the bottom half's scheduling class (driver.Config.BHSched),
+	// a deferral.ParseSched form; empty keeps the mode's default.
+	RTBHSched string
+	// RTTopNone runs the light top half on a thread of the bottom half's
+	// class (threaded: its class, default SCHED_FIFO 50; workqueue: its
+	// class, default nice -20) instead of SCHED_FIFO RTIRQPrio: no thread of
+	// the port above the bottom half, as a kernel threaded IRQ whose primary
+	// handler (for VFIO, the kernel's vfio-pci handler) masks and wakes.
+	RTTopNone bool
 }
 
 // Env encodes the plan as environment variables for the guest test binary.
@@ -67,6 +80,9 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_PRIOS=" + strconv.Itoa(p.RTIRQPrio) + "," + strconv.Itoa(p.RTTaskPrio),
 		"BENCH_RT_TOPHALF=" + p.RTTopHalf.String(),
 		"BENCH_RT_KERNEL=" + p.RTKernel,
+		"BENCH_RT_PROBE=" + p.RTProbe,
+		"BENCH_RT_BHSCHED=" + p.RTBHSched,
+		"BENCH_RT_TOPNONE=" + strconv.FormatBool(p.RTTopNone),
 	}
 }
 
@@ -141,6 +157,21 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 		}
 	}
 	p.RTKernel = env["BENCH_RT_KERNEL"]
+	switch p.RTProbe = env["BENCH_RT_PROBE"]; p.RTProbe {
+	case "", ProbeCyclictest, ProbeGo:
+	default:
+		return nil, fmt.Errorf("BENCH_RT_PROBE: %q: want %s or %s", p.RTProbe, ProbeCyclictest, ProbeGo)
+	}
+	if v := env["BENCH_RT_TOPNONE"]; v != "" {
+		if p.RTTopNone, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("BENCH_RT_TOPNONE: %w", err)
+		}
+	}
+	if p.RTBHSched = env["BENCH_RT_BHSCHED"]; p.RTBHSched != "" {
+		if _, err := deferral.ParseSched(p.RTBHSched); err != nil {
+			return nil, fmt.Errorf("BENCH_RT_BHSCHED: %w", err)
+		}
+	}
 	if v := env["BENCH_RT_TOPHALF"]; v != "" {
 		if p.RTTopHalf, err = driver.ParseTopHalf(v); err != nil {
 			return nil, fmt.Errorf("BENCH_RT_TOPHALF: %w", err)

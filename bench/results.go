@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -100,6 +101,15 @@ func (r *Report) Write(dir string) error {
 	r.writeRT(&b, dir)
 	r.writeGoBench(&b)
 	r.writeProfiles(&b, dir)
+	if rb := r.rtBoot(); rb != nil {
+		j, err := json.MarshalIndent(rb, "", " ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "rt.json"), j, 0o644); err != nil {
+			return err
+		}
+	}
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), b.Bytes(), 0o644)
 }
 

@@ -25,6 +25,15 @@ type CPUOptions struct {
 	// common choice). If the process may not use SCHED_FIFO, NewCPU fails
 	// with an error wrapping ErrRTNotPermitted.
 	RTPrio int
+	// Sched, unless zero, is the top half's scheduling class instead of
+	// RTPrio (give one or the other): e.g. the threaded IRQ thread's or the
+	// workqueue worker's own class, so that the thread waiting on the
+	// interrupt fds runs no higher than the bottom half it wakes. With VFIO
+	// the kernel's own handler has already masked the line and signalled
+	// the eventfd, so nothing of the driver need run above the tasks the
+	// bottom half yields to (doc.go, "A top half at the bottom half's
+	// class"). A deadline class cannot be pinned: it needs CPU -1.
+	Sched Sched
 	// Name names the top-half thread ("irq-<Name>") and ksoftirqd
 	// ("ksoftirqd/<Name>"); empty means the core number.
 	Name string
@@ -92,6 +101,18 @@ func NewCPU(opts CPUOptions) (*CPU, error) {
 	if opts.CPU < -1 || opts.CPU >= numCPU() {
 		return nil, fmt.Errorf("deferral: cpu %d not in 0..%d", opts.CPU, numCPU()-1)
 	}
+	if !opts.Sched.IsZero() {
+		if opts.RTPrio != 0 {
+			return nil, fmt.Errorf("deferral: cpu: give RTPrio (%d) or Sched (%v), not both", opts.RTPrio, opts.Sched)
+		}
+		if err := opts.Sched.Validate(); err != nil {
+			return nil, err
+		}
+		if opts.Sched.Policy == PolicyDeadline && opts.CPU >= 0 {
+			return nil, fmt.Errorf("deferral: cpu %d: %w: a SCHED_DEADLINE top half runs on its whole root domain; use CPU -1",
+				opts.CPU, ErrDeadlineAffinity)
+		}
+	}
 	name := opts.Name
 	if name == "" {
 		name = fmt.Sprint(opts.CPU)
@@ -128,7 +149,7 @@ func NewCPU(opts CPUOptions) (*CPU, error) {
 		c.closeFds()
 		return nil, fmt.Errorf("start ksoftirqd: %w", err)
 	}
-	c.tid, err = startThread(threadAttrs{name: "irq-" + name, cpu: opts.CPU, rtPrio: opts.RTPrio}, c.topHalf)
+	c.tid, err = startThread(threadAttrs{name: "irq-" + name, cpu: opts.CPU, rtPrio: opts.RTPrio, sched: opts.Sched}, c.topHalf)
 	if err != nil {
 		close(c.stop)
 		<-c.ksoftirqdDone

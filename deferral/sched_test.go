@@ -227,34 +227,137 @@ func TestFitUnits(t *testing.T) {
 // units, 200 µs runtime: about 4), not stay at the weight of 64.
 func TestDeadlineBudgetSizesPolls(t *testing.T) {
 	requireDeadline(t)
-	c := newCPU(t, 0)
-	var small, polls atomic.Int64
-	spin := func(d time.Duration) {
-		for end := time.Now().Add(d); time.Now().Before(end); {
+	for _, shorten := range []bool{false, true} {
+		dlShorten = shorten
+		c := newCPU(t, 0)
+		var small, polls atomic.Int64
+		spin := func(d time.Duration) {
+			for end := time.Now().Add(d); time.Now().Before(end); {
+			}
 		}
-	}
-	var stop atomic.Bool
-	e, err := NewExecutor(ExecutorOptions{Mode: ModeThreaded, CPU: c, Sched: dl200, Name: "budget", Poll: func(budget int) int {
-		if stop.Load() {
-			return 0
+		var stop atomic.Bool
+		_, _, y0 := DeadlineBudgetStats()
+		e, err := NewExecutor(ExecutorOptions{Mode: ModeThreaded, CPU: c, Sched: dl200, Name: "budget", Poll: func(budget int) int {
+			if stop.Load() {
+				return 0
+			}
+			polls.Add(1)
+			if budget <= 8 {
+				small.Add(1)
+			}
+			spin(time.Duration(budget) * 5 * time.Microsecond)
+			return budget
+		}})
+		if err != nil {
+			t.Fatal(err)
 		}
-		polls.Add(1)
-		if budget <= 8 {
-			small.Add(1)
+		if err := c.exec(e.Schedule); err != nil {
+			t.Fatal(err)
 		}
-		spin(time.Duration(budget) * 50 * time.Microsecond)
-		return budget
-	}})
-	if err != nil {
-		t.Fatal(err)
+		time.Sleep(300 * time.Millisecond)
+		stop.Store(true)
+		e.Close()
+		_, _, y1 := DeadlineBudgetStats()
+		p, s := polls.Load(), small.Load()
+		switch {
+		case p < 10:
+			t.Errorf("shorten %v: %d polls in 300 ms", shorten, p)
+		case shorten && s < p/2:
+			t.Errorf("shorten: %d polls, %d of them with a budget <= 8: the polls were not sized to the runtime", p, s)
+		case !shorten && s > 1:
+			t.Errorf("%d polls, %d of them cut to <= 8 units: the default must keep the full weight", p, s)
+		case y1 == y0:
+			t.Errorf("shorten %v: the bottom half never yielded its instance", shorten)
+		}
+		t.Logf("shorten %v: %d polls, %d short, %d yields", shorten, p, s, y1-y0)
 	}
-	if err := c.exec(e.Schedule); err != nil {
-		t.Fatal(err)
+	dlShorten = false
+}
+
+// TestNextPerUnit: the estimate follows a cheaper poll at once and an
+// expensive one (a descheduled vCPU charged to the poll) by 1/16 only, so
+// one stall does not size the next polls down to a single unit.
+func TestNextPerUnit(t *testing.T) {
+	e := nextPerUnit(0, 1000)
+	if e != 1000 {
+		t.Fatalf("first estimate %d, want 1000", e)
 	}
-	time.Sleep(300 * time.Millisecond)
-	stop.Store(true)
-	e.Close()
-	if p, s := polls.Load(), small.Load(); p < 10 || s < p*3/4 {
-		t.Errorf("%d polls, %d of them with a budget <= 8: the polls were not sized to the runtime", p, s)
+	if e = nextPerUnit(e, 3_000_000); e > 1000+3_000_000/16 {
+		t.Fatalf("after a 3 ms stall: %d ns per unit, want at most %d", e, 1000+3_000_000/16)
+	}
+	if fitUnits(200_000, nextPerUnit(1000, 3_000_000), 64) < 1 {
+		t.Fatal("no unit fits")
+	}
+	if e = nextPerUnit(e, 500); e != 500 {
+		t.Fatalf("after a cheaper poll: %d, want 500", e)
+	}
+	if nextPerUnit(0, 0) != 1 {
+		t.Fatal("zero cost: want the floor of 1 ns")
+	}
+}
+
+// TestCPUTopHalfSched: a CPU's top half takes a scheduling class instead of
+// an RT priority (the bottom half's, so that nothing runs above it), and
+// still takes interrupts; contradictory options are refused before any
+// thread starts.
+func TestCPUTopHalfSched(t *testing.T) {
+	if _, err := NewCPU(CPUOptions{CPU: 0, RTPrio: 90, Sched: FIFO(50)}); err == nil {
+		t.Error("RTPrio and Sched together accepted")
+	}
+	if _, err := NewCPU(CPUOptions{CPU: 0, Sched: dl200}); !errors.Is(err, ErrDeadlineAffinity) {
+		t.Errorf("pinned deadline top half: %v; want ErrDeadlineAffinity", err)
+	}
+	requireDeadline(t)
+	for _, s := range []Sched{FIFO(50), dl200} {
+		cpu := 0
+		if s.Policy == PolicyDeadline {
+			cpu = -1
+		}
+		c, err := NewCPU(CPUOptions{CPU: cpu, Sched: s, Name: "ths"})
+		if err != nil {
+			t.Fatalf("%v: %v", s, err)
+		}
+		got, err := ThreadSchedOf(c.TID())
+		if err != nil || got != s {
+			t.Errorf("top half sched %v, %v; want %v", got, err, s)
+		}
+		fd, err := newEventfd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n atomic.Int64
+		a, err := c.RequestIRQ(IRQ{Fd: fd}, func() IRQReturn { n.Add(1); return IRQHandled }, "ths")
+		if err != nil {
+			t.Fatal(err)
+		}
+		one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
+		if _, err := unix.Write(fd, one); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, s.String()+" interrupt", func() bool { return n.Load() > 0 })
+		a.Free()
+		c.Close()
+		unix.Close(fd)
+	}
+}
+
+func TestBottomHalfSched(t *testing.T) {
+	for _, c := range []struct {
+		mode Mode
+		s    Sched
+		prio int
+		want Sched
+	}{
+		{ModeThreaded, Sched{}, 0, FIFO(DefaultIRQThreadPrio)},
+		{ModeThreaded, Sched{}, 30, FIFO(30)},
+		{ModeThreaded, Sched{}, -1, Sched{Policy: PolicyOther}},
+		{ModeThreaded, dl200, 0, dl200},
+		{ModeWorkqueue, Sched{}, 0, Sched{Policy: PolicyOther, Nice: -20}},
+		{ModeWorkqueue, dl200, 0, dl200},
+		{ModeTasklet, Sched{}, 0, Sched{}},
+	} {
+		if got := BottomHalfSched(c.mode, c.s, c.prio); got != c.want {
+			t.Errorf("BottomHalfSched(%v, %v, %d) = %v, want %v", c.mode, c.s, c.prio, got, c.want)
+		}
 	}
 }

@@ -59,6 +59,10 @@ type Config struct {
 	// RTPrio is the top half's SCHED_FIFO priority (hard IRQs preempt
 	// tasks); 0 leaves it SCHED_OTHER.
 	RTPrio int
+	// IRQSched, unless zero, is the top half's scheduling class instead of
+	// RTPrio (deferral.CPUOptions.Sched): e.g. BHSched, so that no thread of
+	// the port runs above the bottom half. A deadline class needs IRQCPU -1.
+	IRQSched deferral.Sched
 	// ThreadPrio is the threaded mode's SCHED_FIFO priority; 0 means 50,
 	// -1 SCHED_OTHER.
 	ThreadPrio int

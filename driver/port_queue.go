@@ -104,7 +104,7 @@ func newQueue(p *Port, id int) (*queue, error) {
 func (q *queue) start() (err error) {
 	cfg := &q.p.cfg
 	name := fmt.Sprintf("uq%d", q.id) // thread names: irq-uq0, ksoftirqd/uq0, irq/N-uq0, poll-uq0
-	if q.cpu, err = deferral.NewCPU(deferral.CPUOptions{CPU: q.core, RTPrio: cfg.RTPrio, Name: name}); err != nil {
+	if q.cpu, err = deferral.NewCPU(deferral.CPUOptions{CPU: q.core, RTPrio: cfg.RTPrio, Sched: cfg.IRQSched, Name: name}); err != nil {
 		return fmt.Errorf("queue %d top-half CPU %d: %w", q.id, q.core, err)
 	}
 	bh := q.cpu

@@ -347,3 +347,132 @@ func (k *Kernel) Config(option string) (string, error) {
 	}
 	return "", nil
 }
+
+// CyclictestPackages are the Debian packages whose files StageCyclictest puts
+// in the guest: rt-tests (cyclictest) and the libraries it links.
+var CyclictestPackages = []string{"rt-tests", "libnuma1", "libc6"}
+
+// CyclictestGuest is where StageCyclictest's binary lands in the guest.
+const CyclictestGuest = "/bin/cyclictest"
+
+// StageCyclictest downloads Debian's rt-tests and the shared libraries
+// cyclictest needs (apt-get download, unpacked on the host, cached), and
+// returns the files to copy into the guest: /bin/cyclictest, its dynamic
+// loader and libraries at the paths the loader searches by default (the
+// guest has no ld.so.cache). cyclictest is the standard real-time probe, the
+// one the kernel's own numbers in FACTS.md were measured with.
+func StageCyclictest() ([]File, error) {
+	stageMu.Lock()
+	defer stageMu.Unlock()
+	cache, err := CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(cache, "rt-tests")
+	if _, err := os.Stat(filepath.Join(root, ".staged")); err != nil {
+		if err := downloadDebs(root, CyclictestPackages...); err != nil {
+			return nil, fmt.Errorf("stage cyclictest: %w", err)
+		}
+	}
+	bin := filepath.Join(root, "usr/bin/cyclictest")
+	files := []File{{Host: bin, Guest: CyclictestGuest}}
+	f, err := elf.Open(bin)
+	if err != nil {
+		return nil, fmt.Errorf("stage cyclictest: %w", err)
+	}
+	needed, err := f.ImportedLibraries()
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("stage cyclictest: %s: %w", bin, err)
+	}
+	const libdir = "/lib/x86_64-linux-gnu"
+	for _, lib := range append(needed, "ld-linux-x86-64.so.2") {
+		host, err := findLib(root, lib)
+		if err != nil {
+			return nil, fmt.Errorf("stage cyclictest: %w", err)
+		}
+		files = append(files, File{Host: host, Guest: libdir + "/" + lib})
+		if lib == "ld-linux-x86-64.so.2" { // the ELF interpreter's path
+			files = append(files, File{Host: host, Guest: "/lib64/" + lib})
+		}
+	}
+	return files, nil
+}
+
+// findLib finds a library below root (a Debian package tree) and resolves its
+// symbolic links inside root: an absolute link target means root's copy, not
+// the host's.
+func findLib(root, name string) (string, error) {
+	for _, dir := range []string{"lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu"} {
+		p := filepath.Join(root, dir, name)
+		for range 8 {
+			fi, err := os.Lstat(p)
+			if err != nil {
+				break
+			}
+			if fi.Mode()&fs.ModeSymlink == 0 {
+				return p, nil
+			}
+			t, err := os.Readlink(p)
+			if err != nil {
+				break
+			}
+			if filepath.IsAbs(t) {
+				p = filepath.Join(root, t)
+			} else {
+				p = filepath.Join(filepath.Dir(p), t)
+			}
+		}
+	}
+	return "", fmt.Errorf("library %s not in the packages %v unpacked at %s", name, CyclictestPackages, root)
+}
+
+// downloadDebs downloads pkgs with apt-get download and unpacks them all into
+// root (replaced as a whole once everything is unpacked).
+func downloadDebs(root string, pkgs ...string) error {
+	if err := EnsurePackages(map[string]string{"dpkg-deb": "dpkg", "apt-get": "apt"}); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(root), "download-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	get := func() error {
+		cmd := exec.Command("apt-get", append([]string{"download"}, pkgs...)...)
+		cmd.Dir = tmp
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get download %s: %w: %s", strings.Join(pkgs, " "), err, tail(string(out), 500))
+		}
+		return nil
+	}
+	if err := get(); err != nil {
+		// The package lists may be stale: refresh once and retry.
+		if uerr := aptUpdateOnce(); uerr != nil {
+			return err
+		}
+		if err := get(); err != nil {
+			return err
+		}
+	}
+	debs, _ := filepath.Glob(filepath.Join(tmp, "*.deb"))
+	if len(debs) != len(pkgs) {
+		return fmt.Errorf("apt-get download %s: expected %d .deb files, found %v", strings.Join(pkgs, " "), len(pkgs), debs)
+	}
+	unpack := filepath.Join(tmp, "root")
+	var names []string
+	for _, d := range debs {
+		if out, err := exec.Command("dpkg-deb", "-x", d, unpack).CombinedOutput(); err != nil {
+			return fmt.Errorf("dpkg-deb -x %s: %w: %s", d, err, out)
+		}
+		names = append(names, filepath.Base(d))
+	}
+	if err := os.WriteFile(filepath.Join(unpack, ".staged"), []byte(strings.Join(names, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(root)
+	return os.Rename(unpack, root)
+}

@@ -31,8 +31,12 @@ func (f *runFlags) validate() error {
 	if f.parsedMode, err = deferral.ParseMode(f.mode); err != nil {
 		return usagef("--mode %q: valid modes are %s", f.mode, modeNames())
 	}
-	if f.parsedTop, err = driver.ParseTopHalf(f.topHalf); err != nil {
-		return usagef("--top-half %q: valid top halves are copy, light", f.topHalf)
+	top := f.topHalf
+	if f.rt.topNone = top == "none"; f.rt.topNone { // rtflags.go: the light top half at the bottom half's class
+		top = "light"
+	}
+	if f.parsedTop, err = driver.ParseTopHalf(top); err != nil {
+		return usagef("--top-half %q: valid top halves are copy, light, none", f.topHalf)
 	}
 	switch f.handler {
 	case "count", "reflect":

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
 )
 
 // rtFlags are the run command's real-time flags: the bottom half's
@@ -19,6 +20,7 @@ type rtFlags struct {
 	memLimit int64 // MiB
 
 	sched        deferral.Sched
+	topNone      bool // --top-half none
 	bhCPUGiven   bool // --bh-cpu was on the command line
 	prevProcs    int  // GOMAXPROCS before sizing
 	procs        int  // GOMAXPROCS after sizing
@@ -51,6 +53,15 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 	if fs.Changed("rt-mem-limit") && !r.lock {
 		return usagef("--rt-mem-limit is only used with --rt-lock")
 	}
+	if r.topNone {
+		switch {
+		case mode != deferral.ModeThreaded && mode != deferral.ModeWorkqueue:
+			return usagef("--top-half none applies to --mode threaded and workqueue (their bottom half has a thread of its "+
+				"own, whose class the top half takes); in %v mode use light", mode)
+		case fs.Changed("rt-prio"):
+			return usagef("--top-half none runs the top half at the bottom half's class (--bh-sched, --thread-prio); drop --rt-prio")
+		}
+	}
 	if r.bhSched == "" {
 		return nil
 	}
@@ -72,8 +83,34 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 			"spanning its root domain, so it cannot be pinned; drop --bh-cpu (the thread may run on every CPU the process "+
 			"may use), or run uiodrv in a cpuset partition of its own (cgroup v2 cpuset.cpus.partition=root)", s)
 	}
+	if r.topNone && s.Policy == deferral.PolicyDeadline && fs.Changed("irq-cpu") {
+		return usagef("--top-half none with --bh-sched %v: the top half takes the deadline class, which cannot be pinned; "+
+			"drop --irq-cpu", s)
+	}
 	r.sched = s
 	return nil
+}
+
+// applyTopNone gives the port, for --top-half none, the light top half on a
+// thread of the bottom half's own class (deferral.BottomHalfSched) instead of
+// SCHED_FIFO --rt-prio: nothing of the driver runs above the bottom half. A
+// deadline class cannot be pinned, so that top half runs unpinned too.
+func (r *rtFlags) applyTopNone(cfg *driver.Config, threadPrio int) {
+	if !r.topNone {
+		return
+	}
+	cfg.TopHalf, cfg.RTPrio = driver.TopHalfLight, 0
+	cfg.IRQSched = deferral.BottomHalfSched(cfg.Mode, r.sched, threadPrio)
+	if cfg.IRQSched.Policy == deferral.PolicyDeadline {
+		// The kernel refuses a deadline thread pinned narrower than its
+		// root domain: every queue's top half runs unpinned.
+		cfg.IRQCPU = -1
+		cpus := make([]int, len(cfg.IRQCPUs))
+		for i := range cpus {
+			cpus[i] = -1
+		}
+		cfg.IRQCPUs = cpus
+	}
 }
 
 // preflight asks the kernel for what the flags need, before the device is

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/vfio"
 )
 
@@ -36,6 +37,10 @@ func TestRTFlagUsageErrors(t *testing.T) {
 		{[]string{"--mode", "threaded", "--bh-sched", "deadline:200us/1ms", "--bh-cpu", "1"}, "cannot be pinned"},
 		{[]string{"--rt-lock", "--rt-mem-limit", "8"}, "--rt-mem-limit 8"},
 		{[]string{"--rt-mem-limit", "128"}, "only used with --rt-lock"},
+		{[]string{"--mode", "napi", "--top-half", "none"}, "applies to --mode threaded and workqueue"},
+		{[]string{"--mode", "threaded", "--top-half", "none", "--rt-prio", "90"}, "drop --rt-prio"},
+		{[]string{"--mode", "threaded", "--top-half", "none", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
+		{[]string{"--mode", "threaded", "--top-half", "heavy"}, "copy, light, none"},
 	}
 	for _, c := range cases {
 		args := append(append([]string{}, dev...), c.args...)
@@ -106,5 +111,34 @@ func TestRTPreflightRefusalBeforeOpen(t *testing.T) {
 	}
 	if code := report(&strings.Builder{}, "run", err); code != exitFailure {
 		t.Errorf("exit %d, want %d", code, exitFailure)
+	}
+}
+
+// TestTopNoneConfig: --top-half none gives the port the light top half at the
+// bottom half's class, unpinned when that class is deadline.
+func TestTopNoneConfig(t *testing.T) {
+	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
+	for _, c := range []struct {
+		mode  deferral.Mode
+		sched deferral.Sched
+		want  deferral.Sched
+		cpu   int
+	}{
+		{deferral.ModeThreaded, deferral.Sched{}, deferral.FIFO(deferral.DefaultIRQThreadPrio), 0},
+		{deferral.ModeThreaded, dl, dl, -1},
+		{deferral.ModeWorkqueue, deferral.Sched{}, deferral.Sched{Policy: deferral.PolicyOther, Nice: -20}, 0},
+	} {
+		r := rtFlags{topNone: true, sched: c.sched}
+		cfg := driver.Config{Mode: c.mode, IRQCPU: 0, RTPrio: 90, TopHalf: driver.TopHalfCopy}
+		r.applyTopNone(&cfg, 0)
+		if cfg.IRQSched != c.want || cfg.RTPrio != 0 || cfg.TopHalf != driver.TopHalfLight || cfg.IRQCPU != c.cpu {
+			t.Errorf("%v %v: top half %v at %v (rt prio %d) on cpu %d; want light at %v on cpu %d", c.mode, c.sched,
+				cfg.TopHalf, cfg.IRQSched, cfg.RTPrio, cfg.IRQCPU, c.want, c.cpu)
+		}
+	}
+	cfg := driver.Config{Mode: deferral.ModeThreaded, RTPrio: 90}
+	(&rtFlags{}).applyTopNone(&cfg, 0)
+	if !cfg.IRQSched.IsZero() || cfg.RTPrio != 90 {
+		t.Error("without --top-half none the config changed")
 	}
 }

@@ -32,29 +32,37 @@ import (
 
 func main() {
 	var (
-		out      = flag.String("out", "bench", "folder for RESULTS.md, plots and profiles (relative to the module root)")
-		goBench  = flag.Bool("gobench", true, "run the ring and deferral benchmarks")
-		count    = flag.Int("count", 5, "go test -count for the ring and deferral benchmarks")
-		hostRT   = flag.Bool("hostrt", true, "run the host real-time scenario (synthetic interrupts)")
-		lab      = flag.Bool("lab", true, "run the lab benchmarks")
-		modesF   = flag.String("modes", "", "comma-separated modes (default: all)")
-		rtTime   = flag.Duration("rt-time", 5*time.Second, "periodic task run per mode")
-		quick    = flag.Bool("quick", false, "fewer frames per measurement (smoke run)")
-		verbose  = flag.Bool("v", false, "stream the guest's output")
-		backendF = flag.String("backend", "vfio", "vfio or uio")
-		nicsF    = flag.String("nics", "", "lab NICs to use, e.g. e1000 (default: e1000 and e1000e)")
-		mitig    = flag.Bool("mitigation", true, "QEMU's e1000 interrupt mitigation property (off: an experiment)")
-		rtReps   = flag.Int("rt-reps", 1, "lab real-time scenario: runs of the idle floor and of every mode and rate (one guest process each)")
-		rtOnly   = flag.Bool("rt-only", false, "lab: run the real-time scenario alone (no per-target measurements)")
-		rtRates  = flag.String("rt-rates", "", "lab real-time scenario: comma-separated flood rates in frames/s, 0 = unpaced (default: 8000)")
-		topHalf  = flag.String("top-half", "", "lab real-time scenario: the port's top half, copy or light, or both comma-separated (each mode runs with each; default: per mode)")
-		rtWork   = flag.Duration("rt-work", 150*time.Microsecond, "lab real-time scenario: handler CPU per counted frame (0: the count handler alone)")
-		rtKernel = flag.Bool("rt-kernel", false, "lab real-time scenario: also run it beside the guest kernel's own driver (needs a kernel NIC)")
-		cmdline  = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
+		out         = flag.String("out", "bench", "folder for RESULTS.md, plots and profiles (relative to the module root)")
+		goBench     = flag.Bool("gobench", true, "run the ring and deferral benchmarks")
+		count       = flag.Int("count", 5, "go test -count for the ring and deferral benchmarks")
+		hostRT      = flag.Bool("hostrt", true, "run the host real-time scenario (synthetic interrupts)")
+		lab         = flag.Bool("lab", true, "run the lab benchmarks")
+		modesF      = flag.String("modes", "", "comma-separated modes (default: all)")
+		rtTime      = flag.Duration("rt-time", 5*time.Second, "periodic task run per mode")
+		quick       = flag.Bool("quick", false, "fewer frames per measurement (smoke run)")
+		verbose     = flag.Bool("v", false, "stream the guest's output")
+		backendF    = flag.String("backend", "vfio", "vfio or uio")
+		nicsF       = flag.String("nics", "", "lab NICs to use, e.g. e1000 (default: e1000 and e1000e)")
+		mitig       = flag.Bool("mitigation", true, "QEMU's e1000 interrupt mitigation property (off: an experiment)")
+		rtReps      = flag.Int("rt-reps", 1, "lab real-time scenario: runs of the idle floor and of every mode and rate (one guest process each)")
+		rtOnly      = flag.Bool("rt-only", false, "lab: run the real-time scenario alone (no per-target measurements)")
+		rtRates     = flag.String("rt-rates", "", "lab real-time scenario: comma-separated flood rates in frames/s, 0 = unpaced (default: 8000)")
+		topHalf     = flag.String("top-half", "", "lab real-time scenario: the port's top half, copy or light, or both comma-separated (each mode runs with each; default: per mode); none adds threaded and workqueue runs whose light top half runs at the bottom half's class")
+		rtWork      = flag.Duration("rt-work", 150*time.Microsecond, "lab real-time scenario: handler CPU per counted frame (0: the count handler alone)")
+		rtKernel    = flag.Bool("rt-kernel", false, "lab real-time scenario: also run it beside the guest kernel's own driver (needs a kernel NIC)")
+		rtProbe     = flag.String("rt-probe", bench.ProbeCyclictest, "lab real-time scenario: the periodic task, cyclictest (Debian's rt-tests, staged into the guest) or go (uiodrv rt's probe, with a 100 µs job)")
+		rtSched     = flag.String("rt-bh-sched", "", "lab real-time scenario: also run threaded and workqueue with this bottom-half class, e.g. deadline:200us/1ms (rows threaded+deadline, workqueue+deadline)")
+		rtSchedOnly = flag.Bool("rt-bh-sched-only", false, "lab real-time scenario: with -rt-bh-sched, skip the threaded and workqueue runs of the default class")
+		cmdline     = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
 	)
 	flag.Parse()
 	var ths []driver.TopHalf
+	topNone := false
 	for _, f := range strings.Split(*topHalf, ",") {
+		if f == "none" { // threaded and workqueue only: bench.LabOptions.RTTopNone
+			topNone = true
+			continue
+		}
 		th, err := driver.ParseTopHalf(f)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "uiodrv-bench: -top-half:", err)
@@ -62,7 +70,23 @@ func main() {
 		}
 		ths = append(ths, th)
 	}
+	if *rtProbe != bench.ProbeCyclictest && *rtProbe != bench.ProbeGo {
+		fmt.Fprintf(os.Stderr, "uiodrv-bench: -rt-probe %q: want %s or %s\n", *rtProbe, bench.ProbeCyclictest, bench.ProbeGo)
+		os.Exit(2)
+	}
+	var bhs deferral.Sched
+	if *rtSched != "" {
+		var err error
+		if bhs, err = deferral.ParseSched(*rtSched); err != nil {
+			fmt.Fprintln(os.Stderr, "uiodrv-bench: -rt-bh-sched:", err)
+			os.Exit(2)
+		}
+	}
 	labRT = func(o *bench.LabOptions) {
+		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone = *rtProbe, bhs, *rtSchedOnly, topNone
+		if *rtProbe == bench.ProbeCyclictest {
+			o.RTTaskWork = 0
+		}
 		o.RTReps, o.RTOnly, o.RTTopHalves, o.RTWork, o.RTKernel, o.Cmdline = *rtReps, *rtOnly, ths, *rtWork, *rtKernel, *cmdline
 	}
 	if *rtRates != "" {

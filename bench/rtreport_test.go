@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestWriteRTResults: one table per mode, the boot kinds apart, the median
+// and range over repetitions, ratios against the idle floor and the kernel
+// of the same boot kind, and hung runs counted, not dropped.
+func TestWriteRTResults(t *testing.T) {
+	run := func(mode string, rate float64, misses float64) *RTResult {
+		return &RTResult{Mode: mode, Rate: rate, Fields: map[string]float64{"jobs": 1000, "misses": misses, "secs": 10, "processed": 200000}}
+	}
+	hung := &RTResult{Mode: "threaded+deadline", Rate: 20000, Hung: true, Err: "HUNG"}
+	boots := []*RTBoot{
+		{Cmdline: "threadirqs", Duration: 10 * time.Second, RT: []*RTResult{run("idle", 0, 10), run("threaded+deadline", 20000, 12),
+			run("kernel", 20000, 100), hung}},
+		{Cmdline: "threadirqs", Duration: 10 * time.Second, RT: []*RTResult{run("idle", 0, 30), run("threaded+deadline", 20000, 18),
+			run("kernel", 20000, 300), run("threaded+deadline", 20000, 90)}},
+		{Cmdline: "", Duration: 10 * time.Second, RT: []*RTResult{run("idle", 0, 50), run("threaded+deadline", 20000, 60), run("kernel", 20000, 400)}},
+	}
+	dir := t.TempDir()
+	if err := WriteRTResults(dir, boots); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{
+		"## kernel\n", "## threaded+deadline\n",
+		// misses 12, 18, 90: median 18; idle 10, 30: 20; kernel 100, 300: 200.
+		"| threadirqs | 20 kpps | 18 (12–90) | 20 (10–30) | 0.90 | 200 (100–300) | 0.09 |",
+		"| 0 (0–0) | 4 (0/1) |",
+		"| default | 20 kpps | 60 | 50 | 1.20 | 400 | 0.15 |",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Index(s, "## kernel") > strings.Index(s, "## threaded+deadline") {
+		t.Error("the kernel's table should come first")
+	}
+}
