@@ -44,6 +44,13 @@ type Device struct {
 	reported  HWStats    // what ReadHWStats has reported so far
 	wd        watchState // CheckHang only
 
+	// irqMu guards rxOn and rxAutoMasked and orders the IMS/IMC writes for
+	// the RX cause between the top half (AckIRQ, the RX vector's Unmask) and
+	// the bottom half (EnableIRQ, DisableIRQ).
+	irqMu        sync.Mutex
+	rxOn         bool // software wants RX interrupts (EnableIRQ/DisableIRQ)
+	rxAutoMasked bool // MSI-X: the NIC masked RXQ0 as it fired and nobody re-armed it yet
+
 	closed     atomic.Bool
 	teardownMu sync.Mutex // held by Close's teardown and by StopDMA: StopDMA never touches an unmapped BAR
 	// teardown, when set (tests), is called with each step of Close as it
@@ -108,7 +115,30 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: attach interrupts: %w", bus.BDF, err)
 	}
+	d.setRearm()
 	return d, nil
+}
+
+// setRearm makes the MSI-X RX vector's Unmask re-arm RXQ0, which the NIC
+// masked as it sent the message (see AckIRQ). The core calls Unmask when it
+// is done with an interrupt: at once (copy top half) or once its bottom half
+// has drained the ring (light top half, NAPI).
+func (d *Device) setRearm() {
+	if d.msix && len(d.vectors) > VecRX {
+		d.vectors[VecRX].Unmask = d.rearmRX
+	}
+}
+
+// rearmRX unmasks RXQ0 (one IMS write) unless software wants RX interrupts
+// off (NAPI polling): then it stays masked, which costs nothing.
+func (d *Device) rearmRX() error {
+	d.irqMu.Lock()
+	defer d.irqMu.Unlock()
+	if d.rxOn {
+		d.rxAutoMasked = false
+		d.nic.EnableIRQ(d.causes.RX)
+	}
+	return nil
 }
 
 // NIC is the hardware layer underneath.
@@ -192,16 +222,20 @@ func (d *Device) Vectors() []driver.Vector        { return d.vectors }
 func (d *Device) Kick() { d.nic.TriggerIRQ(d.causes.RX) }
 
 // AckIRQ reads ICR (acknowledging it) on the INTx vector and the MSI-X
-// "other" vector. An MSI-X RX or TX vector signals its cause by itself;
-// QEMU's e1000e auto-masks it (EIAC), so it is re-enabled here.
+// "other" vector. An MSI-X RX or TX vector signals its cause by itself and
+// costs no register access here: QEMU's e1000e auto-masks RXQ0 as it sends
+// the message (EIAC with CTRL_EXT.IAME clear), and the vector's Unmask
+// re-arms it (setRearm), so that a NAPI poll that wants it masked anyway
+// pays one IMS write per interrupt instead of IMS, IMC and IMS.
 func (d *Device) AckIRQ(vec int) driver.Causes {
 	if d.msix {
 		switch vec {
 		case VecRX:
-			d.nic.EnableIRQ(d.causes.RX)
+			d.irqMu.Lock()
+			d.rxAutoMasked = true
+			d.irqMu.Unlock()
 			return driver.CauseRX
 		case VecTX:
-			d.nic.EnableIRQ(d.causes.TX)
 			return driver.CauseTX
 		}
 		c := d.fromCause(d.nic.ReadCause())
@@ -225,13 +259,15 @@ func (d *Device) fromCause(c Cause) driver.Causes {
 	return r
 }
 
+// toCause maps core causes to the NIC's for IMS/IMC. CauseTX maps to
+// nothing: TX completions raise no interrupt (an interrupt only to reclaim
+// what the bottom half reclaims on its next run anyway would be a wake-up
+// and a trap per burst), and TX descriptors carry RS on a few descriptors
+// only (TxBurst).
 func (d *Device) toCause(c driver.Causes) Cause {
 	var r Cause
 	if c&driver.CauseRX != 0 {
 		r |= d.causes.RX
-	}
-	if c&driver.CauseTX != 0 {
-		r |= d.causes.TX
 	}
 	if c&driver.CauseLink != 0 {
 		r |= d.causes.Other
@@ -239,8 +275,34 @@ func (d *Device) toCause(c driver.Causes) Cause {
 	return r
 }
 
-func (d *Device) EnableIRQ(c driver.Causes)  { d.nic.EnableIRQ(d.toCause(c)) }
-func (d *Device) DisableIRQ(c driver.Causes) { d.nic.DisableIRQ(d.toCause(c)) }
+// EnableIRQ unmasks causes c (one IMS write; none for CauseTX alone, see
+// toCause).
+func (d *Device) EnableIRQ(c driver.Causes) {
+	d.irqMu.Lock()
+	defer d.irqMu.Unlock()
+	if c&driver.CauseRX != 0 {
+		d.rxOn, d.rxAutoMasked = true, false
+	}
+	if r := d.toCause(c); r != 0 {
+		d.nic.EnableIRQ(r)
+	}
+}
+
+// DisableIRQ masks causes c (one IMC write). Masking the RX cause alone
+// while the NIC holds it auto-masked (MSI-X, between AckIRQ and the RX
+// vector's Unmask) writes nothing: it is masked already.
+func (d *Device) DisableIRQ(c driver.Causes) {
+	d.irqMu.Lock()
+	defer d.irqMu.Unlock()
+	if c&driver.CauseRX != 0 {
+		d.rxOn = false
+	}
+	r := d.toCause(c)
+	if r == 0 || (r == d.causes.RX && d.rxAutoMasked) {
+		return
+	}
+	d.nic.DisableIRQ(r)
+}
 func (d *Device) LinkUp() (bool, int)        { return d.nic.LinkUp() }
 
 // ReadHWStats adds what the NIC counted since the last call (including what

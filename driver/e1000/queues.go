@@ -81,8 +81,10 @@ func (q *queueNIC) TxBurst(_ int, pkts []driver.TxDesc) int {
 
 func (q *queueNIC) AckIRQ(vec int) driver.Causes { return q.d.AckIRQ(vec) }
 
-// SetIRQ masks through IMC and unmasks through IMS: the e1000 has no cheaper
-// per-vector mask.
+// SetIRQ masks through IMC and unmasks through IMS, one write each (the
+// e1000 has no per-vector mask register), and neither where it is not
+// needed: TX completions never interrupt, and an MSI-X RX vector the NIC
+// auto-masked as it fired is not masked again (Device.DisableIRQ).
 func (q *queueNIC) SetIRQ(_ int, c driver.Causes, on bool) {
 	if on {
 		q.d.EnableIRQ(c)
