@@ -303,7 +303,7 @@ func (d *Device) DisableIRQ(c driver.Causes) {
 	}
 	d.nic.DisableIRQ(r)
 }
-func (d *Device) LinkUp() (bool, int)        { return d.nic.LinkUp() }
+func (d *Device) LinkUp() (bool, int) { return d.nic.LinkUp() }
 
 // ReadHWStats adds what the NIC counted since the last call (including what
 // Reinit collected before its reset).
