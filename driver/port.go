@@ -102,6 +102,13 @@ type Port struct {
 
 	light lightState // TopHalfLight only (tophalf.go)
 
+	// Busy poll's TX doorbell batching (issue 12): txFlush rings the
+	// doorbell for frames the device queued without it; nil when the
+	// device does not batch. emptyPolls counts polls in a row that found
+	// nothing (bottom half only).
+	txFlush    func()
+	emptyPolls int
+
 	c        counters
 	bufSize  int // bytes in one of dev's packet buffers (BufSizer, or DefaultBufSize)
 	link     atomic.Bool
@@ -205,6 +212,7 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 			eo.Reenable = func() { p.dev.EnableIRQ(CauseRX) }
 		} else {
 			eo.CPU = p.bhCPU
+			p.batchTx()
 		}
 	case deferral.ModeWorkqueue, deferral.ModeThreaded:
 		eo.CPU = p.bhCPU

@@ -48,7 +48,49 @@ func (p *Port) pollDevice(budget int) int {
 		p.dev.RefillRx()
 	}
 	p.reclaim()
+	if p.txFlush != nil {
+		p.flushIdle(n)
+	}
 	return n
+}
+
+// TxDoorbellBatch is how many frames busy poll queues before it rings the TX
+// doorbell, and FlushAfterEmptyPolls how many polls in a row must find
+// nothing before it rings it for fewer (DPDK's tx_rs_thresh and an idle
+// flush): a doorbell is a trap into QEMU or a PCIe round trip.
+const (
+	TxDoorbellBatch      = 32
+	FlushAfterEmptyPolls = 4
+)
+
+// txBatcher is a Device that can defer its TX doorbell (e1000.Device).
+type txBatcher interface {
+	SetTxBatch(batch int)
+	FlushTx()
+}
+
+// batchTx turns on doorbell batching when the device offers it (busy poll).
+func (p *Port) batchTx() {
+	if b, ok := p.dev.(txBatcher); ok {
+		b.SetTxBatch(TxDoorbellBatch)
+		p.txFlush = func() {
+			p.txMu.Lock()
+			b.FlushTx()
+			p.txMu.Unlock()
+		}
+	}
+}
+
+// flushIdle rings the TX doorbell once FlushAfterEmptyPolls polls in a row
+// found nothing, so that fewer than TxDoorbellBatch frames never wait long.
+func (p *Port) flushIdle(n int) {
+	if n > 0 {
+		p.emptyPolls = 0
+		return
+	}
+	if p.emptyPolls++; p.emptyPolls >= FlushAfterEmptyPolls {
+		p.txFlush()
+	}
 }
 
 // reclaim frees the buffers of transmitted frames and, if the top half found

@@ -56,6 +56,9 @@ func (p *Port) Transmit(frames [][]byte) (int, error) {
 		q = append(q, TxDesc{Buf: b, Len: uint16(n)})
 	}
 	free := p.transmit(p, q, nil, false)
+	if p.txFlush != nil {
+		p.txFlush() // not from the bottom half: do not wait for its idle flush
+	}
 	sent := len(q) - len(free)
 	if len(free) > 0 {
 		p.dev.FreeBufs(free)

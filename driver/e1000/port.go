@@ -205,6 +205,21 @@ func (d *Device) TxBurst(pkts []driver.TxDesc) int {
 	return sent
 }
 
+// SetTxBatch makes TxBurst ring the TX doorbell once per batch frames
+// (see NIC.SetTxBatch); FlushTx rings it for the rest.
+func (d *Device) SetTxBatch(batch int) {
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
+	d.nic.SetTxBatch(batch)
+}
+
+// FlushTx rings the TX doorbell for queued frames that wait for it.
+func (d *Device) FlushTx() {
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
+	d.nic.FlushTx()
+}
+
 // ReclaimTx frees the buffers of sent frames (see NIC.ReclaimTx).
 func (d *Device) ReclaimTx() int {
 	d.txMu.Lock()
