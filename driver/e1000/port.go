@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/mmio"
 )
 
 // OpenOptions configures Open.
@@ -21,6 +22,10 @@ type OpenOptions struct {
 	Hugepages bool
 	// Poll attaches no interrupt (for busy polling): Vectors() is empty.
 	Poll bool
+	// CountRegs counts every register access (mmio.Counting around the
+	// BAR; RegAccesses reads the counts): each is a trap into QEMU or an
+	// uncached PCIe round trip. It costs an atomic add per access.
+	CountRegs bool
 }
 
 // Device is an e1000-family NIC opened through VFIO or UIO, adapted to the
@@ -32,6 +37,7 @@ type Device struct {
 	vectors []driver.Vector
 	causes  IRQCauses
 	msix    bool
+	counter *mmio.Counting // OpenOptions.CountRegs; nil otherwise
 
 	// rxMu and txMu let Reinit stop the RX and TX paths (each is taken by
 	// one goroutine at a time, so they are uncontended but during Reinit).
@@ -94,7 +100,12 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if o.NIC.MSIX && o.Backend != driver.BackendVFIO {
 		return nil, fmt.Errorf("%s: MSI-X needs the vfio backend", bus.BDF)
 	}
-	if d.nic, err = New(bus.Regs, bus.Alloc, model, o.NIC); err != nil {
+	regs := bus.Regs
+	if o.CountRegs {
+		d.counter = mmio.NewCounting(regs)
+		regs = d.counter
+	}
+	if d.nic, err = New(regs, bus.Alloc, model, o.NIC); err != nil {
 		return nil, fmt.Errorf("%s: init %v: %w", bus.BDF, model, err)
 	}
 	d.causes = d.nic.Causes()
@@ -139,6 +150,15 @@ func (d *Device) rearmRX() error {
 		d.nic.EnableIRQ(d.causes.RX)
 	}
 	return nil
+}
+
+// RegAccesses is the register accesses made since Open, when it was asked
+// to count them (OpenOptions.CountRegs); zero otherwise.
+func (d *Device) RegAccesses() mmio.Accesses {
+	if d.counter == nil {
+		return mmio.Accesses{}
+	}
+	return d.counter.Snapshot()
 }
 
 // NIC is the hardware layer underneath.
