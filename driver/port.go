@@ -206,11 +206,12 @@ func NewPort(dev Device, cfg Config) (p *Port, err error) {
 		FlushTimeout:  cfg.FlushTimeout,
 	}
 	switch cfg.Mode {
-	case deferral.ModeNAPI, deferral.ModeBusyPoll:
+	case deferral.ModeNAPI, deferral.ModeBusyPoll, deferral.ModeAdaptive:
 		eo.Poll = p.pollDevice
-		if cfg.Mode == deferral.ModeNAPI {
+		if cfg.Mode != deferral.ModeBusyPoll {
 			eo.Reenable = func() { p.dev.EnableIRQ(CauseRX) }
-		} else {
+		}
+		if cfg.Mode != deferral.ModeNAPI {
 			eo.CPU = p.bhCPU
 			p.batchTx()
 		}

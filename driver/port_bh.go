@@ -2,6 +2,8 @@ package driver
 
 import (
 	"go.uber.org/zap"
+
+	"github.com/uiodrv/uiodrv/deferral"
 )
 
 func (p *Port) noteHandoff() {
@@ -88,7 +90,9 @@ func (p *Port) flushIdle(n int) {
 		p.emptyPolls = 0
 		return
 	}
-	if p.emptyPolls++; p.emptyPolls >= FlushAfterEmptyPolls {
+	// Adaptive mode may re-arm interrupts and sleep after its next empty
+	// polls: nothing may wait for the doorbell then.
+	if p.emptyPolls++; p.emptyPolls >= FlushAfterEmptyPolls || p.cfg.Mode == deferral.ModeAdaptive {
 		p.txFlush()
 	}
 }

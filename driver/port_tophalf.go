@@ -13,7 +13,7 @@ func (p *Port) topHalf(vec int, v *Vector) deferral.IRQReturn {
 	}
 	schedule := causes&CauseTX != 0
 	if causes&CauseRX != 0 {
-		if p.cfg.Mode == deferral.ModeNAPI {
+		if p.cfg.Mode == deferral.ModeNAPI || p.cfg.Mode == deferral.ModeAdaptive {
 			// napi_schedule: the poll harvests; no RX interrupts until it completes.
 			p.dev.DisableIRQ(CauseRX)
 		} else {

@@ -9,11 +9,17 @@ import (
 	"github.com/uiodrv/uiodrv/driver/e1000"
 )
 
-// TestBusyPollBatchesDoorbell: a busy-polling port reflecting 40 frames in
-// polls of 8 rings the TX doorbell once at 32 queued frames and once for the
-// last 8 when its polls run empty: 2 TDT writes, not one per poll (5), and
-// every frame leaves intact and in order.
+// TestBusyPollBatchesDoorbell: a busy-polling (or adaptive) port reflecting
+// 40 frames in polls of 8 rings the TX doorbell once at 32 queued frames and
+// once for the last 8 when its polls run empty: 2 TDT writes, not one per
+// poll (5), and every frame leaves intact and in order.
 func TestBusyPollBatchesDoorbell(t *testing.T) {
+	for _, mode := range []deferral.Mode{deferral.ModeBusyPoll, deferral.ModeAdaptive} {
+		t.Run(mode.String(), func(t *testing.T) { testBatchesDoorbell(t, mode) })
+	}
+}
+
+func testBatchesDoorbell(t *testing.T, mode deferral.Mode) {
 	dev, fake, _, _, _ := newTeardownDevice(t, e1000.Model82540EM, false)
 	fake.SetLogging(false)
 	const frames = 40
@@ -23,7 +29,7 @@ func TestBusyPollBatchesDoorbell(t *testing.T) {
 		}
 	}
 	tdt := fake.WriteCount(e1000.TDT(0))
-	port, err := driver.NewPort(dev, driver.Config{Mode: deferral.ModeBusyPoll, Handler: driver.Reflect{},
+	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: driver.Reflect{},
 		IRQCPU: -1, BHCPU: -1, Budget: 8, Watchdog: -1})
 	if err != nil {
 		t.Fatal(err)
