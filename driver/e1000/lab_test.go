@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +176,12 @@ func TestGuestReflect(t *testing.T) {
 func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name string, msix bool) {
 	tag := fmt.Sprintf("%s %s", bdf, name)
 	mode, th, labFrames := parseLabMode(t, name)
+	// A run that never gets ready shows where every goroutine is.
+	stuck := time.AfterFunc(45*time.Second, func() {
+		buf := make([]byte, 1<<20)
+		fmt.Printf("LAB STUCK %s before ready:\n%s\n", tag, buf[:runtime.Stack(buf, true)])
+	})
+	defer stuck.Stop()
 	dev, err := e1000.Open(bdf, e1000.OpenOptions{Backend: backend, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{MSIX: msix},
 		CountRegs: true})
 	if err != nil {
@@ -191,6 +198,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 	t.Logf("%s: %d buffers in %v", tag, dev.NIC().Buffers(), e1000.PoolRegion(dev.NIC()))
 	// QEMU's e1000 ignores RX for a second after RCTL is written.
 	time.Sleep(1200 * time.Millisecond)
+	stuck.Stop()
 	fmt.Printf("LAB READY %s\n", tag)
 	deadline := time.Now().Add(5 * time.Minute)
 	// Register accesses per reflected frame (issue 12): counted from READY
