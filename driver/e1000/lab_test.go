@@ -81,8 +81,11 @@ func labReflect(t *testing.T, backend driver.Backend, msix bool) {
 		}
 		for _, mode := range strings.Split(modes, ",") {
 			tag := fmt.Sprintf("%s %s", n.bdf, mode)
-			if _, err := vm.WaitOutput(ctx, 0, "LAB READY "+tag); err != nil {
-				t.Fatal(err)
+			rctx, rcancel := context.WithTimeout(ctx, 90*time.Second) // the guest dumps its stacks at 45 s
+			_, err := vm.WaitOutput(rctx, 0, "LAB READY "+tag)
+			rcancel()
+			if err != nil {
+				t.Fatalf("%s: %v", tag, err)
 			}
 			start := time.Now()
 			_, _, frames := parseLabMode(t, mode)
