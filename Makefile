@@ -22,11 +22,15 @@ lab-setup:
 # Unit tests with the race detector, then the lab integration tests.
 test: unit labtest
 
+# bench/ is its own Go module (its plotting is no dependency of the library):
+# the root's ./... does not reach it, so each target runs it too (go -C bench).
 unit:
 	$(GO) test -race -count=1 -skip '^TestLab' $(PKGS)
+	$(GO) -C bench test -race -count=1 -skip '^TestLab' $(PKGS)
 
 labtest: lab-setup
-	$(GO) test -count=1 -timeout 30m -run 'TestLab' -v $(PKGS) 2>&1 | tee .labtest.log | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|lab: kernel'; \
+	{ $(GO) test -count=1 -timeout 30m -run 'TestLab' -v $(PKGS); r=$$?; \
+	  $(GO) -C bench test -count=1 -timeout 30m -run 'TestLab' -v $(PKGS) || r=1; exit $$r; } 2>&1 | tee .labtest.log | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|lab: kernel'; \
 		status=$${PIPESTATUS[0]}; exit $$status
 
 # The 30-minute soak (TestLabSoak; make test runs its 2-minute version): reflect
@@ -50,7 +54,7 @@ demo: lab-setup build
 
 # Writes bench/RESULTS.md, bench/plots/*.png and bench/profiles/*.pprof (about 12 minutes).
 bench: lab-setup
-	$(GO) run ./bench/cmd/uiodrv-bench
+	$(GO) -C bench run ./cmd/uiodrv-bench
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSPSC -fuzztime 15s ./ring/
@@ -62,6 +66,7 @@ fuzz:
 
 lint:
 	$(GO) vet $(PKGS)
+	$(GO) -C bench vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
 
 clean:

@@ -145,11 +145,14 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 func guestSummary(line string) string {
 	kv := ParseKV(line)
 	var parts []string
-	for _, k := range []string{"irqs", "bhruns", "dropped", "hwmissed", "hwnobuf", "handoff_p50", "handoff_p99"} {
+	for _, k := range []string{"irqs", "bhruns", "dropped", "hwmissed", "hwnobuf", "handoff_p50", "handoff_p99", "regs_per_frame"} {
 		if v, ok := kv[k]; ok {
-			if strings.HasPrefix(k, "handoff") {
+			switch {
+			case strings.HasPrefix(k, "handoff"):
 				parts = append(parts, k+" "+Micros(int64(v)))
-			} else {
+			case k == "regs_per_frame":
+				parts = append(parts, fmt.Sprintf("regs/frame %.3f", v))
+			default:
 				parts = append(parts, fmt.Sprintf("%s %.0f", k, v))
 			}
 		}

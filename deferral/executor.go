@@ -61,9 +61,13 @@ type ExecutorOptions struct {
 	// share of the CPU. Other modes run their bottom half on the top half's
 	// thread (CPUOptions.RTPrio) or spin (busy poll): Sched is refused there.
 	Sched Sched
-	// DeferHardIRQs and FlushTimeout are ModeNAPI's interrupt deferral.
-	DeferHardIRQs int
-	FlushTimeout  time.Duration
+	// DeferHardIRQs and FlushTimeout are ModeNAPI's and ModeAdaptive's
+	// interrupt deferral (napi_defer_hard_irqs, gro_flush_timeout), and
+	// IRQSuspendTimeout ModeAdaptive's irq_suspend_timeout (adaptive.go;
+	// zero values there mean its defaults).
+	DeferHardIRQs     int
+	FlushTimeout      time.Duration
+	IRQSuspendTimeout time.Duration
 }
 
 // NewExecutor builds the bottom half of o.Mode around o.Poll.
@@ -173,6 +177,8 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 			return nil, err
 		}
 		return &napiExec{n: n}, nil
+	case ModeAdaptive:
+		return newAdaptiveExec(o, reenable)
 	case ModeBusyPoll:
 		p, err := NewBusyPoller(o.CPU.core, o.Name, o.Weight, o.Poll)
 		if err != nil {

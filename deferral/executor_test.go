@@ -16,14 +16,14 @@ func TestModeStringParse(t *testing.T) {
 			t.Errorf("ParseMode(%q) = %v, %v", m.String(), got, err)
 		}
 	}
-	want := []string{"tasklet", "softirq", "workqueue", "threaded", "napi", "busypoll"}
+	want := []string{"tasklet", "softirq", "workqueue", "threaded", "napi", "busypoll", "adaptive"}
 	for i, m := range Modes() {
 		if m.String() != want[i] {
 			t.Errorf("mode %d is %q, want %q", i, m, want[i])
 		}
 	}
 	_, err := ParseMode("bogus")
-	if err == nil || !strings.Contains(err.Error(), "tasklet, softirq, workqueue, threaded, napi, busypoll") {
+	if err == nil || !strings.Contains(err.Error(), "tasklet, softirq, workqueue, threaded, napi, busypoll, adaptive") {
 		t.Errorf("ParseMode(bogus) error %v does not list the modes", err)
 	}
 	var m Mode

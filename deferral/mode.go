@@ -15,10 +15,11 @@ const (
 	ModeThreaded              // a threaded-IRQ thread (SCHED_FIFO 50)
 	ModeNAPI                  // NAPI polling from NET_RX with budget and re-enable
 	ModeBusyPoll              // no interrupts: a thread polls continuously (DPDK-style)
+	ModeAdaptive              // interrupts when quiet, polling under load (adaptive.go)
 	numModes
 )
 
-var modeNames = [numModes]string{"tasklet", "softirq", "workqueue", "threaded", "napi", "busypoll"}
+var modeNames = [numModes]string{"tasklet", "softirq", "workqueue", "threaded", "napi", "busypoll", "adaptive"}
 
 // Modes lists every mode in order.
 func Modes() []Mode {

@@ -123,7 +123,11 @@ type Port struct {
 	hist   deferral.Histogram // top-to-bottom-half hand-off, all queues
 	histMu sync.Mutex         // guards hist: bottom halves record, Stats reads
 
-	pc       portCounters
+	pc portCounters
+	// batcher is the NIC's TX doorbell batching (busy poll and adaptive
+	// modes; nil otherwise): each queue's bottom half rings the doorbell
+	// after FlushAfterEmptyPolls empty polls, Transmit at once.
+	batcher  TxBatcher
 	link     atomic.Bool
 	speed    atomic.Int32
 	hwMu     sync.Mutex // guards hw and the NIC's ReadStats
@@ -215,6 +219,9 @@ func NewPort(dev Opened, cfg Config) (p *Port, err error) {
 	p.readStats(&st)
 	p.link.Store(st.Link)
 	p.speed.Store(int32(st.SpeedMbps))
+	if p.cfg.Mode == deferral.ModeBusyPoll || p.cfg.Mode == deferral.ModeAdaptive {
+		p.batchTx()
+	}
 	for _, q := range p.queues {
 		if err = q.start(); err != nil {
 			return nil, err

@@ -2,6 +2,8 @@ package driver
 
 import (
 	"go.uber.org/zap"
+
+	"github.com/uiodrv/uiodrv/deferral"
 )
 
 // panicLogFirst and panicLogEvery rate-limit the handler-panic log: the
@@ -57,6 +59,9 @@ func (q *queue) pollDevice(budget int) int {
 		p.nic.Refill(q.id)
 	}
 	q.reclaim()
+	if p.batcher != nil {
+		q.flushIdle(n)
+	}
 	return n
 }
 
@@ -206,4 +211,47 @@ func bufSize(nic NIC, bufs Buffers) int {
 // port gives them its logger.
 type loggerSetter interface {
 	SetLogger(*zap.Logger)
+}
+
+// TxDoorbellBatch is how many frames a polling bottom half queues before the
+// TX doorbell rings, and FlushAfterEmptyPolls how many polls in a row must
+// find nothing before it rings for fewer (DPDK's tx_rs_thresh and an idle
+// flush): a doorbell is a trap into QEMU or a PCIe round trip.
+const (
+	TxDoorbellBatch      = 32
+	FlushAfterEmptyPolls = 4
+)
+
+// TxBatcher is a NIC that can defer its TX doorbell: after SetTxBatch(n),
+// TxBurst writes the tail only once n frames wait, and FlushTx(q) writes it
+// for whatever waits on queue q. The core batches only in the modes that
+// poll (busy poll, adaptive), where it also flushes.
+type TxBatcher interface {
+	SetTxBatch(batch int)
+	FlushTx(q int)
+}
+
+// batchTx turns on doorbell batching when the NIC offers it.
+func (p *Port) batchTx() {
+	if b, ok := p.nic.(TxBatcher); ok {
+		b.SetTxBatch(TxDoorbellBatch)
+		p.batcher = b
+	}
+}
+
+// flushIdle rings queue q's TX doorbell once FlushAfterEmptyPolls polls in a
+// row found nothing, so that fewer than TxDoorbellBatch frames never wait
+// long. Bottom half only.
+func (q *queue) flushIdle(n int) {
+	if n > 0 {
+		q.emptyPolls = 0
+		return
+	}
+	// Adaptive mode may re-arm interrupts and sleep after its next empty
+	// polls: nothing may wait for the doorbell then.
+	if q.emptyPolls++; q.emptyPolls >= FlushAfterEmptyPolls || q.p.cfg.Mode == deferral.ModeAdaptive {
+		q.txMu.Lock()
+		q.p.batcher.FlushTx(q.id)
+		q.txMu.Unlock()
+	}
 }

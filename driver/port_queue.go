@@ -46,6 +46,8 @@ type queue struct {
 	txq   []TxDesc
 	fwdq  []TxDesc
 
+	emptyPolls int // polls in a row that found nothing (TX doorbell batching)
+
 	// txMu guards the queue's TX path (TxBurst, Reclaim): its own bottom
 	// half, a forwarding port's bottom half and Transmit share it.
 	txMu sync.Mutex
@@ -131,6 +133,9 @@ func (q *queue) start() (err error) {
 		eo.Reenable = q.reenableRX
 	case deferral.ModeBusyPoll:
 		eo.Poll, eo.CPU = q.pollDevice, bh
+	case deferral.ModeAdaptive:
+		// A NAPI poll on a thread of its own (deferral/adaptive.go).
+		eo.Poll, eo.Reenable, eo.CPU = q.pollDevice, q.reenableRX, bh
 	case deferral.ModeWorkqueue, deferral.ModeThreaded:
 		eo.CPU = bh
 	}

@@ -18,7 +18,7 @@ func (p *Port) topHalf(v int, vec *Vector, vs *vecState) deferral.IRQReturn {
 	}
 	schedule := causes&CauseTX != 0
 	if causes&CauseRX != 0 {
-		if p.cfg.Mode == deferral.ModeNAPI {
+		if p.cfg.Mode == deferral.ModeNAPI || p.cfg.Mode == deferral.ModeAdaptive {
 			// napi_schedule: the poll harvests; no RX interrupts until it completes.
 			p.nic.SetIRQ(v, CauseRX, false)
 		} else {

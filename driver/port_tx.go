@@ -60,6 +60,11 @@ func (p *Port) Transmit(frames [][]byte) (int, error) {
 	q := p.queues[0]
 	free := q.transmit(q, txs, nil)
 	sent := len(txs) - len(free)
+	if p.batcher != nil {
+		q.txMu.Lock()
+		p.batcher.FlushTx(q.id) // not from the bottom half: do not wait for its idle flush
+		q.txMu.Unlock()
+	}
 	if len(free) > 0 {
 		p.bufs.PutMany(free)
 	}

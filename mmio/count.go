@@ -57,3 +57,8 @@ func (c *Counting) Snapshot() Accesses {
 }
 
 var _ Regs = (*Counting)(nil)
+
+// Add is the sum of two snapshots' differences.
+func (a Accesses) Add(b Accesses) Accesses {
+	return Accesses{Reads: a.Reads + b.Reads, Writes: a.Writes + b.Writes}
+}

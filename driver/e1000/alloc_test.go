@@ -14,7 +14,9 @@ func markTxDone(dev *e1000test.Device, alloc *e1000test.Allocator) {
 	n := int(dev.Reg(e1000.TDLEN(0)) / e1000.DescSize)
 	base := uint64(dev.Reg(e1000.TDBAH(0)))<<32 | uint64(dev.Reg(e1000.TDBAL(0)))
 	for h := int(dev.Reg(e1000.TDH(0))); h != int(dev.Reg(e1000.TDT(0))); h = (h + 1) % n {
-		alloc.Mem(base+uint64(h)*e1000.DescSize, e1000.DescSize)[12] |= e1000.TXD_STAT_DD
+		if d := alloc.Mem(base+uint64(h)*e1000.DescSize, e1000.DescSize); d[11]&e1000.TXD_CMD_RS != 0 {
+			d[12] |= e1000.TXD_STAT_DD // written back where RS asks for it (SDM 3.3.3)
+		}
 		dev.SetReg(e1000.TDH(0), uint32((h+1)%n))
 	}
 }

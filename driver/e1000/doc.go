@@ -32,9 +32,9 @@
 //	n, err := e1000.New(bar0, allocator, m, e1000.Options{})
 //	n.EnableIRQ(n.Causes().All())
 //	k := n.RxBurst(pkts)          // frames; their buffers now belong to the caller
-//	n.RefillRx()                  // post free buffers, one RDT write
-//	q := n.TxBurst(frames)        // one TDT write; buffers now belong to the NIC
-//	n.ReclaimTx()                 // return sent buffers to the pool
+//	n.RefillRx()                  // post free buffers; RDT written per 32 (or at once when low)
+//	q := n.TxBurst(frames)        // one TDT write (or per 32 after SetTxBatch); buffers now belong to the NIC
+//	n.ReclaimTx()                 // return sent buffers to the pool; reads no register
 //
 // # Invariants
 //
@@ -42,7 +42,13 @@
 //     posted, because RDT == RDH means "no free descriptors" to the NIC
 //     (SDM 3.2.6). Likewise at most TxRingSize-1 frames are queued, because
 //     TDT == TDH means "nothing to send" (SDM 3.4).
-//   - Tails are written once per batch (RefillRx, TxBurst), never per frame.
+//   - Tails are written once per batch, never per frame: RDT once
+//     RxFreeThresh (32) buffers wait for it or when the NIC sees
+//     RxFreeThresh descriptors or fewer; TDT once per TxBurst, or per
+//     SetTxBatch frames and FlushTx. RS is set on every TxRSThresh-th TX
+//     descriptor and on the last before each TDT write, and ReclaimTx frees
+//     by those descriptors' DD alone. The Device enables no TX-completion
+//     interrupt.
 //   - Descriptor writes are visible to the NIC before the tail write that
 //     hands them over: x86 stores are seen in program order, also by a device
 //     and also relative to the uncached MMIO store, and the Go compiler does

@@ -122,6 +122,7 @@ func (n *NIC) allocate(alloc dma.Allocator) error {
 	}
 	n.rxFill = make([]uint32, n.opts.RxRingSize)
 	n.txFree = make([]uint32, n.opts.TxRingSize)
+	n.txRS = make([]uint32, n.opts.TxRingSize)
 	return nil
 }
 
@@ -283,8 +284,10 @@ func (n *NIC) setupRx() {
 		n.wr(RADV, 0)
 	}
 	clear(n.rxDescs)
-	n.rxClean, n.rxTail = 0, 0
-	// RefillRx posts at most RxRingSize-1 buffers and writes RDT = RxRingSize-1:
+	n.rxClean, n.rxTail, n.rxRDT = 0, 0, 0
+	n.rxFreeThresh = rxFreeThresh(len(n.rxBufs))
+	// RefillRx posts at most RxRingSize-1 buffers and writes RDT = RxRingSize-1
+	// (the NIC sees no descriptor yet, so the write is not deferred):
 	// RDT == RDH would mean "no buffers" (SDM 3.2.6).
 	n.RefillRx()
 
@@ -298,7 +301,8 @@ func (n *NIC) setupRx() {
 // setupTx programs the TX ring (SDM 14.5; 82574 4.6.6).
 func (n *NIC) setupTx() {
 	clear(n.txDescs)
-	n.txClean, n.txTail = 0, 0
+	n.txClean, n.txTail, n.txNext = 0, 0, 0
+	n.txRSHead, n.txRSTail, n.txUnreported = 0, 0, 0
 	base := n.txRing.Addr()
 	n.wr(TDBAL(0), uint32(base))
 	n.wr(TDBAH(0), uint32(base>>32))

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -80,8 +81,11 @@ func labReflect(t *testing.T, backend driver.Backend, msix bool) {
 		}
 		for _, mode := range strings.Split(modes, ",") {
 			tag := fmt.Sprintf("%s %s", n.bdf, mode)
-			if _, err := vm.WaitOutput(ctx, 0, "LAB READY "+tag); err != nil {
-				t.Fatal(err)
+			rctx, rcancel := context.WithTimeout(ctx, 90*time.Second) // the guest dumps its stacks at 45 s
+			_, err := vm.WaitOutput(rctx, 0, "LAB READY "+tag)
+			rcancel()
+			if err != nil {
+				t.Fatalf("%s: %v", tag, err)
 			}
 			start := time.Now()
 			_, _, frames := parseLabMode(t, mode)
@@ -91,6 +95,11 @@ func labReflect(t *testing.T, backend driver.Backend, msix bool) {
 			d := time.Since(start)
 			t.Logf("%s %s %v: %d frames reflected intact in %v (%.0f frames/s, window %d)",
 				n.model, backend, mode, frames, d.Round(time.Millisecond), float64(frames)/d.Seconds(), labWindow)
+			if line, err := vm.WaitOutput(ctx, 0, "LAB REGS "+tag); err != nil {
+				t.Fatal(err)
+			} else {
+				t.Logf("%s %s %v: register accesses: %s", n.model, backend, mode, strings.TrimPrefix(line, "LAB REGS "+tag+" "))
+			}
 			if _, err := vm.WaitOutput(ctx, 0, "LAB DONE "+tag); err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +179,14 @@ func TestGuestReflect(t *testing.T) {
 func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name string, msix bool) {
 	tag := fmt.Sprintf("%s %s", bdf, name)
 	mode, th, labFrames := parseLabMode(t, name)
-	dev, err := e1000.Open(bdf, e1000.OpenOptions{Backend: backend, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{MSIX: msix}})
+	// A run that never gets ready shows where every goroutine is.
+	stuck := time.AfterFunc(45*time.Second, func() {
+		buf := make([]byte, 1<<20)
+		fmt.Printf("LAB STUCK %s before ready:\n%s\n", tag, buf[:runtime.Stack(buf, true)])
+	})
+	defer stuck.Stop()
+	dev, err := e1000.Open(bdf, e1000.OpenOptions{Backend: backend, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{MSIX: msix},
+		CountRegs: true})
 	if err != nil {
 		t.Fatalf("%s: %v", tag, err)
 	}
@@ -185,8 +201,20 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 	t.Logf("%s: %d buffers in %v", tag, dev.NIC().Buffers(), e1000.PoolRegion(dev.NIC()))
 	// QEMU's e1000 ignores RX for a second after RCTL is written.
 	time.Sleep(1200 * time.Millisecond)
+	stuck.Stop()
 	fmt.Printf("LAB READY %s\n", tag)
 	deadline := time.Now().Add(5 * time.Minute)
+	// Register accesses per reflected frame (issue 12): counted from READY
+	// until every frame was handled and had time to leave, polling the
+	// handler's software count meanwhile (Port.Stats reads the NIC's
+	// statistics registers, which are no part of the packet path).
+	acc0 := dev.RegAccesses()
+	for count.Counts()[driver.ProtoOther] < uint64(labFrames) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	acc := dev.RegAccesses().Sub(acc0)
+	fmt.Printf("LAB REGS %s reads=%d writes=%d frames=%d regs/frame=%.3f\n", tag, acc.Reads, acc.Writes, labFrames, acc.PerFrame(uint64(labFrames)))
 	var st driver.Stats
 	for {
 		st = port.Stats()

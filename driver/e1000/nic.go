@@ -107,28 +107,42 @@ type NIC struct {
 	pool *pool
 
 	// RX ring, owned by the RX path. Descriptors [rxClean, rxTail) are posted
-	// to the NIC (some may already be done); [rxTail, rxClean) are empty.
-	// rxTail is the value last written to RDT.
-	rxRing  *dma.Region
-	rxDescs []byte
-	rxMask  uint32
-	rxClean uint32
-	rxTail  uint32
-	rxBufs  []uint32 // buffer posted in each slot, noBuf if none
-	rxFill  []uint32 // scratch for RefillRx
+	// (some may already be done); [rxTail, rxClean) are empty. rxRDT is the
+	// value last written to RDT: the NIC sees [rxClean, rxRDT), and
+	// [rxRDT, rxTail) are posted but not yet handed over (RefillRx batches
+	// the write, rxFreeThresh at a time).
+	rxRing       *dma.Region
+	rxDescs      []byte
+	rxMask       uint32
+	rxClean      uint32
+	rxTail       uint32
+	rxRDT        uint32
+	rxFreeThresh uint32
+	rxBufs       []uint32 // buffer posted in each slot, noBuf if none
+	rxFill       []uint32 // scratch for RefillRx
 	// rxInFrame: RxBurst returned a descriptor without EOP; the frame's
 	// remaining descriptors (up to EOP) are freed, not returned.
 	rxInFrame bool
 
-	// TX ring, owned by the TX path. Descriptors [txClean, txTail) are in
-	// flight; txTail is the value last written to TDT.
+	// TX ring, owned by the TX path. Descriptors [txClean, txNext) are in
+	// flight; txTail is the value last written to TDT, so [txTail, txNext)
+	// are queued but wait for the doorbell (SetTxBatch, FlushTx).
 	txRing  *dma.Region
 	txDescs []byte
 	txMask  uint32
 	txClean uint32
 	txTail  uint32
+	txNext  uint32
 	txBufs  []uint32 // buffer queued in each slot
 	txFree  []uint32 // scratch for ReclaimTx
+	// txRS[txRSHead..txRSTail) (indices modulo the ring size) are the
+	// slots with RS set, oldest first: where DD comes back. At most one
+	// per descriptor, so a ring's worth of entries is enough.
+	txRS         []uint32
+	txRSHead     uint32
+	txRSTail     uint32
+	txUnreported int // descriptors queued since the last with RS
+	txBatch      int // SetTxBatch; <= 1 rings the doorbell per TxBurst
 
 	closeOnce sync.Once
 	closeErr  error

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/mmio"
 )
 
 // OpenOptions configures Open.
@@ -21,6 +22,10 @@ type OpenOptions struct {
 	Hugepages bool
 	// Poll attaches no interrupt (for busy polling): Vectors() is empty.
 	Poll bool
+	// CountRegs counts every register access (mmio.Counting around the
+	// BAR; RegAccesses reads the counts): each is a trap into QEMU or an
+	// uncached PCIe round trip. It costs an atomic add per access.
+	CountRegs bool
 }
 
 // Device is an e1000-family NIC opened through VFIO or UIO. Queues puts it
@@ -32,6 +37,7 @@ type Device struct {
 	vectors []driver.Vector
 	causes  IRQCauses
 	msix    bool
+	counter *mmio.Counting // OpenOptions.CountRegs; nil otherwise
 
 	// rxMu and txMu let Reinit stop the RX and TX paths (each is taken by
 	// one goroutine at a time, so they are uncontended but during Reinit).
@@ -47,6 +53,13 @@ type Device struct {
 	// since (DisableIRQ): Reinit restores it, since a real reset clears IMS
 	// (which a register read after the fact would then give back as 0).
 	irqOn atomic.Uint32
+
+	// irqMu guards rxOn and rxAutoMasked and orders the IMS/IMC writes for
+	// the RX cause between the top half (AckIRQ, the RX vector's Unmask) and
+	// the bottom half (EnableIRQ, DisableIRQ).
+	irqMu        sync.Mutex
+	rxOn         bool // software wants RX interrupts (EnableIRQ/DisableIRQ)
+	rxAutoMasked bool // MSI-X: the NIC masked RXQ0 as it fired and nobody re-armed it yet
 
 	closed     atomic.Bool
 	teardownMu sync.Mutex // held by Close's teardown and by StopDMA: StopDMA never touches an unmapped BAR
@@ -91,7 +104,12 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if o.NIC.MSIX && o.Backend != driver.BackendVFIO {
 		return nil, fmt.Errorf("%s: MSI-X needs the vfio backend", bus.BDF)
 	}
-	if d.nic, err = New(bus.Regs, bus.Alloc, model, o.NIC); err != nil {
+	regs := bus.Regs
+	if o.CountRegs {
+		d.counter = mmio.NewCounting(regs)
+		regs = d.counter
+	}
+	if d.nic, err = New(regs, bus.Alloc, model, o.NIC); err != nil {
 		return nil, fmt.Errorf("%s: init %v: %w", bus.BDF, model, err)
 	}
 	d.causes = d.nic.Causes()
@@ -112,7 +130,39 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: attach interrupts: %w", bus.BDF, err)
 	}
+	d.setRearm()
 	return d, nil
+}
+
+// setRearm makes the MSI-X RX vector's Unmask re-arm RXQ0, which the NIC
+// masked as it sent the message (see AckIRQ). The core calls Unmask when it
+// is done with an interrupt: at once (copy top half) or once its bottom half
+// has drained the ring (light top half, NAPI).
+func (d *Device) setRearm() {
+	if d.msix && len(d.vectors) > VecRX {
+		d.vectors[VecRX].Unmask = d.rearmRX
+	}
+}
+
+// rearmRX unmasks RXQ0 (one IMS write) unless software wants RX interrupts
+// off (NAPI polling): then it stays masked, which costs nothing.
+func (d *Device) rearmRX() error {
+	d.irqMu.Lock()
+	defer d.irqMu.Unlock()
+	if d.rxOn {
+		d.rxAutoMasked = false
+		d.nic.EnableIRQ(d.causes.RX)
+	}
+	return nil
+}
+
+// RegAccesses is the register accesses made since Open, when it was asked
+// to count them (OpenOptions.CountRegs); zero otherwise.
+func (d *Device) RegAccesses() mmio.Accesses {
+	if d.counter == nil {
+		return mmio.Accesses{}
+	}
+	return d.counter.Snapshot()
 }
 
 // NIC is the hardware layer underneath.
@@ -186,6 +236,21 @@ func (d *Device) TxBurst(pkts []driver.TxDesc) int {
 	return sent
 }
 
+// SetTxBatch makes TxBurst ring the TX doorbell once per batch frames
+// (see NIC.SetTxBatch); FlushTx rings it for the rest.
+func (d *Device) SetTxBatch(batch int) {
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
+	d.nic.SetTxBatch(batch)
+}
+
+// FlushTx rings the TX doorbell for queued frames that wait for it.
+func (d *Device) FlushTx() {
+	d.txMu.Lock()
+	defer d.txMu.Unlock()
+	d.nic.FlushTx()
+}
+
 // ReclaimTx frees the buffers of sent frames (see NIC.ReclaimTx).
 func (d *Device) ReclaimTx() int {
 	d.txMu.Lock()
@@ -203,16 +268,20 @@ func (d *Device) Vectors() []driver.Vector        { return d.vectors }
 func (d *Device) Kick() { d.nic.TriggerIRQ(d.causes.RX) }
 
 // AckIRQ reads ICR (acknowledging it) on the INTx vector and the MSI-X
-// "other" vector. An MSI-X RX or TX vector signals its cause by itself;
-// QEMU's e1000e auto-masks it (EIAC), so it is re-enabled here.
+// "other" vector. An MSI-X RX or TX vector signals its cause by itself and
+// costs no register access here: QEMU's e1000e auto-masks RXQ0 as it sends
+// the message (EIAC with CTRL_EXT.IAME clear), and the vector's Unmask
+// re-arms it (setRearm), so that a NAPI poll that wants it masked anyway
+// pays one IMS write per interrupt instead of IMS, IMC and IMS.
 func (d *Device) AckIRQ(vec int) driver.Causes {
 	if d.msix {
 		switch vec {
 		case VecRX:
-			d.nic.EnableIRQ(d.causes.RX)
+			d.irqMu.Lock()
+			d.rxAutoMasked = true
+			d.irqMu.Unlock()
 			return driver.CauseRX
 		case VecTX:
-			d.nic.EnableIRQ(d.causes.TX)
 			return driver.CauseTX
 		}
 		c := d.fromCause(d.nic.ReadCause())
@@ -236,13 +305,15 @@ func (d *Device) fromCause(c Cause) driver.Causes {
 	return r
 }
 
+// toCause maps core causes to the NIC's for IMS/IMC. CauseTX maps to
+// nothing: TX completions raise no interrupt (an interrupt only to reclaim
+// what the bottom half reclaims on its next run anyway would be a wake-up
+// and a trap per burst), and TX descriptors carry RS on a few descriptors
+// only (TxBurst).
 func (d *Device) toCause(c driver.Causes) Cause {
 	var r Cause
 	if c&driver.CauseRX != 0 {
 		r |= d.causes.RX
-	}
-	if c&driver.CauseTX != 0 {
-		r |= d.causes.TX
 	}
 	if c&driver.CauseLink != 0 {
 		r |= d.causes.Other
@@ -250,15 +321,37 @@ func (d *Device) toCause(c driver.Causes) Cause {
 	return r
 }
 
+// EnableIRQ unmasks causes c (one IMS write; none for CauseTX alone, see
+// toCause).
 func (d *Device) EnableIRQ(c driver.Causes) {
-	d.irqOn.Or(uint32(d.toCause(c)))
-	d.nic.EnableIRQ(d.toCause(c))
+	d.irqMu.Lock()
+	defer d.irqMu.Unlock()
+	if c&driver.CauseRX != 0 {
+		d.rxOn, d.rxAutoMasked = true, false
+	}
+	if r := d.toCause(c); r != 0 {
+		d.irqOn.Or(uint32(r))
+		d.nic.EnableIRQ(r)
+	}
 }
 
+// DisableIRQ masks causes c (one IMC write). Masking the RX cause alone
+// while the NIC holds it auto-masked (MSI-X, between AckIRQ and the RX
+// vector's Unmask) writes nothing: it is masked already.
 func (d *Device) DisableIRQ(c driver.Causes) {
-	d.irqOn.And(^uint32(d.toCause(c)))
-	d.nic.DisableIRQ(d.toCause(c))
+	d.irqMu.Lock()
+	defer d.irqMu.Unlock()
+	if c&driver.CauseRX != 0 {
+		d.rxOn = false
+	}
+	r := d.toCause(c)
+	d.irqOn.And(^uint32(r))
+	if r == 0 || (r == d.causes.RX && d.rxAutoMasked) {
+		return
+	}
+	d.nic.DisableIRQ(r)
 }
+
 func (d *Device) LinkUp() (bool, int) { return d.nic.LinkUp() }
 
 // readStats adds what the NIC counted since the last call (including what

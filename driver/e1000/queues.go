@@ -40,13 +40,20 @@ func (d *Device) Queues() (driver.NIC, driver.Buffers) {
 	return q, nicBuffers{d.nic}
 }
 
-var _ driver.NIC = (*queueNIC)(nil)
+var (
+	_ driver.NIC       = (*queueNIC)(nil)
+	_ driver.TxBatcher = (*queueNIC)(nil)
+)
 
 func (q *queueNIC) Info() *driver.NICInfo { return &q.info }
 
 // RxBurst harvests through Device.RxBurst, which flags frames that spanned
 // descriptors (driver.RxIncomplete).
 func (q *queueNIC) RxBurst(_ int, out []driver.RxDesc) int { return q.d.RxBurst(out) }
+
+// SetTxBatch and FlushTx batch the TX doorbell (driver.TxBatcher).
+func (q *queueNIC) SetTxBatch(batch int) { q.d.SetTxBatch(batch) }
+func (q *queueNIC) FlushTx(int)          { q.d.FlushTx() }
 
 func (q *queueNIC) Refill(int) int  { return q.d.RefillRx() }
 func (q *queueNIC) Reclaim(int) int { return q.d.ReclaimTx() }
@@ -79,8 +86,10 @@ func (q *queueNIC) TxBurst(_ int, pkts []driver.TxDesc) int {
 
 func (q *queueNIC) AckIRQ(vec int) driver.Causes { return q.d.AckIRQ(vec) }
 
-// SetIRQ masks through IMC and unmasks through IMS: the e1000 has no cheaper
-// per-vector mask.
+// SetIRQ masks through IMC and unmasks through IMS, one write each (the
+// e1000 has no per-vector mask register), and neither where it is not
+// needed: TX completions never interrupt, and an MSI-X RX vector the NIC
+// auto-masked as it fired is not masked again (Device.DisableIRQ).
 func (q *queueNIC) SetIRQ(_ int, c driver.Causes, on bool) {
 	if on {
 		q.d.EnableIRQ(c)

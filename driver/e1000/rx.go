@@ -78,9 +78,26 @@ func (n *NIC) RxPending() bool {
 	return uint8(load32(n.rxDescs[i:i+DescSize], descStatus))&RXD_STAT_DD != 0
 }
 
+// RxFreeThresh is how many posted RX buffers RefillRx lets wait before it
+// writes RDT (DPDK's rx_free_thresh); rings of fewer than 128 descriptors
+// use a quarter of the ring.
+const RxFreeThresh = 32
+
+func rxFreeThresh(ring int) uint32 { return uint32(min(RxFreeThresh, ring/4)) }
+
 // RefillRx posts free buffers from the pool to every empty RX slot it can
-// and writes RDT once for the batch. It returns how many buffers it posted
-// (fewer than the empty slots when the pool runs low). It allocates nothing.
+// and returns how many it posted (fewer than the empty slots when the pool
+// runs low). It allocates nothing.
+//
+// Posting is a store to DMA memory; telling the NIC is an RDT write, a trap
+// into QEMU or an uncached PCIe round trip. So RDT is written only once
+// rxFreeThresh posted buffers are waiting for it (DPDK's rx_free_thresh),
+// and at once when the NIC may be nearly out of buffers: when the
+// descriptors it can see, [rxClean, rxRDT), are rxFreeThresh or fewer. That
+// count is an upper bound on what the NIC still has free (some may be done
+// and not yet harvested), so a ring that runs dry, or a starved one being
+// refilled after the pool ran empty, is always told at once. See
+// FlushRx.
 //
 // Invariant: at most RxRingSize-1 buffers are posted, so the tail written
 // never equals the NIC's head: RDH == RDT means "no free descriptors" to the
@@ -89,12 +106,9 @@ func (n *NIC) RxPending() bool {
 func (n *NIC) RefillRx() int {
 	posted := (n.rxTail - n.rxClean) & n.rxMask
 	empty := n.rxMask - posted // ring size - 1 - posted
-	if empty == 0 {
-		return 0
-	}
-	got := n.pool.getMany(n.rxFill[:empty])
-	if got == 0 {
-		return 0
+	got := 0
+	if empty > 0 {
+		got = n.pool.getMany(n.rxFill[:empty])
 	}
 	t := n.rxTail
 	for _, b := range n.rxFill[:got] {
@@ -107,12 +121,36 @@ func (n *NIC) RefillRx() int {
 		t = (t + 1) & n.rxMask
 	}
 	n.rxTail = t
-	// Ordering: the descriptor stores above must reach memory before the
-	// NIC sees the new tail. x86 (TSO) makes stores visible in program
-	// order, also to a device and also relative to the uncached MMIO store;
-	// and the Go compiler does not move the stores past the tail write,
-	// which is a call through the mmio.Regs interface into a noinline
-	// store (mmio.BAR.Write32). No fence is needed on amd64.
-	n.wr(RDT(0), t)
+	waiting := (n.rxTail - n.rxRDT) & n.rxMask
+	visible := (n.rxRDT - n.rxClean) & n.rxMask
+	if waiting > 0 && (waiting >= n.rxFreeThresh || visible <= n.rxFreeThresh) {
+		n.writeRDT()
+	}
 	return got
 }
+
+// FlushRx tells the NIC about every posted buffer it has not been told of
+// (one RDT write, none when there is nothing new). RefillRx defers the write
+// while the NIC has plenty; call FlushRx where a caller wants the NIC to see
+// the whole ring, e.g. before it stops polling.
+func (n *NIC) FlushRx() {
+	if n.rxTail != n.rxRDT {
+		n.writeRDT()
+	}
+}
+
+// writeRDT hands the posted descriptors [rxRDT, rxTail) to the NIC.
+//
+// Ordering: the descriptor stores must reach memory before the NIC sees the
+// new tail. x86 (TSO) makes stores visible in program order, also to a
+// device and also relative to the uncached MMIO store; and the Go compiler
+// does not move the stores past the tail write, which is a call through the
+// mmio.Regs interface into a noinline store (mmio.BAR.Write32). No fence is
+// needed on amd64.
+func (n *NIC) writeRDT() {
+	n.rxRDT = n.rxTail
+	n.wr(RDT(0), n.rxTail)
+}
+
+// RxWaiting is how many posted buffers wait for the RDT write (FlushRx).
+func (n *NIC) RxWaiting() int { return int((n.rxTail - n.rxRDT) & n.rxMask) }

@@ -43,7 +43,11 @@ func TestTxBurst(t *testing.T) {
 	}
 	for i, p := range pkts {
 		d := txDesc(dev, alloc, i)
-		want := e1000.TxDesc{Addr: d.Addr, Length: 60, Cmd: e1000.TXD_CMD_EOP | e1000.TXD_CMD_IFCS | e1000.TXD_CMD_RS}
+		// RS only on the last before the doorbell (fewer than TxRSThresh).
+		want := e1000.TxDesc{Addr: d.Addr, Length: 60, Cmd: e1000.TXD_CMD_EOP | e1000.TXD_CMD_IFCS}
+		if i == len(pkts)-1 {
+			want.Cmd |= e1000.TXD_CMD_RS
+		}
 		if d != want || !bytes.Equal(alloc.Mem(d.Addr, 60), n.Packet(p.Buf, 60)) {
 			t.Errorf("descriptor %d = %+v, want %+v pointing at buffer %d", i, d, want, p.Buf)
 		}
@@ -77,34 +81,51 @@ func TestTxRingFull(t *testing.T) {
 	}
 	writes := dev.WriteCount(e1000.TDT(0))
 	dev.Transmit(2)
-	n.ReclaimTx()
-	if got := n.TxBurst(pkts[N-1:]); got != 2 {
-		t.Fatalf("TxBurst after reclaiming 2 = %d, want 2", got)
+	// Only the last descriptor of the burst reports (RS): the two sent
+	// come back with it.
+	if got := n.ReclaimTx(); got != 0 {
+		t.Fatalf("ReclaimTx before the RS descriptor was sent = %d", got)
+	}
+	dev.Transmit(0)
+	if got := n.ReclaimTx(); got != N-1 {
+		t.Fatalf("ReclaimTx = %d, want %d", got, N-1)
+	}
+	if got := n.TxBurst(pkts[N-1:]); got != 3 {
+		t.Fatalf("TxBurst after reclaiming = %d, want 3", got)
 	}
 	if dev.WriteCount(e1000.TDT(0)) != writes+1 {
 		t.Fatal("TDT not written exactly once for the batch")
 	}
 	dev.Transmit(0)
 	n.ReclaimTx()
-	n.FreeBuf(pkts[9].Buf)
 }
 
+// TestReclaimTx: RS is set on every TxRSThresh-th descriptor and the last
+// of a burst; ReclaimTx frees by those descriptors' DD, oldest first, and
+// exactly the buffers of the frames up to them.
 func TestReclaimTx(t *testing.T) {
-	n, dev, _ := newNIC(t, e1000.Model82545EM, e1000.Options{TxRingSize: 16})
+	n, dev, alloc := newNIC(t, e1000.Model82545EM, e1000.Options{TxRingSize: 64})
 	free := n.FreeBuffers()
-	pkts := queue(t, n, 0, 6)
+	const total = e1000.TxRSThresh + 8
+	pkts := queue(t, n, 0, total)
 	n.TxBurst(pkts)
+	for i := range pkts {
+		rs := txDesc(dev, alloc, i).Cmd&e1000.TXD_CMD_RS != 0
+		if want := i == e1000.TxRSThresh-1 || i == total-1; rs != want {
+			t.Errorf("descriptor %d: RS %v, want %v", i, rs, want)
+		}
+	}
 	if got := n.ReclaimTx(); got != 0 {
 		t.Fatalf("ReclaimTx before the NIC sent anything = %d", got)
 	}
-	dev.Transmit(4)
-	if got := n.ReclaimTx(); got != 4 {
-		t.Fatalf("ReclaimTx = %d, want the 4 sent", got)
+	dev.Transmit(e1000.TxRSThresh + 3)
+	if got := n.ReclaimTx(); got != e1000.TxRSThresh {
+		t.Fatalf("ReclaimTx = %d, want the %d up to the first RS", got, e1000.TxRSThresh)
 	}
-	if n.TxInFlight() != 2 || n.FreeBuffers() != free-2 {
-		t.Fatalf("in flight %d free %d, want 2 and %d", n.TxInFlight(), n.FreeBuffers(), free-2)
+	if n.TxInFlight() != 8 || n.FreeBuffers() != free-8 {
+		t.Fatalf("in flight %d free %d, want 8 and %d", n.TxInFlight(), n.FreeBuffers(), free-8)
 	}
-	// Exactly the first four buffers came back: drain the pool and look.
+	// Exactly the first buffers came back: drain the pool and look.
 	var drained []uint32
 	inPool := map[uint32]bool{}
 	for {
@@ -116,14 +137,14 @@ func TestReclaimTx(t *testing.T) {
 		inPool[b] = true
 	}
 	for i, p := range pkts {
-		if inPool[p.Buf] != (i < 4) {
-			t.Errorf("buffer of frame %d in pool = %v, want %v", i, inPool[p.Buf], i < 4)
+		if inPool[p.Buf] != (i < e1000.TxRSThresh) {
+			t.Errorf("buffer of frame %d in pool = %v, want %v", i, inPool[p.Buf], i < e1000.TxRSThresh)
 		}
 	}
 	n.FreeBufs(drained)
 	dev.Transmit(0)
-	if got := n.ReclaimTx(); got != 2 || n.FreeBuffers() != free {
-		t.Fatalf("ReclaimTx = %d, free %d, want 2 and %d", got, n.FreeBuffers(), free)
+	if got := n.ReclaimTx(); got != 8 || n.FreeBuffers() != free {
+		t.Fatalf("ReclaimTx = %d, free %d, want 8 and %d", got, n.FreeBuffers(), free)
 	}
 }
 

@@ -11,11 +11,19 @@
 //     for link).
 //   - Advanced descriptors, one 2 KiB buffer each (SRRCTL), from a
 //     driver.BufPool the caller hands in (New) or Open makes.
-//   - MSI-X: queue q's RX and TX causes on vector q (IVAR0 entries), link on
-//     vector Queues (IVAR_MISC); GPIE in MSI-X mode with PBA support; EIAC
-//     auto-clears a vector's cause as its message is sent, so a queue
-//     interrupt needs no register access (AckIRQ is free); SetIRQ masks and
-//     unmasks a vector with one EIMC/EIMS write; Trigger writes EICS.
+//   - MSI-X: queue q's RX cause on vector q (IVAR0 entries; the TX entry is
+//     left invalid: TX completions raise no interrupt, the core reclaims on
+//     its next poll), link on vector Queues (IVAR_MISC); GPIE in MSI-X mode
+//     with PBA support; EIAC auto-clears a vector's cause as its message is
+//     sent, so a queue interrupt needs no register access (AckIRQ is free);
+//     SetIRQ masks and unmasks a vector with one EIMC/EIMS write, and writes
+//     nothing when the vector's state does not change; Trigger writes EICS.
+//   - Few register writes on the data path (issue 12): RDT once 32 buffers
+//     wait for it (RxFreeThresh) or at once when the NIC sees 32 descriptors
+//     or fewer; TDT once per TxBurst, or once per 32 frames after
+//     SetTxBatch(32) with FlushTx for the rest; RS on every 32nd TX
+//     descriptor and the last before each TDT write, and Reclaim frees by
+//     those DD bits alone, reading no register.
 //   - RSS when Queues > 1: the Toeplitz key in RSSRK, the 128-entry table in
 //     RETA (driver.RSS; driver.NewRSS by default), MRQC hashing IPv4
 //     addresses and TCP/UDP ports.

@@ -3,8 +3,11 @@ package igb
 import "github.com/uiodrv/uiodrv/driver"
 
 // Interrupts run in MSI-X mode with one vector per queue (82576 7.3.1.2 and
-// 7.3.2): vector q takes the RX and TX causes of queue q through IVAR0,
-// vector Queues the "other" causes (link status change) through IVAR_MISC.
+// 7.3.2): vector q takes the RX cause of queue q through IVAR0, vector
+// Queues the "other" causes (link status change) through IVAR_MISC. TX
+// completions are routed nowhere (IVAR's TX entry not valid) and so raise no
+// interrupt: the core reclaims TX on its queue's next poll, and an interrupt
+// only for that would be a wake-up per burst.
 // Each vector is one bit of EICR/EIMS/EIMC/EICS/EIAC/EIAM.
 //
 // Per interrupt: EIAC clears the vector's EICR bit as the message is sent
@@ -31,7 +34,7 @@ func (n *NIC) setupIRQ() {
 	for q := 0; q < n.opts.Queues; q++ {
 		reg, shift := n.model.ivarEntry(q)
 		v := uint32(q) | IVAR_VALID
-		ivar[reg] |= v<<shift | v<<(shift+8) // RX, then TX one byte up
+		ivar[reg] |= v << shift // RX; TX, one byte up, stays invalid
 	}
 	for i, v := range ivar {
 		n.wr(IVAR(i), v)
@@ -78,9 +81,11 @@ func (n *NIC) armed(vec int, on driver.Causes) bool {
 }
 
 // SetIRQ enables or masks causes c on vector vec (driver.NIC) with one EIMS
-// or EIMC write. The vector is the unit of masking: a queue vector is armed
-// while its RX cause is on, and its TX completions ride along (masking TX
-// alone changes nothing; the core reclaims TX on its own schedule).
+// or EIMC write, and none when the vector's armed state does not change.
+// The vector is the unit of masking: a queue vector is armed while its RX
+// cause is on (TX completions raise no interrupt, see setupIRQ, so enabling
+// or masking TX alone writes nothing). QEMU's igb has no auto-mask (it
+// ignores EIAM), so a NAPI cycle costs an EIMC and an EIMS write.
 func (n *NIC) SetIRQ(vec int, c driver.Causes, on bool) {
 	c &= n.vectorCauses(vec)
 	if c == 0 {
@@ -93,7 +98,11 @@ func (n *NIC) SetIRQ(vec int, c driver.Causes, on bool) {
 			nw = old &^ uint32(c)
 		}
 		if n.on[vec].CompareAndSwap(old, nw) {
-			if n.armed(vec, driver.Causes(nw)) {
+			was, now := n.armed(vec, driver.Causes(old)), n.armed(vec, driver.Causes(nw))
+			if was == now {
+				return
+			}
+			if now {
 				n.wr(EIMS, 1<<vec)
 			} else {
 				n.wr(EIMC, 1<<vec)

@@ -33,7 +33,10 @@ type Device struct {
 	pool *driver.BufPool
 }
 
-var _ driver.NIC = (*Device)(nil)
+var (
+	_ driver.NIC       = (*Device)(nil)
+	_ driver.TxBatcher = (*Device)(nil)
+)
 
 // Open opens the NIC at bdf, checks that it is a supported model,
 // attaches its MSI-X vectors and initialises it. Options are checked before

@@ -21,13 +21,21 @@ type rxQueue struct {
 	desc    []byte
 	n       int
 	next    int // next slot to harvest
-	tail    int // next slot to fill; the value RDT last got
+	tail    int // next slot to fill
+	rdt     int // the value RDT last got: the NIC sees [next, rdt)
+	thresh  int // posted buffers that may wait for the RDT write
 	bufs    []uint32
 	scratch [64]uint32
 }
 
+// RxFreeThresh is how many posted RX buffers may wait before Refill writes
+// RDT (DPDK's rx_free_thresh); rings of fewer than 128 descriptors use a
+// quarter of the ring.
+const RxFreeThresh = 32
+
 func (r *rxQueue) init(n *NIC, q int) {
 	r.nic, r.q, r.n = n, q, n.opts.RxRingSize
+	r.thresh = min(RxFreeThresh, r.n/4)
 	r.desc = r.ring.Bytes()[:r.n*DescSize]
 	r.bufs = make([]uint32, r.n)
 	for i := range r.bufs {
@@ -35,8 +43,12 @@ func (r *rxQueue) init(n *NIC, q int) {
 	}
 }
 
-// fill posts buffers to every free slot and tells the NIC (at init and
-// from Refill).
+// fill posts buffers to every free slot (at init and from Refill). It tells
+// the NIC (an RDT write: a trap, or a PCIe round trip) only once thresh
+// posted buffers wait for it, or at once when the NIC sees thresh
+// descriptors or fewer ([next, rdt), an upper bound on its free ones): a
+// ring running dry, or one refilled after the pool ran empty, is told at
+// once.
 func (r *rxQueue) fill() int {
 	posted := 0
 	for {
@@ -59,13 +71,31 @@ func (r *rxQueue) fill() int {
 		}
 		posted += k
 	}
-	if posted > 0 {
-		// The descriptors are written before this MMIO store: x86 keeps
-		// stores in order, and the interface call is a compiler barrier.
-		r.nic.wr(RDT(r.q), uint32(r.tail))
+	waiting := (r.tail - r.rdt + r.n) % r.n
+	visible := (r.rdt - r.next + r.n) % r.n
+	if waiting > 0 && (waiting >= r.thresh || visible <= r.thresh) {
+		r.flush()
 	}
 	return posted
 }
+
+// flush hands the posted descriptors [rdt, tail) to the NIC.
+func (r *rxQueue) flush() {
+	if r.rdt == r.tail {
+		return
+	}
+	// The descriptors are written before this MMIO store: x86 keeps
+	// stores in order, and the interface call is a compiler barrier.
+	r.rdt = r.tail
+	r.nic.wr(RDT(r.q), uint32(r.tail))
+}
+
+// FlushRx hands queue q's posted buffers that wait for the RDT write to
+// the NIC (none: nothing is written).
+func (n *NIC) FlushRx(q int) { n.rx[q].flush() }
+
+// RxWaiting is how many of queue q's posted buffers wait for the RDT write.
+func (n *NIC) RxWaiting(q int) int { r := &n.rx[q]; return (r.tail - r.rdt + r.n) % r.n }
 
 // RxBurst harvests up to len(out) frames of queue q (driver.NIC).
 func (n *NIC) RxBurst(q int, out []driver.RxDesc) int {
@@ -97,7 +127,8 @@ func (n *NIC) RxBurst(q int, out []driver.RxDesc) int {
 }
 
 // Refill posts free pool buffers to queue q's ring (driver.NIC). It writes
-// RDT once per call that posts anything.
+// RDT once RxFreeThresh buffers wait, or at once when the NIC runs low
+// (fill).
 func (n *NIC) Refill(q int) int { return n.rx[q].fill() }
 
 // release gives posted buffers back to the pool and frees the ring.

@@ -151,7 +151,7 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 	if err != nil {
 		return err
 	}
-	rep := &bench.Report{Started: time.Now(), Machine: bench.DescribeMachine(), Command: strings.TrimSpace("go run ./bench/cmd/uiodrv-bench " + strings.Join(os.Args[1:], " "))}
+	rep := &bench.Report{Started: time.Now(), Machine: bench.DescribeMachine(), Command: strings.TrimSpace("go -C bench run ./cmd/uiodrv-bench " + strings.Join(os.Args[1:], " "))}
 	save := func() error {
 		rep.Finished = time.Now()
 		return rep.Write(out)
