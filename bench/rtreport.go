@@ -184,8 +184,8 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		">= 1000 µs) per run; cyclictest skips the releases a late wake-up overran, so one 50 ms stall is one miss. Cells: the " +
 		"median over the repetitions, (min–max) when there are several; ratios are of medians. The idle floor and the kernel's " +
 		"row come from the same boots as the mode's row. Frames/s: what the count handler (or the kernel's AF_PACKET reader) " +
-		"counted per second of the run. NIC missed: the e1000's missed-packet count (MPC, no free descriptor) as the driver's "+
-		"statistics report it over the run; it grew monotonically across the runs of a boot, so it looks cumulative since the boot "+
+		"counted per second of the run. NIC missed: the e1000's missed-packet count (MPC, no free descriptor) as the driver's " +
+		"statistics report it over the run; it grew monotonically across the runs of a boot, so it looks cumulative since the boot " +
 		"(the register is read-to-clear and the driver's baseline is not): an upper bound on a run's loss, not a per-run count.\n\n")
 	for _, l := range labels {
 		w("## %s\n\n", l)

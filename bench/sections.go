@@ -163,10 +163,10 @@ func (r *Report) writeRT(b *bytes.Buffer, dir string) {
 		return
 	}
 	w("## The real-time scenario\n\n")
-	w("Per-mode tables over several boots (default and `threadirqs`), with cyclictest as the probe and the kernel's own "+
+	w("Per-mode tables over several boots (default and `threadirqs`), with cyclictest as the probe and the kernel's own " +
 		"e1000 as a row: [rt/RESULTS.md](rt/RESULTS.md) (`go run ./bench/cmd/uiodrv-rtreport`). ")
 	if r.LabOpts != nil && (r.LabOpts.RTProbe == "" || r.LabOpts.RTProbe == ProbeCyclictest) {
-		w("In this run's lab table the task is cyclictest (no job; a miss is a wake-up at least 1 ms late); the "+
+		w("In this run's lab table the task is cyclictest (no job; a miss is a wake-up at least 1 ms late); the " +
 			"description below is the Go probe's.")
 	}
 	w("\n\n")
