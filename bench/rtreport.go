@@ -117,6 +117,16 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	var checks []*RTBoot
+	var measured []*RTBoot
+	for _, b := range boots {
+		if b.Duration < HangCheckMax {
+			checks = append(checks, b)
+		} else {
+			measured = append(measured, b)
+		}
+	}
+	boots = measured
 	groups := map[rtKey][]*RTResult{}
 	var labels []string
 	seen := map[string]bool{}
@@ -179,8 +189,9 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 			bootKind(bt.Cmdline), bt.Duration, bt.Kernel, bt.QEMU, bt.Command, strings.Join(bt.Load, "; "))
 	}
 	w("\nThe probe is cyclictest (Debian's rt-tests) at SCHED_FIFO 80, 1 ms interval, pinned to guest vCPU 0, where the " +
-		"e1000's interrupt, uiodrv's top half (SCHED_FIFO 90) and every pinned bottom half run too; a deadline bottom half " +
-		"runs on both vCPUs (the kernel refuses to pin one). **Misses** are wake-ups at least 1 ms late (cyclictest's latency " +
+		"e1000's interrupt, uiodrv's top half (SCHED_FIFO 90; with the \"none\" top half, a thread of the bottom half's own " +
+		"class: FIFO 50 threaded, nice -20 workqueue, the same deadline reservation with +deadline) and every pinned bottom " +
+		"half run too; a deadline thread may run on both vCPUs (the kernel refuses to pin one). The handler only counts frames. **Misses** are wake-ups at least 1 ms late (cyclictest's latency " +
 		">= 1000 µs) per run; cyclictest skips the releases a late wake-up overran, so one 50 ms stall is one miss. Cells: the " +
 		"median over the repetitions, (min–max) when there are several; ratios are of medians. The idle floor and the kernel's " +
 		"row come from the same boots as the mode's row. Frames/s: what the count handler (or the kernel's AF_PACKET reader) " +
@@ -222,5 +233,52 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		}
 		w("\n")
 	}
+	writeHangChecks(&b, checks)
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), b.Bytes(), 0o644)
+}
+
+// HangCheckMax: boots whose runs are shorter are hang checks (many short
+// consecutive runs), counted, not tabulated with the measurements.
+const HangCheckMax = 5 * time.Second
+
+// writeHangChecks counts, per mode, the consecutive runs of the hang-check
+// boots and how many failed or hung (a hang is a failure, never "no result").
+func writeHangChecks(b *bytes.Buffer, checks []*RTBoot) {
+	if len(checks) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Consecutive runs (hang check)\n\nShort runs, one guest process each, modes interleaved; a run counts as "+
+		"complete when its task reported (cyclictest's jobs > 0).\n\n")
+	for _, bt := range checks {
+		fmt.Fprintf(b, "- %s, boot `%s`, %v per run: `%s`; load %s\n", bt.Started.UTC().Format("2006-01-02 15:04 UTC"),
+			bootKind(bt.Cmdline), bt.Duration, bt.Command, strings.Join(bt.Load, "; "))
+	}
+	fmt.Fprintf(b, "\n| mode | runs | complete | failed | hung |\n|---|---|---|---|---|\n")
+	type count struct{ runs, ok, failed, hung int }
+	counts := map[string]*count{}
+	var order []string
+	for _, bt := range checks {
+		for _, r := range bt.RT {
+			l := rowLabel(r)
+			if counts[l] == nil {
+				counts[l] = &count{}
+				order = append(order, l)
+			}
+			c := counts[l]
+			c.runs++
+			switch {
+			case r.Hung:
+				c.hung++
+			case r.Err != "" || r.Fields["jobs"] == 0:
+				c.failed++
+			default:
+				c.ok++
+			}
+		}
+	}
+	for _, l := range order {
+		c := counts[l]
+		fmt.Fprintf(b, "| %s | %d | %d | %d | %d |\n", l, c.runs, c.ok, c.failed, c.hung)
+	}
+	b.WriteString("\n")
 }

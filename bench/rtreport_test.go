@@ -23,6 +23,9 @@ func TestWriteRTResults(t *testing.T) {
 			run("kernel", 20000, 300), run("threaded+deadline", 20000, 90)}},
 		{Cmdline: "", Duration: 10 * time.Second, RT: []*RTResult{run("idle", 0, 50), run("threaded+deadline", 20000, 60), run("kernel", 20000, 400)}},
 	}
+	check := &RTBoot{Cmdline: "threadirqs", Duration: time.Second, RT: []*RTResult{run("napi", 20000, 900), run("napi", 20000, 5),
+		{Mode: "napi", Rate: 20000, Hung: true, Err: "HUNG"}}}
+	boots = append(boots, check)
 	dir := t.TempDir()
 	if err := WriteRTResults(dir, boots); err != nil {
 		t.Fatal(err)
@@ -38,10 +41,14 @@ func TestWriteRTResults(t *testing.T) {
 		"| threadirqs | 20 kpps | 18 (12–90) | 20 (10–30) | 0.90 | 200 (100–300) | 0.09 |",
 		"| 0 (0–0) | 4 (0/1) |",
 		"| default | 20 kpps | 60 | 50 | 1.20 | 400 | 0.15 |",
+		"## Consecutive runs (hang check)", "| napi | 3 | 2 | 0 | 1 |",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
 		}
+	}
+	if strings.Contains(s, "## napi") || strings.Contains(s, "900") {
+		t.Error("a hang-check run was tabulated with the measurements")
 	}
 	if strings.Index(s, "## kernel") > strings.Index(s, "## threaded+deadline") {
 		t.Error("the kernel's table should come first")
