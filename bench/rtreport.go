@@ -102,7 +102,7 @@ type rtKey struct {
 
 func rowLabel(r *RTResult) string {
 	l := r.Mode
-	if r.TopHalf != "" && r.TopHalf != "default" && r.Mode != "idle" && r.Mode != "kernel" {
+	if r.TopHalf != "" && r.TopHalf != "default" && r.Mode != "idle" && r.Mode != "kernel" && r.Mode != "busypoll" {
 		l += " (" + r.TopHalf + " top half)"
 	}
 	return l
