@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// TestWriteRTResults: one table per mode, the boot kinds apart, the median
+// TestWriteRTResults: one table per mode, a row per boot and rate, the median
 // and range over repetitions, ratios against the idle floor and the kernel
-// of the same boot kind, and hung runs counted, not dropped.
+// of the same boot, and hung runs counted, not dropped.
 func TestWriteRTResults(t *testing.T) {
 	run := func(mode string, rate float64, misses float64) *RTResult {
 		return &RTResult{Mode: mode, Rate: rate, Fields: map[string]float64{"jobs": 1000, "misses": misses, "secs": 10, "processed": 200000}}
@@ -38,9 +38,9 @@ func TestWriteRTResults(t *testing.T) {
 	for _, want := range []string{
 		"## kernel\n", "## threaded+deadline\n",
 		// misses 12, 18, 90: median 18; idle 10, 30: 20; kernel 100, 300: 200.
-		"| threadirqs | 20 kpps | 18 (12–90) | 20 (10–30) | 0.90 | 200 (100–300) | 0.09 |",
-		"| 0 (0–0) | 4 (0/1) |",
-		"| default | 20 kpps | 60 | 50 | 1.20 | 400 | 0.15 |",
+		"| threadirqs #2 | 20 kpps | 54 (18–90) | 30 | 1.80 | 300 | 0.18 |",
+		"| threadirqs #1 | 20 kpps | 12 | 10 | 1.20 | 100 | 0.12 |", "| 0 | 2 (0/1) |",
+		"| default #1 | 20 kpps | 60 | 50 | 1.20 | 400 | 0.15 |",
 		"## Consecutive runs (hang check)", "| napi | 3 | 2 | 0 | 1 |",
 	} {
 		if !strings.Contains(s, want) {
