@@ -53,7 +53,9 @@ func (o *LabOptions) rtRuns(kernel bool) []rtRun {
 	}
 	var runs []rtRun
 	for rep := 0; rep < max(o.RTReps, 1); rep++ {
-		runs = append(runs, rtRun{mode: "idle", rep: rep})
+		if !o.RTNoIdle {
+			runs = append(runs, rtRun{mode: "idle", rep: rep})
+		}
 		for _, r := range rates {
 			for _, m := range modeNames(o.RTModes) {
 				scheds := []deferral.Sched{{}}

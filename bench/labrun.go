@@ -99,6 +99,9 @@ type LabOptions struct {
 	// RTSchedOnly drops the threaded and workqueue runs of the default
 	// class when RTBHSched is set (experiments on the deadline class).
 	RTSchedOnly bool
+	// RTNoIdle drops the idle-floor runs (hang checks: many short runs
+	// whose misses are not compared).
+	RTNoIdle bool
 	// RTTopNone adds, for threaded and workqueue (and their RTBHSched
 	// runs), a run with no top half above the bottom half: the light top
 	// half on a thread of the bottom half's own class (driver.Config.IRQSched;

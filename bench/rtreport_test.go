@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// TestWriteRTResults: one table per mode, the boot kinds apart, the median
+// TestWriteRTResults: one table per mode, a row per boot and rate, the median
 // and range over repetitions, ratios against the idle floor and the kernel
-// of the same boot kind, and hung runs counted, not dropped.
+// of the same boot, and hung runs counted, not dropped.
 func TestWriteRTResults(t *testing.T) {
 	run := func(mode string, rate float64, misses float64) *RTResult {
 		return &RTResult{Mode: mode, Rate: rate, Fields: map[string]float64{"jobs": 1000, "misses": misses, "secs": 10, "processed": 200000}}
@@ -23,6 +23,9 @@ func TestWriteRTResults(t *testing.T) {
 			run("kernel", 20000, 300), run("threaded+deadline", 20000, 90)}},
 		{Cmdline: "", Duration: 10 * time.Second, RT: []*RTResult{run("idle", 0, 50), run("threaded+deadline", 20000, 60), run("kernel", 20000, 400)}},
 	}
+	check := &RTBoot{Cmdline: "threadirqs", Duration: time.Second, RT: []*RTResult{run("napi", 20000, 900), run("napi", 20000, 5),
+		{Mode: "napi", Rate: 20000, Hung: true, Err: "HUNG"}}}
+	boots = append(boots, check)
 	dir := t.TempDir()
 	if err := WriteRTResults(dir, boots); err != nil {
 		t.Fatal(err)
@@ -35,13 +38,17 @@ func TestWriteRTResults(t *testing.T) {
 	for _, want := range []string{
 		"## kernel\n", "## threaded+deadline\n",
 		// misses 12, 18, 90: median 18; idle 10, 30: 20; kernel 100, 300: 200.
-		"| threadirqs | 20 kpps | 18 (12–90) | 20 (10–30) | 0.90 | 200 (100–300) | 0.09 |",
-		"| 0 (0–0) | 4 (0/1) |",
-		"| default | 20 kpps | 60 | 50 | 1.20 | 400 | 0.15 |",
+		"| threadirqs #2 | 20 kpps | 54 (18–90) | 30 | 1.80 | 300 | 0.18 |",
+		"| threadirqs #1 | 20 kpps | 12 | 10 | 1.20 | 100 | 0.12 |", "| 0 | 2 (0/1) |",
+		"| default #1 | 20 kpps | 60 | 50 | 1.20 | 400 | 0.15 |",
+		"## Consecutive runs (hang check)", "| napi | 3 | 2 | 0 | 1 |",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
 		}
+	}
+	if strings.Contains(s, "## napi") || strings.Contains(s, "900") {
+		t.Error("a hang-check run was tabulated with the measurements")
 	}
 	if strings.Index(s, "## kernel") > strings.Index(s, "## threaded+deadline") {
 		t.Error("the kernel's table should come first")

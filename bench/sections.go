@@ -166,6 +166,13 @@ func (r *Report) writeRT(b *bytes.Buffer, dir string) {
 		return
 	}
 	w("## The real-time scenario\n\n")
+	w("Per-mode tables over several boots (default and `threadirqs`), with cyclictest as the probe and the kernel's own " +
+		"e1000 as a row: [rt/RESULTS.md](rt/RESULTS.md) (`go run ./bench/cmd/uiodrv-rtreport`). ")
+	if r.LabOpts != nil && (r.LabOpts.RTProbe == "" || r.LabOpts.RTProbe == ProbeCyclictest) {
+		w("In this run's lab table the task is cyclictest (no job; a miss is a wake-up at least 1 ms late); the " +
+			"description below is the Go probe's.")
+	}
+	w("\n\n")
 	w("A periodic task (SCHED_FIFO %d, period 1 ms, a 100 µs job, absolute releases with clock_nanosleep) shares one core "+
 		"with the packet path: the top half at SCHED_FIFO %d (a hard IRQ preempts everything), the bottom half wherever its "+
 		"mode puts it on that same core (tasklet, softirq and NAPI in the top half's softirq context or ksoftirqd; the "+

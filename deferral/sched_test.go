@@ -242,7 +242,7 @@ func TestDeadlineBudgetSizesPolls(t *testing.T) {
 				return 0
 			}
 			polls.Add(1)
-			if budget <= 8 {
+			if budget < NAPIPollWeight {
 				small.Add(1)
 			}
 			spin(time.Duration(budget) * 5 * time.Microsecond)
@@ -263,9 +263,9 @@ func TestDeadlineBudgetSizesPolls(t *testing.T) {
 		case p < 10:
 			t.Errorf("shorten %v: %d polls in 300 ms", shorten, p)
 		case shorten && s < p/2:
-			t.Errorf("shorten: %d polls, %d of them with a budget <= 8: the polls were not sized to the runtime", p, s)
+			t.Errorf("shorten: %d polls, %d of them cut below the full weight: the polls were not sized to the runtime", p, s)
 		case !shorten && s > 1:
-			t.Errorf("%d polls, %d of them cut to <= 8 units: the default must keep the full weight", p, s)
+			t.Errorf("%d polls, %d of them cut below the full weight: the default must keep it", p, s)
 		case y1 == y0:
 			t.Errorf("shorten %v: the bottom half never yielded its instance", shorten)
 		}

@@ -52,6 +52,7 @@ func main() {
 		rtKernel    = flag.Bool("rt-kernel", false, "lab real-time scenario: also run it beside the guest kernel's own driver (needs a kernel NIC)")
 		rtProbe     = flag.String("rt-probe", bench.ProbeCyclictest, "lab real-time scenario: the periodic task, cyclictest (Debian's rt-tests, staged into the guest) or go (uiodrv rt's probe, with a 100 µs job)")
 		rtSched     = flag.String("rt-bh-sched", "", "lab real-time scenario: also run threaded and workqueue with this bottom-half class, e.g. deadline:200us/1ms (rows threaded+deadline, workqueue+deadline)")
+		rtNoIdle    = flag.Bool("rt-no-idle", false, "lab real-time scenario: no idle-floor runs (hang checks)")
 		rtSchedOnly = flag.Bool("rt-bh-sched-only", false, "lab real-time scenario: with -rt-bh-sched, skip the threaded and workqueue runs of the default class")
 		cmdline     = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
 	)
@@ -83,7 +84,7 @@ func main() {
 		}
 	}
 	labRT = func(o *bench.LabOptions) {
-		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone = *rtProbe, bhs, *rtSchedOnly, topNone
+		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone, o.RTNoIdle = *rtProbe, bhs, *rtSchedOnly, topNone, *rtNoIdle
 		if *rtProbe == bench.ProbeCyclictest {
 			o.RTTaskWork = 0
 		}
