@@ -175,6 +175,7 @@ func newPort(nic NIC, bufs Buffers, cfg Config) (*Port, error) {
 		cfg.Handler = NewCount()
 	}
 	if cfg.TopHalf == TopHalfDefault {
+		// With several queues every bottom half runs on its queue's CPU.
 		cfg.TopHalf = DefaultTopHalf(cfg.Mode, info.Queues > 1 || cfg.IRQCPU == cfg.BHCPU && cfg.IRQCPU >= 0)
 	}
 	if cfg.TopHalf != TopHalfCopy && cfg.TopHalf != TopHalfLight {

@@ -1,7 +1,6 @@
 package igb_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -97,48 +96,7 @@ func exchangeFlows(p *qemu.Peer) error {
 	if err != nil {
 		return err
 	}
-	order := qemu.NewFlowOrder(queuesFlows)
-	seen := make([]map[uint32]bool, queuesFlows)
-	for i := range seen {
-		seen[i] = map[uint32]bool{}
-	}
-	sbuf := make([]byte, 2048)
-	rbuf := make([]byte, 4096)
-	ref := make([]byte, 2048)
-	sent, got := 0, 0
-	for got < queuesFrames {
-		for sent < queuesFrames && sent-got < queuesWindow {
-			if _, err := p.SendFlow(flows, sent/queuesPerFlow%queuesFlows, sbuf); err != nil {
-				return err
-			}
-			sent++
-		}
-		k, err := p.RecvInto(rbuf, time.Now().Add(10*time.Second))
-		if err != nil {
-			return fmt.Errorf("after %d sent, %d reflected: %w", sent, got, err)
-		}
-		f := rbuf[:k]
-		fl, seq, err := qemu.ParseFlowFrame(f)
-		if err != nil {
-			return fmt.Errorf("reflected frame %d (%d bytes): %w: % x", got, k, err, f[:min(k, 48)])
-		}
-		want := flows.Frame(ref, fl, seq)
-		if !bytes.Equal(f[0:6], queuesPeer[:]) || !bytes.Equal(f[6:12], queuesMAC[:]) || !bytes.Equal(f[12:], want[12:]) {
-			return fmt.Errorf("flow %d frame %d differs from what was sent (MACs swapped): got % x", fl, seq, f[:min(k, 48)])
-		}
-		if seen[fl][seq] {
-			return fmt.Errorf("flow %d frame %d reflected twice", fl, seq)
-		}
-		seen[fl][seq] = true
-		if !order.Observe(fl, seq) {
-			return fmt.Errorf("flow %d frame %d reflected out of order", fl, seq)
-		}
-		got++
-	}
-	if m := order.Missing(flows); m != 0 || order.Reordered != 0 {
-		return fmt.Errorf("%d frames missing, %d reordered", m, order.Reordered)
-	}
-	return nil
+	return p.ExchangeFlows(flows, queuesFrames, queuesPerFlow, queuesWindow)
 }
 
 // TestGuestQueuesIGB runs in the guest: per mode it opens the igb with 2
