@@ -176,16 +176,27 @@ func (s *soak) receive(stop <-chan struct{}) {
 	}
 }
 
-// pause stops the sender and waits until nothing has come back for 300 ms
-// (every frame in flight is back, or lost where a counter says why).
-func (s *soak) pause() time.Time {
+// pause stops the sender and waits until every frame sent has reached the
+// NIC (its rx_good counter, read from the driver's metrics through the
+// guest helper) and then nothing has come back for 300 ms. Waiting for quiet
+// alone was not enough: with the guest starved of CPU (the first 30-minute
+// soak, without the lab lock, beside other boots) a round trip took up to
+// 1.2 s.
+func (s *soak) pause(ctx context.Context) time.Time {
 	s.paused.Store(true)
 	at := time.Now()
+	sent := s.tr.sent.Load()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		if p, err := s.probe(ctx); err == nil && uint64(p.nicRx) >= sent {
+			break
+		}
+	}
 	last, quiet := s.tr.recv.Load(), time.Now()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if r := s.tr.recv.Load(); r != last {
 			last, quiet = r, time.Now()
-		} else if time.Since(quiet) >= 300*time.Millisecond && s.tr.intact.Load() > 0 {
+		} else if time.Since(quiet) >= 300*time.Millisecond {
 			break
 		}
 	}
@@ -215,7 +226,8 @@ func (s *soak) probe(ctx context.Context) (soakProbe, error) {
 	if i < 0 {
 		return p, fmt.Errorf("probe: %q", line)
 	}
-	if _, err := fmt.Sscanf(line[i:], "fds %d goroutines %d threads %d", &p.fds, &p.goroutines, &p.threads); err != nil {
+	if _, err := fmt.Sscanf(line[i:], "fds %d goroutines %d threads %d kworkers %d nic_rx_good %d",
+		&p.fds, &p.goroutines, &p.threads, &p.kworkers, &p.nicRx); err != nil {
 		return p, fmt.Errorf("probe %q: %v", line, err)
 	}
 	return p, nil
@@ -224,7 +236,7 @@ func (s *soak) probe(ctx context.Context) (soakProbe, error) {
 // flap sets the link down and up through QMP, with the sender paused, and
 // waits for the driver to see each edge.
 func (s *soak) flap(ctx context.Context) {
-	at := s.pause()
+	at := s.pause(ctx)
 	defer s.resume(at)
 	_, gen, _ := s.w.state()
 	if err := s.vm.SetLink(0, false); err != nil {
@@ -263,7 +275,7 @@ func (s *soak) stop() {
 // reset has the guest helper reset the NIC under the driver and waits for
 // the driver's watchdog to re-initialise it.
 func (s *soak) reset(ctx context.Context) {
-	at := s.pause()
+	at := s.pause(ctx)
 	defer s.resume(at)
 	_, _, before := s.w.state()
 	began := time.Now()
@@ -311,9 +323,13 @@ func (s *soak) run(ctx context.Context) *soakSummary {
 			}
 		}
 	}
+	sockStart, sockErr := udpDrops(s.tr.peer.QEMUPort())
+	if sockErr != nil {
+		s.t.Errorf("host socket drops: %v", sockErr)
+	}
 	// Warm up, then the starting probe, taken quiet as the last one is.
 	at(5 * time.Second)
-	p := s.pause()
+	p := s.pause(ctx)
 	var err error
 	if s.sum.start, err = s.probe(ctx); err != nil {
 		s.t.Errorf("start probe: %v", err)
@@ -340,7 +356,7 @@ func (s *soak) run(ctx context.Context) *soakSummary {
 		}
 	}
 	at(s.o.duration)
-	p = s.pause()
+	p = s.pause(ctx)
 	if s.sum.end, err = s.probe(ctx); err != nil {
 		s.t.Errorf("end probe: %v", err)
 	}
@@ -348,6 +364,11 @@ func (s *soak) run(ctx context.Context) *soakSummary {
 	s.paused.Store(true)
 	close(stop)
 	wg.Wait()
+	if sockEnd, err := udpDrops(s.tr.peer.QEMUPort()); err == nil && sockErr == nil {
+		s.sum.sockDrops = sockEnd - sockStart
+	} else {
+		s.t.Errorf("host socket drops: %v", err)
+	}
 	s.sum.o = s.o
 	s.sum.elapsed = time.Since(begin)
 	s.sum.sent, s.sum.recv, s.sum.intact = s.tr.sent.Load(), s.tr.recv.Load(), s.tr.intact.Load()
