@@ -32,6 +32,10 @@ func newPeer() (*Peer, error) {
 	return &Peer{conn: conn, qemu: addr}, nil
 }
 
+// QEMUPort is the UDP port of QEMU's end of the cable (127.0.0.1), e.g. to
+// read that socket's drop count in /proc/net/udp.
+func (p *Peer) QEMUPort() int { return p.qemu.Port }
+
 // Send sends one Ethernet frame to the NIC.
 func (p *Peer) Send(frame []byte) error {
 	_, err := p.conn.WriteToUDP(frame, p.qemu)

@@ -46,12 +46,13 @@ func TestGuestSoakHelper(t *testing.T) {
 				resets, bdf, method, time.Since(began).Round(time.Millisecond), err)
 		case syscall.SIGUSR2:
 			probes++
-			pid, fds, threads, err := driverProc()
-			g := -1
+			pid, fds, threads, kworkers, err := driverProc()
+			m := map[string]float64{}
 			if err == nil {
-				g, err = scrapeGoroutines(client, "http://"+metrics+"/metrics")
+				m, err = scrape(client, "http://"+metrics+"/metrics")
 			}
-			fmt.Printf("SOAK PROBE %d: pid %d fds %d goroutines %d threads %d error %v\n", probes, pid, fds, g, threads, err)
+			fmt.Printf("SOAK PROBE %d: pid %d fds %d goroutines %.0f threads %d kworkers %d nic_rx_good %.0f error %v\n",
+				probes, pid, fds, m["go_goroutines"], threads, kworkers, m["uiodrv_nic_rx_good_total"], err)
 		default:
 			fmt.Printf("SOAK HELPER done: %d resets, %d probes\n", resets, probes)
 			return
@@ -65,8 +66,9 @@ func readTrim(p string) string {
 }
 
 // driverProc finds the driver (/bin/uiodrv, not this test binary) and
-// counts its open fds and threads.
-func driverProc() (pid, fds, threads int, err error) {
+// counts its open fds, its threads, and among them the workqueue workers
+// (deferral names them kworker/..., as the kernel does).
+func driverProc() (pid, fds, threads, kworkers int, err error) {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		cmd, _ := os.ReadFile(d + "/cmdline")
@@ -76,30 +78,47 @@ func driverProc() (pid, fds, threads int, err error) {
 		pid, _ = strconv.Atoi(filepath.Base(d))
 		ents, err := os.ReadDir(d + "/fd")
 		if err != nil {
-			return pid, 0, 0, err
+			return pid, 0, 0, 0, err
 		}
-		for _, l := range strings.Split(readTrim(d+"/status"), "\n") {
-			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
-				threads, _ = strconv.Atoi(strings.TrimSpace(v))
+		tasks, _ := filepath.Glob(d + "/task/[0-9]*")
+		for _, task := range tasks {
+			if strings.HasPrefix(readTrim(task+"/comm"), "kworker/") {
+				kworkers++
 			}
 		}
-		return pid, len(ents), threads, nil
+		return pid, len(ents), len(tasks), kworkers, nil
 	}
-	return 0, 0, 0, fmt.Errorf("no /bin/uiodrv process")
+	return 0, 0, 0, 0, fmt.Errorf("no /bin/uiodrv process")
 }
 
-// scrapeGoroutines reads go_goroutines from the driver's metrics.
-func scrapeGoroutines(c *http.Client, url string) (int, error) {
+// scrape reads the driver's metrics (unlabelled and single-series ones).
+func scrape(c *http.Client, url string) (map[string]float64, error) {
+	m := map[string]float64{}
 	resp, err := c.Get(url)
 	if err != nil {
-		return -1, err
+		return m, err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			return strconv.Atoi(strings.TrimSpace(v))
+		l := sc.Text()
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		if i < 0 {
+			continue
+		}
+		name := l[:i]
+		if j := strings.IndexByte(name, '{'); j >= 0 {
+			name = name[:j]
+		}
+		if v, err := strconv.ParseFloat(l[i+1:], 64); err == nil {
+			m[name] = v
 		}
 	}
-	return -1, fmt.Errorf("%s: no go_goroutines (%v)", url, sc.Err())
+	if _, ok := m["go_goroutines"]; !ok {
+		return m, fmt.Errorf("%s: no go_goroutines (%v)", url, sc.Err())
+	}
+	return m, nil
 }
