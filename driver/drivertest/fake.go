@@ -74,6 +74,10 @@ type fakeQueue struct {
 type fakeVector struct {
 	fd      int
 	enabled driver.Causes
+	// pending holds the causes that fired while masked: like ICR/EICR they
+	// stay latched, and unmasking them raises the vector at once (a NIC
+	// that forgot them would strand frames that arrived during a poll).
+	pending driver.Causes
 }
 
 // NewFake builds a Fake whose buffers come from bufs.
@@ -196,7 +200,12 @@ func (f *Fake) Reclaim(q int) int {
 
 // AckIRQ consumes nothing (the core reads the eventfd) and reports the
 // queue's causes.
-func (f *Fake) AckIRQ(vec int) driver.Causes { return f.info.Vectors[vec].Causes }
+func (f *Fake) AckIRQ(vec int) driver.Causes {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.vecs[vec].pending = 0 // read-to-clear, as ICR
+	return f.info.Vectors[vec].Causes
+}
 
 // SetIRQ enables or masks causes on a vector.
 func (f *Fake) SetIRQ(vec int, c driver.Causes, on bool) {
@@ -204,6 +213,9 @@ func (f *Fake) SetIRQ(vec int, c driver.Causes, on bool) {
 	defer f.mu.Unlock()
 	if on {
 		f.vecs[vec].enabled |= c
+		if p := f.vecs[vec].pending & c; p != 0 {
+			f.raise(vec, p)
+		}
 	} else {
 		f.vecs[vec].enabled &^= c
 	}
@@ -221,8 +233,10 @@ func (f *Fake) raise(vec int, c driver.Causes) {
 		return
 	}
 	if f.vecs[vec].enabled&c == 0 && f.bugs&BugIgnoreMask == 0 {
+		f.vecs[vec].pending |= c
 		return
 	}
+	f.vecs[vec].pending &^= c
 	var one = [8]byte{1}
 	_, _ = unix.Write(f.vecs[vec].fd, one[:])
 }
