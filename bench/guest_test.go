@@ -129,7 +129,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, bdf string, mode deferral.Mode, 
 		pprof.StopCPUProfile()
 	}
 	time.Sleep(50 * time.Millisecond) // let the OpDone reply leave
-	regs := dev.RegAccesses() // before Stats, whose statistics registers are no part of the packet path
+	regs := dev.RegAccesses()         // before Stats, whose statistics registers are no part of the packet path
 	st := port.Stats()
 	if err := port.Close(); err != nil {
 		t.Errorf("%s: close: %v", tag, err)
