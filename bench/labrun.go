@@ -79,10 +79,12 @@ const BenchFlows = 64
 
 // IGBNICs are igb's rows: uiodrv with 1 queue and with 2 (a NIC each),
 // and the guest kernel's igb, in the same boot, all fed the same flow frames.
+// They sit two slots apart: QEMU reserves each igb's 8 SR-IOV VFs (VF
+// offset 0x80, stride 2) 16 slots above it, two slots' worth of functions.
 var IGBNICs = []LabNIC{
 	{Model: qemu.IGB, Addr: "07.0", MAC: "52:54:00:12:34:5a", Queues: 1, Flows: BenchFlows},
-	{Model: qemu.IGB, Addr: "08.0", MAC: "52:54:00:12:34:5b", Queues: 2, Flows: BenchFlows},
-	{Model: qemu.IGB, Addr: "09.0", MAC: "52:54:00:12:34:5c", Kernel: true, Flows: BenchFlows},
+	{Model: qemu.IGB, Addr: "09.0", MAC: "52:54:00:12:34:5b", Queues: 2, Flows: BenchFlows},
+	{Model: qemu.IGB, Addr: "0b.0", MAC: "52:54:00:12:34:5c", Kernel: true, Flows: BenchFlows},
 }
 
 // LabOptions configures one bench boot.

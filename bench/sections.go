@@ -112,8 +112,8 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 		"is the same code for both (bench/hostlab.go) through QEMU's `-netdev dgram` sockets; frames are %d bytes "+
 		"(64 on the wire with the FCS).\n\n", o.Backend, PeerBatch, MinFrame)
 	if slices.ContainsFunc(o.NICs, func(n LabNIC) bool { return n.Flows > 0 }) {
-		w("igb (QEMU's 82576, `-device igb`): uiodrv drives 07.0 with 1 queue (IRQCPU 0, BHCPU 1) and 08.0 with 2 "+
-			"(queue q's top and bottom half on CPU q, RSS over both: group \"igb 2q\"); the guest kernel's igb drives 09.0 "+
+		w("igb (QEMU's 82576, `-device igb`): uiodrv drives 07.0 with 1 queue (IRQCPU 0, BHCPU 1) and 09.0 with 2 "+
+			"(queue q's top and bottom half on CPU q, RSS over both: group \"igb 2q\"); the guest kernel's igb drives 0b.0 "+
 			"with the queues it picks itself (`queues` in its counters), its AF_PACKET peer bound to IPv4. Every igb "+
 			"frame is the same protocol carried in UDP/IPv4 (%d bytes, bench/protoflow.go) over %d flows (distinct "+
 			"source address and port) in turn, so that RSS has flows to spread; `q0_rx`/`q1_rx` are the per-queue "+
