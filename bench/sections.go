@@ -106,18 +106,23 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 	}
 	o := r.LabOpts
 	w("## End to end in the lab (%s)\n\n", r.Machine)
-	w("One boot, four NICs: uiodrv drives 03.0 (e1000) and 05.0 (e1000e) through %v, one mode after the other "+
-		"(IRQCPU 0, BHCPU 1); the guest kernel's own e1000/e1000e drivers drive 04.0 and 06.0, served by an AF_PACKET "+
-		"program in the same guest binary (recvmmsg/sendmmsg, batches of %d, bench/afpacket_linux.go). The host peer "+
-		"is the same code for both (bench/hostlab.go) through QEMU's `-netdev dgram` sockets; frames are %d bytes "+
-		"(64 on the wire with the FCS).\n\n", o.Backend, PeerBatch, MinFrame)
+	e1000s := slices.ContainsFunc(o.NICs, func(n LabNIC) bool { return n.Flows == 0 })
+	if e1000s {
+		w("One boot, four NICs: uiodrv drives 03.0 (e1000) and 05.0 (e1000e) through %v, one mode after the other "+
+			"(IRQCPU 0, BHCPU 1); the guest kernel's own e1000/e1000e drivers drive 04.0 and 06.0, served by an AF_PACKET "+
+			"program in the same guest binary (recvmmsg/sendmmsg, batches of %d, bench/afpacket_linux.go). The host peer "+
+			"is the same code for both (bench/hostlab.go) through QEMU's `-netdev dgram` sockets; frames are %d bytes "+
+			"(64 on the wire with the FCS).\n\n", o.Backend, PeerBatch, MinFrame)
+	}
 	if slices.ContainsFunc(o.NICs, func(n LabNIC) bool { return n.Flows > 0 }) {
-		w("igb (QEMU's 82576, `-device igb`): uiodrv drives 07.0 with 1 queue (IRQCPU 0, BHCPU 1) and 09.0 with 2 "+
+		w("igb (QEMU's 82576, `-device igb`), one boot: uiodrv drives 07.0 with 1 queue (IRQCPU 0, BHCPU 1) and 09.0 with 2 "+
 			"(queue q's top and bottom half on CPU q, RSS over both: group \"igb 2q\"); the guest kernel's igb drives 0b.0 "+
-			"with the queues it picks itself (`queues` in its counters), its AF_PACKET peer bound to IPv4. Every igb "+
+			"with the queues it picks itself (`queues` in its counters), served by the AF_PACKET program (recvmmsg/sendmmsg, "+
+			"bench/afpacket_linux.go) bound to IPv4. uiodrv runs one mode after the other, through %v. The host peer is the "+
+			"same code for every target (bench/hostlab.go) through QEMU's `-netdev dgram` sockets. Every igb "+
 			"frame is the same protocol carried in UDP/IPv4 (%d bytes, bench/protoflow.go) over %d flows (distinct "+
 			"source address and port) in turn, so that RSS has flows to spread; `q0_rx`/`q1_rx` are the per-queue "+
-			"counters of the 2-queue port.\n\n", FlowFrame, BenchFlows)
+			"counters of the 2-queue port.\n\n", o.Backend, FlowFrame, BenchFlows)
 	}
 	w("- **reflect**: %d frames reflected with %d in flight (after a 500-frame warm-up); frames/s of echoes received.\n", o.TputFrames, o.Window)
 	w("- **RTT**: %d one-at-a-time reflections, host send to host receive.\n", o.RTT)
