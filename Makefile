@@ -55,6 +55,7 @@ demo: lab-setup build
 # Writes bench/RESULTS.md, bench/plots/*.png and bench/profiles/*.pprof (about 12 minutes).
 bench: lab-setup
 	$(GO) -C bench run ./cmd/uiodrv-bench
+	$(GO) -C bench run ./cmd/uiodrv-bench -out bench/igb -nics igb -modes napi,threaded,busypoll -gobench=false -hostrt=false
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSPSC -fuzztime 15s ./ring/

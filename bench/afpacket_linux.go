@@ -28,8 +28,9 @@ const PeerBatch = 64
 
 // OpenKernelPeer finds the interface of the PCI device bdf (bound to a kernel
 // driver), brings it up, waits for carrier and opens a packet socket bound to
-// the bench EtherType on it.
-func OpenKernelPeer(bdf string) (*KernelPeer, error) {
+// the bench EtherType on it (IPv4 when flows is set: flow frames,
+// BuildFlowFrame; Server.Serve skips any other IPv4 frame).
+func OpenKernelPeer(bdf string, flows bool) (*KernelPeer, error) {
 	ifs, _ := filepath.Glob("/sys/bus/pci/devices/" + bdf + "/net/*")
 	if len(ifs) != 1 {
 		return nil, fmt.Errorf("network interfaces of %s: %v", bdf, ifs)
@@ -50,11 +51,15 @@ func OpenKernelPeer(bdf string) (*KernelPeer, error) {
 			return nil, fmt.Errorf("%s: no carrier after 20s", ifi.Name)
 		}
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(netif.Htons(EtherType)))
+	proto := netif.Htons(EtherType)
+	if flows {
+		proto = netif.Htons(etherTypeIPv4)
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(proto))
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
-	sa := &unix.SockaddrLinklayer{Protocol: netif.Htons(EtherType), Ifindex: ifi.Index}
+	sa := &unix.SockaddrLinklayer{Protocol: proto, Ifindex: ifi.Index}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("bind", err)

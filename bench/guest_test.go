@@ -44,11 +44,11 @@ func TestGuestBench(t *testing.T) {
 	defer cpu.Close()
 	for _, tg := range plan.Targets {
 		if tg.Kernel {
-			guestKernel(t, tg.BDF, cpu)
+			guestKernel(t, tg, cpu)
 			continue
 		}
 		for _, m := range plan.Modes {
-			guestUiodrv(t, plan, tg.BDF, m, cpu)
+			guestUiodrv(t, plan, tg, m, cpu)
 		}
 	}
 }
@@ -84,8 +84,9 @@ func TestGuestRTWatchdog(t *testing.T) {
 	}
 }
 
-func guestKernel(t *testing.T, bdf string, cpu *CPUReader) {
-	k, err := OpenKernelPeer(bdf)
+func guestKernel(t *testing.T, tg Target, cpu *CPUReader) {
+	bdf := tg.BDF
+	k, err := OpenKernelPeer(bdf, tg.Flows)
 	if err != nil {
 		t.Fatalf("%s: %v", bdf, err)
 	}
@@ -97,21 +98,28 @@ func guestKernel(t *testing.T, bdf string, cpu *CPUReader) {
 		t.Errorf("%s kernel: %v", bdf, err)
 	}
 	c, r := srv.Served()
-	fmt.Printf("BENCH DONE %s kernel if=%s counted=%d reflected=%d\n", bdf, k.Name(), c, r)
+	fmt.Printf("BENCH DONE %s kernel if=%s counted=%d reflected=%d%s\n", bdf, k.Name(), c, r, kernelQueues(k.Name()))
 }
 
-func guestUiodrv(t *testing.T, plan *GuestPlan, bdf string, mode deferral.Mode, cpu *CPUReader) {
+func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, cpu *CPUReader) {
+	bdf := tg.BDF
 	tag := fmt.Sprintf("%s %s", bdf, mode)
-	// CountRegs: every register access is counted (issue 12's traps per
-	// frame), printed as regs and regs_per_frame on the BENCH DONE line.
-	dev, err := e1000.Open(bdf, e1000.OpenOptions{Backend: plan.Backend, Poll: mode == deferral.ModeBusyPoll, CountRegs: true})
+	dev, regs, err := openBenchDevice(plan, tg, mode)
 	if err != nil {
 		t.Fatalf("%s: %v", tag, err)
 	}
 	srv := &Server{CPU: cpu.Read}
-	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: &Handler{Srv: srv}, IRQCPU: 0, BHCPU: 1})
+	cfg := driver.Config{Mode: mode, Handler: &Handler{Srv: srv}, IRQCPU: 0, BHCPU: 1}
+	if tg.Queues > 1 {
+		// One queue per vCPU, each queue's halves on its own CPU.
+		cfg.IRQCPUs = make([]int, tg.Queues)
+		for q := range cfg.IRQCPUs {
+			cfg.IRQCPUs[q] = q
+		}
+	}
+	port, err := driver.NewPort(dev, cfg)
 	if err != nil {
-		dev.Close()
+		dev.(interface{ Close() error }).Close()
 		t.Fatalf("%s: %v", tag, err)
 	}
 	var prof bytes.Buffer
@@ -129,7 +137,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, bdf string, mode deferral.Mode, 
 		pprof.StopCPUProfile()
 	}
 	time.Sleep(50 * time.Millisecond) // let the OpDone reply leave
-	regs := dev.RegAccesses()         // before Stats, whose statistics registers are no part of the packet path
+	regFields := regs()               // before Stats, whose statistics registers are no part of the packet path
 	st := port.Stats()
 	if err := port.Close(); err != nil {
 		t.Errorf("%s: close: %v", tag, err)
@@ -143,10 +151,10 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, bdf string, mode deferral.Mode, 
 		}
 	}
 	c, r := srv.Served()
-	fmt.Printf("BENCH DONE %s counted=%d reflected=%d rx=%d processed=%d dropped=%d tx=%d txdrop=%d irqs=%d bhruns=%d hwmissed=%d hwnobuf=%d handoff_p50=%d handoff_p99=%d regs=%d regs_per_frame=%.4f\n",
+	fmt.Printf("BENCH DONE %s counted=%d reflected=%d rx=%d processed=%d dropped=%d tx=%d txdrop=%d irqs=%d bhruns=%d hwmissed=%d hwnobuf=%d handoff_p50=%d handoff_p99=%d%s%s\n",
 		tag, c, r, st.RxPackets, st.Processed, st.Dropped(), st.TxPackets, st.TxDropped, st.IRQs, st.BHRuns,
 		st.HW.RxMissed, st.HW.RxNoBuffer, st.HandoffP50.Nanoseconds(), st.HandoffP99.Nanoseconds(),
-		regs.Total(), regs.PerFrame(st.RxPackets))
+		regFields(st.RxPackets), queueFields(st))
 }
 
 // guestRT runs the real-time scenario on the NIC: top half at RTIRQPrio on

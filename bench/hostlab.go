@@ -18,6 +18,11 @@ var hostMAC = [6]byte{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01}
 type Link struct {
 	Peer *qemu.Peer
 	MAC  [6]byte
+	// Flows, when above 0, sends every frame as a flow frame
+	// (BuildFlowFrame), cycling over this many flows, so that RSS spreads
+	// them over the NIC's queues; 0 sends plain EtherType frames.
+	Flows int
+	next  int // the next flow
 
 	buf   []byte // receive buffer
 	frame []byte // send buffer
@@ -31,6 +36,11 @@ func NewLink(p *qemu.Peer, mac net.HardwareAddr) *Link {
 }
 
 func (l *Link) send(op byte, seq uint64) error {
+	if l.Flows > 0 {
+		f := BuildFlowFrame(l.frame, l.MAC, hostMAC, op, seq, l.next)
+		l.next = (l.next + 1) % l.Flows
+		return l.Peer.Send(f)
+	}
 	return l.Peer.Send(BuildFrame(l.frame, l.MAC, hostMAC, op, seq))
 }
 

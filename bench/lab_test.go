@@ -57,3 +57,38 @@ func (l testLog) Write(b []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
 }
+
+// TestLabBenchIGBSmoke runs the igb rows small: uiodrv with 1 and 2 queues
+// (NAPI) beside the kernel's igb in one boot. Every target must produce
+// numbers, and both queues of the 2-queue port must have carried frames
+// (RSS spread the bench's flow frames).
+func TestLabBenchIGBSmoke(t *testing.T) {
+	labtest.Require(t)
+	o := DefaultLabOptions([]deferral.Mode{deferral.ModeNAPI}, driver.BackendVFIO, true)
+	o.NICs = IGBNICs
+	o.Rates = []float64{2000}
+	o.RTTime = 0
+	o.Profile = nil
+	o.Timeout = 4 * time.Minute
+	o.TestBinary = labtest.TestBinary(t, "./bench")
+	o.Log = testLog{t}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	defer cancel()
+	res, err := RunLab(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Targets) != 3 {
+		t.Fatalf("%d targets measured, want 3", len(res.Targets))
+	}
+	for _, r := range res.Targets {
+		if r.Err != "" || r.Tput == 0 || r.RTT.Count() == 0 || len(r.Ladder) == 0 || r.Guest == "" {
+			t.Errorf("%s %s: incomplete: err %q tput %v rtt %d ladder %d guest %q",
+				r.NIC.Name(), r.Mode, r.Err, r.Tput, r.RTT.Count(), len(r.Ladder), r.Guest)
+		}
+	}
+	two := ParseKV(res.Targets[1].Guest)
+	if res.Targets[1].NIC.Queues != 2 || two["q0_rx"] == 0 || two["q1_rx"] == 0 || two["q0_rx"]+two["q1_rx"] != two["rx"] {
+		t.Errorf("2-queue port: per-queue counters do not show both queues carrying the frames: %q", res.Targets[1].Guest)
+	}
+}

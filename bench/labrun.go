@@ -27,6 +27,30 @@ type LabNIC struct {
 	Kernel bool // driven by the guest kernel's driver (the peer), not uiodrv
 	// Mitigation sets QEMU's interrupt mitigation property; nil keeps QEMU's default (on).
 	Mitigation *bool
+	// Queues is how many queues uiodrv runs on an igb NIC (0 means 1; the
+	// kernel's igb picks its own, one per vCPU).
+	Queues int
+	// Flows, when above 0, makes the host send flow frames (UDP/IPv4) over
+	// this many flows, for RSS to spread (Link.Flows).
+	Flows int
+}
+
+// Name labels the NIC's rows: the model, with the queue count for a
+// uiodrv NIC run with more than one ("igb 2q").
+func (n LabNIC) Name() string {
+	if !n.Kernel && n.Queues > 1 {
+		return fmt.Sprintf("%s %dq", n.Model, n.Queues)
+	}
+	return string(n.Model)
+}
+
+// target is the NIC's entry in the guest plan.
+func (n LabNIC) target() Target {
+	t := Target{BDF: n.BDF(), Kernel: n.Kernel}
+	if n.Model == qemu.IGB {
+		t.Model, t.Queues, t.Flows = string(n.Model), max(n.Queues, 1), n.Flows > 0
+	}
+	return t
 }
 
 // BDF is the NIC's guest PCI address.
@@ -47,6 +71,20 @@ var DefaultNICs = []LabNIC{
 	{Model: qemu.E1000, Addr: "04.0", MAC: "52:54:00:12:34:57", Kernel: true},
 	{Model: qemu.E1000E, Addr: "05.0", MAC: "52:54:00:12:34:58"},
 	{Model: qemu.E1000E, Addr: "06.0", MAC: "52:54:00:12:34:59", Kernel: true},
+}
+
+// BenchFlows is how many flows the host sends to an igb NIC: enough that
+// RSS's redirection table puts some on every queue.
+const BenchFlows = 64
+
+// IGBNICs are igb's rows: uiodrv with 1 queue and with 2 (a NIC each),
+// and the guest kernel's igb, in the same boot, all fed the same flow frames.
+// They sit two slots apart: QEMU reserves each igb's 8 SR-IOV VFs (VF
+// offset 0x80, stride 2) 16 slots above it, two slots' worth of functions.
+var IGBNICs = []LabNIC{
+	{Model: qemu.IGB, Addr: "07.0", MAC: "52:54:00:12:34:5a", Queues: 1, Flows: BenchFlows},
+	{Model: qemu.IGB, Addr: "09.0", MAC: "52:54:00:12:34:5b", Queues: 2, Flows: BenchFlows},
+	{Model: qemu.IGB, Addr: "0b.0", MAC: "52:54:00:12:34:5c", Kernel: true, Flows: BenchFlows},
 }
 
 // LabOptions configures one bench boot.
@@ -175,13 +213,13 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64, Cmdline: o.Cmdline}
 	var rtNIC, kNIC = -1, -1
 	for i, n := range o.NICs {
-		if n.Kernel && kNIC < 0 {
+		if n.Kernel && kNIC < 0 && n.Model != qemu.IGB {
 			kNIC = i
 		}
 		cfg.NICs = append(cfg.NICs, qemu.NIC{Model: n.Model, Addr: n.Addr, MAC: n.MAC, Mitigation: n.Mitigation})
 		cfg.Bind = append(cfg.Bind, qemu.Binding{BDF: n.BDF(), Driver: n.Driver(o.Backend)})
-		plan.Targets = append(plan.Targets, Target{BDF: n.BDF(), Kernel: n.Kernel})
-		if !n.Kernel && rtNIC < 0 {
+		plan.Targets = append(plan.Targets, n.target())
+		if !n.Kernel && rtNIC < 0 && n.Model != qemu.IGB { // guestRT opens e1000s
 			rtNIC = i
 		}
 	}
@@ -264,6 +302,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 		}
 		mac, _ := net.ParseMAC(n.MAC)
 		link := NewLink(vm.Peer(i), mac)
+		link.Flows = n.Flows
 		modes := []string{"kernel"}
 		if !n.Kernel {
 			modes = modes[:0]
@@ -287,7 +326,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			}
 			r.Guest = line
 			o.logf("bench: %s %s: rtt p50 %v p99 %v, %.0f frames/s reflected (window %d), lossless up to %.0f/s, cpu %.2f idle %.2f %s",
-				n.Model, mode, time.Duration(r.RTT.Quantile(0.5)), time.Duration(r.RTT.Quantile(0.99)), r.Tput, o.Window,
+				n.Name(), mode, time.Duration(r.RTT.Quantile(0.5)), time.Duration(r.RTT.Quantile(0.99)), r.Tput, o.Window,
 				r.MaxRate, r.CPUMod, r.CPUIdle, r.Err)
 			link.Drain(50 * time.Millisecond)
 		}

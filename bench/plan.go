@@ -15,6 +15,51 @@ import (
 type Target struct {
 	BDF    string
 	Kernel bool
+	// Model is the NIC's QEMU model ("" means e1000 or e1000e, both opened
+	// by driver/e1000); "igb" opens driver/igb with Queues queues.
+	Model  string
+	Queues int
+	// Flows: the host sends flow frames (UDP/IPv4, BuildFlowFrame); the
+	// kernel peer then reads IPv4 frames.
+	Flows bool
+}
+
+// encode is the target's BENCH_TARGETS entry: bdf=kind, or
+// bdf=kind:model:queues:flows when it has a model.
+func (t Target) encode() string {
+	k := "uiodrv"
+	if t.Kernel {
+		k = "kernel"
+	}
+	if t.Model == "" {
+		return t.BDF + "=" + k
+	}
+	return fmt.Sprintf("%s=%s:%s:%d:%t", t.BDF, k, t.Model, t.Queues, t.Flows)
+}
+
+func parseTarget(f string) (Target, error) {
+	bdf, v, _ := strings.Cut(f, "=")
+	parts := strings.Split(v, ":")
+	t := Target{BDF: bdf, Kernel: parts[0] == "kernel"}
+	if parts[0] != "uiodrv" && parts[0] != "kernel" {
+		return t, fmt.Errorf("BENCH_TARGETS: %q: kind must be uiodrv or kernel", f)
+	}
+	switch len(parts) {
+	case 1:
+		return t, nil
+	case 4:
+	default:
+		return t, fmt.Errorf("BENCH_TARGETS: %q: want bdf=kind or bdf=kind:model:queues:flows", f)
+	}
+	t.Model = parts[1]
+	var err error
+	if t.Queues, err = strconv.Atoi(parts[2]); err != nil || t.Queues < 0 {
+		return t, fmt.Errorf("BENCH_TARGETS: %q: queues %q is not a count", f, parts[2])
+	}
+	if t.Flows, err = strconv.ParseBool(parts[3]); err != nil {
+		return t, fmt.Errorf("BENCH_TARGETS: %q: flows: %w", f, err)
+	}
+	return t, nil
 }
 
 // GuestPlan is what the guest side runs, in order: each target (every mode
@@ -55,11 +100,7 @@ type GuestPlan struct {
 func (p *GuestPlan) Env() []string {
 	var ts []string
 	for _, t := range p.Targets {
-		k := "uiodrv"
-		if t.Kernel {
-			k = "kernel"
-		}
-		ts = append(ts, t.BDF+"="+k)
+		ts = append(ts, t.encode())
 	}
 	var prof []deferral.Mode
 	for _, m := range deferral.Modes() {
@@ -126,13 +167,11 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 		if f == "" {
 			continue
 		}
-		bdf, kind, _ := strings.Cut(f, "=")
-		switch kind {
-		case "uiodrv", "kernel":
-			p.Targets = append(p.Targets, Target{BDF: bdf, Kernel: kind == "kernel"})
-		default:
-			return nil, fmt.Errorf("BENCH_TARGETS: %q: kind must be uiodrv or kernel", f)
+		t, err := parseTarget(f)
+		if err != nil {
+			return nil, err
 		}
+		p.Targets = append(p.Targets, t)
 	}
 	if p.Modes, err = parseModes(env["BENCH_MODES"]); err != nil {
 		return nil, fmt.Errorf("BENCH_MODES: %w", err)

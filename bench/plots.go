@@ -58,7 +58,7 @@ func plotRTT(path, model string, targets []*TargetResult) error {
 	p.Add(plotter.NewGrid())
 	i := 0
 	for _, t := range targets {
-		if string(t.NIC.Model) != model || len(t.Samples) == 0 {
+		if !inGroup(t, model) || len(t.Samples) == 0 {
 			continue
 		}
 		s := slices.Clone(t.Samples)

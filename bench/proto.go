@@ -61,23 +61,27 @@ func BuildFrame(f []byte, dst, src [6]byte, op byte, seq uint64) []byte {
 	return f
 }
 
-// ParseFrame returns the op and sequence number of a protocol frame; ok is
-// false for anything else (runts, other EtherTypes: IPv6 router
-// solicitations from the kernel peer's interface, for example).
+// ParseFrame returns the op and sequence number of a protocol frame, plain
+// or carried in UDP (BuildFlowFrame); ok is false for anything else (runts,
+// other EtherTypes: IPv6 router solicitations from the kernel peer's
+// interface, for example).
 func ParseFrame(f []byte) (op byte, seq uint64, ok bool) {
-	if len(f) < MinFrame || binary.BigEndian.Uint16(f[12:]) != EtherType {
+	sh, ok := payloadShift(f)
+	if !ok {
 		return 0, 0, false
 	}
-	return f[offOp], binary.BigEndian.Uint64(f[offSeq:]), true
+	return f[sh+offOp], binary.BigEndian.Uint64(f[sh+offSeq:]), true
 }
 
-// ParseCounters reads the counters of a query reply.
+// ParseCounters reads the counters of a query reply (a frame ParseFrame
+// accepts).
 func ParseCounters(f []byte) Counters {
+	sh, _ := payloadShift(f)
 	return Counters{
-		Count:   binary.BigEndian.Uint64(f[offCount:]),
-		Reflect: binary.BigEndian.Uint64(f[offReflect:]),
-		Busy:    binary.BigEndian.Uint64(f[offBusy:]),
-		Total:   binary.BigEndian.Uint64(f[offTotal:]),
+		Count:   binary.BigEndian.Uint64(f[sh+offCount:]),
+		Reflect: binary.BigEndian.Uint64(f[sh+offReflect:]),
+		Busy:    binary.BigEndian.Uint64(f[sh+offBusy:]),
+		Total:   binary.BigEndian.Uint64(f[sh+offTotal:]),
 	}
 }
 
@@ -95,26 +99,26 @@ type Server struct {
 // Serve handles one frame in place and reports whether it is to be sent back.
 // It does not allocate (CPU aside).
 func (s *Server) Serve(f []byte) (reply bool) {
-	op, _, ok := ParseFrame(f)
+	sh, ok := payloadShift(f)
 	if !ok {
 		return false
 	}
-	switch op {
+	switch f[sh+offOp] {
 	case OpCount:
 		s.count.Store(s.count.Load() + 1)
 		return false
 	case OpReflect:
 		s.reflect.Store(s.reflect.Load() + 1)
 	case OpQuery, OpDone:
-		if op == OpDone {
+		if f[sh+offOp] == OpDone {
 			s.done.Store(true)
 		}
-		binary.BigEndian.PutUint64(f[offCount:], s.count.Load())
-		binary.BigEndian.PutUint64(f[offReflect:], s.reflect.Load())
+		binary.BigEndian.PutUint64(f[sh+offCount:], s.count.Load())
+		binary.BigEndian.PutUint64(f[sh+offReflect:], s.reflect.Load())
 		if s.CPU != nil {
 			b, t := s.CPU()
-			binary.BigEndian.PutUint64(f[offBusy:], b)
-			binary.BigEndian.PutUint64(f[offTotal:], t)
+			binary.BigEndian.PutUint64(f[sh+offBusy:], b)
+			binary.BigEndian.PutUint64(f[sh+offTotal:], t)
 		}
 	default:
 		return false

@@ -8,8 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/uiodrv/uiodrv/qemu"
 )
 
 // Report is everything one make bench run measured.
@@ -96,6 +99,9 @@ func (r *Report) Write(dir string) error {
 	}
 	w("\nEvery figure that is compared is a ratio or a comparison measured in this same run. Absolute times hold for " +
 		"this machine and this run only; do not compare them across runs.\n\n")
+	if r.Lab != nil && r.LabOpts != nil && !slices.ContainsFunc(r.LabOpts.NICs, func(n LabNIC) bool { return n.Model == qemu.IGB }) {
+		w("igb (QEMU's 82576) with 1 and 2 queues beside the kernel's own igb, in a boot of its own: [igb/RESULTS.md](igb/RESULTS.md) (`-nics igb`).\n\n")
+	}
 	r.writeSummary(&b)
 	r.writeLab(&b, dir)
 	r.writeRT(&b, dir)

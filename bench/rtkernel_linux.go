@@ -21,7 +21,7 @@ import (
 func guestRTKernel(t *testing.T, plan *GuestPlan, run func(string, *driver.Port, *Server)) {
 	bdf := plan.RTKernel
 	tag := bdf + " kernel"
-	k, err := OpenKernelPeer(bdf)
+	k, err := OpenKernelPeer(bdf, false)
 	if err != nil {
 		t.Fatalf("%s: %v", tag, err)
 	}

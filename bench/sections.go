@@ -12,25 +12,37 @@ import (
 // interruptModes are the modes that sleep until an interrupt.
 var interruptModes = []string{"tasklet", "softirq", "workqueue", "threaded", "napi"}
 
+// models are the row groups of the lab tables: NIC names (LabNIC.Name),
+// the kernel's NIC of a model belonging to every group of that model.
 func (r *Report) models() []string {
 	var ms []string
 	if r.Lab == nil {
 		return nil
 	}
 	for _, t := range r.Lab.Targets {
-		if !slices.Contains(ms, string(t.NIC.Model)) {
-			ms = append(ms, string(t.NIC.Model))
+		if !slices.Contains(ms, t.NIC.Name()) {
+			ms = append(ms, t.NIC.Name())
 		}
 	}
 	return ms
 }
+
+// inGroup reports whether t's rows belong to the group name: its own, or,
+// for the kernel's driver, any group of its model ("igb 2q" compares with
+// the kernel's igb as "igb" does).
+func inGroup(t *TargetResult, name string) bool {
+	return t.NIC.Name() == name || t.NIC.Kernel && strings.HasPrefix(name, string(t.NIC.Model)+" ")
+}
+
+// fileName is a group name fit for a file name.
+func fileName(name string) string { return strings.ReplaceAll(name, " ", "-") }
 
 func (r *Report) target(model, mode string) *TargetResult {
 	if r.Lab == nil {
 		return nil
 	}
 	for _, t := range r.Lab.Targets {
-		if string(t.NIC.Model) == model && t.Mode == mode {
+		if inGroup(t, model) && t.Mode == mode {
 			return t
 		}
 	}
@@ -44,7 +56,7 @@ func (r *Report) writeSummary(b *bytes.Buffer) {
 		return
 	}
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	w("## Headline: uiodrv / kernel e1000 driver, same boot\n\n")
+	w("## Headline: uiodrv / the kernel's own driver for the same NIC model, same boot\n\n")
 	t := &Table{Header: []string{"NIC", "mode", "reflect tput vs kernel (target >= 3x)", "RTT p99 vs kernel (target <= 0.3x)",
 		"RTT p50 vs kernel", "lossless RX rate vs kernel", "guest CPU at moderate rate vs busypoll (target <= 0.2x)"}}
 	for _, model := range r.models() {
@@ -94,11 +106,24 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 	}
 	o := r.LabOpts
 	w("## End to end in the lab (%s)\n\n", r.Machine)
-	w("One boot, four NICs: uiodrv drives 03.0 (e1000) and 05.0 (e1000e) through %v, one mode after the other "+
-		"(IRQCPU 0, BHCPU 1); the guest kernel's own e1000/e1000e drivers drive 04.0 and 06.0, served by an AF_PACKET "+
-		"program in the same guest binary (recvmmsg/sendmmsg, batches of %d, bench/afpacket_linux.go). The host peer "+
-		"is the same code for both (bench/hostlab.go) through QEMU's `-netdev dgram` sockets; frames are %d bytes "+
-		"(64 on the wire with the FCS).\n\n", o.Backend, PeerBatch, MinFrame)
+	e1000s := slices.ContainsFunc(o.NICs, func(n LabNIC) bool { return n.Flows == 0 })
+	if e1000s {
+		w("One boot, four NICs: uiodrv drives 03.0 (e1000) and 05.0 (e1000e) through %v, one mode after the other "+
+			"(IRQCPU 0, BHCPU 1); the guest kernel's own e1000/e1000e drivers drive 04.0 and 06.0, served by an AF_PACKET "+
+			"program in the same guest binary (recvmmsg/sendmmsg, batches of %d, bench/afpacket_linux.go). The host peer "+
+			"is the same code for both (bench/hostlab.go) through QEMU's `-netdev dgram` sockets; frames are %d bytes "+
+			"(64 on the wire with the FCS).\n\n", o.Backend, PeerBatch, MinFrame)
+	}
+	if slices.ContainsFunc(o.NICs, func(n LabNIC) bool { return n.Flows > 0 }) {
+		w("igb (QEMU's 82576, `-device igb`), one boot: uiodrv drives 07.0 with 1 queue (IRQCPU 0, BHCPU 1) and 09.0 with 2 "+
+			"(queue q's top and bottom half on CPU q, RSS over both: group \"igb 2q\"); the guest kernel's igb drives 0b.0 "+
+			"with the queues it picks itself (`queues` in its counters), served by the AF_PACKET program (recvmmsg/sendmmsg, "+
+			"bench/afpacket_linux.go) bound to IPv4. uiodrv runs one mode after the other, through %v. The host peer is the "+
+			"same code for every target (bench/hostlab.go) through QEMU's `-netdev dgram` sockets. Every igb "+
+			"frame is the same protocol carried in UDP/IPv4 (%d bytes, bench/protoflow.go) over %d flows (distinct "+
+			"source address and port) in turn, so that RSS has flows to spread; `q0_rx`/`q1_rx` are the per-queue "+
+			"counters of the 2-queue port.\n\n", o.Backend, FlowFrame, BenchFlows)
+	}
 	w("- **reflect**: %d frames reflected with %d in flight (after a 500-frame warm-up); frames/s of echoes received.\n", o.TputFrames, o.Window)
 	w("- **RTT**: %d one-at-a-time reflections, host send to host receive.\n", o.RTT)
 	w("- **lossless RX**: count-only frames paced at each rate of %v frames/s for %v per rung; the highest rung at which "+
@@ -108,7 +133,7 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 		t := &Table{Title: model, Header: []string{"driver / mode", "reflect (frames/s)", "RTT p50", "RTT p99", "RTT max",
 			"lossless RX (frames/s)", "first lossy rung", fmt.Sprintf("guest CPU at %g/s", o.CPURate), fmt.Sprintf("at %g/s", o.CPULight), "idle", "guest counters"}}
 		for _, tg := range r.Lab.Targets {
-			if string(tg.NIC.Model) != model {
+			if !inGroup(tg, model) {
 				continue
 			}
 			name := "uiodrv " + tg.Mode
@@ -133,8 +158,8 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 				fmt.Sprintf("%.2f", tg.CPULight), fmt.Sprintf("%.2f", tg.CPUIdle), guestSummary(tg.Guest))
 		}
 		_ = t.WriteMarkdown(b)
-		if err := plotRTT(filepath.Join(dir, "plots", "rtt-"+model+".png"), model, r.Lab.Targets); err == nil {
-			w("![round-trip CDF, %s](plots/rtt-%s.png)\n\n", model, model)
+		if err := plotRTT(filepath.Join(dir, "plots", "rtt-"+fileName(model)+".png"), model, r.Lab.Targets); err == nil {
+			w("![round-trip CDF, %s](plots/rtt-%s.png)\n\n", model, fileName(model))
 		} else {
 			w("(plot failed: %v)\n\n", err)
 		}
@@ -145,7 +170,8 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 func guestSummary(line string) string {
 	kv := ParseKV(line)
 	var parts []string
-	for _, k := range []string{"irqs", "bhruns", "dropped", "hwmissed", "hwnobuf", "handoff_p50", "handoff_p99", "regs_per_frame"} {
+	for _, k := range []string{"queues", "irqs", "bhruns", "dropped", "hwmissed", "hwnobuf", "handoff_p50", "handoff_p99", "regs_per_frame",
+		"q0_rx", "q0_tx", "q0_irqs", "q1_rx", "q1_tx", "q1_irqs"} {
 		if v, ok := kv[k]; ok {
 			switch {
 			case strings.HasPrefix(k, "handoff"):
@@ -323,14 +349,14 @@ func (r *Report) writeProfiles(b *bytes.Buffer, dir string) {
 				parts = append(parts, fmt.Sprintf("%s %.2f", name, th.Cores))
 			}
 		}
-		t.AddRow(tg.NIC.Model, tg.Mode, fmt.Sprintf("%.0f", tg.Tput), fmt.Sprintf("total %.2f: %s", total, strings.Join(parts, ", ")))
+		t.AddRow(tg.NIC.Name(), tg.Mode, fmt.Sprintf("%.0f", tg.Tput), fmt.Sprintf("total %.2f: %s", total, strings.Join(parts, ", ")))
 	}
 	_ = t.WriteMarkdown(b)
 	for _, tg := range r.Lab.Targets {
 		if len(tg.Profile) == 0 {
 			continue
 		}
-		name := fmt.Sprintf("guest-%s-%s.pprof", tg.NIC.Model, tg.Mode)
+		name := fmt.Sprintf("guest-%s-%s.pprof", fileName(tg.NIC.Name()), tg.Mode)
 		path := filepath.Join(dir, "profiles", name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			continue

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,7 @@ func main() {
 		quick       = flag.Bool("quick", false, "fewer frames per measurement (smoke run)")
 		verbose     = flag.Bool("v", false, "stream the guest's output")
 		backendF    = flag.String("backend", "vfio", "vfio or uio")
-		nicsF       = flag.String("nics", "", "lab NICs to use, e.g. e1000 (default: e1000 and e1000e)")
+		nicsF       = flag.String("nics", "", "lab NICs to use, comma-separated: e1000, e1000e, igb (uiodrv with 1 and 2 queues beside the kernel's igb; not in the default set) (default: e1000 and e1000e)")
 		mitig       = flag.Bool("mitigation", true, "QEMU's e1000 interrupt mitigation property (off: an experiment)")
 		rtReps      = flag.Int("rt-reps", 1, "lab real-time scenario: runs of the idle floor and of every mode and rate (one guest process each)")
 		rtOnly      = flag.Bool("rt-only", false, "lab: run the real-time scenario alone (no per-target measurements)")
@@ -106,7 +107,13 @@ func main() {
 	nics := bench.DefaultNICs
 	if *nicsF != "" {
 		nics = nil
-		for _, n := range bench.DefaultNICs {
+		for _, f := range strings.Split(*nicsF, ",") {
+			if f != string(qemu.E1000) && f != string(qemu.E1000E) && f != string(qemu.IGB) {
+				fmt.Fprintf(os.Stderr, "uiodrv-bench: -nics: %q is not a lab NIC: want e1000, e1000e or igb\n", f)
+				os.Exit(2)
+			}
+		}
+		for _, n := range append(slices.Clone(bench.DefaultNICs), bench.IGBNICs...) {
 			if strings.Contains(","+*nicsF+",", ","+string(n.Model)+",") {
 				nics = append(nics, n)
 			}

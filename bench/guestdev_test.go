@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/igb"
+)
+
+// openBenchDevice opens a uiodrv target: driver/igb for igb targets (with
+// their queue count; RSS by default when more than one), driver/e1000
+// otherwise. regs snapshots the register accesses counted so far and
+// returns their BENCH DONE fields for a frame count (e1000 only: igb counts
+// none, and gives "").
+func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (driver.Opened, func() func(rx uint64) string, error) {
+	poll := mode == deferral.ModeBusyPoll
+	if tg.Model == "igb" {
+		dev, err := igb.Open(tg.BDF, igb.OpenOptions{Backend: plan.Backend, Poll: poll, NIC: igb.Options{Queues: max(tg.Queues, 1)}})
+		if err != nil {
+			return nil, nil, err
+		}
+		return dev, func() func(uint64) string { return func(uint64) string { return "" } }, nil
+	}
+	// CountRegs: every register access is counted (issue 12's traps per
+	// frame), printed as regs and regs_per_frame on the BENCH DONE line.
+	dev, err := e1000.Open(tg.BDF, e1000.OpenOptions{Backend: plan.Backend, Poll: poll, CountRegs: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	return dev, func() func(uint64) string {
+		r := dev.RegAccesses()
+		return func(rx uint64) string { return fmt.Sprintf(" regs=%d regs_per_frame=%.4f", r.Total(), r.PerFrame(rx)) }
+	}, nil
+}
+
+// queueFields are the per-queue counters of a port with more than one
+// queue, as BENCH DONE fields: q<i>_rx, q<i>_tx and q<i>_irqs.
+func queueFields(st driver.Stats) string {
+	if len(st.Queues) < 2 {
+		return ""
+	}
+	var b strings.Builder
+	for i, q := range st.Queues {
+		fmt.Fprintf(&b, " q%d_rx=%d q%d_tx=%d q%d_irqs=%d", i, q.RxPackets, i, q.TxPackets, i, q.IRQs)
+	}
+	return b.String()
+}
+
+// kernelQueues is the kernel interface's RX queue count, as a BENCH DONE
+// field.
+func kernelQueues(ifname string) string {
+	qs, _ := filepath.Glob("/sys/class/net/" + ifname + "/queues/rx-*")
+	if len(qs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" queues=%d", len(qs))
+}
