@@ -31,7 +31,10 @@ unit:
 labtest: lab-setup
 	{ $(GO) test -count=1 -timeout 30m -run 'TestLab' -v $(PKGS); r=$$?; \
 	  $(GO) -C bench test -count=1 -timeout 30m -run 'TestLab' -v $(PKGS) || r=1; exit $$r; } 2>&1 | tee .labtest.log | grep --line-buffered -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|lab: kernel'; \
-		status=$${PIPESTATUS[0]}; exit $$status
+		status=$${PIPESTATUS[0]}; \
+	if [ $$status -ne 0 ]; then echo '=== what failed (from .labtest.log; guest lines included):'; \
+		grep -n -B12 -A8 -E -e '--- FAIL' -e '^panic' .labtest.log | grep -v -E '=== RUN|--- PASS|--- SKIP' | tail -150; fi; \
+	exit $$status
 
 # The 30-minute soak (TestLabSoak; make test runs its 2-minute version): reflect
 # at 500 frames/s, link down/up every 10 s through QMP, a handler panic every
