@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/qemu"
 )
 
@@ -331,39 +331,35 @@ type traffic struct {
 	seen                             map[uint32]bool
 }
 
-const labEtherType = 0x88b5 // IEEE local experimental
+// labEtherType is the EtherType of pktgen's frames (IEEE local experimental).
+const labEtherType = 0x88b5
+
+// labFlows is how many flows (5-tuples) the lab's frames cycle through.
+const labFlows = 64
 
 func newTraffic(p *qemu.Peer, size int) *traffic {
 	return &traffic{peer: p, size: size, start: time.Now(), seen: map[uint32]bool{}}
 }
 
-// frame builds frame seq, sent at ts (ns since start).
+// spec is frame seq as sent at ts (ns since start): a test frame
+// (internal/testframe) from the host peer to the guest NIC.
+func (t *traffic) spec(seq uint32, ts int64) testframe.Frame {
+	return testframe.Frame{Dst: labMAC, Src: labPeerMAC, Flow: int(seq % labFlows), Seq: uint64(seq), Stamp: ts, Len: t.size}
+}
+
+// frame builds frame seq, sent at ts (ns since start), into buf.
 func (t *traffic) frame(buf []byte, seq uint32, ts int64) []byte {
-	f := buf[:t.size]
-	copy(f[0:6], labMAC[:])
-	copy(f[6:12], labPeerMAC[:])
-	binary.BigEndian.PutUint16(f[12:], labEtherType)
-	binary.BigEndian.PutUint32(f[14:], seq)
-	binary.BigEndian.PutUint64(f[18:], uint64(ts))
-	for j := 26; j < len(f); j++ {
-		f[j] = byte(int(seq)*7 + j)
-	}
-	return f
+	return testframe.Build(buf, t.spec(seq, ts))
 }
 
 // check verifies a reflected frame and records its round trip.
 func (t *traffic) check(f []byte, now time.Time) {
 	t.recv.Add(1)
-	if len(f) != t.size || binary.BigEndian.Uint16(f[12:]) != labEtherType {
-		t.corrupt.Add(1)
-		return
-	}
-	seq := binary.BigEndian.Uint32(f[14:])
-	ts := int64(binary.BigEndian.Uint64(f[18:]))
-	want := t.frame(make([]byte, t.size), seq, ts)
-	copy(want[0:6], labPeerMAC[:])
-	copy(want[6:12], labMAC[:])
-	if !bytes.Equal(f, want) || uint64(seq) >= t.sent.Load() {
+	fr, ok, err := testframe.Check(f)
+	seq := uint32(fr.Seq)
+	want := t.spec(seq, fr.Stamp)
+	want.Dst, want.Src = labPeerMAC, labMAC // reflected
+	if !ok || err != nil || fr != want || uint64(seq) >= t.sent.Load() {
 		t.corrupt.Add(1)
 		return
 	}
@@ -375,7 +371,7 @@ func (t *traffic) check(f []byte, now time.Time) {
 	}
 	t.seen[seq] = true
 	t.intact.Add(1)
-	d := now.Sub(t.start).Nanoseconds() - ts
+	d := now.Sub(t.start).Nanoseconds() - fr.Stamp
 	t.rtt.Record(d)
 	t.win.Record(d)
 }
