@@ -1,20 +1,18 @@
 package qemu
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/uiodrv/uiodrv/internal/testframe"
 )
 
-// Flows builds UDP/IPv4 frames over N flows, each flow a distinct 5-tuple
-// (source address and port vary with the flow index), and numbers the frames
-// of each flow from 0: something for receive-side scaling to spread over
-// queues, and a way to check that no flow was reordered (FlowOrder).
-//
-// Frame layout after the UDP header: "UIOF", flow index (4 bytes), flow
-// sequence number (4 bytes), then a pattern derived from both, so a frame
-// altered anywhere is detected by ParseFlowFrame.
+// Flows builds UDP/IPv4 test frames (internal/testframe) over N flows, each
+// flow a distinct 5-tuple (source address and port vary with the flow
+// index), and numbers the frames of each flow from 0: something for
+// receive-side scaling to spread over queues, and a way to check that no flow
+// was reordered (FlowOrder). ParseFlowFrame checks every byte after the MACs.
 type Flows struct {
 	dst, src [6]byte
 	size     int
@@ -34,25 +32,22 @@ func (t FiveTuple) String() string {
 
 // Flow frame constants.
 const (
-	MaxFlows     = 1 << 16
-	flowHdrLen   = 14 + 20 + 8 // Ethernet, IPv4 without options, UDP
-	flowMagic    = "UIOF"
-	flowMinFrame = flowHdrLen + 12
-	flowDstPort  = 4791
+	MaxFlows     = testframe.MaxFlows
+	flowMinFrame = testframe.MinLen
 )
 
 // ErrNotFlowFrame: ParseFlowFrame was given a frame that Flows did not build
 // (or that was altered on the way).
 var ErrNotFlowFrame = errors.New("not a lab flow frame")
 
-// NewFlows prepares n flows (1 to MaxFlows) of size-byte frames (54 to
-// 1514: headers and 12 bytes of flow data at least) from MAC src to MAC dst.
+// NewFlows prepares n flows (1 to MaxFlows) of size-byte frames (60 to
+// 1514) from MAC src to MAC dst.
 func NewFlows(n, size int, dst, src [6]byte) (*Flows, error) {
 	if n < 1 || n > MaxFlows {
 		return nil, fmt.Errorf("flows: %d flows, want 1 to %d", n, MaxFlows)
 	}
-	if size < flowMinFrame || size > 1514 {
-		return nil, fmt.Errorf("flows: frame size %d, want %d to 1514", size, flowMinFrame)
+	if size < flowMinFrame || size > testframe.MaxLen {
+		return nil, fmt.Errorf("flows: frame size %d, want %d to %d", size, flowMinFrame, testframe.MaxLen)
 	}
 	return &Flows{dst: dst, src: src, size: size, next: make([]uint32, n)}, nil
 }
@@ -60,18 +55,11 @@ func NewFlows(n, size int, dst, src [6]byte) (*Flows, error) {
 // N is the number of flows.
 func (f *Flows) N() int { return len(f.next) }
 
-// Tuple is flow i's 5-tuple: 10.1.(i>>8).(i&255) port 1024+i to 10.2.0.1
-// port 4791. Every flow differs in both its source address and port.
-func (f *Flows) Tuple(i int) FiveTuple { return flowTuple(i) }
-
-func flowTuple(i int) FiveTuple {
-	return FiveTuple{
-		Src:     netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}),
-		Dst:     netip.AddrFrom4([4]byte{10, 2, 0, 1}),
-		SrcPort: uint16(1024 + i%(65536-1024)),
-		DstPort: flowDstPort,
-		Proto:   17,
-	}
+// Tuple is flow i's 5-tuple (testframe.Tuple): 10.1.(i>>8).(i&255) port
+// 1024+i to 10.2.0.1 port 4791. Every flow differs in its source address.
+func (f *Flows) Tuple(i int) FiveTuple {
+	src, dst, sport, dport := testframe.Tuple(i)
+	return FiveTuple{Src: netip.AddrFrom4(src), Dst: netip.AddrFrom4(dst), SrcPort: sport, DstPort: dport, Proto: 17}
 }
 
 // Next builds the next frame of flow i into buf (at least the frame size)
@@ -87,92 +75,23 @@ func (f *Flows) Sent(i int) uint32 { return f.next[i] }
 
 // Frame builds frame seq of flow i into buf.
 func (f *Flows) Frame(buf []byte, i int, seq uint32) []byte {
-	b := buf[:f.size]
-	tp := flowTuple(i)
-	copy(b[0:6], f.dst[:])
-	copy(b[6:12], f.src[:])
-	binary.BigEndian.PutUint16(b[12:], 0x0800)
-	ip := b[14:34]
-	ipLen := f.size - 14
-	ip[0], ip[1] = 0x45, 0
-	binary.BigEndian.PutUint16(ip[2:], uint16(ipLen))
-	binary.BigEndian.PutUint16(ip[4:], uint16(seq)) // identification
-	binary.BigEndian.PutUint16(ip[6:], 0x4000)      // don't fragment
-	ip[8], ip[9] = 64, tp.Proto
-	ip[10], ip[11] = 0, 0
-	src, dst := tp.Src.As4(), tp.Dst.As4()
-	copy(ip[12:16], src[:])
-	copy(ip[16:20], dst[:])
-	binary.BigEndian.PutUint16(ip[10:], ^csumAdd(0, ip))
-	udp := b[34:]
-	binary.BigEndian.PutUint16(udp[0:], tp.SrcPort)
-	binary.BigEndian.PutUint16(udp[2:], tp.DstPort)
-	binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
-	udp[6], udp[7] = 0, 0
-	copy(udp[8:12], flowMagic)
-	binary.BigEndian.PutUint32(udp[12:], uint32(i))
-	binary.BigEndian.PutUint32(udp[16:], seq)
-	for j := 20; j < len(udp); j++ {
-		udp[j] = byte(uint32(i)*31 + seq*7 + uint32(j))
-	}
-	binary.BigEndian.PutUint16(udp[6:], udpChecksum(src, dst, udp))
-	return b
+	return testframe.Build(buf, testframe.Frame{Dst: f.dst, Src: f.src, Flow: i, Seq: uint64(seq), Len: f.size})
 }
 
 // ParseFlowFrame returns the flow index and sequence number of a frame that
 // Flows built, checking every byte after the MAC addresses (which a
 // reflector swaps): headers, checksums, the 5-tuple of that flow, the payload.
 func ParseFlowFrame(b []byte) (flow int, seq uint32, err error) {
-	if len(b) < flowMinFrame || binary.BigEndian.Uint16(b[12:]) != 0x0800 || string(b[42:46]) != flowMagic {
+	fr, ok, err := testframe.Check(b)
+	switch {
+	case !ok:
 		return 0, 0, ErrNotFlowFrame
+	case err != nil:
+		return fr.Flow, uint32(fr.Seq), fmt.Errorf("%w: %w", ErrNotFlowFrame, err)
+	case fr.Seq > 1<<32-1:
+		return 0, 0, fmt.Errorf("%w: flow %d seq %d is not a Flows sequence number", ErrNotFlowFrame, fr.Flow, fr.Seq)
 	}
-	flow = int(binary.BigEndian.Uint32(b[46:]))
-	seq = binary.BigEndian.Uint32(b[50:])
-	if flow < 0 || flow >= MaxFlows {
-		return 0, 0, fmt.Errorf("%w: flow index %d", ErrNotFlowFrame, flow)
-	}
-	var want [1514]byte
-	var f Flows
-	f.size = len(b)
-	if f.size > len(want) {
-		return 0, 0, fmt.Errorf("%w: %d bytes", ErrNotFlowFrame, len(b))
-	}
-	w := f.Frame(want[:], flow, seq)
-	for j := 12; j < len(b); j++ {
-		if b[j] != w[j] {
-			return flow, seq, fmt.Errorf("%w: flow %d seq %d differs at byte %d", ErrNotFlowFrame, flow, seq, j)
-		}
-	}
-	return flow, seq, nil
-}
-
-func csumAdd(sum uint32, b []byte) uint16 {
-	for len(b) >= 2 {
-		sum += uint32(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
-}
-
-// udpChecksum is RFC 768's checksum over the IPv4 pseudo-header and the
-// datagram (its checksum field zero); 0 is sent as 0xffff.
-func udpChecksum(src, dst [4]byte, udp []byte) uint16 {
-	var ph [12]byte
-	copy(ph[0:4], src[:])
-	copy(ph[4:8], dst[:])
-	ph[9] = 17
-	binary.BigEndian.PutUint16(ph[10:], uint16(len(udp)))
-	s := ^csumAdd(uint32(csumAdd(0, ph[:])), udp)
-	if s == 0 {
-		s = 0xffff
-	}
-	return s
+	return fr.Flow, uint32(fr.Seq), nil
 }
 
 // FlowOrder checks per-flow order of received flow frames: within a flow,

@@ -1,25 +1,19 @@
 package qemu
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/uiodrv/uiodrv/qemu/internal/proto"
 )
 
 // Errors a boot can end with.
@@ -186,311 +180,8 @@ func (vm *VM) Command() string {
 // Dir is the VM's work folder (console log, sockets, initramfs).
 func (vm *VM) Dir() string { return vm.dir }
 
-func (vm *VM) buildInitramfs(k *Kernel) (string, error) {
-	cfg := vm.cfg
-	init := cfg.Init
-	if init == "" {
-		init = filepath.Join(vm.dir, "labinit")
-		if err := BuildStatic("./qemu/labinit", init); err != nil {
-			return "", fmt.Errorf("build guest init: %w", err)
-		}
-	}
-	want := append([]string(nil), cfg.Modules...)
-	for _, b := range cfg.Bind {
-		mods, ok := driverModules[b.Driver]
-		if !ok {
-			return "", fmt.Errorf("lab: unknown driver %q to bind %s (known: vfio-pci, uio_pci_generic, e1000, e1000e, igb)", b.Driver, b.BDF)
-		}
-		want = append(want, mods...)
-	}
-	mods, err := k.ModuleClosure(want...)
-	if err != nil {
-		return "", err
-	}
-	ir := initramfs{init: init, modules: mods, files: cfg.Files}
-	for _, m := range mods {
-		ir.config.Modules = append(ir.config.Modules, proto.Module{Name: m.Name, Path: m.Guest, Params: cfg.ModuleParams[m.Name]})
-	}
-	ir.config.Hugepages = cfg.Hugepages
-	for _, b := range cfg.Bind {
-		ir.config.Bind = append(ir.config.Bind, proto.Binding{BDF: b.BDF, Driver: b.Driver})
-	}
-	for _, c := range cfg.Commands {
-		pc := proto.Command{Args: c.Args, Env: c.Env, Background: c.Background, TimeoutMs: c.Timeout.Milliseconds()}
-		if u := c.User; u != nil {
-			pc.User = &proto.User{UID: u.UID, GID: u.GID, Own: u.Own, Rlimits: map[string][2]uint64{}}
-			for k, v := range u.Rlimits {
-				pc.User.Rlimits[k] = [2]uint64{v.Soft, v.Hard}
-			}
-		}
-		ir.config.Commands = append(ir.config.Commands, pc)
-	}
-	for _, f := range cfg.Fetch {
-		if !path.IsAbs(f.Guest) || f.Host == "" {
-			return "", fmt.Errorf("lab: fetch %q to %q: want an absolute guest path and a host path", f.Guest, f.Host)
-		}
-		ir.config.Fetch = append(ir.config.Fetch, f.Guest)
-	}
-	out := filepath.Join(vm.dir, "initrd.cpio")
-	return out, ir.write(out)
-}
-
-func (vm *VM) qemuArgs(k *Kernel, initrd string) ([]string, error) {
-	cfg := vm.cfg
-	cmdline := "console=ttyS0 panic=-1 quiet loglevel=4 tsc=reliable"
-	args := []string{
-		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max",
-		"-smp", strconv.Itoa(cfg.CPUs), "-m", strconv.Itoa(cfg.MemoryMiB),
-		"-kernel", k.Vmlinuz, "-initrd", initrd,
-		"-chardev", "file,id=con,path=" + filepath.Join(vm.dir, "console.log"), "-serial", "chardev:con",
-		"-chardev", "socket,id=ctl,path=" + filepath.Join(vm.dir, "ctl.sock"), "-serial", "chardev:ctl",
-	}
-	if cfg.IOMMU {
-		// The vIOMMU must come before the devices it translates for.
-		args = append(args, "-device", "intel-iommu,intremap=on")
-		cmdline += " intel_iommu=on"
-	}
-	for i, n := range cfg.NICs {
-		p, err := newPeer()
-		if err != nil {
-			return nil, err
-		}
-		vm.peers = append(vm.peers, p)
-		id := fmt.Sprintf("n%d", i)
-		args = append(args, "-netdev", fmt.Sprintf(
-			"dgram,id=%s,local.type=inet,local.host=127.0.0.1,local.port=%d,remote.type=inet,remote.host=127.0.0.1,remote.port=%d",
-			id, p.qemu.Port, p.conn.LocalAddr().(*net.UDPAddr).Port))
-		dev := fmt.Sprintf("%s,netdev=%s,addr=%s,mac=%s", n.Model, id, n.Addr, n.MAC)
-		if n.RootPort {
-			args = append(args, "-device", fmt.Sprintf("pcie-root-port,id=rp%d,chassis=%d,slot=%d,addr=%s", i, i+1, i+1, n.Addr))
-			dev = fmt.Sprintf("%s,netdev=%s,bus=rp%d,addr=00.0,mac=%s", n.Model, id, i, n.MAC)
-		}
-		if n.Mitigation != nil {
-			dev += fmt.Sprintf(",mitigation=%v", *n.Mitigation)
-		}
-		args = append(args, "-device", dev)
-		if n.PCAP != "" {
-			args = append(args, "-object", fmt.Sprintf("filter-dump,id=f%d,netdev=%s,file=%s", i, id, n.PCAP))
-		}
-	}
-	if cfg.QMP {
-		vm.qmpPath = filepath.Join(vm.dir, "qmp.sock")
-		args = append(args, "-qmp", "unix:"+vm.qmpPath+",server=on,wait=off")
-	}
-	if cfg.Hugepages > 0 {
-		// Reserved by the kernel at boot, before memory fragments: asked for
-		// later (nr_hugepages), a 1 GiB guest sometimes got only one 2 MiB page.
-		cmdline += fmt.Sprintf(" hugepagesz=2M hugepages=%d", cfg.Hugepages)
-	}
-	if cfg.Cmdline != "" {
-		cmdline += " " + cfg.Cmdline
-	}
-	return append(args, "-append", cmdline), nil
-}
-
-// update changes state under the lock and wakes every waiter.
-func (vm *VM) update(f func()) {
-	vm.mu.Lock()
-	f()
-	close(vm.changed)
-	vm.changed = make(chan struct{})
-	vm.mu.Unlock()
-}
-
-func (vm *VM) watchdog(ctx context.Context) {
-	t := time.NewTimer(vm.cfg.Timeout)
-	defer t.Stop()
-	boot := time.NewTimer(vm.cfg.BootTimeout)
-	defer boot.Stop()
-	for {
-		select {
-		case <-vm.exited:
-			return
-		case <-boot.C:
-			vm.mu.Lock()
-			hung := !vm.ready
-			vm.mu.Unlock()
-			if !hung {
-				continue
-			}
-			vm.update(func() { vm.timedOut, vm.bootHung = true, true })
-		case <-t.C:
-			vm.update(func() { vm.timedOut = true })
-		case <-ctx.Done():
-			vm.update(func() { vm.timedOut = true })
-		}
-		vm.kill()
-		return
-	}
-}
-
-func (vm *VM) kill() {
-	if vm.cmd != nil && vm.cmd.Process != nil {
-		_ = syscall.Kill(-vm.cmd.Process.Pid, syscall.SIGKILL)
-	}
-}
-
-func (vm *VM) readControl() {
-	defer close(vm.readerD)
-	conn, err := vm.ln.Accept()
-	if err != nil {
-		return
-	}
-	vm.mu.Lock()
-	vm.ctl = conn
-	vm.mu.Unlock()
-	sc := bufio.NewScanner(conn)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		var m proto.Msg
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			line := sc.Text()
-			vm.update(func() { vm.res.Log = append(vm.res.Log, "raw: "+line) })
-			continue
-		}
-		vm.handle(m)
-	}
-}
-
-func (vm *VM) handle(m proto.Msg) {
-	if m.K == proto.KindOut && vm.cfg.Output != nil {
-		fmt.Fprintf(vm.cfg.Output, "[%d] %s\n", m.C, m.D)
-	}
-	if m.K == proto.KindFile || m.K == proto.KindFileEnd {
-		vm.fetch(m)
-		return
-	}
-	vm.update(func() {
-		inRange := m.C >= 0 && m.C < len(vm.res.Exits)
-		switch m.K {
-		case proto.KindLog:
-			vm.res.Log = append(vm.res.Log, m.M)
-		case proto.KindReady:
-			vm.ready = true
-			vm.res.Kernel = m.M
-			vm.res.Boot = time.Since(vm.start)
-		case proto.KindStart:
-			if inRange {
-				vm.res.Exits[m.C].Started = true
-			}
-		case proto.KindOut:
-			if inRange {
-				vm.res.Output[m.C] = append(vm.res.Output[m.C], m.D)
-			}
-		case proto.KindExit:
-			if inRange {
-				e := &vm.res.Exits[m.C]
-				e.Ended, e.Code, e.Err = true, m.Code, m.Err
-			}
-		case proto.KindFatal:
-			vm.fatal = m.M
-		case proto.KindDone:
-			vm.done = true
-		}
-	})
-}
-
-// WaitReady waits until the guest init has loaded its modules and bound its devices.
-func (vm *VM) WaitReady(ctx context.Context) error {
-	return vm.waitFor(ctx, func() bool { return vm.ready }, "the guest to be ready")
-}
-
-// WaitOutput waits until command cmd has printed a line containing substr, and returns that line.
-func (vm *VM) WaitOutput(ctx context.Context, cmd int, substr string) (string, error) {
-	var line string
-	err := vm.waitFor(ctx, func() bool {
-		if cmd < 0 || cmd >= len(vm.res.Output) {
-			return false
-		}
-		for _, l := range vm.res.Output[cmd] {
-			if strings.Contains(l, substr) {
-				line = l
-				return true
-			}
-		}
-		return false
-	}, fmt.Sprintf("command %d to print %q", cmd, substr))
-	return line, err
-}
-
-// waitFor waits until cond (called with vm.mu held) is true, the VM ends, or ctx ends.
-func (vm *VM) waitFor(ctx context.Context, cond func() bool, what string) error {
-	for {
-		vm.mu.Lock()
-		if cond() {
-			vm.mu.Unlock()
-			return nil
-		}
-		ended, fatal, timedOut := vm.qemuDone, vm.fatal, vm.timedOut
-		ch := vm.changed
-		vm.mu.Unlock()
-		switch {
-		case fatal != "":
-			return fmt.Errorf("waiting for %s: %w: %s", what, ErrGuestFatal, fatal)
-		case timedOut && vm.isBootHung():
-			return fmt.Errorf("waiting for %s: %w", what, ErrBootHang)
-		case timedOut:
-			return fmt.Errorf("waiting for %s: %w", what, ErrTimeout)
-		case ended:
-			return fmt.Errorf("waiting for %s: %w", what, ErrCrashed)
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		}
-	}
-}
-
-// Signal sends signal sig to guest command cmd (e.g. syscall.SIGTERM).
-func (vm *VM) Signal(cmd int, sig syscall.Signal) error {
-	vm.mu.Lock()
-	conn := vm.ctl
-	vm.mu.Unlock()
-	if conn == nil {
-		return errors.New("lab: guest control channel not connected yet")
-	}
-	b, _ := json.Marshal(proto.Msg{K: proto.KindSignal, C: cmd, Sig: int(sig)})
-	_, err := conn.Write(append(b, '\n'))
-	return err
-}
-
 // Peer returns the host end of NIC i.
 func (vm *VM) Peer(i int) *Peer { return vm.peers[i] }
-
-// Wait waits for the guest to power off (or the timeout) and returns the result.
-// The error is nil only when the guest init finished all commands; command
-// exit statuses are in Result.Exits (see Result.CommandErr).
-func (vm *VM) Wait() (*Result, error) {
-	<-vm.exited
-	// The control socket may still hold the last lines.
-	select {
-	case <-vm.readerD:
-	case <-time.After(2 * time.Second):
-	}
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	res := vm.res
-	res.Total = time.Since(vm.start)
-	res.Console = vm.consoleTail(16 << 10)
-	switch {
-	case vm.bootHung:
-		return &res, fmt.Errorf("%w within %v; console tail:\n%s", ErrBootHang, vm.cfg.BootTimeout, tail(res.Console, 3000))
-	case vm.timedOut:
-		return &res, fmt.Errorf("%w after %v (boot ready: %v); console tail:\n%s", ErrTimeout, vm.cfg.Timeout, vm.ready, tail(res.Console, 3000))
-	case vm.fatal != "":
-		return &res, fmt.Errorf("%w: %s; console tail:\n%s", ErrGuestFatal, vm.fatal, tail(res.Console, 3000))
-	case !vm.done:
-		return &res, fmt.Errorf("%w: %s; qemu said: %s; console tail:\n%s", ErrCrashed, vm.cmd.ProcessState, tail(vm.stderr.String(), 1000), tail(res.Console, 3000))
-	}
-	return &res, nil
-}
-
-func (vm *VM) consoleTail(n int) string {
-	b, _ := os.ReadFile(filepath.Join(vm.dir, "console.log"))
-	return tail(string(b), n)
-}
 
 // Close kills QEMU if it still runs, reaps it and removes the work folder.
 // It is idempotent.
@@ -536,12 +227,6 @@ func (vm *VM) cleanup() {
 }
 
 var _ io.Closer = (*VM)(nil)
-
-func (vm *VM) isBootHung() bool {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	return vm.bootHung
-}
 
 // StartReady starts the VM and waits until the guest init is ready (modules
 // loaded, devices bound). A boot that hangs (ErrBootHang) is retried once

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/qemu"
 )
 
@@ -48,7 +47,6 @@ func checkPcap(r io.Reader, tr *traffic) (pcapCheck, error) {
 		return c, fmt.Errorf("read pcap: %w", err)
 	}
 	seen := map[uint32]bool{}
-	want := make([]byte, tr.size)
 	for {
 		data, _, err := pr.ReadPacketData()
 		if errors.Is(err, io.EOF) {
@@ -58,12 +56,9 @@ func checkPcap(r io.Reader, tr *traffic) (pcapCheck, error) {
 			return c, fmt.Errorf("read pcap record %d: %w", c.frames+1, err)
 		}
 		c.frames++
-		if len(data) != tr.size || binary.BigEndian.Uint16(data[12:]) != labEtherType {
-			continue
-		}
-		seq := binary.BigEndian.Uint32(data[14:])
-		ts := int64(binary.BigEndian.Uint64(data[18:]))
-		if uint64(seq) >= tr.sent.Load() || !bytes.Equal(data, tr.frame(want, seq, ts)) {
+		fr, ok, err := testframe.Check(data)
+		seq := uint32(fr.Seq)
+		if !ok || err != nil || fr != tr.spec(seq, fr.Stamp) || uint64(seq) >= tr.sent.Load() {
 			continue
 		}
 		if seen[seq] {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
 
@@ -80,9 +80,9 @@ func TestLabPcap(t *testing.T) {
 		if ci.CaptureLength != f.size || len(data) != f.size {
 			t.Fatalf("record %d: %d bytes captured of %d, want %d", n, ci.CaptureLength, ci.Length, f.size)
 		}
-		seq := binary.BigEndian.Uint32(data[14:])
-		ts := int64(binary.BigEndian.Uint64(data[18:]))
-		if !bytes.Equal(data, tr.frame(want, seq, ts)) || uint64(seq) >= sent {
+		fr, _, _ := testframe.Check(data)
+		seq := uint32(fr.Seq)
+		if !bytes.Equal(data, tr.frame(want, seq, fr.Stamp)) || uint64(seq) >= sent {
 			t.Fatalf("record %d is not a frame the host sent:\n% x", n, data)
 		}
 		if got[seq] {

@@ -62,8 +62,7 @@ func queueFrame(h *Harness, g tag) (driver.TxDesc, error) {
 	if !ok {
 		return driver.TxDesc{}, fmt.Errorf("buffer pool empty after %d frames", g.id)
 	}
-	f := buildFrame(kitSrcMAC, g)
-	copy(h.Buffers.Packet(b, len(f)), f)
+	f := putFrame(h.Buffers.Packet(b, frameLen(g)), kitSrcMAC, g)
 	return driver.TxDesc{Buf: b, Len: uint16(len(f))}, nil
 }
 

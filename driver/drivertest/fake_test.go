@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/internal/testframe"
 )
 
 func openFake(t testing.TB, o FakeOptions) *Harness {
@@ -96,7 +97,7 @@ func TestIsKitFrame(t *testing.T) {
 	if !IsKitFrame(f) {
 		t.Fatal("a kit frame is not recognised")
 	}
-	f[hdrLen] ^= 1
+	f[testframe.HeaderLen] ^= 1
 	if IsKitFrame(f) || IsKitFrame(f[:20]) {
 		t.Fatal("a frame without the magic, or a runt, passes as the kit's")
 	}

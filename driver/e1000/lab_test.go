@@ -1,9 +1,7 @@
 package e1000_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"runtime"
@@ -14,6 +12,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
@@ -108,50 +107,56 @@ func labReflect(t *testing.T, backend driver.Backend, msix bool) {
 	labtest.Finish(t, vm)
 }
 
+// labSrcMAC is the host peer's address in the reflect test.
+var labSrcMAC = [6]byte{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01}
+
+// labFrame is frame seq of the exchange: a test frame (internal/testframe)
+// of 60 to 1059 bytes over 64 flows, to dst.
 func labFrame(seq int, dst [6]byte) []byte {
-	size := 60 + (seq*37)%1000
-	f := make([]byte, size)
-	copy(f[0:6], dst[:])
-	copy(f[6:12], []byte{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01})
-	binary.BigEndian.PutUint16(f[12:], 0x88b5)
-	binary.BigEndian.PutUint32(f[14:], uint32(seq))
-	for j := 18; j < size; j++ {
-		f[j] = byte(seq*7 + j)
-	}
-	return f
+	return testframe.Build(make([]byte, testframe.MaxLen), labFrameOf(seq, dst, labSrcMAC))
 }
 
-// exchange sends n frames with at most window unanswered and checks each echo.
+func labFrameOf(seq int, dst, src [6]byte) testframe.Frame {
+	return testframe.Frame{Dst: dst, Src: src, Flow: seq % 64, Seq: uint64(seq), Len: 60 + (seq*37)%1000}
+}
+
+// exchange sends n frames with at most window unanswered and checks each
+// echo byte for byte: the frame sent, MACs swapped.
 func exchange(p *qemu.Peer, mac [6]byte, n, window int) error {
+	return exchangeFrom(p, mac, 0, n, window)
+}
+
+// exchangeFrom is exchange for sequence numbers [from, to).
+func exchangeFrom(p *qemu.Peer, mac [6]byte, from, to, window int) error {
 	buf := make([]byte, 4096)
-	sent, got := 0, 0
-	seen := make([]bool, n)
-	for got < n {
-		for sent < n && sent-got < window {
-			if err := p.Send(labFrame(sent, mac)); err != nil {
+	sbuf := make([]byte, testframe.MaxLen)
+	sent, got := from, from
+	seen := make([]bool, to)
+	for got < to {
+		for sent < to && sent-got < window {
+			if err := p.Send(testframe.Build(sbuf, labFrameOf(sent, mac, labSrcMAC))); err != nil {
 				return err
 			}
 			sent++
 		}
 		k, err := p.RecvInto(buf, time.Now().Add(10*time.Second))
 		if err != nil {
-			return fmt.Errorf("after %d sent, %d reflected: %w", sent, got, err)
+			return fmt.Errorf("after %d sent, %d reflected: %w", sent-from, got-from, err)
 		}
 		f := buf[:k]
-		if k < 18 || binary.BigEndian.Uint16(f[12:]) != 0x88b5 {
-			return fmt.Errorf("unexpected frame from the NIC (%d bytes): % x", k, f[:min(k, 32)])
+		fr, ok, err := testframe.Check(f)
+		switch {
+		case !ok:
+			return fmt.Errorf("unexpected frame from the NIC (%d bytes): % x", k, f[:min(k, 48)])
+		case err != nil:
+			return fmt.Errorf("reflected frame: %w", err)
+		case fr.Seq < uint64(from) || fr.Seq >= uint64(to) || seen[fr.Seq]:
+			return fmt.Errorf("frame %d reflected twice or out of range [%d, %d)", fr.Seq, from, to)
 		}
-		seq := int(binary.BigEndian.Uint32(f[14:]))
-		if seq >= n || seen[seq] {
-			return fmt.Errorf("frame %d reflected twice or out of range", seq)
+		if want := labFrameOf(int(fr.Seq), labSrcMAC, mac); fr != want {
+			return fmt.Errorf("frame %d came back as %+v, want %+v (the frame sent, MACs swapped)", fr.Seq, fr, want)
 		}
-		want := labFrame(seq, mac)
-		copy(want[0:6], []byte{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01})
-		copy(want[6:12], mac[:])
-		if !bytes.Equal(f, want) {
-			return fmt.Errorf("frame %d differs: got %d bytes, want %d", seq, k, len(want))
-		}
-		seen[seq] = true
+		seen[fr.Seq] = true
 		got++
 	}
 	return nil
@@ -209,7 +214,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 	// handler's software count meanwhile (Port.Stats reads the NIC's
 	// statistics registers, which are no part of the packet path).
 	acc0 := dev.RegAccesses()
-	for count.Counts()[driver.ProtoOther] < uint64(labFrames) && time.Now().Before(deadline) {
+	for count.Counts()[driver.ProtoUDP] < uint64(labFrames) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -246,7 +251,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 		t.Errorf("%s: software TX counters disagree: %v", tag, &st)
 	case st.HW.RxPackets != uint64(labFrames) || st.HW.TxPackets != uint64(labFrames) || st.HW.RxMissed != 0:
 		t.Errorf("%s: hardware counters disagree: %+v", tag, st.HW)
-	case counts[driver.ProtoOther] != uint64(labFrames):
+	case counts[driver.ProtoUDP] != uint64(labFrames) || counts[driver.ProtoOther] != 0:
 		t.Errorf("%s: protocol counts %v", tag, counts)
 	case mode != deferral.ModeBusyPoll && st.IRQs == 0:
 		t.Errorf("%s: no interrupts", tag)

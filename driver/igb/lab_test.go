@@ -2,7 +2,6 @@ package igb_test
 
 import (
 	"context"
-	"encoding/binary"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
@@ -132,26 +132,8 @@ func TestGuestQuirksIGB(t *testing.T) {
 	}
 }
 
-// kitLikeFrame is an IPv4/UDP frame to dst from port 40000+flow carrying the
-// conformance kit's magic, so that the host relays it.
+// kitLikeFrame is a 64-byte test frame (internal/testframe) of flow to dst,
+// as the conformance kit sends them, so that the host relays it.
 func kitLikeFrame(dst []byte, flow uint16) []byte {
-	f := make([]byte, 64)
-	copy(f[0:6], dst)
-	copy(f[6:12], []byte{2, 0, 0, 0, 0, 2})
-	binary.BigEndian.PutUint16(f[12:], 0x0800)
-	ip := f[14:]
-	ip[0], ip[8], ip[9] = 0x45, 64, 17
-	binary.BigEndian.PutUint16(ip[2:], uint16(len(f)-14))
-	copy(ip[12:], []byte{10, 0, 0, 2, 10, 0, 0, 1})
-	var s uint32
-	for i := 0; i < 20; i += 2 {
-		s += uint32(binary.BigEndian.Uint16(ip[i:]))
-	}
-	s = s>>16 + s&0xffff
-	binary.BigEndian.PutUint16(ip[10:], ^uint16(s+s>>16))
-	binary.BigEndian.PutUint16(ip[20:], 40000+flow)
-	binary.BigEndian.PutUint16(ip[22:], 9)
-	binary.BigEndian.PutUint16(ip[24:], uint16(len(f)-34))
-	copy(f[42:], "UIODRVCK")
-	return f
+	return testframe.Build(make([]byte, 64), testframe.Frame{Dst: [6]byte(dst), Src: [6]byte{2, 0, 0, 0, 0, 2}, Flow: int(flow), Len: 64})
 }

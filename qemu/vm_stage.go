@@ -1,0 +1,116 @@
+package qemu
+
+import (
+	"fmt"
+	"net"
+	"path"
+	"path/filepath"
+	"strconv"
+
+	"github.com/uiodrv/uiodrv/qemu/internal/proto"
+)
+
+// Staging a boot: the guest initramfs and the QEMU command line.
+
+func (vm *VM) buildInitramfs(k *Kernel) (string, error) {
+	cfg := vm.cfg
+	init := cfg.Init
+	if init == "" {
+		init = filepath.Join(vm.dir, "labinit")
+		if err := BuildStatic("./qemu/labinit", init); err != nil {
+			return "", fmt.Errorf("build guest init: %w", err)
+		}
+	}
+	want := append([]string(nil), cfg.Modules...)
+	for _, b := range cfg.Bind {
+		mods, ok := driverModules[b.Driver]
+		if !ok {
+			return "", fmt.Errorf("lab: unknown driver %q to bind %s (known: vfio-pci, uio_pci_generic, e1000, e1000e, igb)", b.Driver, b.BDF)
+		}
+		want = append(want, mods...)
+	}
+	mods, err := k.ModuleClosure(want...)
+	if err != nil {
+		return "", err
+	}
+	ir := initramfs{init: init, modules: mods, files: cfg.Files}
+	for _, m := range mods {
+		ir.config.Modules = append(ir.config.Modules, proto.Module{Name: m.Name, Path: m.Guest, Params: cfg.ModuleParams[m.Name]})
+	}
+	ir.config.Hugepages = cfg.Hugepages
+	for _, b := range cfg.Bind {
+		ir.config.Bind = append(ir.config.Bind, proto.Binding{BDF: b.BDF, Driver: b.Driver})
+	}
+	for _, c := range cfg.Commands {
+		pc := proto.Command{Args: c.Args, Env: c.Env, Background: c.Background, TimeoutMs: c.Timeout.Milliseconds()}
+		if u := c.User; u != nil {
+			pc.User = &proto.User{UID: u.UID, GID: u.GID, Own: u.Own, Rlimits: map[string][2]uint64{}}
+			for k, v := range u.Rlimits {
+				pc.User.Rlimits[k] = [2]uint64{v.Soft, v.Hard}
+			}
+		}
+		ir.config.Commands = append(ir.config.Commands, pc)
+	}
+	for _, f := range cfg.Fetch {
+		if !path.IsAbs(f.Guest) || f.Host == "" {
+			return "", fmt.Errorf("lab: fetch %q to %q: want an absolute guest path and a host path", f.Guest, f.Host)
+		}
+		ir.config.Fetch = append(ir.config.Fetch, f.Guest)
+	}
+	out := filepath.Join(vm.dir, "initrd.cpio")
+	return out, ir.write(out)
+}
+
+func (vm *VM) qemuArgs(k *Kernel, initrd string) ([]string, error) {
+	cfg := vm.cfg
+	cmdline := "console=ttyS0 panic=-1 quiet loglevel=4 tsc=reliable"
+	args := []string{
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max",
+		"-smp", strconv.Itoa(cfg.CPUs), "-m", strconv.Itoa(cfg.MemoryMiB),
+		"-kernel", k.Vmlinuz, "-initrd", initrd,
+		"-chardev", "file,id=con,path=" + filepath.Join(vm.dir, "console.log"), "-serial", "chardev:con",
+		"-chardev", "socket,id=ctl,path=" + filepath.Join(vm.dir, "ctl.sock"), "-serial", "chardev:ctl",
+	}
+	if cfg.IOMMU {
+		// The vIOMMU must come before the devices it translates for.
+		args = append(args, "-device", "intel-iommu,intremap=on")
+		cmdline += " intel_iommu=on"
+	}
+	for i, n := range cfg.NICs {
+		p, err := newPeer()
+		if err != nil {
+			return nil, err
+		}
+		vm.peers = append(vm.peers, p)
+		id := fmt.Sprintf("n%d", i)
+		args = append(args, "-netdev", fmt.Sprintf(
+			"dgram,id=%s,local.type=inet,local.host=127.0.0.1,local.port=%d,remote.type=inet,remote.host=127.0.0.1,remote.port=%d",
+			id, p.qemu.Port, p.conn.LocalAddr().(*net.UDPAddr).Port))
+		dev := fmt.Sprintf("%s,netdev=%s,addr=%s,mac=%s", n.Model, id, n.Addr, n.MAC)
+		if n.RootPort {
+			args = append(args, "-device", fmt.Sprintf("pcie-root-port,id=rp%d,chassis=%d,slot=%d,addr=%s", i, i+1, i+1, n.Addr))
+			dev = fmt.Sprintf("%s,netdev=%s,bus=rp%d,addr=00.0,mac=%s", n.Model, id, i, n.MAC)
+		}
+		if n.Mitigation != nil {
+			dev += fmt.Sprintf(",mitigation=%v", *n.Mitigation)
+		}
+		args = append(args, "-device", dev)
+		if n.PCAP != "" {
+			args = append(args, "-object", fmt.Sprintf("filter-dump,id=f%d,netdev=%s,file=%s", i, id, n.PCAP))
+		}
+	}
+	if cfg.QMP {
+		vm.qmpPath = filepath.Join(vm.dir, "qmp.sock")
+		args = append(args, "-qmp", "unix:"+vm.qmpPath+",server=on,wait=off")
+	}
+	if cfg.Hugepages > 0 {
+		// Reserved by the kernel at boot, before memory fragments: asked for
+		// later (nr_hugepages), a 1 GiB guest sometimes got only one 2 MiB page.
+		cmdline += fmt.Sprintf(" hugepagesz=2M hugepages=%d", cfg.Hugepages)
+	}
+	if cfg.Cmdline != "" {
+		cmdline += " " + cfg.Cmdline
+	}
+	return append(args, "-append", cmdline), nil
+}
