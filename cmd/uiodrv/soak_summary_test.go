@@ -16,7 +16,10 @@ import (
 // what the host saw, the identities they must satisfy, and the report.
 
 // soakProbe is what the guest helper saw of the driver process.
-type soakProbe struct{ fds, goroutines, threads, kworkers, nicRx int }
+type soakProbe struct {
+	fds, goroutines, threads, kworkers, nicRx int
+	stacks                                    goroutineStacks // read right after the counts
+}
 
 // udpDrops is the drop count of the host's UDP socket bound to
 // 127.0.0.1:port (/proc/net/udp): QEMU's end of the lab cable, where frames
@@ -175,6 +178,9 @@ func (s *soakSummary) report() string {
 		s.sent-s.intact, s.sockDrops, d.driverDrops(), d.inFlight, d.txFull, d.txInvalid, ok(lost))
 	fmt.Fprintf(&b, "leaks    driver open fds %d at start, %d at end; goroutines %d, %d, of which workqueue workers (kworker threads) %d, %d; threads %d, %d\n",
 		s.start.fds, s.end.fds, s.start.goroutines, s.end.goroutines, s.start.kworkers, s.end.kworkers, s.start.threads, s.end.threads)
+	for _, l := range s.end.stacks.others().diff(s.start.stacks.others()) {
+		fmt.Fprintf(&b, "         goroutines other than workers, start -> end: %s\n", l)
+	}
 	fmt.Fprintf(&b, "rtt      p50 %v p99 %v max %v\n", roundDur(s.p50), roundDur(s.p99), roundDur(s.max))
 	return b.String()
 }

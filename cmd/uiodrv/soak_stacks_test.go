@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The soak's goroutine leak check compares kinds of goroutines, not only
+// their number: the driver serves its goroutine profile (pprof, debug=1) on
+// its metrics listener, the guest helper folds it into one line per stack,
+// and the host compares the start's stacks with the end's.
+
+// goroutineStacks is a goroutine profile folded by stack: each key is the
+// stack's functions, innermost first, with their source lines.
+type goroutineStacks map[string]int
+
+// parseGoroutineProfile folds a debug=1 goroutine profile ("N @ pc..."
+// headers, then "#\tpc\tfunc+off\tfile:line" frames, a blank line between
+// groups).
+func parseGoroutineProfile(text string) (goroutineStacks, error) {
+	st := goroutineStacks{}
+	var n int
+	var frames []string
+	flush := func() {
+		if n > 0 {
+			st[strings.Join(frames, " < ")] += n
+		}
+		n, frames = 0, nil
+	}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		switch {
+		case strings.HasPrefix(l, "goroutine profile:"):
+		case strings.TrimSpace(l) == "":
+			flush()
+		case strings.HasPrefix(l, "#"):
+			f := strings.Fields(l)
+			if len(f) < 4 {
+				continue // "# labels: ..."
+			}
+			fn := f[2]
+			if i := strings.LastIndex(fn, "+0x"); i > 0 {
+				fn = fn[:i]
+			}
+			frames = append(frames, fn+" "+path.Base(f[3]))
+		default:
+			flush()
+			i := strings.Index(l, " @ ")
+			if i < 0 {
+				return nil, fmt.Errorf("goroutine profile: unexpected line %q", l)
+			}
+			c, err := strconv.Atoi(l[:i])
+			if err != nil {
+				return nil, fmt.Errorf("goroutine profile: unexpected line %q", l)
+			}
+			n = c
+		}
+	}
+	flush()
+	if len(st) == 0 {
+		return nil, fmt.Errorf("goroutine profile: no stacks")
+	}
+	return st, sc.Err()
+}
+
+func (st goroutineStacks) total() int {
+	n := 0
+	for _, c := range st {
+		n += c
+	}
+	return n
+}
+
+// lines are the stacks in a stable order, "count stack" each.
+func (st goroutineStacks) lines() []string {
+	var out []string
+	for k, c := range st {
+		out = append(out, fmt.Sprintf("%d %s", c, k))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// diff lists the stacks whose count differs from base's, as
+// "base -> st: stack".
+func (st goroutineStacks) diff(base goroutineStacks) []string {
+	var out []string
+	for k, c := range st {
+		if base[k] != c {
+			out = append(out, fmt.Sprintf("%d -> %d: %s", base[k], c, k))
+		}
+	}
+	for k, c := range base {
+		if _, ok := st[k]; !ok {
+			out = append(out, fmt.Sprintf("%d -> 0: %s", c, k))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// stackLine records a helper's "SOAK STACK n: count stack" line; w.mu is held.
+func (w *soakWatch) stackLine(rest string) {
+	var n, c int
+	i := strings.Index(rest, ": ")
+	if i < 0 {
+		return
+	}
+	if _, err := fmt.Sscanf(rest[:i], "%d", &n); err != nil {
+		return
+	}
+	rest = rest[i+2:]
+	j := strings.IndexByte(rest, ' ')
+	if j < 0 {
+		return
+	}
+	if _, err := fmt.Sscanf(rest[:j], "%d", &c); err != nil {
+		return
+	}
+	if w.stacks == nil {
+		w.stacks = map[int]goroutineStacks{}
+	}
+	if w.stacks[n] == nil {
+		w.stacks[n] = goroutineStacks{}
+	}
+	w.stacks[n][rest[j+1:]] = c
+}
+
+// dumpStacks has the guest helper print the driver's goroutine stacks and
+// returns them.
+func (s *soak) dumpStacks(ctx context.Context) (goroutineStacks, error) {
+	s.ndumps++
+	n := s.ndumps
+	if err := s.vm.Signal(0, syscall.SIGHUP); err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	line, err := s.vm.WaitOutput(wctx, 0, fmt.Sprintf("SOAK STACKS %d:", n))
+	if err != nil {
+		return nil, err
+	}
+	var total int
+	i := strings.Index(line, "goroutines ")
+	if i < 0 {
+		return nil, fmt.Errorf("stacks: %q", line)
+	}
+	if _, err := fmt.Sscanf(line[i:], "goroutines %d", &total); err != nil {
+		return nil, fmt.Errorf("stacks %q: %v", line, err)
+	}
+	if !strings.HasSuffix(line, "error <nil>") {
+		return nil, fmt.Errorf("stacks: %q", line)
+	}
+	s.w.mu.Lock()
+	st := s.w.stacks[n]
+	delete(s.w.stacks, n)
+	s.w.mu.Unlock()
+	if st.total() != total {
+		return nil, fmt.Errorf("stacks %d: %d goroutines in the lines, %d said", n, st.total(), total)
+	}
+	return st, nil
+}
+
+// isWorker tells a workqueue worker's stack (deferral's worker_thread).
+func isWorker(stack string) bool { return strings.Contains(stack, "deferral.(*worker).loop ") }
+
+// others are the stacks of goroutines other than workqueue workers.
+func (st goroutineStacks) others() goroutineStacks {
+	o := goroutineStacks{}
+	for k, c := range st {
+		if !isWorker(k) {
+			o[k] = c
+		}
+	}
+	return o
+}
