@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // WQFlags are workqueue flags (WQ_*).
@@ -24,7 +25,8 @@ const (
 	// cap: it starts a worker when the running one sleeps, which it learns from
 	// the scheduler (wq_worker_sleeping). Go cannot see a thread sleep, so here
 	// a worker is started whenever work is queued and no worker is idle, up to
-	// this many.
+	// this many. Workers beyond a pool's last idle one exit after
+	// IdleWorkerTimeout idle, as the kernel's do.
 	MaxWorkersPerPool = 16
 )
 
@@ -141,6 +143,9 @@ type Workqueue struct {
 	// pool's workers (MaxWorkersPerPool unless set there).
 	sched      Sched
 	maxWorkers int
+	// idleTimeout is how long a pool's workers beyond its last idle one
+	// may stay idle (IdleWorkerTimeout; tests shorten it). Guarded by mu.
+	idleTimeout time.Duration
 }
 
 // NewWorkqueue is alloc_workqueue(name, flags, maxActive); maxActive 0 means
@@ -158,7 +163,7 @@ func newWorkqueue(name string, flags WQFlags, maxActive int, sched Sched, maxWor
 		maxActive = WQDefaultActive
 	}
 	wq := &Workqueue{name: name, flags: flags, maxActive: maxActive, executing: map[*Work]*worker{},
-		sched: sched, maxWorkers: maxWorkers}
+		sched: sched, maxWorkers: maxWorkers, idleTimeout: IdleWorkerTimeout}
 	wq.doneCond = sync.NewCond(&wq.mu)
 	cpus := []int{-1}
 	if flags&WQUnbound == 0 {
@@ -168,9 +173,7 @@ func newWorkqueue(name string, flags WQFlags, maxActive int, sched Sched, maxWor
 		}
 	}
 	for _, cpu := range cpus {
-		p := &wqPool{wq: wq, cpu: cpu}
-		p.cond = sync.NewCond(&wq.mu)
-		wq.pools = append(wq.pools, p)
+		wq.pools = append(wq.pools, newPool(wq, cpu))
 	}
 	wq.mu.Lock()
 	defer wq.mu.Unlock()
@@ -178,7 +181,7 @@ func newWorkqueue(name string, flags WQFlags, maxActive int, sched Sched, maxWor
 		if err := p.startWorkerLocked(true); err != nil {
 			wq.closed = true
 			for _, p := range wq.pools {
-				p.cond.Broadcast()
+				p.wakeAllLocked()
 			}
 			wq.mu.Unlock()
 			wq.workers.Wait()
@@ -209,7 +212,7 @@ func (wq *Workqueue) Close() error {
 		}
 		wq.closed = true
 		for _, p := range wq.pools {
-			p.cond.Broadcast()
+			p.wakeAllLocked()
 		}
 		wq.mu.Unlock()
 		wq.workers.Wait()

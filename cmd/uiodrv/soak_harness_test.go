@@ -239,27 +239,28 @@ func (s *soak) probe(ctx context.Context) (soakProbe, error) {
 	return p, nil
 }
 
-// leakProbe is the probe with the fewest goroutines other than workqueue
-// workers of ten, 500 ms apart, with traffic paused, together with the
-// driver's goroutine stacks read right after it. Goroutines come and go
-// (the metrics scrape itself, a worker being started), so one probe can
-// miss the floor.
+// leakProbe takes ten probes, 500 ms apart, with traffic paused, each with
+// the driver's goroutine stacks read right after it. It returns the last
+// probe's counts with the stacks' floor over the ten (floor): goroutines
+// come and go (the metrics scrape's own connection, a worker starting), so
+// a leak is a stack whose floor grew, not a count that moved.
 func (s *soak) leakProbe(ctx context.Context) (soakProbe, error) {
-	var best soakProbe
+	var p soakProbe
+	var dumps []goroutineStacks
 	for i := 0; i < 10; i++ {
 		time.Sleep(500 * time.Millisecond)
-		p, err := s.probe(ctx)
+		var err error
+		if p, err = s.probe(ctx); err != nil {
+			return p, err
+		}
+		st, err := s.dumpStacks(ctx)
 		if err != nil {
 			return p, err
 		}
-		if p.stacks, err = s.dumpStacks(ctx); err != nil {
-			return p, err
-		}
-		if i == 0 || p.stacks.others().total() < best.stacks.others().total() {
-			best = p
-		}
+		dumps = append(dumps, st)
 	}
-	return best, nil
+	p.stacks = floor(dumps)
+	return p, nil
 }
 
 // flap sets the link down and up through QMP, with the sender paused, and

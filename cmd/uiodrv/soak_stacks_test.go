@@ -27,12 +27,17 @@ type goroutineStacks map[string]int
 func parseGoroutineProfile(text string) (goroutineStacks, error) {
 	st := goroutineStacks{}
 	var n int
+	var pcs string
 	var frames []string
 	flush := func() {
 		if n > 0 {
-			st[strings.Join(frames, " < ")] += n
+			k := strings.Join(frames, " < ")
+			if k == "" {
+				k = "(no frames) @ " + pcs // runtime.goexit alone, which pprof never prints
+			}
+			st[k] += n
 		}
-		n, frames = 0, nil
+		n, pcs, frames = 0, "", nil
 	}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -44,6 +49,10 @@ func parseGoroutineProfile(text string) (goroutineStacks, error) {
 			flush()
 		case strings.HasPrefix(l, "#"):
 			f := strings.Fields(l)
+			if len(f) == 2 && strings.HasPrefix(f[1], "0x") {
+				frames = append(frames, "? "+f[1]) // no symbol
+				continue
+			}
 			if len(f) < 4 {
 				continue // "# labels: ..."
 			}
@@ -62,7 +71,7 @@ func parseGoroutineProfile(text string) (goroutineStacks, error) {
 			if err != nil {
 				return nil, fmt.Errorf("goroutine profile: unexpected line %q", l)
 			}
-			n = c
+			n, pcs = c, strings.TrimSpace(l[i+3:])
 		}
 	}
 	flush()
@@ -168,6 +177,40 @@ func (s *soak) dumpStacks(ctx context.Context) (goroutineStacks, error) {
 		return nil, fmt.Errorf("stacks %d: %d goroutines in the lines, %d said", n, st.total(), total)
 	}
 	return st, nil
+}
+
+// floor is, for each stack, the fewest goroutines any of the dumps shows
+// with it (0 if one lacks it): what stays through all of them. A goroutine
+// that comes and goes between dumps (a scrape's connection reader, a worker
+// being started) has floor 0; a leaked one is in every dump.
+func floor(dumps []goroutineStacks) goroutineStacks {
+	fl := goroutineStacks{}
+	if len(dumps) == 0 {
+		return fl
+	}
+	for k := range dumps[0] {
+		m := dumps[0][k]
+		for _, d := range dumps[1:] {
+			m = min(m, d[k])
+		}
+		if m > 0 {
+			fl[k] = m
+		}
+	}
+	return fl
+}
+
+// grown lists the stacks end has more of than start, as "start -> end:
+// stack".
+func grown(start, end goroutineStacks) []string {
+	var out []string
+	for k, c := range end {
+		if c > start[k] {
+			out = append(out, fmt.Sprintf("%d -> %d: %s", start[k], c, k))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // isWorker tells a workqueue worker's stack (deferral's worker_thread).
