@@ -239,30 +239,6 @@ func (s *soak) probe(ctx context.Context) (soakProbe, error) {
 	return p, nil
 }
 
-// leakProbe takes ten probes, 500 ms apart, with traffic paused, each with
-// the driver's goroutine stacks read right after it. It returns the last
-// probe's counts with the stacks' floor over the ten (floor): goroutines
-// come and go (the metrics scrape's own connection, a worker starting), so
-// a leak is a stack whose floor grew, not a count that moved.
-func (s *soak) leakProbe(ctx context.Context) (soakProbe, error) {
-	var p soakProbe
-	var dumps []goroutineStacks
-	for i := 0; i < 10; i++ {
-		time.Sleep(500 * time.Millisecond)
-		var err error
-		if p, err = s.probe(ctx); err != nil {
-			return p, err
-		}
-		st, err := s.dumpStacks(ctx)
-		if err != nil {
-			return p, err
-		}
-		dumps = append(dumps, st)
-	}
-	p.stacks = floor(dumps)
-	return p, nil
-}
-
 // flap sets the link down and up through QMP, with the sender paused, and
 // waits for the driver to see each edge.
 func (s *soak) flap(ctx context.Context) {
