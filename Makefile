@@ -39,9 +39,10 @@ labtest: lab-setup
 # The 30-minute soak (TestLabSoak; make test runs its 2-minute version): reflect
 # at 500 frames/s, link down/up every 10 s through QMP, a handler panic every
 # 100,000 frames, a reset under the driver halfway, SIGSTOP/SIGCONT every 30 s;
-# every frame accounted for, fds and goroutines as at the start. Its summary
-# goes to .soak.txt. SOAK_NOLOCK=1 runs it without the host-wide lab lock
-# (beside other lab boots, which it then slows), SOAK_CPUS the guest's vCPUs.
+# every frame accounted for, fds as at the start, no goroutine stack grown
+# (README, the soak). Its summary goes to .soak.txt. SOAK_NOLOCK=1 runs it
+# without the host-wide lab lock (beside other lab boots, which it then slows),
+# SOAK_CPUS the guest's vCPUs.
 SOAK_DURATION ?= 30m
 SOAK_RATE     ?= 500
 SOAK_CPUS     ?= 2

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -102,6 +103,14 @@ func serveMetrics(ln net.Listener, dev, mode string, snap func() *driver.Stats, 
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// The goroutines' stacks, grouped (pprof's goroutine profile, text form
+	// debug=1): the soak's leak check compares them at its start and end.
+	// Only this profile is served, not net/http/pprof's CPU and trace
+	// endpoints, which would let a scraper load the driver.
+	mux.HandleFunc("/debug/pprof/goroutine", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_ = pprof.Lookup("goroutine").WriteTo(w, 1)
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -22,7 +23,8 @@ import (
 // from the driver. On SIGUSR1 it resets the NIC through sysfs (the kernel's
 // pci_reset_function, as VFIO_DEVICE_RESET does, under the driver's feet);
 // on SIGUSR2 it prints the driver's open fds (/proc), goroutines (its
-// metrics endpoint) and threads; on SIGTERM it ends.
+// metrics endpoint) and threads; on SIGHUP the driver's goroutine stacks
+// (its goroutine profile, one line per stack); on SIGTERM it ends.
 func TestGuestSoakHelper(t *testing.T) {
 	labtest.InGuest(t)
 	bdf, metrics := os.Getenv("SOAK_BDF"), os.Getenv("SOAK_METRICS")
@@ -31,11 +33,11 @@ func TestGuestSoakHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	sig := make(chan os.Signal, 8)
-	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	method := readTrim(dev + "/reset_method")
 	fmt.Printf("SOAK HELPER ready: %s reset_method %q\n", bdf, method)
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resets, probes := 0, 0
+	resets, probes, dumps := 0, 0, 0
 	for s := range sig {
 		switch s {
 		case syscall.SIGUSR1:
@@ -53,6 +55,13 @@ func TestGuestSoakHelper(t *testing.T) {
 			}
 			fmt.Printf("SOAK PROBE %d: pid %d fds %d goroutines %.0f threads %d kworkers %d nic_rx_good %.0f error %v\n",
 				probes, pid, fds, m["go_goroutines"], threads, kworkers, m["uiodrv_nic_rx_good_total"], err)
+		case syscall.SIGHUP:
+			dumps++
+			st, err := fetchStacks(client, "http://"+metrics+"/debug/pprof/goroutine")
+			for _, l := range st.lines() {
+				fmt.Printf("SOAK STACK %d: %s\n", dumps, l)
+			}
+			fmt.Printf("SOAK STACKS %d: goroutines %d error %v\n", dumps, st.total(), err)
 		default:
 			fmt.Printf("SOAK HELPER done: %d resets, %d probes\n", resets, probes)
 			return
@@ -121,4 +130,21 @@ func scrape(c *http.Client, url string) (map[string]float64, error) {
 		return m, fmt.Errorf("%s: no go_goroutines (%v)", url, sc.Err())
 	}
 	return m, nil
+}
+
+// fetchStacks reads the driver's goroutine profile, folded by stack.
+func fetchStacks(c *http.Client, url string) (goroutineStacks, error) {
+	resp, err := c.Get(url + "?debug=1")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return parseGoroutineProfile(string(b))
 }

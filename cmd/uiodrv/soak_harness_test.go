@@ -26,6 +26,7 @@ type soakWatch struct {
 	gen     uint64 // lines that told the link state
 	reinits int    // watchdog re-initialisations logged
 	stats   int
+	stacks  map[int]goroutineStacks // the helper's SOAK STACK lines, by dump
 }
 
 func newSoakWatch(t *testing.T) *soakWatch {
@@ -51,6 +52,10 @@ func (w *soakWatch) Write(b []byte) (int, error) {
 
 // line handles one "[cmd] text" line; w.mu is held.
 func (w *soakWatch) line(line string) {
+	if rest, ok := strings.CutPrefix(line, "[0] SOAK STACK "); ok {
+		w.stackLine(rest)
+		return
+	}
 	isDriver := strings.HasPrefix(line, "[1] ")
 	isStats := isDriver && strings.HasPrefix(line, "[1] rx ")
 	if isDriver {
@@ -119,6 +124,7 @@ type soak struct {
 
 	paused atomic.Bool
 	sum    soakSummary
+	ndumps int // goroutine stack dumps asked of the helper
 }
 
 func newSoak(t *testing.T, vm *qemu.VM, w *soakWatch, o soakOptions) *soak {
@@ -233,26 +239,6 @@ func (s *soak) probe(ctx context.Context) (soakProbe, error) {
 	return p, nil
 }
 
-// leakProbe is the probe with the fewest goroutines of ten, 500 ms apart,
-// with traffic paused. Goroutines other than workqueue workers come and go
-// by 1-3 (the second 30-minute run read 10 to 13 all along, 10 again 20 s
-// before its end, and 12 in each of its last three probes), so one probe,
-// or three, can miss the floor.
-func (s *soak) leakProbe(ctx context.Context) (soakProbe, error) {
-	var best soakProbe
-	for i := 0; i < 10; i++ {
-		time.Sleep(500 * time.Millisecond)
-		p, err := s.probe(ctx)
-		if err != nil {
-			return p, err
-		}
-		if i == 0 || p.goroutines-p.kworkers < best.goroutines-best.kworkers {
-			best = p
-		}
-	}
-	return best, nil
-}
-
 // flap sets the link down and up through QMP, with the sender paused, and
 // waits for the driver to see each edge.
 func (s *soak) flap(ctx context.Context) {
@@ -354,6 +340,7 @@ func (s *soak) run(ctx context.Context) *soakSummary {
 	if s.sum.start, err = s.leakProbe(ctx); err != nil {
 		s.t.Errorf("start probe: %v", err)
 	}
+	s.t.Logf("soak: the driver's goroutines at the start:\n%s", strings.Join(s.sum.start.stacks.lines(), "\n"))
 	s.resume(p)
 	resetAt := (s.o.duration / 2 / s.o.flapEvery) * s.o.flapEvery
 	nextFlap, nextStop := s.o.flapEvery, s.o.flapEvery/2+s.o.stopEvery
@@ -380,6 +367,7 @@ func (s *soak) run(ctx context.Context) *soakSummary {
 	if s.sum.end, err = s.leakProbe(ctx); err != nil {
 		s.t.Errorf("end probe: %v", err)
 	}
+	s.t.Logf("soak: the driver's goroutines at the end:\n%s", strings.Join(s.sum.end.stacks.lines(), "\n"))
 	s.resume(p)
 	s.paused.Store(true)
 	close(stop)
