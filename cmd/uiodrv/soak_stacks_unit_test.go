@@ -42,30 +42,19 @@ func TestGoroutineStacks(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		<-started
 	}
-	// Other tests' goroutines may start or end meanwhile (the package's
-	// tests run in parallel): judge only this test's own.
-	ours := func(d []string) []string {
-		var o []string
-		for _, e := range d {
-			if strings.Contains(e, "parkedForStackTest") {
-				o = append(o, e)
-			}
-		}
-		return o
-	}
 	during := read()
-	d := ours(during.diff(base))
+	d := during.diff(base)
 	if len(d) != 1 || !strings.HasPrefix(d[0], "0 -> 3: ") || !strings.Contains(d[0], "/cmd/uiodrv.parkedForStackTest soak_stacks_unit_test.go:") {
 		t.Errorf("three parked goroutines: diff %q", d)
 	}
 	close(stop)
 	for i := 0; i < 100; i++ {
-		if len(ours(read().diff(base))) == 0 {
+		if len(read().diff(base)) == 0 {
 			break
 		}
 		time.Sleep(10 * time.Millisecond) // the goroutines are ending
 	}
-	if d := ours(read().diff(base)); len(d) != 0 {
+	if d := read().diff(base); len(d) != 0 {
 		t.Errorf("after they ended: diff %q", d)
 	}
 	if isWorker("main.f x.go:1 < deferral.foo y.go:2") || !isWorker("runtime.gopark proc.go:1 < github.com/uiodrv/uiodrv/deferral.(*worker).loop workqueue.go:3") {
