@@ -67,6 +67,9 @@ func (o *LabOptions) rtRuns(kernel bool) []rtRun {
 				}
 				for _, sc := range scheds {
 					for _, th := range ths {
+						if th == driver.TopHalfThread && m != deferral.ModeThreaded.String() {
+							continue // the IRQ thread taking the interrupt: threaded only
+						}
 						runs = append(runs, rtRun{mode: m, th: th, rate: r, rep: rep, sched: sc})
 					}
 					if o.RTTopNone && (m == deferral.ModeThreaded.String() || m == deferral.ModeWorkqueue.String()) {

@@ -267,8 +267,10 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			}
 			env := rp.Env()
 			// Diagnostic switches of the deferral package pass through.
-			if v, ok := os.LookupEnv("UIODRV_DL_SELF_ENFORCE"); ok {
-				env = append(env, "UIODRV_DL_SELF_ENFORCE="+v)
+			for _, k := range []string{"UIODRV_DL_SELF_ENFORCE", "UIODRV_HRTICK_DL"} {
+				if v, ok := os.LookupEnv(k); ok {
+					env = append(env, k+"="+v)
+				}
 			}
 			cfg.Commands = append(cfg.Commands, qemu.Command{Args: []string{guest, "-test.v", "-test.count=1",
 				"-test.run", "^TestGuestRT$"}, Env: env, Timeout: 3*o.RTTime + 45*time.Second})

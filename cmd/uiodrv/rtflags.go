@@ -21,6 +21,7 @@ type rtFlags struct {
 
 	sched        deferral.Sched
 	topNone      bool // --top-half none
+	topThread    bool // --top-half thread
 	bhCPUGiven   bool // --bh-cpu was on the command line
 	prevProcs    int  // GOMAXPROCS before sizing
 	procs        int  // GOMAXPROCS after sizing
@@ -53,6 +54,15 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 	if fs.Changed("rt-mem-limit") && !r.lock {
 		return usagef("--rt-mem-limit is only used with --rt-lock")
 	}
+	if r.topThread {
+		switch {
+		case mode != deferral.ModeThreaded:
+			return usagef("--top-half thread applies to --mode threaded (its IRQ thread takes the interrupt itself); in %v mode "+
+				"use light, or none for workqueue", mode)
+		case fs.Changed("rt-prio"):
+			return usagef("--top-half thread runs the whole interrupt at the IRQ thread's class (--bh-sched, --thread-prio); drop --rt-prio")
+		}
+	}
 	if r.topNone {
 		switch {
 		case mode != deferral.ModeThreaded && mode != deferral.ModeWorkqueue:
@@ -83,9 +93,9 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 			"spanning its root domain, so it cannot be pinned; drop --bh-cpu (the thread may run on every CPU the process "+
 			"may use), or run uiodrv in a cpuset partition of its own (cgroup v2 cpuset.cpus.partition=root)", s)
 	}
-	if r.topNone && s.Policy == deferral.PolicyDeadline && fs.Changed("irq-cpu") {
-		return usagef("--top-half none with --bh-sched %v: the top half takes the deadline class, which cannot be pinned; "+
-			"drop --irq-cpu", s)
+	if (r.topNone || r.topThread) && s.Policy == deferral.PolicyDeadline && fs.Changed("irq-cpu") {
+		return usagef("--top-half none or thread with --bh-sched %v: the top half takes the deadline class, which cannot be "+
+			"pinned; drop --irq-cpu", s)
 	}
 	r.sched = s
 	return nil
@@ -95,11 +105,15 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 // thread of the bottom half's own class (deferral.BottomHalfSched) instead of
 // SCHED_FIFO --rt-prio: nothing of the driver runs above the bottom half. A
 // deadline class cannot be pinned, so that top half runs unpinned too.
+// --top-half thread does the same with TopHalfThread (one thread).
 func (r *rtFlags) applyTopNone(cfg *driver.Config, threadPrio int) {
-	if !r.topNone {
+	if !r.topNone && !r.topThread {
 		return
 	}
 	cfg.TopHalf, cfg.RTPrio = driver.TopHalfLight, 0
+	if r.topThread {
+		cfg.TopHalf = driver.TopHalfThread
+	}
 	cfg.IRQSched = deferral.BottomHalfSched(cfg.Mode, r.sched, threadPrio)
 	if cfg.IRQSched.Policy == deferral.PolicyDeadline {
 		// The kernel refuses a deadline thread pinned narrower than its
