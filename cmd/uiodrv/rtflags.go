@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/spf13/pflag"
+	"go.uber.org/zap"
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
@@ -146,6 +147,27 @@ func (r *rtFlags) preflight(bhCPU, ports int) error {
 		_ = deferral.GCOff(r.memLimit << 20) // for the life of the process
 	}
 	return nil
+}
+
+// warnHRTick warns, for a deadline class, when the kernel enforces the
+// runtime only at its tick: without the HRTICK_DL scheduler feature a
+// deadline thread overruns its runtime by up to a tick (4 ms at HZ=250)
+// before it is throttled, and a real-time task on its CPU waits that long
+// (deferral/hrtick.go). uiodrv does not change the system-wide setting.
+func (r *rtFlags) warnHRTick(log *zap.Logger) {
+	if r.sched.Policy != deferral.PolicyDeadline {
+		return
+	}
+	fix := "echo " + deferral.HRTickDL + " > " + deferral.SchedFeaturesPath
+	on, err := deferral.SchedFeature(deferral.HRTickDL)
+	switch {
+	case err != nil:
+		log.Warn("cannot tell whether the kernel enforces deadline runtimes with an hrtimer; without it a deadline bottom "+
+			"half can overrun its runtime by a scheduler tick", zap.Error(err), zap.String("fix", "mount debugfs and "+fix))
+	case !on:
+		log.Warn("the kernel enforces deadline runtimes only at its tick (HRTICK_DL off): the bottom half can overrun "+
+			"its runtime by a tick (4 ms at HZ=250)", zap.String("fix", fix))
+	}
 }
 
 // started sizes GOMAXPROCS from the threads the port locked and notes the

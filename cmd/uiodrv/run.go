@@ -175,6 +175,7 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	if err := f.rt.preflight(f.bhCPU, len(f.targets())); err != nil {
 		return err
 	}
+	f.rt.warnHRTick(log)
 
 	// From here on the device is opened; every path closes it.
 	var fwd *driver.Port
