@@ -42,6 +42,8 @@ func TestRTFlagUsageErrors(t *testing.T) {
 		{[]string{"--mode", "threaded", "--top-half", "none", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
 		{[]string{"--mode", "threaded", "--top-half", "heavy"}, "copy, light, none, thread"},
 		{[]string{"--mode", "workqueue", "--top-half", "thread"}, "applies to --mode threaded"},
+		{[]string{"--mode", "threaded", "--bh-sched", "deadline:200us/1ms@4096"}, "does not exist"},
+		{[]string{"--mode", "threaded", "--bh-sched", "fifo:50@1"}, "valid forms"},
 		{[]string{"--mode", "threaded", "--top-half", "thread", "--rt-prio", "90"}, "drop --rt-prio"},
 		{[]string{"--mode", "threaded", "--top-half", "thread", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
 	}
