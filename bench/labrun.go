@@ -140,6 +140,10 @@ type LabOptions struct {
 	// RTNoIdle drops the idle-floor runs (hang checks: many short runs
 	// whose misses are not compared).
 	RTNoIdle bool
+	// RTRows, unless empty, keeps only the uiodrv runs whose key
+	// (rtRun.key: "mode[+class]/top", e.g. "threaded+deadline/thread") it
+	// lists; the idle floor and the kernel's row are kept (labrt.go).
+	RTRows []string
 	// RTTopNone adds, for threaded and workqueue (and their RTBHSched
 	// runs), a run with no top half above the bottom half: the light top
 	// half on a thread of the bottom half's own class (driver.Config.IRQSched;
