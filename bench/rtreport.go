@@ -102,6 +102,9 @@ type rtKey struct {
 
 func rowLabel(r *RTResult) string {
 	l := r.Mode
+	if base, _, ok := strings.Cut(l, "+"); ok && r.Sched != "" {
+		l = base + "+" + r.Sched // the reservation's parameters: boots may differ
+	}
 	if r.TopHalf != "" && r.TopHalf != "default" && r.Mode != "idle" && r.Mode != "kernel" && r.Mode != "busypoll" {
 		l += " (" + r.TopHalf + " top half)"
 	}
