@@ -199,15 +199,16 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		"(threaded only) no top-half thread at all: the IRQ thread waits on the interrupt itself) and every pinned bottom " +
 		"half run too; a deadline thread may run on both vCPUs (the kernel refuses to pin one). The handler only counts frames. **Misses** are wake-ups at least 1 ms late (cyclictest's latency " +
 		">= 1000 µs) per run; cyclictest skips the releases a late wake-up overran, so one 50 ms stall is one miss. Cells: the " +
-		"median over the repetitions of a boot, (min–max) when there are several; ratios are of medians. Each row is one boot: " +
+		"median over the repetitions of a boot, (min–max) when there are several; ratios are of medians, and \"per rep\" " +
+		"ratios pair each run with the idle floor or kernel run of the same repetition (median and range of those ratios). Each row is one boot: " +
 		"its idle floor and kernel row come from that boot. Frames/s: what the count handler (or the kernel's AF_PACKET reader) " +
 		"counted per second of the run; carried: that as a share of the offered rate (median, ≥ the lowest run); the kernel row shows what this lab loses before any driver (QEMU's socket buffer). NIC missed: the e1000's missed-packet count (MPC, no free descriptor) as the driver's " +
 		"statistics report it over the run; it grew monotonically across the runs of a boot, so it looks cumulative since the boot " +
 		"(the register is read-to-clear and the driver's baseline is not): an upper bound on a run's loss, not a per-run count.\n\n")
 	for _, l := range labels {
 		w("## %s\n\n", l)
-		w("| boot | traffic | misses | idle floor | × idle | kernel (cyclictest) | × kernel | wake-up p99 (ms) | max (ms) | frames/s | carried | NIC missed (≤) | runs (failed/hung) |\n")
-		w("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		w("| boot | traffic | misses | idle floor | × idle | × idle, per rep | kernel (cyclictest) | × kernel | × kernel, per rep | wake-up p99 (ms) | max (ms) | frames/s | carried | NIC missed (≤) | runs (failed/hung) |\n")
+		w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, kind := range kinds {
 			idle := field(groups[rtKey{kind, "idle", -1}], "misses")
 			for _, rate := range rates {
@@ -233,15 +234,43 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 				}
 				p99, mx := field(rs, "p99"), field(rs, "max")
 				fps := perSec(rs, "processed")
-				w("| %s | %s | %s | %s | %s | %s | %s | %.2f | %.1f | %s | %s | %s | %d (%d/%d) |\n", kind, rateName(rate), m, idle,
-					ratio(m, idle), kern, ratio(m, kern), p99.med/1e6, mx.med/1e6, fps, carried(fps, rate), field(rs, "hwmissed"),
-					len(rs), failed, hung)
+				idleRuns, kernRuns := groups[rtKey{kind, "idle", -1}], groups[rtKey{kind, "kernel", rate}]
+				w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.1f | %s | %s | %s | %d (%d/%d) |\n", kind, rateName(rate), m, idle,
+					ratio(m, idle), perRepRatio(rs, idleRuns), kern, ratio(m, kern), perRepRatio(rs, kernRuns), p99.med/1e6, mx.med/1e6,
+					fps, carried(fps, rate), field(rs, "hwmissed"), len(rs), failed, hung)
 			}
 		}
 		w("\n")
 	}
 	writeHangChecks(&b, checks)
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), b.Bytes(), 0o644)
+}
+
+// perRepRatio pairs each run with the reference run (idle floor, kernel) of
+// the same repetition and gives the median ratio of their misses, and its
+// range: the shared host's load drifts between repetitions more than
+// between the runs of one.
+func perRepRatio(rs, ref []*RTResult) string {
+	refOf := map[int]float64{}
+	for _, r := range ref {
+		if r.Err == "" && r.Fields["jobs"] > 0 && r.Fields["misses"] > 0 {
+			refOf[r.Rep] = r.Fields["misses"]
+		}
+	}
+	var xs []float64
+	for _, r := range rs {
+		if d, ok := refOf[r.Rep]; ok && r.Err == "" && r.Fields["jobs"] > 0 {
+			xs = append(xs, r.Fields["misses"]/d)
+		}
+	}
+	st := statsOf(xs)
+	switch st.n {
+	case 0:
+		return "–"
+	case 1:
+		return fmt.Sprintf("%.2f", st.med)
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", st.med, st.min, st.max)
 }
 
 // carried is the share of the offered rate that was counted (median, and
