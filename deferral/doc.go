@@ -194,8 +194,8 @@
 // Three things stand between a deadline bottom half and a SCHED_FIFO task on
 // the CPU of its interrupt; each was looked at in the lab (TCG, 2 vCPUs,
 // cyclictest FIFO 80 every 1 ms on vCPU 0 with the e1000's interrupt,
-// 20 000 frames/s; misses per 10 s; bench/rt/RESULTS.md for the measured
-// tables):
+// 20 000 frames/s; misses per 10 s in the exploratory boots,
+// bench/rt/experiments; per 30 s in bench/rt/RESULTS.md):
 //
 //   - Enforcement at the tick. The kernel charges a deadline task's runtime
 //     in update_curr_dl and throttles it once the runtime is used; that runs
@@ -218,8 +218,9 @@
 //     ("none") a deadline bottom half is two deadline threads, and the
 //     kernel moves a woken deadline thread off its CPU when the deadline
 //     task running there outranks it (select_task_rq_dl): the two ended on
-//     different vCPUs, one of them the task's, in all 6 such runs looked at,
-//     placed or not. Inline (inline.go) makes the CPU's
+//     different vCPUs, one of them the task's, in all 6 such exploratory
+//     runs, placed or not, and in all 6 workqueue+deadline measurement runs
+//     (its top half on the task's vCPU). Inline (inline.go) makes the CPU's
 //     top-half thread the IRQ thread, as the kernel's irq_thread is for a
 //     NULL primary with IRQF_ONESHOT: one thread, one reservation.
 //   - Placement. A deadline thread cannot be pinned, but the kernel wakes it
@@ -228,16 +229,21 @@
 //     (push/pull). Sched.Start places the thread on a CPU before it becomes a
 //     deadline thread, with its mask still spanning the root domain: a single
 //     deadline thread placed off the task's CPU stayed there for whole runs
-//     (/proc: last CPU 1, 0 migrations, every run looked at). A cpuset
+//     (/proc: last CPU 1, 0 migrations, in every run looked at, the 6
+//     threaded+deadline measurement runs included). A cpuset
 //     partition (cgroup v2 cpuset.cpus.partition=root), the guarantee, was
 //     not needed for that and was not set up.
 //
 // What placement cannot remove under emulation: the bottom half's work on the
 // other vCPU still takes host CPU and QEMU's lock from the task's vCPU, so
 // the task still misses several times its idle floor whenever frames flow
-// (the kernel's own driver too), and a reservation sized for the task's
-// sake carries only part of 20 000 frames/s when the guest charges a thread
-// for host stalls. See bench/ANALYSIS.md for the measured gap.
+// (the kernel's own driver too). Measured with one placed thread
+// (deadline:500us/1ms@1, --top-half thread, threadirqs boot, 30 s x 3):
+// 0.43x the kernel's misses (median per repetition), 2.4-20x the idle floor,
+// every frame counted. Placed off the task's CPU the reservation can be sized
+// for the traffic: 200 µs/1 ms carried 27-80% of 20 000 frames/s under TCG,
+// where the guest charges a thread for host stalls, 500 µs/1 ms 99-100%. See
+// bench/ANALYSIS.md for the gap that remains.
 //
 // # Measuring
 //
