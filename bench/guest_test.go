@@ -163,6 +163,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 // while the host floods.
 func guestRT(t *testing.T, plan *GuestPlan) {
 	task := PeriodicOptions{CPU: 0, Prio: plan.RTTaskPrio, Period: time.Millisecond, Work: plan.RTTaskWork, Duration: plan.RTDuration}
+	applyHRTickDL(os.Stdout) // rtsched_linux.go: UIODRV_HRTICK_DL
 	run := func(tag string, port *driver.Port, srv *Server) {
 		fmt.Printf("RT READY %s\n", tag)
 		time.Sleep(500 * time.Millisecond) // the flood reaches its steady state
@@ -240,6 +241,9 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			IRQCPU: 0, BHCPU: bhcpu, RTPrio: plan.RTIRQPrio, TopHalf: plan.RTTopHalf, BHSched: bhs}
 		if plan.RTTopNone {
 			cfg.TopHalf, cfg.RTPrio, cfg.IRQSched, cfg.IRQCPU = driver.TopHalfLight, 0, TopNoneSched(mode, bhs), bhcpu
+		}
+		if plan.RTTopHalf == driver.TopHalfThread { // one thread at the bottom half's class (labrt.go)
+			cfg.RTPrio, cfg.IRQCPU = 0, bhcpu
 		}
 		port, err := driver.NewPort(dev, cfg)
 		if err != nil {

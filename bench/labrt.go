@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strings"
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
@@ -40,9 +41,30 @@ func (r rtRun) label() string {
 	return r.mode + "+" + r.sched.Policy.String()
 }
 
+// key names a uiodrv run for LabOptions.RTRows: "mode[+class]/top".
+func (r rtRun) key() string { return r.label() + "/" + r.topName() }
+
 // rtRuns lists the real-time runs: per repetition the idle floor, then every
-// rate and mode.
+// rate and mode (only those RTRows lists, when it is set).
 func (o *LabOptions) rtRuns(kernel bool) []rtRun {
+	runs := o.allRTRuns(kernel)
+	if len(o.RTRows) == 0 {
+		return runs
+	}
+	keep := map[string]bool{}
+	for _, k := range o.RTRows {
+		keep[strings.TrimSpace(k)] = true
+	}
+	out := runs[:0]
+	for _, r := range runs {
+		if r.mode == "idle" || r.mode == "kernel" || keep[r.key()] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (o *LabOptions) allRTRuns(kernel bool) []rtRun {
 	rates := o.RTRates
 	if len(rates) == 0 {
 		rates = []float64{o.RTRate}
@@ -67,6 +89,9 @@ func (o *LabOptions) rtRuns(kernel bool) []rtRun {
 				}
 				for _, sc := range scheds {
 					for _, th := range ths {
+						if th == driver.TopHalfThread && m != deferral.ModeThreaded.String() {
+							continue // the IRQ thread taking the interrupt: threaded only
+						}
 						runs = append(runs, rtRun{mode: m, th: th, rate: r, rep: rep, sched: sc})
 					}
 					if o.RTTopNone && (m == deferral.ModeThreaded.String() || m == deferral.ModeWorkqueue.String()) {

@@ -89,3 +89,28 @@ func TestRTRunsBHSched(t *testing.T) {
 		}
 	}
 }
+
+// TestRTRunsRows: the thread top half runs in threaded mode only, and RTRows
+// keeps the listed uiodrv runs (mode[+class]/top) beside idle and kernel.
+func TestRTRunsRows(t *testing.T) {
+	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
+	o := LabOptions{RTModes: []deferral.Mode{deferral.ModeSoftirq, deferral.ModeThreaded, deferral.ModeWorkqueue}, RTRates: []float64{20000},
+		RTTopHalves: []driver.TopHalf{driver.TopHalfLight, driver.TopHalfThread}, RTTopNone: true, RTBHSched: dl, RTReps: 1, RTKernel: true}
+	var all []string
+	for _, r := range o.rtRuns(true) {
+		all = append(all, r.key())
+	}
+	want := "idle/default softirq/light threaded/light threaded/thread threaded/none threaded+deadline/light threaded+deadline/thread " +
+		"threaded+deadline/none workqueue/light workqueue/none workqueue+deadline/light workqueue+deadline/none kernel/default"
+	if strings.Join(all, " ") != want {
+		t.Fatalf("runs\n got %v\nwant %v", strings.Join(all, " "), want)
+	}
+	o.RTRows = []string{"softirq/light", "threaded+deadline/thread", " workqueue/none"}
+	var kept []string
+	for _, r := range o.rtRuns(true) {
+		kept = append(kept, r.key())
+	}
+	if got := strings.Join(kept, " "); got != "idle/default softirq/light threaded+deadline/thread workqueue/none kernel/default" {
+		t.Fatalf("RTRows kept %v", got)
+	}
+}

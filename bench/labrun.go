@@ -140,6 +140,10 @@ type LabOptions struct {
 	// RTNoIdle drops the idle-floor runs (hang checks: many short runs
 	// whose misses are not compared).
 	RTNoIdle bool
+	// RTRows, unless empty, keeps only the uiodrv runs whose key
+	// (rtRun.key: "mode[+class]/top", e.g. "threaded+deadline/thread") it
+	// lists; the idle floor and the kernel's row are kept (labrt.go).
+	RTRows []string
 	// RTTopNone adds, for threaded and workqueue (and their RTBHSched
 	// runs), a run with no top half above the bottom half: the light top
 	// half on a thread of the bottom half's own class (driver.Config.IRQSched;
@@ -267,8 +271,10 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			}
 			env := rp.Env()
 			// Diagnostic switches of the deferral package pass through.
-			if v, ok := os.LookupEnv("UIODRV_DL_SELF_ENFORCE"); ok {
-				env = append(env, "UIODRV_DL_SELF_ENFORCE="+v)
+			for _, k := range []string{"UIODRV_DL_SELF_ENFORCE", "UIODRV_HRTICK_DL"} {
+				if v, ok := os.LookupEnv(k); ok {
+					env = append(env, k+"="+v)
+				}
 			}
 			cfg.Commands = append(cfg.Commands, qemu.Command{Args: []string{guest, "-test.v", "-test.count=1",
 				"-test.run", "^TestGuestRT$"}, Env: env, Timeout: 3*o.RTTime + 45*time.Second})

@@ -102,6 +102,9 @@ type rtKey struct {
 
 func rowLabel(r *RTResult) string {
 	l := r.Mode
+	if base, _, ok := strings.Cut(l, "+"); ok && r.Sched != "" {
+		l = base + "+" + r.Sched // the reservation's parameters: boots may differ
+	}
 	if r.TopHalf != "" && r.TopHalf != "default" && r.Mode != "idle" && r.Mode != "kernel" && r.Mode != "busypoll" {
 		l += " (" + r.TopHalf + " top half)"
 	}
@@ -192,18 +195,20 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	}
 	w("\nThe probe is cyclictest (Debian's rt-tests) at SCHED_FIFO 80, 1 ms interval, pinned to guest vCPU 0, where the " +
 		"e1000's interrupt, uiodrv's top half (SCHED_FIFO 90; with the \"none\" top half, a thread of the bottom half's own " +
-		"class: FIFO 50 threaded, nice -20 workqueue, the same deadline reservation with +deadline) and every pinned bottom " +
+		"class: FIFO 50 threaded, nice -20 workqueue, the same deadline reservation with +deadline; with the \"thread\" top half " +
+		"(threaded only) no top-half thread at all: the IRQ thread waits on the interrupt itself) and every pinned bottom " +
 		"half run too; a deadline thread may run on both vCPUs (the kernel refuses to pin one). The handler only counts frames. **Misses** are wake-ups at least 1 ms late (cyclictest's latency " +
 		">= 1000 µs) per run; cyclictest skips the releases a late wake-up overran, so one 50 ms stall is one miss. Cells: the " +
-		"median over the repetitions of a boot, (min–max) when there are several; ratios are of medians. Each row is one boot: " +
+		"median over the repetitions of a boot, (min–max) when there are several; ratios are of medians, and \"per rep\" " +
+		"ratios pair each run with the idle floor or kernel run of the same repetition (median and range of those ratios). Each row is one boot: " +
 		"its idle floor and kernel row come from that boot. Frames/s: what the count handler (or the kernel's AF_PACKET reader) " +
-		"counted per second of the run. NIC missed: the e1000's missed-packet count (MPC, no free descriptor) as the driver's " +
+		"counted per second of the run; carried: that as a share of the offered rate (median, ≥ the lowest run); the kernel row shows what this lab loses before any driver (QEMU's socket buffer). NIC missed: the e1000's missed-packet count (MPC, no free descriptor) as the driver's " +
 		"statistics report it over the run; it grew monotonically across the runs of a boot, so it looks cumulative since the boot " +
 		"(the register is read-to-clear and the driver's baseline is not): an upper bound on a run's loss, not a per-run count.\n\n")
 	for _, l := range labels {
 		w("## %s\n\n", l)
-		w("| boot | traffic | misses | idle floor | × idle | kernel (cyclictest) | × kernel | wake-up p99 (ms) | max (ms) | frames/s | NIC missed (≤) | runs (failed/hung) |\n")
-		w("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		w("| boot | traffic | misses | idle floor | × idle | × idle, per rep | kernel (cyclictest) | × kernel | × kernel, per rep | wake-up p99 (ms) | max (ms) | frames/s | carried | NIC missed (≤) | runs (failed/hung) |\n")
+		w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, kind := range kinds {
 			idle := field(groups[rtKey{kind, "idle", -1}], "misses")
 			for _, rate := range rates {
@@ -228,15 +233,56 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 					}
 				}
 				p99, mx := field(rs, "p99"), field(rs, "max")
-				w("| %s | %s | %s | %s | %s | %s | %s | %.2f | %.1f | %s | %s | %d (%d/%d) |\n", kind, rateName(rate), m, idle,
-					ratio(m, idle), kern, ratio(m, kern), p99.med/1e6, mx.med/1e6, perSec(rs, "processed"), field(rs, "hwmissed"),
-					len(rs), failed, hung)
+				fps := perSec(rs, "processed")
+				idleRuns, kernRuns := groups[rtKey{kind, "idle", -1}], groups[rtKey{kind, "kernel", rate}]
+				w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.1f | %s | %s | %s | %d (%d/%d) |\n", kind, rateName(rate), m, idle,
+					ratio(m, idle), perRepRatio(rs, idleRuns), kern, ratio(m, kern), perRepRatio(rs, kernRuns), p99.med/1e6, mx.med/1e6,
+					fps, carried(fps, rate), field(rs, "hwmissed"), len(rs), failed, hung)
 			}
 		}
 		w("\n")
 	}
 	writeHangChecks(&b, checks)
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), b.Bytes(), 0o644)
+}
+
+// perRepRatio pairs each run with the reference run (idle floor, kernel) of
+// the same repetition and gives the median ratio of their misses, and its
+// range: the shared host's load drifts between repetitions more than
+// between the runs of one.
+func perRepRatio(rs, ref []*RTResult) string {
+	refOf := map[int]float64{}
+	for _, r := range ref {
+		if r.Err == "" && r.Fields["jobs"] > 0 && r.Fields["misses"] > 0 {
+			refOf[r.Rep] = r.Fields["misses"]
+		}
+	}
+	var xs []float64
+	for _, r := range rs {
+		if d, ok := refOf[r.Rep]; ok && r.Err == "" && r.Fields["jobs"] > 0 {
+			xs = append(xs, r.Fields["misses"]/d)
+		}
+	}
+	st := statsOf(xs)
+	switch st.n {
+	case 0:
+		return "–"
+	case 1:
+		return fmt.Sprintf("%.2f", st.med)
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", st.med, st.min, st.max)
+}
+
+// carried is the share of the offered rate that was counted (median, and
+// the lowest run): "–" for the unpaced flood, whose offered rate is unknown.
+func carried(fps stats, rate float64) string {
+	if rate <= 0 || fps.n == 0 {
+		return "–"
+	}
+	if fps.n == 1 {
+		return fmt.Sprintf("%.0f%%", 100*fps.med/rate)
+	}
+	return fmt.Sprintf("%.0f%% (≥%.0f%%)", 100*fps.med/rate, 100*fps.min/rate)
 }
 
 // HangCheckMax: boots whose runs are shorter are hang checks (many short

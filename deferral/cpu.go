@@ -86,7 +86,8 @@ type CPU struct {
 	fdsClosed bool
 	actions   map[*IRQAction]struct{}
 
-	irqs      []*IRQAction // by epoll slot; top-half thread only
+	irqs      []*IRQAction    // by epoll slot; top-half thread only
+	inline    []*inlineThread // inline IRQ threads (inline.go); top-half thread only
 	stopping  atomic.Bool
 	stop      chan struct{} // closed to stop ksoftirqd
 	done      chan struct{} // closed when the top half has exited
@@ -235,6 +236,7 @@ func (c *CPU) topHalf() {
 				c.handleIRQ(c.irqs[slot])
 			}
 		}
+		c.runInline()
 		c.irqExit()
 	}
 }

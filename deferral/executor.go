@@ -68,6 +68,13 @@ type ExecutorOptions struct {
 	DeferHardIRQs     int
 	FlushTimeout      time.Duration
 	IRQSuspendTimeout time.Duration
+	// Inline, in ModeThreaded, runs the IRQ thread function on CPU's
+	// top-half thread after the primary handlers instead of on a thread of
+	// its own (inline.go): one thread waits on the interrupt and does all
+	// its work, as the kernel's irq_thread for a NULL primary with
+	// IRQF_ONESHOT. Sched then only sizes the deadline self-enforcement:
+	// the thread's class is CPU's (CPUOptions.Sched); ThreadPrio must be 0.
+	Inline bool
 }
 
 // NewExecutor builds the bottom half of o.Mode around o.Poll.
@@ -87,6 +94,9 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 	}
 	if err := checkExecSched(&o); err != nil {
 		return nil, err
+	}
+	if o.Inline && o.Mode != ModeThreaded {
+		return nil, fmt.Errorf("deferral: Inline applies to ModeThreaded, not %v", o.Mode)
 	}
 	switch o.Mode {
 	case ModeTasklet:
@@ -141,6 +151,9 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 		})
 		return e, nil
 	case ModeThreaded:
+		if o.Inline {
+			return newInlineExec(o, reenable)
+		}
 		prio := o.ThreadPrio
 		switch {
 		case prio == 0:

@@ -46,7 +46,8 @@ func (p Policy) String() string {
 
 // SchedForms lists the forms ParseSched accepts, for error messages and help.
 const SchedForms = "fifo:PRIO (1-99), deadline:RUNTIME/PERIOD (deadline = period), " +
-	"deadline:RUNTIME/DEADLINE/PERIOD, or other; e.g. fifo:50, deadline:200us/1ms, deadline:200us/800us/1ms"
+	"deadline:RUNTIME/DEADLINE/PERIOD, each deadline form optionally @CPU (the CPU it starts on; not pinned), or other; " +
+	"e.g. fifo:50, deadline:200us/1ms, deadline:200us/800us/1ms, deadline:200us/1ms@1"
 
 // Kernel bounds of SCHED_DEADLINE parameters (kernel/sched/deadline.c
 // __checkparam_dl): the runtime is kept in units of 2^DL_SCALE ns, and the
@@ -82,6 +83,24 @@ type Sched struct {
 	// Runtime, Deadline and Period are the SCHED_DEADLINE reservation:
 	// Runtime <= Deadline <= Period.
 	Runtime, Deadline, Period time.Duration
+	// Start, for PolicyDeadline, is 1 + the CPU the thread is placed on
+	// before it becomes a deadline thread (the form's "@CPU" suffix; 0: it
+	// stays where it was created). Placed, not pinned: its mask still
+	// spans the root domain, and the kernel keeps a deadline thread on the
+	// CPU it last ran on as long as no deadline task there outranks it
+	// when it wakes (select_task_rq_dl) and no CPU is overloaded with
+	// deadline tasks (push/pull). One deadline thread placed on a CPU
+	// without a real-time task therefore stays off that task's CPU; see
+	// doc.go, "Deadline bottom halves".
+	Start int
+}
+
+// StartCPU is the CPU a deadline thread is placed on (Start), if any.
+func (s Sched) StartCPU() (int, bool) {
+	if s.Policy != PolicyDeadline || s.Start <= 0 {
+		return 0, false
+	}
+	return s.Start - 1, true
 }
 
 // FIFO returns SCHED_FIFO at prio.
@@ -117,10 +136,14 @@ func (s Sched) String() string {
 	case PolicyFIFO:
 		return "fifo:" + strconv.Itoa(s.Prio)
 	case PolicyDeadline:
-		if s.Deadline == s.Period {
-			return fmt.Sprintf("deadline:%v/%v", s.Runtime, s.Period)
+		at := ""
+		if cpu, ok := s.StartCPU(); ok {
+			at = "@" + strconv.Itoa(cpu)
 		}
-		return fmt.Sprintf("deadline:%v/%v/%v", s.Runtime, s.Deadline, s.Period)
+		if s.Deadline == s.Period {
+			return fmt.Sprintf("deadline:%v/%v%s", s.Runtime, s.Period, at)
+		}
+		return fmt.Sprintf("deadline:%v/%v/%v%s", s.Runtime, s.Deadline, s.Period, at)
 	}
 	return s.Policy.String()
 }
@@ -135,6 +158,7 @@ func ParseSched(str string) (Sched, error) {
 	}
 	name, arg, hasArg := strings.Cut(strings.ToLower(strings.TrimSpace(str)), ":")
 	var s Sched
+	start := 0 // deadline's @CPU
 	switch name {
 	case "default":
 		if hasArg {
@@ -160,6 +184,13 @@ func ParseSched(str string) (Sched, error) {
 		}
 		s = FIFO(n)
 	case "deadline":
+		if a, cpu, ok := strings.Cut(arg, "@"); ok {
+			n, err := strconv.Atoi(cpu)
+			if err != nil || n < 0 {
+				return bad(fmt.Sprintf("@%s is not a CPU number", cpu))
+			}
+			arg, start = a, n+1
+		}
 		parts := strings.Split(arg, "/")
 		if !hasArg || len(parts) < 2 || len(parts) > 3 {
 			return bad("deadline needs RUNTIME/PERIOD or RUNTIME/DEADLINE/PERIOD")
@@ -180,6 +211,7 @@ func ParseSched(str string) (Sched, error) {
 	default:
 		return bad("unknown policy")
 	}
+	s.Start = start
 	if err := s.Validate(); err != nil {
 		return Sched{}, fmt.Errorf("%w; valid forms: %s", err, SchedForms)
 	}
@@ -196,6 +228,11 @@ func (s Sched) Validate() error {
 	switch s.Policy {
 	case PolicyDefault:
 		return nil
+	}
+	if s.Start != 0 && s.Policy != PolicyDeadline {
+		return fmt.Errorf("%w: a start CPU (@N) is for deadline threads (pin others)", ErrSchedInvalid)
+	}
+	switch s.Policy {
 	case PolicyOther:
 		if s.Nice < -20 || s.Nice > 19 {
 			return fmt.Errorf("%w: nice %d not in -20..19", ErrSchedInvalid, s.Nice)
@@ -213,6 +250,8 @@ func (s Sched) Validate() error {
 		case s.Period < MinDeadlinePeriod || s.Period > MaxDeadlinePeriod:
 			return fmt.Errorf("%w: deadline period %v not within the kernel's %v..%v (sched_deadline_period_{min,max}_us)",
 				ErrSchedInvalid, s.Period, MinDeadlinePeriod, MaxDeadlinePeriod)
+		case s.Start < 0:
+			return fmt.Errorf("%w: start CPU %d", ErrSchedInvalid, s.Start-1)
 		}
 	default:
 		return fmt.Errorf("%w: unknown policy %v", ErrSchedInvalid, s.Policy)

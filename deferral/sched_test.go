@@ -25,6 +25,10 @@ func TestParseSched(t *testing.T) {
 		{"other", Sched{Policy: PolicyOther}, "other"},
 		{"other:-5", Sched{Policy: PolicyOther, Nice: -5}, "other:-5"},
 		{"default", Sched{}, "default"},
+		{"deadline:200us/1ms@1", Sched{Policy: PolicyDeadline, Runtime: 200 * time.Microsecond, Deadline: time.Millisecond,
+			Period: time.Millisecond, Start: 2}, "deadline:200µs/1ms@1"},
+		{"deadline:200us/800us/1ms@0", Sched{Policy: PolicyDeadline, Runtime: 200 * time.Microsecond, Deadline: 800 * time.Microsecond,
+			Period: time.Millisecond, Start: 1}, "deadline:200µs/800µs/1ms@0"},
 	}
 	for _, c := range ok {
 		got, err := ParseSched(c.in)
@@ -42,7 +46,8 @@ func TestParseSched(t *testing.T) {
 	}
 	bad := []string{"", "fifo", "fifo:0", "fifo:100", "fifo:x", "rr:5", "deadline", "deadline:1ms",
 		"deadline:2ms/1ms", "deadline:200us/2ms/1ms", "deadline:300us/200us/1ms", "deadline:1ns/1ms",
-		"deadline:10us/50us", "deadline:1s/5s", "deadline:200us/1ms/2ms/3ms", "deadline:abc/1ms", "other:30", "default:1"}
+		"deadline:10us/50us", "deadline:1s/5s", "deadline:200us/1ms/2ms/3ms", "deadline:abc/1ms", "other:30", "default:1",
+		"deadline:200us/1ms@x", "deadline:200us/1ms@-1", "fifo:50@1", "deadline:200us@1/1ms"}
 	for _, in := range bad {
 		s, err := ParseSched(in)
 		if err == nil {
@@ -115,6 +120,42 @@ func TestDeadlineThreadedAndWorkqueue(t *testing.T) {
 			t.Errorf("%v: /proc stat policy %d, want %d", mode, pol, unix.SCHED_DEADLINE)
 		}
 		e.Close()
+	}
+}
+
+// TestDeadlinePlaced: a deadline thread with a start CPU (@N) runs there
+// first, with a mask spanning every CPU (placed, not pinned).
+func TestDeadlinePlaced(t *testing.T) {
+	requireDeadline(t)
+	if numCPU() < 2 {
+		t.Skip("one CPU: nothing to place")
+	}
+	s := dl200
+	s.Start = lastCore() + 1
+	type res struct {
+		cpu  int
+		mask unix.CPUSet
+		err  error
+	}
+	ch := make(chan res)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with its class
+		var r res
+		if r.err = pinThread(0, 0); r.err == nil { // start elsewhere
+			r.err = configureThread(threadAttrs{cpu: -1, sched: s})
+		}
+		r.cpu = CurrentCPU()
+		_ = unix.SchedGetaffinity(0, &r.mask)
+		ch <- r
+	}()
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	all := processCPUs()
+	if r.cpu != lastCore() || r.mask.Count() != all.Count() {
+		t.Errorf("placed deadline thread on cpu %d with %d CPUs in its mask; want cpu %d, %d CPUs", r.cpu, r.mask.Count(),
+			lastCore(), all.Count())
 	}
 }
 

@@ -46,6 +46,13 @@ func configureThread(a threadAttrs) error {
 		setThreadName(a.name)
 	}
 	if a.sched.Policy == PolicyDeadline {
+		// Placed (Sched.Start): move there first; widening the mask
+		// afterwards leaves the running thread where it is.
+		if cpu, ok := a.sched.StartCPU(); ok {
+			if err := pinThread(0, cpu); err != nil {
+				return fmt.Errorf("place the deadline thread on cpu %d: %w", cpu, err)
+			}
+		}
 		// The thread may have inherited a narrower mask from the thread that
 		// cloned it; the kernel admits a deadline task only with a mask
 		// spanning its root domain.

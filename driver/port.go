@@ -178,8 +178,8 @@ func newPort(nic NIC, bufs Buffers, cfg Config) (*Port, error) {
 		// With several queues every bottom half runs on its queue's CPU.
 		cfg.TopHalf = DefaultTopHalf(cfg.Mode, info.Queues > 1 || cfg.IRQCPU == cfg.BHCPU && cfg.IRQCPU >= 0)
 	}
-	if cfg.TopHalf != TopHalfCopy && cfg.TopHalf != TopHalfLight {
-		return nil, fmt.Errorf("%w: top half %v", ErrBadConfig, cfg.TopHalf)
+	if err := cfg.checkTopHalf(); err != nil {
+		return nil, err
 	}
 	p := &Port{nic: nic, bufs: bufs, info: info, cfg: cfg, handler: cfg.Handler, log: cfg.Logger, bufSize: bufSize(nic, bufs)}
 	if p.log == nil {

@@ -110,7 +110,7 @@ func (q *queue) start() (err error) {
 		return fmt.Errorf("queue %d top-half CPU %d: %w", q.id, q.core, err)
 	}
 	bh := q.cpu
-	if len(q.p.queues) == 1 && cfg.BHCPU != q.core {
+	if len(q.p.queues) == 1 && cfg.BHCPU != q.core && cfg.TopHalf != TopHalfThread {
 		if q.bhCPU, err = deferral.NewCPU(deferral.CPUOptions{CPU: cfg.BHCPU, Name: name + "-bh"}); err != nil {
 			return fmt.Errorf("bottom-half CPU %d: %w", cfg.BHCPU, err)
 		}
@@ -139,9 +139,10 @@ func (q *queue) start() (err error) {
 	case deferral.ModeWorkqueue, deferral.ModeThreaded:
 		eo.CPU = bh
 	}
-	if cfg.TopHalf == TopHalfLight && cfg.Mode != deferral.ModeBusyPoll {
+	if cfg.TopHalf.light() && cfg.Mode != deferral.ModeBusyPoll {
 		eo.Poll, eo.Reenable = q.pollLight, q.reenableLight
 	}
+	q.inline(&eo)
 	if q.exec, err = deferral.NewExecutor(eo); err != nil {
 		return fmt.Errorf("queue %d bottom half (%v): %w", q.id, cfg.Mode, err)
 	}
@@ -193,7 +194,7 @@ func (p *Port) requestIRQs() error {
 		vec := &p.info.Vectors[v]
 		vs := &p.vecs[v]
 		th := func() deferral.IRQReturn { return p.topHalf(v, vec, vs) }
-		if p.cfg.TopHalf == TopHalfLight {
+		if p.cfg.TopHalf.light() {
 			th = func() deferral.IRQReturn { return p.topHalfLight(v, vec, vs) }
 		}
 		a, err := p.queues[vs.queues[0]].cpu.RequestIRQ(deferral.IRQ{Fd: vec.Fd, Ack: vec.Ack}, th, "uiodrv-"+vec.Name)

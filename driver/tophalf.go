@@ -27,6 +27,16 @@ const (
 	// harvests and refills the NIC itself, as NAPI's poll does, and unmasks
 	// when it has drained the device.
 	TopHalfLight
+	// TopHalfThread is the light top half and the threaded bottom half on
+	// one thread (ModeThreaded only): the IRQ thread waits on the
+	// interrupt itself, as the kernel's irq_thread does for a NULL primary
+	// with IRQF_ONESHOT, whose hard part (mask, wake) vfio-pci's handler
+	// already is (deferral.ExecutorOptions.Inline). The thread runs at the
+	// bottom half's class (Config.IRQSched, by default
+	// deferral.BottomHalfSched of BHSched and ThreadPrio) on IRQCPU: one
+	// thread, and under SCHED_DEADLINE one reservation, for the whole
+	// interrupt. RTPrio must be 0; BHCPU is not used.
+	TopHalfThread
 )
 
 func (t TopHalf) String() string {
@@ -37,11 +47,13 @@ func (t TopHalf) String() string {
 		return "copy"
 	case TopHalfLight:
 		return "light"
+	case TopHalfThread:
+		return "thread"
 	}
 	return fmt.Sprintf("TopHalf(%d)", uint8(t))
 }
 
-// ParseTopHalf reads "copy", "light" or "default" (also "").
+// ParseTopHalf reads "copy", "light", "thread" or "default" (also "").
 func ParseTopHalf(s string) (TopHalf, error) {
 	switch s {
 	case "", "default":
@@ -50,8 +62,10 @@ func ParseTopHalf(s string) (TopHalf, error) {
 		return TopHalfCopy, nil
 	case "light":
 		return TopHalfLight, nil
+	case "thread":
+		return TopHalfThread, nil
 	}
-	return 0, fmt.Errorf("%w: top half %q: want copy or light", ErrBadConfig, s)
+	return 0, fmt.Errorf("%w: top half %q: want copy, light or thread", ErrBadConfig, s)
 }
 
 // DefaultTopHalf is the top half that mode m gets when Config.TopHalf is
@@ -73,6 +87,40 @@ func DefaultTopHalf(m deferral.Mode, sameCPU bool) TopHalf {
 		return TopHalfCopy // no interrupts: nothing to choose
 	}
 	return TopHalfLight
+}
+
+// light reports whether t leaves the harvest to the bottom half.
+func (t TopHalf) light() bool { return t == TopHalfLight || t == TopHalfThread }
+
+// checkTopHalf validates cfg.TopHalf (resolved) and, for TopHalfThread,
+// gives the top half the bottom half's class.
+func (cfg *Config) checkTopHalf() error {
+	switch cfg.TopHalf {
+	case TopHalfCopy, TopHalfLight:
+		return nil
+	case TopHalfThread:
+	default:
+		return fmt.Errorf("%w: top half %v", ErrBadConfig, cfg.TopHalf)
+	}
+	switch {
+	case cfg.Mode != deferral.ModeThreaded:
+		return fmt.Errorf("%w: top half thread needs mode threaded (the IRQ thread takes the interrupt), not %v", ErrBadConfig, cfg.Mode)
+	case cfg.RTPrio != 0:
+		return fmt.Errorf("%w: top half thread runs at the bottom half's class: RTPrio %d must be 0", ErrBadConfig, cfg.RTPrio)
+	}
+	if cfg.IRQSched.IsZero() {
+		cfg.IRQSched = deferral.BottomHalfSched(cfg.Mode, cfg.BHSched, cfg.ThreadPrio)
+	}
+	return nil
+}
+
+// inline makes eo the single-thread threaded bottom half of TopHalfThread:
+// on the queue's own CPU (its top-half thread), the class being the CPU's.
+func (q *queue) inline(eo *deferral.ExecutorOptions) {
+	if q.p.cfg.TopHalf != TopHalfThread {
+		return
+	}
+	eo.Inline, eo.CPU, eo.ThreadPrio = true, q.cpu, 0
 }
 
 // topHalfLight is the light top half of vector v: acknowledge, keep the

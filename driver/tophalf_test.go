@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/uiodrv/uiodrv/deferral"
 )
 
@@ -13,7 +15,7 @@ func TestParseTopHalf(t *testing.T) {
 	for _, c := range []struct {
 		in   string
 		want TopHalf
-	}{{"", TopHalfDefault}, {"default", TopHalfDefault}, {"copy", TopHalfCopy}, {"light", TopHalfLight}} {
+	}{{"", TopHalfDefault}, {"default", TopHalfDefault}, {"copy", TopHalfCopy}, {"light", TopHalfLight}, {"thread", TopHalfThread}} {
 		got, err := ParseTopHalf(c.in)
 		if err != nil || got != c.want {
 			t.Errorf("ParseTopHalf(%q) = %v, %v; want %v", c.in, got, err, c.want)
@@ -181,4 +183,54 @@ func itoa(n int) string {
 		return string(rune('0' + n))
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// TestThreadTopHalfOneThread: with TopHalfThread the handler runs on the
+// thread that took the interrupt (the queue's top half: one thread for the
+// whole interrupt), the line stays masked until the bottom half is done,
+// and every frame is processed. Other modes and an RTPrio are refused.
+func TestThreadTopHalfOneThread(t *testing.T) {
+	dev := newFakeINTx(t, 64)
+	var tids sync.Map
+	var seen atomic.Int64
+	h := HandlerFunc(func(pkts []Packet) {
+		tids.Store(unix.Gettid(), true)
+		seen.Add(int64(len(pkts)))
+	})
+	p, err := NewPort(dev, Config{Mode: deferral.ModeThreaded, Handler: h, IRQCPU: 0, BHCPU: 1 % numCPU(), TopHalf: TopHalfThread, Budget: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if p.TopHalf() != TopHalfThread {
+		t.Errorf("TopHalf() = %v", p.TopHalf())
+	}
+	for i := 0; i < 20; i++ {
+		dev.inject(frame(i, 64))
+	}
+	waitFor(t, "every frame", func() bool { return p.Stats().Processed == 20 })
+	want := p.queues[0].cpu.TID()
+	tids.Range(func(k, _ any) bool {
+		if k.(int) != want {
+			t.Errorf("handler ran on tid %d, not the top half's %d", k, want)
+		}
+		return true
+	})
+	if p.queues[0].bhCPU != nil {
+		t.Error("a bottom-half CPU was started for BHCPU")
+	}
+	st := p.Stats()
+	if !st.Accounted() || st.Dropped() != 0 {
+		t.Fatalf("stats: %v", &st)
+	}
+	for _, cfg := range []Config{
+		{Mode: deferral.ModeWorkqueue, TopHalf: TopHalfThread},
+		{Mode: deferral.ModeTasklet, TopHalf: TopHalfThread},
+		{Mode: deferral.ModeThreaded, TopHalf: TopHalfThread, RTPrio: 90},
+	} {
+		if p, err := NewPort(newFakeDev(t, 8), cfg); err == nil {
+			p.Close()
+			t.Errorf("NewPort(%v, top half thread, RTPrio %d) succeeded", cfg.Mode, cfg.RTPrio)
+		}
+	}
 }

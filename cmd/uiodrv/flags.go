@@ -35,8 +35,9 @@ func (f *runFlags) validate() error {
 	if f.rt.topNone = top == "none"; f.rt.topNone { // rtflags.go: the light top half at the bottom half's class
 		top = "light"
 	}
+	f.rt.topThread = top == "thread" // rtflags.go: the IRQ thread takes the interrupt
 	if f.parsedTop, err = driver.ParseTopHalf(top); err != nil {
-		return usagef("--top-half %q: valid top halves are copy, light, none", f.topHalf)
+		return usagef("--top-half %q: valid top halves are copy, light, none, thread", f.topHalf)
 	}
 	switch f.handler {
 	case "count", "reflect":

@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/spf13/pflag"
+	"go.uber.org/zap"
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
@@ -21,6 +22,7 @@ type rtFlags struct {
 
 	sched        deferral.Sched
 	topNone      bool // --top-half none
+	topThread    bool // --top-half thread
 	bhCPUGiven   bool // --bh-cpu was on the command line
 	prevProcs    int  // GOMAXPROCS before sizing
 	procs        int  // GOMAXPROCS after sizing
@@ -53,6 +55,15 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 	if fs.Changed("rt-mem-limit") && !r.lock {
 		return usagef("--rt-mem-limit is only used with --rt-lock")
 	}
+	if r.topThread {
+		switch {
+		case mode != deferral.ModeThreaded:
+			return usagef("--top-half thread applies to --mode threaded (its IRQ thread takes the interrupt itself); in %v mode "+
+				"use light, or none for workqueue", mode)
+		case fs.Changed("rt-prio"):
+			return usagef("--top-half thread runs the whole interrupt at the IRQ thread's class (--bh-sched, --thread-prio); drop --rt-prio")
+		}
+	}
 	if r.topNone {
 		switch {
 		case mode != deferral.ModeThreaded && mode != deferral.ModeWorkqueue:
@@ -83,9 +94,12 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 			"spanning its root domain, so it cannot be pinned; drop --bh-cpu (the thread may run on every CPU the process "+
 			"may use), or run uiodrv in a cpuset partition of its own (cgroup v2 cpuset.cpus.partition=root)", s)
 	}
-	if r.topNone && s.Policy == deferral.PolicyDeadline && fs.Changed("irq-cpu") {
-		return usagef("--top-half none with --bh-sched %v: the top half takes the deadline class, which cannot be pinned; "+
-			"drop --irq-cpu", s)
+	if cpu, ok := s.StartCPU(); ok && cpu >= runtime.NumCPU() {
+		return usagef("--bh-sched %v: CPU %d does not exist (0-%d)", s, cpu, runtime.NumCPU()-1)
+	}
+	if (r.topNone || r.topThread) && s.Policy == deferral.PolicyDeadline && fs.Changed("irq-cpu") {
+		return usagef("--top-half none or thread with --bh-sched %v: the top half takes the deadline class, which cannot be "+
+			"pinned; drop --irq-cpu", s)
 	}
 	r.sched = s
 	return nil
@@ -95,11 +109,15 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 // thread of the bottom half's own class (deferral.BottomHalfSched) instead of
 // SCHED_FIFO --rt-prio: nothing of the driver runs above the bottom half. A
 // deadline class cannot be pinned, so that top half runs unpinned too.
+// --top-half thread does the same with TopHalfThread (one thread).
 func (r *rtFlags) applyTopNone(cfg *driver.Config, threadPrio int) {
-	if !r.topNone {
+	if !r.topNone && !r.topThread {
 		return
 	}
 	cfg.TopHalf, cfg.RTPrio = driver.TopHalfLight, 0
+	if r.topThread {
+		cfg.TopHalf = driver.TopHalfThread
+	}
 	cfg.IRQSched = deferral.BottomHalfSched(cfg.Mode, r.sched, threadPrio)
 	if cfg.IRQSched.Policy == deferral.PolicyDeadline {
 		// The kernel refuses a deadline thread pinned narrower than its
@@ -132,6 +150,27 @@ func (r *rtFlags) preflight(bhCPU, ports int) error {
 		_ = deferral.GCOff(r.memLimit << 20) // for the life of the process
 	}
 	return nil
+}
+
+// warnHRTick warns, for a deadline class, when the kernel enforces the
+// runtime only at its tick: without the HRTICK_DL scheduler feature a
+// deadline thread overruns its runtime by up to a tick (4 ms at HZ=250)
+// before it is throttled, and a real-time task on its CPU waits that long
+// (deferral/hrtick.go). uiodrv does not change the system-wide setting.
+func (r *rtFlags) warnHRTick(log *zap.Logger) {
+	if r.sched.Policy != deferral.PolicyDeadline {
+		return
+	}
+	fix := "echo " + deferral.HRTickDL + " > " + deferral.SchedFeaturesPath
+	on, err := deferral.SchedFeature(deferral.HRTickDL)
+	switch {
+	case err != nil:
+		log.Warn("cannot tell whether the kernel enforces deadline runtimes with an hrtimer; without it a deadline bottom "+
+			"half can overrun its runtime by a scheduler tick", zap.Error(err), zap.String("fix", "mount debugfs and "+fix))
+	case !on:
+		log.Warn("the kernel enforces deadline runtimes only at its tick (HRTICK_DL off): the bottom half can overrun "+
+			"its runtime by a tick (4 ms at HZ=250)", zap.String("fix", fix))
+	}
 }
 
 // started sizes GOMAXPROCS from the threads the port locked and notes the

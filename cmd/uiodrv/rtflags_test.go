@@ -40,7 +40,12 @@ func TestRTFlagUsageErrors(t *testing.T) {
 		{[]string{"--mode", "napi", "--top-half", "none"}, "applies to --mode threaded and workqueue"},
 		{[]string{"--mode", "threaded", "--top-half", "none", "--rt-prio", "90"}, "drop --rt-prio"},
 		{[]string{"--mode", "threaded", "--top-half", "none", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
-		{[]string{"--mode", "threaded", "--top-half", "heavy"}, "copy, light, none"},
+		{[]string{"--mode", "threaded", "--top-half", "heavy"}, "copy, light, none, thread"},
+		{[]string{"--mode", "workqueue", "--top-half", "thread"}, "applies to --mode threaded"},
+		{[]string{"--mode", "threaded", "--bh-sched", "deadline:200us/1ms@4096"}, "does not exist"},
+		{[]string{"--mode", "threaded", "--bh-sched", "fifo:50@1"}, "valid forms"},
+		{[]string{"--mode", "threaded", "--top-half", "thread", "--rt-prio", "90"}, "drop --rt-prio"},
+		{[]string{"--mode", "threaded", "--top-half", "thread", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
 	}
 	for _, c := range cases {
 		args := append(append([]string{}, dev...), c.args...)
@@ -140,5 +145,17 @@ func TestTopNoneConfig(t *testing.T) {
 	(&rtFlags{}).applyTopNone(&cfg, 0)
 	if !cfg.IRQSched.IsZero() || cfg.RTPrio != 90 {
 		t.Error("without --top-half none the config changed")
+	}
+}
+
+// TestTopThreadConfig: --top-half thread gives the port TopHalfThread at the
+// IRQ thread's class, unpinned under deadline.
+func TestTopThreadConfig(t *testing.T) {
+	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
+	r := rtFlags{topThread: true, sched: dl}
+	cfg := driver.Config{Mode: deferral.ModeThreaded, IRQCPU: 0, RTPrio: 90}
+	r.applyTopNone(&cfg, 0)
+	if cfg.TopHalf != driver.TopHalfThread || cfg.IRQSched != dl || cfg.RTPrio != 0 || cfg.IRQCPU != -1 {
+		t.Errorf("top half %v at %v (rt prio %d) on cpu %d; want thread at %v on cpu -1", cfg.TopHalf, cfg.IRQSched, cfg.RTPrio, cfg.IRQCPU, dl)
 	}
 }

@@ -160,6 +160,9 @@ func mountAll() error {
 			return fmt.Errorf("mount %s on %s: %w", m.fs, m.path, err)
 		}
 	}
+	// debugfs: the scheduler's features (HRTICK_DL) for the real-time
+	// scenario; a kernel without it still boots.
+	_, _ = mount.Mount("debugfs", "/sys/kernel/debug", "debugfs", "", 0)
 	return nil
 }
 

@@ -54,6 +54,7 @@ func main() {
 		rtProbe     = flag.String("rt-probe", bench.ProbeCyclictest, "lab real-time scenario: the periodic task, cyclictest (Debian's rt-tests, staged into the guest) or go (uiodrv rt's probe, with a 100 µs job)")
 		rtSched     = flag.String("rt-bh-sched", "", "lab real-time scenario: also run threaded and workqueue with this bottom-half class, e.g. deadline:200us/1ms (rows threaded+deadline, workqueue+deadline)")
 		rtNoIdle    = flag.Bool("rt-no-idle", false, "lab real-time scenario: no idle-floor runs (hang checks)")
+		rtRows      = flag.String("rt-rows", "", "lab real-time scenario: keep only these uiodrv runs, comma-separated mode[+class]/top, e.g. threaded/none,threaded+deadline/thread (idle and kernel are kept)")
 		rtSchedOnly = flag.Bool("rt-bh-sched-only", false, "lab real-time scenario: with -rt-bh-sched, skip the threaded and workqueue runs of the default class")
 		cmdline     = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
 	)
@@ -86,6 +87,9 @@ func main() {
 	}
 	labRT = func(o *bench.LabOptions) {
 		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone, o.RTNoIdle = *rtProbe, bhs, *rtSchedOnly, topNone, *rtNoIdle
+		if *rtRows != "" {
+			o.RTRows = strings.Split(*rtRows, ",")
+		}
 		if *rtProbe == bench.ProbeCyclictest {
 			o.RTTaskWork = 0
 		}
