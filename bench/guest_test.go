@@ -109,7 +109,8 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 		t.Fatalf("%s: %v", tag, err)
 	}
 	srv := &Server{CPU: cpu.Read}
-	cfg := driver.Config{Mode: mode, Handler: &Handler{Srv: srv}, IRQCPU: 0, BHCPU: 1}
+	marks := &PhaseMarks{Regs: regs}
+	cfg := driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Marks: marks}, IRQCPU: 0, BHCPU: 1}
 	if tg.Queues > 1 {
 		// One queue per vCPU, each queue's halves on its own CPU.
 		cfg.IRQCPUs = make([]int, tg.Queues)
@@ -137,7 +138,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 		pprof.StopCPUProfile()
 	}
 	time.Sleep(50 * time.Millisecond) // let the OpDone reply leave
-	regFields := regs()               // before Stats, whose statistics registers are no part of the packet path
+	regs0 := regFields(regs)          // before Stats, whose statistics registers are no part of the packet path
 	st := port.Stats()
 	if err := port.Close(); err != nil {
 		t.Errorf("%s: close: %v", tag, err)
@@ -154,7 +155,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 	fmt.Printf("BENCH DONE %s counted=%d reflected=%d rx=%d processed=%d dropped=%d tx=%d txdrop=%d irqs=%d bhruns=%d hwmissed=%d hwnobuf=%d handoff_p50=%d handoff_p99=%d%s%s\n",
 		tag, c, r, st.RxPackets, st.Processed, st.Dropped(), st.TxPackets, st.TxDropped, st.IRQs, st.BHRuns,
 		st.HW.RxMissed, st.HW.RxNoBuffer, st.HandoffP50.Nanoseconds(), st.HandoffP99.Nanoseconds(),
-		regFields(st.RxPackets), queueFields(st))
+		regs0(st.RxPackets)+marks.Fields(), queueFields(st))
 }
 
 // guestRT runs the real-time scenario on the NIC: top half at RTIRQPrio on
