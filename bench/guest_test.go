@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 //	BENCH READY <bdf> <mode>     the target serves the bench protocol
 //	BENCH DONE <bdf> <mode> ...  the host sent OpDone; counters follow
 //	BENCH PPROF <bdf> <mode> <base64 chunk of a CPU profile>
+//	BENCH ALLOCS <bdf> <mode> n=... site=...  (before DONE; guestalloc_test.go)
 //	RT READY <bdf> <mode>        the host starts its flood
 //	RT RESULT <bdf> <mode> k=v...the periodic task's outcome; the host stops
 //
@@ -42,6 +44,10 @@ func TestGuestBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cpu.Close()
+	// Every allocation recorded with its stack (guestalloc_test.go); the
+	// packet path should make none, so this costs the measurements nothing
+	// unless it does.
+	runtime.MemProfileRate = 1
 	for _, tg := range plan.Targets {
 		if tg.Kernel {
 			guestKernel(t, tg, cpu)
@@ -124,6 +130,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 		t.Fatalf("%s: %v", tag, err)
 	}
 	var prof bytes.Buffer
+	mem0 := memRecords()
 	profiling := plan.Profile[mode] && pprof.StartCPUProfile(&prof) == nil
 	// QEMU's e1000 ignores RX for a second after RCTL is written.
 	time.Sleep(1200 * time.Millisecond)
@@ -150,6 +157,9 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 			fmt.Printf("BENCH PPROF %s %s\n", tag, enc[:n])
 			enc = enc[n:]
 		}
+	}
+	for _, s := range allocSites(mem0, memRecords(), 4) {
+		fmt.Printf("BENCH ALLOCS %s %s\n", tag, s)
 	}
 	c, r := srv.Served()
 	fmt.Printf("BENCH DONE %s counted=%d reflected=%d rx=%d processed=%d dropped=%d tx=%d txdrop=%d irqs=%d bhruns=%d hwmissed=%d hwnobuf=%d handoff_p50=%d handoff_p99=%d%s%s\n",

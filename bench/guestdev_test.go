@@ -9,13 +9,14 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/mmio"
 )
 
 // openBenchDevice opens a uiodrv target: driver/igb for igb targets (with
 // their queue count; RSS by default when more than one), driver/e1000
 // otherwise. regs returns the register accesses counted so far (e1000 only:
 // nil for igb, which counts none).
-func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver.Opened, regs func() uint64, err error) {
+func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver.Opened, regs func() mmio.Accesses, err error) {
 	poll := mode == deferral.ModeBusyPoll
 	if tg.Model == "igb" {
 		dev, err := igb.Open(tg.BDF, igb.OpenOptions{Backend: plan.Backend, Poll: poll, NIC: igb.Options{Queues: max(tg.Queues, 1)}})
@@ -31,17 +32,17 @@ func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver
 	if err != nil {
 		return nil, nil, err
 	}
-	return d, func() uint64 { return d.RegAccesses().Total() }, nil
+	return d, d.RegAccesses, nil
 }
 
 // regFields snapshots the session's register accesses; its result gives
 // them as BENCH DONE fields for the frames received (regs and
 // regs_per_frame; "" when regs is nil).
-func regFields(regs func() uint64) func(rx uint64) string {
+func regFields(regs func() mmio.Accesses) func(rx uint64) string {
 	if regs == nil {
 		return func(uint64) string { return "" }
 	}
-	n := regs()
+	n := regs().Total()
 	return func(rx uint64) string {
 		pf := 0.0
 		if rx > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // The headline of RESULTS.md: issue 12's targets, each a ratio of figures
@@ -209,4 +210,27 @@ func (r *Report) writeModes(b *bytes.Buffer) {
 	}
 	t.Notes = []string{"Ratios of figures measured in this run (median, and the spread over the repetitions); the absolute values are in the tables below."}
 	_ = t.WriteMarkdown(b)
+	r.writeAllocSites(b)
+}
+
+// writeAllocSites names, for every uiodrv target that allocated in its
+// throughput phase, the guest's top allocation sites over its session
+// (BENCH ALLOCS; the whole session: round trips, throughput, CPU loads and
+// the ladder).
+func (r *Report) writeAllocSites(b *bytes.Buffer) {
+	var lines []string
+	for _, tg := range r.Lab.Targets {
+		v, ok := guestKV(tg, "tput_allocs_pf")
+		if !ok || v == 0 || len(tg.AllocSites) == 0 {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("- %s %s (%.5f per reflected frame in the throughput phase): %s",
+			tg.NIC.Name(), tg.Mode, v, strings.Join(tg.AllocSites, "; ")))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "### Where the guest allocated\n\nThe top allocation sites of the guest process over each session "+
+		"that allocated in its throughput phase (runtime.MemProfileRate = 1; objects, and the innermost frames outside "+
+		"the runtime, innermost first; bench/guestalloc_test.go):\n\n%s\n\n", strings.Join(lines, "\n"))
 }

@@ -184,7 +184,14 @@ func collectProfiles(res *LabResult, out [][]string) {
 		return
 	}
 	chunks := map[string]*strings.Builder{}
+	sites := map[string][]string{}
 	for _, l := range out[0] {
+		if rest, ok := strings.CutPrefix(l, "BENCH ALLOCS "); ok {
+			if f := strings.SplitN(rest, " ", 3); len(f) == 3 {
+				sites[f[0]+" "+f[1]] = append(sites[f[0]+" "+f[1]], f[2])
+			}
+			continue
+		}
 		rest, ok := strings.CutPrefix(l, "BENCH PPROF ")
 		if !ok {
 			continue
@@ -200,6 +207,7 @@ func collectProfiles(res *LabResult, out [][]string) {
 		chunks[k].WriteString(f[2])
 	}
 	for _, t := range res.Targets {
+		t.AllocSites = sites[t.NIC.BDF()+" "+t.Mode]
 		if b := chunks[t.NIC.BDF()+" "+t.Mode]; b != nil {
 			t.Profile, _ = base64.StdEncoding.DecodeString(b.String())
 		}

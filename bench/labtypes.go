@@ -103,7 +103,10 @@ type TargetResult struct {
 	QEMU     []ThreadCPU // QEMU's threads during the throughput phase
 	Guest    string      // the guest's BENCH DONE line
 	Profile  []byte      // gzipped pprof CPU profile of the guest process
-	Err      string
+	// AllocSites are the guest's top allocation sites during the session
+	// (BENCH ALLOCS: "n=<objects> site=<frames>").
+	AllocSites []string
+	Err        string
 }
 
 // Rep is one repetition of a target's measurements.

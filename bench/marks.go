@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/uiodrv/uiodrv/mmio"
 )
 
 // Phase marks: the host brackets each throughput repetition with two
@@ -41,8 +43,9 @@ func parseMark(seq uint64) (rep int, end, ok bool) {
 // markSnap is one snapshot: frames reflected so far, register accesses,
 // heap objects allocated.
 type markSnap struct {
-	set                     bool
-	reflected, regs, allocs uint64
+	set               bool
+	reflected, allocs uint64
+	regs              mmio.Accesses
 }
 
 // PhaseMarks keeps the snapshots taken at the host's marks. It is written
@@ -51,7 +54,7 @@ type markSnap struct {
 type PhaseMarks struct {
 	// Regs returns the register accesses so far; nil when they are not
 	// counted (the fields then leave them out).
-	Regs func() uint64
+	Regs func() mmio.Accesses
 
 	start, end [MaxMarkReps]markSnap
 	ms         runtime.MemStats
@@ -84,6 +87,7 @@ func (m *PhaseMarks) Record(seq, reflected uint64) {
 type PhaseCounts struct {
 	Reps                 int
 	Frames, Regs, Allocs uint64
+	Reads, Writes        uint64 // Regs split
 	// MinRegs and MaxRegs are the per-repetition extremes of register
 	// accesses per frame; MaxAllocs the highest allocations per frame.
 	MinRegs, MaxRegs, MaxAllocs float64
@@ -98,7 +102,8 @@ func (m *PhaseMarks) Counts() PhaseCounts {
 			continue
 		}
 		f := e.reflected - s.reflected
-		regs, allocs := e.regs-s.regs, e.allocs-s.allocs
+		acc, allocs := e.regs.Sub(s.regs), e.allocs-s.allocs
+		regs := acc.Total()
 		rpf, apf := float64(regs)/float64(f), float64(allocs)/float64(f)
 		if c.Reps == 0 || rpf < c.MinRegs {
 			c.MinRegs = rpf
@@ -107,6 +112,8 @@ func (m *PhaseMarks) Counts() PhaseCounts {
 		c.Reps++
 		c.Frames += f
 		c.Regs += regs
+		c.Reads += acc.Reads
+		c.Writes += acc.Writes
 		c.Allocs += allocs
 	}
 	return c
@@ -115,7 +122,7 @@ func (m *PhaseMarks) Counts() PhaseCounts {
 // Fields are the counts as BENCH DONE fields (ParseKV reads them back):
 // tput_frames, tput_allocs, tput_allocs_pf, tput_allocs_pf_max and, when
 // registers are counted, tput_regs, tput_regs_pf, tput_regs_pf_min and
-// tput_regs_pf_max. Empty when no repetition was marked.
+// tput_regs_pf_max, tput_reads_pf and tput_writes_pf. Empty when no repetition was marked.
 func (m *PhaseMarks) Fields() string {
 	c := m.Counts()
 	if c.Reps == 0 {
@@ -124,8 +131,9 @@ func (m *PhaseMarks) Fields() string {
 	s := fmt.Sprintf(" tput_reps=%d tput_frames=%d tput_allocs=%d tput_allocs_pf=%.5f tput_allocs_pf_max=%.5f",
 		c.Reps, c.Frames, c.Allocs, float64(c.Allocs)/float64(c.Frames), c.MaxAllocs)
 	if m.Regs != nil {
-		s += fmt.Sprintf(" tput_regs=%d tput_regs_pf=%.4f tput_regs_pf_min=%.4f tput_regs_pf_max=%.4f",
-			c.Regs, float64(c.Regs)/float64(c.Frames), c.MinRegs, c.MaxRegs)
+		f := float64(c.Frames)
+		s += fmt.Sprintf(" tput_regs=%d tput_regs_pf=%.4f tput_regs_pf_min=%.4f tput_regs_pf_max=%.4f tput_reads_pf=%.4f tput_writes_pf=%.4f",
+			c.Regs, float64(c.Regs)/f, c.MinRegs, c.MaxRegs, float64(c.Reads)/f, float64(c.Writes)/f)
 	}
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/mmio"
 )
 
 func TestMarkSeq(t *testing.T) {
@@ -43,7 +44,7 @@ func TestHandlerMarks(t *testing.T) {
 	dst, src := [6]byte{1}, [6]byte{2}
 	var regs uint64
 	srv := &Server{CPU: func() (uint64, uint64) { regs += 1000; return 1, 2 }}
-	m := &PhaseMarks{Regs: func() uint64 { return regs }}
+	m := &PhaseMarks{Regs: func() mmio.Accesses { return mmio.Accesses{Reads: regs / 4, Writes: regs - regs/4} }}
 	h := &Handler{Srv: srv, Marks: m}
 	frame := func(op byte, seq uint64) []driver.Packet {
 		return []driver.Packet{{Data: BuildFrame(make([]byte, 64), dst, src, op, seq)}}
@@ -70,6 +71,9 @@ func TestHandlerMarks(t *testing.T) {
 	c := m.Counts()
 	if c.Reps != 2 || c.Frames != 410 {
 		t.Fatalf("counts %+v: want 2 reps of 410 frames (100+10 and 300)", c)
+	}
+	if c.Reads+c.Writes != c.Regs {
+		t.Errorf("reads %d + writes %d != %d", c.Reads, c.Writes, c.Regs)
 	}
 	if c.Regs != 100+1000+10*9+600 || c.MinRegs != 2 || c.MaxRegs != 1190.0/110 {
 		t.Errorf("register counts %+v: want 1790 accesses, per rep 1190/110 and 2 per frame", c)

@@ -28,7 +28,7 @@ func HostRTOptions(d time.Duration) SynthOptions {
 func DefaultLabOptions(modes []deferral.Mode, b driver.Backend, quick bool) LabOptions {
 	o := LabOptions{
 		NICs: DefaultNICs, Backend: b, Modes: modes,
-		Profile: []deferral.Mode{deferral.ModeBusyPoll, deferral.ModeThreaded},
+		Profile: []deferral.Mode{deferral.ModeBusyPoll, deferral.ModeThreaded, deferral.ModeNAPI},
 		// 20 000 round trips per repetition, 3 repetitions (issue 12).
 		RTT: 20000, TputFrames: 20000, Window: 32, Reps: 3,
 		Rates:    []float64{2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000, 100000, 150000},
