@@ -8,14 +8,15 @@ import (
 	"testing"
 )
 
-// Where the guest allocates: TestGuestBench sets runtime.MemProfileRate to 1
-// (every allocation recorded with its stack), and each uiodrv session prints
-// the sites that allocated most during it as
+// Where the guest allocates: TestGuestBench sets runtime.MemProfileRate to
+// MemProfileRate (allocations sampled, about one per that many bytes, with
+// their stacks), and each uiodrv session prints the sites sampled most
+// during it as
 //
-//	BENCH ALLOCS <bdf> <mode> n=<objects> site=<innermost non-runtime frames>
+//	BENCH ALLOCS <bdf> <mode> n=<sampled objects> site=<innermost non-runtime frames>
 //
-// so that an allocation per frame (PhaseMarks' tput_allocs_pf) has a
-// named source in RESULTS.md.
+// so that an allocation per frame (PhaseMarks' tput_allocs_pf, which counts
+// every allocation) has a named source in RESULTS.md.
 
 // memRecords is the memory profile so far; the profile is published by
 // garbage collections, two of which make it current.
@@ -70,6 +71,11 @@ func frameNames(stack []uintptr, n int) string {
 		}
 		if !more {
 			break
+		}
+	}
+	if len(names) == 0 && len(stack) > 0 { // the runtime's own
+		if f, _ := runtime.CallersFrames(stack).Next(); f.Function != "" {
+			names = append(names, fmt.Sprintf("%s:%d", f.Function, f.Line))
 		}
 	}
 	return strings.Join(names, "<")

@@ -231,6 +231,6 @@ func (r *Report) writeAllocSites(b *bytes.Buffer) {
 		return
 	}
 	fmt.Fprintf(b, "### Where the guest allocated\n\nThe top allocation sites of the guest process over each session "+
-		"that allocated in its throughput phase (runtime.MemProfileRate = 1; objects, and the innermost frames outside "+
-		"the runtime, innermost first; bench/guestalloc_test.go):\n\n%s\n\n", strings.Join(lines, "\n"))
+		"that allocated in its throughput phase (runtime.MemProfileRate = %d: n is the objects sampled, about one per "+
+		"%d bytes allocated; then the innermost frames outside the runtime, innermost first; bench/guestalloc_test.go):\n\n%s\n\n", MemProfileRate, MemProfileRate, strings.Join(lines, "\n"))
 }
