@@ -56,7 +56,8 @@ soak: lab-setup
 demo: lab-setup build
 	./$(BIN) lab --nic e1000 --mode workqueue
 
-# Writes bench/RESULTS.md, bench/plots/*.png and bench/profiles/*.pprof (about 12 minutes).
+# Writes bench/RESULTS.md, bench/plots/*.png and bench/profiles/*.pprof; the e1000/e1000e boot holds the
+# lab ~15 minutes (RTT 20000 x 3 per target), the igb boot ~8, plus the go test -bench stage and lab-lock waits.
 bench: lab-setup
 	$(GO) -C bench run ./cmd/uiodrv-bench
 	$(GO) -C bench run ./cmd/uiodrv-bench -out bench/igb -nics igb -modes napi,threaded,busypoll -gobench=false -hostrt=false

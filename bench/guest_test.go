@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 //	BENCH READY <bdf> <mode>     the target serves the bench protocol
 //	BENCH DONE <bdf> <mode> ...  the host sent OpDone; counters follow
 //	BENCH PPROF <bdf> <mode> <base64 chunk of a CPU profile>
+//	BENCH ALLOCS <bdf> <mode> n=... site=...  (before DONE; guestalloc_test.go)
 //	RT READY <bdf> <mode>        the host starts its flood
 //	RT RESULT <bdf> <mode> k=v...the periodic task's outcome; the host stops
 //
@@ -42,6 +44,12 @@ func TestGuestBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cpu.Close()
+	// Allocations sampled with their stacks (guestalloc_test.go), about
+	// one per 4 KiB allocated: enough to name a per-interrupt allocation,
+	// cheap enough not to distort what is measured. (At 1, every
+	// allocation's stack walk cost ~95 µs under TCG: 42% of the NAPI top
+	// half's CPU when one allocation was made per interrupt.)
+	runtime.MemProfileRate = MemProfileRate
 	for _, tg := range plan.Targets {
 		if tg.Kernel {
 			guestKernel(t, tg, cpu)
@@ -109,7 +117,8 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 		t.Fatalf("%s: %v", tag, err)
 	}
 	srv := &Server{CPU: cpu.Read}
-	cfg := driver.Config{Mode: mode, Handler: &Handler{Srv: srv}, IRQCPU: 0, BHCPU: 1}
+	marks := &PhaseMarks{Regs: regs}
+	cfg := driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Marks: marks}, IRQCPU: 0, BHCPU: 1}
 	if tg.Queues > 1 {
 		// One queue per vCPU, each queue's halves on its own CPU.
 		cfg.IRQCPUs = make([]int, tg.Queues)
@@ -123,6 +132,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 		t.Fatalf("%s: %v", tag, err)
 	}
 	var prof bytes.Buffer
+	mem0 := memRecords()
 	profiling := plan.Profile[mode] && pprof.StartCPUProfile(&prof) == nil
 	// QEMU's e1000 ignores RX for a second after RCTL is written.
 	time.Sleep(1200 * time.Millisecond)
@@ -137,7 +147,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 		pprof.StopCPUProfile()
 	}
 	time.Sleep(50 * time.Millisecond) // let the OpDone reply leave
-	regFields := regs()               // before Stats, whose statistics registers are no part of the packet path
+	regs0 := regFields(regs)          // before Stats, whose statistics registers are no part of the packet path
 	st := port.Stats()
 	if err := port.Close(); err != nil {
 		t.Errorf("%s: close: %v", tag, err)
@@ -150,11 +160,14 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 			enc = enc[n:]
 		}
 	}
+	for _, s := range allocSites(mem0, memRecords(), 4) {
+		fmt.Printf("BENCH ALLOCS %s %s\n", tag, s)
+	}
 	c, r := srv.Served()
 	fmt.Printf("BENCH DONE %s counted=%d reflected=%d rx=%d processed=%d dropped=%d tx=%d txdrop=%d irqs=%d bhruns=%d hwmissed=%d hwnobuf=%d handoff_p50=%d handoff_p99=%d%s%s\n",
 		tag, c, r, st.RxPackets, st.Processed, st.Dropped(), st.TxPackets, st.TxDropped, st.IRQs, st.BHRuns,
 		st.HW.RxMissed, st.HW.RxNoBuffer, st.HandoffP50.Nanoseconds(), st.HandoffP99.Nanoseconds(),
-		regFields(st.RxPackets), queueFields(st))
+		regs0(st.RxPackets)+marks.Fields(), queueFields(st))
 }
 
 // guestRT runs the real-time scenario on the NIC: top half at RTIRQPrio on

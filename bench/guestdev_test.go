@@ -9,32 +9,47 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/mmio"
 )
 
 // openBenchDevice opens a uiodrv target: driver/igb for igb targets (with
 // their queue count; RSS by default when more than one), driver/e1000
-// otherwise. regs snapshots the register accesses counted so far and
-// returns their BENCH DONE fields for a frame count (e1000 only: igb counts
-// none, and gives "").
-func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (driver.Opened, func() func(rx uint64) string, error) {
+// otherwise. regs returns the register accesses counted so far (e1000 only:
+// nil for igb, which counts none).
+func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver.Opened, regs func() mmio.Accesses, err error) {
 	poll := mode == deferral.ModeBusyPoll
 	if tg.Model == "igb" {
 		dev, err := igb.Open(tg.BDF, igb.OpenOptions{Backend: plan.Backend, Poll: poll, NIC: igb.Options{Queues: max(tg.Queues, 1)}})
 		if err != nil {
 			return nil, nil, err
 		}
-		return dev, func() func(uint64) string { return func(uint64) string { return "" } }, nil
+		return dev, nil, nil
 	}
 	// CountRegs: every register access is counted (issue 12's traps per
-	// frame), printed as regs and regs_per_frame on the BENCH DONE line.
-	dev, err := e1000.Open(tg.BDF, e1000.OpenOptions{Backend: plan.Backend, Poll: poll, CountRegs: true})
+	// frame): over the session (regs, regs_per_frame on BENCH DONE) and
+	// over the throughput repetitions alone (PhaseMarks' tput_regs*).
+	d, err := e1000.Open(tg.BDF, e1000.OpenOptions{Backend: plan.Backend, Poll: poll, CountRegs: true})
 	if err != nil {
 		return nil, nil, err
 	}
-	return dev, func() func(uint64) string {
-		r := dev.RegAccesses()
-		return func(rx uint64) string { return fmt.Sprintf(" regs=%d regs_per_frame=%.4f", r.Total(), r.PerFrame(rx)) }
-	}, nil
+	return d, d.RegAccesses, nil
+}
+
+// regFields snapshots the session's register accesses; its result gives
+// them as BENCH DONE fields for the frames received (regs and
+// regs_per_frame; "" when regs is nil).
+func regFields(regs func() mmio.Accesses) func(rx uint64) string {
+	if regs == nil {
+		return func(uint64) string { return "" }
+	}
+	n := regs().Total()
+	return func(rx uint64) string {
+		pf := 0.0
+		if rx > 0 {
+			pf = float64(n) / float64(rx)
+		}
+		return fmt.Sprintf(" regs=%d regs_per_frame=%.4f", n, pf)
+	}
 }
 
 // queueFields are the per-queue counters of a port with more than one

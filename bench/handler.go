@@ -13,6 +13,9 @@ type Handler struct {
 	// Work is CPU spent on each counted frame (the real-time scenario's
 	// CPU-heavy handler); zero in the throughput measurements.
 	Work time.Duration
+	// Marks, when set, takes the snapshots of the host's phase marks
+	// (marks.go).
+	Marks *PhaseMarks
 }
 
 var _ driver.Handler = (*Handler)(nil)
@@ -20,10 +23,27 @@ var _ driver.Handler = (*Handler)(nil)
 // Handle serves each frame.
 func (h *Handler) Handle(pkts []driver.Packet) {
 	for i := range pkts {
-		if h.Srv.Serve(pkts[i].Data) {
+		d := pkts[i].Data
+		var mark uint64
+		if h.Marks != nil {
+			if op, seq, ok := ParseFrame(d); ok && op == OpQuery {
+				if _, end, ok := parseMark(seq); ok {
+					if mark = seq; end {
+						_, r := h.Srv.Served()
+						h.Marks.Record(seq, r)
+						mark = 0
+					}
+				}
+			}
+		}
+		if h.Srv.Serve(d) {
 			pkts[i].Verdict = driver.Transmit
 		} else if h.Work > 0 {
 			Spin(h.Work)
+		}
+		if mark != 0 {
+			_, r := h.Srv.Served()
+			h.Marks.Record(mark, r)
 		}
 	}
 }

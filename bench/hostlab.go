@@ -70,9 +70,22 @@ func (l *Link) Drain(d time.Duration) {
 // 500 ms (a query can be lost in an overflowing QEMU socket like any frame)
 // until timeout.
 func (l *Link) query(op byte, timeout time.Duration) (Counters, error) {
+	return l.queryWith(op, 0, timeout)
+}
+
+// Mark sends the query of a phase mark (MarkSeq) and waits for its reply.
+func (l *Link) Mark(rep int, end bool, timeout time.Duration) (Counters, error) {
+	return l.queryWith(OpQuery, MarkSeq(rep, end), timeout)
+}
+
+// queryWith is query with the sequence number seq (0: a random one per try).
+func (l *Link) queryWith(op byte, fixed uint64, timeout time.Duration) (Counters, error) {
 	end := time.Now().Add(timeout)
 	for time.Now().Before(end) {
-		seq := rand.Uint64()
+		seq := fixed
+		if seq == 0 {
+			seq = rand.Uint64()
+		}
 		if err := l.send(op, seq); err != nil {
 			return Counters{}, err
 		}

@@ -28,17 +28,18 @@ func HostRTOptions(d time.Duration) SynthOptions {
 func DefaultLabOptions(modes []deferral.Mode, b driver.Backend, quick bool) LabOptions {
 	o := LabOptions{
 		NICs: DefaultNICs, Backend: b, Modes: modes,
-		Profile: []deferral.Mode{deferral.ModeBusyPoll, deferral.ModeThreaded},
-		RTT:     2000, TputFrames: 20000, Window: 32,
+		Profile: []deferral.Mode{deferral.ModeBusyPoll, deferral.ModeThreaded, deferral.ModeNAPI},
+		// 20 000 round trips per repetition, 3 repetitions (issue 12).
+		RTT: 20000, TputFrames: 20000, Window: 32, Reps: 3,
 		Rates:    []float64{2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000, 100000, 150000},
 		RateStep: 500 * time.Millisecond,
-		CPURate:  5000, CPULight: 1000, CPUTime: 3 * time.Second,
+		CPURate:  5000, CPULight: 1000, CPUTime: 2 * time.Second,
 		RTModes: modes, RTTime: 5 * time.Second, RTRate: 8000, RTWork: 150 * time.Microsecond,
 		RTTaskWork: 100 * time.Microsecond, RTIRQPrio: RTIRQPrio, RTTaskPrio: RTTaskPrio,
 		Timeout: 45 * time.Minute,
 	}
 	if quick {
-		o.RTT, o.TputFrames = 300, 3000
+		o.RTT, o.TputFrames, o.Reps = 300, 3000, 2
 		o.Rates = []float64{5000, 20000, 80000}
 		o.CPUTime = time.Second
 		o.RTTime = 2 * time.Second

@@ -49,46 +49,6 @@ func (r *Report) target(model, mode string) *TargetResult {
 	return nil
 }
 
-func p99(t *TargetResult) float64 { return float64(t.RTT.Quantile(0.99)) }
-
-func (r *Report) writeSummary(b *bytes.Buffer) {
-	if r.Lab == nil || len(r.Lab.Targets) == 0 {
-		return
-	}
-	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
-	w("## Headline: uiodrv / the kernel's own driver for the same NIC model, same boot\n\n")
-	t := &Table{Header: []string{"NIC", "mode", "reflect tput vs kernel (target >= 3x)", "RTT p99 vs kernel (target <= 0.3x)",
-		"RTT p50 vs kernel", "lossless RX rate vs kernel", "guest CPU at moderate rate vs busypoll (target <= 0.2x)"}}
-	for _, model := range r.models() {
-		k := r.target(model, "kernel")
-		bp := r.target(model, "busypoll")
-		for _, mode := range append(slices.Clone(interruptModes), "busypoll") {
-			u := r.target(model, mode)
-			if u == nil || k == nil {
-				continue
-			}
-			if u.Tput == 0 {
-				t.AddRow(model, mode, "failed: "+u.Err, "", "", "", "")
-				continue
-			}
-			tp := Ratio(u.Tput, k.Tput)
-			lat := Ratio(p99(u), p99(k))
-			if mode != "busypoll" {
-				tp += mark(u.Tput >= 3*k.Tput)
-				lat += mark(p99(u) <= 0.3*p99(k))
-			}
-			cpu := "(itself)"
-			if mode != "busypoll" && bp != nil && bp.Err == "" {
-				cpu = Ratio(u.CPUMod, bp.CPUMod) + mark(u.CPUMod <= bp.CPUMod/5)
-			}
-			t.AddRow(model, mode, tp, lat, Ratio(float64(u.RTT.Quantile(0.5)), float64(k.RTT.Quantile(0.5))),
-				Ratio(u.MaxRate, k.MaxRate), cpu)
-		}
-	}
-	t.Notes = []string{"✔ target met, ✘ missed. Ratios of figures measured in this run; the absolute values are in the tables below."}
-	_ = t.WriteMarkdown(b)
-}
-
 func mark(ok bool) string {
 	if ok {
 		return " ✔"
@@ -124,11 +84,18 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 			"source address and port) in turn, so that RSS has flows to spread; `q0_rx`/`q1_rx` are the per-queue "+
 			"counters of the 2-queue port.\n\n", o.Backend, FlowFrame, BenchFlows)
 	}
-	w("- **reflect**: %d frames reflected with %d in flight (after a 500-frame warm-up); frames/s of echoes received.\n", o.TputFrames, o.Window)
-	w("- **RTT**: %d one-at-a-time reflections, host send to host receive.\n", o.RTT)
+	reps := max(o.Reps, 1)
+	w("Each target is measured %d times over (round trips, then throughput; then the CPU loads, each in turn); the tables "+
+		"give the median and, in brackets, the lowest and highest repetition.\n\n", reps)
+	w("- **reflect**: %d frames reflected with %d in flight (after a 500-frame warm-up), per repetition; frames/s of echoes received.\n", o.TputFrames, o.Window)
+	w("- **RTT**: %d one-at-a-time reflections per repetition (%d per target), host send to host receive; p50 and p99 per "+
+		"repetition, the maximum and the plots over all of them.\n", o.RTT, o.RTT*reps)
 	w("- **lossless RX**: count-only frames paced at each rate of %v frames/s for %v per rung; the highest rung at which "+
-		"the guest counted every frame (a lossy rung is retried once).\n", o.Rates, o.RateStep)
-	w("- **CPU**: the guest's busy time from /proc/stat (all CPUs, in vCPUs) while %g frames/s arrive for %v, at %g frames/s, and with no traffic.\n\n", o.CPURate, o.CPUTime, o.CPULight)
+		"the guest counted every frame (a lossy rung is retried once). Once per target.\n", o.Rates, o.RateStep)
+	w("- **CPU**: the guest's busy time from /proc/stat (all CPUs, in vCPUs) while %g frames/s arrive for %v, at %g frames/s, "+
+		"per repetition, and with no traffic (once).\n", o.CPURate, o.CPUTime, o.CPULight)
+	w("- **traps, allocs / frame**: register accesses and heap allocations per reflected frame in the guest, counted " +
+		"between the host's marks around each throughput repetition (bench/marks.go).\n\n")
 	for _, model := range r.models() {
 		t := &Table{Title: model, Header: []string{"driver / mode", "reflect (frames/s)", "RTT p50", "RTT p99", "RTT max",
 			"lossless RX (frames/s)", "first lossy rung", fmt.Sprintf("guest CPU at %g/s", o.CPURate), fmt.Sprintf("at %g/s", o.CPULight), "idle", "guest counters"}}
@@ -153,9 +120,9 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 					lossy = fmt.Sprintf("%.0f/s: %d of %d lost (sent at %.0f/s)", s.Rate, s.Sent-s.Counted, s.Sent, s.Achieved)
 				}
 			}
-			t.AddRow(name, fmt.Sprintf("%.0f", tg.Tput), Micros(tg.RTT.Quantile(0.5)), Micros(tg.RTT.Quantile(0.99)),
-				Micros(tg.RTT.Max()), fmt.Sprintf("%.0f", tg.MaxRate), lossy, fmt.Sprintf("%.2f", tg.CPUMod),
-				fmt.Sprintf("%.2f", tg.CPULight), fmt.Sprintf("%.2f", tg.CPUIdle), guestSummary(tg.Guest))
+			t.AddRow(name, medSpread(tg, repTput, "%.0f"), medMicros(tg, repP50), medMicros(tg, repP99),
+				Micros(tg.RTT.Max()), fmt.Sprintf("%.0f", tg.MaxRate), lossy, medSpread(tg, repCPUMod, "%.2f"),
+				medSpread(tg, repCPULight, "%.2f"), fmt.Sprintf("%.2f", tg.CPUIdle), guestSummary(tg.Guest))
 		}
 		_ = t.WriteMarkdown(b)
 		if err := plotRTT(filepath.Join(dir, "plots", "rtt-"+fileName(model)+".png"), model, r.Lab.Targets); err == nil {
@@ -166,18 +133,34 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 	}
 }
 
+// medSpread is the median of f over the target's repetitions with the
+// lowest and highest in brackets.
+func medSpread(t *TargetResult, f func(Rep) float64, format string) string {
+	lo, hi := t.Spread(f)
+	return fmt.Sprintf(format+" ("+format+"–"+format+")", t.Median(f), lo, hi)
+}
+
+func medMicros(t *TargetResult, f func(Rep) float64) string {
+	lo, hi := t.Spread(f)
+	return fmt.Sprintf("%s (%s–%s)", Micros(int64(t.Median(f))), Micros(int64(lo)), Micros(int64(hi)))
+}
+
 // guestSummary keeps the interesting counters of a guest BENCH DONE line.
 func guestSummary(line string) string {
 	kv := ParseKV(line)
 	var parts []string
-	for _, k := range []string{"queues", "irqs", "bhruns", "dropped", "hwmissed", "hwnobuf", "handoff_p50", "handoff_p99", "regs_per_frame",
+	for _, k := range []string{"queues", "irqs", "bhruns", "dropped", "hwmissed", "hwnobuf", "handoff_p50", "handoff_p99", "regs_per_frame", "tput_regs_pf", "tput_allocs_pf",
 		"q0_rx", "q0_tx", "q0_irqs", "q1_rx", "q1_tx", "q1_irqs"} {
 		if v, ok := kv[k]; ok {
 			switch {
 			case strings.HasPrefix(k, "handoff"):
 				parts = append(parts, k+" "+Micros(int64(v)))
 			case k == "regs_per_frame":
-				parts = append(parts, fmt.Sprintf("regs/frame %.3f", v))
+				parts = append(parts, fmt.Sprintf("regs/rx frame (session) %.3f", v))
+			case k == "tput_regs_pf":
+				parts = append(parts, fmt.Sprintf("regs/frame (throughput) %.3f", v))
+			case k == "tput_allocs_pf":
+				parts = append(parts, fmt.Sprintf("allocs/frame (throughput) %.5f", v))
 			default:
 				parts = append(parts, fmt.Sprintf("%s %.0f", k, v))
 			}
@@ -332,7 +315,7 @@ func (r *Report) writeProfiles(b *bytes.Buffer, dir string) {
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	w("## What bounds the lab: profiles\n\n")
 	w("Host threads of QEMU during each reflect-throughput measurement (cores used, from /proc/<pid>/task/*/stat; "+
-		"the machine has %d). QEMU 7.2 names its threads only with `-name debug-threads=on`, which the lab does not "+
+		"the machine has %d). QEMU names its threads only with `-name debug-threads=on`, which the lab does not "+
 		"pass: the main loop (the I/O thread that moves frames between the UDP socket and the NIC model, TID = PID) "+
 		"is marked, the others are the two TCG vCPU threads and helpers.\n\n", numCPU())
 	t := &Table{Header: []string{"NIC", "driver / mode", "reflect (frames/s)", "QEMU threads (cores)"}}

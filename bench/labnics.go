@@ -1,0 +1,76 @@
+package bench
+
+import (
+	"fmt"
+
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/qemu"
+)
+
+// LabNIC is one NIC of the bench boot.
+type LabNIC struct {
+	Model  qemu.NICModel
+	Addr   string // slot.function, e.g. "03.0"
+	MAC    string
+	Kernel bool // driven by the guest kernel's driver (the peer), not uiodrv
+	// Mitigation sets QEMU's interrupt mitigation property; nil keeps QEMU's default (on).
+	Mitigation *bool
+	// Queues is how many queues uiodrv runs on an igb NIC (0 means 1; the
+	// kernel's igb picks its own, one per vCPU).
+	Queues int
+	// Flows, when above 0, makes the host send flow frames (UDP/IPv4) over
+	// this many flows, for RSS to spread (Link.Flows).
+	Flows int
+}
+
+// Name labels the NIC's rows: the model, with the queue count for a
+// uiodrv NIC run with more than one ("igb 2q").
+func (n LabNIC) Name() string {
+	if !n.Kernel && n.Queues > 1 {
+		return fmt.Sprintf("%s %dq", n.Model, n.Queues)
+	}
+	return string(n.Model)
+}
+
+// target is the NIC's entry in the guest plan.
+func (n LabNIC) target() Target {
+	t := Target{BDF: n.BDF(), Kernel: n.Kernel}
+	if n.Model == qemu.IGB {
+		t.Model, t.Queues, t.Flows = string(n.Model), max(n.Queues, 1), n.Flows > 0
+	}
+	return t
+}
+
+// BDF is the NIC's guest PCI address.
+func (n LabNIC) BDF() string { return "0000:00:" + n.Addr }
+
+// Driver is the guest driver the NIC is bound to.
+func (n LabNIC) Driver(b driver.Backend) string {
+	if n.Kernel {
+		return string(n.Model) // the kernel's e1000 or e1000e driver
+	}
+	return b.Driver()
+}
+
+// DefaultNICs puts uiodrv and the kernel driver side by side for each model
+// in one boot.
+var DefaultNICs = []LabNIC{
+	{Model: qemu.E1000, Addr: "03.0", MAC: "52:54:00:12:34:56"},
+	{Model: qemu.E1000, Addr: "04.0", MAC: "52:54:00:12:34:57", Kernel: true},
+	{Model: qemu.E1000E, Addr: "05.0", MAC: "52:54:00:12:34:58"},
+	{Model: qemu.E1000E, Addr: "06.0", MAC: "52:54:00:12:34:59", Kernel: true},
+}
+
+// BenchFlows is how many flows the host sends to an igb NIC: enough that
+// RSS's redirection table puts some on every queue.
+const BenchFlows = 64
+
+// IGBNICs are igb's rows: uiodrv with 1 queue and with 2 (a NIC each),
+// and the guest kernel's igb, in the same boot, all fed the same flow frames.
+// They sit two slots apart: QEMU reserves each igb's 8 SR-IOV VFs (VF
+// offset 0x80, stride 2) 16 slots above it, two slots' worth of functions.
+var IGBNICs = []LabNIC{
+	{Model: qemu.IGB, Addr: "07.0", MAC: "52:54:00:12:34:5a", Queues: 1, Flows: BenchFlows},
+	{Model: qemu.IGB, Addr: "09.0", MAC: "52:54:00:12:34:5b", Queues: 2, Flows: BenchFlows},
+	{Model: qemu.IGB, Addr: "0b.0", MAC: "52:54:00:12:34:5c", Kernel: true, Flows: BenchFlows},
+}

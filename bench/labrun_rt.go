@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/uiodrv/uiodrv/qemu"
+)
+
+// runRT runs the lab real-time scenario's guest processes (rtRuns, command
+// 1+j each) on the NIC rtNIC, the kernel runs on kNIC, flooding each from
+// the host while it runs.
+func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtNIC, kNIC int) []*RTResult {
+	var out []*RTResult
+	rtTarget := o.NICs[rtNIC].BDF()
+	mac, _ := net.ParseMAC(o.NICs[rtNIC].MAC)
+	uLink := NewLink(vm.Peer(rtNIC), mac)
+	var kLink *Link
+	if kNIC >= 0 {
+		kmac, _ := net.ParseMAC(o.NICs[kNIC].MAC)
+		kLink = NewLink(vm.Peer(kNIC), kmac)
+	}
+	for j, run := range rtRuns {
+		mode := run.mode
+		tag := rtTarget + " " + mode
+		link := uLink
+		if mode == "kernel" {
+			tag, link = o.NICs[kNIC].BDF()+" kernel", kLink
+		}
+		c, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		_, err := vm.WaitOutput(c, 1+j, "RT READY "+tag)
+		cancel()
+		if err != nil {
+			out = append(out, &RTResult{Mode: run.label(), Rate: run.rate, Rep: run.rep, Err: "never ready: " + err.Error()})
+			continue
+		}
+		stop := make(chan struct{})
+		sent := make(chan int, 1)
+		go func() {
+			if mode == "idle" {
+				<-stop
+				sent <- 0
+				return
+			}
+			// The flood stops on its own after twice the task's run: a
+			// mode that starves the task completely (the top half at a
+			// higher SCHED_FIFO priority never yielding) would otherwise
+			// never let it finish. The starvation shows as misses.
+			limit := make(chan struct{})
+			t := time.AfterFunc(2*o.RTTime+2*time.Second, func() { close(limit) })
+			defer t.Stop()
+			both := make(chan struct{})
+			go func() {
+				select {
+				case <-stop:
+				case <-limit:
+				}
+				close(both)
+			}()
+			n, _ := link.Flood(run.rate, both)
+			sent <- n
+		}()
+		c, cancel = context.WithTimeout(ctx, 3*o.RTTime+50*time.Second)
+		line, hung, err := waitRTResult(c, vm, 1+j, tag)
+		cancel()
+		close(stop)
+		flooded := <-sent
+		rr := &RTResult{Mode: run.label(), TopHalf: run.topName(), Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded, Hung: hung, Probe: o.RTProbe}
+		if rr.Probe == "" {
+			rr.Probe = ProbeCyclictest
+		}
+		if !run.sched.IsZero() {
+			rr.Sched = run.sched.String()
+		}
+		switch {
+		case hung:
+			rr.Err = "HUNG: the watchdog dumped the threads (RT HANG lines) and ended the run"
+		case err != nil:
+			rr.Err = fmt.Sprintf("no result within %v: the guest process was killed", 3*o.RTTime+45*time.Second)
+		}
+		out = append(out, rr)
+		o.logf("bench: rt rep %d rate %.0f top %s sched %s %s %s", run.rep, run.rate, run.topName(), rr.Sched, line, rr.Err)
+		link.Drain(100 * time.Millisecond)
+	}
+	return out
+}

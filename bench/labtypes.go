@@ -1,0 +1,153 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/driver"
+)
+
+// LabOptions configures one bench boot.
+type LabOptions struct {
+	NICs    []LabNIC
+	Backend driver.Backend
+	Modes   []deferral.Mode
+	Profile []deferral.Mode // uiodrv modes whose guest CPU profile is collected
+
+	RTT        int // round trips per target and repetition
+	TputFrames int // frames reflected for throughput, per repetition
+	// Reps repeats the round trips, the throughput and the two CPU loads
+	// per target (0 means 1): RTT, throughput, RTT, throughput, ...; then
+	// CPU at CPURate, at CPULight, ... Tables show the median and spread.
+	Reps     int
+	Window   int       // frames in flight for throughput
+	Rates    []float64 // RX-rate ladder, frames/s
+	RateStep time.Duration
+	CPURate  float64 // the "moderate" rate of the CPU measurement
+	CPULight float64 // a light rate, measured too
+	CPUTime  time.Duration
+
+	// The real-time scenario on the first uiodrv NIC (no RT run when RTTime is 0).
+	RTModes    []deferral.Mode
+	RTTime     time.Duration
+	RTRate     float64       // flood rate, frames/s
+	RTWork     time.Duration // bottom-half CPU per frame
+	RTTaskWork time.Duration
+	RTIRQPrio  int
+	RTTaskPrio int
+	// RTRates are the flood rates of the real-time scenario, frames/s (0:
+	// unpaced, as fast as the host sends); empty means RTRate alone.
+	RTRates []float64
+	// RTReps repeats the idle floor and every mode and rate, interleaved
+	// (idle, modes..., idle, modes...), each run a guest process of its own;
+	// 0 means 1.
+	RTReps int
+	// RTOnly skips the per-target measurements: the boot runs the
+	// real-time scenario alone.
+	RTOnly bool
+	// RTTopHalf is the top half of the real-time scenario's port.
+	RTTopHalf driver.TopHalf
+	// RTTopHalves, when set, runs every mode once per top half (in the same
+	// boot, interleaved) instead of RTTopHalf alone.
+	RTTopHalves []driver.TopHalf
+	// RTKernel adds a "kernel" run per rate and repetition: the same task
+	// beside the guest kernel's own driver on the first kernel NIC (its IRQ
+	// on core 0, an AF_PACKET reader on core 0 counting).
+	RTKernel bool
+	// RTBHSched, unless zero, adds a run of the threaded and workqueue modes
+	// with this bottom-half class (e.g. deadline:200us/1ms), labelled
+	// "threaded+deadline", beside their default-class runs.
+	RTBHSched deferral.Sched
+	// RTSchedOnly drops the threaded and workqueue runs of the default
+	// class when RTBHSched is set (experiments on the deadline class).
+	RTSchedOnly bool
+	// RTNoIdle drops the idle-floor runs (hang checks: many short runs
+	// whose misses are not compared).
+	RTNoIdle bool
+	// RTRows, unless empty, keeps only the uiodrv runs whose key
+	// (rtRun.key: "mode[+class]/top", e.g. "threaded+deadline/thread") it
+	// lists; the idle floor and the kernel's row are kept (labrt.go).
+	RTRows []string
+	// RTTopNone adds, for threaded and workqueue (and their RTBHSched
+	// runs), a run with no top half above the bottom half: the light top
+	// half on a thread of the bottom half's own class (driver.Config.IRQSched;
+	// GuestPlan.RTTopNone).
+	RTTopNone bool
+	// RTProbe is the periodic task: ProbeCyclictest (empty means it) or
+	// ProbeGo.
+	RTProbe string
+	// Cmdline is appended to the guest kernel's command line (threadirqs).
+	Cmdline string
+
+	TestBinary string    // the guest test binary (qemu.BuildTest("./bench", ...))
+	Log        io.Writer // progress; nil discards
+	Timeout    time.Duration
+}
+
+// TargetResult is what the host measured on one target (NIC and mode).
+type TargetResult struct {
+	NIC     LabNIC
+	Mode    string             // a deferral mode, or "kernel"
+	RTT     deferral.Histogram // every repetition's round trips together
+	Samples []time.Duration
+	RTTLost int
+	// Reps are the repetitions (LabOptions.Reps); Tput, CPUMod and
+	// CPULight are their medians.
+	Reps     []Rep
+	Tput     float64
+	TLost    int
+	Ladder   []RateStep
+	MaxRate  float64
+	CPUIdle  float64 // guest cores busy with no traffic
+	CPUMod   float64 // guest cores busy at CPURate
+	CPULight float64 // guest cores busy at CPULight
+	CPUCnt   uint64
+	QEMU     []ThreadCPU // QEMU's threads during the throughput phase
+	Guest    string      // the guest's BENCH DONE line
+	Profile  []byte      // gzipped pprof CPU profile of the guest process
+	// AllocSites are the guest's top allocation sites during the session
+	// (BENCH ALLOCS: "n=<objects> site=<frames>").
+	AllocSites []string
+	Err        string
+}
+
+// Rep is one repetition of a target's measurements.
+type Rep struct {
+	P50, P99 float64 // round trip, ns
+	RTTs     int     // round trips measured
+	Tput     float64 // frames/s reflected with Window in flight
+	CPUMod   float64 // guest cores busy at CPURate
+	CPULight float64 // guest cores busy at CPULight
+}
+
+// RTResult is one mode of the lab real-time scenario.
+type RTResult struct {
+	Mode    string
+	TopHalf string  // uiodrv modes: the port's top half
+	Rate    float64 // flood rate, frames/s; 0 unpaced (idle: none)
+	Rep     int
+	Sched   string             // the bottom half's class, when not the mode's default
+	Probe   string             // the periodic task: cyclictest or go
+	Hung    bool               // the watchdog found the run stuck, dumped its threads and ended it
+	Fields  map[string]float64 // jobs, misses, p50, p99, max, processed, irqs, rx, dropped, secs
+	Flooded int
+	Err     string
+}
+
+// LabResult is one boot's measurements.
+type LabResult struct {
+	Kernel  string
+	QEMU    string
+	Targets []*TargetResult
+	RT      []*RTResult
+	Boot    time.Duration
+	Total   time.Duration
+}
+
+func (o *LabOptions) logf(format string, a ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", a...)
+	}
+}

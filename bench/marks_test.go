@@ -1,0 +1,98 @@
+package bench
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/mmio"
+)
+
+func TestMarkSeq(t *testing.T) {
+	for _, rep := range []int{0, 1, MaxMarkReps - 1} {
+		for _, end := range []bool{false, true} {
+			r, e, ok := parseMark(MarkSeq(rep, end))
+			if !ok || r != rep || e != end {
+				t.Errorf("MarkSeq(%d, %v) parses as %d %v %v", rep, end, r, e, ok)
+			}
+		}
+	}
+	// The round trips' and the throughput's sequence numbers, a repetition
+	// beyond what is kept, and random query numbers are no marks.
+	for _, s := range []uint64{1 << 62, 2<<62 | 5, MarkSeq(MaxMarkReps, false), 0} {
+		if _, _, ok := parseMark(s); ok {
+			t.Errorf("%#x parsed as a mark", s)
+		}
+	}
+	for range 10000 {
+		if s := rand.Uint64(); s>>32 != markTag {
+			if _, _, ok := parseMark(s); ok {
+				t.Errorf("%#x parsed as a mark", s)
+			}
+		}
+	}
+}
+
+// TestHandlerMarks drives the handler with two marked repetitions and
+// checks that the counts are those between each pair of marks: the
+// reflections and register accesses outside them, and the work of the
+// marking queries themselves (reading the CPU counters, which costs 1000
+// "accesses" here), do not count. A resent end mark counts what came
+// before it, the first end query's work included.
+func TestHandlerMarks(t *testing.T) {
+	dst, src := [6]byte{1}, [6]byte{2}
+	var regs uint64
+	srv := &Server{CPU: func() (uint64, uint64) { regs += 1000; return 1, 2 }}
+	m := &PhaseMarks{Regs: func() mmio.Accesses { return mmio.Accesses{Reads: regs / 4, Writes: regs - regs/4} }}
+	h := &Handler{Srv: srv, Marks: m}
+	frame := func(op byte, seq uint64) []driver.Packet {
+		return []driver.Packet{{Data: BuildFrame(make([]byte, 64), dst, src, op, seq)}}
+	}
+	reflect := func(n int, regsPer uint64) {
+		for i := range n {
+			h.Handle(frame(OpReflect, uint64(i)))
+			regs += regsPer
+		}
+	}
+	reflect(50, 7) // round trips: outside the marks
+	h.Handle(frame(OpQuery, MarkSeq(0, false)))
+	reflect(100, 1)
+	h.Handle(frame(OpQuery, MarkSeq(0, true)))
+	reflect(10, 9)
+	h.Handle(frame(OpQuery, MarkSeq(0, true))) // a resent end mark: the last counts
+	reflect(50, 7)
+	h.Handle(frame(OpQuery, MarkSeq(1, false)))
+	h.Handle(frame(OpQuery, MarkSeq(1, false))) // resent start
+	reflect(300, 2)
+	h.Handle(frame(OpQuery, MarkSeq(1, true)))
+	h.Handle(frame(OpQuery, MarkSeq(2, false))) // never ended: left out
+	reflect(20, 5)
+	c := m.Counts()
+	if c.Reps != 2 || c.Frames != 410 {
+		t.Fatalf("counts %+v: want 2 reps of 410 frames (100+10 and 300)", c)
+	}
+	if c.Reads+c.Writes != c.Regs {
+		t.Errorf("reads %d + writes %d != %d", c.Reads, c.Writes, c.Regs)
+	}
+	if c.Regs != 100+1000+10*9+600 || c.MinRegs != 2 || c.MaxRegs != 1190.0/110 {
+		t.Errorf("register counts %+v: want 1790 accesses, per rep 1190/110 and 2 per frame", c)
+	}
+	f := m.Fields()
+	for _, want := range []string{"tput_reps=2 ", "tput_frames=410 ", "tput_regs=1790 ", "tput_regs_pf_min=2.0000"} {
+		if !strings.Contains(f, want) {
+			t.Errorf("fields %q lack %q", f, want)
+		}
+	}
+	if kv := ParseKV(f); kv["tput_allocs_pf"] != float64(c.Allocs)/410 {
+		t.Errorf("fields %q: allocs per frame %v, counts %d", f, kv["tput_allocs_pf"], c.Allocs)
+	}
+	// Frames that are no marks cost the handler no allocation.
+	pk := frame(OpReflect, 1)
+	if allocs := testing.AllocsPerRun(100, func() { h.Handle(pk) }); allocs != 0 {
+		t.Errorf("Handle with marks allocates %v per frame", allocs)
+	}
+	if (&PhaseMarks{}).Fields() != "" {
+		t.Error("fields without marks")
+	}
+}
