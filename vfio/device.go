@@ -52,6 +52,10 @@ type Device struct {
 	allocs    []*Allocator
 	keepDMA   bool           // Close leaves the Allocators' memory mapped (see KeepDMA)
 	owned     []func() error // run after the device fd is closed (group, container)
+	// irqHdr is the VFIO_DEVICE_SET_IRQS argument of the calls without
+	// eventfds (the INTx unmask after every interrupt), reused under mu so
+	// that the packet path allocates nothing.
+	irqHdr [sizeofIRQSetHeader]byte
 }
 
 func newDevice(fd int, name string, c *Container) (*Device, error) {

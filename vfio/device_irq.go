@@ -26,6 +26,23 @@ func (d *Device) IRQInfo(index int) (IRQInfo, error) {
 // irqSetBuf builds struct vfio_irq_set followed by its data.
 func irqSetBuf(flags uint32, index, start, count int, fds []int32) []byte {
 	buf := make([]byte, sizeofIRQSetHeader+4*len(fds))
+	putIRQSet(buf, flags, index, start, count, fds)
+	return buf
+}
+
+// irqSetArg is irqSetBuf without an allocation when there are no eventfds:
+// the Device's own buffer, which the caller must hold d.mu to use.
+func (d *Device) irqSetArg(flags uint32, index, start, count int, fds []int32) []byte {
+	if len(fds) > 0 {
+		return irqSetBuf(flags, index, start, count, fds)
+	}
+	putIRQSet(d.irqHdr[:], flags, index, start, count, nil)
+	return d.irqHdr[:]
+}
+
+// putIRQSet writes struct vfio_irq_set and its eventfds into buf, which is
+// exactly as long as both.
+func putIRQSet(buf []byte, flags uint32, index, start, count int, fds []int32) {
 	ne := binary.NativeEndian
 	ne.PutUint32(buf[0:], uint32(len(buf)))
 	ne.PutUint32(buf[4:], flags)
@@ -35,14 +52,13 @@ func irqSetBuf(flags uint32, index, start, count int, fds []int32) []byte {
 	for i, fd := range fds {
 		ne.PutUint32(buf[sizeofIRQSetHeader+4*i:], uint32(fd))
 	}
-	return buf
 }
 
 func (d *Device) setIRQs(what string, flags uint32, index, start, count int, fds []int32) error {
 	return d.with(func(fd int) error {
 		// Raw: the INTx unmask runs on real-time threads after every
 		// interrupt (deferral's doc.go, "Real-time threads").
-		if _, err := ioctlBufRaw(fd, ioctlDeviceSetIRQs, irqSetBuf(flags, index, start, count, fds)); err != nil {
+		if _, err := ioctlBufRaw(fd, ioctlDeviceSetIRQs, d.irqSetArg(flags, index, start, count, fds)); err != nil {
 			return fmt.Errorf("vfio: %s (IRQ index %d, vectors %d..%d) of %s: %w", what, index, start, start+count-1, d.Name, err)
 		}
 		return nil

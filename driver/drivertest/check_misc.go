@@ -84,8 +84,13 @@ func countAllocs(h *Harness) (uint64, error) {
 
 func readable(fd int, wait time.Duration) bool {
 	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	n, err := unix.Poll(p, int(wait/time.Millisecond))
-	return err == nil && n > 0
+	end := time.Now().Add(wait)
+	for {
+		n, err := unix.Poll(p, int(max(time.Until(end), 0)/time.Millisecond))
+		if err != unix.EINTR { // EINTR: the Go runtime's preemption signal; poll again
+			return err == nil && n > 0 && p[0].Revents&unix.POLLIN != 0
+		}
+	}
 }
 
 // drain consumes pending interrupt events and re-arms the lines.

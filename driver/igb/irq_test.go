@@ -12,7 +12,11 @@ import (
 // fired reports whether the eventfd fd has an event, and consumes it.
 func fired(fd int) bool {
 	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	if n, _ := unix.Poll(p, 50); n == 0 {
+	n, err := unix.Poll(p, 50)
+	for err == unix.EINTR { // the Go runtime's preemption signal, not an event
+		n, err = unix.Poll(p, 50)
+	}
+	if n <= 0 || p[0].Revents&unix.POLLIN == 0 {
 		return false
 	}
 	var b [8]byte
