@@ -163,22 +163,7 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 		}
 		e := &threadExec{}
 		a := threadAttrs{name: fmt.Sprintf("irq/%d-%s", irqNumbers.Add(1), o.Name), cpu: o.CPU.core, rtPrio: prio, sched: o.Sched}
-		budget := newDLBudget(o.Sched)
-		t, err := newIRQThreadAttrs(a, func() {
-			budget.start()
-			for {
-				weight := budget.weight(o.Weight)
-				n := o.Poll(weight)
-				budget.done(n)
-				if n < weight {
-					break
-				}
-				if e.closed.Load() {
-					return
-				}
-			}
-			reenable()
-		})
+		t, err := newIRQThreadAttrs(a, threadedPoll(o, &e.closed, reenable))
 		if err != nil {
 			return nil, err
 		}
@@ -308,3 +293,26 @@ var (
 	_ Executor = (*napiExec)(nil)
 	_ Executor = (*busyExec)(nil)
 )
+
+// threadedPoll is the threaded IRQ's thread function, on its own thread or
+// inline on the top half's: poll in weight-sized rounds (under a deadline
+// class, rounds the self-enforcement's budget allows) until a round comes
+// back short, then re-enable the interrupt; closed stops it between rounds.
+func threadedPoll(o ExecutorOptions, closed *atomic.Bool, reenable func()) func() {
+	budget := newDLBudget(o.Sched)
+	return func() {
+		budget.start()
+		for {
+			weight := budget.weight(o.Weight)
+			n := o.Poll(weight)
+			budget.done(n)
+			if n < weight {
+				break
+			}
+			if closed.Load() {
+				return
+			}
+		}
+		reenable()
+	}
+}

@@ -107,22 +107,7 @@ func newInlineExec(o ExecutorOptions, reenable func()) (Executor, error) {
 		return nil, errors.New("deferral: Inline runs the thread at its CPU's class (CPUOptions.Sched): drop ThreadPrio")
 	}
 	e := &inlineExec{}
-	budget := newDLBudget(o.Sched)
-	t, err := o.CPU.addInline(func() {
-		budget.start()
-		for {
-			weight := budget.weight(o.Weight)
-			n := o.Poll(weight)
-			budget.done(n)
-			if n < weight {
-				break
-			}
-			if e.closed.Load() {
-				return
-			}
-		}
-		reenable()
-	})
+	t, err := o.CPU.addInline(threadedPoll(o, &e.closed, reenable))
 	if err != nil {
 		return nil, err
 	}
