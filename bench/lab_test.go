@@ -23,20 +23,7 @@ import (
 // has not been rerun with threaded yet.
 func TestLabBenchSmoke(t *testing.T) {
 	labtest.Require(t)
-	o := DefaultLabOptions([]deferral.Mode{deferral.ModeNAPI}, driver.BackendVFIO, true)
-	o.NICs = DefaultNICs[:2]
-	o.Rates = []float64{2000}
-	o.RTTime = time.Second
-	o.Profile = nil
-	o.Timeout = 4 * time.Minute
-	o.TestBinary = labtest.TestBinary(t, "./bench")
-	o.Log = testLog{t}
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
-	defer cancel()
-	res, err := RunLab(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runSmoke(t, DefaultNICs[:2], time.Second)
 	if len(res.Targets) != 2 {
 		t.Fatalf("%d targets measured", len(res.Targets))
 	}
@@ -49,6 +36,26 @@ func TestLabBenchSmoke(t *testing.T) {
 	if len(res.RT) != 2 || res.RT[1].Fields["jobs"] == 0 {
 		t.Errorf("real-time scenario: %+v", res.RT)
 	}
+}
+
+// runSmoke runs a small NAPI bench boot on nics (the real-time stage for
+// rt, none when 0) and fails the test if the boot does.
+func runSmoke(t *testing.T, nics []LabNIC, rt time.Duration) *LabResult {
+	o := DefaultLabOptions([]deferral.Mode{deferral.ModeNAPI}, driver.BackendVFIO, true)
+	o.NICs = nics
+	o.Rates = []float64{2000}
+	o.RTTime = rt
+	o.Profile = nil
+	o.Timeout = 4 * time.Minute
+	o.TestBinary = labtest.TestBinary(t, "./bench")
+	o.Log = testLog{t}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	defer cancel()
+	res, err := RunLab(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 type testLog struct{ t *testing.T }
@@ -64,20 +71,7 @@ func (l testLog) Write(b []byte) (int, error) {
 // (RSS spread the bench's flow frames).
 func TestLabBenchIGBSmoke(t *testing.T) {
 	labtest.Require(t)
-	o := DefaultLabOptions([]deferral.Mode{deferral.ModeNAPI}, driver.BackendVFIO, true)
-	o.NICs = IGBNICs
-	o.Rates = []float64{2000}
-	o.RTTime = 0
-	o.Profile = nil
-	o.Timeout = 4 * time.Minute
-	o.TestBinary = labtest.TestBinary(t, "./bench")
-	o.Log = testLog{t}
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
-	defer cancel()
-	res, err := RunLab(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runSmoke(t, IGBNICs, 0)
 	if len(res.Targets) != 3 {
 		t.Fatalf("%d targets measured, want 3", len(res.Targets))
 	}
