@@ -3,7 +3,6 @@ package driver
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/uiodrv/uiodrv/dma"
 )
@@ -27,21 +26,15 @@ const NoBuf = ^uint32(0)
 var ErrPool = errors.New("driver: buffer pool")
 
 // BufPool is the NIC-agnostic packet buffer pool: fixed BufSize buffers in DMA
-// memory, named by a uint32 index, and a free list. The core creates it and
-// hands it to a driver, which posts its buffers to RX rings (Addr) and takes
-// transmitted ones back; handlers see the bytes through Packet.
-//
-// The free list is a stack guarded by mu, so buffers can be returned from any
-// goroutine (an RX refill takes from it while a TX reclaim or a consumer of
-// received frames gives back). Batch operations take the lock once. The stack
-// is preallocated to hold every buffer, so no operation allocates.
+// memory, named by a uint32 index, and a free list (FreeList: Get, GetMany,
+// Put, PutMany, Available, safe from any goroutine, allocation-free). The core
+// creates it and hands it to a driver, which posts its buffers to RX rings
+// (Addr) and takes transmitted ones back; handlers see the bytes through
+// Packet.
 type BufPool struct {
+	*FreeList
 	chunks []*dma.Region // chunk i holds buffers [i*bufChunk, (i+1)*bufChunk)
 	nbufs  uint32
-
-	mu     sync.Mutex // guards free and inPool
-	free   []uint32   // stack of free buffer indices
-	inPool []bool     // inPool[b]: b is on the free stack (catches double frees)
 }
 
 // NewBufPool allocates n buffers from alloc. On error nothing stays allocated.
@@ -49,7 +42,7 @@ func NewBufPool(alloc dma.Allocator, n int) (*BufPool, error) {
 	if n < 1 || n > 1<<20 {
 		return nil, fmt.Errorf("%w: %d buffers: want 1..%d", ErrPool, n, 1<<20)
 	}
-	p := &BufPool{nbufs: uint32(n), free: make([]uint32, 0, n), inPool: make([]bool, n)}
+	p := &BufPool{nbufs: uint32(n)}
 	for left := n; left > 0; left -= bufChunk {
 		k := min(left, bufChunk)
 		r, err := alloc.Alloc(k * BufSize)
@@ -64,11 +57,7 @@ func NewBufPool(alloc dma.Allocator, n int) (*BufPool, error) {
 		}
 		p.chunks = append(p.chunks, r)
 	}
-	// Push in reverse so Get hands out 0, 1, 2... first (easier to debug).
-	for b := n - 1; b >= 0; b-- {
-		p.free = append(p.free, uint32(b))
-		p.inPool[b] = true
-	}
+	p.FreeList = NewFreeList(n)
 	return p, nil
 }
 
@@ -102,69 +91,4 @@ func (p *BufPool) Packet(b uint32, n int) []byte {
 	p.check(b)
 	n = max(0, min(n, BufSize))
 	return p.chunks[b>>bufChunkShift].Sub(int(b&(bufChunk-1))*BufSize, n)
-}
-
-// Get takes one free buffer.
-func (p *BufPool) Get() (uint32, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := len(p.free)
-	if n == 0 {
-		return NoBuf, false
-	}
-	b := p.free[n-1]
-	p.free = p.free[:n-1]
-	p.inPool[b] = false
-	return b, true
-}
-
-// GetMany fills out with free buffers and returns how many it got.
-func (p *BufPool) GetMany(out []uint32) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := min(len(out), len(p.free))
-	top := len(p.free) - n
-	copy(out, p.free[top:])
-	p.free = p.free[:top]
-	for _, b := range out[:n] {
-		p.inPool[b] = false
-	}
-	return n
-}
-
-// Put returns one buffer. A buffer returned twice is a bug in the caller
-// that would hand one buffer to the NIC twice: it panics.
-func (p *BufPool) Put(b uint32) {
-	p.check(b)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.push(b)
-}
-
-// PutMany returns buffers under one lock.
-func (p *BufPool) PutMany(bs []uint32) {
-	if len(bs) == 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, b := range bs {
-		p.check(b)
-		p.push(b)
-	}
-}
-
-func (p *BufPool) push(b uint32) {
-	if p.inPool[b] {
-		panic(fmt.Sprintf("driver: buffer %d freed twice", b))
-	}
-	p.inPool[b] = true
-	p.free = append(p.free, b) // never grows: cap is nbufs and every buffer is in it at most once
-}
-
-// Available is how many buffers are free.
-func (p *BufPool) Available() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.free)
 }

@@ -170,18 +170,18 @@ func (n *NIC) TxRingSize() int { return len(n.txBufs) }
 func (n *NIC) Buffers() int { return int(n.pool.nbufs) }
 
 // FreeBuffers returns how many buffers are in the pool right now.
-func (n *NIC) FreeBuffers() int { return n.pool.available() }
+func (n *NIC) FreeBuffers() int { return n.pool.Available() }
 
 // AllocBuf takes a buffer from the pool, e.g. to build a frame for TxBurst.
 // ok is false when the pool is empty. Safe from any goroutine.
-func (n *NIC) AllocBuf() (buf uint32, ok bool) { return n.pool.get() }
+func (n *NIC) AllocBuf() (buf uint32, ok bool) { return n.pool.Get() }
 
 // FreeBuf returns a buffer to the pool. It panics on an index out of range or
 // a buffer that is already free. Safe from any goroutine.
-func (n *NIC) FreeBuf(buf uint32) { n.pool.put(buf) }
+func (n *NIC) FreeBuf(buf uint32) { n.pool.Put(buf) }
 
 // FreeBufs returns several buffers to the pool under one lock.
-func (n *NIC) FreeBufs(bufs []uint32) { n.pool.putMany(bufs) }
+func (n *NIC) FreeBufs(bufs []uint32) { n.pool.PutMany(bufs) }
 
 // Packet returns the first length bytes of buffer buf: a view into DMA memory,
 // no copy. length is clamped to [0, BufSize]; buf out of range panics. The

@@ -37,7 +37,7 @@ func (n *NIC) RxBurst(out []RxPacket) int {
 			if status&RXD_STAT_EOP != 0 {
 				n.rxInFrame = false
 			}
-			n.pool.put(n.rxBufs[i])
+			n.pool.Put(n.rxBufs[i])
 			clear(d)
 			n.rxBufs[i] = noBuf
 			n.rxClean = (i + 1) & n.rxMask
@@ -108,7 +108,7 @@ func (n *NIC) RefillRx() int {
 	empty := n.rxMask - posted // ring size - 1 - posted
 	got := 0
 	if empty > 0 {
-		got = n.pool.getMany(n.rxFill[:empty])
+		got = n.pool.GetMany(n.rxFill[:empty])
 	}
 	t := n.rxTail
 	for _, b := range n.rxFill[:got] {

@@ -127,7 +127,7 @@ func (n *NIC) ReclaimTx() int {
 			}
 		}
 	}
-	n.pool.putMany(n.txFree[:c])
+	n.pool.PutMany(n.txFree[:c])
 	return c
 }
 

@@ -98,7 +98,7 @@ func (n *NIC) reinit() error {
 			n.rxBufs[i] = noBuf
 		}
 	}
-	n.pool.putMany(free)
+	n.pool.PutMany(free)
 	free = n.txFree[:0]
 	for i, b := range n.txBufs {
 		if b != noBuf {
@@ -106,7 +106,7 @@ func (n *NIC) reinit() error {
 			n.txBufs[i] = noBuf
 		}
 	}
-	n.pool.putMany(free)
+	n.pool.PutMany(free)
 	n.rxInFrame = false
 	return n.init()
 }
