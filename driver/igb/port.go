@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/mmio"
 )
 
 // OpenOptions configure Open.
@@ -22,6 +23,10 @@ type OpenOptions struct {
 	Hugepages bool
 	// Poll attaches no interrupt (busy polling).
 	Poll bool
+	// CountRegs counts every register access (mmio.Counting around the BAR;
+	// RegAccesses reads the counts): each is a trap into QEMU or an uncached
+	// PCIe round trip. It costs an atomic add per access.
+	CountRegs bool
 }
 
 // Device is an igb-family NIC opened through VFIO or UIO: the NIC, the bus
@@ -29,8 +34,9 @@ type OpenOptions struct {
 // three, in an order that never lets the NIC write freed memory.
 type Device struct {
 	*NIC
-	bus  *driver.Bus
-	pool *driver.BufPool
+	bus     *driver.Bus
+	pool    *driver.BufPool
+	counter *mmio.Counting // OpenOptions.CountRegs; nil otherwise
 }
 
 var (
@@ -88,7 +94,12 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 			return nil, fmt.Errorf("%s: attach %d MSI-X vectors: %w", bus.BDF, len(causes), err)
 		}
 	}
-	if d.NIC, err = New(bus.Regs, bus.Alloc, d.pool, model, o.NIC); err != nil {
+	regs := bus.Regs
+	if o.CountRegs {
+		d.counter = mmio.NewCounting(regs)
+		regs = d.counter
+	}
+	if d.NIC, err = New(regs, bus.Alloc, d.pool, model, o.NIC); err != nil {
 		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
 	}
 	return d, nil
@@ -105,6 +116,15 @@ func (d *Device) Buffers() *driver.BufPool { return d.pool }
 
 // BDF is the device's PCI address.
 func (d *Device) BDF() string { return d.bus.BDF }
+
+// RegAccesses is the register accesses made since Open, when it was asked
+// to count them (OpenOptions.CountRegs); zero otherwise.
+func (d *Device) RegAccesses() mmio.Accesses {
+	if d.counter == nil {
+		return mmio.Accesses{}
+	}
+	return d.counter.Snapshot()
+}
 
 // Close resets the NIC (its DMA stops), then frees the pool and closes the
 // bus (interrupts, IOMMU mappings, BAR). Idempotent.
