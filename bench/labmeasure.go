@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -55,6 +56,13 @@ func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *Target
 		rep.Tput = tput
 		r.Reps = append(r.Reps, rep)
 	}
+	// A profiled mode's CPU profile: one more throughput repetition, its
+	// own, so that no marked one runs the profiler (marks.go).
+	if slices.ContainsFunc(o.Profile, func(m deferral.Mode) bool { return m.String() == mode }) {
+		if err := profileRep(o, l); err != nil {
+			return fail("profiled throughput", err)
+		}
+	}
 	// The rest are independent: a failure is noted and the next one runs.
 	note := func(what string, err error) {
 		if err != nil {
@@ -77,6 +85,17 @@ func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *Target
 	note("rate ladder", err)
 	r.summarise()
 	return r
+}
+
+// profileRep runs the profiled throughput repetition between profile marks.
+func profileRep(o *LabOptions, l *Link) error {
+	if _, err := l.ProfileMark(true, 10*time.Second); err != nil {
+		return err
+	}
+	_, _, err := l.Throughput(o.TputFrames, o.Window)
+	l.Drain(50 * time.Millisecond)
+	_, merr := l.ProfileMark(false, 10*time.Second)
+	return errors.Join(err, merr)
 }
 
 // summarise sets the medians of the repetitions.

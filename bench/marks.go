@@ -15,10 +15,17 @@ import (
 // phase alone, not of the one-at-a-time round trips or the idle time
 // around them (issue 12's "register traps per reflected frame, 32 in
 // flight").
+//
+// The CPU profiler allocates as it runs (runtime/pprof's profile writer), so
+// the profiled modes are profiled in a throughput repetition of their own,
+// after the marked ones: the host brackets it with two profile marks
+// (ProfileSeq), at which the handler starts and stops the profile
+// (PhaseMarks.Profile). No marked repetition runs with the profiler on.
 const (
-	markTag     = 0x4d41524b // "MARK" in the sequence number's upper 32 bits
-	markEndBit  = 1 << 16
-	MaxMarkReps = 16 // repetitions a PhaseMarks keeps
+	markTag        = 0x4d41524b // "MARK" in the sequence number's upper 32 bits
+	markEndBit     = 1 << 16
+	markProfileBit = 1 << 17
+	MaxMarkReps    = 16 // repetitions a PhaseMarks keeps
 )
 
 // MemProfileRate is the guest's runtime.MemProfileRate in the lab
@@ -40,10 +47,29 @@ func MarkSeq(rep int, end bool) uint64 {
 // parseMark reads a mark's repetition and end flag; ok is false for any
 // other sequence number (random query numbers hit the tag with odds 2^-32).
 func parseMark(seq uint64) (rep int, end, ok bool) {
-	if seq>>32 != markTag || seq&0xffff >= MaxMarkReps {
+	if seq>>32 != markTag || seq&0xffff >= MaxMarkReps || seq&markProfileBit != 0 {
 		return 0, false, false
 	}
 	return int(seq & 0xffff), seq&markEndBit != 0, true
+}
+
+// ProfileSeq is the sequence number of the query that starts (on) or stops
+// the guest's CPU profile.
+func ProfileSeq(on bool) uint64 {
+	s := uint64(markTag)<<32 | markProfileBit
+	if on {
+		s |= 1
+	}
+	return s
+}
+
+// parseProfile reads a profile mark; ok is false for any other sequence
+// number.
+func parseProfile(seq uint64) (on, ok bool) {
+	if seq>>32 != markTag || seq&^1 != uint64(markTag)<<32|markProfileBit {
+		return false, false
+	}
+	return seq&1 != 0, true
 }
 
 // markSnap is one snapshot: frames reflected so far, register accesses,
@@ -61,6 +87,10 @@ type PhaseMarks struct {
 	// Regs returns the register accesses so far; nil when they are not
 	// counted (the fields then leave them out).
 	Regs func() mmio.Accesses
+	// Profile, when set, is called with true at the host's profile start
+	// mark and false at its stop mark (resent marks call it again), before
+	// the mark's query is answered.
+	Profile func(on bool)
 
 	start, end [MaxMarkReps]markSnap
 	ms         runtime.MemStats
