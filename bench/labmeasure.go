@@ -10,8 +10,10 @@ import (
 )
 
 // measure runs one target's measurements: a warm-up; Reps times the round
-// trips then the throughput (the latter bracketed by phase marks); the idle
-// CPU; Reps times the CPU at CPURate and at CPULight; the rate ladder.
+// trips then the throughput (the latter bracketed by phase marks); for a
+// profiled mode, one more throughput repetition with the guest's CPU profile
+// on (between profile marks); the idle CPU; Reps times the CPU at CPURate
+// and at CPULight; the rate ladder.
 func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *TargetResult {
 	r := &TargetResult{NIC: n, Mode: mode}
 	fail := func(what string, err error) *TargetResult {
