@@ -154,9 +154,9 @@ func TestLabCLI(t *testing.T) {
 			break
 		}
 		// Test frames, checked byte for byte (testframe.Check), from the
-		// guest NIC to the broadcast address, on pktgen's flows.
+		// guest NIC to the host peer (--dst), on pktgen's flows.
 		if fr, ok, err := testframe.Check(buf[:n]); ok && err == nil && fr.Len == 100 && fr.Seq < 300 &&
-			fr.Flow == int(fr.Seq%pktgenFlows) && fr.Src == labMAC && fr.Dst == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} {
+			fr.Flow == int(fr.Seq%pktgenFlows) && fr.Src == labMAC && fr.Dst == labPeerMAC {
 			got[uint32(fr.Seq)] = true
 		} else {
 			t.Logf("pktgen: unexpected frame (%d bytes): % x", n, buf[:min(n, 32)])
