@@ -78,6 +78,8 @@ type markSnap struct {
 	set               bool
 	reflected, allocs uint64
 	regs              mmio.Accesses
+	gcs               uint32 // GC cycles completed (MemStats.NumGC)
+	goroutines        int    // runtime.NumGoroutine
 }
 
 // PhaseMarks keeps the snapshots taken at the host's marks. It is written
@@ -110,7 +112,7 @@ func (m *PhaseMarks) Record(seq, reflected uint64) {
 		s.regs = m.Regs()
 	}
 	runtime.ReadMemStats(&m.ms) // stops the world: twice per repetition only
-	s.allocs = m.ms.Mallocs
+	s.allocs, s.gcs, s.goroutines = m.ms.Mallocs, m.ms.NumGC, runtime.NumGoroutine()
 	if end {
 		m.end[rep] = s
 	} else {
@@ -127,6 +129,12 @@ type PhaseCounts struct {
 	// MinRegs and MaxRegs are the per-repetition extremes of register
 	// accesses per frame; MaxAllocs the highest allocations per frame.
 	MinRegs, MaxRegs, MaxAllocs float64
+	// GCs are the GC cycles completed inside the repetitions, and
+	// Goroutines the goroutines started there (net): runtime work that
+	// allocates without being the packet path (a GC's first cycle starts
+	// its mark workers), to tell it from the packet path's allocations.
+	GCs        uint64
+	Goroutines int
 }
 
 // Counts sums the repetitions.
@@ -151,12 +159,15 @@ func (m *PhaseMarks) Counts() PhaseCounts {
 		c.Reads += acc.Reads
 		c.Writes += acc.Writes
 		c.Allocs += allocs
+		c.GCs += uint64(e.gcs - s.gcs)
+		c.Goroutines += e.goroutines - s.goroutines
 	}
 	return c
 }
 
 // Fields are the counts as BENCH DONE fields (ParseKV reads them back):
-// tput_frames, tput_allocs, tput_allocs_pf, tput_allocs_pf_max and, when
+// tput_frames, tput_allocs, tput_allocs_pf, tput_allocs_pf_max, tput_gcs,
+// tput_goroutines and, when
 // registers are counted, tput_regs, tput_regs_pf, tput_regs_pf_min and
 // tput_regs_pf_max, tput_reads_pf and tput_writes_pf. Empty when no repetition was marked.
 func (m *PhaseMarks) Fields() string {
@@ -164,8 +175,8 @@ func (m *PhaseMarks) Fields() string {
 	if c.Reps == 0 {
 		return ""
 	}
-	s := fmt.Sprintf(" tput_reps=%d tput_frames=%d tput_allocs=%d tput_allocs_pf=%.5f tput_allocs_pf_max=%.5f",
-		c.Reps, c.Frames, c.Allocs, float64(c.Allocs)/float64(c.Frames), c.MaxAllocs)
+	s := fmt.Sprintf(" tput_reps=%d tput_frames=%d tput_allocs=%d tput_allocs_pf=%.5f tput_allocs_pf_max=%.5f tput_gcs=%d tput_goroutines=%d",
+		c.Reps, c.Frames, c.Allocs, float64(c.Allocs)/float64(c.Frames), c.MaxAllocs, c.GCs, c.Goroutines)
 	if m.Regs != nil {
 		f := float64(c.Frames)
 		s += fmt.Sprintf(" tput_regs=%d tput_regs_pf=%.4f tput_regs_pf_min=%.4f tput_regs_pf_max=%.4f tput_reads_pf=%.4f tput_writes_pf=%.4f",

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -143,5 +144,29 @@ func TestProfileMarks(t *testing.T) {
 	}
 	if c := m.Counts(); c.Reps != 1 || c.Frames != 3 {
 		t.Fatalf("counts %+v, want 1 repetition of 3 frames", c)
+	}
+}
+
+// TestMarksCountGCs: a GC cycle inside a repetition is counted (tput_gcs),
+// one outside is not.
+func TestMarksCountGCs(t *testing.T) {
+	srv := &Server{}
+	m := &PhaseMarks{}
+	h := &Handler{Srv: srv, Marks: m}
+	pk := func(op byte, seq uint64) []driver.Packet {
+		return []driver.Packet{{Data: BuildFrame(make([]byte, 128), [6]byte{1}, [6]byte{2}, op, seq)}}
+	}
+	runtime.GC()
+	h.Handle(pk(OpQuery, MarkSeq(0, false)))
+	h.Handle(pk(OpReflect, 1))
+	runtime.GC()
+	runtime.GC()
+	h.Handle(pk(OpQuery, MarkSeq(0, true)))
+	runtime.GC()
+	if c := m.Counts(); c.GCs != 2 {
+		t.Fatalf("%d GC cycles counted, want 2", c.GCs)
+	}
+	if f := m.Fields(); !strings.Contains(f, " tput_gcs=2 ") {
+		t.Fatalf("fields %q", f)
 	}
 }
