@@ -27,9 +27,13 @@ type KernelPeer struct {
 const PeerBatch = 64
 
 // OpenKernelPeer finds the interface of the PCI device bdf (bound to a kernel
-// driver), brings it up, waits for carrier and opens a packet socket bound to
-// the bench EtherType on it (IPv4 when flows is set: flow frames,
-// BuildFlowFrame; Server.Serve skips any other IPv4 frame).
+// driver), brings it up, waits for carrier and opens a packet socket on it
+// bound to IPv4 (every bench frame is UDP/IPv4; Server.Serve skips any other
+// IPv4 frame) and promiscuous: the host sends to DstMAC, not to the
+// interface's address, so that the kernel's IPv4 stack drops each frame at
+// the first check of ip_rcv (PACKET_OTHERHOST) instead of routing it
+// (proto.go). flows is ignored (the flows are the same frames); it stays for
+// the callers.
 func OpenKernelPeer(bdf string, flows bool) (*KernelPeer, error) {
 	ifs, _ := filepath.Glob("/sys/bus/pci/devices/" + bdf + "/net/*")
 	if len(ifs) != 1 {
@@ -51,10 +55,7 @@ func OpenKernelPeer(bdf string, flows bool) (*KernelPeer, error) {
 			return nil, fmt.Errorf("%s: no carrier after 20s", ifi.Name)
 		}
 	}
-	proto := netif.Htons(EtherType)
-	if flows {
-		proto = netif.Htons(etherTypeIPv4)
-	}
+	proto := netif.Htons(unix.ETH_P_IP)
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(proto))
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
@@ -63,6 +64,11 @@ func OpenKernelPeer(bdf string, flows bool) (*KernelPeer, error) {
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("bind", err)
+	}
+	mr := unix.PacketMreq{Ifindex: int32(ifi.Index), Type: unix.PACKET_MR_PROMISC}
+	if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s promiscuous: %w", ifi.Name, os.NewSyscallError("setsockopt", err))
 	}
 	// A large receive buffer, as a tuned AF_PACKET program would have.
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)

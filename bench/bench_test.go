@@ -65,7 +65,7 @@ func TestProtocol(t *testing.T) {
 	// Not ours: runts, other EtherTypes, unknown ops.
 	ipv6 := BuildFrame(buf, dst, src, OpReflect, 1)
 	ipv6[12], ipv6[13] = 0x86, 0xdd
-	for _, f := range [][]byte{buf[:20], ipv6, BuildFrame(make([]byte, 64), dst, src, 'x', 0)} {
+	for _, f := range [][]byte{buf[:20], ipv6, BuildFrame(make([]byte, 128), dst, src, 'x', 0)} {
 		if srv.Serve(f) {
 			t.Errorf("served % x", f[:16])
 		}
@@ -77,8 +77,8 @@ func TestHandlerVerdicts(t *testing.T) {
 	srv := &Server{}
 	h := &Handler{Srv: srv}
 	pkts := []driver.Packet{
-		{Data: BuildFrame(make([]byte, 64), dst, src, OpCount, 0)},
-		{Data: BuildFrame(make([]byte, 64), dst, src, OpReflect, 1)},
+		{Data: BuildFrame(make([]byte, 128), dst, src, OpCount, 0)},
+		{Data: BuildFrame(make([]byte, 128), dst, src, OpReflect, 1)},
 	}
 	h.Handle(pkts)
 	if pkts[0].Verdict != driver.Consume || pkts[1].Verdict != driver.Transmit {

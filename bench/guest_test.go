@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,13 +101,20 @@ func guestKernel(t *testing.T, tg Target, cpu *CPUReader) {
 	}
 	defer k.Close()
 	srv := &Server{CPU: cpu.Read}
+	ip0, ipOK := IPInReceives()
 	fmt.Printf("BENCH READY %s kernel\n", bdf)
 	deadline := time.Now().Add(guestSessionTimeout)
 	if err := k.Serve(srv, func() bool { return srv.Done() || time.Now().After(deadline) }); err != nil {
 		t.Errorf("%s kernel: %v", bdf, err)
 	}
 	c, r := srv.Served()
-	fmt.Printf("BENCH DONE %s kernel if=%s counted=%d reflected=%d%s\n", bdf, k.Name(), c, r, kernelQueues(k.Name()))
+	// ip_in: IPv4 datagrams the guest kernel's stack took in meanwhile (all
+	// interfaces); the bench frames, PACKET_OTHERHOST, should add none.
+	ipIn := ""
+	if ip1, ok := IPInReceives(); ok && ipOK {
+		ipIn = fmt.Sprintf(" ip_in=%d", ip1-ip0)
+	}
+	fmt.Printf("BENCH DONE %s kernel if=%s counted=%d reflected=%d%s%s\n", bdf, k.Name(), c, r, kernelQueues(k.Name()), ipIn)
 }
 
 func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, cpu *CPUReader) {
@@ -131,9 +139,13 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 		dev.(interface{ Close() error }).Close()
 		t.Fatalf("%s: %v", tag, err)
 	}
-	var prof bytes.Buffer
+	// The CPU profile runs in the host's profiled repetition only (marks.go),
+	// started and stopped by the handler at the profile marks.
+	var prof guestProfile
+	if plan.Profile[mode] {
+		marks.Profile = prof.set
+	}
 	mem0 := memRecords()
-	profiling := plan.Profile[mode] && pprof.StartCPUProfile(&prof) == nil
 	// QEMU's e1000 ignores RX for a second after RCTL is written.
 	time.Sleep(1200 * time.Millisecond)
 	fmt.Printf("BENCH READY %s\n", tag)
@@ -143,17 +155,14 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 			break
 		}
 	}
-	if profiling {
-		pprof.StopCPUProfile()
-	}
 	time.Sleep(50 * time.Millisecond) // let the OpDone reply leave
 	regs0 := regFields(regs)          // before Stats, whose statistics registers are no part of the packet path
 	st := port.Stats()
 	if err := port.Close(); err != nil {
 		t.Errorf("%s: close: %v", tag, err)
 	}
-	if profiling {
-		enc := base64.StdEncoding.EncodeToString(prof.Bytes())
+	if p := prof.bytes(); len(p) > 0 {
+		enc := base64.StdEncoding.EncodeToString(p)
 		for len(enc) > 0 {
 			n := min(len(enc), 3000)
 			fmt.Printf("BENCH PPROF %s %s\n", tag, enc[:n])
@@ -168,6 +177,38 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 		tag, c, r, st.RxPackets, st.Processed, st.Dropped(), st.TxPackets, st.TxDropped, st.IRQs, st.BHRuns,
 		st.HW.RxMissed, st.HW.RxNoBuffer, st.HandoffP50.Nanoseconds(), st.HandoffP99.Nanoseconds(),
 		regs0(st.RxPackets)+marks.Fields(), queueFields(st))
+}
+
+// guestProfile is the CPU profile of a profiled mode: started and stopped
+// by the handler's goroutine at the host's profile marks, read by the test
+// once the port is closed.
+type guestProfile struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	running bool
+	took    bool // a profile was taken (the buffer holds it)
+}
+
+// set starts (on) or stops the profile; a resent mark changes nothing, and
+// only the first start is honoured (one profile per mode).
+func (p *guestProfile) set(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case on && !p.running && !p.took:
+		p.running = pprof.StartCPUProfile(&p.buf) == nil
+	case !on && p.running:
+		pprof.StopCPUProfile()
+		p.running, p.took = false, true
+	}
+}
+
+// bytes stops the profile if the host never did and returns it.
+func (p *guestProfile) bytes() []byte {
+	p.set(false)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.Bytes()
 }
 
 // guestRT runs the real-time scenario on the NIC: top half at RTIRQPrio on
@@ -235,7 +276,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 	}
 	for _, mode := range plan.RTModes {
 		tag := fmt.Sprintf("%s %s", plan.RTTarget, mode)
-		dev, err := e1000.Open(plan.RTTarget, e1000.OpenOptions{Backend: plan.Backend, Poll: mode == deferral.ModeBusyPoll})
+		dev, err := e1000.Open(plan.RTTarget, e1000.OpenOptions{Backend: plan.Backend, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{Promisc: true}})
 		if err != nil {
 			t.Fatalf("%s: %v", tag, err)
 		}

@@ -19,16 +19,17 @@ import (
 func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver.Opened, regs func() mmio.Accesses, err error) {
 	poll := mode == deferral.ModeBusyPoll
 	if tg.Model == "igb" {
-		dev, err := igb.Open(tg.BDF, igb.OpenOptions{Backend: plan.Backend, Poll: poll, NIC: igb.Options{Queues: max(tg.Queues, 1)}})
+		dev, err := igb.Open(tg.BDF, igb.OpenOptions{Backend: plan.Backend, Poll: poll, NIC: igb.Options{Queues: max(tg.Queues, 1), Promisc: true}})
 		if err != nil {
 			return nil, nil, err
 		}
 		return dev, nil, nil
 	}
+	// Promisc: the host sends to DstMAC (proto.go), as to the kernel peer.
 	// CountRegs: every register access is counted (issue 12's traps per
 	// frame): over the session (regs, regs_per_frame on BENCH DONE) and
 	// over the throughput repetitions alone (PhaseMarks' tput_regs*).
-	d, err := e1000.Open(tg.BDF, e1000.OpenOptions{Backend: plan.Backend, Poll: poll, CountRegs: true})
+	d, err := e1000.Open(tg.BDF, e1000.OpenOptions{Backend: plan.Backend, Poll: poll, CountRegs: true, NIC: e1000.Options{Promisc: true}})
 	if err != nil {
 		return nil, nil, err
 	}

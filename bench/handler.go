@@ -27,7 +27,9 @@ func (h *Handler) Handle(pkts []driver.Packet) {
 		var mark uint64
 		if h.Marks != nil {
 			if op, seq, ok := ParseFrame(d); ok && op == OpQuery {
-				if _, end, ok := parseMark(seq); ok {
+				if on, ok := parseProfile(seq); ok && h.Marks.Profile != nil {
+					h.Marks.Profile(on)
+				} else if _, end, ok := parseMark(seq); ok {
 					if mark = seq; end {
 						_, r := h.Srv.Served()
 						h.Marks.Record(seq, r)

@@ -17,10 +17,13 @@ var hostMAC = [6]byte{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01}
 // Link is the host's end of one target: the QEMU peer socket and the NIC's MAC.
 type Link struct {
 	Peer *qemu.Peer
-	MAC  [6]byte
-	// Flows, when above 0, sends every frame as a flow frame
-	// (BuildFlowFrame), cycling over this many flows, so that RSS spreads
-	// them over the NIC's queues; 0 sends plain EtherType frames.
+	// MAC is the guest NIC's address. Frames are sent to DstMAC, not to
+	// it (proto.go: the guest kernel's IPv4 stack then drops them at once);
+	// the target runs promiscuous.
+	MAC [6]byte
+	// Flows, when above 1, sends the frames over this many flows in turn,
+	// so that RSS spreads them over the NIC's queues; 0 or 1 sends every
+	// frame on flow 0.
 	Flows int
 	next  int // the next flow
 
@@ -36,12 +39,12 @@ func NewLink(p *qemu.Peer, mac net.HardwareAddr) *Link {
 }
 
 func (l *Link) send(op byte, seq uint64) error {
-	if l.Flows > 0 {
-		f := BuildFlowFrame(l.frame, l.MAC, hostMAC, op, seq, l.next)
+	flow := 0
+	if l.Flows > 1 {
+		flow = l.next
 		l.next = (l.next + 1) % l.Flows
-		return l.Peer.Send(f)
 	}
-	return l.Peer.Send(BuildFrame(l.frame, l.MAC, hostMAC, op, seq))
+	return l.Peer.Send(BuildFlowFrame(l.frame, DstMAC, hostMAC, op, seq, flow))
 }
 
 // recv returns the next protocol frame from the NIC until deadline.
@@ -76,6 +79,12 @@ func (l *Link) query(op byte, timeout time.Duration) (Counters, error) {
 // Mark sends the query of a phase mark (MarkSeq) and waits for its reply.
 func (l *Link) Mark(rep int, end bool, timeout time.Duration) (Counters, error) {
 	return l.queryWith(OpQuery, MarkSeq(rep, end), timeout)
+}
+
+// ProfileMark sends the query that starts (on) or stops the guest's CPU
+// profile (ProfileSeq) and waits for its reply.
+func (l *Link) ProfileMark(on bool, timeout time.Duration) (Counters, error) {
+	return l.queryWith(OpQuery, ProfileSeq(on), timeout)
 }
 
 // queryWith is query with the sequence number seq (0: a random one per try).

@@ -33,6 +33,22 @@ func TestLabBenchSmoke(t *testing.T) {
 				r.NIC.Model, r.Mode, r.Err, r.Tput, r.RTT.Count(), len(r.Ladder), r.CPUMod, r.Guest)
 		}
 	}
+	// The frames go to a MAC no NIC owns (proto.go): the kernel's IPv4
+	// stack must not have taken them in, and the profiled mode's profile
+	// comes from its own repetition while the marked ones count
+	// allocations.
+	for _, r := range res.Targets {
+		kv := ParseKV(r.Guest)
+		if r.Mode == "kernel" {
+			if ip, ok := kv["ip_in"]; !ok || ip > (kv["counted"]+kv["reflected"])/100 {
+				t.Errorf("kernel: ip_in %v (present %v) of %v frames: the frames reached the IPv4 stack", ip, ok, kv["counted"]+kv["reflected"])
+			}
+			continue
+		}
+		if _, ok := kv["tput_allocs_pf"]; !ok || len(r.Profile) == 0 {
+			t.Errorf("%s: allocations per frame %v, profile %d bytes", r.Mode, ok, len(r.Profile))
+		}
+	}
 	if len(res.RT) != 2 || res.RT[1].Fields["jobs"] == 0 {
 		t.Errorf("real-time scenario: %+v", res.RT)
 	}
@@ -45,7 +61,7 @@ func runSmoke(t *testing.T, nics []LabNIC, rt time.Duration) *LabResult {
 	o.NICs = nics
 	o.Rates = []float64{2000}
 	o.RTTime = rt
-	o.Profile = nil
+	o.Profile = []deferral.Mode{deferral.ModeNAPI} // its own repetition (marks.go)
 	o.Timeout = 4 * time.Minute
 	o.TestBinary = labtest.TestBinary(t, "./bench")
 	o.Log = testLog{t}

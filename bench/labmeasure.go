@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -9,8 +10,10 @@ import (
 )
 
 // measure runs one target's measurements: a warm-up; Reps times the round
-// trips then the throughput (the latter bracketed by phase marks); the idle
-// CPU; Reps times the CPU at CPURate and at CPULight; the rate ladder.
+// trips then the throughput (the latter bracketed by phase marks); for a
+// profiled mode, one more throughput repetition with the guest's CPU profile
+// on (between profile marks); the idle CPU; Reps times the CPU at CPURate
+// and at CPULight; the rate ladder.
 func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *TargetResult {
 	r := &TargetResult{NIC: n, Mode: mode}
 	fail := func(what string, err error) *TargetResult {
@@ -55,6 +58,13 @@ func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *Target
 		rep.Tput = tput
 		r.Reps = append(r.Reps, rep)
 	}
+	// A profiled mode's CPU profile: one more throughput repetition, its
+	// own, so that no marked one runs the profiler (marks.go).
+	if slices.ContainsFunc(o.Profile, func(m deferral.Mode) bool { return m.String() == mode }) {
+		if err := profileRep(o, l); err != nil {
+			return fail("profiled throughput", err)
+		}
+	}
 	// The rest are independent: a failure is noted and the next one runs.
 	note := func(what string, err error) {
 		if err != nil {
@@ -77,6 +87,17 @@ func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *Target
 	note("rate ladder", err)
 	r.summarise()
 	return r
+}
+
+// profileRep runs the profiled throughput repetition between profile marks.
+func profileRep(o *LabOptions, l *Link) error {
+	if _, err := l.ProfileMark(true, 10*time.Second); err != nil {
+		return err
+	}
+	_, _, err := l.Throughput(o.TputFrames, o.Window)
+	l.Drain(50 * time.Millisecond)
+	_, merr := l.ProfileMark(false, 10*time.Second)
+	return errors.Join(err, merr)
 }
 
 // summarise sets the medians of the repetitions.

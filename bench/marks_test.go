@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -47,7 +48,7 @@ func TestHandlerMarks(t *testing.T) {
 	m := &PhaseMarks{Regs: func() mmio.Accesses { return mmio.Accesses{Reads: regs / 4, Writes: regs - regs/4} }}
 	h := &Handler{Srv: srv, Marks: m}
 	frame := func(op byte, seq uint64) []driver.Packet {
-		return []driver.Packet{{Data: BuildFrame(make([]byte, 64), dst, src, op, seq)}}
+		return []driver.Packet{{Data: BuildFrame(make([]byte, 128), dst, src, op, seq)}}
 	}
 	reflect := func(n int, regsPer uint64) {
 		for i := range n {
@@ -94,5 +95,78 @@ func TestHandlerMarks(t *testing.T) {
 	}
 	if (&PhaseMarks{}).Fields() != "" {
 		t.Error("fields without marks")
+	}
+}
+
+// TestProfileMarks: the profile marks reach PhaseMarks.Profile (on, then
+// off, before the query is answered), are no phase marks, and a
+// repetition bracketed by phase marks is counted as before.
+func TestProfileMarks(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		if o, ok := parseProfile(ProfileSeq(on)); !ok || o != on {
+			t.Errorf("ProfileSeq(%v) parses as %v %v", on, o, ok)
+		}
+		if _, _, ok := parseMark(ProfileSeq(on)); ok {
+			t.Errorf("ProfileSeq(%v) parsed as a phase mark", on)
+		}
+	}
+	for _, s := range []uint64{MarkSeq(0, false), MarkSeq(1, true), ProfileSeq(true) | 2, 1 << 62, 0} {
+		if _, ok := parseProfile(s); ok {
+			t.Errorf("%#x parsed as a profile mark", s)
+		}
+	}
+	srv := &Server{}
+	var calls []bool
+	m := &PhaseMarks{Profile: func(on bool) {
+		if _, r := srv.Served(); r != 3 {
+			t.Errorf("profile %v called with %d reflected, want 3", on, r)
+		}
+		calls = append(calls, on)
+	}}
+	h := &Handler{Srv: srv, Marks: m}
+	pk := func(op byte, seq uint64) []driver.Packet {
+		return []driver.Packet{{Data: BuildFrame(make([]byte, 128), [6]byte{1}, [6]byte{2}, op, seq)}}
+	}
+	h.Handle(pk(OpQuery, MarkSeq(0, false)))
+	for range 3 {
+		h.Handle(pk(OpReflect, 1))
+	}
+	h.Handle(pk(OpQuery, MarkSeq(0, true)))
+	for _, on := range []bool{true, false} {
+		q := pk(OpQuery, ProfileSeq(on))
+		h.Handle(q)
+		if q[0].Verdict != driver.Transmit {
+			t.Errorf("profile mark %v not answered", on)
+		}
+	}
+	if len(calls) != 2 || !calls[0] || calls[1] {
+		t.Fatalf("profile calls %v, want [true false]", calls)
+	}
+	if c := m.Counts(); c.Reps != 1 || c.Frames != 3 {
+		t.Fatalf("counts %+v, want 1 repetition of 3 frames", c)
+	}
+}
+
+// TestMarksCountGCs: a GC cycle inside a repetition is counted (tput_gcs),
+// one outside is not.
+func TestMarksCountGCs(t *testing.T) {
+	srv := &Server{}
+	m := &PhaseMarks{}
+	h := &Handler{Srv: srv, Marks: m}
+	pk := func(op byte, seq uint64) []driver.Packet {
+		return []driver.Packet{{Data: BuildFrame(make([]byte, 128), [6]byte{1}, [6]byte{2}, op, seq)}}
+	}
+	runtime.GC()
+	h.Handle(pk(OpQuery, MarkSeq(0, false)))
+	h.Handle(pk(OpReflect, 1))
+	runtime.GC()
+	runtime.GC()
+	h.Handle(pk(OpQuery, MarkSeq(0, true)))
+	runtime.GC()
+	if c := m.Counts(); c.GCs != 2 {
+		t.Fatalf("%d GC cycles counted, want 2", c.GCs)
+	}
+	if f := m.Fields(); !strings.Contains(f, " tput_gcs=2 ") {
+		t.Fatalf("fields %q", f)
 	}
 }

@@ -19,8 +19,8 @@ type Target struct {
 	// by driver/e1000); "igb" opens driver/igb with Queues queues.
 	Model  string
 	Queues int
-	// Flows: the host sends flow frames (UDP/IPv4, BuildFlowFrame); the
-	// kernel peer then reads IPv4 frames.
+	// Flows: the host spreads its frames over BenchFlows flows (distinct
+	// 5-tuples, BuildFlowFrame) for RSS; otherwise all are on flow 0.
 	Flows bool
 }
 

@@ -3,36 +3,63 @@ package bench
 import (
 	"encoding/binary"
 	"sync/atomic"
+
+	"github.com/uiodrv/uiodrv/internal/testframe"
 )
 
-// The bench protocol: Ethernet frames of EtherType EtherType whose first
-// payload byte is an op. The guest side (uiodrv's Handler or the kernel
-// peer's AF_PACKET loop) serves it identically, so the host measures both
-// with the same code. Frames are at least MinFrame bytes (64 on the wire with
-// the FCS QEMU does not carry).
+// The bench protocol: the lab's UDP/IPv4 test frames (internal/testframe's
+// header layer: one distinct 5-tuple per flow, IPv4 header checksum set,
+// UDP checksum 0, which IPv4 allows and which lets a query reply rewrite its
+// payload in place) carrying a small payload whose first byte is an op. The
+// guest side (uiodrv's Handler or the kernel peer's AF_PACKET loop) serves
+// it identically, so the host measures both with the same code and the same
+// frames. Count and reflect frames are ReflectLen bytes (64 on the wire with
+// the FCS QEMU does not carry); query and done frames, which come back with
+// the counters, QueryLen.
 //
 //	offset  size
-//	0       6   destination MAC
+//	0       6   destination MAC: DstMAC, which no NIC owns (see below)
 //	6       6   source MAC
-//	12      2   EtherType (0x88b5, IEEE local experimental 1)
-//	14      1   op
-//	15      1   reserved
-//	16      8   sequence number or host timestamp, echoed unchanged
-//	24      8   reply: frames of OpCount served since start
-//	32      8   reply: frames of OpReflect served since start
-//	40      8   reply: guest busy CPU time (USER_HZ ticks, /proc/stat)
-//	48      8   reply: guest total CPU time (USER_HZ ticks, /proc/stat)
+//	12      2   EtherType 0x0800
+//	14      20  IPv4: 10.1.(flow>>8).(flow&255) > 10.2.0.1, protocol 17
+//	34      8   UDP: source port 1024+flow, destination port testframe.Port
+//	42      1   op
+//	43      1   reserved (0)
+//	44      8   sequence number or host timestamp, echoed unchanged
+//	52      8   query reply: frames of OpCount served since start
+//	60      8   query reply: frames of OpReflect served since start
+//	68      8   query reply: guest busy CPU time (USER_HZ ticks, /proc/stat)
+//	76      8   query reply: guest total CPU time (USER_HZ ticks, /proc/stat)
+//
+// The e1000 targets get flow 0 only; the igb targets BenchFlows flows, which
+// RSS (it hashes only IP flows) spreads over their queues. A reflector swaps
+// only the MACs.
+//
+// The destination MAC is DstMAC, not the NIC's own, and every target (uiodrv
+// and the kernel's driver alike) runs promiscuous: the guest kernel marks the
+// frames PACKET_OTHERHOST, and its IPv4 stack drops them at the first check
+// of ip_rcv, before counting or routing them. Addressed to the NIC's own MAC
+// they would cost the kernel baseline a route lookup and an ip_error drop per
+// frame that the uiodrv side never pays (bench/README.md, "Frames").
 const (
-	EtherType = 0x88b5
-	MinFrame  = 60
+	// ReflectLen: the headers, op, reserved byte and sequence number (52
+	// bytes) padded to Ethernet's minimum without the FCS.
+	ReflectLen = 60
+	QueryLen   = testframe.HeaderLen + offEnd // 84: the counters too
 
-	offOp      = 14
-	offSeq     = 16
-	offCount   = 24
-	offReflect = 32
-	offBusy    = 40
-	offTotal   = 48
+	offOp      = 0 // in the payload (after testframe.HeaderLen)
+	offSeq     = 2
+	offCount   = 10
+	offReflect = 18
+	offBusy    = 26
+	offTotal   = 34
+	offEnd     = 42
 )
+
+// DstMAC is the destination of every frame the host sends: locally
+// administered, unicast and nobody's, so that the guest kernel's IPv4 stack
+// drops the frames at once (PACKET_OTHERHOST); targets run promiscuous.
+var DstMAC = [6]byte{0x02, 0x75, 0x62, 0x65, 0x6e, 0x63} // "ubenc"
 
 // Ops of the bench protocol.
 const (
@@ -48,40 +75,80 @@ type Counters struct {
 	Busy, Total    uint64 // guest CPU ticks from /proc/stat, all CPUs
 }
 
-// BuildFrame writes a protocol frame of op with seq into f (len(f) >=
-// MinFrame) and returns f[:MinFrame].
+// FrameLen is the length of a frame of op: QueryLen for OpQuery and OpDone,
+// ReflectLen otherwise.
+func FrameLen(op byte) int {
+	if op == OpQuery || op == OpDone {
+		return QueryLen
+	}
+	return ReflectLen
+}
+
+// BuildFrame writes a protocol frame of op with seq on flow 0 into f
+// (len(f) >= FrameLen(op)) and returns it.
 func BuildFrame(f []byte, dst, src [6]byte, op byte, seq uint64) []byte {
-	f = f[:MinFrame]
-	clear(f)
-	copy(f[0:6], dst[:])
-	copy(f[6:12], src[:])
-	binary.BigEndian.PutUint16(f[12:], EtherType)
-	f[offOp] = op
-	binary.BigEndian.PutUint64(f[offSeq:], seq)
+	return BuildFlowFrame(f, dst, src, op, seq, 0)
+}
+
+// BuildFlowFrame writes a protocol frame of op with seq on flow
+// (0..testframe.MaxFlows-1) into f (len(f) >= FrameLen(op)) and returns
+// f[:FrameLen(op)]. It does not allocate.
+func BuildFlowFrame(f []byte, dst, src [6]byte, op byte, seq uint64, flow int) []byte {
+	f = testframe.PutHeaders(f, dst, src, flow, FrameLen(op))
+	p := f[testframe.HeaderLen:]
+	clear(p)
+	p[offOp] = op
+	binary.BigEndian.PutUint64(p[offSeq:], seq)
 	return f
 }
 
-// ParseFrame returns the op and sequence number of a protocol frame, plain
-// or carried in UDP (BuildFlowFrame); ok is false for anything else (runts,
-// other EtherTypes: IPv6 router solicitations from the kernel peer's
-// interface, for example).
+// payload returns the bench payload of a protocol frame: headers exactly as
+// testframe.PutHeaders writes them (a frame altered in its headers is not
+// ours, nor are other protocols' frames: IPv6 router solicitations from the
+// kernel peer's interface, for example) and room for op and sequence number
+// (for queries, the counters too).
+func payload(f []byte) ([]byte, bool) {
+	_, p, ok := testframe.ParseHeaders(f)
+	if !ok || len(p) < offCount {
+		return nil, false
+	}
+	if (p[offOp] == OpQuery || p[offOp] == OpDone) && len(p) < offEnd {
+		return nil, false
+	}
+	return p, true
+}
+
+// ParseFrame returns the op and sequence number of a protocol frame; ok is
+// false for anything else.
 func ParseFrame(f []byte) (op byte, seq uint64, ok bool) {
-	sh, ok := payloadShift(f)
+	p, ok := payload(f)
 	if !ok {
 		return 0, 0, false
 	}
-	return f[sh+offOp], binary.BigEndian.Uint64(f[sh+offSeq:]), true
+	return p[offOp], binary.BigEndian.Uint64(p[offSeq:]), true
 }
 
-// ParseCounters reads the counters of a query reply (a frame ParseFrame
-// accepts).
+// FlowOf returns the flow of a protocol frame (ok false for anything else).
+func FlowOf(f []byte) (flow int, ok bool) {
+	if _, ok := payload(f); !ok {
+		return 0, false
+	}
+	flow, _, _ = testframe.ParseHeaders(f)
+	return flow, true
+}
+
+// ParseCounters reads the counters of a query reply (a query frame
+// ParseFrame accepts; zeros for anything else).
 func ParseCounters(f []byte) Counters {
-	sh, _ := payloadShift(f)
+	p, ok := payload(f)
+	if !ok || len(p) < offEnd {
+		return Counters{}
+	}
 	return Counters{
-		Count:   binary.BigEndian.Uint64(f[sh+offCount:]),
-		Reflect: binary.BigEndian.Uint64(f[sh+offReflect:]),
-		Busy:    binary.BigEndian.Uint64(f[sh+offBusy:]),
-		Total:   binary.BigEndian.Uint64(f[sh+offTotal:]),
+		Count:   binary.BigEndian.Uint64(p[offCount:]),
+		Reflect: binary.BigEndian.Uint64(p[offReflect:]),
+		Busy:    binary.BigEndian.Uint64(p[offBusy:]),
+		Total:   binary.BigEndian.Uint64(p[offTotal:]),
 	}
 }
 
@@ -99,26 +166,26 @@ type Server struct {
 // Serve handles one frame in place and reports whether it is to be sent back.
 // It does not allocate (CPU aside).
 func (s *Server) Serve(f []byte) (reply bool) {
-	sh, ok := payloadShift(f)
+	p, ok := payload(f)
 	if !ok {
 		return false
 	}
-	switch f[sh+offOp] {
+	switch p[offOp] {
 	case OpCount:
 		s.count.Store(s.count.Load() + 1)
 		return false
 	case OpReflect:
 		s.reflect.Store(s.reflect.Load() + 1)
 	case OpQuery, OpDone:
-		if f[sh+offOp] == OpDone {
+		if p[offOp] == OpDone {
 			s.done.Store(true)
 		}
-		binary.BigEndian.PutUint64(f[sh+offCount:], s.count.Load())
-		binary.BigEndian.PutUint64(f[sh+offReflect:], s.reflect.Load())
+		binary.BigEndian.PutUint64(p[offCount:], s.count.Load())
+		binary.BigEndian.PutUint64(p[offReflect:], s.reflect.Load())
 		if s.CPU != nil {
 			b, t := s.CPU()
-			binary.BigEndian.PutUint64(f[sh+offBusy:], b)
-			binary.BigEndian.PutUint64(f[sh+offTotal:], t)
+			binary.BigEndian.PutUint64(p[offBusy:], b)
+			binary.BigEndian.PutUint64(p[offTotal:], t)
 		}
 	default:
 		return false

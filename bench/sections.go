@@ -71,8 +71,10 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 		w("One boot, four NICs: uiodrv drives 03.0 (e1000) and 05.0 (e1000e) through %v, one mode after the other "+
 			"(IRQCPU 0, BHCPU 1); the guest kernel's own e1000/e1000e drivers drive 04.0 and 06.0, served by an AF_PACKET "+
 			"program in the same guest binary (recvmmsg/sendmmsg, batches of %d, bench/afpacket_linux.go). The host peer "+
-			"is the same code for both (bench/hostlab.go) through QEMU's `-netdev dgram` sockets; frames are %d bytes "+
-			"(64 on the wire with the FCS).\n\n", o.Backend, PeerBatch, MinFrame)
+			"is the same code for both (bench/hostlab.go) through QEMU's `-netdev dgram` sockets; frames are UDP/IPv4 test frames "+
+			"(internal/testframe's headers, bench/proto.go) of %d bytes (64 on the wire with the FCS; queries %d), sent to a MAC "+
+			"no NIC owns to targets that all run promiscuous, so that the guest kernel drops them before its IPv4 stack "+
+			"(bench/README.md, \"Frames\").\n\n", o.Backend, PeerBatch, ReflectLen, QueryLen)
 	}
 	if slices.ContainsFunc(o.NICs, func(n LabNIC) bool { return n.Flows > 0 }) {
 		w("igb (QEMU's 82576, `-device igb`), one boot: uiodrv drives 07.0 with 1 queue (IRQCPU 0, BHCPU 1) and 09.0 with 2 "+
@@ -80,9 +82,9 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 			"with the queues it picks itself (`queues` in its counters), served by the AF_PACKET program (recvmmsg/sendmmsg, "+
 			"bench/afpacket_linux.go) bound to IPv4. uiodrv runs one mode after the other, through %v. The host peer is the "+
 			"same code for every target (bench/hostlab.go) through QEMU's `-netdev dgram` sockets. Every igb "+
-			"frame is the same protocol carried in UDP/IPv4 (%d bytes, bench/protoflow.go) over %d flows (distinct "+
+			"frame is the same UDP/IPv4 protocol frame as the e1000s' (%d bytes, bench/proto.go) over %d flows (distinct "+
 			"source address and port) in turn, so that RSS has flows to spread; `q0_rx`/`q1_rx` are the per-queue "+
-			"counters of the 2-queue port.\n\n", o.Backend, FlowFrame, BenchFlows)
+			"counters of the 2-queue port.\n\n", o.Backend, ReflectLen, BenchFlows)
 	}
 	reps := max(o.Reps, 1)
 	w("Each target is measured %d times over (round trips, then throughput; then the CPU loads, each in turn); the tables "+
@@ -347,6 +349,6 @@ func (r *Report) writeProfiles(b *bytes.Buffer, dir string) {
 		if err := os.WriteFile(path, tg.Profile, 0o644); err != nil {
 			continue
 		}
-		w("### Guest CPU profile: uiodrv %s on %s (`profiles/%s`, the whole session)\n\n```\n%s```\n\n", tg.Mode, tg.NIC.Model, name, pprofTop(path, 18))
+		w("### Guest CPU profile: uiodrv %s on %s (`profiles/%s`, one throughput repetition of its own, unmarked: bench/marks.go)\n\n```\n%s```\n\n", tg.Mode, tg.NIC.Model, name, pprofTop(path, 18))
 	}
 }

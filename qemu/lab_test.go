@@ -3,7 +3,6 @@ package qemu_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/internal/netif"
+	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
@@ -81,7 +81,9 @@ func peerEcho(t *testing.T, vm *qemu.VM, nic, cmd int) {
 	}
 	// The guest echoes our frame with the MACs swapped. The e1000 ignores RX
 	// for a second after its RCTL write, so resend until the echo comes.
-	frame := testFrame(bytes.Repeat([]byte("host->nic "), 20))
+	// Frames are test frames (internal/testframe): the guest's hello is
+	// sequence number 0, the host's frame 1.
+	frame := testframe.Build(make([]byte, testframe.MaxLen), echoFrame(1, peerNICMAC, peerHostMAC))
 	var got []byte
 	buf := make([]byte, 2048)
 	for deadline := time.Now().Add(60 * time.Second); got == nil && time.Now().Before(deadline); {
@@ -94,11 +96,11 @@ func peerEcho(t *testing.T, vm *qemu.VM, nic, cmd int) {
 				break
 			}
 			f := buf[:n]
-			if len(f) >= 14 && binary.BigEndian.Uint16(f[12:]) == labEtherType && bytes.Contains(f, []byte("nic->host")) {
-				t.Logf("frame from guest: %d bytes", n)
+			if fr, ok, err := testframe.Check(f); ok && err == nil && fr == echoFrame(0, peerHostMAC, peerNICMAC) {
+				t.Logf("hello from guest: %d bytes", n)
 				continue
 			}
-			if len(f) >= 14 && binary.BigEndian.Uint16(f[12:]) == labEtherType {
+			if testframe.Is(f) {
 				got = append([]byte(nil), f...)
 				break
 			}
@@ -111,8 +113,8 @@ func peerEcho(t *testing.T, vm *qemu.VM, nic, cmd int) {
 	copy(want[0:6], frame[6:12])
 	copy(want[6:12], frame[0:6])
 	// The NIC may pad short frames; ours is long enough that it must not.
-	if !bytes.Equal(got, want) {
-		t.Fatalf("echo differs:\n got % x\nwant % x", got, want)
+	if fr, _, err := testframe.Check(got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("echo differs (%v, %+v):\n got % x\nwant % x", err, fr, got, want)
 	}
 }
 
@@ -146,14 +148,19 @@ func TestLabTimeout(t *testing.T) {
 	}
 }
 
-const labEtherType = 0x88b5 // IEEE local experimental
+var (
+	peerNICMAC  = [6]byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x57} // NIC 1's MAC
+	peerHostMAC = [6]byte{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}
+)
 
-func testFrame(payload []byte) []byte {
-	f := make([]byte, 14, 14+len(payload))
-	copy(f[0:6], []byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x57}) // NIC 1's MAC
-	copy(f[6:12], []byte{0x02, 0x00, 0x00, 0x00, 0x00, 0x01})
-	binary.BigEndian.PutUint16(f[12:], labEtherType)
-	return append(f, payload...)
+// echoFrame is the peer exchange's frame seq (0: the guest's hello, 1: the
+// host's frame, 214 bytes, on flow 1).
+func echoFrame(seq uint64, dst, src [6]byte) testframe.Frame {
+	n := 214
+	if seq == 0 {
+		n = testframe.MinLen
+	}
+	return testframe.Frame{Dst: dst, Src: src, Flow: 1, Seq: seq, Len: n}
 }
 
 // --- guest side ------------------------------------------------------------
@@ -268,32 +275,34 @@ func TestGuestPeer(t *testing.T) {
 			t.Fatalf("%s: no carrier after 20s", ifi.Name)
 		}
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(netif.Htons(labEtherType)))
+	// Test frames are UDP/IPv4: the socket takes IPv4 and echoes the first
+	// test frame (testframe.Is) that arrives.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(netif.Htons(unix.ETH_P_IP)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	sa := &unix.SockaddrLinklayer{Protocol: netif.Htons(labEtherType), Ifindex: ifi.Index}
+	sa := &unix.SockaddrLinklayer{Protocol: netif.Htons(unix.ETH_P_IP), Ifindex: ifi.Index}
 	if err := unix.Bind(fd, sa); err != nil {
 		t.Fatal(err)
 	}
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 1})
-	hello := append([]byte{0x02, 0, 0, 0, 0, 1}, ifi.HardwareAddr...)
-	hello = binary.BigEndian.AppendUint16(hello, labEtherType)
-	hello = append(hello, []byte("nic->host hello")...)
+	var mac [6]byte
+	copy(mac[:], ifi.HardwareAddr)
+	hello := testframe.Build(make([]byte, testframe.MinLen), echoFrame(0, peerHostMAC, mac))
 	fmt.Println("peer: ready")
 	buf := make([]byte, 2048)
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
 		_ = unix.Sendto(fd, hello, 0, sa)
 		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
+		if err != nil || !testframe.Is(buf[:n]) {
 			continue
 		}
 		f := append([]byte(nil), buf[:n]...)
-		var mac [6]byte
-		copy(mac[:], f[0:6])
+		var m [6]byte
+		copy(m[:], f[0:6])
 		copy(f[0:6], f[6:12])
-		copy(f[6:12], mac[:])
+		copy(f[6:12], m[:])
 		if err := unix.Sendto(fd, f, 0, sa); err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/pci"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
@@ -153,8 +153,11 @@ func TestLabCLI(t *testing.T) {
 			t.Errorf("pktgen: %d of 300 frames received: %v", len(got), err)
 			break
 		}
-		if n == 100 && buf[12] == 0x88 && buf[13] == 0xb5 {
-			got[binary.BigEndian.Uint32(buf[14:])] = true
+		// Test frames, checked byte for byte (testframe.Check), from the
+		// guest NIC to the host peer (--dst), on pktgen's flows.
+		if fr, ok, err := testframe.Check(buf[:n]); ok && err == nil && fr.Len == 100 && fr.Seq < 300 &&
+			fr.Flow == int(fr.Seq%pktgenFlows) && fr.Src == labMAC && fr.Dst == labPeerMAC {
+			got[uint32(fr.Seq)] = true
 		} else {
 			t.Logf("pktgen: unexpected frame (%d bytes): % x", n, buf[:min(n, 32)])
 		}

@@ -29,9 +29,6 @@ type traffic struct {
 	seen                             map[uint32]bool
 }
 
-// labEtherType is the EtherType of pktgen's frames (IEEE local experimental).
-const labEtherType = 0x88b5
-
 // labFlows is how many flows (5-tuples) the lab's frames cycle through.
 const labFlows = 64
 

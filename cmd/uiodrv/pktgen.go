@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
@@ -13,13 +12,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
 const pktgenUsage = `Usage: uiodrv pktgen --dev BDF [--rate PPS] [--size N] [--count N] [flags]
 
-Transmits numbered frames (EtherType 0x88b5, sequence number and send time in
-the payload) out of the NIC at BDF at --rate frames per second, for --count
+Transmits numbered test frames (UDP/IPv4 over 64 flows, sequence number and
+send time in the payload, checksums set; internal/testframe) out of the NIC at BDF at --rate frames per second, for --count
 frames or --duration, whichever comes first, while counting what it receives.
 Frames are copied into the device's buffers (driver.Port.Transmit) in batches
 of at most 1 ms worth. --metrics serves the port's counters as the run command
@@ -31,6 +31,16 @@ Examples:
 
 Flags:
 `
+
+// pktgenFlows is how many flows (5-tuples) pktgen's frames cycle through,
+// as the lab's traffic does: frame n is on flow n%pktgenFlows.
+const pktgenFlows = 64
+
+// pktgenFrame builds pktgen's frame seq, sent at ts (ns since the start),
+// into buf (its length is the frame's). It does not allocate.
+func pktgenFrame(buf []byte, dst, src [6]byte, seq uint64, ts int64) []byte {
+	return testframe.Build(buf, testframe.Frame{Dst: dst, Src: src, Flow: int(seq % pktgenFlows), Seq: seq, Stamp: ts, Len: len(buf)})
+}
 
 func cmdPktgen(e *env, args []string) int {
 	var f runFlags
@@ -98,19 +108,17 @@ func pktgen(ctx context.Context, e *env, f *runFlags, rate, size int, dst net.Ha
 	}
 	fmt.Fprintf(e.stdout, "uiodrv: pktgen ready on %s (%s %s): %d frames/s of %d bytes to %s\n", f.addr, dev.Name, dev.MAC, rate, size, dst)
 
-	// Frames are prepared once; only the sequence number and time change.
+	// Test frames (internal/testframe), rebuilt in place for each send (the
+	// payload pattern and UDP checksum follow the sequence number); a
+	// receiver checks them byte for byte with testframe.Check.
 	const batch = 64
 	frames := make([][]byte, batch)
 	for i := range frames {
-		fr := make([]byte, size)
-		copy(fr[0:6], dst)
-		copy(fr[6:12], dev.MAC)
-		binary.BigEndian.PutUint16(fr[12:], labEtherType)
-		for j := 26; j < size; j++ {
-			fr[j] = byte(j)
-		}
-		frames[i] = fr
+		frames[i] = make([]byte, size)
 	}
+	var dstMAC, srcMAC [6]byte
+	copy(dstMAC[:], dst)
+	copy(srcMAC[:], dev.MAC)
 	every := f.statsEvery
 	if every == 0 && isTerminal(e.stdout) {
 		every = time.Second
@@ -143,10 +151,9 @@ loop:
 			}
 			for sent < due {
 				n := int(min(due-sent, batch))
-				ts := uint64(time.Since(begin).Nanoseconds())
+				ts := time.Since(begin).Nanoseconds()
 				for i := range n {
-					binary.BigEndian.PutUint32(frames[i][14:], uint32(sent)+uint32(i))
-					binary.BigEndian.PutUint64(frames[i][18:], ts)
+					pktgenFrame(frames[i], dstMAC, srcMAC, sent+uint64(i), ts)
 				}
 				k, err := port.Transmit(frames[:n])
 				if err != nil { // --size is checked before the device opens; this is a bug

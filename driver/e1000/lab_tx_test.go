@@ -2,7 +2,6 @@ package e1000_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
@@ -19,7 +19,8 @@ import (
 const labTxFrames = 3000
 
 // TestLabTransmit: frames the driver transmits on its own (a packet
-// generator's path, Port.Transmit) all reach the host peer, in order. The
+// generator's path, Port.Transmit) all reach the host peer, in order and
+// intact (test frames of lengths 60 to 1059, checked byte for byte). The
 // same boot first runs the watchdog test (lab_reset_test.go): a real reset
 // under the driver mid-run (the e1000 sits behind its own PCIe root port, so
 // VFIO_DEVICE_RESET is a secondary bus reset), recovered, traffic intact.
@@ -51,17 +52,20 @@ func TestLabTransmit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		next := uint32(0)
+		next := 0
 		for next < labTxFrames {
 			k, err := vm.Peer(i).RecvInto(buf, time.Now().Add(10*time.Second))
 			if err != nil {
 				t.Fatalf("%s: %d of %d frames arrived: %v", n.model, next, labTxFrames, err)
 			}
-			if k != 128 || binary.BigEndian.Uint16(buf[12:]) != 0x88b5 {
-				t.Fatalf("%s: unexpected frame of %d bytes: % x", n.model, k, buf[:min(k, 32)])
+			// A test frame (labFrameOf: 64 flows, lengths 60-1059), checked
+			// byte for byte, from the NIC to the host, in order.
+			fr, ok, err := testframe.Check(buf[:k])
+			if !ok || err != nil {
+				t.Fatalf("%s: unexpected frame of %d bytes (%v): % x", n.model, k, err, buf[:min(k, 32)])
 			}
-			if seq := binary.BigEndian.Uint32(buf[14:]); seq != next {
-				t.Fatalf("%s: frame %d arrived when %d was due", n.model, seq, next)
+			if want := labFrameOf(next, labSrcMAC, n.mac); fr != want {
+				t.Fatalf("%s: frame %+v arrived when %+v was due", n.model, fr, want)
 			}
 			next++
 		}
@@ -85,18 +89,18 @@ func TestGuestTransmit(t *testing.T) {
 			t.Fatal(err)
 		}
 		fmt.Printf("LAB TX %s\n", bdf)
-		frames := make([][]byte, 32)
-		for i := range frames {
-			frames[i] = make([]byte, 128)
-			copy(frames[i][0:6], []byte{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x01})
-			copy(frames[i][6:12], dev.MAC())
-			binary.BigEndian.PutUint16(frames[i][12:], 0x88b5)
+		// Test frames to the host peer (labFrameOf), rebuilt for each send.
+		var mac [6]byte
+		copy(mac[:], dev.MAC())
+		bufs, frames := make([][]byte, 32), make([][]byte, 32)
+		for i := range bufs {
+			bufs[i] = make([]byte, testframe.MaxLen)
 		}
 		sent := 0
 		for deadline := time.Now().Add(time.Minute); sent < labTxFrames && time.Now().Before(deadline); {
 			k := min(len(frames), labTxFrames-sent)
 			for i := 0; i < k; i++ {
-				binary.BigEndian.PutUint32(frames[i][14:], uint32(sent+i))
+				frames[i] = testframe.Build(bufs[i], labFrameOf(sent+i, labSrcMAC, mac))
 			}
 			m, err := port.Transmit(frames[:k])
 			if err != nil {

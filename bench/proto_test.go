@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+
+	"github.com/uiodrv/uiodrv/internal/testframe"
 )
 
 func TestFlowFrames(t *testing.T) {
@@ -13,8 +15,8 @@ func TestFlowFrames(t *testing.T) {
 	seen := map[[2]uint16]bool{} // (source address low half, source port)
 	for flow := range BenchFlows {
 		f := BuildFlowFrame(buf, dst, src, OpCount, uint64(flow), flow)
-		if len(f) != FlowFrame {
-			t.Fatalf("flow frame: %d bytes, want %d", len(f), FlowFrame)
+		if len(f) != ReflectLen {
+			t.Fatalf("count frame: %d bytes, want %d", len(f), ReflectLen)
 		}
 		if fl, ok := FlowOf(f); !ok || fl != flow {
 			t.Fatalf("FlowOf = %d, %v; want %d", fl, ok, flow)
@@ -36,6 +38,9 @@ func TestFlowFrames(t *testing.T) {
 		t.Fatalf("reflected flow frame: op %c seq %d ok %v, % x", op, seq, ok, f)
 	}
 	q := BuildFlowFrame(buf, dst, src, OpQuery, 3, 9)
+	if len(q) != QueryLen {
+		t.Fatalf("query: %d bytes, want %d", len(q), QueryLen)
+	}
 	if !srv.Serve(q) {
 		t.Fatal("query not answered")
 	}
@@ -53,12 +58,54 @@ func TestFlowFrames(t *testing.T) {
 			t.Errorf("byte %d altered: reflected", i)
 		}
 	}
-	if _, _, ok := ParseFrame(BuildFlowFrame(buf, dst, src, OpReflect, 1, 3)[:FlowFrame-1]); ok {
-		t.Error("a short flow frame parsed")
+	if _, _, ok := ParseFrame(BuildFlowFrame(buf, dst, src, OpReflect, 1, 3)[:ReflectLen-1]); ok {
+		t.Error("a short frame parsed")
 	}
-	// Plain frames are not flow frames.
-	if _, ok := FlowOf(BuildFrame(buf, dst, src, OpReflect, 1)); ok {
-		t.Error("FlowOf took a plain frame")
+	// A query too short for the counters is not answered (nor written past
+	// its end).
+	short := BuildFlowFrame(make([]byte, 128), dst, src, OpReflect, 1, 3)
+	short[testframe.HeaderLen+offOp] = OpQuery
+	if srv.Serve(short) || srv.Serve(short[:ReflectLen]) {
+		t.Error("a 60-byte query was answered")
+	}
+	// BuildFrame is flow 0.
+	if fl, ok := FlowOf(BuildFrame(buf, dst, src, OpReflect, 1)); !ok || fl != 0 {
+		t.Errorf("BuildFrame: flow %d, %v", fl, ok)
+	}
+	// Test frames (testframe.Build: same headers, UDP checksum set) are not
+	// bench frames.
+	tf := testframe.Build(make([]byte, 128), testframe.Frame{Len: ReflectLen})
+	tf[testframe.HeaderLen] = OpReflect
+	if srv.Serve(tf) {
+		t.Error("a test frame was served")
+	}
+}
+
+// TestFrameLayout pins the wire format bench/README.md documents: the
+// op at 42, the sequence number at 44, the counters at 52..84, every frame
+// UDP/IPv4 with the flow's 5-tuple, and Serve allocation-free.
+func TestFrameLayout(t *testing.T) {
+	buf := make([]byte, 128)
+	f := BuildFlowFrame(buf, DstMAC, [6]byte{2}, OpReflect, 0x0102030405060708, 7)
+	want := []byte{OpReflect, 0, 1, 2, 3, 4, 5, 6, 7, 8}
+	if !bytes.Equal(f[42:52], want) || !bytes.Equal(f[52:60], make([]byte, 8)) {
+		t.Fatalf("payload % x", f[42:])
+	}
+	src, _, sport, dport := testframe.Tuple(7)
+	if f[12] != 0x08 || f[13] != 0 || !bytes.Equal(f[26:30], src[:]) || f[34] != byte(sport>>8) || f[35] != byte(sport) ||
+		f[36] != byte(dport>>8) || f[37] != byte(dport) || f[40] != 0 || f[41] != 0 {
+		t.Fatalf("headers % x", f[:42])
+	}
+	srv := &Server{CPU: func() (uint64, uint64) { return 0x11, 0x22 }}
+	q := BuildFrame(make([]byte, 128), DstMAC, [6]byte{2}, OpQuery, 1)
+	srv.Serve(f)
+	srv.Serve(q)
+	if q[67] != 1 || q[75] != 0x11 || q[83] != 0x22 {
+		t.Fatalf("query reply % x", q[42:])
+	}
+	r := BuildFrame(make([]byte, 128), DstMAC, [6]byte{2}, OpReflect, 1)
+	if a := testing.AllocsPerRun(100, func() { srv.Serve(r); srv.Serve(q) }); a != 0 {
+		t.Fatalf("Serve allocates %v", a)
 	}
 }
 
