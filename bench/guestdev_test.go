@@ -14,22 +14,25 @@ import (
 
 // openBenchDevice opens a uiodrv target: driver/igb for igb targets (with
 // their queue count; RSS by default when more than one), driver/e1000
-// otherwise. regs returns the register accesses counted so far (e1000 only:
-// nil for igb, which counts none).
+// otherwise. regs returns the register accesses counted so far.
 func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver.Opened, regs func() mmio.Accesses, err error) {
 	poll := mode == deferral.ModeBusyPoll
 	if tg.Model == "igb" {
-		dev, err := igb.Open(tg.BDF, igb.OpenOptions{Backend: plan.Backend, Poll: poll, NIC: igb.Options{Queues: max(tg.Queues, 1), Promisc: true}})
+		d, err := igb.Open(tg.BDF, igb.OpenOptions{Backend: plan.Backend, Poll: poll, CountRegs: true, NIC: igb.Options{Queues: max(tg.Queues, 1), Promisc: true}})
 		if err != nil {
 			return nil, nil, err
 		}
-		return dev, nil, nil
+		return d, d.RegAccesses, nil
 	}
 	// Promisc: the host sends to DstMAC (proto.go), as to the kernel peer.
 	// CountRegs: every register access is counted (issue 12's traps per
 	// frame): over the session (regs, regs_per_frame on BENCH DONE) and
 	// over the throughput repetitions alone (PhaseMarks' tput_regs*).
-	d, err := e1000.Open(tg.BDF, e1000.OpenOptions{Backend: plan.Backend, Poll: poll, CountRegs: true, NIC: e1000.Options{Promisc: true}})
+	// MSIX: the e1000e interrupts as the guest kernel's e1000e driver does
+	// (MSI-X, one vector per cause), where INTx costs a VFIO unmask ioctl per
+	// interrupt; QEMU's e1000 has INTx only.
+	msix := tg.Model == "e1000e" && !poll && plan.Backend == driver.BackendVFIO
+	d, err := e1000.Open(tg.BDF, e1000.OpenOptions{Backend: plan.Backend, Poll: poll, CountRegs: true, NIC: e1000.Options{Promisc: true, MSIX: msix}})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -160,8 +160,8 @@ func (r *Report) writeSummary(b *bytes.Buffer) {
 		return fmt.Sprintf("%.5f (%s)", worst, wm) + mark(worst == 0)
 	})
 	t.Notes = []string{fmt.Sprintf("Traps and allocations are counted in the guest between the host's marks around each "+
-		"throughput repetition (bench/marks.go): register accesses through the driver's counting wrapper (mmio.Counting; "+
-		"e1000/e1000e only) and the process's heap objects (runtime.MemStats.Mallocs, every goroutine of the guest "+
+		"throughput repetition (bench/marks.go): register accesses through the driver's counting wrapper (mmio.Counting, "+
+		"OpenOptions.CountRegs) and the process's heap objects (runtime.MemStats.Mallocs, every goroutine of the guest "+
 		"process). No marked repetition runs the CPU profiler, which allocates as it writes: the modes profiled (%v) are "+
 		"profiled in one more throughput repetition of their own, between profile marks, after the marked ones. The "+
 		"query replies that carry the guest's /proc/stat ticks parse them without allocating. Per mode below.", modeNames(r.LabOpts.Profile))}
