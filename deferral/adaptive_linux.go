@@ -46,9 +46,24 @@ func (hrSleeper) now() time.Duration { return time.Since(monoBase) }
 // the time that is left, so that it never returns early.
 func (hrSleeper) sleep(d time.Duration) { hrSleep(d) }
 
-// hrSleep sleeps d on the calling thread with clock_nanosleep. It does not
+// hrSleep sleeps d on the calling thread with clock_nanosleep, as a raw
+// system call: the thread keeps its P (see rawClockNanosleep). It does not
 // allocate.
 func hrSleep(d time.Duration) {
+	end := time.Since(monoBase) + d
+	for d > 0 {
+		ts := unix.NsecToTimespec(int64(d))
+		if rawClockNanosleep(&ts) != unix.EINTR {
+			return
+		}
+		d = end - time.Since(monoBase)
+	}
+}
+
+// hrSleepSyscall is hrSleep through x/sys/unix's wrapper (entersyscall:
+// sysmon may hand the thread's P to another thread while it sleeps). Kept
+// for TestGuestAdaptiveSleep's comparison.
+func hrSleepSyscall(d time.Duration) {
 	end := time.Since(monoBase) + d
 	for d > 0 {
 		ts := unix.NsecToTimespec(int64(d))
