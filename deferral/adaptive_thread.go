@@ -1,7 +1,7 @@
 package deferral
 
 import (
-	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -9,7 +9,7 @@ import (
 )
 
 // evThread is the adaptive executor's thread: a locked OS thread that
-// sleeps in a raw read of a blocking eventfd until woken, then runs fn.
+// sleeps in a raw ppoll on an eventfd until woken, then runs fn.
 // Wakes while fn runs merge into one more run (as irqThread's RUNTHREAD).
 //
 // Why not irqThread (a Go channel): a goroutine locked to its thread that
@@ -18,13 +18,15 @@ import (
 // thread): three thread switches where the kernel needs one. Under TCG each
 // costs tens of µs of guest CPU, paid once per interrupt and so once per
 // frame at low rates, where adaptive mode must cost what NAPI costs. Here
-// the top half's eventfd write wakes this thread directly, and the raw read
+// the top half's eventfd write wakes this thread directly, and the raw wait
 // keeps the goroutine running with its P (the package's rule for its
 // threads: doc.go, "Real-time threads and the Go runtime's system calls";
-// sysmon's preemption every 10 ms ends the read with EINTR, and the loop
-// reads again).
+// sysmon's preemption every 10 ms ends the wait with EINTR, and the loop
+// yields to the scheduler before it waits again). The wait is ppoll, not a
+// blocking read: the kernel restarts a read after the runtime's signal
+// handler (SA_RESTART), so the runtime could never stop this goroutine.
 type evThread struct {
-	fd      int // blocking eventfd: the wake-up
+	fd      int // non-blocking eventfd: the wake-up
 	fn      func()
 	tid     int
 	runFlag atomic.Bool // a run is wanted (IRQTF_RUNTHREAD)
@@ -34,9 +36,9 @@ type evThread struct {
 }
 
 func newEvThread(a threadAttrs, fn func()) (*evThread, error) {
-	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	fd, err := newEventfd()
 	if err != nil {
-		return nil, os.NewSyscallError("eventfd", err)
+		return nil, err
 	}
 	t := &evThread{fd: fd, fn: fn, done: make(chan struct{})}
 	addProcs(1) // the raw read holds a P for the thread's life (procs.go)
@@ -64,9 +66,18 @@ func (t *evThread) loop() {
 			t.fn()
 			continue
 		}
-		// A wake between the Swap and this read left the counter non-zero:
-		// the read returns at once. EINTR (a signal) just loops.
-		_, _ = rawRead8(t.fd, &b)
+		// A wake between the Swap and this wait left the counter non-zero:
+		// the wait returns at once.
+		errno := rawPollIn(t.fd)
+		_, _ = rawRead8(t.fd, &b) // consume (EAGAIN if nothing came)
+		if errno == unix.EINTR {
+			// Most likely the runtime wants this goroutine's P (sysmon's
+			// preemption, a stop-the-world for GC or GOMAXPROCS): the
+			// signal lands inside the system call, where it cannot preempt,
+			// and this loop has no preemption point of its own, so without
+			// this yield a stop-the-world would wait for good.
+			runtime.Gosched()
+		}
 	}
 }
 
