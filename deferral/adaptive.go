@@ -9,8 +9,7 @@ import (
 // Adaptive mode (ModeAdaptive): interrupts when quiet, polling under load,
 // with the kernel's hysteresis between the two.
 //
-// An interrupt wakes the executor's thread (as a threaded IRQ; the thread
-// waits on an eventfd, adaptive_thread.go, not on the Go scheduler). The thread
+// An interrupt wakes the executor's thread (as a threaded IRQ). The thread
 // then polls back to back for as long as its polls find work, with the
 // source's interrupts left off: that is Linux 6.13's IRQ suspension, where
 // interrupts stay suspended while the application keeps polling and finding
@@ -62,7 +61,7 @@ type AdaptiveStats struct {
 }
 
 type adaptiveExec struct {
-	t   *evThread // adaptive_thread.go
+	t   *irqThread
 	clk adaptiveClock
 
 	poll     func(budget int) int
@@ -106,7 +105,7 @@ func newAdaptiveExecClock(o ExecutorOptions, reenable func(), clk adaptiveClock)
 		flush: flush, window: time.Duration(deferIRQs) * flush, suspend: suspend}
 	a := threadAttrs{name: "adapt-" + o.Name, cpu: o.CPU.core, rtPrio: max(o.ThreadPrio, 0)}
 	setup := true
-	t, err := newEvThread(a, func() {
+	t, err := newIRQThreadAttrs(a, func() {
 		if setup { // on the thread, before its first run
 			setup = false
 			e.clk.setup()

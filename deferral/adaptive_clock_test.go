@@ -1,7 +1,6 @@
 package deferral
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -216,27 +215,5 @@ func TestAdaptiveRunAllocatesNothing(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(50, func() { hrSleep(10 * time.Microsecond) }); a != 0 {
 		t.Fatalf("hrSleep: %.1f allocations", a)
-	}
-}
-
-// TestAdaptiveIdleThreadLetsTheWorldStop: the thread idles in a raw read
-// holding a P; a stop-the-world (a GC, a GOMAXPROCS change) must still get
-// it, or the whole process hangs.
-func TestAdaptiveIdleThreadLetsTheWorldStop(t *testing.T) {
-	s := &script{results: []int{1}, rearmed: make(chan struct{}, 1)}
-	e := newFakeAdaptive(t, &fakeClock{}, s.poll, s.reenable, ExecutorOptions{})
-	e.Schedule()
-	waitRearm(t, s) // idle now, in its read
-	time.Sleep(20 * time.Millisecond)
-	done := make(chan struct{})
-	go func() {
-		runtime.GC()
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		panic("stop-the-world hung behind the adaptive thread's raw read") // t.Fatal would hang too
 	}
 }

@@ -52,13 +52,3 @@ func rawClockNanosleep(ts *unix.Timespec) unix.Errno {
 	_, _, errno := unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_MONOTONIC, 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
 	return errno
 }
-
-// rawPollIn blocks in ppoll(2) until fd is readable, without entersyscall.
-// Unlike a blocking read, ppoll is never restarted after a signal handler
-// (signal(7)): the runtime's preemption signal ends it with EINTR. It does
-// not allocate.
-func rawPollIn(fd int) unix.Errno {
-	p := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-	_, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&p)), 1, 0, 0, 0, 0)
-	return errno
-}
