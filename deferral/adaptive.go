@@ -29,8 +29,9 @@ import (
 // than FlushTimeout past the deadline (the kernel's hrtimer would have
 // re-armed by then) handles the work but does not postpone the re-arm:
 // a late wake-up costs at most one interrupt more, never a stream of
-// polling. The wait itself is clock_nanosleep on the thread
-// (adaptive_linux.go), which the guest kernel's hrtimer ends on time.
+// polling. The wait itself is a raw clock_nanosleep on the thread
+// (adaptive_linux.go): in the lab (TCG) a 50 µs wait took 131 µs at the
+// median that way, against 1.24 ms as time.Sleep.
 //
 // IRQSuspendTimeout (irq_suspend_timeout) bounds one stretch of
 // back-to-back polling: after it the thread yields its core for one
