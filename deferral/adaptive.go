@@ -15,13 +15,27 @@ import (
 // interrupts stay suspended while the application keeps polling and finding
 // events. When a poll finds nothing, the thread does not re-arm at once: it
 // polls again FlushTimeout later (gro_flush_timeout, a timer instead of an
-// interrupt), up to DeferHardIRQs empty polls in a row (napi_defer_hard_irqs),
-// and only then calls Reenable and sleeps until the next interrupt. So a
-// gap in the traffic shorter than DeferHardIRQs x FlushTimeout costs no
-// interrupt, and a quiet link costs one interrupt and DeferHardIRQs timer
-// wake-ups per burst. IRQSuspendTimeout (irq_suspend_timeout) bounds one
-// stretch of back-to-back polling: after it the thread yields its core for
-// one FlushTimeout even if work is waiting, so that a flood cannot keep a
+// interrupt), and re-arms (Reenable, then sleep until the next interrupt)
+// once DeferHardIRQs x FlushTimeout (napi_defer_hard_irqs of them) have
+// passed on the clock since the last poll that found work. So a gap in the
+// traffic shorter than that costs no interrupt, and a quiet link costs one
+// interrupt and about DeferHardIRQs timer wake-ups per burst.
+//
+// The hysteresis is a deadline on the clock, not a count of empty polls,
+// because the wait can overshoot: under TCG a Go timer asked for 50 µs
+// fires about 1 ms late, and at 1000 frames/s such a wait always finds the
+// next frame, so a count of empty polls in a row never completes and the
+// thread never goes back to interrupts. Here a poll that finds work later
+// than FlushTimeout past the deadline (the kernel's hrtimer would have
+// re-armed by then) handles the work but does not postpone the re-arm:
+// a late wake-up costs at most one interrupt more, never a stream of
+// polling. The wait itself is a raw clock_nanosleep on the thread
+// (adaptive_linux.go): in the lab (TCG) a 50 µs wait took 131 µs at the
+// median that way, against 1.24 ms as time.Sleep.
+//
+// IRQSuspendTimeout (irq_suspend_timeout) bounds one stretch of
+// back-to-back polling: after it the thread yields its core for one
+// FlushTimeout even if work is waiting, so that a flood cannot keep a
 // SCHED_OTHER neighbour off the core indefinitely; interrupts stay off.
 //
 // The thread runs SCHED_OTHER (ThreadPrio > 0 makes it SCHED_FIFO): under
@@ -38,24 +52,43 @@ const (
 type AdaptiveStats struct {
 	Wakeups    uint64 // runs started by Schedule (an interrupt)
 	Polls      uint64 // every Poll call
-	EmptyPolls uint64 // polls that found nothing (each followed by a FlushTimeout wait or a re-arm)
+	EmptyPolls uint64 // polls that found nothing (each followed by a wait of up to FlushTimeout, or a re-arm)
 	Rearms     uint64 // Reenable calls: back to interrupts
 	Yields     uint64 // busy stretches cut by IRQSuspendTimeout
+	// LateWork counts polls that found work although they started more
+	// than FlushTimeout after the re-arm deadline (a wait that overshot):
+	// they did not postpone the re-arm.
+	LateWork uint64
 }
 
 type adaptiveExec struct {
-	t       *irqThread
+	t   *irqThread
+	clk adaptiveClock
+
+	poll     func(budget int) int
+	reenable func()
+	weight   int
+	flush    time.Duration // gro_flush_timeout
+	window   time.Duration // DeferHardIRQs x flush: quiet time before the re-arm
+	suspend  time.Duration // irq_suspend_timeout
+
 	closed  atomic.Bool
 	wakeups atomic.Uint64
 	polls   atomic.Uint64
 	empty   atomic.Uint64
 	rearms  atomic.Uint64
 	yields  atomic.Uint64
+	late    atomic.Uint64
 }
 
 var _ Executor = (*adaptiveExec)(nil)
 
 func newAdaptiveExec(o ExecutorOptions, reenable func()) (*adaptiveExec, error) {
+	return newAdaptiveExecClock(o, reenable, hrSleeper{})
+}
+
+// newAdaptiveExecClock is newAdaptiveExec on the clock clk (tests: a fake).
+func newAdaptiveExecClock(o ExecutorOptions, reenable func(), clk adaptiveClock) (*adaptiveExec, error) {
 	deferIRQs, flush, suspend := o.DeferHardIRQs, o.FlushTimeout, o.IRQSuspendTimeout
 	if deferIRQs < 0 || flush < 0 || suspend < 0 {
 		return nil, fmt.Errorf("deferral: adaptive: negative DeferHardIRQs %d, FlushTimeout %v or IRQSuspendTimeout %v", deferIRQs, flush, suspend)
@@ -69,41 +102,59 @@ func newAdaptiveExec(o ExecutorOptions, reenable func()) (*adaptiveExec, error) 
 	if suspend == 0 {
 		suspend = DefaultIRQSuspendTimeout
 	}
-	prio := max(o.ThreadPrio, 0)
-	e := &adaptiveExec{}
-	a := threadAttrs{name: "adapt-" + o.Name, cpu: o.CPU.core, rtPrio: prio}
+	e := &adaptiveExec{clk: clk, poll: o.Poll, reenable: reenable, weight: o.Weight,
+		flush: flush, window: time.Duration(deferIRQs) * flush, suspend: suspend}
+	a := threadAttrs{name: "adapt-" + o.Name, cpu: o.CPU.core, rtPrio: max(o.ThreadPrio, 0)}
+	setup := true
 	t, err := newIRQThreadAttrs(a, func() {
-		e.wakeups.Add(1)
-		left := deferIRQs
-		start := time.Now()
-		for !e.closed.Load() {
-			e.polls.Add(1)
-			if o.Poll(o.Weight) > 0 {
-				left = deferIRQs
-				if time.Since(start) < suspend {
-					continue
-				}
-				e.yields.Add(1)
-				time.Sleep(flush)
-				start = time.Now()
-				continue
-			}
-			e.empty.Add(1)
-			if left == 0 {
-				break
-			}
-			left--
-			time.Sleep(flush)
-			start = time.Now()
+		if setup { // on the thread, before its first run
+			setup = false
+			e.clk.setup()
 		}
-		e.rearms.Add(1)
-		reenable()
+		e.run()
 	})
 	if err != nil {
 		return nil, err
 	}
 	e.t = t
 	return e, nil
+}
+
+// run is one run of the thread, from an interrupt to the re-arm. It does
+// not allocate.
+func (e *adaptiveExec) run() {
+	e.wakeups.Add(1)
+	clk := e.clk
+	start := clk.now()           // of this stretch of back-to-back polls
+	deadline := start + e.window // re-arm when no poll finds work before it
+	for !e.closed.Load() {
+		t := clk.now()
+		e.polls.Add(1)
+		if e.poll(e.weight) > 0 {
+			now := clk.now()
+			if t <= deadline+e.flush {
+				deadline = now + e.window // as napi_complete_done arms the timer after the poll
+			} else {
+				e.late.Add(1)
+			}
+			if now-start < e.suspend {
+				continue
+			}
+			e.yields.Add(1)
+			clk.sleep(e.flush)
+			start = clk.now()
+			continue
+		}
+		e.empty.Add(1)
+		now := clk.now()
+		if now >= deadline {
+			break
+		}
+		clk.sleep(min(e.flush, deadline-now))
+		start = clk.now()
+	}
+	e.rearms.Add(1)
+	e.reenable()
 }
 
 func (e *adaptiveExec) Mode() Mode { return ModeAdaptive }
@@ -117,7 +168,7 @@ func (e *adaptiveExec) Close() error {
 // Stats reads the counters.
 func (e *adaptiveExec) Stats() AdaptiveStats {
 	return AdaptiveStats{Wakeups: e.wakeups.Load(), Polls: e.polls.Load(), EmptyPolls: e.empty.Load(),
-		Rearms: e.rearms.Load(), Yields: e.yields.Load()}
+		Rearms: e.rearms.Load(), Yields: e.yields.Load(), LateWork: e.late.Load()}
 }
 
 // AdaptiveStatsOf returns the counters of an adaptive executor; ok is false

@@ -69,10 +69,12 @@ func waitRearm(t *testing.T, s *script) {
 // TestAdaptiveSuspendsWhileWorkFlows: one interrupt, then polls back to back
 // while they find work (interrupts suspended, no Schedule needed), a gap of
 // one empty poll that does not re-arm (napi_defer_hard_irqs 2), more work,
-// and the re-arm only after 2+1 empty polls in a row.
+// and the re-arm only when 2 x 200 µs have passed since the last work: an
+// empty poll at once, one 200 µs later and one at the deadline. The clock is
+// a fake whose waits end on time.
 func TestAdaptiveSuspendsWhileWorkFlows(t *testing.T) {
 	s := &script{results: []int{5, 64, 64, 3, 0, 7, 1}, rearmed: make(chan struct{}, 4)}
-	e := newAdaptive(t, s, ExecutorOptions{DeferHardIRQs: 2, FlushTimeout: 200 * time.Microsecond})
+	e := newFakeAdaptive(t, &fakeClock{}, s.poll, s.reenable, ExecutorOptions{DeferHardIRQs: 2, FlushTimeout: 200 * time.Microsecond})
 	e.Schedule()
 	waitRearm(t, s)
 	want := []string{"work", "work", "work", "work", "empty", "work", "work", "empty", "empty", "empty", "rearm"}
@@ -100,8 +102,9 @@ func TestAdaptiveSuspendsWhileWorkFlows(t *testing.T) {
 	}
 }
 
-// TestAdaptiveDeferralWaits: empty polls are FlushTimeout apart (a timer,
-// not a spin), so the re-arm comes no sooner than DeferHardIRQs of them.
+// TestAdaptiveDeferralWaits: empty polls are FlushTimeout apart (a wait on
+// the real clock, not a spin), so the re-arm comes no sooner than
+// DeferHardIRQs x FlushTimeout after the work.
 func TestAdaptiveDeferralWaits(t *testing.T) {
 	s := &script{results: []int{1}, rearmed: make(chan struct{}, 1)}
 	e := newAdaptive(t, s, ExecutorOptions{DeferHardIRQs: 3, FlushTimeout: 5 * time.Millisecond})

@@ -44,3 +44,11 @@ func rawWrite8(fd int, b *[8]byte) unix.Errno {
 	_, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(b)), 8)
 	return errno
 }
+
+// rawClockNanosleep is clock_nanosleep(2) on CLOCK_MONOTONIC (relative)
+// without entersyscall: the caller keeps its P while it sleeps (the adaptive
+// executor's flush wait, adaptive_linux.go). It does not allocate.
+func rawClockNanosleep(ts *unix.Timespec) unix.Errno {
+	_, _, errno := unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_MONOTONIC, 0, uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	return errno
+}
