@@ -89,8 +89,8 @@ func (o *LabOptions) allRTRuns(kernel bool) []rtRun {
 				}
 				for _, sc := range scheds {
 					for _, th := range ths {
-						if th == driver.TopHalfThread && m != deferral.ModeThreaded.String() {
-							continue // the IRQ thread taking the interrupt: threaded only
+						if th == driver.TopHalfThread && m != deferral.ModeThreaded.String() && m != deferral.ModeWorkqueue.String() {
+							continue // the IRQ thread or the single worker taking the interrupt
 						}
 						runs = append(runs, rtRun{mode: m, th: th, rate: r, rep: rep, sched: sc})
 					}

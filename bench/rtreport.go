@@ -196,7 +196,7 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	w("\nThe probe is cyclictest (Debian's rt-tests) at SCHED_FIFO 80, 1 ms interval, pinned to guest vCPU 0, where the " +
 		"e1000's interrupt, uiodrv's top half (SCHED_FIFO 90; with the \"none\" top half, a thread of the bottom half's own " +
 		"class: FIFO 50 threaded, nice -20 workqueue, the same deadline reservation with +deadline; with the \"thread\" top half " +
-		"(threaded only) no top-half thread at all: the IRQ thread waits on the interrupt itself) and every pinned bottom " +
+		"(threaded and workqueue) no top-half thread at all: the IRQ thread, or the workqueue's single worker, waits on the interrupt itself) and every pinned bottom " +
 		"half run too; a deadline thread may run on both vCPUs (the kernel refuses to pin one). The handler only counts frames. **Misses** are wake-ups at least 1 ms late (cyclictest's latency " +
 		">= 1000 µs) per run; cyclictest skips the releases a late wake-up overran, so one 50 ms stall is one miss. Cells: the " +
 		"median over the repetitions of a boot, (min–max) when there are several; ratios are of medians, and \"per rep\" " +
