@@ -22,6 +22,8 @@ type rtRun struct {
 	sched deferral.Sched
 	// none: no top half above the bottom half (LabOptions.RTTopNone).
 	none bool
+	// host is the host placement (LabOptions.RTHost); "": none.
+	host string
 }
 
 // topName is the run's top half as tables show it.
@@ -47,6 +49,10 @@ func (r rtRun) key() string { return r.label() + "/" + r.topName() }
 // rtRuns lists the real-time runs: per repetition the idle floor, then every
 // rate and mode (only those RTRows lists, when it is set).
 func (o *LabOptions) rtRuns(kernel bool) []rtRun {
+	return withHost(o.keptRTRuns(kernel), o.RTHost)
+}
+
+func (o *LabOptions) keptRTRuns(kernel bool) []rtRun {
 	runs := o.allRTRuns(kernel)
 	if len(o.RTRows) == 0 {
 		return runs

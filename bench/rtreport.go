@@ -140,11 +140,18 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		names[i] = fmt.Sprintf("%s #%d", k, nth[k])
 	}
 	groups := map[rtKey][]*RTResult{}
-	var labels []string
-	seen := map[string]bool{}
+	var labels, kinds []string
+	seen, kseen := map[string]bool{}, map[string]bool{}
 	for i, b := range boots {
 		for _, r := range b.RT {
-			k := rtKey{names[i], rowLabel(r), r.Rate}
+			// A host placement (LabOptions.RTHost) is a boot of its own in
+			// the tables: its runs compare with its own idle and kernel runs.
+			kind := names[i] + hostTag(r.Host)
+			if !kseen[kind] {
+				kseen[kind] = true
+				kinds = append(kinds, kind)
+			}
+			k := rtKey{kind, rowLabel(r), r.Rate}
 			if r.Mode == "idle" {
 				k.rate = -1
 			}
@@ -155,7 +162,6 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 			}
 		}
 	}
-	kinds := names
 	var rates []float64
 	rseen := map[float64]bool{}
 	for k := range groups {
@@ -244,6 +250,14 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	}
 	writeHangChecks(&b, checks)
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), b.Bytes(), 0o644)
+}
+
+// hostTag names a run's host placement in the boot column ("" for none).
+func hostTag(host string) string {
+	if host == "" {
+		return ""
+	}
+	return " (host " + host + ")"
 }
 
 // perRepRatio pairs each run with the reference run (idle floor, kernel) of
