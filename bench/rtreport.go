@@ -211,6 +211,13 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		"counted per second of the run; carried: that as a share of the offered rate (median, ≥ the lowest run); the kernel row shows what this lab loses before any driver (QEMU's socket buffer). NIC missed: the e1000's missed-packet count (MPC, no free descriptor) as the driver's " +
 		"statistics report it over the run; it grew monotonically across the runs of a boot, so it looks cumulative since the boot " +
 		"(the register is read-to-clear and the driver's baseline is not): an upper bound on a run's loss, not a per-run count.\n\n")
+	if hostPlaced(boots) {
+		w("**Host placement** (bench -rt-host; every run once per placement, in the same boot, tabulated as boots of their own): "+
+			"\"shared\" leaves QEMU's threads and the host peer to the host scheduler on the 2 host cores; \"pinned\" pins vCPU 0's "+
+			"QEMU thread (QMP query-cpus-fast) alone to host CPU 0 and every other QEMU thread (vCPU 1, the main loop, RCU, workers) "+
+			"and the bench process (the host peer) to host CPU 1; \"fifo\" is pinned with vCPU 0's thread at host SCHED_FIFO %d.\n\n",
+			HostFIFOPrio)
+	}
 	for _, l := range labels {
 		w("## %s\n\n", l)
 		w("| boot | traffic | misses | idle floor | × idle | × idle, per rep | kernel (cyclictest) | × kernel | × kernel, per rep | wake-up p99 (ms) | max (ms) | frames/s | carried | NIC missed (≤) | runs (failed/hung) |\n")
@@ -250,6 +257,18 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	}
 	writeHangChecks(&b, checks)
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), b.Bytes(), 0o644)
+}
+
+// hostPlaced reports whether any run had a host placement.
+func hostPlaced(boots []*RTBoot) bool {
+	for _, b := range boots {
+		for _, r := range b.RT {
+			if r.Host != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hostTag names a run's host placement in the boot column ("" for none).
