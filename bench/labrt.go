@@ -22,6 +22,8 @@ type rtRun struct {
 	sched deferral.Sched
 	// none: no top half above the bottom half (LabOptions.RTTopNone).
 	none bool
+	// host is the host placement (LabOptions.RTHost); "": none.
+	host string
 }
 
 // topName is the run's top half as tables show it.
@@ -47,6 +49,10 @@ func (r rtRun) key() string { return r.label() + "/" + r.topName() }
 // rtRuns lists the real-time runs: per repetition the idle floor, then every
 // rate and mode (only those RTRows lists, when it is set).
 func (o *LabOptions) rtRuns(kernel bool) []rtRun {
+	return withHost(o.keptRTRuns(kernel), o.RTHost)
+}
+
+func (o *LabOptions) keptRTRuns(kernel bool) []rtRun {
 	runs := o.allRTRuns(kernel)
 	if len(o.RTRows) == 0 {
 		return runs
@@ -89,8 +95,8 @@ func (o *LabOptions) allRTRuns(kernel bool) []rtRun {
 				}
 				for _, sc := range scheds {
 					for _, th := range ths {
-						if th == driver.TopHalfThread && m != deferral.ModeThreaded.String() {
-							continue // the IRQ thread taking the interrupt: threaded only
+						if th == driver.TopHalfThread && m != deferral.ModeThreaded.String() && m != deferral.ModeWorkqueue.String() {
+							continue // the IRQ thread or the single worker taking the interrupt
 						}
 						runs = append(runs, rtRun{mode: m, th: th, rate: r, rep: rep, sched: sc})
 					}

@@ -90,7 +90,7 @@ func TestRTRunsBHSched(t *testing.T) {
 	}
 }
 
-// TestRTRunsRows: the thread top half runs in threaded mode only, and RTRows
+// TestRTRunsRows: the thread top half runs in threaded and workqueue mode only, and RTRows
 // keeps the listed uiodrv runs (mode[+class]/top) beside idle and kernel.
 func TestRTRunsRows(t *testing.T) {
 	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
@@ -101,7 +101,8 @@ func TestRTRunsRows(t *testing.T) {
 		all = append(all, r.key())
 	}
 	want := "idle/default softirq/light threaded/light threaded/thread threaded/none threaded+deadline/light threaded+deadline/thread " +
-		"threaded+deadline/none workqueue/light workqueue/none workqueue+deadline/light workqueue+deadline/none kernel/default"
+		"threaded+deadline/none workqueue/light workqueue/thread workqueue/none workqueue+deadline/light workqueue+deadline/thread " +
+		"workqueue+deadline/none kernel/default"
 	if strings.Join(all, " ") != want {
 		t.Fatalf("runs\n got %v\nwant %v", strings.Join(all, " "), want)
 	}

@@ -51,6 +51,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	if o.RTTime > 0 && rtNIC >= 0 {
 		rtTarget = o.NICs[rtNIC].BDF()
 		rtRuns = o.rtRuns(kNIC >= 0)
+		cfg.QMP = cfg.QMP || len(o.RTHost) > 0 // labrt_host.go asks QEMU for its vCPU threads
 		if o.RTProbe == "" || o.RTProbe == ProbeCyclictest {
 			files, err := qemu.StageCyclictest()
 			if err != nil {

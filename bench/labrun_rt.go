@@ -22,8 +22,18 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		kmac, _ := net.ParseMAC(o.NICs[kNIC].MAC)
 		kLink = NewLink(vm.Peer(kNIC), kmac)
 	}
+	hp := &hostPlacer{vm: vm, o: o, cur: HostShared}
+	defer func() {
+		if err := hp.undo(); err != nil {
+			o.logf("bench: rt host placement: %v", err)
+		}
+	}()
 	for j, run := range rtRuns {
 		mode := run.mode
+		if err := hp.set(run.host); err != nil {
+			out = append(out, &RTResult{Mode: run.label(), Rate: run.rate, Rep: run.rep, Host: run.host, Err: "host placement: " + err.Error()})
+			continue
+		}
 		tag := rtTarget + " " + mode
 		link := uLink
 		if mode == "kernel" {
@@ -67,7 +77,8 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		cancel()
 		close(stop)
 		flooded := <-sent
-		rr := &RTResult{Mode: run.label(), TopHalf: run.topName(), Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded, Hung: hung, Probe: o.RTProbe}
+		rr := &RTResult{Mode: run.label(), TopHalf: run.topName(), Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded,
+			Hung: hung, Probe: o.RTProbe, Host: run.host}
 		if rr.Probe == "" {
 			rr.Probe = ProbeCyclictest
 		}
@@ -81,7 +92,7 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 			rr.Err = fmt.Sprintf("no result within %v: the guest process was killed", 3*o.RTTime+45*time.Second)
 		}
 		out = append(out, rr)
-		o.logf("bench: rt rep %d rate %.0f top %s sched %s %s %s", run.rep, run.rate, run.topName(), rr.Sched, line, rr.Err)
+		o.logf("bench: rt rep %d rate %.0f top %s sched %s host %s %s %s", run.rep, run.rate, run.topName(), rr.Sched, run.host, line, rr.Err)
 		link.Drain(100 * time.Millisecond)
 	}
 	return out

@@ -78,6 +78,10 @@ type LabOptions struct {
 	// RTProbe is the periodic task: ProbeCyclictest (empty means it) or
 	// ProbeGo.
 	RTProbe string
+	// RTHost, unless empty, runs every real-time run once per host
+	// placement it lists (HostShared, HostPinned, HostFIFO; labrt_host.go),
+	// interleaved in the same boot.
+	RTHost []string
 	// Cmdline is appended to the guest kernel's command line (threadirqs).
 	Cmdline string
 
@@ -130,6 +134,7 @@ type RTResult struct {
 	Rep     int
 	Sched   string             // the bottom half's class, when not the mode's default
 	Probe   string             // the periodic task: cyclictest or go
+	Host    string             // the host placement (LabOptions.RTHost); "" or HostShared: none
 	Hung    bool               // the watchdog found the run stuck, dumped its threads and ended it
 	Fields  map[string]float64 // jobs, misses, p50, p99, max, processed, irqs, rx, dropped, secs
 	Flooded int

@@ -140,11 +140,18 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		names[i] = fmt.Sprintf("%s #%d", k, nth[k])
 	}
 	groups := map[rtKey][]*RTResult{}
-	var labels []string
-	seen := map[string]bool{}
+	var labels, kinds []string
+	seen, kseen := map[string]bool{}, map[string]bool{}
 	for i, b := range boots {
 		for _, r := range b.RT {
-			k := rtKey{names[i], rowLabel(r), r.Rate}
+			// A host placement (LabOptions.RTHost) is a boot of its own in
+			// the tables: its runs compare with its own idle and kernel runs.
+			kind := names[i] + hostTag(r.Host)
+			if !kseen[kind] {
+				kseen[kind] = true
+				kinds = append(kinds, kind)
+			}
+			k := rtKey{kind, rowLabel(r), r.Rate}
 			if r.Mode == "idle" {
 				k.rate = -1
 			}
@@ -155,7 +162,6 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 			}
 		}
 	}
-	kinds := names
 	var rates []float64
 	rseen := map[float64]bool{}
 	for k := range groups {
@@ -196,7 +202,7 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	w("\nThe probe is cyclictest (Debian's rt-tests) at SCHED_FIFO 80, 1 ms interval, pinned to guest vCPU 0, where the " +
 		"e1000's interrupt, uiodrv's top half (SCHED_FIFO 90; with the \"none\" top half, a thread of the bottom half's own " +
 		"class: FIFO 50 threaded, nice -20 workqueue, the same deadline reservation with +deadline; with the \"thread\" top half " +
-		"(threaded only) no top-half thread at all: the IRQ thread waits on the interrupt itself) and every pinned bottom " +
+		"(threaded and workqueue) no top-half thread at all: the IRQ thread, or the workqueue's single worker, waits on the interrupt itself) and every pinned bottom " +
 		"half run too; a deadline thread may run on both vCPUs (the kernel refuses to pin one). The handler only counts frames. **Misses** are wake-ups at least 1 ms late (cyclictest's latency " +
 		">= 1000 µs) per run; cyclictest skips the releases a late wake-up overran, so one 50 ms stall is one miss. Cells: the " +
 		"median over the repetitions of a boot, (min–max) when there are several; ratios are of medians, and \"per rep\" " +
@@ -205,6 +211,13 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		"counted per second of the run; carried: that as a share of the offered rate (median, ≥ the lowest run); the kernel row shows what this lab loses before any driver (QEMU's socket buffer). NIC missed: the e1000's missed-packet count (MPC, no free descriptor) as the driver's " +
 		"statistics report it over the run; it grew monotonically across the runs of a boot, so it looks cumulative since the boot " +
 		"(the register is read-to-clear and the driver's baseline is not): an upper bound on a run's loss, not a per-run count.\n\n")
+	if hostPlaced(boots) {
+		w("**Host placement** (bench -rt-host; every run once per placement, in the same boot, tabulated as boots of their own): "+
+			"\"shared\" leaves QEMU's threads and the host peer to the host scheduler on the 2 host cores; \"pinned\" pins vCPU 0's "+
+			"QEMU thread (QMP query-cpus-fast) alone to host CPU 0 and every other QEMU thread (vCPU 1, the main loop, RCU, workers) "+
+			"and the bench process (the host peer) to host CPU 1; \"fifo\" is pinned with vCPU 0's thread at host SCHED_FIFO %d.\n\n",
+			HostFIFOPrio)
+	}
 	for _, l := range labels {
 		w("## %s\n\n", l)
 		w("| boot | traffic | misses | idle floor | × idle | × idle, per rep | kernel (cyclictest) | × kernel | × kernel, per rep | wake-up p99 (ms) | max (ms) | frames/s | carried | NIC missed (≤) | runs (failed/hung) |\n")
@@ -244,6 +257,26 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	}
 	writeHangChecks(&b, checks)
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), b.Bytes(), 0o644)
+}
+
+// hostPlaced reports whether any run had a host placement.
+func hostPlaced(boots []*RTBoot) bool {
+	for _, b := range boots {
+		for _, r := range b.RT {
+			if r.Host != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hostTag names a run's host placement in the boot column ("" for none).
+func hostTag(host string) string {
+	if host == "" {
+		return ""
+	}
+	return " (host " + host + ")"
 }
 
 // perRepRatio pairs each run with the reference run (idle floor, kernel) of

@@ -36,7 +36,7 @@
 //     QueueWork/QueueWorkOn, bound and unbound queues, WQHighPri pools,
 //     max_active, NewOrderedWorkqueue (alloc_ordered_workqueue), DelayedWork
 //     (queue/mod/cancel/flush), FlushWork, FlushWorkqueue, CancelWorkSync.
-//     See Work and Workqueue.
+//     See Work and Workqueue; the single-thread form below.
 //   - Threaded IRQ (kernel/irq/manage.c): CPU.RequestThreadedIRQ is
 //     request_threaded_irq: the primary returns IRQNone, IRQHandled or
 //     IRQWakeThread; a nil primary is irq_default_primary_handler and needs
@@ -172,6 +172,48 @@
 // threaded IRQs. What it costs: the interrupt waits while a higher task runs
 // (ONESHOT: the line stays masked and frames queue in the ring).
 //
+// # A single-thread workqueue
+//
+// ExecutorOptions.Inline in ModeWorkqueue (workqueue_inline.go) makes the
+// CPU's top-half thread the queue's only worker: it waits on the interrupt
+// fds, runs the primary handlers, then the work item they queued, on the same
+// OS thread at the worker's class (CPUOptions.Sched: nice -20, or a deadline
+// reservation). Under SCHED_DEADLINE that is one reservation, and one thread
+// that Sched.Start can place, where the top half at the worker's class
+// ("none") is two deadline threads that the kernel spreads over the CPUs.
+// The kernel's threaded IRQ has this shape (irq_thread for a NULL primary
+// with IRQF_ONESHOT); its workqueues do not, because a kernel worker never
+// waits for the interrupt: the hard IRQ preempts whatever runs. So what of
+// the workqueue's semantics still holds on one thread, and what does not:
+//
+// Kept:
+//   - queue_work's PENDING bit: Schedule on a pending item is a no-op (calls
+//     merge), and one during a run gives one more run;
+//   - non-reentrance: the item never runs concurrently with itself;
+//   - a run is one Poll of the weight, and an item that used it all re-queues
+//     itself and runs again after what came meanwhile, as a re-queued item
+//     goes to the tail of its pool's worklist: here the top half's loop goes
+//     round once more (epoll_wait returns at once), so other interrupts of
+//     the CPU are handled between runs. The threaded IRQ's thread, inline or
+//     not, instead polls until a round falls short;
+//   - process context: the item may sleep, and the deadline bottom half's
+//     self-enforcement (dlBudget) yields as a worker's does;
+//   - cancel_work_sync: Close returns after a running item has returned.
+//
+// Given up:
+//   - the hard IRQ above the worker: while the item runs (or sleeps) no
+//     interrupt of its CPU is taken. For the item's own device that is
+//     ONESHOT (the light top half keeps the line masked until the item
+//     re-enables it); for other devices on the same CPU it is latency;
+//   - concurrency management and max_active: one worker, so an item that
+//     sleeps holds up everything of its CPU, where a pool would start
+//     another worker;
+//   - a shared queue: the item belongs to its CPU, not to a Workqueue
+//     (ExecutorOptions.Workqueue must be nil), so there are no other items,
+//     no delayed work and no flush_workqueue on it;
+//   - the workqueue's own class apart from the interrupt's: the whole
+//     interrupt runs at the worker's class, which is the point.
+//
 // # Deadline bottom halves under emulation
 //
 // A deadline bottom half that cut each poll to the runtime it had left
@@ -225,7 +267,8 @@
 //     runs, placed or not, and in all 6 workqueue+deadline measurement runs
 //     (its top half on the task's vCPU). Inline (inline.go) makes the CPU's
 //     top-half thread the IRQ thread, as the kernel's irq_thread is for a
-//     NULL primary with IRQF_ONESHOT: one thread, one reservation.
+//     NULL primary with IRQF_ONESHOT, or the workqueue's single worker
+//     (above): one thread, one reservation.
 //   - Placement. A deadline thread cannot be pinned, but the kernel wakes it
 //     on the CPU it last ran on unless a deadline task there outranks it, and
 //     moves it otherwise only when a CPU is overloaded with deadline tasks

@@ -74,6 +74,9 @@ type ExecutorOptions struct {
 	// its work, as the kernel's irq_thread for a NULL primary with
 	// IRQF_ONESHOT. Sched then only sizes the deadline self-enforcement:
 	// the thread's class is CPU's (CPUOptions.Sched); ThreadPrio must be 0.
+	// In ModeWorkqueue the top-half thread is the queue's single worker
+	// (workqueue_inline.go): the work item runs once per round, after the
+	// primary handlers; Workqueue must be nil.
 	Inline bool
 }
 
@@ -95,8 +98,8 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 	if err := checkExecSched(&o); err != nil {
 		return nil, err
 	}
-	if o.Inline && o.Mode != ModeThreaded {
-		return nil, fmt.Errorf("deferral: Inline applies to ModeThreaded, not %v", o.Mode)
+	if o.Inline && o.Mode != ModeThreaded && o.Mode != ModeWorkqueue {
+		return nil, fmt.Errorf("deferral: Inline applies to ModeThreaded and ModeWorkqueue, not %v", o.Mode)
 	}
 	switch o.Mode {
 	case ModeTasklet:
@@ -126,6 +129,9 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 		}
 		return e, nil
 	case ModeWorkqueue:
+		if o.Inline {
+			return newInlineExec(o, reenable)
+		}
 		e := &workExec{wq: o.Workqueue, cpu: o.CPU.core}
 		if e.wq == nil {
 			wq, err := newExecWorkqueue(o.Name, o.Sched)

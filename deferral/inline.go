@@ -19,11 +19,15 @@ import (
 // IRQ. Give the CPU the bottom half's class (CPUOptions.Sched: the IRQ
 // thread's), else the thread function runs at the top half's priority.
 
-// inlineThread is an IRQ thread function run on a CPU's top-half thread.
+// inlineThread is an IRQ thread function, or a work item (work), run on a
+// CPU's top-half thread.
 type inlineThread struct {
-	c       *CPU
-	fn      func()
-	runFlag atomic.Bool // IRQTF_RUNTHREAD
+	c  *CPU
+	fn func()
+	// work: a work item (workqueue_inline.go): it runs once per round of the
+	// top half, and one that re-queued itself waits for the next round.
+	work    bool
+	runFlag atomic.Bool // IRQTF_RUNTHREAD; a work item's WORK_STRUCT_PENDING
 	runs    atomic.Uint64
 }
 
@@ -41,6 +45,19 @@ func (t *inlineThread) wake() {
 // thread only, after the primary handlers.
 func (c *CPU) runInline() {
 	for _, t := range c.inline {
+		if t.work {
+			if t.runFlag.Swap(false) {
+				t.fn()
+				t.runs.Add(1)
+				if t.runFlag.Load() {
+					// Re-queued by itself (wake skips the kick on this
+					// thread): the next epoll_wait returns at once, after
+					// the interrupts that came meanwhile have been handled.
+					eventfdSignal(c.kickfd)
+				}
+			}
+			continue
+		}
 		for t.runFlag.Swap(false) {
 			t.fn()
 			t.runs.Add(1)
@@ -48,9 +65,10 @@ func (c *CPU) runInline() {
 	}
 }
 
-// addInline registers fn as an inline IRQ thread of c.
-func (c *CPU) addInline(fn func()) (*inlineThread, error) {
-	t := &inlineThread{c: c, fn: fn}
+// addInline registers fn as an inline IRQ thread of c, or with work as an
+// inline work item.
+func (c *CPU) addInline(fn func(), work bool) (*inlineThread, error) {
+	t := &inlineThread{c: c, fn: fn, work: work}
 	if err := c.exec(func() { c.inline = append(c.inline, t) }); err != nil {
 		return nil, err
 	}
@@ -100,14 +118,17 @@ func (e *inlineExec) Runs() uint64 { return e.t.runs.Load() }
 // weight, then Reenable; under SCHED_DEADLINE the self-enforcement's yield),
 // on o.CPU's top-half thread.
 func newInlineExec(o ExecutorOptions, reenable func()) (Executor, error) {
+	if o.Mode == ModeWorkqueue {
+		return newInlineWork(o, reenable)
+	}
 	if o.Mode != ModeThreaded {
-		return nil, errors.New("deferral: Inline applies to ModeThreaded (the IRQ thread is the top half's)")
+		return nil, errors.New("deferral: Inline applies to ModeThreaded and ModeWorkqueue (the thread is the top half's)")
 	}
 	if o.ThreadPrio != 0 {
 		return nil, errors.New("deferral: Inline runs the thread at its CPU's class (CPUOptions.Sched): drop ThreadPrio")
 	}
 	e := &inlineExec{}
-	t, err := o.CPU.addInline(threadedPoll(o, &e.closed, reenable))
+	t, err := o.CPU.addInline(threadedPoll(o, &e.closed, reenable), false)
 	if err != nil {
 		return nil, err
 	}

@@ -54,8 +54,8 @@ func TestInlineThreadedRunsOnTopHalf(t *testing.T) {
 func TestInlineRefusals(t *testing.T) {
 	c := newCPU(t, lastCore())
 	poll := func(int) int { return 0 }
-	if _, err := NewExecutor(ExecutorOptions{Mode: ModeWorkqueue, Inline: true, CPU: c, Poll: poll}); err == nil {
-		t.Error("Inline accepted in workqueue mode")
+	if _, err := NewExecutor(ExecutorOptions{Mode: ModeTasklet, Inline: true, CPU: c, Poll: poll}); err == nil {
+		t.Error("Inline accepted in tasklet mode")
 	}
 	if _, err := NewExecutor(ExecutorOptions{Mode: ModeThreaded, Inline: true, ThreadPrio: 50, CPU: c, Poll: poll}); err == nil {
 		t.Error("Inline accepted with ThreadPrio")

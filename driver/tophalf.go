@@ -27,15 +27,16 @@ const (
 	// harvests and refills the NIC itself, as NAPI's poll does, and unmasks
 	// when it has drained the device.
 	TopHalfLight
-	// TopHalfThread is the light top half and the threaded bottom half on
-	// one thread (ModeThreaded only): the IRQ thread waits on the
-	// interrupt itself, as the kernel's irq_thread does for a NULL primary
-	// with IRQF_ONESHOT, whose hard part (mask, wake) vfio-pci's handler
-	// already is (deferral.ExecutorOptions.Inline). The thread runs at the
-	// bottom half's class (Config.IRQSched, by default
-	// deferral.BottomHalfSched of BHSched and ThreadPrio) on IRQCPU: one
-	// thread, and under SCHED_DEADLINE one reservation, for the whole
-	// interrupt. RTPrio must be 0; BHCPU is not used.
+	// TopHalfThread is the light top half and the bottom half on one
+	// thread (ModeThreaded and ModeWorkqueue): the IRQ thread, or the
+	// workqueue's single worker, waits on the interrupt itself, as the
+	// kernel's irq_thread does for a NULL primary with IRQF_ONESHOT, whose
+	// hard part (mask, wake) vfio-pci's handler already is
+	// (deferral.ExecutorOptions.Inline). The thread runs at the bottom
+	// half's class (Config.IRQSched, by default deferral.BottomHalfSched of
+	// BHSched and ThreadPrio: FIFO 50 threaded, nice -20 workqueue) on
+	// IRQCPU: one thread, and under SCHED_DEADLINE one reservation, for the
+	// whole interrupt. RTPrio must be 0; BHCPU is not used.
 	TopHalfThread
 )
 
@@ -103,8 +104,9 @@ func (cfg *Config) checkTopHalf() error {
 		return fmt.Errorf("%w: top half %v", ErrBadConfig, cfg.TopHalf)
 	}
 	switch {
-	case cfg.Mode != deferral.ModeThreaded:
-		return fmt.Errorf("%w: top half thread needs mode threaded (the IRQ thread takes the interrupt), not %v", ErrBadConfig, cfg.Mode)
+	case cfg.Mode != deferral.ModeThreaded && cfg.Mode != deferral.ModeWorkqueue:
+		return fmt.Errorf("%w: top half thread needs mode threaded or workqueue (the IRQ thread or the worker takes the interrupt), not %v",
+			ErrBadConfig, cfg.Mode)
 	case cfg.RTPrio != 0:
 		return fmt.Errorf("%w: top half thread runs at the bottom half's class: RTPrio %d must be 0", ErrBadConfig, cfg.RTPrio)
 	}
@@ -114,8 +116,9 @@ func (cfg *Config) checkTopHalf() error {
 	return nil
 }
 
-// inline makes eo the single-thread threaded bottom half of TopHalfThread:
-// on the queue's own CPU (its top-half thread), the class being the CPU's.
+// inline makes eo the single-thread threaded or workqueue bottom half of
+// TopHalfThread: on the queue's own CPU (its top-half thread), the class
+// being the CPU's.
 func (q *queue) inline(eo *deferral.ExecutorOptions) {
 	if q.p.cfg.TopHalf != TopHalfThread {
 		return

@@ -185,11 +185,29 @@ func itoa(n int) string {
 	return itoa(n/10) + string(rune('0'+n%10))
 }
 
-// TestThreadTopHalfOneThread: with TopHalfThread the handler runs on the
-// thread that took the interrupt (the queue's top half: one thread for the
-// whole interrupt), the line stays masked until the bottom half is done,
-// and every frame is processed. Other modes and an RTPrio are refused.
+// TestThreadTopHalfOneThread: with TopHalfThread (threaded and workqueue)
+// the handler runs on the thread that took the interrupt (the queue's top
+// half: one thread for the whole interrupt), the line stays masked until the
+// bottom half is done, and every frame is processed. Other modes and an
+// RTPrio are refused.
 func TestThreadTopHalfOneThread(t *testing.T) {
+	for _, mode := range []deferral.Mode{deferral.ModeThreaded, deferral.ModeWorkqueue} {
+		t.Run(mode.String(), func(t *testing.T) { testThreadTopHalf(t, mode) })
+	}
+	for _, cfg := range []Config{
+		{Mode: deferral.ModeTasklet, TopHalf: TopHalfThread},
+		{Mode: deferral.ModeNAPI, TopHalf: TopHalfThread},
+		{Mode: deferral.ModeThreaded, TopHalf: TopHalfThread, RTPrio: 90},
+		{Mode: deferral.ModeWorkqueue, TopHalf: TopHalfThread, RTPrio: 90},
+	} {
+		if p, err := NewPort(newFakeDev(t, 8), cfg); err == nil {
+			p.Close()
+			t.Errorf("NewPort(%v, top half thread, RTPrio %d) succeeded", cfg.Mode, cfg.RTPrio)
+		}
+	}
+}
+
+func testThreadTopHalf(t *testing.T, mode deferral.Mode) {
 	dev := newFakeINTx(t, 64)
 	var tids sync.Map
 	var seen atomic.Int64
@@ -197,7 +215,7 @@ func TestThreadTopHalfOneThread(t *testing.T) {
 		tids.Store(unix.Gettid(), true)
 		seen.Add(int64(len(pkts)))
 	})
-	p, err := NewPort(dev, Config{Mode: deferral.ModeThreaded, Handler: h, IRQCPU: 0, BHCPU: 1 % numCPU(), TopHalf: TopHalfThread, Budget: 4})
+	p, err := NewPort(dev, Config{Mode: mode, Handler: h, IRQCPU: 0, BHCPU: 1 % numCPU(), TopHalf: TopHalfThread, Budget: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,15 +240,5 @@ func TestThreadTopHalfOneThread(t *testing.T) {
 	st := p.Stats()
 	if !st.Accounted() || st.Dropped() != 0 {
 		t.Fatalf("stats: %v", &st)
-	}
-	for _, cfg := range []Config{
-		{Mode: deferral.ModeWorkqueue, TopHalf: TopHalfThread},
-		{Mode: deferral.ModeTasklet, TopHalf: TopHalfThread},
-		{Mode: deferral.ModeThreaded, TopHalf: TopHalfThread, RTPrio: 90},
-	} {
-		if p, err := NewPort(newFakeDev(t, 8), cfg); err == nil {
-			p.Close()
-			t.Errorf("NewPort(%v, top half thread, RTPrio %d) succeeded", cfg.Mode, cfg.RTPrio)
-		}
 	}
 }

@@ -40,7 +40,10 @@ func dialQMP(path string) (*qmpClient, error) {
 	return c, nil
 }
 
-func (c *qmpClient) execute(cmd string, args any) error {
+func (c *qmpClient) execute(cmd string, args any) error { return c.call(cmd, args, nil) }
+
+// call runs cmd and decodes its return value into out (unless nil).
+func (c *qmpClient) call(cmd string, args any, out any) error {
 	_ = c.conn.SetDeadline(time.Now().Add(10 * time.Second))
 	req := map[string]any{"execute": cmd}
 	if args != nil {
@@ -56,7 +59,7 @@ func (c *qmpClient) execute(cmd string, args any) error {
 			return fmt.Errorf("qmp %s: %w", cmd, err)
 		}
 		var resp struct {
-			Return any `json:"return"`
+			Return json.RawMessage `json:"return"`
 			Error  *struct {
 				Class string `json:"class"`
 				Desc  string `json:"desc"`
@@ -72,6 +75,11 @@ func (c *qmpClient) execute(cmd string, args any) error {
 		if resp.Error != nil {
 			return fmt.Errorf("qmp %s: %s: %s", cmd, resp.Error.Class, resp.Error.Desc)
 		}
+		if out != nil {
+			if err := json.Unmarshal(resp.Return, out); err != nil {
+				return fmt.Errorf("qmp %s: %w", cmd, err)
+			}
+		}
 		return nil
 	}
 }
@@ -84,6 +92,12 @@ func (vm *VM) SetLink(i int, up bool) error {
 	if vm.qmpPath == "" {
 		return errors.New("lab: SetLink needs Config.QMP")
 	}
+	return vm.qmpCall("set_link", map[string]any{"name": fmt.Sprintf("n%d", i), "up": up}, nil)
+}
+
+// qmpCall runs a QMP command on the VM's monitor (Config.QMP), dialling it
+// on first use.
+func (vm *VM) qmpCall(cmd string, args, out any) error {
 	vm.qmpMu.Lock()
 	defer vm.qmpMu.Unlock()
 	if vm.qmp == nil {
@@ -93,5 +107,5 @@ func (vm *VM) SetLink(i int, up bool) error {
 		}
 		vm.qmp = c
 	}
-	return vm.qmp.execute("set_link", map[string]any{"name": fmt.Sprintf("n%d", i), "up": up})
+	return vm.qmp.call(cmd, args, out)
 }

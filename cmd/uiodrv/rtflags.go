@@ -57,11 +57,12 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 	}
 	if r.topThread {
 		switch {
-		case mode != deferral.ModeThreaded:
-			return usagef("--top-half thread applies to --mode threaded (its IRQ thread takes the interrupt itself); in %v mode "+
-				"use light, or none for workqueue", mode)
+		case mode != deferral.ModeThreaded && mode != deferral.ModeWorkqueue:
+			return usagef("--top-half thread applies to --mode threaded and workqueue (the IRQ thread, or the queue's single "+
+				"worker, takes the interrupt itself); in %v mode use light", mode)
 		case fs.Changed("rt-prio"):
-			return usagef("--top-half thread runs the whole interrupt at the IRQ thread's class (--bh-sched, --thread-prio); drop --rt-prio")
+			return usagef("--top-half thread runs the whole interrupt at the bottom half's class (--bh-sched, --thread-prio; " +
+				"workqueue: nice -20); drop --rt-prio")
 		}
 	}
 	if r.topNone {

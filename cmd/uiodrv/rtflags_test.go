@@ -41,7 +41,10 @@ func TestRTFlagUsageErrors(t *testing.T) {
 		{[]string{"--mode", "threaded", "--top-half", "none", "--rt-prio", "90"}, "drop --rt-prio"},
 		{[]string{"--mode", "threaded", "--top-half", "none", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
 		{[]string{"--mode", "threaded", "--top-half", "heavy"}, "copy, light, none, thread"},
-		{[]string{"--mode", "workqueue", "--top-half", "thread"}, "applies to --mode threaded"},
+		{[]string{"--mode", "napi", "--top-half", "thread"}, "applies to --mode threaded and workqueue"},
+		{[]string{"--mode", "tasklet", "--top-half", "thread"}, "applies to --mode threaded and workqueue"},
+		{[]string{"--mode", "workqueue", "--top-half", "thread", "--rt-prio", "90"}, "drop --rt-prio"},
+		{[]string{"--mode", "workqueue", "--top-half", "thread", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
 		{[]string{"--mode", "threaded", "--bh-sched", "deadline:200us/1ms@4096"}, "does not exist"},
 		{[]string{"--mode", "threaded", "--bh-sched", "fifo:50@1"}, "valid forms"},
 		{[]string{"--mode", "threaded", "--top-half", "thread", "--rt-prio", "90"}, "drop --rt-prio"},
@@ -149,8 +152,15 @@ func TestTopNoneConfig(t *testing.T) {
 }
 
 // TestTopThreadConfig: --top-half thread gives the port TopHalfThread at the
-// IRQ thread's class, unpinned under deadline.
+// IRQ thread's class, unpinned under deadline; in workqueue mode at the
+// worker's class (nice -20 without --bh-sched).
 func TestTopThreadConfig(t *testing.T) {
+	wq := driver.Config{Mode: deferral.ModeWorkqueue, IRQCPU: 0, RTPrio: 90}
+	(&rtFlags{topThread: true}).applyTopNone(&wq, 0)
+	if want := (deferral.Sched{Policy: deferral.PolicyOther, Nice: -20}); wq.TopHalf != driver.TopHalfThread || wq.IRQSched != want ||
+		wq.RTPrio != 0 || wq.IRQCPU != 0 {
+		t.Errorf("workqueue: top half %v at %v (rt prio %d) on cpu %d; want thread at %v on cpu 0", wq.TopHalf, wq.IRQSched, wq.RTPrio, wq.IRQCPU, want)
+	}
 	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
 	r := rtFlags{topThread: true, sched: dl}
 	cfg := driver.Config{Mode: deferral.ModeThreaded, IRQCPU: 0, RTPrio: 90}

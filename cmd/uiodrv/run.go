@@ -104,7 +104,7 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded and busypoll bottom halves of a single queue (with --queues > 1 they run on each queue's --irq-cpu); -1 unpinned")
 	fs.IntVar(&f.rtPrio, "rt-prio", 0, "SCHED_FIFO priority 1-99 of the top half; 0 leaves it SCHED_OTHER")
 	fs.IntVar(&f.threadPrio, "thread-prio", 0, "SCHED_FIFO priority of the threaded mode's IRQ thread; 0 means 50, -1 SCHED_OTHER")
-	fs.StringVar(&f.topHalf, "top-half", "", "top half: copy (harvest into a ring in hard-IRQ context), light (ack and wake; the bottom half harvests), none (threaded and workqueue: the light top half at the bottom half's own class, nothing above it), or thread (threaded: the IRQ thread takes the interrupt itself, one thread; see README, Real time); default per mode")
+	fs.StringVar(&f.topHalf, "top-half", "", "top half: copy (harvest into a ring in hard-IRQ context), light (ack and wake; the bottom half harvests), none (threaded and workqueue: the light top half at the bottom half's own class, nothing above it), or thread (threaded and workqueue: the IRQ thread or the single worker takes the interrupt itself, one thread; see README, Real time); default per mode")
 	fs.IntVar(&f.budget, "budget", 64, "most frames one bottom-half run handles, 1 to 4096")
 	fs.Uint32Var(&f.itr, "itr", 0, "minimum interval between interrupts in 256 ns units (ITR), up to 65535; 0 no throttling")
 	fs.IntVar(&f.ringSize, "ring-size", e1000.DefaultRingSize, "NIC RX and TX descriptors, a power of two from 8 to 4096")

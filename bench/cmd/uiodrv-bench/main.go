@@ -57,6 +57,7 @@ func main() {
 		rtRows      = flag.String("rt-rows", "", "lab real-time scenario: keep only these uiodrv runs, comma-separated mode[+class]/top, e.g. threaded/none,threaded+deadline/thread (idle and kernel are kept)")
 		rtSchedOnly = flag.Bool("rt-bh-sched-only", false, "lab real-time scenario: with -rt-bh-sched, skip the threaded and workqueue runs of the default class")
 		cmdline     = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
+		rtHost      = flag.String("rt-host", "", "lab real-time scenario: run every run once per host placement, comma-separated: shared, pinned (vCPU 0's QEMU thread alone on host CPU 0, all else on 1), fifo (pinned, vCPU 0 at host SCHED_FIFO 10)")
 	)
 	flag.Parse()
 	var ths []driver.TopHalf
@@ -77,6 +78,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "uiodrv-bench: -rt-probe %q: want %s or %s\n", *rtProbe, bench.ProbeCyclictest, bench.ProbeGo)
 		os.Exit(2)
 	}
+	hosts, err := bench.ParseHostPlacements(*rtHost)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uiodrv-bench: -rt-host:", err)
+		os.Exit(2)
+	}
 	var bhs deferral.Sched
 	if *rtSched != "" {
 		var err error
@@ -87,6 +93,7 @@ func main() {
 	}
 	labRT = func(o *bench.LabOptions) {
 		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone, o.RTNoIdle = *rtProbe, bhs, *rtSchedOnly, topNone, *rtNoIdle
+		o.RTHost = hosts
 		if *rtRows != "" {
 			o.RTRows = strings.Split(*rtRows, ",")
 		}

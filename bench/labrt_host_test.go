@@ -1,0 +1,62 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uiodrv/uiodrv/deferral"
+)
+
+// TestRTRunsHost: every run (idle and kernel too) runs once per host
+// placement, placements adjacent; bad names are refused.
+func TestRTRunsHost(t *testing.T) {
+	hosts, err := ParseHostPlacements("shared,fifo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := LabOptions{RTModes: []deferral.Mode{deferral.ModeThreaded}, RTRates: []float64{20000}, RTReps: 1, RTKernel: true, RTHost: hosts}
+	var got []string
+	for _, r := range o.rtRuns(true) {
+		got = append(got, r.key()+"@"+r.host)
+	}
+	want := "idle/default@shared idle/default@fifo threaded/default@shared threaded/default@fifo kernel/default@shared kernel/default@fifo"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("runs\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	for _, bad := range []string{"pinned,isolated", "shared,"} {
+		if _, err := ParseHostPlacements(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestWriteRTResultsHost: a boot's runs under a host placement are tabulated
+// as a boot of their own, compared with that placement's idle and kernel.
+func TestWriteRTResultsHost(t *testing.T) {
+	run := func(mode, host string, misses float64) *RTResult {
+		return &RTResult{Mode: mode, Rate: 20000, Host: host, Fields: map[string]float64{"jobs": 1000, "misses": misses, "secs": 10, "processed": 200000}}
+	}
+	boot := &RTBoot{Cmdline: "threadirqs", Duration: 10 * time.Second, RT: []*RTResult{
+		run("idle", HostShared, 100), run("idle", HostPinned, 10),
+		run("threaded", HostShared, 400), run("threaded", HostPinned, 30),
+		run("kernel", HostShared, 1000), run("kernel", HostPinned, 200)}}
+	dir := t.TempDir()
+	if err := WriteRTResults(dir, []*RTBoot{boot}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| threadirqs #1 (host shared) | 20 kpps | 400 | 100 | 4.00 | 4.00 | 1000 | 0.40 | 0.40 |",
+		"| threadirqs #1 (host pinned) | 20 kpps | 30 | 10 | 3.00 | 3.00 | 200 | 0.15 | 0.15 |",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("RESULTS.md lacks %q:\n%s", want, b)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package qemu
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Host-side thread placement for real-time measurements in the lab.
+//
+// Under TCG each vCPU is a host thread (-accel tcg,thread=multi), and a guest
+// task's timer fires only when the host runs its vCPU's thread. On a host of
+// two cores shared by QEMU's vCPU threads, its main loop (which delivers the
+// frames, under the global lock) and the host peer, a guest task misses
+// deadlines because its vCPU waits for a host core, whatever the guest's own
+// priorities. HostPlacement gives vCPU 0's thread a host core of its own, as
+// RT-VM tuning guides do (vCPU threads pinned to isolated cores, optionally
+// SCHED_FIFO): everything else of QEMU and the calling process (the host
+// peer) goes to the other core.
+
+// HostPlacement places the lab's host threads.
+type HostPlacement struct {
+	// VCPU0 is the host CPU that vCPU 0's thread is pinned to alone.
+	VCPU0 int
+	// Rest is the host CPU for QEMU's other threads (the other vCPUs, the
+	// main loop, the RCU and worker threads) and for every thread of the
+	// calling process (the host peer).
+	Rest int
+	// FIFO, unless 0, is a host SCHED_FIFO priority for vCPU 0's thread.
+	// Beware: a vCPU that spins on QEMU's global lock held by a thread on
+	// the other core is fine, but one that never halts is throttled by the
+	// host's RT throttling (sched_rt_runtime_us) with the rest of the core.
+	FIFO int
+}
+
+// VCPUThreads returns the host thread IDs of the guest's vCPUs by index
+// (QMP query-cpus-fast). The VM must have been started with Config.QMP.
+func (vm *VM) VCPUThreads() ([]int, error) {
+	if vm.qmpPath == "" {
+		return nil, errors.New("lab: VCPUThreads needs Config.QMP")
+	}
+	var cpus []struct {
+		Index  int `json:"cpu-index"`
+		Thread int `json:"thread-id"`
+	}
+	if err := vm.qmpCall("query-cpus-fast", nil, &cpus); err != nil {
+		return nil, err
+	}
+	out := make([]int, len(cpus))
+	for _, c := range cpus {
+		if c.Index < 0 || c.Index >= len(out) || c.Thread <= 0 {
+			return nil, fmt.Errorf("lab: query-cpus-fast: bad entry %+v", c)
+		}
+		out[c.Index] = c.Thread
+	}
+	return out, nil
+}
+
+// threadState is what PlaceHost changed on one thread, to restore it.
+type threadState struct {
+	tid  int
+	mask unix.CPUSet
+	attr *unix.SchedAttr // nil: the policy was not changed
+}
+
+// PlaceHost applies p to QEMU's threads and the calling process's, and
+// returns a function that undoes it (the previous CPU masks and vCPU 0's
+// previous policy; threads started meanwhile get their process's previous
+// mask). A thread that has exited is skipped. On error nothing stays changed.
+func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
+	n := runtimeCPUs()
+	if p.VCPU0 < 0 || p.VCPU0 >= n || p.Rest < 0 || p.Rest >= n || p.VCPU0 == p.Rest {
+		return nil, fmt.Errorf("lab: host placement: CPUs %d and %d must differ and be in 0-%d", p.VCPU0, p.Rest, n-1)
+	}
+	if p.FIFO < 0 || p.FIFO > 99 {
+		return nil, fmt.Errorf("lab: host placement: FIFO %d not in 0-99", p.FIFO)
+	}
+	vcpus, err := vm.VCPUThreads()
+	if err != nil {
+		return nil, err
+	}
+	qemuTids, err := tasks(vm.PID())
+	if err != nil {
+		return nil, err
+	}
+	selfTids, err := tasks(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	var one, rest unix.CPUSet
+	one.Set(p.VCPU0)
+	rest.Set(p.Rest)
+	var qemuMask, selfMask unix.CPUSet
+	_ = unix.SchedGetaffinity(vm.PID(), &qemuMask)
+	_ = unix.SchedGetaffinity(0, &selfMask)
+	var changed []threadState
+	undo := func() error {
+		var errs []error
+		for i := len(changed) - 1; i >= 0; i-- {
+			s := changed[i]
+			if s.attr != nil {
+				if err := unix.SchedSetAttr(s.tid, s.attr, 0); err != nil && err != unix.ESRCH {
+					errs = append(errs, fmt.Errorf("tid %d: sched_setattr: %w", s.tid, err))
+				}
+			}
+			if err := unix.SchedSetaffinity(s.tid, &s.mask); err != nil && err != unix.ESRCH {
+				errs = append(errs, fmt.Errorf("tid %d: sched_setaffinity: %w", s.tid, err))
+			}
+		}
+		// Threads started while placed inherited a narrow mask.
+		for _, pm := range []struct {
+			pid  int
+			mask unix.CPUSet
+		}{{vm.PID(), qemuMask}, {os.Getpid(), selfMask}} {
+			tids, _ := tasks(pm.pid)
+			for _, t := range tids {
+				if !hasTid(changed, t) {
+					_ = unix.SchedSetaffinity(t, &pm.mask)
+				}
+			}
+		}
+		return errors.Join(errs...)
+	}
+	place := func(tid int, mask *unix.CPUSet, fifo int) error {
+		s := threadState{tid: tid}
+		if err := unix.SchedGetaffinity(tid, &s.mask); err != nil {
+			if err == unix.ESRCH {
+				return nil
+			}
+			return fmt.Errorf("tid %d: sched_getaffinity: %w", tid, err)
+		}
+		if fifo > 0 {
+			a, err := unix.SchedGetAttr(tid, 0)
+			if err != nil {
+				return fmt.Errorf("tid %d: sched_getattr: %w", tid, err)
+			}
+			s.attr = a
+		}
+		if err := unix.SchedSetaffinity(tid, mask); err != nil {
+			if err == unix.ESRCH {
+				return nil
+			}
+			return fmt.Errorf("tid %d: sched_setaffinity: %w", tid, err)
+		}
+		changed = append(changed, s)
+		if fifo > 0 {
+			if err := unix.SchedSetAttr(tid, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: uint32(fifo)}, 0); err != nil {
+				return fmt.Errorf("tid %d: SCHED_FIFO %d: %w", tid, fifo, err)
+			}
+		}
+		return nil
+	}
+	fail := func(err error) (func() error, error) {
+		_ = undo()
+		return nil, fmt.Errorf("lab: host placement: %w", err)
+	}
+	if len(vcpus) == 0 {
+		return fail(errors.New("no vCPU threads"))
+	}
+	for _, t := range qemuTids {
+		mask, fifo := &rest, 0
+		if t == vcpus[0] {
+			mask, fifo = &one, p.FIFO
+		}
+		if err := place(t, mask, fifo); err != nil {
+			return fail(err)
+		}
+	}
+	for _, t := range selfTids {
+		if err := place(t, &rest, 0); err != nil {
+			return fail(err)
+		}
+	}
+	var got unix.CPUSet // read back: the placement is what is measured
+	if err := unix.SchedGetaffinity(vcpus[0], &got); err != nil || got != one {
+		return fail(fmt.Errorf("vCPU 0 thread %d: mask %v after placement (%v)", vcpus[0], got, err))
+	}
+	return undo, nil
+}
+
+func hasTid(ss []threadState, tid int) bool {
+	for _, s := range ss {
+		if s.tid == tid {
+			return true
+		}
+	}
+	return false
+}
+
+// tasks lists a process's thread IDs (/proc/PID/task).
+func tasks(pid int) ([]int, error) {
+	ents, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+	if err != nil {
+		return nil, fmt.Errorf("lab: threads of %d: %w", pid, err)
+	}
+	var out []int
+	for _, e := range ents {
+		if t, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// runtimeCPUs is the number of host CPUs the calling process may use.
+func runtimeCPUs() int {
+	var s unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &s); err != nil {
+		return 1
+	}
+	return s.Count()
+}
