@@ -8,21 +8,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
 
-// TestLabAdaptiveSleep boots the lab (TCG) and measures, in the guest, what
-// a 50 µs wait (gro_flush_timeout's default) really takes on a locked
-// thread: a Go timer against clock_nanosleep, with the thread's default
-// timer slack and with 1 ns (hrSleeper's). The adaptive executor waits with
-// whichever of them ends on time; the guest test fails unless
-// clock_nanosleep with the fine slack does, within half a millisecond
-// (frames 1 ms apart at 1000 frames/s).
-func TestLabAdaptiveSleep(t *testing.T) {
-	labtest.Run(t, labtest.Options{Package: "./deferral", Run: "^TestGuestAdaptiveSleep$", VM: qemu.Config{Timeout: 3 * time.Minute}})
-}
-
+// TestGuestAdaptiveSleep measures, in the guest (TCG), what a 50 µs wait
+// (gro_flush_timeout's default) really takes on a locked thread: a Go timer
+// against clock_nanosleep, with the thread's default timer slack and with
+// 1 ns (hrSleeper's). The adaptive executor waits with whichever of them
+// ends on time; the test fails unless clock_nanosleep with the fine slack
+// does, within half a millisecond (frames 1 ms apart at 1000 frames/s). It
+// runs in cmd/uiodrv's TestLabRT boot, with deferral's other guest tests.
 func TestGuestAdaptiveSleep(t *testing.T) {
 	labtest.InGuest(t)
 	const n, d = 2000, DefaultAdaptiveFlushTimeout

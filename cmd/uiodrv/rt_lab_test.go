@@ -39,7 +39,7 @@ func TestLabRT(t *testing.T) {
 	cfg.Commands[1].Background = true
 	cfg.Files = append(cfg.Files, qemu.File{Host: dtest, Guest: "/bin/deferral.test"})
 	cfg.Commands = append(cfg.Commands, qemu.Command{Args: []string{"/bin/deferral.test", "-test.v", "-test.count=1",
-		"-test.run", "^(TestDeadline|TestLockMemory$|TestLockedThreadsCount$)"}})
+		"-test.run", "^(TestDeadline|TestLockMemory$|TestLockedThreadsCount$|TestInlineWork|TestGuestAdaptiveSleep$)"}})
 	cfg.Output = tWriter{t}
 	unlock := labtest.Lock(t)
 	defer unlock()
@@ -93,8 +93,14 @@ func TestLabRT(t *testing.T) {
 	if !found {
 		t.Errorf("rt's thread list shows no IRQ thread under deadline:200µs/1ms:\n%s", out(2))
 	}
-	// deferral's deadline tests in the guest kernel.
-	if !strings.Contains(out(3), "--- PASS: TestDeadlineErrors") || !strings.Contains(out(3), "--- PASS: TestDeadlineThreadedAndWorkqueue") {
-		t.Errorf("deferral deadline tests in the guest:\n%s", out(3))
+	// deferral's tests in the guest kernel: deadline, the single-thread
+	// workqueue, and adaptive's wait (it must end on time under TCG).
+	for _, s := range []string{"TestDeadlineErrors", "TestDeadlineThreadedAndWorkqueue", "TestInlineWorkRunsOnTopHalf", "TestGuestAdaptiveSleep"} {
+		if !strings.Contains(out(3), "--- PASS: "+s) {
+			t.Errorf("deferral's %s did not pass in the guest:\n%s", s, out(3))
+		}
+	}
+	if strings.Contains(out(3), "--- FAIL") {
+		t.Errorf("deferral tests failed in the guest:\n%s", out(3))
 	}
 }
