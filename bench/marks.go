@@ -93,6 +93,10 @@ type PhaseMarks struct {
 	// mark and false at its stop mark (resent marks call it again), before
 	// the mark's query is answered.
 	Profile func(on bool)
+	// Sites, when set, records the stack of every allocation inside the
+	// marked repetitions (phasesites.go); the handler calls Begin at each
+	// start mark before answering it.
+	Sites *PhaseSites
 
 	start, end [MaxMarkReps]markSnap
 	ms         runtime.MemStats
@@ -115,8 +119,20 @@ func (m *PhaseMarks) Record(seq, reflected uint64) {
 	s.allocs, s.gcs, s.goroutines = m.ms.Mallocs, m.ms.NumGC, runtime.NumGoroutine()
 	if end {
 		m.end[rep] = s
+		if m.Sites != nil {
+			m.Sites.finish() // after the snapshot: its GC is no part of the repetition
+		}
 	} else {
 		m.start[rep] = s
+	}
+}
+
+// Begin is called with a start mark's seq before its query is answered:
+// Sites' profile snapshot (and its GC) happens there, before the host starts
+// the repetition. Other sequence numbers are ignored.
+func (m *PhaseMarks) Begin(seq uint64) {
+	if _, end, ok := parseMark(seq); ok && !end && m.Sites != nil {
+		m.Sites.begin()
 	}
 }
 
