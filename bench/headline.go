@@ -216,9 +216,8 @@ func (r *Report) writeModes(b *bytes.Buffer) {
 }
 
 // writeAllocSites names, for every uiodrv target that allocated in its
-// throughput phase, the guest's top allocation sites over its session
-// (BENCH ALLOCS; the whole session: round trips, throughput, CPU loads and
-// the ladder).
+// throughput phase, the stacks of every object the guest allocated inside
+// the marked repetitions (BENCH ALLOCS; PhaseSites, bench/phasesites.go).
 func (r *Report) writeAllocSites(b *bytes.Buffer) {
 	var lines []string
 	for _, tg := range r.Lab.Targets {
@@ -232,7 +231,10 @@ func (r *Report) writeAllocSites(b *bytes.Buffer) {
 	if len(lines) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "### Where the guest allocated\n\nThe top allocation sites of the guest process over each session "+
-		"that allocated in its throughput phase (runtime.MemProfileRate = %d: n is the objects sampled, about one per "+
-		"%d bytes allocated; then the innermost frames outside the runtime, innermost first; bench/guestalloc_test.go):\n\n%s\n\n", MemProfileRate, MemProfileRate, strings.Join(lines, "\n"))
+	fmt.Fprintf(b, "### Where the guest allocated\n\nEvery object the guest process allocated inside the marked throughput "+
+		"repetitions, by stack, summed over them, for each session that allocated there (bench/phasesites.go: "+
+		"runtime.MemProfileRate = 1 from a GC just before each start mark is answered to a GC just after each end mark's "+
+		"count, 0 elsewhere; the mark handling's own allocations in those two windows count too). n is objects; then the "+
+		"frames past the runtime's allocation entry points, innermost first, and after \"…\" the innermost frame outside the "+
+		"runtime when the stack goes on:\n\n%s\n\n", strings.Join(lines, "\n"))
 }

@@ -28,12 +28,6 @@ const (
 	MaxMarkReps    = 16 // repetitions a PhaseMarks keeps
 )
 
-// MemProfileRate is the guest's runtime.MemProfileRate in the lab
-// (bench/guestalloc_test.go names the allocation sites with it): a 24-byte
-// allocation made once per interrupt is sampled about once per 170
-// interrupts.
-const MemProfileRate = 4096
-
 // MarkSeq is the sequence number of the query that starts (end false) or
 // ends repetition rep.
 func MarkSeq(rep int, end bool) uint64 {
