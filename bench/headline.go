@@ -225,8 +225,15 @@ func (r *Report) writeAllocSites(b *bytes.Buffer) {
 		if !ok || v == 0 || len(tg.AllocSites) == 0 {
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("- %s %s (%.5f per reflected frame in the throughput phase): %s",
-			tg.NIC.Name(), tg.Mode, v, strings.Join(tg.AllocSites, "; ")))
+		counted := ""
+		if a, ok := guestKV(tg, "tput_allocs"); ok {
+			counted = fmt.Sprintf(", %.0f objects counted by Mallocs", a)
+		}
+		if o, ok := guestKV(tg, "tput_site_objs"); ok {
+			counted += fmt.Sprintf(", %.0f recorded with their stacks", o)
+		}
+		lines = append(lines, fmt.Sprintf("- %s %s (%.5f per reflected frame in the throughput phase%s): %s",
+			tg.NIC.Name(), tg.Mode, v, counted, strings.Join(tg.AllocSites, "; ")))
 	}
 	if len(lines) == 0 {
 		return

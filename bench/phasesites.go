@@ -17,18 +17,19 @@ import (
 // returns with the snapshot as of its own mark termination published). So:
 //
 //   - at the start mark, before the mark's query is answered (the host starts
-//     the repetition's clock on that answer): MemProfileRate = 1, then
-//     runtime.GC, then the profile S (everything allocated before that GC's
-//     mark termination);
+//     the repetition's clock on that answer): MemProfileRate = 1, then two
+//     runtime.GCs, then the profile S (everything allocated before the second
+//     GC's mark termination);
 //   - at the end mark, after PhaseMarks' end snapshot (the host has stopped
-//     its clock): runtime.GC, the profile E, then MemProfileRate back to what
-//     it was.
+//     its clock): MemProfileRate back to what it was, runtime.GC, the
+//     profile E.
 //
 // E - S is then every allocation between the two mark terminations: the
 // repetition's, plus whatever the mark handling itself allocates in the two
-// short windows (the start GC's tail and the start query's reply; the end
-// GC's start), which Mallocs shows (Counts: Objects against PhaseMarks'
-// Allocs). No GC runs inside the repetition on behalf of the marks, and
+// short windows (the second start GC's tail and the start query's reply; at
+// the end, the first allocation of each P after the rate change, up to the
+// end GC's mark termination), which PhaseMarks' Mallocs count shows
+// (tput_site_objs against tput_allocs). No GC runs inside the repetition on behalf of the marks, and
 // outside the marked windows the profile rate stays as the process set it
 // (0 in the lab's guest: nothing else pays a stack walk per allocation, and a
 // rate change records the next allocation of each P, which the next start's
@@ -52,6 +53,11 @@ func (p *PhaseSites) begin() {
 	}
 	runtime.MemProfileRate = 1
 	for {
+		// Two GCs: the first one's tail (its sweep wait Goscheds, which on a
+		// locked thread hands the P to another M, created if none is idle)
+		// allocates after its mark termination; the second publishes that
+		// and finds the M idle.
+		runtime.GC()
 		runtime.GC()
 		n, ok := runtime.MemProfile(p.start, true)
 		if ok && len(p.end) >= n+1024 {
@@ -70,9 +76,13 @@ func (p *PhaseSites) finish() {
 		return
 	}
 	p.started = false
+	// The rate goes back before the GC, so that the GC's own allocations
+	// before its mark termination are not recorded (but for the first one
+	// of each P after the change, which the runtime records at any rate
+	// change).
+	runtime.MemProfileRate = p.prevRate
 	runtime.GC()
 	n, ok := runtime.MemProfile(p.end, true)
-	runtime.MemProfileRate = p.prevRate
 	if !ok {
 		p.overflow++
 		return
