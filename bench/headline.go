@@ -279,8 +279,9 @@ func (r *Report) writeAllocSites(b *bytes.Buffer) {
 	}
 	fmt.Fprintf(b, "### Where the guest allocated\n\nEvery object the guest process allocated inside the marked throughput "+
 		"repetitions, by stack, summed over them, for each session that allocated there (bench/phasesites.go: "+
-		"runtime.MemProfileRate = 1 from a GC just before each start mark is answered to a GC just after each end mark's "+
-		"count, 0 elsewhere; the mark handling's own allocations in those two windows count too). n is objects; then the "+
+		"runtime.MemProfileRate = 1 from two GCs just before each start mark is answered to each end mark's count, then a "+
+		"GC, 0 elsewhere; what the mark handling allocates in those two windows, e.g. the end GC's first allocation on a P "+
+		"after the rate change, is recorded too, which is why the recorded objects can exceed Mallocs' count). n is objects; then the "+
 		"frames past the runtime's allocation entry points, innermost first, and after \"…\" the innermost frame outside the "+
 		"runtime when the stack goes on:\n\n%s\n\n", strings.Join(lines, "\n"))
 }
