@@ -45,12 +45,11 @@ func TestGuestBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cpu.Close()
-	// Allocations sampled with their stacks (guestalloc_test.go), about
-	// one per 4 KiB allocated: enough to name a per-interrupt allocation,
-	// cheap enough not to distort what is measured. (At 1, every
-	// allocation's stack walk cost ~95 µs under TCG: 42% of the NAPI top
-	// half's CPU when one allocation was made per interrupt.)
-	runtime.MemProfileRate = MemProfileRate
+	// No allocation is profiled outside the marked throughput repetitions;
+	// inside them every one is, with its stack (PhaseSites, phasesites.go).
+	// (At rate 1 throughout, every allocation's stack walk would cost ~95 µs
+	// under TCG, the CPU-profiled repetition's profile writer's included.)
+	runtime.MemProfileRate = 0
 	for _, tg := range plan.Targets {
 		if tg.Kernel {
 			guestKernel(t, tg, cpu)
@@ -125,7 +124,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 		t.Fatalf("%s: %v", tag, err)
 	}
 	srv := &Server{CPU: cpu.Read}
-	marks := &PhaseMarks{Regs: regs}
+	marks := &PhaseMarks{Regs: regs, Sites: &PhaseSites{}}
 	cfg := driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Marks: marks}, IRQCPU: 0, BHCPU: 1}
 	if tg.Queues > 1 {
 		// One queue per vCPU, each queue's halves on its own CPU.
@@ -145,7 +144,6 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 	if plan.Profile[mode] {
 		marks.Profile = prof.set
 	}
-	mem0 := memRecords()
 	// QEMU's e1000 ignores RX for a second after RCTL is written.
 	time.Sleep(1200 * time.Millisecond)
 	fmt.Printf("BENCH READY %s\n", tag)
@@ -169,14 +167,14 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 			enc = enc[n:]
 		}
 	}
-	for _, s := range allocSites(mem0, memRecords(), 4) {
+	for _, s := range marks.Sites.Sites(6) {
 		fmt.Printf("BENCH ALLOCS %s %s\n", tag, s)
 	}
 	c, r := srv.Served()
 	fmt.Printf("BENCH DONE %s counted=%d reflected=%d rx=%d processed=%d dropped=%d tx=%d txdrop=%d irqs=%d bhruns=%d hwmissed=%d hwnobuf=%d handoff_p50=%d handoff_p99=%d%s%s\n",
 		tag, c, r, st.RxPackets, st.Processed, st.Dropped(), st.TxPackets, st.TxDropped, st.IRQs, st.BHRuns,
 		st.HW.RxMissed, st.HW.RxNoBuffer, st.HandoffP50.Nanoseconds(), st.HandoffP99.Nanoseconds(),
-		regs0(st.RxPackets)+marks.Fields(), queueFields(st))
+		regs0(st.RxPackets)+marks.Fields()+marks.Sites.Fields(), queueFields(st))
 }
 
 // guestProfile is the CPU profile of a profiled mode: started and stopped

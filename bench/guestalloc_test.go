@@ -8,15 +8,10 @@ import (
 	"testing"
 )
 
-// Where the guest allocates: TestGuestBench sets runtime.MemProfileRate to
-// MemProfileRate (allocations sampled, about one per that many bytes, with
-// their stacks), and each uiodrv session prints the sites sampled most
-// during it as
-//
-//	BENCH ALLOCS <bdf> <mode> n=<sampled objects> site=<innermost non-runtime frames>
-//
-// so that an allocation per frame (PhaseMarks' tput_allocs_pf, which counts
-// every allocation) has a named source in RESULTS.md.
+// Helpers that name allocation sites: allocSites compares two memory
+// profiles (memRecords), frameNames names a stack. The lab's guest names the
+// sites of its marked throughput repetitions with PhaseSites
+// (phasesites.go).
 
 // memRecords is the memory profile so far; the profile is published by
 // garbage collections, two of which make it current.

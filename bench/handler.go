@@ -30,7 +30,9 @@ func (h *Handler) Handle(pkts []driver.Packet) {
 				if on, ok := parseProfile(seq); ok && h.Marks.Profile != nil {
 					h.Marks.Profile(on)
 				} else if _, end, ok := parseMark(seq); ok {
-					if mark = seq; end {
+					if mark = seq; !end {
+						h.Marks.Begin(seq)
+					} else {
 						_, r := h.Srv.Served()
 						h.Marks.Record(seq, r)
 						mark = 0

@@ -146,25 +146,37 @@ func (r *Report) writeSummary(b *bytes.Buffer) {
 		})
 	row("heap allocations per reflected frame (guest process), the highest of any uiodrv mode", "0", func(m string) string {
 		worst, wm, seen := 0.0, "", false
+		var wt *TargetResult
 		for _, tg := range r.Lab.Targets {
 			if tg.Mode == "kernel" || !inGroup(tg, m) {
 				continue
 			}
 			if v, ok := guestKV(tg, "tput_allocs_pf_max"); ok && (!seen || v > worst) {
-				worst, wm, seen = v, tg.Mode, true
+				worst, wm, seen, wt = v, tg.Mode, true, tg
 			}
 		}
 		if !seen {
 			return "not measured"
 		}
-		return fmt.Sprintf("%.5f (%s)", worst, wm) + mark(worst == 0)
+		what := ""
+		if worst > 0 && len(wt.AllocSites) > 0 {
+			var sum []string
+			for _, st := range wt.AllocSites {
+				sum = append(sum, siteSummary(st))
+			}
+			what = "; recorded: " + strings.Join(sum, ", ")
+		}
+		return fmt.Sprintf("%.5f (%s%s)", worst, wm, what) + mark(worst == 0)
 	})
 	t.Notes = []string{fmt.Sprintf("Traps and allocations are counted in the guest between the host's marks around each "+
 		"throughput repetition (bench/marks.go): register accesses through the driver's counting wrapper (mmio.Counting, "+
 		"OpenOptions.CountRegs) and the process's heap objects (runtime.MemStats.Mallocs, every goroutine of the guest "+
 		"process). No marked repetition runs the CPU profiler, which allocates as it writes: the modes profiled (%v) are "+
 		"profiled in one more throughput repetition of their own, between profile marks, after the marked ones. The "+
-		"query replies that carry the guest's /proc/stat ticks parse them without allocating. Per mode below.", modeNames(r.LabOpts.Profile))}
+		"query replies that carry the guest's /proc/stat ticks parse them without allocating. The allocations cell names "+
+		"what the guest recorded with its stack in that mode's repetitions (the allocating function, and the first "+
+		"frame outside the Go runtime when it is not the caller); the full stacks, and the mark handling's own "+
+		"allocations among them, are under \"Where the guest allocated\". Per mode below.", modeNames(r.LabOpts.Profile))}
 	_ = t.WriteMarkdown(b)
 	r.writeModes(b)
 }
@@ -215,10 +227,36 @@ func (r *Report) writeModes(b *bytes.Buffer) {
 	r.writeAllocSites(b)
 }
 
+// siteSummary shortens a site ("n=<objects> site=<frames>") to
+// "n× <first frame>", with " in <frame>" the first frame outside the Go
+// runtime when the first is the runtime's.
+func siteSummary(s string) string {
+	n, frames, ok := strings.Cut(strings.TrimPrefix(s, "n="), " site=")
+	if !ok {
+		return s
+	}
+	name := func(f string) string {
+		if i := strings.LastIndexByte(f, ':'); i > 0 {
+			return f[:i]
+		}
+		return f
+	}
+	fs := strings.Split(frames, "<")
+	out := n + "× " + name(fs[0])
+	if strings.HasPrefix(fs[0], "runtime.") || strings.HasPrefix(fs[0], "internal/") {
+		for _, f := range fs[1:] {
+			if f != "…" && !strings.HasPrefix(f, "runtime.") && !strings.HasPrefix(f, "internal/") {
+				out += " in " + name(f)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // writeAllocSites names, for every uiodrv target that allocated in its
-// throughput phase, the guest's top allocation sites over its session
-// (BENCH ALLOCS; the whole session: round trips, throughput, CPU loads and
-// the ladder).
+// throughput phase, the stacks of every object the guest allocated inside
+// the marked repetitions (BENCH ALLOCS; PhaseSites, bench/phasesites.go).
 func (r *Report) writeAllocSites(b *bytes.Buffer) {
 	var lines []string
 	for _, tg := range r.Lab.Targets {
@@ -226,13 +264,24 @@ func (r *Report) writeAllocSites(b *bytes.Buffer) {
 		if !ok || v == 0 || len(tg.AllocSites) == 0 {
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("- %s %s (%.5f per reflected frame in the throughput phase): %s",
-			tg.NIC.Name(), tg.Mode, v, strings.Join(tg.AllocSites, "; ")))
+		counted := ""
+		if a, ok := guestKV(tg, "tput_allocs"); ok {
+			counted = fmt.Sprintf(", %.0f objects counted by Mallocs", a)
+		}
+		if o, ok := guestKV(tg, "tput_site_objs"); ok {
+			counted += fmt.Sprintf(", %.0f recorded with their stacks", o)
+		}
+		lines = append(lines, fmt.Sprintf("- %s %s (%.5f per reflected frame in the throughput phase%s): %s",
+			tg.NIC.Name(), tg.Mode, v, counted, strings.Join(tg.AllocSites, "; ")))
 	}
 	if len(lines) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "### Where the guest allocated\n\nThe top allocation sites of the guest process over each session "+
-		"that allocated in its throughput phase (runtime.MemProfileRate = %d: n is the objects sampled, about one per "+
-		"%d bytes allocated; then the innermost frames outside the runtime, innermost first; bench/guestalloc_test.go):\n\n%s\n\n", MemProfileRate, MemProfileRate, strings.Join(lines, "\n"))
+	fmt.Fprintf(b, "### Where the guest allocated\n\nEvery object the guest process allocated inside the marked throughput "+
+		"repetitions, by stack, summed over them, for each session that allocated there (bench/phasesites.go: "+
+		"runtime.MemProfileRate = 1 from two GCs just before each start mark is answered to each end mark's count, then a "+
+		"GC, 0 elsewhere; what the mark handling allocates in those two windows, e.g. the end GC's first allocation on a P "+
+		"after the rate change, is recorded too, which is why the recorded objects can exceed Mallocs' count). n is objects; then the "+
+		"frames past the runtime's allocation entry points, innermost first, and after \"…\" the innermost frame outside the "+
+		"runtime when the stack goes on:\n\n%s\n\n", strings.Join(lines, "\n"))
 }

@@ -69,3 +69,16 @@ func TestHeadline(t *testing.T) {
 		}
 	}
 }
+
+func TestSiteSummary(t *testing.T) {
+	for in, want := range map[string]string{
+		"n=3 site=runtime.acquireSudog:511<runtime.selectgo:318<deferral.(*irqThread).loop:61<deferral.startThread.func1:26<runtime.goexit:1771": "3× runtime.acquireSudog in deferral.(*irqThread).loop",
+		"n=1 site=runtime.allocm:2324<runtime.newm:2870<runtime.startm:3096":                                                                     "1× runtime.allocm",
+		"n=2 site=bench.allocSomething:84<bench.TestX:28":                                                                                        "2× bench.allocSomething",
+		"n=1 site=runtime.malg:5274<…<bench.f:3":                                                                                                 "1× runtime.malg in bench.f",
+	} {
+		if got := siteSummary(in); got != want {
+			t.Errorf("siteSummary(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -28,12 +28,6 @@ const (
 	MaxMarkReps    = 16 // repetitions a PhaseMarks keeps
 )
 
-// MemProfileRate is the guest's runtime.MemProfileRate in the lab
-// (bench/guestalloc_test.go names the allocation sites with it): a 24-byte
-// allocation made once per interrupt is sampled about once per 170
-// interrupts.
-const MemProfileRate = 4096
-
 // MarkSeq is the sequence number of the query that starts (end false) or
 // ends repetition rep.
 func MarkSeq(rep int, end bool) uint64 {
@@ -93,6 +87,10 @@ type PhaseMarks struct {
 	// mark and false at its stop mark (resent marks call it again), before
 	// the mark's query is answered.
 	Profile func(on bool)
+	// Sites, when set, records the stack of every allocation inside the
+	// marked repetitions (phasesites.go); the handler calls Begin at each
+	// start mark before answering it.
+	Sites *PhaseSites
 
 	start, end [MaxMarkReps]markSnap
 	ms         runtime.MemStats
@@ -115,8 +113,20 @@ func (m *PhaseMarks) Record(seq, reflected uint64) {
 	s.allocs, s.gcs, s.goroutines = m.ms.Mallocs, m.ms.NumGC, runtime.NumGoroutine()
 	if end {
 		m.end[rep] = s
+		if m.Sites != nil {
+			m.Sites.finish() // after the snapshot: its GC is no part of the repetition
+		}
 	} else {
 		m.start[rep] = s
+	}
+}
+
+// Begin is called with a start mark's seq before its query is answered:
+// Sites' profile snapshot (and its GC) happens there, before the host starts
+// the repetition. Other sequence numbers are ignored.
+func (m *PhaseMarks) Begin(seq uint64) {
+	if _, end, ok := parseMark(seq); ok && !end && m.Sites != nil {
+		m.Sites.begin()
 	}
 }
 
