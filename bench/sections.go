@@ -69,7 +69,7 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 	e1000s := slices.ContainsFunc(o.NICs, func(n LabNIC) bool { return n.Flows == 0 })
 	if e1000s {
 		w("One boot, four NICs: uiodrv drives 03.0 (e1000) and 05.0 (e1000e) through %v, one mode after the other "+
-			"(IRQCPU 0, BHCPU 1; the e1000 interrupts through INTx, which vfio-pci needs unmasked by an ioctl after each "+
+			"(IRQCPU 0, BHCPU 1, adaptive's thread on CPU 0 with the top half; the e1000 interrupts through INTx, which vfio-pci needs unmasked by an ioctl after each "+
 			"interrupt, the e1000e through MSI-X, as the guest kernel's e1000e does); the guest kernel's own e1000/e1000e drivers drive 04.0 and 06.0, served by an AF_PACKET "+
 			"program in the same guest binary (recvmmsg/sendmmsg, batches of %d, bench/afpacket_linux.go). The host peer "+
 			"is the same code for both (bench/hostlab.go) through QEMU's `-netdev dgram` sockets; frames are UDP/IPv4 test frames "+
