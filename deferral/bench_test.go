@@ -111,11 +111,14 @@ func BenchmarkHandoff(b *testing.B) {
 			events := max(b.N, minEvents)
 			c := benchCPU(b)
 			x := newHandoff()
+			// A poll finds an event only when the writer has published one:
+			// modes poll without an interrupt too (busy poll always, adaptive
+			// and NAPI while they defer re-arming), and a poll that
+			// acknowledged nothing would block on the full ack channel once
+			// the writer stops (the executor's Close then waits forever).
 			poll := func(budget int) int {
-				if m == ModeBusyPoll {
-					if x.seq.Load() == x.seen {
-						return 0
-					}
+				if x.seq.Load() == x.seen {
+					return 0
 				}
 				x.first()
 				return 0
