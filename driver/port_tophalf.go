@@ -80,16 +80,30 @@ func (q *queue) harvest() {
 // flag is set (and triggers the queue's vector), or they are already back and
 // we post them now. Checking after setting the flag is what closes the
 // lost-wake-up window.
+//
+// Buffers left in the pool after a Refill mean the ring is full, or that
+// they came back from a bottom half after Refill found the pool empty: that
+// bottom half saw no starved flag, so nobody else would post them, and with
+// an empty ring the NIC raises no interrupt to bring us back. A second
+// Refill tells the two apart (on a full ring it posts nothing). If racing
+// frees keep every round undecided, the queue's own vector is raised so that
+// the top half runs again: an interrupt too many at worst.
 func (q *queue) refill() {
 	p := q.p
 	for i := 0; i < refillRetries; i++ {
-		p.nic.Refill(q.id)
+		posted := p.nic.Refill(q.id)
 		if p.bufs.Available() > 0 {
-			return
+			if posted == 0 && i > 0 {
+				return // a second look posted nothing: the ring is full
+			}
+			continue
 		}
 		p.starved.Or(1 << uint(q.id))
 		if p.bufs.Available() == 0 || !p.clearStarved(q.id) {
 			return
 		}
+	}
+	if q.vec >= 0 {
+		p.nic.Trigger(q.vec)
 	}
 }
