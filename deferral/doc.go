@@ -286,9 +286,10 @@
 // (the kernel's own driver too). Measured with one placed thread
 // (deadline:500us/1ms@1, --top-half thread, threadirqs boot, 30 s x 3):
 // 0.43x the kernel's misses (median per repetition), 2.4-20x the idle floor,
-// every frame counted; in session 5's boot 0.33x (0.15-0.67) and 4.1-5.7x,
-// and the single-thread workqueue at the same reservation 0.54x (0.51-0.71)
-// and 5.8-14.5x (with two deadline threads it had missed 1.08x the kernel). Placed off the task's CPU the reservation can be sized
+// every frame counted; in a later boot (2026-12-01) 0.33x (0.15-0.67) and
+// 4.1-5.7x, and the single-thread workqueue at the same reservation 0.54x
+// (0.51-0.71) and 5.8-14.5x (with two deadline threads it had missed 1.08x
+// the kernel). Placed off the task's CPU the reservation can be sized
 // for the traffic: 200 µs/1 ms carried 27-80% of 20 000 frames/s under TCG,
 // where the guest charges a thread for host stalls, 500 µs/1 ms 99-100%. See
 // bench/ANALYSIS.md for the gap that remains.
