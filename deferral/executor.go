@@ -140,21 +140,10 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 			}
 			e.wq, e.own = wq, true
 		}
-		budget := newDLBudget(o.Sched) // one worker runs the item at a time: no race
-		idle := true                   // the last run drained the source
-		e.w = NewWork(func(w *Work) {
-			if idle {
-				budget.start()
-			}
-			weight := budget.weight(o.Weight)
-			n := o.Poll(weight)
-			budget.done(n)
-			if idle = n < weight; !idle && !e.closed.Load() {
-				QueueWorkOn(e.cpu, e.wq, w)
-			} else {
-				reenable()
-			}
-		})
+		var w *Work
+		run := workItem(o, &e.closed, func() { QueueWorkOn(e.cpu, e.wq, w) }, reenable)
+		w = NewWork(func(*Work) { run() })
+		e.w = w
 		return e, nil
 	case ModeThreaded:
 		if o.Inline {
@@ -299,6 +288,30 @@ var (
 	_ Executor = (*napiExec)(nil)
 	_ Executor = (*busyExec)(nil)
 )
+
+// workItem is the workqueue executor's work item, queued on a pool's worker
+// or run inline on the top half's thread: one Poll of the weight (under a
+// deadline class, of what the self-enforcement's budget allows); a run that
+// used it all re-queues the item (requeue), one that fell short re-enables
+// the source; closed stops the re-queueing. One thread runs the item at a
+// time, so its state needs no lock.
+func workItem(o ExecutorOptions, closed *atomic.Bool, requeue, reenable func()) func() {
+	budget := newDLBudget(o.Sched)
+	idle := true // the last run drained the source
+	return func() {
+		if idle {
+			budget.start()
+		}
+		weight := budget.weight(o.Weight)
+		n := o.Poll(weight)
+		budget.done(n)
+		if idle = n < weight; !idle && !closed.Load() {
+			requeue()
+		} else {
+			reenable()
+		}
+	}
+}
 
 // threadedPoll is the threaded IRQ's thread function, on its own thread or
 // inline on the top half's: poll in weight-sized rounds (under a deadline

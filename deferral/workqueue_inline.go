@@ -64,21 +64,8 @@ func newInlineWork(o ExecutorOptions, reenable func()) (Executor, error) {
 		return nil, errors.New("deferral: Inline runs the worker at its CPU's class (CPUOptions.Sched): drop ThreadPrio")
 	}
 	e := &inlineWork{}
-	budget := newDLBudget(o.Sched) // one thread runs the item: no race
-	idle := true                   // the last run drained the source
-	fn := func() {
-		if idle {
-			budget.start()
-		}
-		weight := budget.weight(o.Weight)
-		n := o.Poll(weight)
-		budget.done(n)
-		if idle = n < weight; !idle && !e.closed.Load() {
-			e.t.runFlag.Store(true) // re-queue: runInline kicks the top half
-		} else {
-			reenable()
-		}
-	}
+	// Re-queue: runInline kicks the top half for another round.
+	fn := workItem(o, &e.closed, func() { e.t.runFlag.Store(true) }, reenable)
 	t, err := o.CPU.addInline(fn, true)
 	if err != nil {
 		return nil, err
