@@ -18,7 +18,27 @@ const (
 	// HostFIFO is HostPinned with vCPU 0's thread at host SCHED_FIFO
 	// HostFIFOPrio, as RT-VM tuning guides do.
 	HostFIFO = "fifo"
+	// HostTimer pins vCPU 0's thread and QEMU's main loop, which fires the
+	// guest's timers (and receives the frames), to host CPU 0, and the rest
+	// (vCPU 1, QEMU's other threads, the host peer) to host CPU 1.
+	HostTimer = "timer"
+	// HostTimerFIFO is HostTimer with vCPU 0 at host SCHED_FIFO HostFIFOPrio
+	// and the main loop one above it.
+	HostTimerFIFO = "timer-fifo"
+	// HostRT pins nothing: vCPU 0's thread at host SCHED_FIFO HostFIFOPrio
+	// and the main loop one above it, so that both run on whichever host
+	// core is free the moment they wake.
+	HostRT = "rt"
 )
+
+// hostPlacements maps each placement but HostShared to what it sets.
+var hostPlacements = map[string]qemu.HostPlacement{
+	HostPinned:    {VCPU0: 0, Rest: 1},
+	HostFIFO:      {VCPU0: 0, Rest: 1, FIFO: HostFIFOPrio},
+	HostTimer:     {VCPU0: 0, Rest: 1, MainLoop: true},
+	HostTimerFIFO: {VCPU0: 0, Rest: 1, FIFO: HostFIFOPrio, MainLoop: true, MainFIFO: HostFIFOPrio + 1},
+	HostRT:        {NoPin: true, FIFO: HostFIFOPrio, MainLoop: true, MainFIFO: HostFIFOPrio + 1},
+}
 
 // HostFIFOPrio is vCPU 0's host SCHED_FIFO priority under HostFIFO: above
 // every SCHED_OTHER thread, below the host's own kernel threads at 50+.
@@ -31,12 +51,12 @@ func ParseHostPlacements(s string) ([]string, error) {
 	}
 	var out []string
 	for _, f := range strings.Split(s, ",") {
-		switch f = strings.TrimSpace(f); f {
-		case HostShared, HostPinned, HostFIFO:
-			out = append(out, f)
-		default:
-			return nil, fmt.Errorf("host placement %q: want %s, %s or %s", f, HostShared, HostPinned, HostFIFO)
+		f = strings.TrimSpace(f)
+		if _, ok := hostPlacements[f]; !ok && f != HostShared {
+			return nil, fmt.Errorf("host placement %q: want %s, %s, %s, %s, %s or %s", f,
+				HostShared, HostPinned, HostFIFO, HostTimer, HostTimerFIFO, HostRT)
 		}
+		out = append(out, f)
 	}
 	return out, nil
 }
@@ -79,18 +99,14 @@ func (h *hostPlacer) set(host string) error {
 	if host == HostShared {
 		return nil
 	}
-	p := qemu.HostPlacement{VCPU0: 0, Rest: 1}
-	if host == HostFIFO {
-		p.FIFO = HostFIFOPrio
-	}
+	p := hostPlacements[host]
 	restore, err := h.vm.PlaceHost(p)
 	if err != nil {
 		return err
 	}
 	h.restore, h.cur = restore, host
 	vcpus, _ := h.vm.VCPUThreads()
-	h.o.logf("bench: rt host placement %s: vCPU threads %v, vCPU 0 alone on host CPU %d (FIFO %d), the rest on %d",
-		host, vcpus, p.VCPU0, p.FIFO, p.Rest)
+	h.o.logf("bench: rt host placement %s: vCPU threads %v, QEMU %d: %+v", host, vcpus, h.vm.PID(), p)
 	return nil
 }
 

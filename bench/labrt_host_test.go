@@ -13,6 +13,9 @@ import (
 // TestRTRunsHost: every run (idle and kernel too) runs once per host
 // placement, placements adjacent; bad names are refused.
 func TestRTRunsHost(t *testing.T) {
+	if all, err := ParseHostPlacements("shared,pinned,fifo,timer,timer-fifo,rt"); err != nil || len(all) != 6 {
+		t.Fatalf("every placement: %v %v", all, err)
+	}
 	hosts, err := ParseHostPlacements("shared,fifo")
 	if err != nil {
 		t.Fatal(err)

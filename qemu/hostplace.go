@@ -35,6 +35,17 @@ type HostPlacement struct {
 	// the other core is fine, but one that never halts is throttled by the
 	// host's RT throttling (sched_rt_runtime_us) with the rest of the core.
 	FIFO int
+	// MainLoop puts QEMU's main-loop thread (the process's main thread)
+	// beside vCPU 0 on VCPU0, at host SCHED_FIFO MainFIFO unless 0. Under
+	// TCG the guest's APIC timer is a QEMU_CLOCK_VIRTUAL timer that the main
+	// loop fires before it kicks the vCPU, so a task's wake-up needs both
+	// threads; the main loop also delivers the frames, so this puts QEMU's
+	// receive work on the task's core too.
+	MainLoop bool
+	MainFIFO int
+	// NoPin leaves every CPU mask alone: only the FIFO priorities apply,
+	// and the host scheduler runs the FIFO threads on whichever core is free.
+	NoPin bool
 }
 
 // VCPUThreads returns the host thread IDs of the guest's vCPUs by index
@@ -73,11 +84,16 @@ type threadState struct {
 // mask). A thread that has exited is skipped. On error nothing stays changed.
 func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 	n := runtimeCPUs()
-	if p.VCPU0 < 0 || p.VCPU0 >= n || p.Rest < 0 || p.Rest >= n || p.VCPU0 == p.Rest {
+	if !p.NoPin && (p.VCPU0 < 0 || p.VCPU0 >= n || p.Rest < 0 || p.Rest >= n || p.VCPU0 == p.Rest) {
 		return nil, fmt.Errorf("lab: host placement: CPUs %d and %d must differ and be in 0-%d", p.VCPU0, p.Rest, n-1)
 	}
-	if p.FIFO < 0 || p.FIFO > 99 {
-		return nil, fmt.Errorf("lab: host placement: FIFO %d not in 0-99", p.FIFO)
+	for _, f := range []int{p.FIFO, p.MainFIFO} {
+		if f < 0 || f > 99 {
+			return nil, fmt.Errorf("lab: host placement: FIFO %d not in 0-99", f)
+		}
+	}
+	if p.MainFIFO != 0 && !p.MainLoop {
+		return nil, errors.New("lab: host placement: MainFIFO needs MainLoop")
 	}
 	vcpus, err := vm.VCPUThreads()
 	if err != nil {
@@ -140,7 +156,9 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 			}
 			s.attr = a
 		}
-		if err := unix.SchedSetaffinity(tid, mask); err != nil {
+		if mask == nil {
+			// NoPin: the saved mask is restored unchanged.
+		} else if err := unix.SchedSetaffinity(tid, mask); err != nil {
 			if err == unix.ESRCH {
 				return nil
 			}
@@ -163,20 +181,32 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 	}
 	for _, t := range qemuTids {
 		mask, fifo := &rest, 0
-		if t == vcpus[0] {
+		switch {
+		case t == vcpus[0]:
 			mask, fifo = &one, p.FIFO
+		case t == vm.PID() && p.MainLoop:
+			mask, fifo = &one, p.MainFIFO
+		}
+		if p.NoPin {
+			mask = nil
+		}
+		if mask == nil && fifo == 0 {
+			continue
 		}
 		if err := place(t, mask, fifo); err != nil {
 			return fail(err)
 		}
 	}
 	for _, t := range selfTids {
+		if p.NoPin {
+			break
+		}
 		if err := place(t, &rest, 0); err != nil {
 			return fail(err)
 		}
 	}
 	var got unix.CPUSet // read back: the placement is what is measured
-	if err := unix.SchedGetaffinity(vcpus[0], &got); err != nil || got != one {
+	if err := unix.SchedGetaffinity(vcpus[0], &got); !p.NoPin && (err != nil || got != one) {
 		return fail(fmt.Errorf("vCPU 0 thread %d: mask %v after placement (%v)", vcpus[0], got, err))
 	}
 	return undo, nil

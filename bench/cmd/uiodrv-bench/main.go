@@ -57,7 +57,7 @@ func main() {
 		rtRows      = flag.String("rt-rows", "", "lab real-time scenario: keep only these uiodrv runs, comma-separated mode[+class]/top, e.g. threaded/none,threaded+deadline/thread (idle and kernel are kept)")
 		rtSchedOnly = flag.Bool("rt-bh-sched-only", false, "lab real-time scenario: with -rt-bh-sched, skip the threaded and workqueue runs of the default class")
 		cmdline     = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
-		rtHost      = flag.String("rt-host", "", "lab real-time scenario: run every run once per host placement, comma-separated: shared, pinned (vCPU 0's QEMU thread alone on host CPU 0, all else on 1), fifo (pinned, vCPU 0 at host SCHED_FIFO 10)")
+		rtHost      = flag.String("rt-host", "", "lab real-time scenario: run every run once per host placement, comma-separated: shared, pinned (vCPU 0's QEMU thread alone on host CPU 0, all else on 1), fifo (pinned, vCPU 0 at host SCHED_FIFO 10), timer (vCPU 0 and QEMU's main loop, which fires the guest's timers, on host CPU 0, all else on 1), timer-fifo (timer, vCPU 0 at FIFO 10, the main loop at 11), rt (nothing pinned, vCPU 0 at FIFO 10, the main loop at 11)")
 	)
 	flag.Parse()
 	var ths []driver.TopHalf
