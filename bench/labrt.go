@@ -100,7 +100,8 @@ func (o *LabOptions) allRTRuns(kernel bool) []rtRun {
 						}
 						runs = append(runs, rtRun{mode: m, th: th, rate: r, rep: rep, sched: sc})
 					}
-					if o.RTTopNone && (m == deferral.ModeThreaded.String() || m == deferral.ModeWorkqueue.String()) {
+					if o.RTTopNone && (m == deferral.ModeThreaded.String() || m == deferral.ModeWorkqueue.String() ||
+						m == deferral.ModeNAPI.String() && sc.IsZero()) {
 						runs = append(runs, rtRun{mode: m, th: driver.TopHalfLight, rate: r, rep: rep, sched: sc, none: true})
 					}
 				}
@@ -133,7 +134,14 @@ func waitRTResult(ctx context.Context, vm *qemu.VM, cmd int, tag string) (line s
 }
 
 // TopNoneSched is the top half's class when no top half may run above the
-// bottom half: the bottom half's own (deferral.BottomHalfSched).
+// bottom half: the bottom half's own (deferral.BottomHalfSched). NAPI's poll
+// runs on the top half's thread, so for NAPI it is the class of the kernel's
+// IRQ threads under threadirqs (SCHED_FIFO 50), where a softirq raised by a
+// threaded handler runs in that thread: napi/none is NAPI as a threadirqs
+// kernel runs it (uiodrv run --mode napi --rt-prio 50).
 func TopNoneSched(mode deferral.Mode, bhs deferral.Sched) deferral.Sched {
+	if mode == deferral.ModeNAPI {
+		return deferral.FIFO(deferral.DefaultIRQThreadPrio)
+	}
 	return deferral.BottomHalfSched(mode, bhs, 0)
 }

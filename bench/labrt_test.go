@@ -90,17 +90,18 @@ func TestRTRunsBHSched(t *testing.T) {
 	}
 }
 
-// TestRTRunsRows: the thread top half runs in threaded and workqueue mode only, and RTRows
+// TestRTRunsRows: the thread top half runs in threaded and workqueue mode only, none also
+// in NAPI (at the threadirqs class, TopNoneSched), and RTRows
 // keeps the listed uiodrv runs (mode[+class]/top) beside idle and kernel.
 func TestRTRunsRows(t *testing.T) {
 	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
-	o := LabOptions{RTModes: []deferral.Mode{deferral.ModeSoftirq, deferral.ModeThreaded, deferral.ModeWorkqueue}, RTRates: []float64{20000},
+	o := LabOptions{RTModes: []deferral.Mode{deferral.ModeSoftirq, deferral.ModeNAPI, deferral.ModeThreaded, deferral.ModeWorkqueue}, RTRates: []float64{20000},
 		RTTopHalves: []driver.TopHalf{driver.TopHalfLight, driver.TopHalfThread}, RTTopNone: true, RTBHSched: dl, RTReps: 1, RTKernel: true}
 	var all []string
 	for _, r := range o.rtRuns(true) {
 		all = append(all, r.key())
 	}
-	want := "idle/default softirq/light threaded/light threaded/thread threaded/none threaded+deadline/light threaded+deadline/thread " +
+	want := "idle/default softirq/light napi/light napi/none threaded/light threaded/thread threaded/none threaded+deadline/light threaded+deadline/thread " +
 		"threaded+deadline/none workqueue/light workqueue/thread workqueue/none workqueue+deadline/light workqueue+deadline/thread " +
 		"workqueue+deadline/none kernel/default"
 	if strings.Join(all, " ") != want {
@@ -113,5 +114,8 @@ func TestRTRunsRows(t *testing.T) {
 	}
 	if got := strings.Join(kept, " "); got != "idle/default softirq/light threaded+deadline/thread workqueue/none kernel/default" {
 		t.Fatalf("RTRows kept %v", got)
+	}
+	if s := TopNoneSched(deferral.ModeNAPI, deferral.Sched{}); s != deferral.FIFO(deferral.DefaultIRQThreadPrio) {
+		t.Fatalf("napi/none class %v, want the threadirqs IRQ thread's", s)
 	}
 }
