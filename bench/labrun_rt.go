@@ -46,6 +46,9 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 			out = append(out, &RTResult{Mode: run.label(), Rate: run.rate, Rep: run.rep, Err: "never ready: " + err.Error()})
 			continue
 		}
+		if o.RTQSP {
+			o.qsp(vm, "sync-profile reset", "sync-profile on")
+		}
 		stop := make(chan struct{})
 		sent := make(chan int, 1)
 		go func() {
@@ -82,6 +85,9 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		if rr.Probe == "" {
 			rr.Probe = ProbeCyclictest
 		}
+		if o.RTQSP {
+			rr.QSP = o.qsp(vm, "info sync-profile 12", "sync-profile off")
+		}
 		if !run.sched.IsZero() {
 			rr.Sched = run.sched.String()
 		}
@@ -96,4 +102,20 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		link.Drain(100 * time.Millisecond)
 	}
 	return out
+}
+
+// qsp runs HMP commands and returns the first's output; a failure is logged,
+// not fatal: the profile explains a run, it is not its result.
+func (o *LabOptions) qsp(vm *qemu.VM, cmds ...string) string {
+	var first string
+	for i, c := range cmds {
+		out, err := vm.HMP(c)
+		if err != nil {
+			o.logf("bench: %v", err)
+		}
+		if i == 0 {
+			first = out
+		}
+	}
+	return first
 }

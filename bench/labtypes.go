@@ -82,6 +82,9 @@ type LabOptions struct {
 	// placement it lists (HostShared, HostPinned, HostFIFO; labrt_host.go),
 	// interleaved in the same boot.
 	RTHost []string
+	// RTQSP profiles QEMU's locks during every real-time run (HMP
+	// sync-profile; it times every lock taken, so it costs a little).
+	RTQSP bool
 	// Cmdline is appended to the guest kernel's command line (threadirqs).
 	Cmdline string
 
@@ -138,7 +141,11 @@ type RTResult struct {
 	Hung    bool               // the watchdog found the run stuck, dumped its threads and ended it
 	Fields  map[string]float64 // jobs, misses, p50, p99, max, processed, irqs, rx, dropped, secs
 	Flooded int
-	Err     string
+	// QSP is QEMU's synchronisation profile over the run (HMP info
+	// sync-profile, LabOptions.RTQSP): where its threads waited for its
+	// locks, the global one (BQL) above all.
+	QSP string `json:",omitempty"`
+	Err string
 }
 
 // LabResult is one boot's measurements.

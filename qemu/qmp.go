@@ -95,6 +95,19 @@ func (vm *VM) SetLink(i int, up bool) error {
 	return vm.qmpCall("set_link", map[string]any{"name": fmt.Sprintf("n%d", i), "up": up}, nil)
 }
 
+// HMP runs a human-monitor command (QMP human-monitor-command) and returns
+// its output. The VM must have been started with Config.QMP.
+func (vm *VM) HMP(cmd string) (string, error) {
+	if vm.qmpPath == "" {
+		return "", errors.New("lab: HMP needs Config.QMP")
+	}
+	var out string
+	if err := vm.qmpCall("human-monitor-command", map[string]any{"command-line": cmd}, &out); err != nil {
+		return "", fmt.Errorf("lab: HMP %q: %w", cmd, err)
+	}
+	return out, nil
+}
+
 // qmpCall runs a QMP command on the VM's monitor (Config.QMP), dialling it
 // on first use.
 func (vm *VM) qmpCall(cmd string, args, out any) error {
