@@ -304,10 +304,26 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		if plan.RTTopHalf == driver.TopHalfThread { // one thread at the bottom half's class (labrt.go)
 			cfg.RTPrio, cfg.IRQCPU = 0, bhcpu
 		}
+		if plan.RTIRQOff { // the experiment: nothing of the network on the task's vCPU
+			// Pinned halves go to vCPU 1; an unpinned (deadline) one stays so.
+			if cfg.IRQCPU == 0 {
+				cfg.IRQCPU = 1
+			}
+			if cfg.BHCPU == 0 {
+				cfg.BHCPU = 1
+			}
+		}
 		port, err := driver.NewPort(dev, cfg)
 		if err != nil {
 			dev.Close()
 			t.Fatalf("%s: %v", tag, err)
+		}
+		if plan.RTIRQOff {
+			n, err := moveIRQ(plan.RTTarget, 1)
+			if err != nil {
+				t.Fatalf("%s: %v", tag, err)
+			}
+			fmt.Printf("RT NOTE %s: irq %s and %d threads moved to CPU 1\n", tag, n, pinProcess(1))
 		}
 		time.Sleep(1200 * time.Millisecond)
 		run(tag, port, srv)

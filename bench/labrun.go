@@ -70,7 +70,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			}
 			rp.RTTarget, rp.RTDuration, rp.RTWork, rp.RTTaskWork = rtTarget, o.RTTime, o.RTWork, o.RTTaskWork
 			rp.RTIRQPrio, rp.RTTaskPrio, rp.RTTopHalf = o.RTIRQPrio, o.RTTaskPrio, run.th
-			rp.RTProbe, rp.RTTopNone = o.RTProbe, run.none
+			rp.RTProbe, rp.RTTopNone, rp.RTIRQOff = o.RTProbe, run.none, o.RTIRQOff
 			if rp.RTProbe == "" || rp.RTProbe == ProbeCyclictest {
 				rp.RTTaskWork = 0 // cyclictest only measures wake-ups
 			}

@@ -75,6 +75,10 @@ type LabOptions struct {
 	// half on a thread of the bottom half's own class (driver.Config.IRQSched;
 	// GuestPlan.RTTopNone).
 	RTTopNone bool
+	// RTIRQOff runs every run with the NIC's interrupt and the guest
+	// process off the task's vCPU (GuestPlan.RTIRQOff): an experiment that
+	// measures the host's share of the misses.
+	RTIRQOff bool
 	// RTProbe is the periodic task: ProbeCyclictest (empty means it) or
 	// ProbeGo.
 	RTProbe string

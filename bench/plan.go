@@ -94,6 +94,12 @@ type GuestPlan struct {
 	// the port above the bottom half, as a kernel threaded IRQ whose primary
 	// handler (for VFIO, the kernel's vfio-pci handler) masks and wakes.
 	RTTopNone bool
+	// RTIRQOff moves the NIC's interrupt (uiodrv's and the kernel's) and
+	// every thread of the guest process but the deadline bottom half to
+	// vCPU 1, off the task's vCPU 0: in the guest the task's vCPU then runs
+	// what it runs idle, and what it still misses under traffic is the
+	// host's share (an experiment, not the done-when's scenario).
+	RTIRQOff bool
 }
 
 // Env encodes the plan as environment variables for the guest test binary.
@@ -124,6 +130,7 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_PROBE=" + p.RTProbe,
 		"BENCH_RT_BHSCHED=" + p.RTBHSched,
 		"BENCH_RT_TOPNONE=" + strconv.FormatBool(p.RTTopNone),
+		"BENCH_RT_IRQOFF=" + strconv.FormatBool(p.RTIRQOff),
 	}
 }
 
@@ -204,6 +211,11 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 	if v := env["BENCH_RT_TOPNONE"]; v != "" {
 		if p.RTTopNone, err = strconv.ParseBool(v); err != nil {
 			return nil, fmt.Errorf("BENCH_RT_TOPNONE: %w", err)
+		}
+	}
+	if v := env["BENCH_RT_IRQOFF"]; v != "" {
+		if p.RTIRQOff, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("BENCH_RT_IRQOFF: %w", err)
 		}
 	}
 	if p.RTBHSched = env["BENCH_RT_BHSCHED"]; p.RTBHSched != "" {

@@ -17,7 +17,8 @@ import (
 // guestRTKernel is the real-time scenario beside the guest kernel's own
 // driver: the NIC's IRQ moved to core 0 (with threadirqs on the command line
 // its IRQ thread follows), and an AF_PACKET reader pinned to core 0 counting
-// the flood, as uiodrv's count handler does.
+// the flood, as uiodrv's count handler does; with GuestPlan.RTIRQOff both on
+// core 1 instead.
 func guestRTKernel(t *testing.T, plan *GuestPlan, run func(string, *driver.Port, *Server)) {
 	bdf := plan.RTKernel
 	tag := bdf + " kernel"
@@ -26,13 +27,13 @@ func guestRTKernel(t *testing.T, plan *GuestPlan, run func(string, *driver.Port,
 		t.Fatalf("%s: %v", tag, err)
 	}
 	defer k.Close()
-	irq, err := os.ReadFile("/sys/bus/pci/devices/" + bdf + "/irq")
+	cpu := 0
+	if plan.RTIRQOff {
+		cpu = 1
+	}
+	n, err := moveIRQ(bdf, cpu)
 	if err != nil {
 		t.Fatalf("%s: %v", tag, err)
-	}
-	n := strings.TrimSpace(string(irq))
-	if err := os.WriteFile("/proc/irq/"+n+"/smp_affinity_list", []byte("0"), 0); err != nil {
-		t.Fatalf("%s: move irq %s to core 0: %v", tag, n, err)
 	}
 	threads, _ := filepath.Glob("/proc/[0-9]*/comm")
 	for _, c := range threads {
@@ -46,7 +47,7 @@ func guestRTKernel(t *testing.T, plan *GuestPlan, run func(string, *driver.Port,
 	go func() {
 		runtime.LockOSThread()
 		var set unix.CPUSet
-		set.Set(0)
+		set.Set(cpu)
 		if err := unix.SchedSetaffinity(0, &set); err != nil {
 			done <- err
 			return
