@@ -281,7 +281,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 	}
 	for _, mode := range plan.RTModes {
 		tag := fmt.Sprintf("%s %s", plan.RTTarget, mode)
-		dev, err := e1000.Open(plan.RTTarget, e1000.OpenOptions{Backend: plan.Backend, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{Promisc: true}})
+		dev, err := e1000.Open(plan.RTTarget, e1000.OpenOptions{Backend: plan.Backend, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{Promisc: true, MSIX: plan.RTMSIX}})
 		if err != nil {
 			t.Fatalf("%s: %v", tag, err)
 		}
@@ -318,13 +318,16 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			dev.Close()
 			t.Fatalf("%s: %v", tag, err)
 		}
+		irqCPU := 0 // the task's
 		if plan.RTIRQOff {
-			n, err := moveIRQ(plan.RTTarget, 1)
-			if err != nil {
-				t.Fatalf("%s: %v", tag, err)
-			}
-			fmt.Printf("RT NOTE %s: irq %s and %d threads moved to CPU 1\n", tag, n, pinProcess(1))
+			irqCPU = 1
+			fmt.Printf("RT NOTE %s: %d threads moved to CPU 1\n", tag, pinProcess(1))
 		}
+		note, err := steerIRQs(plan.RTTarget, irqCPU)
+		if err != nil {
+			t.Fatalf("%s: %v", tag, err)
+		}
+		fmt.Printf("RT NOTE %s: %s\n", tag, note)
 		time.Sleep(1200 * time.Millisecond)
 		run(tag, port, srv)
 		if err := port.Close(); err != nil {

@@ -71,6 +71,9 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			rp.RTTarget, rp.RTDuration, rp.RTWork, rp.RTTaskWork = rtTarget, o.RTTime, o.RTWork, o.RTTaskWork
 			rp.RTIRQPrio, rp.RTTaskPrio, rp.RTTopHalf = o.RTIRQPrio, o.RTTaskPrio, run.th
 			rp.RTProbe, rp.RTTopNone, rp.RTIRQOff = o.RTProbe, run.none, o.RTIRQOff
+			// The e1000e interrupts through MSI-X, as in the throughput
+			// runs and as the guest kernel's e1000e driver does.
+			rp.RTMSIX = o.NICs[rtNIC].Model == qemu.E1000E && o.Backend == driver.BackendVFIO
 			if rp.RTProbe == "" || rp.RTProbe == ProbeCyclictest {
 				rp.RTTaskWork = 0 // cyclictest only measures wake-ups
 			}

@@ -100,6 +100,10 @@ type GuestPlan struct {
 	// what it runs idle, and what it still misses under traffic is the
 	// host's share (an experiment, not the done-when's scenario).
 	RTIRQOff bool
+	// RTMSIX opens the real-time NIC (an e1000e) with MSI-X, as the guest
+	// kernel's e1000e driver does: its hard IRQ is then an eventfd signal,
+	// where INTx masks the line in config space (two trapped accesses).
+	RTMSIX bool
 }
 
 // Env encodes the plan as environment variables for the guest test binary.
@@ -131,6 +135,7 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_BHSCHED=" + p.RTBHSched,
 		"BENCH_RT_TOPNONE=" + strconv.FormatBool(p.RTTopNone),
 		"BENCH_RT_IRQOFF=" + strconv.FormatBool(p.RTIRQOff),
+		"BENCH_RT_MSIX=" + strconv.FormatBool(p.RTMSIX),
 	}
 }
 
@@ -216,6 +221,11 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 	if v := env["BENCH_RT_IRQOFF"]; v != "" {
 		if p.RTIRQOff, err = strconv.ParseBool(v); err != nil {
 			return nil, fmt.Errorf("BENCH_RT_IRQOFF: %w", err)
+		}
+	}
+	if v := env["BENCH_RT_MSIX"]; v != "" {
+		if p.RTMSIX, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("BENCH_RT_MSIX: %w", err)
 		}
 	}
 	if p.RTBHSched = env["BENCH_RT_BHSCHED"]; p.RTBHSched != "" {

@@ -31,14 +31,21 @@ func guestRTKernel(t *testing.T, plan *GuestPlan, run func(string, *driver.Port,
 	if plan.RTIRQOff {
 		cpu = 1
 	}
-	n, err := moveIRQ(bdf, cpu)
+	irqs, err := deviceIRQs(bdf)
 	if err != nil {
 		t.Fatalf("%s: %v", tag, err)
 	}
+	note, err := steerIRQs(bdf, cpu)
+	if err != nil {
+		t.Fatalf("%s: %v", tag, err)
+	}
+	fmt.Printf("RT NOTE %s: %s\n", tag, note)
 	threads, _ := filepath.Glob("/proc/[0-9]*/comm")
 	for _, c := range threads {
-		if b, _ := os.ReadFile(c); strings.HasPrefix(string(b), "irq/"+n+"-") {
-			fmt.Printf("RT NOTE %s: irq thread %s", tag, b)
+		for _, n := range irqs {
+			if b, _ := os.ReadFile(c); strings.HasPrefix(string(b), "irq/"+n+"-") {
+				fmt.Printf("RT NOTE %s: irq thread %s", tag, b)
+			}
 		}
 	}
 	srv := &Server{}

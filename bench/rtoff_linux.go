@@ -3,25 +3,49 @@ package bench
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// moveIRQ sets the kernel's affinity for the PCI device's interrupt line
-// (its INTx, as vfio-pci's handler and the kernel's own driver request it)
-// to one CPU, and returns the IRQ number.
-func moveIRQ(bdf string, cpu int) (string, error) {
-	b, err := os.ReadFile("/sys/bus/pci/devices/" + bdf + "/irq")
+// deviceIRQs lists the kernel's IRQ numbers for a PCI device: its MSI or
+// MSI-X vectors while they are enabled (msi_irqs), else its INTx line.
+func deviceIRQs(bdf string) ([]string, error) {
+	dir := "/sys/bus/pci/devices/" + bdf
+	if ents, err := os.ReadDir(dir + "/msi_irqs"); err == nil && len(ents) > 0 {
+		var out []string
+		for _, e := range ents {
+			out = append(out, e.Name())
+		}
+		sort.Strings(out)
+		return out, nil
+	}
+	b, err := os.ReadFile(dir + "/irq")
+	if err != nil {
+		return nil, err
+	}
+	return []string{strings.TrimSpace(string(b))}, nil
+}
+
+// steerIRQs sets the affinity of every interrupt of the PCI device (as
+// vfio-pci's handlers or the kernel's own driver requested them) to one CPU,
+// and returns a note naming them with the CPU each is delivered to now.
+func steerIRQs(bdf string, cpu int) (string, error) {
+	irqs, err := deviceIRQs(bdf)
 	if err != nil {
 		return "", err
 	}
-	n := strings.TrimSpace(string(b))
-	if err := os.WriteFile("/proc/irq/"+n+"/smp_affinity_list", []byte(strconv.Itoa(cpu)), 0); err != nil {
-		return n, fmt.Errorf("move irq %s to CPU %d: %w", n, cpu, err)
+	var note []string
+	for _, n := range irqs {
+		if err := os.WriteFile("/proc/irq/"+n+"/smp_affinity_list", []byte(strconv.Itoa(cpu)), 0); err != nil {
+			return "", fmt.Errorf("move irq %s to CPU %d: %w", n, cpu, err)
+		}
+		eff, _ := os.ReadFile("/proc/irq/" + n + "/effective_affinity_list")
+		note = append(note, n+"@"+strings.TrimSpace(string(eff)))
 	}
-	return n, nil
+	return "irqs " + strings.Join(note, ","), nil
 }
 
 // pinProcess moves every thread of this process to cpu and returns how many

@@ -215,8 +215,11 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		w("**Host placement** (bench -rt-host; every run once per placement, in the same boot, tabulated as boots of their own): "+
 			"\"shared\" leaves QEMU's threads and the host peer to the host scheduler on the 2 host cores; \"pinned\" pins vCPU 0's "+
 			"QEMU thread (QMP query-cpus-fast) alone to host CPU 0 and every other QEMU thread (vCPU 1, the main loop, RCU, workers) "+
-			"and the bench process (the host peer) to host CPU 1; \"fifo\" is pinned with vCPU 0's thread at host SCHED_FIFO %d.\n\n",
-			HostFIFOPrio)
+			"and the bench process (the host peer) to host CPU 1; \"fifo\" is pinned with vCPU 0's thread at host SCHED_FIFO %d; "+
+			"\"timer\" pins vCPU 0's thread and QEMU's main loop (it fires the guest's APIC timer, a QEMU_CLOCK_VIRTUAL timer, "+
+			"and delivers the frames) to host CPU 0 and the rest to host CPU 1; \"timer-fifo\" is timer with vCPU 0 at host "+
+			"SCHED_FIFO %d and the main loop one above; \"rt\" pins nothing and gives those two threads the same priorities.\n\n",
+			HostFIFOPrio, HostFIFOPrio)
 	}
 	for _, l := range labels {
 		w("## %s\n\n", l)
