@@ -104,6 +104,10 @@ type GuestPlan struct {
 	// kernel's e1000e driver does: its hard IRQ is then an eventfd signal,
 	// where INTx masks the line in config space (two trapped accesses).
 	RTMSIX bool
+	// RTITR is the real-time NIC's interrupt throttle (e1000.Options.ITR,
+	// 256 ns units; 0: none, the driver's default): each interrupt costs
+	// its hard part on the task's CPU, so fewer of them cost the task less.
+	RTITR uint32
 }
 
 // Env encodes the plan as environment variables for the guest test binary.
@@ -136,6 +140,7 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_TOPNONE=" + strconv.FormatBool(p.RTTopNone),
 		"BENCH_RT_IRQOFF=" + strconv.FormatBool(p.RTIRQOff),
 		"BENCH_RT_MSIX=" + strconv.FormatBool(p.RTMSIX),
+		"BENCH_RT_ITR=" + strconv.FormatUint(uint64(p.RTITR), 10),
 	}
 }
 
@@ -227,6 +232,13 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 		if p.RTMSIX, err = strconv.ParseBool(v); err != nil {
 			return nil, fmt.Errorf("BENCH_RT_MSIX: %w", err)
 		}
+	}
+	if v := env["BENCH_RT_ITR"]; v != "" {
+		itr, err := strconv.ParseUint(v, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("BENCH_RT_ITR: %w", err)
+		}
+		p.RTITR = uint32(itr)
 	}
 	if p.RTBHSched = env["BENCH_RT_BHSCHED"]; p.RTBHSched != "" {
 		if _, err := deferral.ParseSched(p.RTBHSched); err != nil {
