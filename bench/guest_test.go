@@ -319,9 +319,12 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			t.Fatalf("%s: %v", tag, err)
 		}
 		irqCPU := 0 // the task's
-		if plan.RTIRQOff {
+		switch {
+		case plan.RTIRQOff:
 			irqCPU = 1
-			fmt.Printf("RT NOTE %s: %d threads moved to CPU 1\n", tag, pinProcess(1))
+			fmt.Printf("RT NOTE %s: %d threads moved to CPU 1\n", tag, pinProcess(1, false))
+		case plan.RTProcOff:
+			fmt.Printf("RT NOTE %s: %d unpinned threads moved to CPU 1\n", tag, pinProcess(1, true))
 		}
 		note, err := steerIRQs(plan.RTTarget, irqCPU)
 		if err != nil {

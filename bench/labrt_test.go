@@ -38,12 +38,12 @@ func TestRTRuns(t *testing.T) {
 
 func TestGuestPlanEnvRT(t *testing.T) {
 	p := &GuestPlan{Backend: driver.BackendVFIO, RTTarget: "0000:00:03.0", RTDuration: time.Second, RTIRQPrio: 90, RTTaskPrio: 80,
-		RTTopHalf: driver.TopHalfLight, RTKernel: "0000:00:04.0", RTIRQOff: true, RTMSIX: true, RTITR: 3906}
+		RTTopHalf: driver.TopHalfLight, RTKernel: "0000:00:04.0", RTIRQOff: true, RTProcOff: true, RTMSIX: true, RTITR: 3906}
 	q, err := ParseGuestEnv(p.Env())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.RTTopHalf != driver.TopHalfLight || q.RTKernel != p.RTKernel || !q.RTIRQOff || !q.RTMSIX || q.RTITR != 3906 {
+	if q.RTTopHalf != driver.TopHalfLight || q.RTKernel != p.RTKernel || !q.RTIRQOff || !q.RTProcOff || !q.RTMSIX || q.RTITR != 3906 {
 		t.Fatalf("round trip: top half %v kernel %q irq off %v msix %v", q.RTTopHalf, q.RTKernel, q.RTIRQOff, q.RTMSIX)
 	}
 	env := append(p.Env(), "BENCH_RT_TOPHALF=heavy")

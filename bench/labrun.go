@@ -74,7 +74,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			// The e1000e interrupts through MSI-X, as in the throughput
 			// runs and as the guest kernel's e1000e driver does.
 			rp.RTMSIX = o.NICs[rtNIC].Model == qemu.E1000E && o.Backend == driver.BackendVFIO
-			rp.RTITR = o.RTITR
+			rp.RTITR, rp.RTProcOff = o.RTITR, o.RTProcOff
 			if rp.RTProbe == "" || rp.RTProbe == ProbeCyclictest {
 				rp.RTTaskWork = 0 // cyclictest only measures wake-ups
 			}

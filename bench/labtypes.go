@@ -79,6 +79,9 @@ type LabOptions struct {
 	// process off the task's vCPU (GuestPlan.RTIRQOff): an experiment that
 	// measures the host's share of the misses.
 	RTIRQOff bool
+	// RTProcOff moves the guest process's unpinned threads off the task's
+	// vCPU (GuestPlan.RTProcOff).
+	RTProcOff bool
 	// RTITR throttles the real-time NIC's interrupts (GuestPlan.RTITR).
 	RTITR uint32
 	// RTProbe is the periodic task: ProbeCyclictest (empty means it) or

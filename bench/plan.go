@@ -100,6 +100,11 @@ type GuestPlan struct {
 	// what it runs idle, and what it still misses under traffic is the
 	// host's share (an experiment, not the done-when's scenario).
 	RTIRQOff bool
+	// RTProcOff moves the guest process's unpinned threads (the Go
+	// runtime's, the bench's own) to vCPU 1 and leaves the interrupt and
+	// the pinned halves where they are: what the task then misses beyond
+	// idle is the interrupt's and the halves' share.
+	RTProcOff bool
 	// RTMSIX opens the real-time NIC (an e1000e) with MSI-X, as the guest
 	// kernel's e1000e driver does: its hard IRQ is then an eventfd signal,
 	// where INTx masks the line in config space (two trapped accesses).
@@ -140,6 +145,7 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_TOPNONE=" + strconv.FormatBool(p.RTTopNone),
 		"BENCH_RT_IRQOFF=" + strconv.FormatBool(p.RTIRQOff),
 		"BENCH_RT_MSIX=" + strconv.FormatBool(p.RTMSIX),
+		"BENCH_RT_PROCOFF=" + strconv.FormatBool(p.RTProcOff),
 		"BENCH_RT_ITR=" + strconv.FormatUint(uint64(p.RTITR), 10),
 	}
 }
@@ -226,6 +232,11 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 	if v := env["BENCH_RT_IRQOFF"]; v != "" {
 		if p.RTIRQOff, err = strconv.ParseBool(v); err != nil {
 			return nil, fmt.Errorf("BENCH_RT_IRQOFF: %w", err)
+		}
+	}
+	if v := env["BENCH_RT_PROCOFF"]; v != "" {
+		if p.RTProcOff, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("BENCH_RT_PROCOFF: %w", err)
 		}
 	}
 	if v := env["BENCH_RT_MSIX"]; v != "" {

@@ -60,6 +60,7 @@ func main() {
 		rtHost      = flag.String("rt-host", "", "lab real-time scenario: run every run once per host placement, comma-separated: shared, pinned (vCPU 0's QEMU thread alone on host CPU 0, all else on 1), fifo (pinned, vCPU 0 at host SCHED_FIFO 10), timer (vCPU 0 and QEMU's main loop, which fires the guest's timers, on host CPU 0, all else on 1), timer-fifo (timer, vCPU 0 at FIFO 10, the main loop at 11), rt (nothing pinned, vCPU 0 at FIFO 10, the main loop at 11)")
 		rtIRQOff    = flag.Bool("rt-irq-off", false, "lab real-time scenario (experiment): the NIC's interrupt and the guest process on vCPU 1, off the task's vCPU 0, so that what the task misses beyond idle is the host's share")
 		rtITR       = flag.Duration("rt-itr", 0, "lab real-time scenario: the uiodrv NIC's minimum interval between interrupts (ITR/EITR, 256 ns units, up to 16.7 ms); 0: no throttle")
+		rtProcOff   = flag.Bool("rt-proc-off", false, "lab real-time scenario (experiment): the guest process's unpinned threads (Go runtime, bench) on vCPU 1; the interrupt and the pinned halves stay")
 		rtQSP       = flag.Bool("rt-qsp", false, "lab real-time scenario: profile QEMU's locks (HMP sync-profile) during every run; the profile goes into rt.json")
 	)
 	flag.Parse()
@@ -101,7 +102,7 @@ func main() {
 	labRT = func(o *bench.LabOptions) {
 		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone, o.RTNoIdle = *rtProbe, bhs, *rtSchedOnly, topNone, *rtNoIdle
 		o.RTHost, o.RTQSP, o.RTIRQOff = hosts, *rtQSP, *rtIRQOff
-		o.RTITR = uint32(*rtITR / (256 * time.Nanosecond))
+		o.RTITR, o.RTProcOff = uint32(*rtITR/(256*time.Nanosecond)), *rtProcOff
 		if *rtRows != "" {
 			o.RTRows = strings.Split(*rtRows, ",")
 		}
