@@ -322,9 +322,13 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		switch {
 		case plan.RTIRQOff:
 			irqCPU = 1
-			fmt.Printf("RT NOTE %s: %d threads moved to CPU 1\n", tag, pinProcess(1, false))
+			fmt.Printf("RT NOTE %s: %d threads moved to CPU 1\n", tag, pinProcess(1))
 		case plan.RTProcOff:
-			fmt.Printf("RT NOTE %s: %d unpinned threads moved to CPU 1\n", tag, pinProcess(1, true))
+			n, err := deferral.Housekeep([]int{1})
+			if err != nil {
+				t.Fatalf("%s: %v", tag, err)
+			}
+			fmt.Printf("RT NOTE %s: housekeeping: %d unpinned threads moved to CPU 1\n", tag, n)
 		}
 		note, err := steerIRQs(plan.RTTarget, irqCPU)
 		if err != nil {

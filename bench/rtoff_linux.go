@@ -48,22 +48,17 @@ func steerIRQs(bdf string, cpu int) (string, error) {
 	return "irqs " + strings.Join(note, ","), nil
 }
 
-// pinProcess moves threads of this process to cpu and returns how many it
-// moved: every thread, or with unpinnedOnly those not pinned to a CPU by
-// their executor (the Go runtime's and the process's housekeeping). A
-// SCHED_DEADLINE thread refuses a mask narrower than its root domain and
-// stays where the kernel keeps it; that refusal is expected.
-func pinProcess(cpu int, unpinnedOnly bool) int {
+// pinProcess moves every thread of this process to cpu and returns how many
+// it moved. A SCHED_DEADLINE thread refuses a mask narrower than its root
+// domain and stays where the kernel keeps it; that refusal is expected.
+func pinProcess(cpu int) int {
 	ents, _ := os.ReadDir("/proc/self/task")
-	var set, cur unix.CPUSet
+	var set unix.CPUSet
 	set.Set(cpu)
 	moved := 0
 	for _, e := range ents {
 		tid, err := strconv.Atoi(e.Name())
 		if err != nil {
-			continue
-		}
-		if unpinnedOnly && (unix.SchedGetaffinity(tid, &cur) != nil || cur.Count() < 2) {
 			continue
 		}
 		if unix.SchedSetaffinity(tid, &set) == nil {

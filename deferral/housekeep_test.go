@@ -1,0 +1,95 @@
+package deferral
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// threadMasks reads the CPU mask of every thread of the process.
+func threadMasks(t *testing.T) map[int]unix.CPUSet {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]unix.CPUSet{}
+	for _, e := range ents {
+		tid, _ := strconv.Atoi(e.Name())
+		var s unix.CPUSet
+		if unix.SchedGetaffinity(tid, &s) == nil {
+			out[tid] = s
+		}
+	}
+	return out
+}
+
+// TestHousekeep: the process's unpinned threads move to the housekeeping
+// CPU, a thread pinned to another CPU stays, a bad CPU moves nothing.
+func TestHousekeep(t *testing.T) {
+	if numCPU() < 2 {
+		t.Skip("needs 2 CPUs")
+	}
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil || all.Count() < 2 {
+		t.Skipf("process mask %v: needs 2 CPUs", all)
+	}
+	defer func() { // give every thread its mask back for the other tests
+		for tid := range threadMasks(t) {
+			_ = unix.SchedSetaffinity(tid, &all)
+		}
+	}()
+	pinned := make(chan int)
+	release := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var zero unix.CPUSet
+		zero.Set(0)
+		if err := unix.SchedSetaffinity(0, &zero); err != nil {
+			pinned <- -1
+			return
+		}
+		pinned <- unix.Gettid()
+		<-release
+		_ = unix.SchedSetaffinity(0, &all)
+	}()
+	tid := <-pinned
+	defer close(release)
+	if tid < 0 {
+		t.Fatal("could not pin a thread to CPU 0")
+	}
+	last := numCPU() - 1
+	if _, err := Housekeep([]int{last + 1}); err == nil {
+		t.Fatal("a CPU that does not exist was accepted")
+	}
+	for id, m := range threadMasks(t) {
+		if id != tid && m != all {
+			t.Fatalf("refused call moved thread %d to %v", id, m)
+		}
+	}
+	moved, err := Housekeep([]int{last})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want unix.CPUSet
+	want.Set(last)
+	masks := threadMasks(t)
+	if m := masks[tid]; m.Count() != 1 || !m.IsSet(0) {
+		t.Fatalf("the pinned thread moved: %v", m)
+	}
+	for id, m := range masks {
+		if id != tid && m != want {
+			t.Fatalf("thread %d left on %v, want CPU %d only (%d moved)", id, m, last, moved)
+		}
+	}
+	if moved < 1 {
+		t.Fatalf("moved %d threads", moved)
+	}
+	if again, err := Housekeep([]int{last}); err != nil || again != 0 {
+		t.Fatalf("second call moved %d (%v), want 0", again, err)
+	}
+}
