@@ -236,7 +236,7 @@
 //
 // # Deadline bottom halves and a real-time task on the interrupt's CPU
 //
-// Three things stand between a deadline bottom half and a SCHED_FIFO task on
+// Four things stand between a deadline bottom half and a SCHED_FIFO task on
 // the CPU of its interrupt; each was looked at in the lab (TCG, 2 vCPUs,
 // cyclictest FIFO 80 every 1 ms on vCPU 0 with the e1000's interrupt,
 // 20 000 frames/s; misses per 10 s in the exploratory boots,
@@ -279,20 +279,28 @@
 //     threaded+deadline measurement runs included). A cpuset
 //     partition (cgroup v2 cpuset.cpus.partition=root), the guarantee, was
 //     not needed for that and was not set up.
+//   - The process's own threads. Everything of the process that no executor
+//     pinned (the Go runtime's sysmon, collector workers, idle Ms and
+//     template thread; the application's goroutines) runs on every CPU, the
+//     task's included. Housekeep (housekeep.go; uiodrv run
+//     --housekeeping-cpus) moves those threads elsewhere once the executors
+//     are up, as the kernel keeps its housekeeping off isolated CPUs.
 //
-// What placement cannot remove under emulation: the bottom half's work on the
-// other vCPU still takes host CPU and QEMU's lock from the task's vCPU, so
-// the task still misses several times its idle floor whenever frames flow
-// (the kernel's own driver too). Measured with one placed thread
-// (deadline:500us/1ms@1, --top-half thread, threadirqs boot, 30 s x 3):
-// 0.43x the kernel's misses (median per repetition), 2.4-20x the idle floor,
-// every frame counted; in a later boot (2026-12-01) 0.33x (0.15-0.67) and
-// 4.1-5.7x, and the single-thread workqueue at the same reservation 0.54x
-// (0.51-0.71) and 5.8-14.5x (with two deadline threads it had missed 1.08x
-// the kernel). Placed off the task's CPU the reservation can be sized
+// Measured together (2026-12-01, bench/ANALYSIS.md "Session 6"; the host's
+// vCPU 0 thread and QEMU's main loop, which fires the guest's timers, on a
+// host core of their own; an e1000e interrupting through MSI-X, whose hard
+// part is an eventfd signal where the e1000's INTx masks the line in config
+// space): with the unpinned threads moved, one placed deadline thread
+// (deadline:500us/1ms@1, Inline) missed 0.75-1.8x the idle floor, the
+// single-thread workqueue 0.73-2.3x, 0.02-0.10x the kernel's own driver
+// with threadirqs (20 s x 3); with them left on the task's vCPU, 1.8-2.8x
+// and 1.9-2.0x. With nothing of the network on the task's vCPU (the
+// interrupt too) the e1000's rows were 1.0-2.2x idle although QEMU's global
+// lock was as contended as with the kernel's driver: under that placement
+// the host's share is small, and what a driver adds is what it runs on the
+// task's CPU. Placed off the task's CPU the reservation can be sized
 // for the traffic: 200 µs/1 ms carried 27-80% of 20 000 frames/s under TCG,
-// where the guest charges a thread for host stalls, 500 µs/1 ms 99-100%. See
-// bench/ANALYSIS.md for the gap that remains.
+// where the guest charges a thread for host stalls, 500 µs/1 ms 99-100%.
 //
 // # Measuring
 //

@@ -29,6 +29,9 @@ type rtFlags struct {
 	locked       int  // threads locked when sized
 	gcAtStart    uint64
 	memoryLocked bool
+	housekeeping string // --housekeeping-cpus (housekeep.go)
+	hkCPUs       []int
+	housekept    int // threads moved
 }
 
 // minRTMemLimit is the smallest --rt-mem-limit: below it the GC would run
@@ -41,6 +44,8 @@ func (r *rtFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&r.lock, "rt-lock", false, "lock all memory (mlockall current and future; needs RLIMIT_MEMLOCK unlimited or "+
 		"CAP_IPC_LOCK) and turn the garbage collector off (GOGC=off) under a memory limit of --rt-mem-limit")
 	fs.Int64Var(&r.memLimit, "rt-mem-limit", 512, "with --rt-lock: the soft memory limit in MiB at which the GC runs after all")
+	fs.StringVar(&r.housekeeping, "housekeeping-cpus", "", "CPUs (e.g. 1 or 1-3) for the process's unpinned threads (Go runtime, "+
+		"handler) once the ports are up: keep them off a real-time task's CPU")
 }
 
 // validate checks the real-time flags; every error is a usage error and
@@ -48,6 +53,9 @@ func (r *rtFlags) add(fs *pflag.FlagSet) {
 func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int) error {
 	if f := fs.Lookup("bh-cpu"); f != nil {
 		r.bhCPUGiven = f.Changed
+	}
+	if err := r.validateHousekeeping(fs.Changed("housekeeping-cpus")); err != nil {
+		return err
 	}
 	if r.memLimit < minRTMemLimit {
 		return usagef("--rt-mem-limit %d: want at least %d (MiB)", r.memLimit, minRTMemLimit)
@@ -176,10 +184,11 @@ func (r *rtFlags) warnHRTick(log *zap.Logger) {
 
 // started sizes GOMAXPROCS from the threads the port locked and notes the
 // GC cycles so far; call it once the port runs.
-func (r *rtFlags) started() {
+func (r *rtFlags) started() error {
 	r.locked = deferral.LockedThreads()
 	r.prevProcs, r.procs = deferral.SizeGOMAXPROCS(0)
 	r.gcAtStart = deferral.GCCycles()
+	return r.housekeep()
 }
 
 // report prints what the Go runtime did during the run.
@@ -187,6 +196,9 @@ func (r *rtFlags) report(w io.Writer) {
 	lock := "memory not locked, GC on (GOGC default)"
 	if r.memoryLocked {
 		lock = fmt.Sprintf("memory locked, GC off below %d MiB", r.memLimit)
+	}
+	if len(r.hkCPUs) > 0 {
+		lock += fmt.Sprintf("; %d unpinned threads moved to CPUs %s", r.housekept, r.housekeeping)
 	}
 	fmt.Fprintf(w, "runtime   GOMAXPROCS %d (%d cores + %d locked threads); gc cycles while running %d; %s\n",
 		r.procs, runtime.NumCPU(), r.locked, deferral.GCCycles()-r.gcAtStart, lock)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -49,12 +50,29 @@ func TestRTFlagUsageErrors(t *testing.T) {
 		{[]string{"--mode", "threaded", "--bh-sched", "fifo:50@1"}, "valid forms"},
 		{[]string{"--mode", "threaded", "--top-half", "thread", "--rt-prio", "90"}, "drop --rt-prio"},
 		{[]string{"--mode", "threaded", "--top-half", "thread", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
+		{[]string{"--housekeeping-cpus", "4096"}, "not a CPU this process may use"},
+		{[]string{"--housekeeping-cpus", "1-x"}, "want a CPU list"},
+		{[]string{"--housekeeping-cpus", "3-1"}, "want a CPU list"},
+		{[]string{"--housekeeping-cpus", ""}, "want a CPU list"},
 	}
 	for _, c := range cases {
 		args := append(append([]string{}, dev...), c.args...)
 		code, out, errOut := runCLI(args...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) || out != "" {
 			t.Errorf("uiodrv %v: exit %d, stderr %q; want exit 2 naming %q", args, code, errOut, c.want)
+		}
+	}
+}
+
+// TestParseCPUList: the kernel's CPU list forms.
+func TestParseCPUList(t *testing.T) {
+	got, err := parseCPUList("1,3-5, 8")
+	if err != nil || fmt.Sprint(got) != "[1 3 4 5 8]" {
+		t.Fatalf("parseCPUList = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "a", "-1", "2-", "5-3", "1,,2"} {
+		if _, err := parseCPUList(bad); err == nil {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }

@@ -210,7 +210,9 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 		}
 		return err
 	}
-	f.rt.started()
+	if err := f.rt.started(); err != nil {
+		return errors.Join(err, port.Close())
+	}
 	running = true
 	start := time.Now()
 	log.Info("running", zap.String("nic", dev.Name), zap.Stringer("mac", dev.MAC),
