@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,9 @@ import (
 // vCPU 1 (deadline:500us/1ms@1, the real-time scenario's row), each reflects
 // 1000 frames/s for 5 s that the host checks byte for byte (none altered or
 // duplicated, at most 1% lost in QEMU's socket), every frame is accounted
-// for in the guest's summary, and the device is released. The deferral
+// for in the guest's summary, and the device is released. The deadline run
+// also moves the process's unpinned threads to vCPU 1
+// (--housekeeping-cpus), which its summary reports. The deferral
 // package's single-thread workqueue tests run in the guest kernel in
 // TestLabRT's boot.
 func TestLabWorkqueueThread(t *testing.T) {
@@ -29,7 +32,7 @@ func TestLabWorkqueueThread(t *testing.T) {
 	}
 	cfg := labConfig(bin, qemu.E1000, driver.BackendVFIO, 3*time.Minute,
 		run("--irq-cpu", "0"),
-		run("--bh-sched", "deadline:500us/1ms@1", "--rt-lock"))
+		run("--bh-sched", "deadline:500us/1ms@1", "--rt-lock", "--housekeeping-cpus", "1"))
 	cfg.Output = tWriter{t}
 	unlock := labtest.Lock(t)
 	defer unlock()
@@ -72,4 +75,9 @@ func TestLabWorkqueueThread(t *testing.T) {
 			}
 		}
 	}
+	if !housekept.MatchString(out(1)) {
+		t.Errorf("the --housekeeping-cpus run does not report moved threads:\n%s", out(1))
+	}
 }
+
+var housekept = regexp.MustCompile(`[1-9][0-9]* unpinned threads moved to CPUs 1`)
