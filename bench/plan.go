@@ -224,24 +224,14 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 	default:
 		return nil, fmt.Errorf("BENCH_RT_PROBE: %q: want %s or %s", p.RTProbe, ProbeCyclictest, ProbeGo)
 	}
-	if v := env["BENCH_RT_TOPNONE"]; v != "" {
-		if p.RTTopNone, err = strconv.ParseBool(v); err != nil {
-			return nil, fmt.Errorf("BENCH_RT_TOPNONE: %w", err)
-		}
-	}
-	if v := env["BENCH_RT_IRQOFF"]; v != "" {
-		if p.RTIRQOff, err = strconv.ParseBool(v); err != nil {
-			return nil, fmt.Errorf("BENCH_RT_IRQOFF: %w", err)
-		}
-	}
-	if v := env["BENCH_RT_PROCOFF"]; v != "" {
-		if p.RTProcOff, err = strconv.ParseBool(v); err != nil {
-			return nil, fmt.Errorf("BENCH_RT_PROCOFF: %w", err)
-		}
-	}
-	if v := env["BENCH_RT_MSIX"]; v != "" {
-		if p.RTMSIX, err = strconv.ParseBool(v); err != nil {
-			return nil, fmt.Errorf("BENCH_RT_MSIX: %w", err)
+	for _, b := range []struct {
+		key string
+		dst *bool
+	}{{"BENCH_RT_TOPNONE", &p.RTTopNone}, {"BENCH_RT_IRQOFF", &p.RTIRQOff}, {"BENCH_RT_PROCOFF", &p.RTProcOff}, {"BENCH_RT_MSIX", &p.RTMSIX}} {
+		if v := env[b.key]; v != "" {
+			if *b.dst, err = strconv.ParseBool(v); err != nil {
+				return nil, fmt.Errorf("%s: %w", b.key, err)
+			}
 		}
 	}
 	if v := env["BENCH_RT_ITR"]; v != "" {
