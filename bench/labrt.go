@@ -24,6 +24,8 @@ type rtRun struct {
 	none bool
 	// host is the host placement (LabOptions.RTHost); "": none.
 	host string
+	// warmup: an idle run whose result is dropped (LabOptions.RTWarmup).
+	warmup bool
 }
 
 // topName is the run's top half as tables show it.
@@ -49,7 +51,13 @@ func (r rtRun) key() string { return r.label() + "/" + r.topName() }
 // rtRuns lists the real-time runs: per repetition the idle floor, then every
 // rate and mode (only those RTRows lists, when it is set).
 func (o *LabOptions) rtRuns(kernel bool) []rtRun {
-	return withHost(o.keptRTRuns(kernel), o.RTHost)
+	runs := withHost(o.keptRTRuns(kernel), o.RTHost)
+	if o.RTWarmup && len(runs) > 0 {
+		// Under the first run's placement, so that the placement in force
+		// when the first measured run starts has already settled too.
+		runs = append([]rtRun{{mode: "idle", warmup: true, host: runs[0].host}}, runs...)
+	}
+	return runs
 }
 
 func (o *LabOptions) keptRTRuns(kernel bool) []rtRun {

@@ -22,6 +22,17 @@ const (
 	// guest's timers (and receives the frames), to host CPU 0, and the rest
 	// (vCPU 1, QEMU's other threads, the host peer) to host CPU 1.
 	HostTimer = "timer"
+	// HostTimerNice is HostTimer with vCPU 0's thread at host nice
+	// HostNice: when the guest wakes, its vCPU preempts the main loop's
+	// frame delivery at once, as a NIC's DMA takes no CPU from a real
+	// machine's task, yet a vCPU that never halts cannot starve the main
+	// loop that fires its timers.
+	HostTimerNice = "timer-nice"
+	// HostTimerQuiet is HostTimerNice with the host peer (the bench
+	// process) at nice HostPeerNice: a flood as fast as the host sends then
+	// takes the CPU the vCPUs leave, not half of vCPU 1's core while vCPU 1
+	// may hold the global lock that vCPU 0 needs.
+	HostTimerQuiet = "timer-quiet"
 	// HostTimerFIFO is HostTimer with vCPU 0 at host SCHED_FIFO HostFIFOPrio
 	// and the main loop one above it.
 	HostTimerFIFO = "timer-fifo"
@@ -33,16 +44,24 @@ const (
 
 // hostPlacements maps each placement but HostShared to what it sets.
 var hostPlacements = map[string]qemu.HostPlacement{
-	HostPinned:    {VCPU0: 0, Rest: 1},
-	HostFIFO:      {VCPU0: 0, Rest: 1, FIFO: HostFIFOPrio},
-	HostTimer:     {VCPU0: 0, Rest: 1, MainLoop: true},
-	HostTimerFIFO: {VCPU0: 0, Rest: 1, FIFO: HostFIFOPrio, MainLoop: true, MainFIFO: HostFIFOPrio + 1},
-	HostRT:        {NoPin: true, FIFO: HostFIFOPrio, MainLoop: true, MainFIFO: HostFIFOPrio + 1},
+	HostPinned:     {VCPU0: 0, Rest: 1},
+	HostFIFO:       {VCPU0: 0, Rest: 1, FIFO: HostFIFOPrio},
+	HostTimer:      {VCPU0: 0, Rest: 1, MainLoop: true},
+	HostTimerNice:  {VCPU0: 0, Rest: 1, MainLoop: true, Nice: HostNice},
+	HostTimerQuiet: {VCPU0: 0, Rest: 1, MainLoop: true, Nice: HostNice, SelfNice: HostPeerNice},
+	HostTimerFIFO:  {VCPU0: 0, Rest: 1, FIFO: HostFIFOPrio, MainLoop: true, MainFIFO: HostFIFOPrio + 1},
+	HostRT:         {NoPin: true, FIFO: HostFIFOPrio, MainLoop: true, MainFIFO: HostFIFOPrio + 1},
 }
 
 // HostFIFOPrio is vCPU 0's host SCHED_FIFO priority under HostFIFO: above
 // every SCHED_OTHER thread, below the host's own kernel threads at 50+.
 const HostFIFOPrio = 10
+
+// HostNice is vCPU 0's host nice value under HostTimerNice.
+const HostNice = -20
+
+// HostPeerNice is the host peer's nice value under HostTimerQuiet.
+const HostPeerNice = 19
 
 // ParseHostPlacements reads a comma-separated list of host placements.
 func ParseHostPlacements(s string) ([]string, error) {
@@ -53,8 +72,8 @@ func ParseHostPlacements(s string) ([]string, error) {
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		if _, ok := hostPlacements[f]; !ok && f != HostShared {
-			return nil, fmt.Errorf("host placement %q: want %s, %s, %s, %s, %s or %s", f,
-				HostShared, HostPinned, HostFIFO, HostTimer, HostTimerFIFO, HostRT)
+			return nil, fmt.Errorf("host placement %q: want %s, %s, %s, %s, %s, %s, %s or %s", f,
+				HostShared, HostPinned, HostFIFO, HostTimer, HostTimerNice, HostTimerQuiet, HostTimerFIFO, HostRT)
 		}
 		out = append(out, f)
 	}

@@ -13,7 +13,7 @@ import (
 // TestRTRunsHost: every run (idle and kernel too) runs once per host
 // placement, placements adjacent; bad names are refused.
 func TestRTRunsHost(t *testing.T) {
-	if all, err := ParseHostPlacements("shared,pinned,fifo,timer,timer-fifo,rt"); err != nil || len(all) != 6 {
+	if all, err := ParseHostPlacements("shared,pinned,fifo,timer,timer-nice,timer-quiet,timer-fifo,rt"); err != nil || len(all) != 8 {
 		t.Fatalf("every placement: %v %v", all, err)
 	}
 	hosts, err := ParseHostPlacements("shared,fifo")
@@ -60,6 +60,23 @@ func TestWriteRTResultsHost(t *testing.T) {
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, b)
+		}
+	}
+}
+
+// TestRTRunsWarmup: the warm-up is one idle run before all others, under the
+// first run's placement, and the measured runs are unchanged.
+func TestRTRunsWarmup(t *testing.T) {
+	o := LabOptions{RTModes: []deferral.Mode{deferral.ModeThreaded}, RTRates: []float64{20000}, RTReps: 2, RTHost: []string{HostTimer}}
+	plain := o.rtRuns(false)
+	o.RTWarmup = true
+	runs := o.rtRuns(false)
+	if len(runs) != len(plain)+1 || !runs[0].warmup || runs[0].mode != "idle" || runs[0].host != HostTimer {
+		t.Fatalf("warm-up: %+v", runs)
+	}
+	for i, r := range runs[1:] {
+		if r != plain[i] {
+			t.Errorf("run %d: %+v, without warm-up %+v", i, r, plain[i])
 		}
 	}
 }

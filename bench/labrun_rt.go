@@ -97,6 +97,11 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		case err != nil:
 			rr.Err = fmt.Sprintf("no result within %v: the guest process was killed", 3*o.RTTime+45*time.Second)
 		}
+		if run.warmup {
+			o.logf("bench: rt warm-up (dropped): %s %s", line, rr.Err)
+			link.Drain(100 * time.Millisecond)
+			continue
+		}
 		out = append(out, rr)
 		o.logf("bench: rt rep %d rate %.0f top %s sched %s host %s %s %s", run.rep, run.rate, run.topName(), rr.Sched, run.host, line, rr.Err)
 		link.Drain(100 * time.Millisecond)

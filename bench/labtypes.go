@@ -63,6 +63,10 @@ type LabOptions struct {
 	// RTSchedOnly drops the threaded and workqueue runs of the default
 	// class when RTBHSched is set (experiments on the deadline class).
 	RTSchedOnly bool
+	// RTWarmup adds one idle run before all others whose result is logged
+	// and dropped: the first run after a boot missed the most in 4 of 5
+	// boots (the guest settling), which skews the first repetition's floor.
+	RTWarmup bool
 	// RTNoIdle drops the idle-floor runs (hang checks: many short runs
 	// whose misses are not compared).
 	RTNoIdle bool

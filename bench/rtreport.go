@@ -218,9 +218,12 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 			"QEMU thread (QMP query-cpus-fast) alone to host CPU 0 and every other QEMU thread (vCPU 1, the main loop, RCU, workers) "+
 			"and the bench process (the host peer) to host CPU 1; \"fifo\" is pinned with vCPU 0's thread at host SCHED_FIFO %d; "+
 			"\"timer\" pins vCPU 0's thread and QEMU's main loop (it fires the guest's APIC timer, a QEMU_CLOCK_VIRTUAL timer, "+
-			"and delivers the frames) to host CPU 0 and the rest to host CPU 1; \"timer-fifo\" is timer with vCPU 0 at host "+
+			"and delivers the frames) to host CPU 0 and the rest to host CPU 1; \"timer-nice\" is timer with vCPU 0's thread at host "+
+			"nice %d (it preempts the main loop's frame delivery when it wakes, yet cannot starve it); \"timer-quiet\" is "+
+			"timer-nice with the host peer at nice %d (a flood then takes the CPU vCPU 1 leaves, not half its core); "+
+			"\"timer-fifo\" is timer with vCPU 0 at host "+
 			"SCHED_FIFO %d and the main loop one above; \"rt\" pins nothing and gives those two threads the same priorities.\n\n",
-			HostFIFOPrio, HostFIFOPrio)
+			HostFIFOPrio, HostNice, HostPeerNice, HostFIFOPrio)
 	}
 	for _, l := range labels {
 		w("## %s\n\n", l)

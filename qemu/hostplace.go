@@ -35,6 +35,19 @@ type HostPlacement struct {
 	// the other core is fine, but one that never halts is throttled by the
 	// host's RT throttling (sched_rt_runtime_us) with the rest of the core.
 	FIFO int
+	// Nice, unless 0 or FIFO is set, is a host nice value (SCHED_OTHER) for
+	// vCPU 0's thread. Beside the main loop on one core, a negative value
+	// lets the vCPU preempt the main loop's frame delivery as soon as it
+	// wakes, while a vCPU that never halts still leaves the main loop (and
+	// so the guest's timers) a share of the core: unlike FIFO, it cannot
+	// starve the thread that fires its own timer.
+	Nice int
+	// SelfNice, unless 0, is a host nice value for every thread of the
+	// calling process (the host peer, which shares Rest with the other
+	// vCPUs). A peer flooding as fast as it can otherwise takes half of
+	// Rest from a vCPU that may hold QEMU's global lock, which vCPU 0 then
+	// waits for: a wire takes no CPU from a real machine.
+	SelfNice int
 	// MainLoop puts QEMU's main-loop thread (the process's main thread)
 	// beside vCPU 0 on VCPU0, at host SCHED_FIFO MainFIFO unless 0. Under
 	// TCG the guest's APIC timer is a QEMU_CLOCK_VIRTUAL timer that the main
@@ -87,6 +100,11 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 	if !p.NoPin && (p.VCPU0 < 0 || p.VCPU0 >= n || p.Rest < 0 || p.Rest >= n || p.VCPU0 == p.Rest) {
 		return nil, fmt.Errorf("lab: host placement: CPUs %d and %d must differ and be in 0-%d", p.VCPU0, p.Rest, n-1)
 	}
+	for _, n := range []int{p.Nice, p.SelfNice} {
+		if n < -20 || n > 19 {
+			return nil, fmt.Errorf("lab: host placement: nice %d not in -20..19", n)
+		}
+	}
 	for _, f := range []int{p.FIFO, p.MainFIFO} {
 		if f < 0 || f > 99 {
 			return nil, fmt.Errorf("lab: host placement: FIFO %d not in 0-99", f)
@@ -113,6 +131,12 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 	var qemuMask, selfMask unix.CPUSet
 	_ = unix.SchedGetaffinity(vm.PID(), &qemuMask)
 	_ = unix.SchedGetaffinity(0, &selfMask)
+	var selfAttr *unix.SchedAttr
+	if p.SelfNice != 0 {
+		if selfAttr, err = unix.SchedGetAttr(0, 0); err != nil {
+			return nil, fmt.Errorf("lab: host placement: sched_getattr: %w", err)
+		}
+	}
 	var changed []threadState
 	undo := func() error {
 		var errs []error
@@ -127,21 +151,26 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 				errs = append(errs, fmt.Errorf("tid %d: sched_setaffinity: %w", s.tid, err))
 			}
 		}
-		// Threads started while placed inherited a narrow mask.
+		// Threads started while placed inherited a narrow mask (and the
+		// calling process's, its SelfNice).
 		for _, pm := range []struct {
 			pid  int
 			mask unix.CPUSet
-		}{{vm.PID(), qemuMask}, {os.Getpid(), selfMask}} {
+			attr *unix.SchedAttr
+		}{{vm.PID(), qemuMask, nil}, {os.Getpid(), selfMask, selfAttr}} {
 			tids, _ := tasks(pm.pid)
 			for _, t := range tids {
 				if !hasTid(changed, t) {
 					_ = unix.SchedSetaffinity(t, &pm.mask)
+					if pm.attr != nil {
+						_ = unix.SchedSetAttr(t, pm.attr, 0)
+					}
 				}
 			}
 		}
 		return errors.Join(errs...)
 	}
-	place := func(tid int, mask *unix.CPUSet, fifo int) error {
+	place := func(tid int, mask *unix.CPUSet, fifo, nice int) error {
 		s := threadState{tid: tid}
 		if err := unix.SchedGetaffinity(tid, &s.mask); err != nil {
 			if err == unix.ESRCH {
@@ -149,7 +178,7 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 			}
 			return fmt.Errorf("tid %d: sched_getaffinity: %w", tid, err)
 		}
-		if fifo > 0 {
+		if fifo > 0 || nice != 0 {
 			a, err := unix.SchedGetAttr(tid, 0)
 			if err != nil {
 				return fmt.Errorf("tid %d: sched_getattr: %w", tid, err)
@@ -165,9 +194,14 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 			return fmt.Errorf("tid %d: sched_setaffinity: %w", tid, err)
 		}
 		changed = append(changed, s)
-		if fifo > 0 {
+		switch {
+		case fifo > 0:
 			if err := unix.SchedSetAttr(tid, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: uint32(fifo)}, 0); err != nil {
 				return fmt.Errorf("tid %d: SCHED_FIFO %d: %w", tid, fifo, err)
+			}
+		case nice != 0:
+			if err := unix.SchedSetAttr(tid, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: int32(nice)}, 0); err != nil {
+				return fmt.Errorf("tid %d: nice %d: %w", tid, nice, err)
 			}
 		}
 		return nil
@@ -180,20 +214,20 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 		return fail(errors.New("no vCPU threads"))
 	}
 	for _, t := range qemuTids {
-		mask, fifo := &rest, 0
+		mask, fifo, nice := &rest, 0, 0
 		switch {
 		case t == vcpus[0]:
-			mask, fifo = &one, p.FIFO
+			mask, fifo, nice = &one, p.FIFO, p.Nice
 		case t == vm.PID() && p.MainLoop:
 			mask, fifo = &one, p.MainFIFO
 		}
 		if p.NoPin {
 			mask = nil
 		}
-		if mask == nil && fifo == 0 {
+		if mask == nil && fifo == 0 && nice == 0 {
 			continue
 		}
-		if err := place(t, mask, fifo); err != nil {
+		if err := place(t, mask, fifo, nice); err != nil {
 			return fail(err)
 		}
 	}
@@ -201,7 +235,7 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 		if p.NoPin {
 			break
 		}
-		if err := place(t, &rest, 0); err != nil {
+		if err := place(t, &rest, 0, p.SelfNice); err != nil {
 			return fail(err)
 		}
 	}

@@ -53,11 +53,12 @@ func main() {
 		rtKernel    = flag.Bool("rt-kernel", false, "lab real-time scenario: also run it beside the guest kernel's own driver (needs a kernel NIC)")
 		rtProbe     = flag.String("rt-probe", bench.ProbeCyclictest, "lab real-time scenario: the periodic task, cyclictest (Debian's rt-tests, staged into the guest) or go (uiodrv rt's probe, with a 100 µs job)")
 		rtSched     = flag.String("rt-bh-sched", "", "lab real-time scenario: also run threaded and workqueue with this bottom-half class, e.g. deadline:200us/1ms (rows threaded+deadline, workqueue+deadline)")
+		rtWarmup    = flag.Bool("rt-warmup", false, "lab real-time scenario: one idle run first, logged and dropped (the first run after a boot tends to miss the most)")
 		rtNoIdle    = flag.Bool("rt-no-idle", false, "lab real-time scenario: no idle-floor runs (hang checks)")
 		rtRows      = flag.String("rt-rows", "", "lab real-time scenario: keep only these uiodrv runs, comma-separated mode[+class]/top, e.g. threaded/none,threaded+deadline/thread (idle and kernel are kept)")
 		rtSchedOnly = flag.Bool("rt-bh-sched-only", false, "lab real-time scenario: with -rt-bh-sched, skip the threaded and workqueue runs of the default class")
 		cmdline     = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
-		rtHost      = flag.String("rt-host", "", "lab real-time scenario: run every run once per host placement, comma-separated: shared, pinned (vCPU 0's QEMU thread alone on host CPU 0, all else on 1), fifo (pinned, vCPU 0 at host SCHED_FIFO 10), timer (vCPU 0 and QEMU's main loop, which fires the guest's timers, on host CPU 0, all else on 1), timer-fifo (timer, vCPU 0 at FIFO 10, the main loop at 11), rt (nothing pinned, vCPU 0 at FIFO 10, the main loop at 11)")
+		rtHost      = flag.String("rt-host", "", "lab real-time scenario: run every run once per host placement, comma-separated: shared, pinned (vCPU 0's QEMU thread alone on host CPU 0, all else on 1), fifo (pinned, vCPU 0 at host SCHED_FIFO 10), timer (vCPU 0 and QEMU's main loop, which fires the guest's timers, on host CPU 0, all else on 1), timer-nice (timer, vCPU 0 at host nice -20), timer-quiet (timer-nice, the host peer at nice 19), timer-fifo (timer, vCPU 0 at FIFO 10, the main loop at 11), rt (nothing pinned, vCPU 0 at FIFO 10, the main loop at 11)")
 		rtIRQOff    = flag.Bool("rt-irq-off", false, "lab real-time scenario (experiment): the NIC's interrupt and the guest process on vCPU 1, off the task's vCPU 0, so that what the task misses beyond idle is the host's share")
 		rtITR       = flag.Duration("rt-itr", 0, "lab real-time scenario: the uiodrv NIC's minimum interval between interrupts (ITR/EITR, 256 ns units, up to 16.7 ms); 0: no throttle")
 		rtProcOff   = flag.Bool("rt-proc-off", false, "lab real-time scenario (experiment): the guest process's unpinned threads (Go runtime, bench) on vCPU 1; the interrupt and the pinned halves stay")
@@ -101,6 +102,7 @@ func main() {
 	}
 	labRT = func(o *bench.LabOptions) {
 		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone, o.RTNoIdle = *rtProbe, bhs, *rtSchedOnly, topNone, *rtNoIdle
+		o.RTWarmup = *rtWarmup
 		o.RTHost, o.RTQSP, o.RTIRQOff = hosts, *rtQSP, *rtIRQOff
 		o.RTITR, o.RTProcOff = uint32(*rtITR/(256*time.Nanosecond)), *rtProcOff
 		if *rtRows != "" {
