@@ -36,7 +36,7 @@ labtest: lab-setup
 		grep -n -B12 -A8 -E -e '--- FAIL' -e '^panic' .labtest.log | grep -v -E '=== RUN|--- PASS|--- SKIP' | tail -150; fi; \
 	exit $$status
 
-# The 30-minute soak (TestLabSoak; make test runs its 2-minute version): reflect
+# The 30-minute soak (TestLabSoak; make test runs its 90-second version): reflect
 # at 500 frames/s, link down/up every 10 s through QMP, a handler panic every
 # 100,000 frames, a reset under the driver halfway, SIGSTOP/SIGCONT every 30 s;
 # every frame accounted for, fds as at the start, no goroutine stack grown

@@ -298,7 +298,11 @@
 // interrupt too) the e1000's rows were 1.0-2.2x idle although QEMU's global
 // lock was as contended as with the kernel's driver: under that placement
 // the host's share is small, and what a driver adds is what it runs on the
-// task's CPU. Placed off the task's CPU the reservation can be sized
+// task's CPU. Not under an unpaced flood (session 7): the main loop that
+// fires the timer also receives every frame, so with nothing of the network
+// on the task's vCPU the task still missed about 3x idle, a floor of the
+// TCG lab that no bottom half can go under; the deadline rows missed
+// 0.19-0.25x what the kernel's driver did there. Placed off the task's CPU the reservation can be sized
 // for the traffic: 200 µs/1 ms carried 27-80% of 20 000 frames/s under TCG,
 // where the guest charges a thread for host stalls, 500 µs/1 ms 99-100%.
 //

@@ -14,7 +14,7 @@ import (
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
 
-// TestLabSoak is the soak (make soak: 30 minutes; 2 minutes here, in make
+// TestLabSoak is the soak (make soak: 30 minutes; 90 seconds here, in make
 // test). The guest runs uiodrv reflecting frames on an e1000 behind its own
 // PCIe root port (vfio-pci, vIOMMU), with --fault-panic-every; the host sends
 // numbered frames at a moderate rate, checks every reflection byte for byte,
@@ -37,7 +37,7 @@ import (
 // driver's open fds and goroutines are what they were at the start.
 //
 // The environment tunes it (make soak sets these): UIODRV_SOAK_DURATION
-// (2m), UIODRV_SOAK_RATE (500 frames/s), UIODRV_SOAK_PANIC_EVERY (10000;
+// (90s), UIODRV_SOAK_RATE (500 frames/s), UIODRV_SOAK_PANIC_EVERY (10000;
 // make soak 100000), UIODRV_SOAK_CPUS (guest vCPUs, 2), UIODRV_SOAK_NOLOCK=1
 // (do not take the host-wide lab lock: for one long soak beside other lab
 // boots, which then all run slower).
@@ -139,7 +139,7 @@ func (o soakOptions) String() string {
 }
 
 func soakOptionsFromEnv() (soakOptions, error) {
-	o := soakOptions{duration: 2 * time.Minute, rate: 500, panicEvery: 10000, cpus: 2, size: 128,
+	o := soakOptions{duration: 90 * time.Second, rate: 500, panicEvery: 10000, cpus: 2, size: 128,
 		flapEvery: 10 * time.Second, downFor: time.Second, stopEvery: 30 * time.Second, stopFor: 300 * time.Millisecond}
 	if v := os.Getenv("UIODRV_SOAK_DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
