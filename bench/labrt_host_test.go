@@ -80,3 +80,24 @@ func TestRTRunsWarmup(t *testing.T) {
 		}
 	}
 }
+
+// TestDropWarmup: a completed warm-up is dropped; a failed or hung one is
+// kept, so that it counts as a failure; an ordinary run is never dropped.
+func TestDropWarmup(t *testing.T) {
+	warm, plain := rtRun{mode: "idle", warmup: true}, rtRun{mode: "idle"}
+	for _, c := range []struct {
+		run  rtRun
+		rr   RTResult
+		drop bool
+	}{
+		{warm, RTResult{}, true},
+		{warm, RTResult{Err: "no result within 1m45s: the guest process was killed"}, false},
+		{warm, RTResult{Hung: true, Err: "HUNG"}, false},
+		{warm, RTResult{Hung: true}, false},
+		{plain, RTResult{}, false},
+	} {
+		if got := dropWarmup(c.run, &c.rr); got != c.drop {
+			t.Errorf("dropWarmup(warmup %v, err %q, hung %v) = %v, want %v", c.run.warmup, c.rr.Err, c.rr.Hung, got, c.drop)
+		}
+	}
+}

@@ -97,8 +97,8 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		case err != nil:
 			rr.Err = fmt.Sprintf("no result within %v: the guest process was killed", 3*o.RTTime+45*time.Second)
 		}
-		if run.warmup {
-			o.logf("bench: rt warm-up (dropped): %s %s", line, rr.Err)
+		if dropWarmup(run, rr) {
+			o.logf("bench: rt warm-up (dropped): %s", line)
 			link.Drain(100 * time.Millisecond)
 			continue
 		}
@@ -107,6 +107,13 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		link.Drain(100 * time.Millisecond)
 	}
 	return out
+}
+
+// dropWarmup: a warm-up run's result is left out of the tables, unless it
+// failed or hung. A hang counts as a failure wherever it happens, never as
+// "no result", so a failed warm-up is kept and tabulated as a failed idle run.
+func dropWarmup(run rtRun, rr *RTResult) bool {
+	return run.warmup && rr.Err == "" && !rr.Hung
 }
 
 // qsp runs HMP commands and returns the first's output; a failure is logged,

@@ -66,6 +66,7 @@ type LabOptions struct {
 	// RTWarmup adds one idle run before all others whose result is logged
 	// and dropped: the first run after a boot missed the most in 4 of 5
 	// boots (the guest settling), which skews the first repetition's floor.
+	// A warm-up that fails or hangs is kept, as a failed idle run.
 	RTWarmup bool
 	// RTNoIdle drops the idle-floor runs (hang checks: many short runs
 	// whose misses are not compared).

@@ -53,7 +53,7 @@ func main() {
 		rtKernel    = flag.Bool("rt-kernel", false, "lab real-time scenario: also run it beside the guest kernel's own driver (needs a kernel NIC)")
 		rtProbe     = flag.String("rt-probe", bench.ProbeCyclictest, "lab real-time scenario: the periodic task, cyclictest (Debian's rt-tests, staged into the guest) or go (uiodrv rt's probe, with a 100 µs job)")
 		rtSched     = flag.String("rt-bh-sched", "", "lab real-time scenario: also run threaded and workqueue with this bottom-half class, e.g. deadline:200us/1ms (rows threaded+deadline, workqueue+deadline)")
-		rtWarmup    = flag.Bool("rt-warmup", false, "lab real-time scenario: one idle run first, logged and dropped (the first run after a boot tends to miss the most)")
+		rtWarmup    = flag.Bool("rt-warmup", false, "lab real-time scenario: one idle run first, logged and dropped (the first run after a boot tends to miss the most); kept, as a failed run, if it fails or hangs")
 		rtNoIdle    = flag.Bool("rt-no-idle", false, "lab real-time scenario: no idle-floor runs (hang checks)")
 		rtRows      = flag.String("rt-rows", "", "lab real-time scenario: keep only these uiodrv runs, comma-separated mode[+class]/top, e.g. threaded/none,threaded+deadline/thread (idle and kernel are kept)")
 		rtSchedOnly = flag.Bool("rt-bh-sched-only", false, "lab real-time scenario: with -rt-bh-sched, skip the threaded and workqueue runs of the default class")
