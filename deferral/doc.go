@@ -302,9 +302,16 @@
 // fires the timer also receives every frame, so with nothing of the network
 // on the task's vCPU the task still missed about 3x idle, a floor of the
 // TCG lab that no bottom half can go under; the deadline rows missed
-// 0.19-0.25x what the kernel's driver did there. Placed off the task's CPU the reservation can be sized
-// for the traffic: 200 µs/1 ms carried 27-80% of 20 000 frames/s under TCG,
-// where the guest charges a thread for host stalls, 500 µs/1 ms 99-100%.
+// 0.19-0.25x what the kernel's driver did there.
+//
+// Placed off the task's CPU the reservation can be sized for the traffic.
+// Before the placement and housekeeping above, 200 µs/1 ms carried 27-80%
+// of 20 000 frames/s under TCG (the guest charges a thread for host
+// stalls); with them, 200 µs/1 ms carried every frame, and 150 µs/1 ms up
+// to 3% short (session 7). A reservation also bounds what the bottom half
+// takes of a flood: in the lab 200 µs/1 ms cut a flood's cost to the task
+// from 19-44x idle (500 µs/1 ms) to 1.7-3.6x, about the floor above. Size
+// it for the traffic the application must carry, not for the flood.
 //
 // # Measuring
 //
