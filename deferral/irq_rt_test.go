@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/internal/osthread"
 )
 
 // TestTopHalfNoLivelockUnderFIFO reproduces, on the host, the hang of the
@@ -61,8 +63,7 @@ func TestTopHalfNoLivelockUnderFIFO(t *testing.T) {
 	var taskTID atomic.Int64
 	var jobs atomic.Int64
 	done := make(chan error, 2)
-	go func() { // the interrupt generator, on core 0
-		runtime.LockOSThread()
+	osthread.Go(func() { // the interrupt generator, on core 0
 		if err := pinThread(0, 0); err != nil {
 			done <- err
 			return
@@ -74,9 +75,8 @@ func TestTopHalfNoLivelockUnderFIFO(t *testing.T) {
 			eventfdSignal(efd)
 		}
 		done <- nil
-	}()
-	go func() { // the real-time task, on the top half's core, below it
-		runtime.LockOSThread()
+	})
+	osthread.Go(func() { // the real-time task, on the top half's core, below it
 		if err := configureThread(threadAttrs{name: "rt-task", cpu: 1, rtPrio: 80}); err != nil {
 			done <- err
 			return
@@ -89,7 +89,7 @@ func TestTopHalfNoLivelockUnderFIFO(t *testing.T) {
 		}
 		_ = setSched(0, 0, 0)
 		done <- nil
-	}()
+	})
 	var stalled time.Duration
 	lastI, lastJ := irqs.Load(), jobs.Load()
 	for start := time.Now(); time.Since(start) < d; {

@@ -3,7 +3,6 @@ package deferral_test
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/internal/osthread"
 	"github.com/uiodrv/uiodrv/internal/rtprobe"
 )
 
@@ -79,8 +79,7 @@ func measureRun(t *testing.T, s deferral.Sched, d time.Duration) (*rtprobe.Resul
 	defer a.Free()
 	var stop atomic.Bool
 	done := make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
+	osthread.Go(func() {
 		var set unix.CPUSet
 		set.Set(0)
 		_ = unix.SchedSetaffinity(0, &set)
@@ -97,7 +96,7 @@ func measureRun(t *testing.T, s deferral.Sched, d time.Duration) (*rtprobe.Resul
 			}
 		}
 		close(done)
-	}()
+	})
 	time.Sleep(200 * time.Millisecond)
 	p0, o0 := processed.Load(), offered.Load()
 	deferral.SizeGOMAXPROCS(rtprobe.Threads + 1) // + the generator

@@ -2,8 +2,9 @@ package deferral
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
+
+	"github.com/uiodrv/uiodrv/internal/osthread"
 )
 
 // ProbeSched asks the kernel now whether n threads may run under s, as the
@@ -33,18 +34,17 @@ func ProbeSched(s Sched, cpu, n int) error {
 	var done sync.WaitGroup
 	done.Add(n)
 	for i := range n {
-		go func() {
+		// A thread of its own, never the main thread: the runtime destroys
+		// it when the goroutine ends, whatever state it was left in.
+		osthread.Go(func() {
 			defer done.Done()
-			// Never unlocked: the runtime destroys the thread when this
-			// goroutine ends, whatever state it was left in.
-			runtime.LockOSThread()
 			errs[i] = configureThread(threadAttrs{name: "sched-probe", cpu: cpu, sched: s})
 			applied.Done()
 			release.Wait()
 			// Give the reservation back before ProbeSched returns: thread
 			// exit would free it too, but after the caller moved on.
 			_ = setSched(0, 0, 0)
-		}()
+		})
 	}
 	applied.Wait()
 	release.Done()

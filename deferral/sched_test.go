@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/internal/osthread"
 )
 
 func TestParseSched(t *testing.T) {
@@ -138,8 +140,7 @@ func TestDeadlinePlaced(t *testing.T) {
 		err  error
 	}
 	ch := make(chan res)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with its class
+	osthread.Go(func() {
 		var r res
 		if r.err = pinThread(0, 0); r.err == nil { // start elsewhere
 			r.err = configureThread(threadAttrs{cpu: -1, sched: s})
@@ -147,7 +148,7 @@ func TestDeadlinePlaced(t *testing.T) {
 		r.cpu = CurrentCPU()
 		_ = unix.SchedGetaffinity(0, &r.mask)
 		ch <- r
-	}()
+	})
 	r := <-ch
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -164,10 +165,9 @@ func TestDeadlineErrors(t *testing.T) {
 	requireDeadline(t)
 	run := func(fn func() error) error {
 		ch := make(chan error)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread dies with its odd state
+		osthread.Go(func() {
 			ch <- fn()
-		}()
+		})
 		return <-ch
 	}
 	if numCPU() > 1 {

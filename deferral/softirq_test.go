@@ -3,13 +3,14 @@ package deferral
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/internal/osthread"
 )
 
 func TestCPUThreadAttributes(t *testing.T) {
@@ -57,8 +58,7 @@ func TestRTNotPermittedIsError(t *testing.T) {
 		t.Skipf("RLIMIT_RTPRIO %d allows SCHED_FIFO 50 without CAP_SYS_NICE", rl.Cur)
 	}
 	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with its changed capabilities
+	osthread.Go(func() {
 		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 		var data [2]unix.CapUserData
 		if err := unix.Capget(&hdr, &data[0]); err != nil {
@@ -71,7 +71,7 @@ func TestRTNotPermittedIsError(t *testing.T) {
 			return
 		}
 		errc <- setSched(0, 50, 0)
-	}()
+	})
 	err := <-errc
 	if !errors.Is(err, ErrRTNotPermitted) {
 		t.Fatalf("got %v, want ErrRTNotPermitted", err)

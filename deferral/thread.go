@@ -1,21 +1,19 @@
 package deferral
 
-import (
-	"runtime"
-)
+import "github.com/uiodrv/uiodrv/internal/osthread"
 
-// startThread runs fn on a new goroutine locked to a new OS thread configured
-// by a. It returns once the thread is set up: its TID, or the setup error (and
-// then the thread is gone). The goroutine never calls UnlockOSThread, so when
-// fn returns the runtime destroys the thread with its affinity and policy.
+// startThread runs fn on a new goroutine locked to an OS thread of its own
+// (never the process's main thread: osthread.Go) configured by a. It returns
+// once the thread is set up: its TID, or the setup error (and then the thread
+// is gone). When fn returns the runtime destroys the thread with its affinity
+// and policy.
 func startThread(a threadAttrs, fn func()) (tid int, err error) {
 	type result struct {
 		tid int
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
+	osthread.Go(func() {
 		if err := configureThread(a); err != nil {
 			ch <- result{err: err}
 			return
@@ -24,7 +22,7 @@ func startThread(a threadAttrs, fn func()) (tid int, err error) {
 		defer lockedThreads.Add(-1)
 		ch <- result{tid: gettid()}
 		fn()
-	}()
+	})
 	r := <-ch
 	return r.tid, r.err
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/internal/osthread"
 )
 
 // Threads is the number of OS threads Run locks (for deferral.SizeGOMAXPROCS).
@@ -97,11 +98,12 @@ func Run(o Options) (*Result, error) {
 		err error
 	}
 	ch := make(chan out, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+	// A thread of its own, never the main thread: it dies with the
+	// goroutine, and its FIFO class and pinning with it.
+	osthread.Go(func() {
 		r, err := run(o)
 		ch <- out{r, err}
-	}()
+	})
 	res := <-ch
 	return res.r, res.err
 }
