@@ -119,7 +119,8 @@ type Config struct {
 	// QMP enables the QEMU monitor, needed by VM.SetLink.
 	QMP bool
 	// Kernel picks the guest kernel: KernelStable (the zero value, Debian 12's
-	// 6.1) or KernelBackports (6.12, staged on first use).
+	// 6.1), KernelBackports (6.12, staged on first use) or KernelSource
+	// (7.x built from Debian's source with iommufd, built on first use).
 	Kernel KernelSeries
 	// Cmdline is appended to the kernel command line.
 	Cmdline string

@@ -20,6 +20,9 @@ type Kernel struct {
 	Package string // the Debian package it came from
 	Root    string // where the package was unpacked
 	Vmlinuz string // the kernel image
+	// BuiltIn: the kernel has no modules (KernelSource); whatever a boot
+	// asks to load is built in, and ModuleClosure returns nothing.
+	BuiltIn bool
 
 	mods map[string]string // module name (underscores) -> path below Root
 }
@@ -40,6 +43,11 @@ const (
 	// on Debian 12: iommufd and the VFIO device cdev). Staging it enables the
 	// suite (EnableBackports) and downloads it the first time it is asked for.
 	KernelBackports
+	// KernelSource is built from Debian's kernel source package
+	// (linux-source-7.x, sid) with a minimal configuration, everything built
+	// in: the lab's only kernel with iommufd and the VFIO device cdev.
+	// Staging it builds it the first time (StageSourceKernel, a few minutes).
+	KernelSource
 )
 
 func (s KernelSeries) String() string {
@@ -48,6 +56,8 @@ func (s KernelSeries) String() string {
 		return "stable"
 	case KernelBackports:
 		return "backports"
+	case KernelSource:
+		return "source"
 	}
 	return fmt.Sprintf("KernelSeries(%d)", int(s))
 }
@@ -92,6 +102,9 @@ func StageKernel() (*Kernel, error) { return StageKernelSeries(KernelStable) }
 // cached apart (kernel/backports/), so the offline fallback of one series
 // never picks the other's.
 func StageKernelSeries(series KernelSeries) (*Kernel, error) {
+	if series == KernelSource {
+		return StageSourceKernel()
+	}
 	stageMu.Lock()
 	defer stageMu.Unlock()
 	cache, err := CacheDir()

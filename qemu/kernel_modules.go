@@ -19,6 +19,7 @@ import (
 func modName(s string) string { return strings.ReplaceAll(s, "-", "_") }
 
 // HasModule reports whether the kernel ships the named module.
+// A built-in kernel ships none.
 func (k *Kernel) HasModule(name string) bool { _, ok := k.mods[modName(name)]; return ok }
 
 // readModule returns a module's ELF image, decompressing a .ko.xz: the
@@ -72,6 +73,9 @@ func ModuleInfo(path string) (map[string][]string, error) {
 // (the depends= field of .modinfo), each after its dependencies, with no
 // duplicates. Module names may use '-' or '_'.
 func (k *Kernel) ModuleClosure(names ...string) ([]ModuleFile, error) {
+	if k.BuiltIn {
+		return nil, nil // everything the lab loads is built in (kernelsrc.config)
+	}
 	var out []ModuleFile
 	state := map[string]int{} // 0 new, 1 visiting, 2 done
 	var visit func(name string, from []string) error

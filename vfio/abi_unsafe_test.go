@@ -37,3 +37,44 @@ func TestABISizes(t *testing.T) {
 		}
 	}
 }
+
+// The sizes and offsets of linux/iommufd.h and of the cdev structs of
+// linux/vfio.h (Linux 7.2), amd64.
+func TestIOMMUFDABISizes(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"iommu_destroy", unsafe.Sizeof(iommuDestroy{}), sizeofIOMMUDestroy},
+		{"iommu_destroy const", sizeofIOMMUDestroy, 8},
+		{"iommu_ioas_alloc", unsafe.Sizeof(ioasAlloc{}), sizeofIOASAlloc},
+		{"iommu_ioas_alloc const", sizeofIOASAlloc, 12},
+		{"iommu_ioas_alloc.out_ioas_id offset", unsafe.Offsetof(ioasAlloc{}.OutIOASID), 8},
+		{"iommu_ioas_iova_ranges", unsafe.Sizeof(ioasIOVARanges{}), sizeofIOASIOVARanges},
+		{"iommu_ioas_iova_ranges const", sizeofIOASIOVARanges, 32},
+		{"iommu_ioas_iova_ranges.allowed_iovas offset", unsafe.Offsetof(ioasIOVARanges{}.AllowedIOVAs), 16},
+		{"iommu_ioas_iova_ranges.out_iova_alignment offset", unsafe.Offsetof(ioasIOVARanges{}.OutIOVAAlignment), 24},
+		{"iommu_iova_range const", sizeofIOMMUIOVARange, 16},
+		{"iommu_ioas_map", unsafe.Sizeof(ioasMap{}), sizeofIOASMap},
+		{"iommu_ioas_map const", sizeofIOASMap, 40},
+		{"iommu_ioas_map.user_va offset", unsafe.Offsetof(ioasMap{}.UserVA), 16},
+		{"iommu_ioas_map.length offset", unsafe.Offsetof(ioasMap{}.Length), 24},
+		{"iommu_ioas_map.iova offset", unsafe.Offsetof(ioasMap{}.IOVA), 32},
+		{"iommu_ioas_unmap", unsafe.Sizeof(ioasUnmap{}), sizeofIOASUnmap},
+		{"iommu_ioas_unmap const", sizeofIOASUnmap, 24},
+		{"iommu_ioas_unmap.iova offset", unsafe.Offsetof(ioasUnmap{}.IOVA), 8},
+		{"vfio_device_bind_iommufd", unsafe.Sizeof(deviceBindIOMMUFD{}), sizeofDeviceBindIOMMUFD},
+		{"vfio_device_bind_iommufd const", sizeofDeviceBindIOMMUFD, 24},
+		{"vfio_device_bind_iommufd.out_devid end", unsafe.Offsetof(deviceBindIOMMUFD{}.OutDevID) + 4, minsizeDeviceBindIOMMUFD},
+		{"vfio_device_bind_iommufd.iommufd offset", unsafe.Offsetof(deviceBindIOMMUFD{}.IOMMUFD), 8},
+		{"vfio_device_attach_iommufd_pt", unsafe.Sizeof(deviceAttachPT{}), sizeofDeviceAttachPT},
+		{"vfio_device_attach_iommufd_pt const", sizeofDeviceAttachPT, 16},
+		{"vfio_device_attach_iommufd_pt.pt_id offset", unsafe.Offsetof(deviceAttachPT{}.PTID), 8},
+		{"vfio_device_detach_iommufd_pt", unsafe.Sizeof(deviceDetachPT{}), sizeofDeviceDetachPT},
+		{"vfio_device_detach_iommufd_pt const", sizeofDeviceDetachPT, 12},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %d, want %d", tc.name, tc.got, tc.want)
+		}
+	}
+}

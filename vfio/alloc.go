@@ -87,19 +87,20 @@ func newIOVASpace(opts AllocatorOptions) *iovaSpace {
 
 var _ dma.Allocator = (*Allocator)(nil)
 
+// spaceSharer is a Mapper whose Allocators share one IOVA space: a Container
+// or an IOMMUFD (one IOAS).
+type spaceSharer interface {
+	sharedSpace(opts AllocatorOptions) *iovaSpace
+}
+
 // NewAllocator returns an allocator that maps through m. When m is a
-// *Container, every Allocator of that container draws IOVAs from one space,
+// *Container or an *IOMMUFD, every Allocator of that container or IOAS draws IOVAs from one space,
 // set up by the first Allocator's BaseIOVA and Ranges (later Allocators'
 // BaseIOVA and Ranges are ignored); otherwise the Allocator has its own.
 func NewAllocator(m Mapper, opts AllocatorOptions) *Allocator {
 	var sp *iovaSpace
-	if c, ok := m.(*Container); ok {
-		c.mu.Lock()
-		if c.space == nil {
-			c.space = newIOVASpace(opts)
-		}
-		sp = c.space
-		c.mu.Unlock()
+	if sh, ok := m.(spaceSharer); ok {
+		sp = sh.sharedSpace(opts)
 	} else {
 		sp = newIOVASpace(opts)
 	}

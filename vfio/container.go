@@ -214,6 +214,16 @@ func (c *Container) UnmapDMA(iova, size uint64) error {
 	})
 }
 
+// sharedSpace returns the IOVA space every Allocator of this container draws from.
+func (c *Container) sharedSpace(opts AllocatorOptions) *iovaSpace {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.space == nil {
+		c.space = newIOVASpace(opts)
+	}
+	return c.space
+}
+
 // Fd returns the container fd, owned by the Container.
 func (c *Container) Fd() int {
 	c.mu.Lock()

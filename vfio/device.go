@@ -36,11 +36,12 @@ type IRQInfo struct {
 //
 // Ownership: the Device owns its fd, its BAR mappings, the IRQs it created,
 // the Allocators it created (and their regions), and, when it came from Open,
-// its group and container. Close releases them all.
+// its group and container (or its iommufd). Close releases them all.
 type Device struct {
 	Name string // PCI address, e.g. 0000:00:03.0
 
 	container *Container // not owned (unless adopted); nil if the group had none
+	iommufd   *IOMMUFD   // the IOAS it is attached to (cdev path; adopted); nil on the group path
 	mu        sync.Mutex
 	fd        int
 	closed    bool

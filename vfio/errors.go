@@ -39,6 +39,10 @@ var (
 	ErrNoHugepages = errors.New("vfio: no free hugepages")
 	// ErrIOVAExhausted: the allocator ran out of IOVA space.
 	ErrIOVAExhausted = errors.New("vfio: IOVA space exhausted")
+	// ErrNoIOMMUFD: /dev/iommu is missing, the kernel lacks iommufd (APICdev).
+	ErrNoIOMMUFD = errors.New("vfio: /dev/iommu missing (kernel without iommufd)")
+	// ErrNoCdev: the device has no VFIO cdev, /dev/vfio/devices/vfioN (APICdev).
+	ErrNoCdev = errors.New("vfio: device has no VFIO cdev")
 )
 
 func errNoVFIO(path string, err error) error {

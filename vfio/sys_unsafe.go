@@ -60,6 +60,11 @@ func groupGetDeviceFD(groupFD int, name string) (int, error) {
 // memory outside the Go heap, so it never moves).
 func addrOf(mem []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&mem[0]))) }
 
+// addrOfRanges returns the address of a Go array of struct iommu_iova_range
+// for IOMMU_IOAS_IOVA_RANGES, which the kernel fills during the ioctl (the
+// caller keeps it alive across the call: Go's heap does not move objects).
+func addrOfRanges(buf []uint64) uint64 { return uint64(uintptr(unsafe.Pointer(&buf[0]))) }
+
 // The wrappers below only re-export x/sys so that the package's syscalls are all in this file.
 
 func open(path string, flags int) (int, error) { return unix.Open(path, flags|unix.O_CLOEXEC, 0) }

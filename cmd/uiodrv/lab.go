@@ -83,7 +83,7 @@ func cmdLab(e *env, args []string) int {
 	fs.IntVar(&f.size, "size", 128, "frame size in bytes, 60-1514")
 	fs.StringVar(&f.binary, "binary", "", "static uiodrv binary for the guest (default: this one, rebuilt static if it is not)")
 	fs.StringArrayVar(&f.guestArgs, "guest-arg", nil, "extra argument for the guest's uiodrv (repeatable), e.g. --guest-arg=--itr=500")
-	fs.StringVar(&f.kernel, "kernel", "stable", "guest kernel: stable (the release's, 6.1 on Debian 12) or backports (6.12, downloaded on first use)")
+	fs.StringVar(&f.kernel, "kernel", "stable", "guest kernel: stable (the release's, 6.1 on Debian 12) backports (6.12, downloaded on first use) or source (7.x with iommufd, built on first use: make lab-kernel-src)")
 	fs.StringVar(&f.pcap, "pcap", "", "copy the guest driver's capture of every received frame to this host pcap file")
 	f.log.add(fs)
 	if st, done := parseFlags(e, fs, "lab", labUsage, args); done {
@@ -132,8 +132,10 @@ func labKernel(s string) (qemu.KernelSeries, error) {
 		return qemu.KernelStable, nil
 	case "backports":
 		return qemu.KernelBackports, nil
+	case "source":
+		return qemu.KernelSource, nil
 	}
-	return 0, usagef("--kernel %q: want stable or backports", s)
+	return 0, usagef("--kernel %q: want stable, backports or source", s)
 }
 
 // isStatic reports whether the ELF binary at path has no program
