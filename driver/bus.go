@@ -76,6 +76,9 @@ type Bus struct {
 type BusOptions struct {
 	// Hugepages backs VFIO DMA memory with 2 MiB pages (UIO always uses them).
 	Hugepages bool
+	// VFIOAPI picks group/container or iommufd/cdev for BackendVFIO; the
+	// zero value lets vfio.Open choose (cdev where it is available).
+	VFIOAPI VFIOAPI
 }
 
 // OpenBus opens the device at bdf through the backend, maps BAR0, enables
@@ -97,7 +100,7 @@ func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 	var cfg *pci.Config
 	switch b {
 	case BackendVFIO:
-		if bus.vdev, err = vfio.Open(bus.BDF, nil); err != nil {
+		if bus.vdev, err = vfio.Open(bus.BDF, &vfio.Options{API: opts.VFIOAPI}); err != nil {
 			return nil, err
 		}
 		if bus.Regs, err = bus.vdev.BAR(0); err != nil {

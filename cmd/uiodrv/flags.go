@@ -28,6 +28,9 @@ func (f *runFlags) validate() error {
 	if f.parsedBack, err = driver.ParseBackend(f.backend); err != nil {
 		return usageError{fmt.Errorf("--backend: %w", err)}
 	}
+	if err := f.validateVFIOAPI(); err != nil {
+		return err
+	}
 	if f.parsedMode, err = deferral.ParseMode(f.mode); err != nil {
 		return usagef("--mode %q: valid modes are %s", f.mode, modeNames())
 	}

@@ -16,7 +16,8 @@ import (
 const listUsage = `Usage: uiodrv list [--all]
 
 Lists the machine's network controllers (every PCI device with --all): address,
-vendor and device, bound driver, kernel interface, IOMMU group, and whether
+vendor and device, bound driver, kernel interface, IOMMU group, the VFIO
+interfaces (--vfio-api) that can open it now (group, cdev, or both), and whether
 uiodrv can drive it now, after 'uiodrv bind', or not at all. It reads sysfs only
 and changes nothing; on a machine without PCI NICs it says so.
 
@@ -72,7 +73,7 @@ func writeList(e *env, s pci.Sysfs, all bool) error {
 		return out.err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ADDRESS\tDEVICE\tDRIVER\tIF\tIOMMU\tUIODRV")
+	fmt.Fprintln(tw, "ADDRESS\tDEVICE\tDRIVER\tIF\tIOMMU\tVFIO-API\tUIODRV")
 	n := 0
 	for _, d := range devs {
 		if !all && !pci.IsNetwork(d.Class) {
@@ -91,8 +92,8 @@ func writeList(e *env, s pci.Sysfs, all bool) error {
 		if ifs == "" {
 			ifs = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s %s [%04x:%04x]\t%s\t%s\t%s\t%s\n", d.Addr, d.VendorName(), d.DeviceName(),
-			d.Vendor, d.DeviceID, drv, ifs, grp, usability(d))
+		fmt.Fprintf(tw, "%s\t%s %s [%04x:%04x]\t%s\t%s\t%s\t%s\t%s\n", d.Addr, d.VendorName(), d.DeviceName(),
+			d.Vendor, d.DeviceID, drv, ifs, grp, vfioAPIs(s, d), usability(d))
 	}
 	tw.Flush()
 	if n == 0 {

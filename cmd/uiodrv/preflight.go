@@ -70,9 +70,10 @@ func readLimits() limits {
 type target struct {
 	addr      pci.Addr
 	backend   driver.Backend
-	hugepages bool // VFIO DMA memory from hugepages (UIO always)
-	ringSize  int  // NIC descriptors per ring; 0 means e1000.DefaultRingSize
-	queues    int  // RX/TX queue pairs; 0 means 1
+	hugepages bool     // VFIO DMA memory from hugepages (UIO always)
+	ringSize  int      // NIC descriptors per ring; 0 means e1000.DefaultRingSize
+	queues    int      // RX/TX queue pairs; 0 means 1
+	api       vfio.API // VFIO interface (vfioapi.go); APIAuto before chooseAPI
 }
 
 // dmaBytes estimates the DMA memory a device needs: two descriptor rings
@@ -147,7 +148,7 @@ func checkDevice(s pci.Sysfs, t target) (*pci.Device, error) {
 	if len(others) > 0 {
 		return nil, fmt.Errorf("%w: IOMMU group %d also holds %s", vfio.ErrGroupNotViable, dev.IOMMUGroup, strings.Join(others, ", "))
 	}
-	return dev, checkGroupFile(vfioDevDir, dev.IOMMUGroup)
+	return dev, checkVFIONodes(s, t, dev.IOMMUGroup) // vfioapi.go: group or cdev nodes
 }
 
 // vfioDevDir is where the VFIO device nodes are (tests point it elsewhere).

@@ -30,9 +30,9 @@ type prepared struct {
 
 // targets are the devices a run opens: --dev, and --fwd-dev with forward.
 func (f *runFlags) targets() []target {
-	ts := []target{{addr: f.addr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize, queues: f.queues}}
+	ts := []target{{addr: f.addr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize, queues: f.queues, api: f.parsedAPI}}
 	if f.fwdDev != "" {
-		ts = append(ts, target{addr: f.fwdAdr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize, queues: 1})
+		ts = append(ts, target{addr: f.fwdAdr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize, queues: 1, api: f.parsedAPI})
 	}
 	return ts
 }
@@ -41,6 +41,7 @@ func (f *runFlags) targets() []target {
 // device. On error everything it opened is closed again.
 func prepare(f *runFlags, s pci.Sysfs, lim limits, guard *busGuard) (_ *prepared, err error) {
 	for _, t := range f.targets() {
+		t = f.chooseAPI(s, t) // vfioapi.go: auto resolved from sysfs and /dev
 		dev, err := checkDevice(s, t)
 		if err != nil {
 			return nil, err

@@ -18,6 +18,7 @@ import (
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/vfio"
 )
 
 const runUsage = `Usage: uiodrv [run] --dev BDF [flags]
@@ -83,6 +84,9 @@ type runFlags struct {
 	topHalf       string
 	parsedTop     driver.TopHalf
 	parsedBack    driver.Backend
+	vfioAPI       string               // --vfio-api as given (vfioapi.go)
+	parsedAPI     vfio.API             // --vfio-api parsed; APIAuto until chooseAPI
+	apis          map[string]apiChoice // by BDF: the API prepare chose, and why
 	addr, fwdAdr  pci.Addr
 }
 
@@ -93,6 +97,7 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	}
 	fs.StringVarP(&f.dev, "dev", "d", "", "PCI address of the NIC, e.g. 0000:00:03.0 (required)")
 	fs.StringVar(&f.backend, "backend", "vfio", "vfio (vfio-pci, IOMMU) or uio (uio_pci_generic, hugepages, root)")
+	f.addVFIOAPI(fs)
 	fs.StringVarP(&f.mode, "mode", "m", "workqueue", "bottom half: "+modeNames())
 	fs.StringVar(&f.handler, "handler", "count", "packet handler: count, reflect, capture, forward")
 	fs.StringVar(&f.pcap, "pcap", "", "write every received frame to this new pcap file, mode 0600 (required by --handler capture)")
@@ -176,6 +181,7 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 		return err
 	}
 	f.rt.warnHRTick(log)
+	logVFIOAPI(log, f)
 
 	// From here on the device is opened; every path closes it.
 	var fwd *driver.Port
@@ -310,6 +316,7 @@ func openDevice(bdf string, f *runFlags) (dev openedNIC, err error) {
 	case familyE1000:
 		return e1000.Open(bdf, e1000.OpenOptions{
 			Backend:   f.parsedBack,
+			VFIOAPI:   f.apiFor(bdf),
 			Hugepages: f.hugepages,
 			Poll:      poll,
 			NIC: e1000.Options{
@@ -324,6 +331,7 @@ func openDevice(bdf string, f *runFlags) (dev openedNIC, err error) {
 		}
 		return igb.Open(bdf, igb.OpenOptions{
 			Backend:   f.parsedBack,
+			VFIOAPI:   f.apiFor(bdf),
 			Hugepages: f.hugepages,
 			Poll:      poll,
 			NIC: igb.Options{

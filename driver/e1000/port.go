@@ -20,6 +20,9 @@ type OpenOptions struct {
 	NIC Options
 	// Hugepages backs VFIO DMA memory with 2 MiB pages.
 	Hugepages bool
+	// VFIOAPI picks the VFIO interface (group or cdev); the zero value,
+	// vfio.APIAuto, takes the cdev where it is available.
+	VFIOAPI driver.VFIOAPI
 	// Poll attaches no interrupt (for busy polling): Vectors() is empty.
 	Poll bool
 	// CountRegs counts every register access (mmio.Counting around the
@@ -85,7 +88,7 @@ var _ busOps = (*driver.Bus)(nil)
 // it and attaches its interrupts. On error nothing is left open and the
 // device is as it was (bound to its driver, reset by Close).
 func Open(bdf string, o OpenOptions) (_ *Device, err error) {
-	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages})
+	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages, VFIOAPI: o.VFIOAPI})
 	if err != nil {
 		return nil, err
 	}

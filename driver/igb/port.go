@@ -21,6 +21,9 @@ type OpenOptions struct {
 	Buffers int
 	// Hugepages backs VFIO DMA memory with 2 MiB pages.
 	Hugepages bool
+	// VFIOAPI picks the VFIO interface (group or cdev); the zero value,
+	// vfio.APIAuto, takes the cdev where it is available.
+	VFIOAPI driver.VFIOAPI
 	// Poll attaches no interrupt (busy polling).
 	Poll bool
 	// CountRegs counts every register access (mmio.Counting around the BAR;
@@ -66,7 +69,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if o.Buffers < probe.Queues*probe.RxRingSize {
 		return nil, fmt.Errorf("%w: %d buffers cannot fill %d RX rings of %d", ErrBadOptions, o.Buffers, probe.Queues, probe.RxRingSize)
 	}
-	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages})
+	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages, VFIOAPI: o.VFIOAPI})
 	if err != nil {
 		return nil, err
 	}
