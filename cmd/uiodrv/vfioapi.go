@@ -95,7 +95,7 @@ func checkVFIONodes(s pci.Sysfs, t target, group int) error {
 		return checkGroupFile(vfioDevDir, group)
 	}
 	if !fileExists(iommuDev) {
-		return fmt.Errorf("%w: %s is missing: this kernel has no iommufd (CONFIG_IOMMUFD; no Debian kernel enables it); use --vfio-api group or auto", vfio.ErrNoIOMMUFD, iommuDev)
+		return fmt.Errorf("%w: %s: this kernel has no iommufd (CONFIG_IOMMUFD; no Debian kernel enables it); use --vfio-api group or auto", vfio.ErrNoIOMMUFD, iommuDev)
 	}
 	name, err := vfio.CdevName(s, t.addr)
 	if err != nil {

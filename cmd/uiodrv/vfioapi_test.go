@@ -47,7 +47,7 @@ func TestVFIOAPIRefusals(t *testing.T) {
 	}{
 		{"unknown API", true, []string{"--vfio-api", "legacy"}, 2, []string{"--vfio-api", "use auto, group or cdev"}},
 		{"cdev with uio", true, []string{"--dev", "0000:00:07.0", "--backend", "uio", "--vfio-api", "cdev"}, 2, []string{"--vfio-api cdev needs --backend vfio"}},
-		{"no /dev/iommu", false, []string{"--vfio-api", "cdev"}, 1, []string{"iommu is missing", "CONFIG_IOMMUFD", "fix: use --vfio-api group"}},
+		{"no /dev/iommu", false, []string{"--vfio-api", "cdev"}, 1, []string{"iommu: this kernel has no iommufd", "CONFIG_IOMMUFD", "fix: use --vfio-api group"}},
 		{"no cdev", true, []string{"--dev", "0000:00:04.0", "--vfio-api", "cdev"}, 1, []string{"vfio-dev/vfioN", "CONFIG_VFIO_DEVICE_CDEV", "fix: use --vfio-api group"}},
 		{"not bound", true, []string{"--dev", "0000:00:07.0", "--vfio-api", "cdev"}, 1, []string{"bound to uio_pci_generic", "fix: bind it first"}},
 	} {
