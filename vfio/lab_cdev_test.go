@@ -113,7 +113,7 @@ func TestGuestVFIOAPI(t *testing.T) {
 }
 
 // TestGuestVFIOE1000EMSI drives the e1000e at 0000:00:04.0 with one MSI
-// vector (not MSI-X), through whichever API APIAuto takes.
+// vector (not MSI-X), then resets it, through whichever API APIAuto takes.
 func TestGuestVFIOE1000EMSI(t *testing.T) {
 	labtest.InGuest(t)
 	const bdf = "0000:00:04.0"
@@ -149,6 +149,15 @@ func TestGuestVFIOE1000EMSI(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // let QEMU's per-vector throttling timer expire (see the MSI-X test)
 	if err := d.DisableIRQ(IRQIndexMSI); err != nil {
 		t.Errorf("DisableIRQ(MSI): %v", err)
+	}
+	// VFIO_DEVICE_RESET on the same device fd (the 82574L on bus 0 offers
+	// the PM reset: QEMU acknowledges it without touching the registers).
+	if d.Info().Flags&DeviceFlagsReset == 0 {
+		t.Logf("%s offers no reset", bdf)
+	} else if err := d.Reset(); err != nil {
+		t.Errorf("Reset through the %v API: %v", d.API(), err)
+	} else if st := bar.Read32(regSTATUS); st == 0xffffffff {
+		t.Errorf("STATUS after reset = %#x", st)
 	}
 	if err := d.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
