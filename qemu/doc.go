@@ -14,6 +14,11 @@
 //     modules.dep). Nothing hard-codes a kernel version. Config.Kernel =
 //     KernelBackports boots the backports suite's kernel instead (staged on
 //     first use).
+//   - StageSourceKernel builds the lab's kernel with iommufd and the VFIO
+//     device cdev from Debian's linux-source-7.x (sid, through a private apt
+//     list), tinyconfig plus kernelsrc.config, everything built in; cached
+//     by source version and configuration hash. Config.Kernel = KernelSource
+//     boots it; the guest init loads no modules there (Kernel.BuiltIn).
 //   - Flows builds UDP/IPv4 frames over many distinct 5-tuples with per-flow
 //     sequence numbers; FlowOrder checks that no flow was reordered.
 //   - Config.Fetch copies guest files (a capture) back to the host.

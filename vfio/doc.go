@@ -17,11 +17,23 @@
 // The pieces (Container, Group, Device) are exported too, for setups with
 // several devices in one container.
 //
+// Open reaches the device through one of two kernel interfaces (Options.API):
+// the group/container API (/dev/vfio/vfio and /dev/vfio/N, every kernel) or
+// iommufd with the device cdev (/dev/iommu and /dev/vfio/devices/vfioN,
+// Linux 6.6+ with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV), where the
+// Device owns an IOMMUFD (one IOAS) instead of a group and a container. The
+// zero value, APIAuto, takes the cdev where both files exist (SelectAPI says
+// which and why; Available what a device can use). Only how the device fd
+// is obtained and how DMA is mapped differ: regions, config space, IRQs and
+// reset are the same device fd, and an Allocator maps through whichever
+// Mapper the Device has.
+//
 // Errors that a user has to act on wrap sentinels (ErrNoVFIO, ErrNotBound,
 // ErrNoIOMMUGroup, ErrGroupNotViable, ErrNoInterruptRemapping, ErrPermission,
-// ErrMemlock) and say what to do, naming the paths involved.
+// ErrMemlock, ErrNoIOMMUFD, ErrNoCdev) and say what to do, naming the paths involved.
 //
 // golang.org/x/sys has no VFIO definitions: the ioctl numbers and structures
-// are in abi.go, pinned to linux/vfio.h by tests. Raw syscalls are in
+// are in abi.go and abi_iommufd.go, pinned to linux/vfio.h and
+// linux/iommufd.h by tests. Raw syscalls are in
 // sys_unsafe.go only.
 package vfio
