@@ -30,9 +30,9 @@ type prepared struct {
 
 // targets are the devices a run opens: --dev, and --fwd-dev with forward.
 func (f *runFlags) targets() []target {
-	ts := []target{{addr: f.addr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize, queues: f.queues, api: f.parsedAPI}}
+	ts := []target{{addr: f.addr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize, queues: f.queues, api: f.vapi.parsed}}
 	if f.fwdDev != "" {
-		ts = append(ts, target{addr: f.fwdAdr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize, queues: 1, api: f.parsedAPI})
+		ts = append(ts, target{addr: f.fwdAdr, backend: f.parsedBack, hugepages: f.hugepages, ringSize: f.ringSize, queues: 1, api: f.vapi.parsed})
 	}
 	return ts
 }

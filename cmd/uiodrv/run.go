@@ -18,7 +18,6 @@ import (
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/pci"
-	"github.com/uiodrv/uiodrv/vfio"
 )
 
 const runUsage = `Usage: uiodrv [run] --dev BDF [flags]
@@ -84,9 +83,7 @@ type runFlags struct {
 	topHalf       string
 	parsedTop     driver.TopHalf
 	parsedBack    driver.Backend
-	vfioAPI       string               // --vfio-api as given (vfioapi.go)
-	parsedAPI     vfio.API             // --vfio-api parsed; APIAuto until chooseAPI
-	apis          map[string]apiChoice // by BDF: the API prepare chose, and why
+	vapi          vfioAPIFlags // --vfio-api (vfioapi.go)
 	addr, fwdAdr  pci.Addr
 }
 

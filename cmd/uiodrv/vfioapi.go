@@ -27,6 +27,13 @@ var iommuDev = vfio.DefaultIOMMUDev
 // names other files than the group path's.
 var errCdevPermission = errors.New("no permission on the VFIO cdev")
 
+// vfioAPIFlags is --vfio-api and what prepare made of it.
+type vfioAPIFlags struct {
+	given  string               // as given
+	parsed vfio.API             // parsed; APIAuto until chooseAPI
+	chosen map[string]apiChoice // by BDF: the API prepare chose, and why
+}
+
 // apiChoice is the API a run uses for one device, and why.
 type apiChoice struct {
 	api vfio.API
@@ -34,19 +41,19 @@ type apiChoice struct {
 }
 
 func (f *runFlags) addVFIOAPI(fs *pflag.FlagSet) {
-	fs.StringVar(&f.vfioAPI, "vfio-api", "auto", "VFIO interface with --backend vfio: group (/dev/vfio/N), cdev (iommufd: /dev/iommu and /dev/vfio/devices/vfioN, Linux 6.6+), or auto (cdev where both exist, else group)")
+	fs.StringVar(&f.vapi.given, "vfio-api", "auto", "VFIO interface with --backend vfio: group (/dev/vfio/N), cdev (iommufd: /dev/iommu and /dev/vfio/devices/vfioN, Linux 6.6+), or auto (cdev where both exist, else group)")
 }
 
 // validateVFIOAPI parses --vfio-api: usage errors only, nothing is looked at.
 func (f *runFlags) validateVFIOAPI() error {
-	api, err := vfio.ParseAPI(f.vfioAPI)
+	api, err := vfio.ParseAPI(f.vapi.given)
 	if err != nil {
 		return usageError{fmt.Errorf("--vfio-api: %w", err)}
 	}
 	if f.parsedBack != driver.BackendVFIO && f.fs != nil && f.fs.Changed("vfio-api") && api != vfio.APIAuto {
 		return usagef("--vfio-api %s needs --backend vfio (uio_pci_generic has no VFIO interface)", api)
 	}
-	f.parsedAPI = api
+	f.vapi.parsed = api
 	return nil
 }
 
@@ -66,21 +73,21 @@ func (f *runFlags) chooseAPI(s pci.Sysfs, t target) target {
 	} else if t.api == vfio.APIGroup {
 		why = "--vfio-api group"
 	}
-	if f.apis == nil {
-		f.apis = map[string]apiChoice{}
+	if f.vapi.chosen == nil {
+		f.vapi.chosen = map[string]apiChoice{}
 	}
-	f.apis[t.addr.String()] = apiChoice{api, why}
+	f.vapi.chosen[t.addr.String()] = apiChoice{api, why}
 	t.api = api
 	return t
 }
 
 // apiFor is the API chosen for bdf (APIAuto before chooseAPI ran).
-func (f *runFlags) apiFor(bdf string) vfio.API { return f.apis[bdf].api }
+func (f *runFlags) apiFor(bdf string) vfio.API { return f.vapi.chosen[bdf].api }
 
 // logVFIOAPI says which VFIO API each device is opened with, and why.
 func logVFIOAPI(log *zap.Logger, f *runFlags) {
 	for _, t := range f.targets() {
-		if c, ok := f.apis[t.addr.String()]; ok {
+		if c, ok := f.vapi.chosen[t.addr.String()]; ok {
 			log.Info("vfio api", zap.String("dev", t.addr.String()), zap.Stringer("api", c.api), zap.String("why", c.why))
 		}
 	}
