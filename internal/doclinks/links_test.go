@@ -201,3 +201,17 @@ func TestAnchor(t *testing.T) {
 		}
 	}
 }
+
+// maxREADME is the README's length limit: a front door, the rest in docs/.
+const maxREADME = 250
+
+// TestREADMEShort fails when README.md grows past maxREADME lines.
+func TestREADMEShort(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n > maxREADME {
+		t.Errorf("README.md has %d lines, more than %d: move the detail to docs/", n, maxREADME)
+	}
+}
