@@ -33,8 +33,8 @@ type CPUOptions struct {
 	// interrupt fds runs no higher than the bottom half it wakes. With VFIO
 	// the kernel's own handler has already masked the line and signalled
 	// the eventfd, so nothing of the driver need run above the tasks the
-	// bottom half yields to (doc.go, "A top half at the bottom half's
-	// class"). A deadline class cannot be pinned: it needs CPU -1.
+	// bottom half yields to (doc.go, "Execution contexts"). A deadline
+	// class cannot be pinned: it needs CPU -1.
 	Sched rt.Sched
 	// Name names the top-half thread ("irq-<Name>") and ksoftirqd
 	// ("ksoftirqd/<Name>"); empty means the core number.
