@@ -230,13 +230,6 @@ func chanDesc(ck *checker, burstLen int) func(n int) (func(), func()) {
 	}
 }
 
-func b2i(ok bool) int {
-	if ok {
-		return 1
-	}
-	return 0
-}
-
 // BenchmarkLineRoundTrip is the floor under BenchmarkSPSC/single: one 64-bit
 // word bounced between CPU 0 and CPU 1, each side waiting for the other's
 // store before making its own. ns/op is one round trip, i.e. two cache-line
