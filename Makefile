@@ -64,7 +64,6 @@ bench: lab-setup
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSPSC -fuzztime 15s ./ring/
-	$(GO) test -run '^$$' -fuzz FuzzMPSC -fuzztime 15s ./ring/
 	$(GO) test -run '^$$' -fuzz FuzzCount -fuzztime 15s ./driver/
 	$(GO) test -run '^$$' -fuzz FuzzRxDesc -fuzztime 15s ./driver/e1000/
 	$(GO) test -run '^$$' -fuzz FuzzParseIOMMUInfo -fuzztime 15s ./vfio/

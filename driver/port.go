@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // Opened is a device as a Port takes it: its queues behind the NIC
@@ -62,14 +63,14 @@ type Config struct {
 	// IRQSched, unless zero, is the top half's scheduling class instead of
 	// RTPrio (deferral.CPUOptions.Sched): e.g. BHSched, so that no thread of
 	// the port runs above the bottom half. A deadline class needs IRQCPU -1.
-	IRQSched deferral.Sched
+	IRQSched rt.Sched
 	// ThreadPrio is the threaded mode's SCHED_FIFO priority; 0 means 50,
 	// -1 SCHED_OTHER.
 	ThreadPrio int
 	// BHSched, unless zero, is the scheduling class of the threaded mode's
 	// IRQ thread or the workqueue mode's worker (deferral.ExecutorOptions.Sched):
-	// e.g. deferral.Deadline(200µs, 1ms, 1ms). Refused in other modes.
-	BHSched deferral.Sched
+	// e.g. rt.Deadline(200µs, 1ms, 1ms). Refused in other modes.
+	BHSched rt.Sched
 	// Budget is the most frames one bottom-half poll handles; 0 means 64.
 	Budget int
 	// RingSize is each queue's SPSC ring capacity between top and bottom

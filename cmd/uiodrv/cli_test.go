@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/rt"
 	"github.com/uiodrv/uiodrv/uio"
 	"github.com/uiodrv/uiodrv/vfio"
 )
@@ -105,7 +105,7 @@ func TestHints(t *testing.T) {
 		}
 	}
 	for _, e := range []error{pci.ErrNoDevice, vfio.ErrNoVFIO, vfio.ErrNotBound, uio.ErrNotBound, vfio.ErrNoIOMMUGroup,
-		vfio.ErrGroupNotViable, vfio.ErrPermission, vfio.ErrMemlock, uio.ErrNoHugepages, deferral.ErrRTNotPermitted,
+		vfio.ErrGroupNotViable, vfio.ErrPermission, vfio.ErrMemlock, uio.ErrNoHugepages, rt.ErrRTNotPermitted,
 		errRLimitMemlock, errNoHugepages, errNoModule} {
 		if hintFor(fmt.Errorf("x: %w", e)) == "" {
 			t.Errorf("%v has no fix", e)

@@ -6,10 +6,10 @@ import (
 	"io"
 	"strings"
 
-	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/rt"
 	"github.com/uiodrv/uiodrv/uio"
 	"github.com/uiodrv/uiodrv/vfio"
 )
@@ -59,8 +59,8 @@ var hints = []struct {
 	{uio.ErrNoHugepages, "reserve hugepages: echo 64 > /proc/sys/vm/nr_hugepages"},
 	{errNoHugepages, "reserve hugepages: echo 64 > /proc/sys/vm/nr_hugepages"},
 	{uio.ErrNoPhysAddr, "UIO needs root to read physical addresses from /proc/self/pagemap: run as root"},
-	{deferral.ErrRTNotPermitted, "run as root or with CAP_SYS_NICE (or raise RLIMIT_RTPRIO), or pass --rt-prio 0"},
-	{deferral.ErrNiceNotPermitted, "run as root or with CAP_SYS_NICE (workqueue workers run at nice -20)"},
+	{rt.ErrRTNotPermitted, "run as root or with CAP_SYS_NICE (or raise RLIMIT_RTPRIO), or pass --rt-prio 0"},
+	{rt.ErrNiceNotPermitted, "run as root or with CAP_SYS_NICE (workqueue workers run at nice -20)"},
 	{driver.ErrUnknownBackend, "use --backend vfio or --backend uio"},
 	{errNotNetwork, "check the address with uiodrv list --all; uiodrv binds only network controllers (--force overrides)"},
 	{pci.ErrRestoreFailed, "give the device back by hand: echo BDF > /sys/bus/pci/drivers/DRIVER/bind (or uiodrv unbind --dev BDF), see dmesg"},

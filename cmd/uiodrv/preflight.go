@@ -14,6 +14,7 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/rt"
 	"github.com/uiodrv/uiodrv/uio"
 	"github.com/uiodrv/uiodrv/vfio"
 )
@@ -228,11 +229,11 @@ func checkSched(l limits, mode deferral.Mode, rtPrio, threadPrio int) error {
 	}
 	if need > 0 && l.rtprio < need {
 		return fmt.Errorf("%w: SCHED_FIFO priority %d asked (--rt-prio, or the threaded mode's IRQ thread) but RLIMIT_RTPRIO is %d and the process lacks CAP_SYS_NICE",
-			deferral.ErrRTNotPermitted, need, l.rtprio)
+			rt.ErrRTNotPermitted, need, l.rtprio)
 	}
 	if mode == deferral.ModeWorkqueue && l.nice < 40 {
 		return fmt.Errorf("%w: workqueue workers run at nice -20 but RLIMIT_NICE is %d and the process lacks CAP_SYS_NICE",
-			deferral.ErrNiceNotPermitted, l.nice)
+			rt.ErrNiceNotPermitted, l.nice)
 	}
 	return nil
 }

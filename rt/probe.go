@@ -1,4 +1,4 @@
-package deferral
+package rt
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 )
 
 // ProbeSched asks the kernel now whether n threads may run under s, as the
-// bottom half would (on core cpu for SCHED_FIFO and SCHED_OTHER; unpinned for
+// real threads would (on core cpu for SCHED_FIFO and SCHED_OTHER; unpinned for
 // SCHED_DEADLINE, see Sched), and gives everything back: n throwaway locked
 // threads apply s at the same time (so admission control counts n
 // reservations at once), return to SCHED_OTHER, and exit. Call it before
@@ -24,8 +24,8 @@ func ProbeSched(s Sched, cpu, n int) error {
 	if s.IsZero() || n <= 0 {
 		return nil
 	}
-	if cpu < -1 || cpu >= numCPU() {
-		return fmt.Errorf("deferral: cpu %d not in 0..%d", cpu, numCPU()-1)
+	if cpu < -1 || cpu >= NumCPU() {
+		return fmt.Errorf("rt: cpu %d not in 0..%d", cpu, NumCPU()-1)
 	}
 	var applied, release sync.WaitGroup
 	errs := make([]error, n)
@@ -38,7 +38,7 @@ func ProbeSched(s Sched, cpu, n int) error {
 		// it when the goroutine ends, whatever state it was left in.
 		osthread.Go(func() {
 			defer done.Done()
-			errs[i] = configureThread(threadAttrs{name: "sched-probe", cpu: cpu, sched: s})
+			errs[i] = ConfigureThread(ThreadAttrs{Name: "sched-probe", CPU: cpu, Sched: s})
 			applied.Done()
 			release.Wait()
 			// Give the reservation back before ProbeSched returns: thread

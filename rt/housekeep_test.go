@@ -1,4 +1,4 @@
-package deferral
+package rt
 
 import (
 	"os"
@@ -30,7 +30,7 @@ func threadMasks(t *testing.T) map[int]unix.CPUSet {
 // TestHousekeep: the process's unpinned threads move to the housekeeping
 // CPU, a thread pinned to another CPU stays, a bad CPU moves nothing.
 func TestHousekeep(t *testing.T) {
-	if numCPU() < 2 {
+	if NumCPU() < 2 {
 		t.Skip("needs 2 CPUs")
 	}
 	var all unix.CPUSet
@@ -62,7 +62,7 @@ func TestHousekeep(t *testing.T) {
 	if tid < 0 {
 		t.Fatal("could not pin a thread to CPU 0")
 	}
-	last := numCPU() - 1
+	last := NumCPU() - 1
 	// Other tests of the package may have left threads pinned: judge each
 	// thread against its own mask before the call.
 	before := threadMasks(t)

@@ -1,4 +1,4 @@
-package deferral
+package rt
 
 import (
 	"errors"
@@ -17,11 +17,9 @@ import (
 // workers, idle and spare Ms, the template thread that starts new Ms) and
 // the application's own. They run little, but on every CPU, the real-time
 // task's included, where each wake-up is a context switch and an IPI on the
-// task's CPU; under TCG each costs tens of microseconds of trapped work. The
-// kernel's answer is the same (isolcpus/nohz_full's housekeeping CPUs):
-// keep whatever need not run on an isolated CPU on the others. Measured in
-// the lab (bench/ANALYSIS.md, session 6): moving them off the task's vCPU
-// took the deadline bottom halves from 1.5-2.2x the idle floor to 0.9-1.2x.
+// task's CPU. The kernel's answer is the same (isolcpus/nohz_full's
+// housekeeping CPUs): keep whatever need not run on an isolated CPU on the
+// others.
 
 // Housekeep moves every thread of the process that no executor pinned to
 // cpus, and returns how many it moved. Call it once the executors are up:
@@ -33,18 +31,18 @@ import (
 // is checked before anything moves.
 func Housekeep(cpus []int) (int, error) {
 	if len(cpus) == 0 {
-		return 0, errors.New("deferral: housekeeping needs at least one CPU")
+		return 0, errors.New("rt: housekeeping needs at least one CPU")
 	}
 	var set unix.CPUSet
 	for _, c := range cpus {
-		if c < 0 || c >= numCPU() {
-			return 0, fmt.Errorf("deferral: housekeeping CPU %d not in 0..%d", c, numCPU()-1)
+		if c < 0 || c >= NumCPU() {
+			return 0, fmt.Errorf("rt: housekeeping CPU %d not in 0..%d", c, NumCPU()-1)
 		}
 		set.Set(c)
 	}
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
-		return 0, fmt.Errorf("deferral: housekeeping: %w", err)
+		return 0, fmt.Errorf("rt: housekeeping: %w", err)
 	}
 	moved := 0
 	for _, e := range ents {
@@ -63,7 +61,7 @@ func Housekeep(cpus []int) (int, error) {
 			if err == unix.ESRCH {
 				continue
 			}
-			return moved, fmt.Errorf("deferral: housekeeping: thread %d: sched_setaffinity: %w", tid, err)
+			return moved, fmt.Errorf("rt: housekeeping: thread %d: sched_setaffinity: %w", tid, err)
 		}
 		moved++
 	}

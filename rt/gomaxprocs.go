@@ -1,18 +1,17 @@
-package deferral
+package rt
 
 import (
 	"runtime"
 	"sync/atomic"
 )
 
-// lockedThreads counts the OS threads this package has started and locked
-// (startThread) that are still alive.
+// lockedThreads counts the OS threads StartThread has started and locked
+// that are still alive.
 var lockedThreads atomic.Int64
 
-// LockedThreads is the number of OS threads the package's CPUs and executors
-// have locked and that are still running: two per CPU (top half and
-// ksoftirqd), one per threaded-IRQ thread, busy poller and NAPI-less
-// executor thread, one per live workqueue worker.
+// LockedThreads is the number of OS threads started with StartThread that
+// are still running (the deferral package starts every thread of its CPUs
+// and executors so).
 func LockedThreads() int { return int(lockedThreads.Load()) }
 
 // SizeGOMAXPROCS sets GOMAXPROCS to runtime.NumCPU() + LockedThreads() +

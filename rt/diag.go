@@ -1,4 +1,4 @@
-package deferral
+package rt
 
 import (
 	"fmt"

@@ -3,7 +3,7 @@
 // The race detector maps terabytes of shadow memory read-write: mlockall
 // would try to populate it. This test runs without -race only.
 
-package deferral
+package rt
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package deferral
+package rt
 
 import (
 	"errors"
@@ -20,7 +20,8 @@ import (
 // to a tick, 4 ms, before it is throttled: a FIFO task on its CPU waits that
 // long, whatever the reservation says. It is switched at run time through
 // debugfs (CONFIG_SCHED_DEBUG): writing "HRTICK_DL" or "NO_HRTICK_DL" to
-// SchedFeaturesPath.
+// SchedFeaturesPath. The package only reads it: the switch is system-wide,
+// the administrator's to turn.
 
 // SchedFeaturesPath is the kernel's scheduler feature switch (debugfs).
 const SchedFeaturesPath = "/sys/kernel/debug/sched/features"
@@ -32,10 +33,10 @@ const HRTickDL = "HRTICK_DL"
 // ErrNoSchedFeatures is returned (wrapped) when SchedFeaturesPath cannot be
 // read: debugfs not mounted (mount -t debugfs none /sys/kernel/debug), or a
 // kernel without CONFIG_SCHED_DEBUG.
-var ErrNoSchedFeatures = errors.New("deferral: scheduler features not readable")
+var ErrNoSchedFeatures = errors.New("rt: scheduler features not readable")
 
 // SchedFeature reports whether the scheduler feature name (e.g. HRTickDL)
-// is on. A name the kernel does not list (CONFIG_SCHED_HRTICK off) is an
+// is on (root, debugfs mounted). A name the kernel does not list (CONFIG_SCHED_HRTICK off) is an
 // error.
 func SchedFeature(name string) (bool, error) {
 	b, err := os.ReadFile(SchedFeaturesPath)
@@ -56,28 +57,5 @@ func parseSchedFeature(text, name string) (bool, error) {
 			return false, nil
 		}
 	}
-	return false, fmt.Errorf("deferral: scheduler feature %s not in %s (kernel without CONFIG_SCHED_HRTICK?)", name, SchedFeaturesPath)
-}
-
-// SetSchedFeature turns the scheduler feature name on or off, system-wide
-// (root, debugfs mounted). It checks the result.
-func SetSchedFeature(name string, on bool) error {
-	if _, err := SchedFeature(name); err != nil {
-		return err
-	}
-	w := name
-	if !on {
-		w = "NO_" + name
-	}
-	if err := os.WriteFile(SchedFeaturesPath, []byte(w), 0); err != nil {
-		return fmt.Errorf("deferral: write %s to %s: %w", w, SchedFeaturesPath, err)
-	}
-	got, err := SchedFeature(name)
-	if err != nil {
-		return err
-	}
-	if got != on {
-		return fmt.Errorf("deferral: %s still %v after writing %s", name, got, w)
-	}
-	return nil
+	return false, fmt.Errorf("rt: scheduler feature %s not in %s (kernel without CONFIG_SCHED_HRTICK?)", name, SchedFeaturesPath)
 }

@@ -1,4 +1,4 @@
-package deferral
+package rt
 
 import (
 	"errors"
@@ -8,13 +8,12 @@ import (
 	"time"
 )
 
-// Policy is a thread scheduling policy a bottom half can run under.
+// Policy is a thread scheduling policy.
 type Policy int
 
 const (
-	// PolicyDefault leaves the mode's own choice: SCHED_FIFO 50 for IRQ
-	// threads (ExecutorOptions.ThreadPrio), nice -20 for high-priority
-	// workqueue workers.
+	// PolicyDefault leaves the choice to the caller (the deferral package:
+	// each mode's own class); a thread given it runs SCHED_OTHER at nice 0.
 	PolicyDefault Policy = iota
 	// PolicyOther is SCHED_OTHER (CFS) at Sched.Nice.
 	PolicyOther
@@ -60,8 +59,7 @@ const (
 	MaxDeadlinePeriod  = (1 << 22) * time.Microsecond
 )
 
-// Sched is the scheduling class of a bottom-half thread (the threaded IRQ
-// thread, the workqueue's workers). The zero value is PolicyDefault.
+// Sched is the scheduling class of a thread. The zero value is PolicyDefault.
 //
 // CPU pinning: the kernel refuses sched_setattr(SCHED_DEADLINE) with EPERM for
 // a thread whose affinity does not span its whole root domain, and refuses
@@ -70,8 +68,8 @@ const (
 // admission control is per root domain, and global EDF must be free to move
 // the thread to any CPU of it. A deadline thread therefore runs on every CPU
 // the process may use; the package widens the thread's affinity to the
-// process's mask before sched_setattr and ignores the executor's core. To put
-// a deadline bottom half on one CPU, give that CPU a root domain of its own
+// process's mask before sched_setattr and ignores ThreadAttrs.CPU. To keep
+// a deadline thread on one CPU, give that CPU a root domain of its own
 // (an exclusive cpuset partition: cgroup v2 cpuset.cpus.partition=root, or
 // isolcpus) and run the process in it.
 type Sched struct {
@@ -90,8 +88,7 @@ type Sched struct {
 	// CPU it last ran on as long as no deadline task there outranks it
 	// when it wakes (select_task_rq_dl) and no CPU is overloaded with
 	// deadline tasks (push/pull). One deadline thread placed on a CPU
-	// without a real-time task therefore stays off that task's CPU; see
-	// doc.go, "Deadline bottom halves".
+	// without a real-time task therefore stays off that task's CPU.
 	Start int
 }
 
@@ -220,7 +217,7 @@ func ParseSched(str string) (Sched, error) {
 
 // ErrSchedInvalid is returned (wrapped) for scheduling parameters the kernel
 // would refuse with EINVAL, found before any thread is touched.
-var ErrSchedInvalid = errors.New("deferral: invalid scheduling parameters")
+var ErrSchedInvalid = errors.New("rt: invalid scheduling parameters")
 
 // Validate checks s against the kernel's rules (__checkparam_dl and the
 // priority ranges) without a system call.

@@ -1,26 +1,30 @@
-package deferral
+package rt
 
-import "github.com/uiodrv/uiodrv/internal/osthread"
+import (
+	"golang.org/x/sys/unix"
 
-// startThread runs fn on a new goroutine locked to an OS thread of its own
+	"github.com/uiodrv/uiodrv/internal/osthread"
+)
+
+// StartThread runs fn on a new goroutine locked to an OS thread of its own
 // (never the process's main thread: osthread.Go) configured by a. It returns
 // once the thread is set up: its TID, or the setup error (and then the thread
 // is gone). When fn returns the runtime destroys the thread with its affinity
-// and policy.
-func startThread(a threadAttrs, fn func()) (tid int, err error) {
+// and class. The thread counts in LockedThreads while fn runs.
+func StartThread(a ThreadAttrs, fn func()) (tid int, err error) {
 	type result struct {
 		tid int
 		err error
 	}
 	ch := make(chan result, 1)
 	osthread.Go(func() {
-		if err := configureThread(a); err != nil {
+		if err := ConfigureThread(a); err != nil {
 			ch <- result{err: err}
 			return
 		}
 		lockedThreads.Add(1) // counted while alive: SizeGOMAXPROCS
 		defer lockedThreads.Add(-1)
-		ch <- result{tid: gettid()}
+		ch <- result{tid: unix.Gettid()}
 		fn()
 	})
 	r := <-ch
