@@ -60,9 +60,11 @@ func (lf labInitFinder) find(log io.Writer) (string, func(), error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return "", nop, fmt.Errorf("look for the lab's guest init: %w", err)
 	}
+	// Why the tree is unusable (no go.mod, no go tool) matters less than
+	// the fix, which is the same either way.
 	if _, err := lf.moduleRoot(); err != nil {
-		return "", nop, fmt.Errorf("the lab's guest init %s is not beside %s, and this is not the uiodrv source tree to build it from (%v): run make build, which installs bin/%s beside bin/uiodrv, and run bin/uiodrv lab",
-			labInitName, exe, err, labInitName)
+		return "", nop, fmt.Errorf("no lab guest init: no %s beside %s, and no uiodrv source tree with a Go toolchain here to build %s: run make build (it puts bin/%s beside bin/uiodrv) and run bin/uiodrv lab, or copy %s beside this binary",
+			labInitName, exe, labInitPkg, labInitName, labInitName)
 	}
 	dir, err := os.MkdirTemp("", "uiodrv-labinit-")
 	if err != nil {

@@ -99,7 +99,7 @@ func TestLabInitFinder(t *testing.T) {
 		{name: "installed beside", beside: "static", wantBuild: false},
 		{name: "installed beside wins over the tree", beside: "static", inTree: true, wantBuild: false},
 		{name: "built in the source tree", inTree: true, wantBuild: true},
-		{name: "neither", wantErr: []string{labInitName, "make build", errNoTree.Error()}},
+		{name: "neither", wantErr: []string{labInitName, "make build", "Go toolchain"}},
 		{name: "dynamic beside", beside: "dynamic", inTree: true, wantErr: []string{"dynamically linked", "make build"}},
 		{name: "not an ELF beside", beside: "garbage", inTree: true, wantErr: []string{"inspect", "make build"}},
 		{name: "build fails", inTree: true, buildErr: errors.New("compile error"), wantBuild: true,
