@@ -3,6 +3,8 @@ SHELL    := /bin/bash
 GO       ?= go
 PKGS     := ./...
 BIN      := bin/uiodrv
+# The lab guest's PID 1 (qemu/labinit), which uiodrv lab looks for beside $(BIN).
+LABINIT  := bin/uiodrv-labinit
 GOFLAGS_STATIC := CGO_ENABLED=0
 
 .PHONY: all build test unit labtest demo bench fuzz lint clean lab-setup soak
@@ -11,6 +13,7 @@ all: build
 
 build:
 	$(GOFLAGS_STATIC) $(GO) build -trimpath -o $(BIN) ./cmd/uiodrv
+	$(GOFLAGS_STATIC) $(GO) build -trimpath -o $(LABINIT) ./qemu/labinit
 
 # Installs QEMU >= 8 (qemu-system-x86 from Debian's backports suite, which it
 # enables with an apt entry derived from the system's sources; apt-get under the

@@ -26,7 +26,8 @@ var labUsage = `Usage: uiodrv lab [flags]
 
 Boots the QEMU lab with an emulated NIC (--nic) at 0000:00:03.0 (bound to
 vfio-pci behind a vIOMMU, or to uio_pci_generic with hugepages), with this very
-binary as the guest's /init and /bin/uiodrv; runs 'uiodrv --dev 0000:00:03.0
+binary as the guest's /bin/uiodrv and the lab's init (uiodrv-labinit, which
+make build puts beside bin/uiodrv) as /init; runs 'uiodrv --dev 0000:00:03.0
 --handler reflect' in the guest; sends frames from the host peer at --rate for
 --duration and checks every reflected frame byte for byte. It shows both sides'
 statistics live and a summary: sent, received, reflected intact, round-trip
@@ -139,7 +140,8 @@ func labKernel(s string) (qemu.KernelSeries, error) {
 }
 
 // isStatic reports whether the ELF binary at path has no program
-// interpreter (no dynamic loader): it can run as the guest's /init.
+// interpreter (no dynamic loader): it can run in the lab guest, whose
+// initramfs holds no loader or C library.
 func isStatic(path string) (bool, error) {
 	ef, err := elf.Open(path)
 	if err != nil {
@@ -173,7 +175,7 @@ func guestBinary(e *env, path string) (string, func(), error) {
 		return path, nop, nil
 	}
 	if _, err := qemu.ModuleRoot(); err != nil {
-		return "", nop, fmt.Errorf("%s is dynamically linked and cannot be the guest's /init; build it static: CGO_ENABLED=0 go build -o bin/uiodrv ./cmd/uiodrv (make build), or pass --binary", path)
+		return "", nop, fmt.Errorf("%s is dynamically linked and cannot run in the lab guest; build it static: CGO_ENABLED=0 go build -o bin/uiodrv ./cmd/uiodrv (make build), or pass --binary", path)
 	}
 	dir, err := os.MkdirTemp("", "uiodrv-lab-")
 	if err != nil {
@@ -194,7 +196,6 @@ func labConfig(bin string, model qemu.NICModel, backend driver.Backend, timeout 
 		NICs:    []qemu.NIC{{Model: model}},
 		IOMMU:   backend == driver.BackendVFIO,
 		Bind:    []qemu.Binding{{BDF: labBDF, Driver: backend.Driver()}},
-		Init:    bin,
 		Files:   []qemu.File{{Host: bin, Guest: "/bin/uiodrv"}},
 		Timeout: timeout,
 	}
@@ -234,6 +235,11 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 
 func runLab(ctx context.Context, e *env, f *labFlags) error {
 	backend, _ := driver.ParseBackend(f.backend)
+	guestInit, initCleanup, err := labInit(e.stderr)
+	if err != nil {
+		return err
+	}
+	defer initCleanup()
 	if err := qemu.EnsureQEMU(); err != nil {
 		return err
 	}
@@ -250,6 +256,7 @@ func runLab(ctx context.Context, e *env, f *labFlags) error {
 	guestArgs = append(guestArgs, f.guestArgs...)
 	cfg := labConfig(bin, qemu.NICModel(f.nic), backend, f.duration+4*time.Minute, guestArgs)
 	cfg.Kernel, _ = labKernel(f.kernel)
+	cfg.Init = guestInit
 	if f.pcap != "" {
 		cfg.Fetch = []qemu.File{{Guest: labGuestPcap, Host: f.pcap}}
 	}

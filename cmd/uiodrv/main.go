@@ -8,18 +8,12 @@ import (
 	"os"
 	"sort"
 	"strings"
-
-	"github.com/uiodrv/uiodrv/qemu/guestinit"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	// In the lab, the static uiodrv binary is also the guest's /init.
-	if os.Getpid() == 1 {
-		guestinit.Main()
-	}
 	os.Exit(cliMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
