@@ -80,7 +80,7 @@ type Config struct {
 	// DropRingFull.
 	RingSize int
 	// Forward is the port that Forward verdicts transmit on (queue q sends
-	// on its queue q modulo its queue count).
+	// on its queue q modulo its queue count); Port.SetForward changes it.
 	Forward *Port
 	// DeferHardIRQs and FlushTimeout are NAPI's interrupt deferral (zero: off).
 	DeferHardIRQs int
@@ -128,6 +128,8 @@ type Port struct {
 	// modes; nil otherwise): each queue's bottom half rings the doorbell
 	// after FlushAfterEmptyPolls empty polls, Transmit at once.
 	batcher  TxBatcher
+	fwdMu    sync.RWMutex // guards fwd: bottom halves read it per batch, SetForward writes
+	fwd      *Port        // where Forward verdicts go (Config.Forward, then SetForward)
 	link     atomic.Bool
 	speed    atomic.Int32
 	hwMu     sync.Mutex // guards hw and the NIC's ReadStats
@@ -181,7 +183,7 @@ func newPort(nic NIC, bufs Buffers, cfg Config) (*Port, error) {
 	if err := cfg.checkTopHalf(); err != nil {
 		return nil, err
 	}
-	p := &Port{nic: nic, bufs: bufs, info: info, cfg: cfg, handler: cfg.Handler, log: cfg.Logger, bufSize: bufSize(nic, bufs)}
+	p := &Port{nic: nic, bufs: bufs, info: info, cfg: cfg, handler: cfg.Handler, log: cfg.Logger, bufSize: bufSize(nic, bufs), fwd: cfg.Forward}
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}
