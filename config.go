@@ -111,15 +111,8 @@ func (c *Config) portConfig(n int) driver.Config {
 		Mode: c.Mode, Handler: c.Handler, IRQCPU: cpus[0], IRQCPUs: cpus, BHCPU: cpus[0],
 		RTPrio: c.RTPrio, Budget: c.Budget, Logger: c.Logger,
 	}
-	if c.Handler == nil {
-		pc.Handler = dropAll
-	}
 	if c.Forward != nil {
 		pc.Forward = c.Forward.port
 	}
 	return pc
 }
-
-// dropAll is the handler of a Config without one: every frame is dropped
-// (Consume is the zero verdict).
-var dropAll = driver.HandlerFunc(func([]driver.Packet) {})

@@ -1,7 +1,8 @@
 // Package driver is the NIC-agnostic core of uiodrv: the device interface a
 // NIC driver implements, the top half that runs on a NIC's interrupt, the
-// bottom half that runs the packet handler in the chosen deferral mode, the
-// packet handlers themselves, and the statistics.
+// bottom half that runs the packet handler in the chosen deferral mode and
+// carries out its verdicts (Consume, Transmit, Forward, Keep), and the
+// statistics. Ready-made handlers are in package handler.
 //
 // # Data path
 //

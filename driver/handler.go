@@ -55,6 +55,9 @@ type HandlerFunc func(pkts []Packet)
 // Handle calls f.
 func (f HandlerFunc) Handle(pkts []Packet) { f(pkts) }
 
+// consumeAll is the handler of a Config without one.
+var consumeAll = HandlerFunc(func([]Packet) {})
+
 // Closer is implemented by handlers that hold resources (a capture file).
 type Closer interface {
 	Close() error

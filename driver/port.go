@@ -33,13 +33,15 @@ const (
 	MaxQueues = 32
 )
 
-// Config configures a Port. The zero value counts frames in tasklet mode
+// Config configures a Port. The zero value drops frames in tasklet mode
 // with both the top half and the bottom half on core 0.
 type Config struct {
 	// Mode is the bottom half's deferral mechanism.
 	Mode deferral.Mode
-	// Handler processes frames; nil counts them (NewCount()). With several
-	// queues, each queue's bottom half calls it: concurrently.
+	// Handler processes frames; nil drops every one (verdict Consume; the
+	// port still counts them). With several queues, each queue's bottom
+	// half calls it: concurrently. Ready-made handlers (count, reflect,
+	// capture) are in package handler.
 	Handler Handler
 	// IRQCPU is the core of the top half, and of tasklet, softirq and NAPI
 	// bottom halves (they run where they were raised, as in the kernel).
@@ -174,7 +176,7 @@ func newPort(nic NIC, bufs Buffers, cfg Config) (*Port, error) {
 		cfg.IRQCPUs = append([]int(nil), cfg.IRQCPUs...)
 	}
 	if cfg.Handler == nil {
-		cfg.Handler = NewCount()
+		cfg.Handler = consumeAll
 	}
 	if cfg.TopHalf == TopHalfDefault {
 		// With several queues every bottom half runs on its queue's CPU.
