@@ -49,6 +49,15 @@ func (p *Port) link(to *Port) {
 // cfg. Bad configuration is refused before the device is touched (errors
 // wrap driver.ErrBadConfig); an unsupported device wraps
 // driver.ErrUnsupportedDevice. On error nothing is left open.
+//
+//	port, err := uiodrv.Open("0000:00:03.0", uiodrv.Config{
+//		Mode:    uiodrv.ModeNAPI,
+//		Handler: handler.Reflect{}, // or your own Handler
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer port.Close()
 func Open(addr string, cfg Config) (*Port, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
