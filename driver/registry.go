@@ -101,11 +101,19 @@ func (r RingSizes) Check(n int) error {
 	if ok {
 		return nil
 	}
-	what := fmt.Sprintf("a multiple of %d", r.Multiple)
-	if r.PowerOfTwo {
+	return fmt.Errorf("%w: ring size %d: want %v", ErrBadConfig, n, r)
+}
+
+// String says which sizes are accepted, e.g. "a power of two from 8 to 4096".
+func (r RingSizes) String() string {
+	what := "any size"
+	switch {
+	case r.PowerOfTwo:
 		what = "a power of two"
+	case r.Multiple > 1:
+		what = fmt.Sprintf("a multiple of %d", r.Multiple)
 	}
-	return fmt.Errorf("%w: ring size %d: want %s from %d to %d", ErrBadConfig, n, what, r.Min, r.Max)
+	return fmt.Sprintf("%s from %d to %d", what, r.Min, r.Max)
 }
 
 // Family is a NIC driver family as it registers itself.
@@ -208,19 +216,42 @@ func supportedLocked() string {
 // limits first (queues, ring size), then the family's own Check. It touches
 // no device.
 func CheckOptions(f *Family, m Model, o OpenOptions) error {
-	if o.Queues < 0 || o.Queues > m.MaxQueues {
-		return fmt.Errorf("%w: %d queues: the %s has %d", ErrBadConfig, o.Queues, m.Name, m.MaxQueues)
+	switch {
+	case o.Queues < 0:
+		return &OptionError{"Queues", m.Name, fmt.Sprintf("cannot run %d queues: ask for 1 to %d", o.Queues, m.MaxQueues)}
+	case o.Queues > 1 && m.MaxQueues == 1:
+		return &OptionError{"Queues", m.Name, "is a single-queue NIC, so RSS cannot spread flows over queues: ask for 1 queue"}
+	case o.Queues > m.MaxQueues:
+		return &OptionError{"Queues", m.Name, fmt.Sprintf("has %d queues: ask for %d or fewer", m.MaxQueues, m.MaxQueues)}
 	}
 	if o.RingSize != 0 {
 		if err := f.RingSizes.Check(o.RingSize); err != nil {
-			return err
+			return &OptionError{"RingSize", m.Name, fmt.Sprintf("cannot take rings of %d descriptors: want %v", o.RingSize, f.RingSizes)}
 		}
 	}
 	if o.ITR < 0 {
-		return fmt.Errorf("%w: negative interrupt interval %v", ErrBadConfig, o.ITR)
+		return &OptionError{"ITR", m.Name, fmt.Sprintf("cannot throttle at a negative interval %v: use 0 (off) or more", o.ITR)}
 	}
 	if f.Check != nil {
 		return f.Check(m, o)
 	}
 	return nil
 }
+
+// An OptionError is a family's or CheckOptions' refusal of one option for
+// one model. Option names the OpenOptions field ("Queues", "MSIX",
+// "Backend", "RingSize", "ITR") so that a front end can name its own flag
+// instead; Reason completes "the <Model> ..." and says what to do instead,
+// e.g. "has no MSI-X (of its family only the 82574L has): leave MSI-X off".
+type OptionError struct {
+	Option string
+	Model  string
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("%s: the %s %s", e.Option, e.Model, e.Reason)
+}
+
+// Unwrap makes every OptionError an ErrBadConfig.
+func (e *OptionError) Unwrap() error { return ErrBadConfig }

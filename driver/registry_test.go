@@ -52,7 +52,8 @@ func TestRegistry(t *testing.T) {
 		{OpenOptions{RingSize: 8192}, false},
 		{OpenOptions{ITR: -1}, false},
 	} {
-		if err := CheckOptions(a, m, c.o); (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrBadConfig)) {
+		var oe *OptionError
+		if err := CheckOptions(a, m, c.o); (err == nil) != c.ok || (err != nil && (!errors.Is(err, ErrBadConfig) || !errors.As(err, &oe))) {
 			t.Errorf("CheckOptions(%+v) = %v, want ok=%v", c.o, err, c.ok)
 		}
 	}

@@ -53,7 +53,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bind"}, "--dev is required"},
 		{[]string{"unbind", "--dev", "3"}, "malformed address"},
 		{[]string{"pktgen", "--dev", "0000:00:03.0", "--size", "10"}, "--size 10"},
-		{[]string{"lab", "--nic", "rtl8139"}, "want e1000 or e1000e"},
+		{[]string{"lab", "--nic", "rtl8139"}, "want e1000 (82540EM), e1000e (82574L) or igb (82576)"},
 		{[]string{"lab", "--mode", "fast"}, "valid modes are"},
 		{[]string{"lab", "--rate", "0"}, "--rate 0"},
 		{[]string{"help", "bogus"}, `no command "bogus": the commands are bind, lab, list`},

@@ -8,7 +8,6 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/pci"
 	"github.com/uiodrv/uiodrv/uio"
 	"github.com/uiodrv/uiodrv/vfio"
@@ -41,7 +40,7 @@ var hints = []struct {
 }{
 	{pci.ErrBadAddress, "give the address as DDDD:BB:SS.F, e.g. --dev 0000:00:03.0 (see uiodrv list)"},
 	{pci.ErrNoDevice, "no PCI device at that address: pick one from uiodrv list"},
-	{e1000.ErrUnsupportedDevice, "uiodrv drives 8086:100e/100f/100c (e1000), 8086:10d3 (e1000e) and the igb family (8086:10c9 82576, QEMU's igb; I350, I210/I211): pick one from uiodrv list"},
+	{driver.ErrUnsupportedDevice, "uiodrv drives " + supportedNICs("; ") + ": pick one from uiodrv list"},
 	{errNoModule, "load the module: modprobe vfio-pci (VFIO) or modprobe uio_pci_generic (UIO)"},
 	{vfio.ErrNoVFIO, "load the VFIO modules: modprobe vfio-pci vfio_iommu_type1"},
 	{pci.ErrNoDriver, "load the driver's module: modprobe vfio-pci (or uio_pci_generic)"},

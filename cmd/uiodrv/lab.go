@@ -22,9 +22,9 @@ import (
 	"github.com/uiodrv/uiodrv/qemu"
 )
 
-const labUsage = `Usage: uiodrv lab [flags]
+var labUsage = `Usage: uiodrv lab [flags]
 
-Boots the QEMU lab with an emulated e1000 or e1000e at 0000:00:03.0 (bound to
+Boots the QEMU lab with an emulated NIC (--nic) at 0000:00:03.0 (bound to
 vfio-pci behind a vIOMMU, or to uio_pci_generic with hugepages), with this very
 binary as the guest's /init and /bin/uiodrv; runs 'uiodrv --dev 0000:00:03.0
 --handler reflect' in the guest; sends frames from the host peer at --rate for
@@ -41,7 +41,7 @@ Debian's backports kernel (6.12 on Debian 12) instead of the release's own.
 
 Examples:
   uiodrv lab
-  uiodrv lab --nic e1000e --mode threaded --rate 2000 --duration 20s
+  uiodrv lab --nic ` + string(qemu.NICModels[1]) + ` --mode threaded --rate 2000 --duration 20s
   uiodrv lab --backend uio --mode napi
   uiodrv lab --pcap rx.pcap --rate 500 --duration 5s
 
@@ -75,7 +75,7 @@ type labFlags struct {
 func cmdLab(e *env, args []string) int {
 	var f labFlags
 	fs := pflag.NewFlagSet("lab", pflag.ContinueOnError)
-	fs.StringVar(&f.nic, "nic", "e1000", "emulated NIC: e1000 (82540EM) or e1000e (82574L)")
+	fs.StringVar(&f.nic, "nic", string(qemu.NICModels[0]), "emulated NIC: "+labNICNames())
 	fs.StringVarP(&f.mode, "mode", "m", "workqueue", "bottom half of the guest driver: "+modeNames())
 	fs.StringVar(&f.backend, "backend", "vfio", "vfio (vIOMMU, vfio-pci) or uio (no IOMMU, uio_pci_generic)")
 	fs.IntVar(&f.rate, "rate", 1000, "frames per second the host sends")
@@ -98,14 +98,16 @@ func cmdLab(e *env, args []string) int {
 }
 
 func (f *labFlags) validate() error {
-	if f.nic != string(qemu.E1000) && f.nic != string(qemu.E1000E) {
-		return usagef("--nic %q: want e1000 or e1000e", f.nic)
-	}
-	if _, err := deferral.ParseMode(f.mode); err != nil {
+	mode, err := deferral.ParseMode(f.mode)
+	if err != nil {
 		return usagef("--mode %q: valid modes are %s", f.mode, modeNames())
 	}
-	if _, err := driver.ParseBackend(f.backend); err != nil {
+	backend, err := driver.ParseBackend(f.backend)
+	if err != nil {
 		return usageError{fmt.Errorf("--backend: %w", err)}
+	}
+	if err := checkLabNIC(f.nic, backend, mode); err != nil {
+		return err
 	}
 	if f.rate < 1 || f.rate > 1_000_000 {
 		return usagef("--rate %d: want 1 to 1000000 frames/s", f.rate)

@@ -1,4 +1,4 @@
-// Command uiodrv runs a userspace e1000-family NIC driver on VFIO or UIO, and
+// Command uiodrv runs a userspace NIC driver on VFIO or UIO, and
 // lists, binds and tests NICs. See usage.go for the commands and exit codes.
 package main
 
