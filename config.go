@@ -25,6 +25,9 @@ const (
 	ModeAdaptive  = deferral.ModeAdaptive  // interrupts when quiet, polling under load
 )
 
+// ParseMode reads a mode's name ("tasklet", "napi"...).
+func ParseMode(s string) (Mode, error) { return deferral.ParseMode(s) }
+
 // Config configures Open and NewPort. Its zero value runs one queue in
 // tasklet mode on core 0 over VFIO with the family's ring sizes, and drops
 // every frame (counted in Stats).
