@@ -180,4 +180,3 @@ func TestGuestUDPEcho(t *testing.T) {
 		t.Fatalf("summary %q, want %q", out.String(), want)
 	}
 }
-
