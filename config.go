@@ -64,10 +64,10 @@ type Config struct {
 // queues is how many queues the device is asked for.
 func (c *Config) queues() int { return max(c.Device.Queues, 1) }
 
-// check refuses what no device could run, before anything is opened. The
-// model-specific limits (queues, ring sizes, MSI-X) are checked by the
-// family (Found.Check) before its Open.
-func (c *Config) check() error {
+// check refuses what no device could run, before anything is opened, for a
+// device of n queues. The model-specific limits (queues, ring sizes, MSI-X)
+// are checked by the family (Found.Check) before its Open.
+func (c *Config) check(n int) error {
 	if !slices.Contains(deferral.Modes(), c.Mode) {
 		return fmt.Errorf("%w: unknown mode %v", driver.ErrBadConfig, c.Mode)
 	}
@@ -80,8 +80,8 @@ func (c *Config) check() error {
 	if c.Device.Queues < 0 || c.Device.Queues > driver.MaxQueues {
 		return fmt.Errorf("%w: %d queues outside 1..%d", driver.ErrBadConfig, c.Device.Queues, driver.MaxQueues)
 	}
-	if c.CPUs != nil && len(c.CPUs) != c.queues() {
-		return fmt.Errorf("%w: %d CPUs for %d queues: give one per queue", driver.ErrBadConfig, len(c.CPUs), c.queues())
+	if c.CPUs != nil && len(c.CPUs) != n {
+		return fmt.Errorf("%w: %d CPUs for %d queues: give one per queue", driver.ErrBadConfig, len(c.CPUs), n)
 	}
 	for _, cpu := range c.CPUs {
 		if cpu < -1 {
@@ -104,7 +104,7 @@ func (c *Config) openOptions() driver.OpenOptions {
 // portConfig is the core's configuration for a device with n queues.
 func (c *Config) portConfig(n int) driver.Config {
 	cpus := c.CPUs
-	if cpus == nil || len(cpus) != n {
+	if cpus == nil {
 		cpus = make([]int, n)
 		for q := range cpus {
 			cpus[q] = q % runtime.NumCPU()

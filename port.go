@@ -59,7 +59,7 @@ func (p *Port) link(to *Port) {
 //	}
 //	defer port.Close()
 func Open(addr string, cfg Config) (*Port, error) {
-	if err := cfg.check(); err != nil {
+	if err := cfg.check(cfg.queues()); err != nil {
 		return nil, err
 	}
 	f, err := Probe(addr)
@@ -81,12 +81,13 @@ func Open(addr string, cfg Config) (*Port, error) {
 // or a fake in tests) and takes it over: Port.Close closes it, and so does
 // NewPort when it fails. cfg.Device is not used: the device is open.
 func NewPort(dev driver.Device, cfg Config) (*Port, error) {
-	if err := cfg.check(); err != nil {
+	nic, _ := dev.Queues()
+	n := nic.Info().Queues
+	if err := cfg.check(n); err != nil {
 		dev.Close()
 		return nil, err
 	}
-	nic, _ := dev.Queues()
-	dp, err := driver.NewPort(dev, cfg.portConfig(nic.Info().Queues))
+	dp, err := driver.NewPort(dev, cfg.portConfig(n))
 	if err != nil {
 		dev.Close()
 		return nil, fmt.Errorf("start port: %w", err)

@@ -165,3 +165,23 @@ func TestForwardEachOtherClose(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNewPortCPUsPerQueue: NewPort counts CPUs against the opened device's
+// queues (Config.Device is not used there).
+func TestNewPortCPUsPerQueue(t *testing.T) {
+	d, err := drivertest.NewFakeDevice(drivertest.FakeOptions{IRQ: true, Queues: 2}, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPort(d, Config{CPUs: []int{-1, -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d2 := fakeDev(t)
+	if _, err := NewPort(d2, Config{CPUs: []int{-1, -1}}); !errors.Is(err, driver.ErrBadConfig) {
+		t.Fatalf("two CPUs for one queue: %v", err)
+	}
+}
