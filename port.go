@@ -3,6 +3,7 @@ package uiodrv
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -25,6 +26,8 @@ type Port struct {
 	once sync.Once
 	err  error
 }
+
+var _ io.Closer = (*Port)(nil)
 
 // fwdMu guards every Port's forward links: a port may only be closed once
 // no other port forwards into it, so Close detaches those first.

@@ -3,15 +3,12 @@ package uiodrv
 import (
 	"bytes"
 	"errors"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/drivertest"
 )
-
-var _ io.Closer = (*Port)(nil)
 
 // orderDev records the order in which the NIC and the device close.
 type orderDev struct {

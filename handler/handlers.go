@@ -17,6 +17,16 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 )
 
+var (
+	_ driver.Handler = (*Count)(nil)
+	_ driver.Handler = Reflect{}
+	_ driver.Handler = ForwardAll{}
+	_ driver.Handler = Chain(nil)
+	_ driver.Handler = (*Capture)(nil)
+	_ driver.Closer  = Chain(nil)
+	_ driver.Closer  = (*Capture)(nil)
+)
+
 // Proto indexes the Count handler's per-protocol counters.
 type Proto int
 
