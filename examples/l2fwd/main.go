@@ -38,6 +38,8 @@ var forward = uiodrv.HandlerFunc(func(pkts []uiodrv.Packet) {
 // run forwards between cfg.a and cfg.b until ctx ends or cfg.count frames
 // were sent.
 func run(ctx context.Context, cfg config, out io.Writer) (err error) {
+	// Promiscuous: a forwarder takes frames addressed to anyone, not only
+	// to its NICs' own MAC addresses.
 	pc := uiodrv.Config{Mode: cfg.mode, Handler: forward, Device: driver.OpenOptions{Promisc: true}}
 	a, err := uiodrv.Open(cfg.a, pc)
 	if err != nil {
