@@ -2,7 +2,9 @@
 // family implements (NIC), the registry families join (Register), the buffer
 // pool, and the Port, which runs a NIC's queues with a top half and a bottom
 // half each in the chosen deferral mode and hands received frames to a
-// Handler.
+// Handler, whose verdicts (Consume, Transmit, Forward, Keep) it carries out.
+// Ready-made handlers are in package handler; the front door is package
+// uiodrv at the module root.
 //
 // # The NIC contract
 //

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -95,10 +95,10 @@ func (p *prepared) release(failed bool) {
 
 // capture turns the opened pcap file into the capture handler; the capture
 // owns the file from then on.
-func (p *prepared) capture() (*driver.Capture, error) {
+func (p *prepared) capture() (*handler.Capture, error) {
 	fh := p.pcap
 	p.pcap = nil
-	c, err := driver.NewCaptureFile(fh)
+	c, err := handler.NewCaptureFile(fh)
 	if err != nil {
 		if p.pcapMade {
 			os.Remove(fh.Name())

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/vfio"
 )
 
@@ -322,7 +323,7 @@ func TestSummaryPerQueue(t *testing.T) {
 	s := driver.Stats{RxPackets: 30, Processed: 30, Queues: []driver.QueueStats{
 		{CPU: 0, RxPackets: 10, Processed: 10, IRQs: 3}, {CPU: 1, RxPackets: 20, Processed: 20, IRQs: 4}}}
 	var b strings.Builder
-	printSummary(&b, f, &s, nil, [driver.ProtoMalformed + 1]uint64{}, nil, time.Second, "count")
+	printSummary(&b, f, &s, nil, [handler.ProtoMalformed + 1]uint64{}, nil, time.Second, "count")
 	for _, want := range []string{"queue 0   cpu 0: rx 10 frames", "queue 1   cpu 1: rx 20 frames, processed 20, dropped 0, tx 0; irqs 4"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())

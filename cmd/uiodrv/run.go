@@ -15,6 +15,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -181,15 +182,15 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	// From here on the device is opened; every path closes it.
 	var fwd *driver.Port
 	if f.fwdDev != "" {
-		fwd, _, err = openPort(f, f.fwdDev, driver.Chain{driver.NewCount()}, log.With(zap.String("dev", f.fwdDev)))
+		fwd, _, err = openPort(f, f.fwdDev, handler.Chain{handler.NewCount()}, log.With(zap.String("dev", f.fwdDev)))
 		if err != nil {
 			return err
 		}
 		defer fwd.Close()
 	}
-	count := driver.NewCount()
-	chain := driver.Chain{count}
-	var capture *driver.Capture
+	count := handler.NewCount()
+	chain := handler.Chain{count}
+	var capture *handler.Capture
 	if pre.pcap != nil {
 		if capture, err = pre.capture(); err != nil {
 			return err
@@ -198,9 +199,9 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	}
 	switch f.handler {
 	case "reflect":
-		chain = append(chain, driver.Reflect{})
+		chain = append(chain, handler.Reflect{})
 	case "forward":
-		chain = append(chain, driver.ForwardAll{})
+		chain = append(chain, handler.ForwardAll{})
 	}
 	chain = f.fault.wrap(chain)
 	port, dev, err := openPortFwd(f, f.dev, chain, fwd, log.With(zap.String("dev", f.addr.String())))

@@ -1,4 +1,4 @@
-package driver
+package handler
 
 import (
 	"bufio"
@@ -13,6 +13,18 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"go.uber.org/zap"
+
+	"github.com/uiodrv/uiodrv/driver"
+)
+
+var (
+	_ driver.Handler = (*Count)(nil)
+	_ driver.Handler = Reflect{}
+	_ driver.Handler = ForwardAll{}
+	_ driver.Handler = Chain(nil)
+	_ driver.Handler = (*Capture)(nil)
+	_ driver.Closer  = Chain(nil)
+	_ driver.Closer  = (*Capture)(nil)
 )
 
 // Proto indexes the Count handler's per-protocol counters.
@@ -120,7 +132,7 @@ func (c *Count) decoder() *countDecoder {
 }
 
 // Handle counts each frame.
-func (c *Count) Handle(pkts []Packet) {
+func (c *Count) Handle(pkts []driver.Packet) {
 	d := c.decoder()
 	for i := range pkts {
 		c.count(d, pkts[i].Data)
@@ -188,7 +200,7 @@ func (c *Count) Counts() [numProtos]uint64 {
 type Reflect struct{}
 
 // Handle swaps MACs and marks each frame for transmission.
-func (Reflect) Handle(pkts []Packet) {
+func (Reflect) Handle(pkts []driver.Packet) {
 	for i := range pkts {
 		d := pkts[i].Data
 		if len(d) < 14 {
@@ -198,7 +210,7 @@ func (Reflect) Handle(pkts []Packet) {
 		copy(m[:], d[0:6])
 		copy(d[0:6], d[6:12])
 		copy(d[6:12], m[:])
-		pkts[i].Verdict = Transmit
+		pkts[i].Verdict = driver.Transmit
 	}
 }
 
@@ -206,21 +218,27 @@ func (Reflect) Handle(pkts []Packet) {
 type ForwardAll struct{}
 
 // Handle marks each frame Forward.
-func (ForwardAll) Handle(pkts []Packet) {
+func (ForwardAll) Handle(pkts []driver.Packet) {
 	for i := range pkts {
-		pkts[i].Verdict = Forward
+		pkts[i].Verdict = driver.Forward
 	}
 }
 
 // Chain runs handlers in order on each batch; a later one sees (and may
 // change) the verdicts of earlier ones.
-type Chain []Handler
+type Chain []driver.Handler
 
 // Handle runs each handler.
-func (c Chain) Handle(pkts []Packet) {
+func (c Chain) Handle(pkts []driver.Packet) {
 	for _, h := range c {
 		h.Handle(pkts)
 	}
+}
+
+// loggerSetter is a handler that logs (Capture, Chain): a Port gives it
+// its logger.
+type loggerSetter interface {
+	SetLogger(*zap.Logger)
 }
 
 // SetLogger gives the handlers that log the port's logger.
@@ -236,7 +254,7 @@ func (c Chain) SetLogger(l *zap.Logger) {
 func (c Chain) Close() error {
 	var err error
 	for _, h := range c {
-		if cl, ok := h.(Closer); ok {
+		if cl, ok := h.(driver.Closer); ok {
 			err = errors.Join(err, cl.Close())
 		}
 	}
@@ -288,7 +306,7 @@ func (c *Capture) SetLogger(l *zap.Logger) {
 // Handle appends each frame to the file, never stopping the port. The first
 // write error stops the capture: it is logged once, every frame not written
 // from then on is counted (Lost), and Close reports the error.
-func (c *Capture) Handle(pkts []Packet) {
+func (c *Capture) Handle(pkts []driver.Packet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -1,4 +1,4 @@
-package driver
+package handler
 
 import (
 	"encoding/binary"
@@ -7,6 +7,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/uiodrv/uiodrv/driver"
 )
 
 func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
@@ -55,7 +57,7 @@ func TestCountMalformed(t *testing.T) {
 	unknown := append([]byte(nil), udp[:14]...)
 	binary.BigEndian.PutUint16(unknown[12:], 0x88b5)
 	unknown = append(unknown, 1, 2, 3)
-	pkts := []Packet{
+	pkts := []driver.Packet{
 		{Data: udp}, {Data: arpFrame(t)}, {Data: craftedARP(t)}, {Data: truncIP}, {Data: badIHL},
 		{Data: []byte{1, 2, 3}}, {Data: nil}, {Data: oversize}, {Data: unknown}, {Data: longIP},
 	}
@@ -77,7 +79,7 @@ func TestCountMalformed(t *testing.T) {
 // value: a few allocations on the malformed path only.)
 func TestCountAllocatesNothing(t *testing.T) {
 	c := NewCount()
-	pkts := []Packet{{Data: udpFrame(t)}, {Data: arpFrame(t)}, {Data: []byte{1}}, {Data: make([]byte, 1600)}}
+	pkts := []driver.Packet{{Data: udpFrame(t)}, {Data: arpFrame(t)}, {Data: []byte{1}}, {Data: make([]byte, 1600)}}
 	c.Handle(pkts)
 	if a := testing.AllocsPerRun(1000, func() { c.Handle(pkts) }); a != 0 {
 		t.Fatalf("Count.Handle allocates %.1f times per batch", a)
@@ -94,7 +96,7 @@ func FuzzCount(f *testing.F) {
 	f.Add(craftedARP(f))
 	c := NewCount()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c.Handle([]Packet{{Data: data}})
+		c.Handle([]driver.Packet{{Data: data}})
 		got := c.Counts()
 		var classified uint64
 		for _, p := range []Proto{ProtoRunt, ProtoOversize, ProtoEthernet} {
@@ -110,7 +112,7 @@ func FuzzCount(f *testing.F) {
 // counted once (and -race sees no shared parser).
 func TestCountConcurrent(t *testing.T) {
 	c := NewCount()
-	batch := make([]Packet, 16)
+	batch := make([]driver.Packet, 16)
 	for i := range batch {
 		batch[i].Data = udpFrame(t)
 	}
@@ -120,7 +122,7 @@ func TestCountConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			own := append([]Packet(nil), batch...)
+			own := append([]driver.Packet(nil), batch...)
 			for r := 0; r < rounds; r++ {
 				c.Handle(own)
 			}
