@@ -283,9 +283,13 @@ func (l *Loop) raise(c driver.Causes) {
 		return // the top half has not acknowledged the last one yet: it will see these frames
 	}
 	l.raised = true
-	one := [8]byte{1}
-	_, _ = unix.Write(l.fd, one[:])
+	_, _ = unix.Write(l.fd, eventOne[:])
 }
+
+// eventOne is what an eventfd write adds. A package variable, not a local:
+// under the race detector unix.Write's raceReadRange would move a local to
+// the heap, one allocation per interrupt.
+var eventOne = [8]byte{1}
 
 // AckIRQ acknowledges the vector (read-to-clear, as ICR): the next cause
 // that fires writes the eventfd again. The saturated wire always has RX.
