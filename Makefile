@@ -63,7 +63,7 @@ bench: lab-setup
 	$(GO) -C bench run ./cmd/uiodrv-bench -out bench/igb -nics igb -modes napi,threaded,busypoll -gobench=false -hostrt=false
 
 # The host-speed benchmark of the core packet path (driver.BenchmarkHostSpeed over
-# drivertest.Loop, no QEMU), two revisions side by side, interleaved: about 6
+# drivertest.Loop, no QEMU), two revisions side by side, interleaved: about 8
 # minutes of runs at the defaults, plus two builds. HOSTSPEED_OLD=HOSTSPEED_NEW
 # measures the noise; HOSTSPEED_FLAGS passes more (-from REV, -out DIR). See
 # bench/hostspeed/README.md.
