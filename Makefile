@@ -65,6 +65,19 @@ bench: lab-setup
 	$(GO) -C bench run ./cmd/uiodrv-bench
 	$(GO) -C bench run ./cmd/uiodrv-bench -out bench/igb -nics igb -modes napi,threaded,busypoll -gobench=false -hostrt=false
 
+# The host-speed benchmark of the core packet path (driver.BenchmarkHostSpeed over
+# drivertest.Loop, no QEMU), two revisions side by side, interleaved: about 8
+# minutes of runs at the defaults, plus two builds. HOSTSPEED_OLD=HOSTSPEED_NEW
+# measures the noise; HOSTSPEED_FLAGS passes more (-from REV, -out DIR). See
+# bench/hostspeed/README.md.
+HOSTSPEED_OLD   ?= a2e72df
+HOSTSPEED_NEW   ?= HEAD
+HOSTSPEED_COUNT ?= 6
+HOSTSPEED_FLAGS ?=
+.PHONY: hostspeed
+hostspeed:
+	$(GO) -C bench run ./hostspeed -old $(HOSTSPEED_OLD) -new $(HOSTSPEED_NEW) -count $(HOSTSPEED_COUNT) $(HOSTSPEED_FLAGS)
+
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSPSC -fuzztime 15s ./ring/
 	$(GO) test -run '^$$' -fuzz FuzzCount -fuzztime 15s ./driver/
