@@ -12,6 +12,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/drivertest"
+	"github.com/uiodrv/uiodrv/handler"
 )
 
 // The host-speed benchmark: a real Port over drivertest.Loop, a saturated
@@ -70,7 +71,7 @@ func (c hostSpeedCase) applies(m deferral.Mode) bool {
 // kept busy by a saturated wire would stall its core's other tasks and
 // trip RT throttling, which is not what this measures).
 func hostSpeedConfig(m deferral.Mode, th driver.TopHalf) driver.Config {
-	return driver.Config{Mode: m, Handler: driver.Reflect{}, IRQCPU: 0, BHCPU: 0, Budget: hostSpeedBudget, ThreadPrio: -1, TopHalf: th}
+	return driver.Config{Mode: m, Handler: handler.Reflect{}, IRQCPU: 0, BHCPU: 0, Budget: hostSpeedBudget, ThreadPrio: -1, TopHalf: th}
 }
 
 // startLoopPort opens a Loop (with its vector unless m polls) and a Port on
