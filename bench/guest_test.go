@@ -15,6 +15,7 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // The guest half of the lab benchmarks. The host (cmd/uiodrv-bench or
@@ -238,7 +239,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		}
 		SizeGOMAXPROCS(0) // the port's locked threads are up now
 		ss0 := readSchedStats()
-		dp0, ds0, dy0 := deferral.DeadlineBudgetStats()
+		dp0, dy0 := rt.BudgetStats()
 		var r *PeriodicResult
 		var err error
 		if plan.RTProbe == ProbeGo {
@@ -260,9 +261,9 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			th1, thT1 = port.TopHalfTime()
 		}
 		writeSchedDelta(os.Stdout, tag, ss0, readSchedStats())
-		dp1, ds1, dy1 := deferral.DeadlineBudgetStats()
-		fmt.Printf("RT NOTE %s: clocksource %s; deadline self-enforcement: %d polls, %d shortened, %d yields\n",
-			tag, clocksource(), dp1-dp0, ds1-ds0, dy1-dy0)
+		dp1, dy1 := rt.BudgetStats()
+		fmt.Printf("RT NOTE %s: clocksource %s; deadline self-enforcement: %d polls, %d yields\n",
+			tag, clocksource(), dp1-dp0, dy1-dy0)
 		thNs := 0.0
 		if th1 > th0 {
 			thNs = float64(thT1-thT0) / float64(th1-th0)
@@ -286,14 +287,14 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			t.Fatalf("%s: %v", tag, err)
 		}
 		srv := &Server{}
-		var bhs deferral.Sched
+		var bhs rt.Sched
 		if plan.RTBHSched != "" {
-			if bhs, err = deferral.ParseSched(plan.RTBHSched); err != nil {
+			if bhs, err = rt.ParseSched(plan.RTBHSched); err != nil {
 				t.Fatalf("%s: %v", tag, err)
 			}
 		}
 		bhcpu := 0
-		if bhs.Policy == deferral.PolicyDeadline {
+		if bhs.Policy == rt.PolicyDeadline {
 			bhcpu = -1 // a deadline thread runs on its whole root domain (deferral's doc)
 		}
 		cfg := driver.Config{Mode: mode, Handler: &Handler{Srv: srv, Work: plan.RTWork},
@@ -324,7 +325,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			irqCPU = 1
 			fmt.Printf("RT NOTE %s: %d threads moved to CPU 1\n", tag, pinProcess(1))
 		case plan.RTProcOff:
-			n, err := deferral.Housekeep([]int{1})
+			n, err := rt.Housekeep([]int{1})
 			if err != nil {
 				t.Fatalf("%s: %v", tag, err)
 			}

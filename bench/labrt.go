@@ -7,6 +7,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/qemu"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // The real-time stage's run list and result wait (RunLab drives them).
@@ -19,7 +20,7 @@ type rtRun struct {
 	rep  int
 	// sched is the bottom half's class (threaded and workqueue runs with
 	// LabOptions.RTBHSched); zero: the mode's default.
-	sched deferral.Sched
+	sched rt.Sched
 	// none: no top half above the bottom half (LabOptions.RTTopNone).
 	none bool
 	// host is the host placement (LabOptions.RTHost); "": none.
@@ -94,7 +95,7 @@ func (o *LabOptions) allRTRuns(kernel bool) []rtRun {
 		}
 		for _, r := range rates {
 			for _, m := range modeNames(o.RTModes) {
-				scheds := []deferral.Sched{{}}
+				scheds := []rt.Sched{{}}
 				if !o.RTBHSched.IsZero() && (m == deferral.ModeThreaded.String() || m == deferral.ModeWorkqueue.String()) {
 					scheds = append(scheds, o.RTBHSched)
 					if o.RTSchedOnly {
@@ -147,9 +148,9 @@ func waitRTResult(ctx context.Context, vm *qemu.VM, cmd int, tag string) (line s
 // IRQ threads under threadirqs (SCHED_FIFO 50), where a softirq raised by a
 // threaded handler runs in that thread: napi/none is NAPI as a threadirqs
 // kernel runs it (uiodrv run --mode napi --rt-prio 50).
-func TopNoneSched(mode deferral.Mode, bhs deferral.Sched) deferral.Sched {
+func TopNoneSched(mode deferral.Mode, bhs rt.Sched) rt.Sched {
 	if mode == deferral.ModeNAPI {
-		return deferral.FIFO(deferral.DefaultIRQThreadPrio)
+		return rt.FIFO(deferral.DefaultIRQThreadPrio)
 	}
 	return deferral.BottomHalfSched(mode, bhs, 0)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // TestRTRuns: repetitions interleave the idle floor, every rate, mode and top
@@ -57,7 +58,7 @@ func TestGuestPlanEnvRT(t *testing.T) {
 // keeps only the classed runs of those two. The plan carries the class and
 // the probe to the guest, and refuses a bad one.
 func TestRTRunsBHSched(t *testing.T) {
-	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
+	dl := rt.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
 	o := LabOptions{RTModes: []deferral.Mode{deferral.ModeThreaded, deferral.ModeNAPI, deferral.ModeWorkqueue}, RTRate: 20000, RTBHSched: dl}
 	var got []string
 	for _, r := range o.rtRuns(false) {
@@ -80,7 +81,7 @@ func TestRTRunsBHSched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, err := deferral.ParseSched(q.RTBHSched); err != nil || s != dl || q.RTProbe != ProbeGo {
+	if s, err := rt.ParseSched(q.RTBHSched); err != nil || s != dl || q.RTProbe != ProbeGo {
 		t.Fatalf("round trip: sched %q (%v) probe %q", q.RTBHSched, err, q.RTProbe)
 	}
 	for _, bad := range []string{"BENCH_RT_BHSCHED=deadline:2ms/1ms", "BENCH_RT_PROBE=stopwatch"} {
@@ -94,7 +95,7 @@ func TestRTRunsBHSched(t *testing.T) {
 // in NAPI (at the threadirqs class, TopNoneSched), and RTRows
 // keeps the listed uiodrv runs (mode[+class]/top) beside idle and kernel.
 func TestRTRunsRows(t *testing.T) {
-	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
+	dl := rt.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
 	o := LabOptions{RTModes: []deferral.Mode{deferral.ModeSoftirq, deferral.ModeNAPI, deferral.ModeThreaded, deferral.ModeWorkqueue}, RTRates: []float64{20000},
 		RTTopHalves: []driver.TopHalf{driver.TopHalfLight, driver.TopHalfThread}, RTTopNone: true, RTBHSched: dl, RTReps: 1, RTKernel: true}
 	var all []string
@@ -115,7 +116,7 @@ func TestRTRunsRows(t *testing.T) {
 	if got := strings.Join(kept, " "); got != "idle/default softirq/light threaded+deadline/thread workqueue/none kernel/default" {
 		t.Fatalf("RTRows kept %v", got)
 	}
-	if s := TopNoneSched(deferral.ModeNAPI, deferral.Sched{}); s != deferral.FIFO(deferral.DefaultIRQThreadPrio) {
+	if s := TopNoneSched(deferral.ModeNAPI, rt.Sched{}); s != rt.FIFO(deferral.DefaultIRQThreadPrio) {
 		t.Fatalf("napi/none class %v, want the threadirqs IRQ thread's", s)
 	}
 }

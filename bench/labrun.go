@@ -82,8 +82,8 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 				rp.RTBHSched = run.sched.String()
 			}
 			env := rp.Env()
-			// Diagnostic switches of the deferral package pass through.
-			for _, k := range []string{"UIODRV_DL_SELF_ENFORCE", "UIODRV_HRTICK_DL"} {
+			// The bench's scheduler-feature switch passes through.
+			for _, k := range []string{"UIODRV_HRTICK_DL"} {
 				if v, ok := os.LookupEnv(k); ok {
 					env = append(env, k+"="+v)
 				}

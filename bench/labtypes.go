@@ -7,6 +7,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // LabOptions configures one bench boot.
@@ -59,7 +60,7 @@ type LabOptions struct {
 	// RTBHSched, unless zero, adds a run of the threaded and workqueue modes
 	// with this bottom-half class (e.g. deadline:200us/1ms), labelled
 	// "threaded+deadline", beside their default-class runs.
-	RTBHSched deferral.Sched
+	RTBHSched rt.Sched
 	// RTSchedOnly drops the threaded and workqueue runs of the default
 	// class when RTBHSched is set (experiments on the deadline class).
 	RTSchedOnly bool

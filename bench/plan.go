@@ -8,6 +8,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // Target is one NIC in the guest: driven by uiodrv, or by the guest kernel's
@@ -86,7 +87,7 @@ type GuestPlan struct {
 	// what uiodrv rt runs); empty means cyclictest.
 	RTProbe string
 	// RTBHSched is the bottom half's scheduling class (driver.Config.BHSched),
-	// a deferral.ParseSched form; empty keeps the mode's default.
+	// a rt.ParseSched form; empty keeps the mode's default.
 	RTBHSched string
 	// RTTopNone runs the light top half on a thread of the bottom half's
 	// class (threaded: its class, default SCHED_FIFO 50; workqueue: its
@@ -242,7 +243,7 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 		p.RTITR = uint32(itr)
 	}
 	if p.RTBHSched = env["BENCH_RT_BHSCHED"]; p.RTBHSched != "" {
-		if _, err := deferral.ParseSched(p.RTBHSched); err != nil {
+		if _, err := rt.ParseSched(p.RTBHSched); err != nil {
 			return nil, fmt.Errorf("BENCH_RT_BHSCHED: %w", err)
 		}
 	}

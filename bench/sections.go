@@ -192,7 +192,7 @@ func (r *Report) writeRT(b *bytes.Buffer, dir string) {
 		"handler under more load than the core can carry. A job misses when it finishes after the next release. "+
 		"The kernel's design predicts that softirq/tasklet (and NAPI) work, run at the interrupt's priority, starves the "+
 		"task, while threaded IRQs below it and workqueues do not. The process sizes GOMAXPROCS to cores + the threads it "+
-		"locked (deferral.SizeGOMAXPROCS) so that a woken real-time thread finds a free Go P (deferral's doc: otherwise the Go scheduler, not the kernel, "+
+		"locked (rt.SizeGOMAXPROCS) so that a woken real-time thread finds a free Go P (deferral's doc: otherwise the Go scheduler, not the kernel, "+
 		"decides who runs).\n\n", RTTaskPrio, RTIRQPrio)
 	if len(r.HostRT) > 0 {
 		o := r.HostRTOpts

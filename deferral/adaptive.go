@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // Adaptive mode (ModeAdaptive): interrupts when quiet, polling under load,
@@ -104,7 +106,7 @@ func newAdaptiveExecClock(o ExecutorOptions, reenable func(), clk adaptiveClock)
 	}
 	e := &adaptiveExec{clk: clk, poll: o.Poll, reenable: reenable, weight: o.Weight,
 		flush: flush, window: time.Duration(deferIRQs) * flush, suspend: suspend}
-	a := threadAttrs{name: "adapt-" + o.Name, cpu: o.CPU.core, rtPrio: max(o.ThreadPrio, 0)}
+	a := rt.ThreadAttrs{Name: "adapt-" + o.Name, CPU: o.CPU.core, Sched: threadClass(rt.Sched{}, o.ThreadPrio, 0)}
 	setup := true
 	t, err := newIRQThreadAttrs(a, func() {
 		if setup { // on the thread, before its first run

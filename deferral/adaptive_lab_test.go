@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/qemu/labtest"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // TestGuestAdaptiveSleep measures, in the guest (TCG), what a 50 µs wait
@@ -46,7 +47,7 @@ func TestGuestAdaptiveSleep(t *testing.T) {
 			took := make([]time.Duration, n)
 			var ru0, ru1 unix.Rusage
 			_ = unix.Getrusage(unix.RUSAGE_SELF, &ru0)
-			cpu0 := threadCPUTime()
+			cpu0 := rt.ThreadCPUTime()
 			start := time.Now()
 			if w.name[:4] == "idle" { // the process's own background cost
 				time.Sleep(100 * time.Millisecond)
@@ -57,7 +58,7 @@ func TestGuestAdaptiveSleep(t *testing.T) {
 				took[i] = time.Since(s)
 			}
 			wall := time.Since(start)
-			cpu := time.Duration(threadCPUTime() - cpu0)
+			cpu := time.Duration(rt.ThreadCPUTime() - cpu0)
 			_ = unix.Getrusage(unix.RUSAGE_SELF, &ru1)
 			proc := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
 			slices.Sort(took)

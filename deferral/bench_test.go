@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // Run with: go test -run '^$' -bench . -benchtime 100000x ./deferral/
@@ -41,7 +43,7 @@ func (x *handoff) first() {
 // (or, with fd < 0, only publishing seq, for busy polling).
 func (x *handoff) writer(events, fd int) {
 	done := make(chan struct{})
-	startThread(threadAttrs{name: "bench-writer", cpu: 0}, func() {
+	rt.StartThread(rt.ThreadAttrs{Name: "bench-writer", CPU: 0}, func() {
 		defer close(done)
 		for i := 0; i < events; i++ {
 			x.sent.Store(clock())
@@ -70,7 +72,7 @@ var chanBaseline = sync.OnceValue(func() baseline {
 		}
 	}()
 	done := make(chan struct{})
-	startThread(threadAttrs{name: "bench-writer", cpu: 0}, func() {
+	rt.StartThread(rt.ThreadAttrs{Name: "bench-writer", CPU: 0}, func() {
 		defer close(done)
 		for i := 0; i < minEvents; i++ {
 			x.sent.Store(clock())

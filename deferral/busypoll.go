@@ -3,6 +3,8 @@ package deferral
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // BusyPoller is the no-interrupt baseline (DPDK's poll mode): a thread pinned
@@ -26,7 +28,7 @@ func NewBusyPoller(cpu int, name string, budget int, poll func(budget int) int) 
 		budget = NAPIPollWeight
 	}
 	p := &BusyPoller{poll: poll, budget: budget, done: make(chan struct{})}
-	tid, err := startThread(threadAttrs{name: "poll-" + name, cpu: cpu}, p.loop)
+	tid, err := rt.StartThread(rt.ThreadAttrs{Name: "poll-" + name, CPU: cpu}, p.loop)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // ErrClosed is returned by operations on a closed CPU, workqueue or executor.
@@ -23,7 +25,7 @@ type CPUOptions struct {
 	// SCHED_OTHER. Hard IRQs preempt every task, so give it a priority above
 	// the threads it competes with (threaded IRQs default to 50; 90 is a
 	// common choice). If the process may not use SCHED_FIFO, NewCPU fails
-	// with an error wrapping ErrRTNotPermitted.
+	// with an error wrapping rt.ErrRTNotPermitted.
 	RTPrio int
 	// Sched, unless zero, is the top half's scheduling class instead of
 	// RTPrio (give one or the other): e.g. the threaded IRQ thread's or the
@@ -31,9 +33,9 @@ type CPUOptions struct {
 	// interrupt fds runs no higher than the bottom half it wakes. With VFIO
 	// the kernel's own handler has already masked the line and signalled
 	// the eventfd, so nothing of the driver need run above the tasks the
-	// bottom half yields to (doc.go, "A top half at the bottom half's
-	// class"). A deadline class cannot be pinned: it needs CPU -1.
-	Sched Sched
+	// bottom half yields to (doc.go, "Execution contexts"). A deadline
+	// class cannot be pinned: it needs CPU -1.
+	Sched rt.Sched
 	// Name names the top-half thread ("irq-<Name>") and ksoftirqd
 	// ("ksoftirqd/<Name>"); empty means the core number.
 	Name string
@@ -99,8 +101,8 @@ const kickSlot = -1
 
 // NewCPU starts a CPU's top-half and ksoftirqd threads.
 func NewCPU(opts CPUOptions) (*CPU, error) {
-	if opts.CPU < -1 || opts.CPU >= numCPU() {
-		return nil, fmt.Errorf("deferral: cpu %d not in 0..%d", opts.CPU, numCPU()-1)
+	if opts.CPU < -1 || opts.CPU >= rt.NumCPU() {
+		return nil, fmt.Errorf("deferral: cpu %d not in 0..%d", opts.CPU, rt.NumCPU()-1)
 	}
 	if !opts.Sched.IsZero() {
 		if opts.RTPrio != 0 {
@@ -109,9 +111,9 @@ func NewCPU(opts CPUOptions) (*CPU, error) {
 		if err := opts.Sched.Validate(); err != nil {
 			return nil, err
 		}
-		if opts.Sched.Policy == PolicyDeadline && opts.CPU >= 0 {
+		if opts.Sched.Policy == rt.PolicyDeadline && opts.CPU >= 0 {
 			return nil, fmt.Errorf("deferral: cpu %d: %w: a SCHED_DEADLINE top half runs on its whole root domain; use CPU -1",
-				opts.CPU, ErrDeadlineAffinity)
+				opts.CPU, rt.ErrDeadlineAffinity)
 		}
 	}
 	name := opts.Name
@@ -145,12 +147,12 @@ func NewCPU(opts CPUOptions) (*CPU, error) {
 	c.vec[HISoftirq].Store(&hi)
 	c.vec[TaskletSoftirq].Store(&normal)
 
-	c.ksoftirqdTID, err = startThread(threadAttrs{name: "ksoftirqd/" + name, cpu: opts.CPU}, c.ksoftirqd)
+	c.ksoftirqdTID, err = rt.StartThread(rt.ThreadAttrs{Name: "ksoftirqd/" + name, CPU: opts.CPU}, c.ksoftirqd)
 	if err != nil {
 		c.closeFds()
 		return nil, fmt.Errorf("start ksoftirqd: %w", err)
 	}
-	c.tid, err = startThread(threadAttrs{name: "irq-" + name, cpu: opts.CPU, rtPrio: opts.RTPrio, sched: opts.Sched}, c.topHalf)
+	c.tid, err = rt.StartThread(rt.ThreadAttrs{Name: "irq-" + name, CPU: opts.CPU, Sched: threadClass(opts.Sched, opts.RTPrio, 0)}, c.topHalf)
 	if err != nil {
 		close(c.stop)
 		<-c.ksoftirqdDone

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // Executor runs a driver's bottom half in one Mode. The driver's top half
@@ -56,11 +58,11 @@ type ExecutorOptions struct {
 	// Sched, unless zero, is the scheduling class of ModeThreaded's IRQ
 	// thread or of the workers of ModeWorkqueue's private queue (it replaces
 	// ThreadPrio and the nice -20 of WQHighPri). Under SCHED_DEADLINE the
-	// thread is not pinned to CPU's core (see Sched) and the private queue is
+	// thread is not pinned to CPU's core (see rt.Sched) and the private queue is
 	// unbound with a single worker: one reservation bounds the bottom half's
 	// share of the CPU. Other modes run their bottom half on the top half's
 	// thread (CPUOptions.RTPrio) or spin (busy poll): Sched is refused there.
-	Sched Sched
+	Sched rt.Sched
 	// DeferHardIRQs and FlushTimeout are ModeNAPI's and ModeAdaptive's
 	// interrupt deferral (napi_defer_hard_irqs, gro_flush_timeout), and
 	// IRQSuspendTimeout ModeAdaptive's irq_suspend_timeout (adaptive.go;
@@ -157,7 +159,7 @@ func NewExecutor(o ExecutorOptions) (Executor, error) {
 			prio = 0
 		}
 		e := &threadExec{}
-		a := threadAttrs{name: fmt.Sprintf("irq/%d-%s", irqNumbers.Add(1), o.Name), cpu: o.CPU.core, rtPrio: prio, sched: o.Sched}
+		a := rt.ThreadAttrs{Name: fmt.Sprintf("irq/%d-%s", irqNumbers.Add(1), o.Name), CPU: o.CPU.core, Sched: threadClass(o.Sched, prio, 0)}
 		t, err := newIRQThreadAttrs(a, threadedPoll(o, &e.closed, reenable))
 		if err != nil {
 			return nil, err
@@ -296,16 +298,15 @@ var (
 // the source; closed stops the re-queueing. One thread runs the item at a
 // time, so its state needs no lock.
 func workItem(o ExecutorOptions, closed *atomic.Bool, requeue, reenable func()) func() {
-	budget := newDLBudget(o.Sched)
+	budget := rt.NewBudget(o.Sched)
 	idle := true // the last run drained the source
 	return func() {
 		if idle {
-			budget.start()
+			budget.Start()
 		}
-		weight := budget.weight(o.Weight)
-		n := o.Poll(weight)
-		budget.done(n)
-		if idle = n < weight; !idle && !closed.Load() {
+		n := o.Poll(o.Weight)
+		budget.Done()
+		if idle = n < o.Weight; !idle && !closed.Load() {
 			requeue()
 		} else {
 			reenable()
@@ -318,14 +319,13 @@ func workItem(o ExecutorOptions, closed *atomic.Bool, requeue, reenable func()) 
 // class, rounds the self-enforcement's budget allows) until a round comes
 // back short, then re-enable the interrupt; closed stops it between rounds.
 func threadedPoll(o ExecutorOptions, closed *atomic.Bool, reenable func()) func() {
-	budget := newDLBudget(o.Sched)
+	budget := rt.NewBudget(o.Sched)
 	return func() {
-		budget.start()
+		budget.Start()
 		for {
-			weight := budget.weight(o.Weight)
-			n := o.Poll(weight)
-			budget.done(n)
-			if n < weight {
+			n := o.Poll(o.Weight)
+			budget.Done()
+			if n < o.Weight {
 				break
 			}
 			if closed.Load() {

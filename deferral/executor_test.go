@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 func TestModeStringParse(t *testing.T) {
@@ -48,7 +50,7 @@ func TestExecutorModes(t *testing.T) {
 			e, err := NewExecutor(ExecutorOptions{Mode: m, CPU: c, Poll: func(budget int) int {
 				polls.Add(1)
 				tid.Store(int64(gettid()))
-				cpu.Store(int64(CurrentCPU()))
+				cpu.Store(int64(rt.CurrentCPU()))
 				n := min(int64(budget), backlog.Load())
 				backlog.Add(-n)
 				return int(n)
@@ -74,7 +76,7 @@ func TestExecutorModes(t *testing.T) {
 			if int(cpu.Load()) != lastCore() {
 				t.Errorf("ran on cpu %d, want %d", cpu.Load(), lastCore())
 			}
-			pol, prio, nice, _ := ThreadSched(int(tid.Load()))
+			pol, prio, nice, _ := rt.ThreadSched(int(tid.Load()))
 			switch m {
 			case ModeTasklet, ModeSoftirq, ModeNAPI:
 				if id := int(tid.Load()); id != c.TID() && id != c.KsoftirqdTID() {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // rtPrio is the top-half priority the tests ask for.
@@ -25,7 +27,7 @@ func newCPU(t testing.TB, core int, opts ...func(*CPUOptions)) *CPU {
 		f(&o)
 	}
 	c, err := NewCPU(o)
-	if errors.Is(err, ErrRTNotPermitted) {
+	if errors.Is(err, rt.ErrRTNotPermitted) {
 		t.Skipf("SCHED_FIFO not permitted: %v", err)
 	}
 	if err != nil {
@@ -36,7 +38,7 @@ func newCPU(t testing.TB, core int, opts ...func(*CPUOptions)) *CPU {
 }
 
 // lastCore is the highest core, 1 on this machine; tests pin to it and to 0.
-func lastCore() int { return numCPU() - 1 }
+func lastCore() int { return rt.NumCPU() - 1 }
 
 // newEvent returns an eventfd closed at the end of the test.
 func newEvent(t testing.TB) int {

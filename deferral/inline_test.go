@@ -3,6 +3,8 @@ package deferral
 import (
 	"sync/atomic"
 	"testing"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // The single-thread threaded IRQ runs its thread function on the CPU's
@@ -10,7 +12,7 @@ import (
 // drained, and a Schedule from another thread still gets a run.
 func TestInlineThreadedRunsOnTopHalf(t *testing.T) {
 	c := newCPU(t, lastCore())
-	locked := LockedThreads()
+	locked := rt.LockedThreads()
 	var backlog, polls, reenables, tid atomic.Int64
 	e, err := NewExecutor(ExecutorOptions{Mode: ModeThreaded, Inline: true, CPU: c, Poll: func(budget int) int {
 		polls.Add(1)
@@ -22,7 +24,7 @@ func TestInlineThreadedRunsOnTopHalf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := LockedThreads(); n != locked {
+	if n := rt.LockedThreads(); n != locked {
 		t.Errorf("inline executor started %d threads, want none", n-locked)
 	}
 	backlog.Store(1000)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // IRQ is an interrupt source as the top half sees it: an fd that becomes
@@ -210,8 +212,8 @@ func (a *IRQAction) SetAffinity(cpu int) error {
 	if a.thread == nil {
 		return errors.New("deferral: SetAffinity on an IRQ without thread")
 	}
-	if cpu < -1 || cpu >= numCPU() {
-		return fmt.Errorf("deferral: cpu %d not in 0..%d", cpu, numCPU()-1)
+	if cpu < -1 || cpu >= rt.NumCPU() {
+		return fmt.Errorf("deferral: cpu %d not in 0..%d", cpu, rt.NumCPU()-1)
 	}
 	a.thread.setAffinity(cpu)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/internal/osthread"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // TestTopHalfNoLivelockUnderFIFO reproduces, on the host, the hang of the
@@ -30,7 +31,7 @@ import (
 // Needs root (SCHED_FIFO) and two cores; it keeps one core busy (the
 // interrupt generator) for a few seconds.
 func TestTopHalfNoLivelockUnderFIFO(t *testing.T) {
-	if numCPU() < 2 {
+	if rt.NumCPU() < 2 {
 		t.Skip("needs two cores")
 	}
 	d := 4 * time.Second
@@ -40,7 +41,7 @@ func TestTopHalfNoLivelockUnderFIFO(t *testing.T) {
 	prev := runtime.GOMAXPROCS(2) // few Ps: the runtime moves them between threads often
 	defer runtime.GOMAXPROCS(prev)
 	c, err := NewCPU(CPUOptions{CPU: 1, RTPrio: 90, Name: "livelock"})
-	if errors.Is(err, ErrRTNotPermitted) {
+	if errors.Is(err, rt.ErrRTNotPermitted) {
 		t.Skip("SCHED_FIFO not permitted:", err)
 	}
 	if err != nil {
@@ -64,7 +65,7 @@ func TestTopHalfNoLivelockUnderFIFO(t *testing.T) {
 	var jobs atomic.Int64
 	done := make(chan error, 2)
 	osthread.Go(func() { // the interrupt generator, on core 0
-		if err := pinThread(0, 0); err != nil {
+		if err := rt.PinThread(0, 0); err != nil {
 			done <- err
 			return
 		}
@@ -77,7 +78,7 @@ func TestTopHalfNoLivelockUnderFIFO(t *testing.T) {
 		done <- nil
 	})
 	osthread.Go(func() { // the real-time task, on the top half's core, below it
-		if err := configureThread(threadAttrs{name: "rt-task", cpu: 1, rtPrio: 80}); err != nil {
+		if err := rt.ConfigureThread(rt.ThreadAttrs{Name: "rt-task", CPU: 1, Sched: rt.FIFO(80)}); err != nil {
 			done <- err
 			return
 		}
@@ -87,7 +88,7 @@ func TestTopHalfNoLivelockUnderFIFO(t *testing.T) {
 			_ = unix.ClockNanosleep(unix.CLOCK_MONOTONIC, 0, &ts, nil) // an ordinary Go system call
 			jobs.Add(1)
 		}
-		_ = setSched(0, 0, 0)
+		_ = rt.SetThreadSched(0, rt.Sched{Policy: rt.PolicyOther})
 		done <- nil
 	})
 	var stalled time.Duration
@@ -108,8 +109,8 @@ func TestTopHalfNoLivelockUnderFIFO(t *testing.T) {
 	if stalled >= time.Second {
 		// Break the livelock so that the test can end: the spinning top
 		// half to SCHED_OTHER lets the task run and release it.
-		_ = setSched(c.TID(), 0, 0)
-		_ = setSched(int(taskTID.Load()), 0, 0)
+		_ = rt.SetThreadSched(c.TID(), rt.Sched{Policy: rt.PolicyOther})
+		_ = rt.SetThreadSched(int(taskTID.Load()), rt.Sched{Policy: rt.PolicyOther})
 	}
 	stop.Store(true)
 	for range 2 {

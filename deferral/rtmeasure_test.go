@@ -12,6 +12,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/internal/osthread"
 	"github.com/uiodrv/uiodrv/internal/rtprobe"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // TestMeasureDeadlineBH is a manual measurement on the host (not run by
@@ -29,7 +30,7 @@ func TestMeasureDeadlineBH(t *testing.T) {
 	}
 	d := 10 * time.Second
 	for rep := 0; rep < 3; rep++ {
-		for _, s := range []deferral.Sched{{}, deferral.FIFO(50), deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)} {
+		for _, s := range []rt.Sched{{}, rt.FIFO(50), rt.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)} {
 			label := s.String()
 			if s.IsZero() {
 				label = "idle"
@@ -41,7 +42,7 @@ func TestMeasureDeadlineBH(t *testing.T) {
 	}
 }
 
-func measureRun(t *testing.T, s deferral.Sched, d time.Duration) (*rtprobe.Result, int64, int64) {
+func measureRun(t *testing.T, s rt.Sched, d time.Duration) (*rtprobe.Result, int64, int64) {
 	task := rtprobe.Options{CPU: 1, Prio: 80, Period: time.Millisecond, Work: 100 * time.Microsecond, Duration: d}
 	if s.IsZero() {
 		r, err := rtprobe.Run(task)
@@ -99,7 +100,7 @@ func measureRun(t *testing.T, s deferral.Sched, d time.Duration) (*rtprobe.Resul
 	})
 	time.Sleep(200 * time.Millisecond)
 	p0, o0 := processed.Load(), offered.Load()
-	deferral.SizeGOMAXPROCS(rtprobe.Threads + 1) // + the generator
+	rt.SizeGOMAXPROCS(rtprobe.Threads + 1) // + the generator
 	r, err := rtprobe.Run(task)
 	stop.Store(true)
 	<-done

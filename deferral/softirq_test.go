@@ -11,18 +11,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/internal/osthread"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 func TestCPUThreadAttributes(t *testing.T) {
 	c := newCPU(t, lastCore())
-	pol, prio, _, err := ThreadSched(c.TID())
+	pol, prio, _, err := rt.ThreadSched(c.TID())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pol != unix.SCHED_FIFO || prio != rtPrio {
 		t.Errorf("top half policy %d prio %d, want SCHED_FIFO %d", pol, prio, rtPrio)
 	}
-	pol, _, _, _ = ThreadSched(c.KsoftirqdTID())
+	pol, _, _, _ = rt.ThreadSched(c.KsoftirqdTID())
 	if pol != unix.SCHED_NORMAL {
 		t.Errorf("ksoftirqd policy %d, want SCHED_OTHER", pol)
 	}
@@ -35,7 +36,7 @@ func TestCPUThreadAttributes(t *testing.T) {
 			t.Errorf("tid %d affinity count %d, want only core %d", tid, set.Count(), lastCore())
 		}
 	}
-	if n, _ := ThreadName(c.KsoftirqdTID()); n[:10] != "ksoftirqd/" {
+	if n, _ := rt.ThreadName(c.KsoftirqdTID()); n[:10] != "ksoftirqd/" {
 		t.Errorf("ksoftirqd name %q", n)
 	}
 }
@@ -44,14 +45,14 @@ func TestCPURTPrioOutOfRange(t *testing.T) {
 	if _, err := NewCPU(CPUOptions{CPU: 0, RTPrio: 100}); err == nil {
 		t.Fatal("priority 100 accepted")
 	}
-	if _, err := NewCPU(CPUOptions{CPU: numCPU()}); err == nil {
+	if _, err := NewCPU(CPUOptions{CPU: rt.NumCPU()}); err == nil {
 		t.Fatal("a core beyond the machine accepted")
 	}
 }
 
 // Without CAP_SYS_NICE (dropped here from one throw-away thread's effective
 // set: capabilities are per thread) and with RLIMIT_RTPRIO 0, asking for
-// SCHED_FIFO fails with ErrRTNotPermitted rather than falling back.
+// SCHED_FIFO fails with rt.ErrRTNotPermitted rather than falling back.
 func TestRTNotPermittedIsError(t *testing.T) {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_RTPRIO, &rl); err != nil || rl.Cur >= 50 {
@@ -70,11 +71,11 @@ func TestRTNotPermittedIsError(t *testing.T) {
 			errc <- fmt.Errorf("capset: %w", err)
 			return
 		}
-		errc <- setSched(0, 50, 0)
+		errc <- rt.SetThreadSched(0, rt.FIFO(50))
 	})
 	err := <-errc
-	if !errors.Is(err, ErrRTNotPermitted) {
-		t.Fatalf("got %v, want ErrRTNotPermitted", err)
+	if !errors.Is(err, rt.ErrRTNotPermitted) {
+		t.Fatalf("got %v, want rt.ErrRTNotPermitted", err)
 	}
 	t.Log(err)
 }
@@ -83,7 +84,7 @@ func TestBusyPoller(t *testing.T) {
 	var polls, cpu atomic.Int64
 	p, err := NewBusyPoller(lastCore(), "t", 0, func(budget int) int {
 		polls.Add(1)
-		cpu.Store(int64(CurrentCPU()))
+		cpu.Store(int64(rt.CurrentCPU()))
 		if budget != NAPIPollWeight {
 			panic("budget")
 		}
@@ -111,7 +112,7 @@ func TestSoftirqRunsAfterHandlerLowestFirst(t *testing.T) {
 	var log logger
 	for _, nr := range []Softirq{TimerSoftirq, NetTXSoftirq, BlockSoftirq, RCUSoftirq} {
 		if err := c.OpenSoftirq(nr, func() {
-			log.add(fmt.Sprintf("%v tid-ok=%v cpu=%d", nr, gettid() == c.TID(), CurrentCPU()))
+			log.add(fmt.Sprintf("%v tid-ok=%v cpu=%d", nr, gettid() == c.TID(), rt.CurrentCPU()))
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // irqOn requests a plain IRQ on c whose handler runs fn, and returns its fd.
@@ -44,7 +46,7 @@ func TestTaskletRunsOnSchedulingCPU(t *testing.T) {
 		c := newCPU(t, core)
 		var cpu, tid atomic.Int64
 		tid.Store(-1)
-		tl := NewTasklet(func() { cpu.Store(int64(CurrentCPU())); tid.Store(int64(gettid())) })
+		tl := NewTasklet(func() { cpu.Store(int64(rt.CurrentCPU())); tid.Store(int64(gettid())) })
 		fire(irqOn(t, c, func() { tl.Schedule(c) }))
 		waitFor(t, "run", func() bool { return tid.Load() != -1 })
 		if int(cpu.Load()) != core || int(tid.Load()) != c.TID() {

@@ -3,6 +3,8 @@ package deferral
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // irqThread is irq_thread: a kernel-thread-like OS thread that runs fn each
@@ -23,15 +25,15 @@ type irqThread struct {
 }
 
 func newIRQThread(name string, cpu, rtPrio int, fn func()) (*irqThread, error) {
-	return newIRQThreadAttrs(threadAttrs{name: name, cpu: cpu, rtPrio: rtPrio}, fn)
+	return newIRQThreadAttrs(rt.ThreadAttrs{Name: name, CPU: cpu, Sched: threadClass(rt.Sched{}, rtPrio, 0)}, fn)
 }
 
-// newIRQThreadAttrs is newIRQThread with every thread attribute (a Sched).
-func newIRQThreadAttrs(a threadAttrs, fn func()) (*irqThread, error) {
-	cpu := a.cpu
+// newIRQThreadAttrs is newIRQThread with every thread attribute (any class).
+func newIRQThreadAttrs(a rt.ThreadAttrs, fn func()) (*irqThread, error) {
+	cpu := a.CPU
 	t := &irqThread{fn: fn, wakeCh: make(chan struct{}, 1), stopCh: make(chan struct{}), doneCh: make(chan struct{})}
 	t.affinity.Store(int32(cpu))
-	tid, err := startThread(a, t.loop)
+	tid, err := rt.StartThread(a, t.loop)
 	if err != nil {
 		return nil, err
 	}
@@ -68,9 +70,9 @@ func (t *irqThread) loop() {
 		}
 		if t.affChange.Swap(false) { // irq_thread_check_affinity, between runs
 			if cpu := int(t.affinity.Load()); cpu >= 0 {
-				_ = pinThread(0, cpu)
+				_ = rt.PinThread(0, cpu)
 			} else {
-				_ = unpinThread(0)
+				_ = rt.UnpinThread(0)
 			}
 		}
 		t.fn()

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 func TestThreadedIRQNilPrimaryNeedsOneshot(t *testing.T) {
@@ -32,21 +34,21 @@ func TestThreadedIRQThreadAttributes(t *testing.T) {
 	fd := newEvent(t)
 	var cpu, tid atomic.Int64
 	a, err := c.RequestThreadedIRQ(IRQ{Fd: fd}, nil, func() IRQReturn {
-		cpu.Store(int64(CurrentCPU()))
+		cpu.Store(int64(rt.CurrentCPU()))
 		tid.Store(int64(gettid()))
 		return IRQHandled
 	}, ThreadedIRQOptions{Flags: IRQFOneshot}, "eth0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, prio, _, err := ThreadSched(a.ThreadTID())
+	pol, prio, _, err := rt.ThreadSched(a.ThreadTID())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pol != unix.SCHED_FIFO || prio != DefaultIRQThreadPrio {
 		t.Errorf("thread policy %d prio %d, want SCHED_FIFO %d", pol, prio, DefaultIRQThreadPrio)
 	}
-	if name, _ := ThreadName(a.ThreadTID()); name != fmt.Sprintf("irq/%d-eth0", a.Num()) {
+	if name, _ := rt.ThreadName(a.ThreadTID()); name != fmt.Sprintf("irq/%d-eth0", a.Num()) {
 		t.Errorf("thread name %q", name)
 	}
 	fire(fd)
@@ -66,7 +68,7 @@ func TestThreadedIRQThreadAttributes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pol, _, _, _ := ThreadSched(b.ThreadTID()); pol != unix.SCHED_NORMAL {
+	if pol, _, _, _ := rt.ThreadSched(b.ThreadTID()); pol != unix.SCHED_NORMAL {
 		t.Errorf("ThreadPrio -1: policy %d", pol)
 	}
 }

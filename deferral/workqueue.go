@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // WQFlags are workqueue flags (WQ_*).
@@ -141,7 +143,7 @@ type Workqueue struct {
 	spawnErr  atomic.Pointer[error]
 	// sched is the workers' class (NewWorkqueueSched); maxWorkers caps a
 	// pool's workers (MaxWorkersPerPool unless set there).
-	sched      Sched
+	sched      rt.Sched
 	maxWorkers int
 	// idleTimeout is how long a pool's workers beyond its last idle one
 	// may stay idle (IdleWorkerTimeout; tests shorten it). Guarded by mu.
@@ -152,10 +154,10 @@ type Workqueue struct {
 // WQDefaultActive. It starts one worker per pool so that a permission error
 // (WQHighPri needs CAP_SYS_NICE) shows here.
 func NewWorkqueue(name string, flags WQFlags, maxActive int) (*Workqueue, error) {
-	return newWorkqueue(name, flags, maxActive, Sched{}, MaxWorkersPerPool)
+	return newWorkqueue(name, flags, maxActive, rt.Sched{}, MaxWorkersPerPool)
 }
 
-func newWorkqueue(name string, flags WQFlags, maxActive int, sched Sched, maxWorkers int) (*Workqueue, error) {
+func newWorkqueue(name string, flags WQFlags, maxActive int, sched rt.Sched, maxWorkers int) (*Workqueue, error) {
 	if maxActive < 0 {
 		return nil, fmt.Errorf("deferral: workqueue %q: max_active %d < 0", name, maxActive)
 	}
@@ -168,7 +170,7 @@ func newWorkqueue(name string, flags WQFlags, maxActive int, sched Sched, maxWor
 	cpus := []int{-1}
 	if flags&WQUnbound == 0 {
 		cpus = cpus[:0]
-		for i := 0; i < numCPU(); i++ {
+		for i := 0; i < rt.NumCPU(); i++ {
 			cpus = append(cpus, i)
 		}
 	}

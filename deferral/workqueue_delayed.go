@@ -2,6 +2,8 @@ package deferral
 
 import (
 	"time"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // DelayedWork is struct delayed_work: a Work queued when its timer expires.
@@ -48,7 +50,7 @@ func (wq *Workqueue) queueDelayed(cpu int, d *DelayedWork, delay time.Duration) 
 		return
 	}
 	if cpu < 0 {
-		cpu = CurrentCPU()
+		cpu = rt.CurrentCPU()
 	}
 	d.wq.Store(wq)
 	d.cpu = cpu

@@ -11,9 +11,38 @@ import (
 // interrupt fds, runs the primary handlers, and then, on the same OS thread
 // and in process context, the work item they queued. One thread and one
 // scheduling class (CPUOptions.Sched: the worker's, nice -20 or a deadline
-// reservation) carry the whole interrupt. doc.go ("A single-thread
-// workqueue") says what of the kernel's workqueue semantics it keeps and
-// what it gives up.
+// reservation) carry the whole interrupt. The kernel's threaded IRQ has this
+// shape (irq_thread for a NULL primary with IRQF_ONESHOT); its workqueues do
+// not, because a kernel worker never waits for the interrupt. What of the
+// workqueue's semantics holds on one thread, and what does not:
+//
+// Kept:
+//   - queue_work's PENDING bit: Schedule on a pending item is a no-op (calls
+//     merge), and one during a run gives one more run;
+//   - non-reentrance: the item never runs concurrently with itself;
+//   - a run is one Poll of the weight, and an item that used it all re-queues
+//     itself and runs again after what came meanwhile, as a re-queued item
+//     goes to the tail of its pool's worklist: here the top half's loop goes
+//     round once more (epoll_wait returns at once), so other interrupts of
+//     the CPU are handled between runs. The threaded IRQ's thread, inline or
+//     not, instead polls until a round falls short;
+//   - process context: the item may sleep, and the deadline bottom half's
+//     self-enforcement (rt.Budget) yields as a worker's does;
+//   - cancel_work_sync: Close returns after a running item has returned.
+//
+// Given up:
+//   - the hard IRQ above the worker: while the item runs (or sleeps) no
+//     interrupt of its CPU is taken. For the item's own device that is
+//     ONESHOT (the light top half keeps the line masked until the item
+//     re-enables it); for other devices on the same CPU it is latency;
+//   - concurrency management and max_active: one worker, so an item that
+//     sleeps holds up everything of its CPU, where a pool would start
+//     another worker;
+//   - a shared queue: the item belongs to its CPU, not to a Workqueue
+//     (ExecutorOptions.Workqueue must be nil), so there are no other items,
+//     no delayed work and no flush_workqueue on it;
+//   - the workqueue's own class apart from the interrupt's: the whole
+//     interrupt runs at the worker's class, which is the point.
 
 // inlineWork is the executor: one work item on its CPU's top-half thread.
 type inlineWork struct {

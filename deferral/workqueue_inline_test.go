@@ -3,6 +3,8 @@ package deferral
 import (
 	"sync/atomic"
 	"testing"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // newInlineWorkT builds a single-thread workqueue executor on c around poll.
@@ -21,7 +23,7 @@ func newInlineWorkT(t *testing.T, c *CPU, poll func(int) int, reenable func()) *
 // drained, and a Schedule from another thread still gets a run.
 func TestInlineWorkRunsOnTopHalf(t *testing.T) {
 	c := newCPU(t, lastCore())
-	locked := LockedThreads()
+	locked := rt.LockedThreads()
 	var backlog, polls, reenables, tid atomic.Int64
 	e := newInlineWorkT(t, c, func(budget int) int {
 		polls.Add(1)
@@ -30,7 +32,7 @@ func TestInlineWorkRunsOnTopHalf(t *testing.T) {
 		backlog.Add(-n)
 		return int(n)
 	}, func() { reenables.Add(1) })
-	if n := LockedThreads(); n != locked {
+	if n := rt.LockedThreads(); n != locked {
 		t.Errorf("inline workqueue started %d threads, want none", n-locked)
 	}
 	if e.Mode() != ModeWorkqueue {

@@ -2,6 +2,8 @@ package deferral
 
 import (
 	"time"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // poolFor picks the pool of cpu (-1: the caller's CPU) for a new item.
@@ -10,7 +12,7 @@ func (wq *Workqueue) poolFor(cpu int) *wqPool {
 		return wq.pools[0]
 	}
 	if cpu < 0 || cpu >= len(wq.pools) {
-		cpu = CurrentCPU()
+		cpu = rt.CurrentCPU()
 		if cpu < 0 || cpu >= len(wq.pools) {
 			cpu = 0
 		}

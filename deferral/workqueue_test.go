@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 func newWQ(t testing.TB, flags WQFlags, maxActive int) *Workqueue {
@@ -60,13 +62,13 @@ func TestWorkNonReentrant(t *testing.T) {
 		if n := inflight.Add(1); n > maxIn.Load() {
 			maxIn.Store(n)
 		}
-		cpus.Store(CurrentCPU(), true)
+		cpus.Store(rt.CurrentCPU(), true)
 		time.Sleep(50 * time.Microsecond)
 		inflight.Add(-1)
 		runs.Add(1)
 	})
 	var wg sync.WaitGroup
-	for cpu := 0; cpu < numCPU(); cpu++ {
+	for cpu := 0; cpu < rt.NumCPU(); cpu++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -89,12 +91,12 @@ func TestWorkNonReentrant(t *testing.T) {
 func TestWorkBoundRunsOnCPUAndHighPri(t *testing.T) {
 	for _, flags := range []WQFlags{0, WQHighPri} {
 		wq := newWQ(t, flags, 0)
-		for cpu := 0; cpu < numCPU(); cpu++ {
+		for cpu := 0; cpu < rt.NumCPU(); cpu++ {
 			var got, nice atomic.Int64
 			got.Store(-1)
 			w := NewWork(func(*Work) {
-				got.Store(int64(CurrentCPU()))
-				_, _, n, _ := ThreadSched(gettid())
+				got.Store(int64(rt.CurrentCPU()))
+				_, _, n, _ := rt.ThreadSched(gettid())
 				nice.Store(int64(n))
 			})
 			QueueWorkOn(cpu, wq, w)
@@ -123,8 +125,8 @@ func TestWorkUnboundRunsAnywhere(t *testing.T) {
 	})
 	QueueWork(wq, w)
 	FlushWork(w)
-	if int(count.Load()) != numCPU() {
-		t.Errorf("unbound worker may run on %d cores, want %d", count.Load(), numCPU())
+	if int(count.Load()) != rt.NumCPU() {
+		t.Errorf("unbound worker may run on %d cores, want %d", count.Load(), rt.NumCPU())
 	}
 }
 
@@ -248,7 +250,7 @@ func TestFlushWorkqueueWaitsForAll(t *testing.T) {
 	wq := newWQ(t, 0, 0)
 	var done atomic.Int64
 	for i := 0; i < 10; i++ {
-		QueueWorkOn(i%numCPU(), wq, NewWork(func(*Work) { time.Sleep(5 * time.Millisecond); done.Add(1) }))
+		QueueWorkOn(i%rt.NumCPU(), wq, NewWork(func(*Work) { time.Sleep(5 * time.Millisecond); done.Add(1) }))
 	}
 	wq.FlushWorkqueue()
 	if done.Load() != 10 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // IdleWorkerTimeout is IDLE_WORKER_TIMEOUT: a pool's workers beyond its
@@ -65,7 +67,7 @@ func (p *wqPool) startWorkerLocked(wait bool) error {
 	wk := &worker{pool: p, cond: sync.NewCond(&wq.mu)}
 	wq.workers.Add(1)
 	start := func() error {
-		_, err := startThread(threadAttrs{name: name, cpu: p.cpu, nice: nice, sched: wq.sched}, wk.loop)
+		_, err := rt.StartThread(rt.ThreadAttrs{Name: name, CPU: p.cpu, Sched: threadClass(wq.sched, 0, nice)}, wk.loop)
 		if err != nil {
 			wq.mu.Lock()
 			p.nworkers--
@@ -125,7 +127,7 @@ func (wk *worker) loop() {
 				wk.cond.Wait()
 			}
 			if wk.retired {
-				p.nworkers-- // the thread exits with the goroutine (startThread)
+				p.nworkers-- // the thread exits with the goroutine (rt.StartThread)
 				return
 			}
 			continue

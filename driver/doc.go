@@ -1,110 +1,102 @@
-// Package driver is the NIC-agnostic core of uiodrv: the device interface a
-// NIC driver implements, the top half that runs on a NIC's interrupt, the
-// bottom half that runs the packet handler in the chosen deferral mode, the
-// packet handlers themselves, and the statistics.
+// Package driver is the NIC-agnostic core of uiodrv: the contract a NIC
+// family implements (NIC), the registry families join (Register), the buffer
+// pool, and the Port, which runs a NIC's queues with a top half and a bottom
+// half each in the chosen deferral mode and hands received frames to a
+// Handler, whose verdicts (Consume, Transmit, Forward, Keep) it carries out.
+// Ready-made handlers are in package handler; the front door is package
+// uiodrv at the module root.
 //
-// # Data path
+// # The NIC contract
 //
-// The top half runs in hard-IRQ context (a deferral.CPU thread, SCHED_FIFO
-// when asked) each time an interrupt vector's eventfd fires. There are two
-// (Config.TopHalf, see "Top halves" below); the copying one does:
-//
-//  1. AckIRQ reads the cause register (acknowledging the interrupt).
-//  2. RX: the completed descriptors are copied into a lock-free SPSC ring
-//     (ring.SPSC[RxDesc]); the NIC gets fresh buffers (the tail is written
-//     once per batch); frames that do not fit in the ring are dropped and
-//     counted (DropRingFull) and their buffers go straight back to the NIC.
-//  3. The interrupt is unmasked (VFIO INTx is automasked) and the bottom half
-//     scheduled through the mode's deferral.Executor.
-//
-// The bottom half drains the ring in batches of at most Budget frames and
-// runs the Handler on each batch, then transmits what the handler marked
-// and frees the rest; TX completions are reclaimed in batches there too.
-//
-// NAPI mode follows the kernel's own contract instead: the top half masks the
-// RX interrupt and schedules a budgeted poll that harvests the NIC ring
-// directly; when a poll finishes under budget the RX interrupt is re-enabled.
-// Busy-poll mode takes no interrupts at all and polls the NIC ring from a
-// pinned thread, like DPDK's poll mode.
-//
-// # Top halves
-//
-// TopHalfCopy is the above: the harvest, the refill (RDT write) and the line
-// unmask (a VFIO ioctl) all run at the top half's priority. TopHalfLight is
-// what the kernel's threaded IRQs do (irq_default_primary_handler with
-// IRQF_ONESHOT): read the cause, leave the line masked (INTx: no unmask;
-// MSI-X: the RX cause masked in IMC), wake the bottom half; the bottom half
-// harvests and refills the NIC itself, as NAPI's poll does, and unmasks once
-// a poll finds less than its budget. With TopHalfLight every mode's bottom
-// half polls the device; the SPSC ring is not used.
-//
-// Cost per interrupt in the top half, measured. BenchmarkTopHalf (fake
-// device, this package): copy 230-260 ns with 1 frame, 340-415 ns with 32,
-// 3 register accesses or unmasks (ICR read, RDT write, unmask); light 55-100
-// ns, 1 access (ICR read). Each access traps to the hypervisor or crosses
-// PCIe, so the accesses are the real cost. In the lab (e1000 INTx under
-// VFIO, everything on vCPU 0, top half at SCHED_FIFO 90, a SCHED_FIFO 80 1 ms
-// task beside it, count handler; IRQAction.HandlerTime per interrupt; medians
-// of 2 runs of 5 s in one boot, TCG on a contended host, so preemptions are
-// included), copy / light: at 20 kpps tasklet 119 / 33 µs, NAPI 82 / 27,
-// threaded 178 / 66, workqueue 185 / 77; unpaced flood tasklet 185 / 40,
-// NAPI 163 / 43, threaded 400 / 205, workqueue 412 / 286. The task's misses
-// (of 4999 jobs; idle floor 325 in that boot) at 20 kpps, copy / light:
-// threaded 1804 / 922, workqueue 1807 / 1242, tasklet 1986 / 2421, NAPI 984
-// / 2160; under the unpaced flood every mode and both top halves starve the
-// task (4874-4998). Two runs each on a noisy host: light's gain is clear
-// where the harvest leaves the top half's priority (threaded, workqueue);
-// for tasklet and NAPI, whose bottom half runs on the top half's thread at
-// its priority either way, an earlier boot ranked them the other way round.
-//
-// Default (DefaultTopHalf): light wherever the bottom half runs on the top
-// half's core (tasklet, softirq, NAPI; threaded and workqueue with BHCPU ==
-// IRQCPU). Tasklet, softirq and NAPI bottom halves run on the top half's
-// thread anyway, so the ring hop only adds work; a threaded or workqueue
-// bottom half on the top half's core would otherwise see its harvest run at
-// the top half's priority, ahead of a real-time task that the bottom half's
-// own priority lets run. Copy for threaded and workqueue on another core: the ring
-// hands the frames across, so the top half harvests and refills on its core
-// while the bottom half processes on the other, and the line is not held
-// masked for a whole bottom-half run on a core that may be busy. The lab
-// reflect test (window 32, bottom half on vCPU 1, one sample each) measured
-// copy/light: e1000 workqueue 20409/16624 frames/s, threaded 16491/21088;
-// e1000e workqueue 19463/17010, threaded 19916/17648; the same-core modes
-// were even or favoured light (e1000e tasklet 21933/30268, NAPI 26752/29004).
+// A family implements NIC: four operations per queue (RxBurst, Refill,
+// TxBurst, Reclaim) and, per device, its description, interrupt control,
+// statistics and Close. Optional capabilities are interfaces of their own
+// (Resetter for the watchdog, TxBatcher for doorbell batching); the core
+// uses one only when the NIC implements it, and the conformance kit
+// (driver/drivertest) checks every one a NIC claims. The descriptor-ring
+// bookkeeping (free and report-status thresholds, the report-status slot
+// queue, doorbell batching) is the core's, shared by every family over a
+// per-family descriptor codec. A family registers its models, limits and
+// Open with Register from an init function; Lookup finds it by PCI ID.
 //
 // # Queues
 //
-// A Port runs a NIC (the NIC interface) with Info().Queues queues. Each
-// queue has its own halves, as in the kernel: its own deferral.CPU on its
-// Config.IRQCPUs entry (the top-half thread "irq-uqN", which handles the
-// queue's vector, and its ksoftirqd; so its own softirq, tasklet and NAPI
-// instances), its own executor there (workqueue worker, IRQ thread
-// "irq/K-uqN", busy poller "poll-uqN"), its own SPSC ring, bottom-half
-// scratch space, TX lock and counters (Stats.Queues). Queues share the
-// buffer pool, the handler (called concurrently from the queues' bottom
-// halves) and the port's events workqueue. A vector that serves no queue
-// (link, the e1000e's TX vector) belongs to queue 0. When a top half finds
-// the shared pool empty it marks its queue starved; any bottom half that
-// frees buffers then triggers that queue's vector, so a ring that ran dry
-// is refilled whichever queue returns the buffers.
+// A Port runs Info().Queues queues. Each has its own halves, as in the
+// kernel: a top-half thread on its Config.IRQCPUs entry that handles the
+// queue's vector, its own executor there (softirq, tasklet and NAPI
+// instances, workqueue worker, IRQ thread or busy poller), its own SPSC ring,
+// scratch space, TX lock and counters (Stats.Queues). A queue's RX
+// operations are called from one goroutine at a time, as are its TX
+// operations; queues run concurrently and share only the buffer pool, the
+// handler (called concurrently from the queues' bottom halves) and the
+// port's events workqueue. A vector that serves no queue (link, the
+// e1000e's TX vector) belongs to queue 0.
 //
-// Link-status changes run as a workqueue item, which may sleep: it reads the
-// link state, records it and logs it.
+// Config.TopHalf chooses what runs in hard-IRQ context. TopHalfCopy reads
+// the cause, harvests completed descriptors into the queue's ring, refills
+// the NIC and unmasks, at the top half's priority. TopHalfLight does what
+// the kernel's threaded IRQs do (irq_default_primary_handler with
+// IRQF_ONESHOT): it reads the cause, leaves the line masked and wakes the
+// bottom half, which harvests, refills and unmasks once a poll finds less
+// than its budget. DefaultTopHalf picks light wherever the bottom half
+// runs on the top half's core and copy where the ring hands frames to
+// another core. NAPI mode masks RX and polls under a budget, as the
+// kernel's NAPI does; busy-poll mode takes no interrupts.
 //
-// A NIC that is a Resetter gets the kernel's TX-hang watchdog: every
-// Config.Watchdog (2 s) a workqueue item asks it whether it hangs (frames
-// queued, link up, the TX head not moving) or was reset under the driver;
-// if so it is re-initialised in place and the port, its buffers and its
-// counters go on (Stats.Resets counts it).
+// # Buffers: who owns what
 //
-// A handler's Transmit or Forward verdict on an empty frame or one larger
-// than a buffer is counted (Stats.TxInvalid) and its buffer freed: it never
-// reaches the device.
+// Packet buffers are 2 KiB slots of one DMA pool, named by index, never Go
+// heap and never holding Go pointers. A buffer belongs to exactly one of:
+// the pool; the NIC, from Refill until RxBurst returns it, or from TxBurst
+// until Reclaim returns it; the core, from RxBurst until the handler's
+// verdict is applied; or the handler, after a Keep verdict until it gives
+// the buffer back. The core never reuses a buffer it does not own. A
+// Packet's Data is a view of DMA memory valid during Handle only.
+//
+// A ring that ran dry is always refilled: when a top half finds the pool
+// empty it marks its queue starved, and once any bottom half frees buffers
+// the core makes that queue refill (raising its interrupt from software
+// where the NIC can, polling it otherwise).
+//
+// # The packet path allocates nothing
+//
+// RxBurst, Refill, TxBurst, Reclaim, the top halves, the bottom halves and
+// the verdicts allocate nothing, log nothing and return counts, never errors
+// (TestPacketPathAllocatesNothing). A handler that allocates is the only
+// exception the core cannot prevent.
 //
 // # Accounting
 //
 // Every frame that enters is accounted for: Stats.RxPackets counts frames
 // taken off the NIC, and each ends in exactly one of Processed (the handler
-// saw it) or a Drop counter by reason. Nothing on the packet path allocates
-// or logs.
+// saw it) or a drop counter by reason (ring full, NIC-flagged error, a frame
+// without end-of-packet, handler panic, shutdown). A Transmit or Forward
+// verdict on an empty frame or one larger than a buffer is counted
+// (Stats.TxInvalid) and its buffer freed: it never reaches the device. A
+// handler panic is recovered, counted and its batch's buffers freed; the
+// port goes on.
+//
+// # Watchdog
+//
+// A NIC that is a Resetter gets the kernel's TX-hang watchdog: every
+// Config.Watchdog (2 s) a workqueue item asks it whether it hangs (frames
+// queued, link up, the TX head not moving) or was reset under the driver;
+// if so it is re-initialised in place, and the port, its buffers and its
+// counters go on (Stats.Resets counts it). Frames queued for TX at that
+// moment are dropped. Link-status changes run as a workqueue item too,
+// which may sleep.
+//
+// # Teardown order
+//
+// Port.Close masks the device's interrupts, frees the interrupt handlers,
+// stops the bottom halves (frames left in the rings are dropped and counted
+// as shutdown), closes the handler if it is a Closer, and only then closes
+// the NIC, whose Close must stop the device before anything it can write is
+// freed:
+// interrupts masked, vectors released, bus mastering off, reset, and only
+// then the DMA memory released. If the reset fails the DMA memory is kept,
+// never unmapped or reused, and the error says so. Close is idempotent.
+//
+// Measurements of the top halves and modes are in bench/ANALYSIS.md, not
+// here.
 package driver

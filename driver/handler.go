@@ -1,5 +1,7 @@
 package driver
 
+import "strconv"
+
 // Verdict is what a handler decides for a frame.
 type Verdict uint8
 
@@ -12,7 +14,23 @@ const (
 	// Forward: send the frame out of the port's forward port (a copy into
 	// that port's buffer).
 	Forward
+	// Keep: the handler keeps the frame's buffer (Packet.Desc.Buf) and
+	// with it Data, past the call. The core neither frees nor reuses the
+	// buffer until the handler gives it back with Port.Release. Buffers
+	// kept and never released starve the NIC of RX buffers; all of them
+	// become invalid when the port closes.
+	Keep
 )
+
+var verdictNames = [...]string{"consume", "transmit", "forward", "keep"}
+
+// String returns the verdict's lower-case name.
+func (v Verdict) String() string {
+	if int(v) < len(verdictNames) {
+		return verdictNames[v]
+	}
+	return "Verdict(" + strconv.Itoa(int(v)) + ")"
+}
 
 // Packet is a received frame handed to a Handler.
 type Packet struct {
@@ -21,10 +39,12 @@ type Packet struct {
 	Verdict Verdict // set by the handler; Consume when it does nothing
 }
 
-// Handler processes received frames in the bottom half, a batch at a time.
-// It must not keep Data past the call. It must not allocate if the packet
+// Handler processes received frames in the bottom half, a batch at a time,
+// and sets each packet's Verdict. It must not keep Data past the call
+// unless the verdict is Keep. It must not allocate if the packet
 // path is to stay allocation-free. A panic is recovered, counted, logged
-// (rate-limited) and the batch's buffers freed; the port goes on.
+// (rate-limited) and the batch's buffers freed, kept ones included (the
+// handler must not Release them then); the port goes on.
 type Handler interface {
 	Handle(pkts []Packet)
 }
@@ -34,6 +54,9 @@ type HandlerFunc func(pkts []Packet)
 
 // Handle calls f.
 func (f HandlerFunc) Handle(pkts []Packet) { f(pkts) }
+
+// consumeAll is the handler of a Config without one.
+var consumeAll = HandlerFunc(func([]Packet) {})
 
 // Closer is implemented by handlers that hold resources (a capture file).
 type Closer interface {

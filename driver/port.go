@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // Opened is a device as a Port takes it: its queues behind the NIC
@@ -33,13 +34,15 @@ const (
 	MaxQueues = 32
 )
 
-// Config configures a Port. The zero value counts frames in tasklet mode
+// Config configures a Port. The zero value drops frames in tasklet mode
 // with both the top half and the bottom half on core 0.
 type Config struct {
 	// Mode is the bottom half's deferral mechanism.
 	Mode deferral.Mode
-	// Handler processes frames; nil counts them (NewCount()). With several
-	// queues, each queue's bottom half calls it: concurrently.
+	// Handler processes frames; nil drops every one (verdict Consume; the
+	// port still counts them). With several queues, each queue's bottom
+	// half calls it: concurrently. Ready-made handlers (count, reflect,
+	// capture) are in package handler.
 	Handler Handler
 	// IRQCPU is the core of the top half, and of tasklet, softirq and NAPI
 	// bottom halves (they run where they were raised, as in the kernel).
@@ -62,14 +65,14 @@ type Config struct {
 	// IRQSched, unless zero, is the top half's scheduling class instead of
 	// RTPrio (deferral.CPUOptions.Sched): e.g. BHSched, so that no thread of
 	// the port runs above the bottom half. A deadline class needs IRQCPU -1.
-	IRQSched deferral.Sched
+	IRQSched rt.Sched
 	// ThreadPrio is the threaded mode's SCHED_FIFO priority; 0 means 50,
 	// -1 SCHED_OTHER.
 	ThreadPrio int
 	// BHSched, unless zero, is the scheduling class of the threaded mode's
 	// IRQ thread or the workqueue mode's worker (deferral.ExecutorOptions.Sched):
-	// e.g. deferral.Deadline(200µs, 1ms, 1ms). Refused in other modes.
-	BHSched deferral.Sched
+	// e.g. rt.Deadline(200µs, 1ms, 1ms). Refused in other modes.
+	BHSched rt.Sched
 	// Budget is the most frames one bottom-half poll handles; 0 means 64.
 	Budget int
 	// RingSize is each queue's SPSC ring capacity between top and bottom
@@ -80,7 +83,7 @@ type Config struct {
 	// DropRingFull.
 	RingSize int
 	// Forward is the port that Forward verdicts transmit on (queue q sends
-	// on its queue q modulo its queue count).
+	// on its queue q modulo its queue count); Port.SetForward changes it.
 	Forward *Port
 	// DeferHardIRQs and FlushTimeout are NAPI's interrupt deferral (zero: off).
 	DeferHardIRQs int
@@ -128,6 +131,8 @@ type Port struct {
 	// modes; nil otherwise): each queue's bottom half rings the doorbell
 	// after FlushAfterEmptyPolls empty polls, Transmit at once.
 	batcher  TxBatcher
+	fwdMu    sync.RWMutex // guards fwd: bottom halves read it per batch, SetForward writes
+	fwd      *Port        // where Forward verdicts go (Config.Forward, then SetForward)
 	link     atomic.Bool
 	speed    atomic.Int32
 	hwMu     sync.Mutex // guards hw and the NIC's ReadStats
@@ -172,7 +177,7 @@ func newPort(nic NIC, bufs Buffers, cfg Config) (*Port, error) {
 		cfg.IRQCPUs = append([]int(nil), cfg.IRQCPUs...)
 	}
 	if cfg.Handler == nil {
-		cfg.Handler = NewCount()
+		cfg.Handler = consumeAll
 	}
 	if cfg.TopHalf == TopHalfDefault {
 		// With several queues every bottom half runs on its queue's CPU.
@@ -181,7 +186,7 @@ func newPort(nic NIC, bufs Buffers, cfg Config) (*Port, error) {
 	if err := cfg.checkTopHalf(); err != nil {
 		return nil, err
 	}
-	p := &Port{nic: nic, bufs: bufs, info: info, cfg: cfg, handler: cfg.Handler, log: cfg.Logger, bufSize: bufSize(nic, bufs)}
+	p := &Port{nic: nic, bufs: bufs, info: info, cfg: cfg, handler: cfg.Handler, log: cfg.Logger, bufSize: bufSize(nic, bufs), fwd: cfg.Forward}
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}

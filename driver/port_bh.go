@@ -141,7 +141,11 @@ func (q *queue) verdicts(pkts []Packet, free []uint32) []uint32 {
 	p := q.p
 	txq := q.txq[:0]
 	fwdq := q.fwdq[:0]
-	fwd := p.cfg.Forward
+	// SetForward waits for this read lock: once it returns, no bottom half
+	// of p sends into the old forward port.
+	p.fwdMu.RLock()
+	defer p.fwdMu.RUnlock()
+	fwd := p.fwd
 	var invalid uint64
 	for i := range pkts {
 		pk := &pkts[i]
@@ -176,6 +180,8 @@ func (q *queue) verdicts(pkts []Packet, free []uint32) []uint32 {
 				}
 			}
 			free = append(free, pk.Desc.Buf)
+		case Keep:
+			// The handler owns the buffer until Port.Release.
 		default:
 			free = append(free, pk.Desc.Buf)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/drivertest"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/qemu"
 )
 
@@ -74,8 +75,8 @@ func numCPU() int {
 func testPortQueues(t *testing.T, mode deferral.Mode, th driver.TopHalf, cpus []int) {
 	const nflows, nframes, nbufs, maxInFlight = 64, 2000, 1024, 96
 	dev := openFake(t, 2, nbufs)
-	count := driver.NewCount()
-	p, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: driver.Chain{count, driver.Reflect{}}, IRQCPUs: cpus, TopHalf: th, Budget: 32, ThreadPrio: -1})
+	count := handler.NewCount()
+	p, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: handler.Chain{count, handler.Reflect{}}, IRQCPUs: cpus, TopHalf: th, Budget: 32, ThreadPrio: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func testPortQueues(t *testing.T, mode deferral.Mode, th driver.TopHalf, cpus []
 		t.Errorf("stats: %v", &st)
 	}
 	// The queues' bottom halves share the handler: it counts every frame once.
-	if c := count.Counts(); c[driver.ProtoUDP] != nframes || c[driver.ProtoEthernet] != nframes {
+	if c := count.Counts(); c[handler.ProtoUDP] != nframes || c[handler.ProtoEthernet] != nframes {
 		t.Errorf("count handler: %v, want %d UDP frames", c, nframes)
 	}
 	if err := p.Close(); err != nil {

@@ -5,13 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/uiodrv/uiodrv/deferral"
 )
@@ -69,7 +65,7 @@ func testReflect(t *testing.T, mode deferral.Mode, th TopHalf, intx bool) {
 	if intx {
 		dev = newFakeINTx(t, 256)
 	}
-	p, err := NewPort(dev, Config{Mode: mode, Handler: Chain{NewCount(), Reflect{}}, IRQCPU: 0, BHCPU: 1 % numCPU(), Budget: 32, RingSize: 256, TopHalf: th})
+	p, err := NewPort(dev, Config{Mode: mode, Handler: reflectAll{}, IRQCPU: 0, BHCPU: 1 % numCPU(), Budget: 32, RingSize: 256, TopHalf: th})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,53 +254,6 @@ func TestLinkChangesRecorded(t *testing.T) {
 	waitFor(t, "link up", func() bool { return p.Stats().LinkUps == 1 })
 }
 
-// TestCaptureWritesPcap: the capture holds exactly the frames, readable by pcapgo.
-func TestCaptureWritesPcap(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "x.pcap")
-	c, err := NewCapture(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev := newFakeDev(t, 64)
-	p, err := NewPort(dev, Config{Mode: deferral.ModeSoftirq, Handler: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want [][]byte
-	for i := 0; i < 40; i++ {
-		want = append(want, frame(i, 60+i))
-	}
-	dev.inject(want...)
-	waitFor(t, "capture", func() bool { return c.Frames() == 40 })
-	if err := p.Close(); err != nil { // closes the capture
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.LinkType() != layers.LinkTypeEthernet {
-		t.Fatalf("link type %v", r.LinkType())
-	}
-	for i := 0; ; i++ {
-		data, _, err := r.ReadPacketData()
-		if err != nil {
-			if i != 40 {
-				t.Fatalf("read %d frames (%v), want 40", i, err)
-			}
-			break
-		}
-		if !bytes.Equal(data, want[i]) {
-			t.Fatalf("frame %d differs", i)
-		}
-	}
-}
-
 // TestForwardCopiesToOtherPort: Forward verdicts leave through the other port.
 func TestForwardCopiesToOtherPort(t *testing.T) {
 	devB := newFakeDev(t, 32)
@@ -314,7 +263,7 @@ func TestForwardCopiesToOtherPort(t *testing.T) {
 	}
 	defer pb.Close()
 	devA := newFakeDev(t, 32)
-	pa, err := NewPort(devA, Config{Mode: deferral.ModeTasklet, Handler: ForwardAll{}, Forward: pb})
+	pa, err := NewPort(devA, Config{Mode: deferral.ModeTasklet, Handler: forwardAll{}, Forward: pb})
 	if err != nil {
 		t.Fatal(err)
 	}

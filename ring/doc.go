@@ -1,4 +1,4 @@
-// Package ring provides the lock-free rings that connect the top half of a
+// Package ring provides the lock-free ring that connects the top half of a
 // uiodrv driver to its bottom half.
 //
 // SPSC is the descriptor ring: the top half (the goroutine woken by the
@@ -10,27 +10,20 @@
 // state the two CPUs exchange only the descriptor lines and one index line per
 // burst.
 //
-// MPSC carries packet-buffer indices from any number of bottom-half workers
-// back to the goroutine that owns the buffer pool. Its producers are
-// lock-free and its consumer wait-free: a producer suspended anywhere, even
-// halfway through Enqueue, delays neither the other producers nor the
-// consumer, and no element is lost or delivered twice (see MPSC for the
-// argument). The price is that an element must fit in 32 bits (Handle).
-//
-// Neither ring allocates after construction, blocks or sleeps: an operation
+// The ring never allocates after construction, blocks or sleeps: an operation
 // that cannot proceed returns false or 0 and the caller decides whether to
 // spin, yield, drop or wait for an interrupt. The memory-ordering argument is
-// written on each type.
+// written on the type.
 //
 // # Performance
 //
-// BENCH.md in this directory records go test -bench results, each ring
+// BENCH.md in this directory records go test -bench results, the ring
 // against a buffered channel of the same element type and capacity measured
 // in the same run with producer and consumer pinned to different CPUs, and
 // says what bounds them on the machine they ran on. In short, on a shared
 // 2-vCPU AMD EPYC VM (medians of 7): moving 16-byte descriptors in bursts of
 // 32, SPSC takes 2.7 ns per descriptor, 34x faster than a channel; one at a
 // time it takes 36 ns, 3.1x, bounded by one cache-line round trip between the
-// CPUs (55 ns there) per element. Both rings spin-poll: give them CPUs of
-// their own, or they lose to a channel, which sleeps.
+// CPUs (55 ns there) per element. The ring spin-polls: give its ends CPUs
+// of their own, or it loses to a channel, which sleeps.
 package ring

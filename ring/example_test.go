@@ -3,7 +3,6 @@ package ring_test
 import (
 	"fmt"
 	"runtime"
-	"sync"
 
 	"github.com/uiodrv/uiodrv/ring"
 )
@@ -65,34 +64,4 @@ func ExampleSPSC_EnqueueBulk() {
 	// 1
 	// 0 4
 	// [1 2 3 4]
-}
-
-// Several bottom-half workers return packet buffers, by index, to the one
-// goroutine that owns the pool.
-func ExampleMPSC() {
-	free, err := ring.NewMPSC[uint32](64)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	var wg sync.WaitGroup
-	for w := range uint32(3) { // three workers, ten buffers each
-		wg.Go(func() {
-			for i := range uint32(10) {
-				for !free.Enqueue(w*100 + i) {
-					runtime.Gosched()
-				}
-			}
-		})
-	}
-	wg.Wait()
-
-	var bufs [64]uint32
-	n := free.DequeueBurst(bufs[:])
-	sum := uint32(0)
-	for _, b := range bufs[:n] {
-		sum += b
-	}
-	fmt.Println(n, "buffers back, index sum", sum)
-	// Output: 30 buffers back, index sum 3135
 }

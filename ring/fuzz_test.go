@@ -5,14 +5,14 @@ import (
 	"testing"
 )
 
-// fuzzStart decodes where the rings' free-running positions start, so that
-// the fuzzer reaches the 64-bit wrap and the MPSC's 31-bit lap-tag wrap with
-// short inputs.
+// fuzzStart decodes where the ring's free-running positions start, so that
+// the fuzzer reaches the 64-bit wrap and other far positions with short
+// inputs.
 func fuzzStart(sel, off byte, shift uint) uint64 {
 	switch sel % 4 {
 	case 1: // just below the 64-bit wrap
 		return -uint64(off) - 1
-	case 2: // just below lap 2^31, where MPSC tags wrap
+	case 2: // just below lap 2^31
 		return (uint64(1)<<31)<<shift - uint64(off) - 1
 	case 3: // an arbitrary odd spot
 		return uint64(off) * 0x9e3779b97f4a7c15
@@ -93,112 +93,6 @@ func FuzzSPSC(f *testing.F) {
 			t.Fatalf("ring not empty after drain (Len %d)", r.Len())
 		}
 	})
-}
-
-// FuzzMPSC is FuzzSPSC for the MPSC ring, from a single goroutine. Besides
-// the public operations it plays the two kinds of producers that only
-// concurrency produces: one suspended after its slot CAS but before moving
-// tail, and one that read tail long ago and only now tries its slot.
-func FuzzMPSC(f *testing.F) {
-	f.Add([]byte{3, 0, 0, 0, 0, 1, 1, 1})
-	f.Add([]byte{1, 1, 2, 4, 4, 5, 0, 0, 1, 6, 1, 1, 6, 0x20 | 2, 0x30 | 3})
-	f.Add([]byte{0, 2, 0, 5, 4, 1, 6, 0, 6, 1, 4, 4, 3 | 0x10})
-	f.Add([]byte{6, 2, 7, 0xfa, 0xfa, 0xfa, 0xfb, 5, 0xfb, 0xf2, 6, 6})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) < 3 {
-			return
-		}
-		capacity := 1 << (data[0] % 7)
-		r, err := NewMPSC[uint32](capacity)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.reset(fuzzStart(data[1], data[2], r.shift))
-		ref := refQueue[uint32]{cap: capacity}
-		var next uint32
-		snap := r.tail.Load()
-		in := make([]uint32, 32)
-		got, want := make([]uint32, 32), make([]uint32, 32)
-		for i, b := range data[3:] {
-			n := int(b >> 3)
-			for j := range in[:n] {
-				in[j] = next + uint32(j)
-			}
-			var g, w int
-			switch b & 7 {
-			case 0, 7:
-				g, w = b2i(r.Enqueue(next)), ref.push([]uint32{next}, false)
-			case 1:
-				v, ok := r.Dequeue()
-				g, w = b2i(ok), ref.pop(want[:1], false)
-				got[0] = v
-			case 2:
-				g, w = r.EnqueueBurst(in[:n]), ref.push(in[:n], false)
-			case 3:
-				g, w = r.DequeueBurst(got[:n]), ref.pop(want[:n], false)
-			case 4: // suspended producer: fills, never moves tail
-				g, w = b2i(enqueueNoAdvance(r, next)), ref.push([]uint32{next}, false)
-			case 5:
-				snap = r.tail.Load()
-			case 6: // producer that read tail at the last snapshot
-				switch r.try(snap, next) {
-				case filled:
-					// Only the fill frontier can be empty(lap): the
-					// snapshot is still the next position.
-					g, w = 1, ref.push([]uint32{next}, false)
-				case noRoom:
-					if !ref.full() {
-						t.Fatalf("op %d: try(%d) says full, reference holds %d of %d", i, snap, len(ref.q), capacity)
-					}
-				case taken:
-					r.tail.CompareAndSwap(snap, snap+1) // as Enqueue helps
-				}
-			}
-			if g != w {
-				t.Fatalf("op %d (%#x): ring moved %d, reference %d", i, b, g, w)
-			}
-			switch b & 7 {
-			case 1, 3:
-				if !slices.Equal(got[:g], want[:w]) {
-					t.Fatalf("op %d (%#x): ring gave %v, reference %v", i, b, got[:g], want[:w])
-				}
-			default:
-				next += uint32(g)
-			}
-			// tail may lag behind fills, so Len is a lower bound.
-			if l := r.Len(); l > len(ref.q) || l < 0 || r.Cap() != capacity {
-				t.Fatalf("op %d (%#x): Len/Cap %d/%d, reference %d/%d", i, b, l, r.Cap(), len(ref.q), capacity)
-			}
-		}
-		rest := make([]uint32, capacity+1)
-		if n := r.DequeueBurst(rest); !slices.Equal(rest[:n], ref.q) {
-			t.Fatalf("drain: ring gave %v, reference %v", rest[:n], ref.q)
-		}
-		if _, ok := r.Dequeue(); ok {
-			t.Fatal("ring not empty after drain")
-		}
-		// Everyone's fills are visible: one more Enqueue must move tail up to
-		// the frontier, after which Len is exact.
-		if !r.Enqueue(next) || r.Len() != 1 {
-			t.Fatalf("after drain and one Enqueue: Len %d, want 1", r.Len())
-		}
-	})
-}
-
-// enqueueNoAdvance is Enqueue by a producer that is suspended for ever
-// right after its slot CAS: it fills a position but never moves tail.
-func enqueueNoAdvance[T Handle](r *MPSC[T], v T) bool {
-	for {
-		t := r.tail.Load()
-		switch r.try(t, uint32(v)) {
-		case filled:
-			return true
-		case taken:
-			r.tail.CompareAndSwap(t, t+1)
-		case noRoom:
-			return false
-		}
-	}
 }
 
 func b2i(b bool) int {

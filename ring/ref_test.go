@@ -1,13 +1,11 @@
 package ring
 
-// refQueue is the reference model the fuzz tests compare the rings with: a
+// refQueue is the reference model the fuzz test compares the ring with: a
 // bounded FIFO built on a plain slice, too simple to be wrong.
 type refQueue[T any] struct {
 	q   []T
 	cap int
 }
-
-func (r *refQueue[T]) full() bool { return len(r.q) == r.cap }
 
 // push appends up to len(vs) elements (all or none when bulk) and returns how
 // many.

@@ -7,11 +7,10 @@ import (
 
 // MaxCapacity is the largest capacity New* accepts.
 //
-// It keeps capacities representable as int on every platform and leaves the
-// MPSC ring's 31-bit lap tags a wide margin (see MPSC).
+// It keeps capacities representable as int on every platform.
 const MaxCapacity = 1 << 30
 
-// ErrCapacity is returned (wrapped) by NewSPSC and NewMPSC when the requested
+// ErrCapacity is returned (wrapped) by NewSPSC when the requested
 // capacity is not a power of two in [1, MaxCapacity].
 var ErrCapacity = errors.New("capacity must be a power of two in [1, 2^30]")
 

@@ -23,9 +23,6 @@ func TestNewCapacity(t *testing.T) {
 			if _, err := NewSPSC[int](tc.capacity); (err == nil) != tc.ok {
 				t.Errorf("NewSPSC(%d): error %v, want ok=%v", tc.capacity, err, tc.ok)
 			}
-			if _, err := NewMPSC[uint32](tc.capacity); (err == nil) != tc.ok {
-				t.Errorf("NewMPSC(%d): error %v, want ok=%v", tc.capacity, err, tc.ok)
-			}
 		}
 		_, err := checkCapacity("op", tc.capacity)
 		if (err == nil) != tc.ok {

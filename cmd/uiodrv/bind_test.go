@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/pci"
 	"github.com/uiodrv/uiodrv/pci/pcitest"
 )
@@ -50,7 +50,7 @@ func TestBindRefusesNonNIC(t *testing.T) {
 		err  error
 	}{
 		{"0000:00:1f.2", []string{"0000:00:1f.2 is a SATA controller (class 0106): 8086:2922", "not binding it", "fix: check the address with uiodrv list --all"}, errNotNetwork},
-		{"0000:00:05.0", []string{"Virtio 1.0 network device, which uiodrv does not drive", "--force", "fix: uiodrv drives"}, e1000.ErrUnsupportedDevice},
+		{"0000:00:05.0", []string{"Virtio 1.0 network device, which uiodrv does not drive", "--force", "fix: uiodrv drives"}, driver.ErrUnsupportedDevice},
 	} {
 		for _, drv := range []string{"vfio-pci", "uio_pci_generic"} {
 			code, out, errOut := runCLI("bind", "--dev", c.dev, "--driver", drv, "--sysfs", s.Root, "--state-dir", state)

@@ -12,6 +12,7 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/pci"
 	"github.com/uiodrv/uiodrv/pci/pcitest"
+	"github.com/uiodrv/uiodrv/rt"
 	"github.com/uiodrv/uiodrv/vfio"
 )
 
@@ -190,9 +191,9 @@ func TestCheckMemoryAndSched(t *testing.T) {
 		rt, thread int
 		err        error
 	}{
-		{deferral.ModeTasklet, 50, 0, deferral.ErrRTNotPermitted},
-		{deferral.ModeThreaded, 0, 0, deferral.ErrRTNotPermitted}, // the IRQ thread is SCHED_FIFO 50
-		{deferral.ModeWorkqueue, 0, 0, deferral.ErrNiceNotPermitted},
+		{deferral.ModeTasklet, 50, 0, rt.ErrRTNotPermitted},
+		{deferral.ModeThreaded, 0, 0, rt.ErrRTNotPermitted}, // the IRQ thread is SCHED_FIFO 50
+		{deferral.ModeWorkqueue, 0, 0, rt.ErrNiceNotPermitted},
 	} {
 		if err := checkSched(user, c.mode, c.rt, c.thread); !errors.Is(err, c.err) || hintFor(err) == "" {
 			t.Errorf("%v rt %d: %v, want %v", c.mode, c.rt, err, c.err)

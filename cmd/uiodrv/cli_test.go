@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/rt"
 	"github.com/uiodrv/uiodrv/uio"
 	"github.com/uiodrv/uiodrv/vfio"
 )
@@ -53,7 +53,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bind"}, "--dev is required"},
 		{[]string{"unbind", "--dev", "3"}, "malformed address"},
 		{[]string{"pktgen", "--dev", "0000:00:03.0", "--size", "10"}, "--size 10"},
-		{[]string{"lab", "--nic", "rtl8139"}, "want e1000 or e1000e"},
+		{[]string{"lab", "--nic", "rtl8139"}, "want e1000 (82540EM), e1000e (82574L) or igb (82576)"},
 		{[]string{"lab", "--mode", "fast"}, "valid modes are"},
 		{[]string{"lab", "--rate", "0"}, "--rate 0"},
 		{[]string{"help", "bogus"}, `no command "bogus": the commands are bind, lab, list`},
@@ -105,7 +105,7 @@ func TestHints(t *testing.T) {
 		}
 	}
 	for _, e := range []error{pci.ErrNoDevice, vfio.ErrNoVFIO, vfio.ErrNotBound, uio.ErrNotBound, vfio.ErrNoIOMMUGroup,
-		vfio.ErrGroupNotViable, vfio.ErrPermission, vfio.ErrMemlock, uio.ErrNoHugepages, deferral.ErrRTNotPermitted,
+		vfio.ErrGroupNotViable, vfio.ErrPermission, vfio.ErrMemlock, uio.ErrNoHugepages, rt.ErrRTNotPermitted,
 		errRLimitMemlock, errNoHugepages, errNoModule} {
 		if hintFor(fmt.Errorf("x: %w", e)) == "" {
 			t.Errorf("%v has no fix", e)

@@ -6,10 +6,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/rt"
 	"github.com/uiodrv/uiodrv/uio"
 	"github.com/uiodrv/uiodrv/vfio"
 )
@@ -41,7 +40,7 @@ var hints = []struct {
 }{
 	{pci.ErrBadAddress, "give the address as DDDD:BB:SS.F, e.g. --dev 0000:00:03.0 (see uiodrv list)"},
 	{pci.ErrNoDevice, "no PCI device at that address: pick one from uiodrv list"},
-	{e1000.ErrUnsupportedDevice, "uiodrv drives 8086:100e/100f/100c (e1000), 8086:10d3 (e1000e) and the igb family (8086:10c9 82576, QEMU's igb; I350, I210/I211): pick one from uiodrv list"},
+	{driver.ErrUnsupportedDevice, "uiodrv drives " + supportedNICs("; ") + ": pick one from uiodrv list"},
 	{errNoModule, "load the module: modprobe vfio-pci (VFIO) or modprobe uio_pci_generic (UIO)"},
 	{vfio.ErrNoVFIO, "load the VFIO modules: modprobe vfio-pci vfio_iommu_type1"},
 	{vfio.ErrNoIOMMUFD, "use --vfio-api group (or auto), or boot a kernel with CONFIG_IOMMUFD (see docs/vfio-api.md)"},
@@ -62,8 +61,8 @@ var hints = []struct {
 	{uio.ErrNoHugepages, "reserve hugepages: echo 64 > /proc/sys/vm/nr_hugepages"},
 	{errNoHugepages, "reserve hugepages: echo 64 > /proc/sys/vm/nr_hugepages"},
 	{uio.ErrNoPhysAddr, "UIO needs root to read physical addresses from /proc/self/pagemap: run as root"},
-	{deferral.ErrRTNotPermitted, "run as root or with CAP_SYS_NICE (or raise RLIMIT_RTPRIO), or pass --rt-prio 0"},
-	{deferral.ErrNiceNotPermitted, "run as root or with CAP_SYS_NICE (workqueue workers run at nice -20)"},
+	{rt.ErrRTNotPermitted, "run as root or with CAP_SYS_NICE (or raise RLIMIT_RTPRIO), or pass --rt-prio 0"},
+	{rt.ErrNiceNotPermitted, "run as root or with CAP_SYS_NICE (workqueue workers run at nice -20)"},
 	{driver.ErrUnknownBackend, "use --backend vfio or --backend uio"},
 	{errNotNetwork, "check the address with uiodrv list --all; uiodrv binds only network controllers (--force overrides)"},
 	{pci.ErrRestoreFailed, "give the device back by hand: echo BDF > /sys/bus/pci/drivers/DRIVER/bind (or uiodrv unbind --dev BDF), see dmesg"},

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/handler"
 )
 
 // faultFlags are fault-injection flags for soak tests (make soak). They are
@@ -35,11 +36,11 @@ func (f *faultFlags) validate() error {
 // wrap puts the injected fault in front of the handler chain, so that a
 // panicking batch reaches no other handler (nothing counted, captured or
 // reflected from it): its frames are exactly the port's handler_panic drops.
-func (f *faultFlags) wrap(chain driver.Chain) driver.Chain {
+func (f *faultFlags) wrap(chain handler.Chain) handler.Chain {
 	if f.panicEvery == 0 {
 		return chain
 	}
-	return append(driver.Chain{&panicInjector{every: f.panicEvery}}, chain...)
+	return append(handler.Chain{&panicInjector{every: f.panicEvery}}, chain...)
 }
 
 // panicInjector is a handler that panics on purpose (--fault-panic-every):

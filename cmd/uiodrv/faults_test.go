@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -26,7 +27,7 @@ func (r *recorder) Handle(p []driver.Packet) { r.frames += len(p) }
 // panicking batch is reflected by no one), and is absent when N is 0.
 func TestPanicInjector(t *testing.T) {
 	rec := &recorder{}
-	base := driver.Chain{rec}
+	base := handler.Chain{rec}
 	if got := (&faultFlags{}).wrap(base); len(got) != 1 {
 		t.Fatalf("--fault-panic-every 0 changed the chain: %d handlers", len(got))
 	}

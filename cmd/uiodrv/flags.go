@@ -11,7 +11,6 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -84,8 +83,8 @@ func (f *runFlags) validate() error {
 	if f.itr > 0xFFFF {
 		return usagef("--itr %d: want 0 to 65535 (the ITR register's 16 bits, units of 256 ns)", f.itr)
 	}
-	if !pow2(f.ringSize) || f.ringSize < e1000.MinRingSize || f.ringSize > e1000.MaxRingSize {
-		return usagef("--ring-size %d: want a power of two from %d to %d", f.ringSize, e1000.MinRingSize, e1000.MaxRingSize)
+	if err := checkRingSize(f.ringSize); err != nil {
+		return err
 	}
 	if !pow2(f.bhRing) || f.bhRing > maxBHRing {
 		return usagef("--bh-ring %d: want a power of two up to %d", f.bhRing, maxBHRing)

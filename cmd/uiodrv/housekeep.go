@@ -7,13 +7,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // --housekeeping-cpus: the process's unpinned threads (the Go runtime's,
 // the handler's own goroutines' threads) go to these CPUs once the ports are
 // up, so that nothing of uiodrv but the interrupt's hard part runs on a
-// real-time task's CPU (deferral.Housekeep).
+// real-time task's CPU (rt.Housekeep).
 
 // parseCPUList reads a kernel CPU list ("1", "0-3,6").
 func parseCPUList(s string) ([]int, error) {
@@ -66,7 +66,7 @@ func (r *rtFlags) housekeep() error {
 	if len(r.hkCPUs) == 0 {
 		return nil
 	}
-	n, err := deferral.Housekeep(r.hkCPUs)
+	n, err := rt.Housekeep(r.hkCPUs)
 	if err != nil {
 		return fmt.Errorf("--housekeeping-cpus: %w (is the process's cpuset narrower than when it started? check /proc/self/status Cpus_allowed_list)", err)
 	}

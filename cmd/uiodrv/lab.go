@@ -22,11 +22,12 @@ import (
 	"github.com/uiodrv/uiodrv/qemu"
 )
 
-const labUsage = `Usage: uiodrv lab [flags]
+var labUsage = `Usage: uiodrv lab [flags]
 
-Boots the QEMU lab with an emulated e1000 or e1000e at 0000:00:03.0 (bound to
+Boots the QEMU lab with an emulated NIC (--nic) at 0000:00:03.0 (bound to
 vfio-pci behind a vIOMMU, or to uio_pci_generic with hugepages), with this very
-binary as the guest's /init and /bin/uiodrv; runs 'uiodrv --dev 0000:00:03.0
+binary as the guest's /bin/uiodrv and the lab's init (uiodrv-labinit, which
+make build puts beside bin/uiodrv) as /init; runs 'uiodrv --dev 0000:00:03.0
 --handler reflect' in the guest; sends frames from the host peer at --rate for
 --duration and checks every reflected frame byte for byte. It shows both sides'
 statistics live and a summary: sent, received, reflected intact, round-trip
@@ -41,7 +42,7 @@ Debian's backports kernel (6.12 on Debian 12) instead of the release's own.
 
 Examples:
   uiodrv lab
-  uiodrv lab --nic e1000e --mode threaded --rate 2000 --duration 20s
+  uiodrv lab --nic ` + string(qemu.NICModels[1]) + ` --mode threaded --rate 2000 --duration 20s
   uiodrv lab --backend uio --mode napi
   uiodrv lab --pcap rx.pcap --rate 500 --duration 5s
 
@@ -75,7 +76,7 @@ type labFlags struct {
 func cmdLab(e *env, args []string) int {
 	var f labFlags
 	fs := pflag.NewFlagSet("lab", pflag.ContinueOnError)
-	fs.StringVar(&f.nic, "nic", "e1000", "emulated NIC: e1000 (82540EM) or e1000e (82574L)")
+	fs.StringVar(&f.nic, "nic", string(qemu.NICModels[0]), "emulated NIC: "+labNICNames())
 	fs.StringVarP(&f.mode, "mode", "m", "workqueue", "bottom half of the guest driver: "+modeNames())
 	fs.StringVar(&f.backend, "backend", "vfio", "vfio (vIOMMU, vfio-pci) or uio (no IOMMU, uio_pci_generic)")
 	fs.IntVar(&f.rate, "rate", 1000, "frames per second the host sends")
@@ -98,14 +99,16 @@ func cmdLab(e *env, args []string) int {
 }
 
 func (f *labFlags) validate() error {
-	if f.nic != string(qemu.E1000) && f.nic != string(qemu.E1000E) {
-		return usagef("--nic %q: want e1000 or e1000e", f.nic)
-	}
-	if _, err := deferral.ParseMode(f.mode); err != nil {
+	mode, err := deferral.ParseMode(f.mode)
+	if err != nil {
 		return usagef("--mode %q: valid modes are %s", f.mode, modeNames())
 	}
-	if _, err := driver.ParseBackend(f.backend); err != nil {
+	backend, err := driver.ParseBackend(f.backend)
+	if err != nil {
 		return usageError{fmt.Errorf("--backend: %w", err)}
+	}
+	if err := checkLabNIC(f.nic, backend, mode); err != nil {
+		return err
 	}
 	if f.rate < 1 || f.rate > 1_000_000 {
 		return usagef("--rate %d: want 1 to 1000000 frames/s", f.rate)
@@ -139,7 +142,8 @@ func labKernel(s string) (qemu.KernelSeries, error) {
 }
 
 // isStatic reports whether the ELF binary at path has no program
-// interpreter (no dynamic loader): it can run as the guest's /init.
+// interpreter (no dynamic loader): it can run in the lab guest, whose
+// initramfs holds no loader or C library.
 func isStatic(path string) (bool, error) {
 	ef, err := elf.Open(path)
 	if err != nil {
@@ -173,7 +177,7 @@ func guestBinary(e *env, path string) (string, func(), error) {
 		return path, nop, nil
 	}
 	if _, err := qemu.ModuleRoot(); err != nil {
-		return "", nop, fmt.Errorf("%s is dynamically linked and cannot be the guest's /init; build it static: CGO_ENABLED=0 go build -o bin/uiodrv ./cmd/uiodrv (make build), or pass --binary", path)
+		return "", nop, fmt.Errorf("%s is dynamically linked and cannot run in the lab guest; build it static: CGO_ENABLED=0 go build -o bin/uiodrv ./cmd/uiodrv (make build), or pass --binary", path)
 	}
 	dir, err := os.MkdirTemp("", "uiodrv-lab-")
 	if err != nil {
@@ -194,7 +198,6 @@ func labConfig(bin string, model qemu.NICModel, backend driver.Backend, timeout 
 		NICs:    []qemu.NIC{{Model: model}},
 		IOMMU:   backend == driver.BackendVFIO,
 		Bind:    []qemu.Binding{{BDF: labBDF, Driver: backend.Driver()}},
-		Init:    bin,
 		Files:   []qemu.File{{Host: bin, Guest: "/bin/uiodrv"}},
 		Timeout: timeout,
 	}
@@ -234,6 +237,11 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 
 func runLab(ctx context.Context, e *env, f *labFlags) error {
 	backend, _ := driver.ParseBackend(f.backend)
+	guestInit, initCleanup, err := labInit(e.stderr)
+	if err != nil {
+		return err
+	}
+	defer initCleanup()
 	if err := qemu.EnsureQEMU(); err != nil {
 		return err
 	}
@@ -250,6 +258,7 @@ func runLab(ctx context.Context, e *env, f *labFlags) error {
 	guestArgs = append(guestArgs, f.guestArgs...)
 	cfg := labConfig(bin, qemu.NICModel(f.nic), backend, f.duration+4*time.Minute, guestArgs)
 	cfg.Kernel, _ = labKernel(f.kernel)
+	cfg.Init = guestInit
 	if f.pcap != "" {
 		cfg.Fetch = []qemu.File{{Guest: labGuestPcap, Host: f.pcap}}
 	}

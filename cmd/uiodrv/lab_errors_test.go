@@ -28,7 +28,6 @@ func labErrors(t *testing.T, backend driver.Backend) {
 	labtest.Require(t)
 	bin := staticBinary(t)
 	cfg := labConfig(bin, qemu.E1000, backend, 5*time.Minute)
-	cfg.Init = "" // labtest's own init: the guest side is a test binary
 	// 04.0 is claimed by the kernel's e1000, 05.0 (e1000e, module not loaded) has no driver.
 	cfg.NICs = append(cfg.NICs, qemu.NIC{Model: qemu.E1000}, qemu.NIC{Model: qemu.E1000E})
 	cfg.Modules = []string{"e1000"}

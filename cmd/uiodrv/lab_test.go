@@ -40,8 +40,8 @@ func staticBinary(t *testing.T) string {
 	return binPath
 }
 
-// TestLabCLI runs the real CLI end to end, with uiodrv itself as the guest's
-// /init: a run that reflects exactly --count 1000 frames and stops by
+// TestLabCLI runs the real CLI end to end, as /bin/uiodrv under the lab's
+// own init: a run that reflects exactly --count 1000 frames and stops by
 // itself; a run stopped by SIGTERM in the middle of traffic, which must exit
 // 0 with its summary; and a third run on the same device, which can only
 // succeed if the second released everything.

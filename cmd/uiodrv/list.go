@@ -119,8 +119,8 @@ func usability(d *pci.Device) string {
 		}
 		return fmt.Sprintf("yes: %s, --backend vfio", describeNIC(m))
 	case "uio_pci_generic":
-		if m.family == familyIGB {
-			return fmt.Sprintf("yes: %s, --backend uio --mode busypoll only (its MSI-X needs vfio)", describeNIC(m))
+		if uioPollOnly(m) {
+			return fmt.Sprintf("yes: %s, --backend uio --mode busypoll only (its interrupts need vfio)", describeNIC(m))
 		}
 		return fmt.Sprintf("yes: %s, --backend uio", describeNIC(m))
 	}
@@ -132,10 +132,10 @@ func usability(d *pci.Device) string {
 
 // describeNIC names a model with what the run command can do with it.
 func describeNIC(m nicModel) string {
-	s := m.name
-	if m.maxQueues > 1 {
-		s += fmt.Sprintf(" (%s, --queues up to %d", m.family, m.maxQueues)
-		if !m.verified {
+	s := m.Model.Name
+	if m.Model.MaxQueues > 1 {
+		s += fmt.Sprintf(" (%s, --queues up to %d", m.Family.Name, m.Model.MaxQueues)
+		if !m.Model.Verified {
 			s += "; written from the datasheet, not verified on hardware"
 		}
 		s += ")"

@@ -1,4 +1,4 @@
-// Command uiodrv runs a userspace e1000-family NIC driver on VFIO or UIO, and
+// Command uiodrv runs a userspace NIC driver on VFIO or UIO, and
 // lists, binds and tests NICs. See usage.go for the commands and exit codes.
 package main
 
@@ -8,18 +8,12 @@ import (
 	"os"
 	"sort"
 	"strings"
-
-	"github.com/uiodrv/uiodrv/qemu/guestinit"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	// In the lab, the static uiodrv binary is also the guest's /init.
-	if os.Getpid() == 1 {
-		guestinit.Main()
-	}
 	os.Exit(cliMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -42,7 +42,7 @@ var counterMetrics = []struct {
 	{"link_ups_total", "Link-up events.", func(s *driver.Stats) uint64 { return s.LinkUps }},
 	{"link_downs_total", "Link-down events.", func(s *driver.Stats) uint64 { return s.LinkDowns }},
 	{"resets_total", "Device hangs (or resets under the driver) the watchdog found and re-initialised.", func(s *driver.Stats) uint64 { return s.Resets }},
-	{"nic_rx_good_total", "Good frames received, NIC counter rx_packets (GPRC on e1000 and igb).", func(s *driver.Stats) uint64 { return s.HW.RxPackets }},
+	{"nic_rx_good_total", "Good frames received, NIC counter rx_packets (the NIC's good-packets-received register).", func(s *driver.Stats) uint64 { return s.HW.RxPackets }},
 	{"nic_tx_good_total", "Good frames transmitted, NIC counter tx_packets (GPTC).", func(s *driver.Stats) uint64 { return s.HW.TxPackets }},
 	{"nic_rx_missed_total", "Frames missed for a full RX FIFO, NIC counter rx_missed (MPC).", func(s *driver.Stats) uint64 { return s.HW.RxMissed }},
 	{"nic_rx_no_buffer_total", "Frames received with no descriptor, NIC counter rx_no_buffer (RNBC).", func(s *driver.Stats) uint64 { return s.HW.RxNoBuffer }},

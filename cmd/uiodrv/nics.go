@@ -3,83 +3,204 @@ package main
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
+	"time"
 
+	"github.com/uiodrv/uiodrv"
+	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000"
-	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/pci"
 )
 
 // The run command picks the driver from the device's PCI ID in sysfs,
 // before the device is opened, so that every option can be checked against
-// the model first.
+// the model first. The families register themselves (the uiodrv package
+// links them all in); this file is the CLI's only view of them.
 
-// nicFamily is the driver package that drives a model.
-type nicFamily uint8
+// nicModel is a model uiodrv drives and the family that registered it, as
+// the front door's Found, whose Open the run command uses. Addr and Device
+// are set when the model was read from a device (probeNIC).
+type nicModel struct{ *uiodrv.Found }
 
-const (
-	familyE1000 nicFamily = iota + 1 // driver/e1000: 8254x, 82574L
-	familyIGB                        // driver/igb: 82576, I350, I210/I211
-)
+func (m nicModel) String() string { return m.Model.Name }
 
-func (f nicFamily) String() string {
-	switch f {
-	case familyE1000:
-		return "e1000"
-	case familyIGB:
-		return "igb"
-	}
-	return "unknown"
-}
-
-// nicModel is a model uiodrv drives.
-type nicModel struct {
-	family    nicFamily
-	name      string
-	maxQueues int  // RX/TX queue pairs the driver can run on it
-	msix      bool // has MSI-X (the igb family always uses it)
-	verified  bool // driven in the lab, not only written from a datasheet
-}
-
-func (m nicModel) String() string { return m.name }
-
-// lookupNIC finds the model of a PCI ID among the drivers'. An unknown ID
-// gives an error wrapping e1000.ErrUnsupportedDevice (whose hint lists every
-// supported ID).
+// lookupNIC finds the model of a PCI ID in the registry. An unknown ID gives
+// an error wrapping driver.ErrUnsupportedDevice, which lists every supported ID.
 func lookupNIC(vendor, device uint16) (nicModel, error) {
-	if m, err := e1000.LookupModel(vendor, device); err == nil {
-		return nicModel{family: familyE1000, name: m.String(), maxQueues: 1, msix: m == e1000.Model82574L, verified: true}, nil
+	f, m, err := driver.Lookup(driver.PCIID{Vendor: vendor, Device: device})
+	if err != nil {
+		return nicModel{}, err
 	}
-	if m, err := igb.LookupModel(vendor, device); err == nil {
-		return nicModel{family: familyIGB, name: m.Name, maxQueues: m.MaxQueues, msix: true, verified: m.Verified}, nil
+	return nicModel{&uiodrv.Found{Family: f, Model: m}}, nil
+}
+
+// probeNIC is lookupNIC for a device read from sysfs.
+func probeNIC(dev *pci.Device) (nicModel, error) {
+	m, err := lookupNIC(dev.Vendor, dev.DeviceID)
+	if err != nil {
+		return m, err
 	}
-	return nicModel{}, fmt.Errorf("%w: PCI ID %04x:%04x", e1000.ErrUnsupportedDevice, vendor, device)
+	m.Addr, m.Device = dev.Addr, dev
+	return m, nil
 }
 
 // checkQueues refuses a queue count the model cannot run: above its queues,
 // or several (RSS) on a single-queue NIC.
-func checkQueues(addr string, m nicModel, queues int) error {
+func checkQueues(addr string, m driver.Model, queues int) error {
 	switch {
 	case queues <= 1:
 		return nil
-	case m.maxQueues == 1:
-		return usagef("--queues %d: %s is an %s, a single-queue NIC, so RSS cannot spread flows over queues: use --queues 1 (or an igb-family NIC: 82576, I350, I210)",
-			queues, addr, m)
-	case queues > m.maxQueues:
-		return usagef("--queues %d: %s is an %s, which has %d queues: use --queues %d or fewer", queues, addr, m, m.maxQueues, m.maxQueues)
+	case m.MaxQueues == 1:
+		return usagef("--queues %d: %s is an %s, a single-queue NIC, so RSS cannot spread flows over queues: use --queues 1 (or a multi-queue NIC: %s)",
+			queues, addr, m.Name, strings.Join(multiQueueModels(), ", "))
+	case queues > m.MaxQueues:
+		return usagef("--queues %d: %s is an %s, which has %d queues: use --queues %d or fewer", queues, addr, m.Name, m.MaxQueues, m.MaxQueues)
 	}
 	return nil
 }
 
-// openedNIC is an opened device as the run command holds it.
-type openedNIC interface {
-	driver.Opened
-	Close() error
+// flagFor names the run command's flag, with its value, for the
+// driver.OpenOptions field a family refused (driver.OptionError.Option).
+func (f *runFlags) flagFor(option string, o driver.OpenOptions) string {
+	switch option {
+	case "Backend":
+		return "--backend " + o.Backend.String()
+	case "Queues":
+		return fmt.Sprintf("--queues %d", o.Queues)
+	case "RingSize":
+		return fmt.Sprintf("--ring-size %d", o.RingSize)
+	case "ITR":
+		return fmt.Sprintf("--itr %d", f.itr)
+	case "MSIX":
+		return "--msix"
+	case "Poll":
+		return "--mode " + f.parsedMode.String()
+	case "Promisc":
+		return "--promisc"
+	}
+	return option
 }
 
-var (
-	_ openedNIC = (*e1000.Device)(nil)
-	_ openedNIC = (*igb.Device)(nil)
-)
+// checkFound asks the device's family whether it can run o, and turns a
+// refusal into a usage error that names the flag: nothing is opened.
+func (f *runFlags) checkFound(fd nicModel, o driver.OpenOptions) error {
+	err := driver.CheckOptions(fd.Family, fd.Model, o)
+	if err == nil {
+		return nil
+	}
+	var oe *driver.OptionError
+	if errors.As(err, &oe) {
+		return usagef("%s: %s is an %s, which %s", f.flagFor(oe.Option, o), fd.Addr, oe.Model, oe.Reason)
+	}
+	return usagef("%s is an %s: %v", fd.Addr, fd.Model.Name, err)
+}
+
+// multiQueueModels names the registered models with more than one queue.
+func multiQueueModels() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, f := range driver.Families() {
+		for _, m := range f.Models {
+			if m.MaxQueues > 1 && !seen[m.Name] {
+				seen[m.Name] = true
+				names = append(names, m.Name)
+			}
+		}
+	}
+	return names
+}
+
+// supportedNICs lists the registered families and their models, each with
+// its PCI IDs, e.g. "fam: M1 (8086:0001/0002), M2 (8086:0003)".
+func supportedNICs(sep string) string {
+	var fams []string
+	for _, f := range driver.Families() {
+		var order []string
+		ids := map[string][]string{}
+		vendor := map[string]uint16{}
+		for _, m := range f.Models {
+			if _, ok := ids[m.Name]; !ok {
+				order = append(order, m.Name)
+				vendor[m.Name] = m.ID.Vendor
+			}
+			ids[m.Name] = append(ids[m.Name], fmt.Sprintf("%04x", m.ID.Device))
+		}
+		parts := make([]string, len(order))
+		for i, name := range order {
+			parts[i] = fmt.Sprintf("%s (%04x:%s)", name, vendor[name], strings.Join(ids[name], "/"))
+		}
+		fams = append(fams, f.Name+": "+strings.Join(parts, ", "))
+	}
+	if len(fams) == 0 {
+		return "no family is linked in"
+	}
+	return strings.Join(fams, sep)
+}
+
+// ringSizeRule says which --ring-size values some family accepts, each
+// family's rule named.
+func ringSizeRule() string {
+	var rules []string
+	for _, f := range driver.Families() {
+		rules = append(rules, fmt.Sprintf("%v (%s)", f.RingSizes, f.Name))
+	}
+	sort.Strings(rules)
+	return strings.Join(rules, "; ")
+}
+
+// checkRingSize refuses a --ring-size no registered family accepts; the
+// device's own family checks it again once the device is known.
+func checkRingSize(n int) error {
+	for _, f := range driver.Families() {
+		if f.RingSizes.Check(n) == nil {
+			return nil
+		}
+	}
+	return usagef("--ring-size %d: want %s", n, ringSizeRule())
+}
+
+// openedNIC is an opened device as the run command holds it.
+type openedNIC = driver.Device
+
+// defaultRingSize is --ring-size's default, which every shipped family
+// accepts.
+const defaultRingSize = 512
 
 // errUnknownFamily: openDevice was asked for a device prepare never looked up.
 var errUnknownFamily = errors.New("device model not looked up")
+
+// openOptions are the family-neutral options the run opens a with: --dev
+// runs --queues, a forward device one queue.
+func (f *runFlags) openOptions(a pci.Addr) driver.OpenOptions {
+	queues := 1
+	if a == f.addr {
+		queues = f.queues
+	}
+	return driver.OpenOptions{
+		Backend:   f.parsedBack,
+		Hugepages: f.hugepages,
+		Poll:      f.parsedMode == deferral.ModeBusyPoll,
+		Queues:    queues,
+		RingSize:  f.ringSize,
+		ITR:       time.Duration(f.itr) * itrUnit,
+		MSIX:      f.msix,
+		Promisc:   f.promisc,
+		VFIOAPI:   f.apiFor(a.String()), // vfioapi.go: what prepare chose
+	}
+}
+
+// itrUnit is the unit of --itr (ITR's classic 256 ns): a family converts
+// the interval to its own register's unit.
+const itrUnit = 256 * time.Nanosecond
+
+// uioPollOnly reports whether m's family refuses interrupts over
+// uio_pci_generic but polls there.
+func uioPollOnly(m nicModel) bool {
+	o := driver.OpenOptions{Backend: driver.BackendUIO}
+	if driver.CheckOptions(m.Family, m.Model, o) == nil {
+		return false
+	}
+	o.Poll = true
+	return driver.CheckOptions(m.Family, m.Model, o) == nil
+}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/pci"
 )
@@ -90,7 +91,7 @@ func pktgen(ctx context.Context, e *env, f *runFlags, rate, size int, dst net.Ha
 		return err
 	}
 	defer pre.release(false)
-	port, dev, err := openPort(f, f.dev, driver.NewCount(), log.With(zap.String("dev", f.addr.String())))
+	port, dev, err := openPort(f, f.dev, handler.NewCount(), log.With(zap.String("dev", f.addr.String())))
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/rt"
 	"github.com/uiodrv/uiodrv/uio"
 	"github.com/uiodrv/uiodrv/vfio"
 )
@@ -71,7 +71,7 @@ type target struct {
 	addr      pci.Addr
 	backend   driver.Backend
 	hugepages bool     // VFIO DMA memory from hugepages (UIO always)
-	ringSize  int      // NIC descriptors per ring; 0 means e1000.DefaultRingSize
+	ringSize  int      // NIC descriptors per ring; 0 means defaultRingSize
 	queues    int      // RX/TX queue pairs; 0 means 1
 	api       vfio.API // VFIO interface (vfioapi.go); APIAuto before chooseAPI
 }
@@ -82,7 +82,7 @@ type target struct {
 func (t target) dmaBytes() uint64 {
 	n := uint64(t.ringSize)
 	if n == 0 {
-		n = e1000.DefaultRingSize
+		n = defaultRingSize
 	}
 	page := uint64(4096)
 	if t.hugepages || t.backend == driver.BackendUIO {
@@ -106,7 +106,7 @@ func checkDevice(s pci.Sysfs, t target) (*pci.Device, error) {
 		return nil, err
 	}
 	if _, err := lookupNIC(dev.Vendor, dev.DeviceID); err != nil {
-		return nil, fmt.Errorf("%s is %s %s [%04x:%04x], not a NIC uiodrv drives (e1000, e1000e, igb families): %w",
+		return nil, fmt.Errorf("%s is %s %s [%04x:%04x], not a NIC uiodrv drives: %w",
 			t.addr, dev.VendorName(), dev.DeviceName(), dev.Vendor, dev.DeviceID, err)
 	}
 	want := t.backend.Driver()
@@ -229,11 +229,11 @@ func checkSched(l limits, mode deferral.Mode, rtPrio, threadPrio int) error {
 	}
 	if need > 0 && l.rtprio < need {
 		return fmt.Errorf("%w: SCHED_FIFO priority %d asked (--rt-prio, or the threaded mode's IRQ thread) but RLIMIT_RTPRIO is %d and the process lacks CAP_SYS_NICE",
-			deferral.ErrRTNotPermitted, need, l.rtprio)
+			rt.ErrRTNotPermitted, need, l.rtprio)
 	}
 	if mode == deferral.ModeWorkqueue && l.nice < 40 {
 		return fmt.Errorf("%w: workqueue workers run at nice -20 but RLIMIT_NICE is %d and the process lacks CAP_SYS_NICE",
-			deferral.ErrNiceNotPermitted, l.nice)
+			rt.ErrNiceNotPermitted, l.nice)
 	}
 	return nil
 }

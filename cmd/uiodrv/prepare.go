@@ -9,8 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/uiodrv/uiodrv/deferral"
-	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -97,10 +96,10 @@ func (p *prepared) release(failed bool) {
 
 // capture turns the opened pcap file into the capture handler; the capture
 // owns the file from then on.
-func (p *prepared) capture() (*driver.Capture, error) {
+func (p *prepared) capture() (*handler.Capture, error) {
 	fh := p.pcap
 	p.pcap = nil
-	c, err := driver.NewCaptureFile(fh)
+	c, err := handler.NewCaptureFile(fh)
 	if err != nil {
 		if p.pcapMade {
 			os.Remove(fh.Name())
@@ -114,28 +113,19 @@ func (p *prepared) capture() (*driver.Capture, error) {
 // device ID in sysfs: the NIC is never opened to find out. It records the
 // model, which picks the driver that openDevice uses.
 func checkFeatures(dev *pci.Device, t target, f *runFlags) error {
-	m, err := lookupNIC(dev.Vendor, dev.DeviceID)
+	fd, err := probeNIC(dev)
 	if err != nil {
 		return err // checkDevice reports it first, with the device's name
 	}
 	if f.models == nil {
 		f.models = map[string]nicModel{}
 	}
-	f.models[dev.Addr.String()] = m
-	// Of the e1000 family only the 82574L has MSI-X (its IVAR routes the
-	// causes, 82574 10.2.4.9); the igb family always uses it.
-	if f.msix && !m.msix {
-		return usagef("--msix: %s is an %v, which has no MSI-X (only the 82574L, QEMU's e1000e, has it): leave --msix out",
-			dev.Addr, m)
-	}
-	if err := checkQueues(dev.Addr.String(), m, t.queues); err != nil {
+	f.models[dev.Addr.String()] = fd
+	if err := checkQueues(dev.Addr.String(), fd.Model, t.queues); err != nil {
 		return err
 	}
-	if m.family == familyIGB && t.backend != driver.BackendVFIO && f.parsedMode != deferral.ModeBusyPoll {
-		return usagef("--backend %v: %s is an %v, whose interrupts are MSI-X, which uio_pci_generic cannot deliver: use --backend vfio, or --mode busypoll",
-			t.backend, dev.Addr, m)
-	}
-	return nil
+	// The family refuses what its model cannot do (nics.go).
+	return f.checkFound(fd, f.openOptions(dev.Addr))
 }
 
 // errPcapExists: --pcap names a file that exists and --pcap-overwrite is not given.

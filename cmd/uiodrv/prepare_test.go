@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/vfio"
 )
 
@@ -153,7 +154,7 @@ func TestQueuesRefusedBeforeOpen(t *testing.T) {
 		{"not a CPU", []string{"--dev", "0000:00:06.0", "--queues", "2", "--irq-cpu", "0,x"}, `"x" is not a CPU number`},
 		{"CPU out of range", []string{"--dev", "0000:00:06.0", "--queues", "2", "--irq-cpu", "0,4096"}, "--irq-cpu 4096: not a CPU this process may use"},
 		{"bh-cpu with queues", []string{"--dev", "0000:00:06.0", "--queues", "2", "--irq-cpu", "0,0", "--bh-cpu", "0"}, "--bh-cpu is for a single queue"},
-		{"igb on UIO with interrupts", []string{"--dev", "0000:00:07.0", "--backend", "uio"}, "--backend uio: 0000:00:07.0 is an 82576, whose interrupts are MSI-X"},
+		{"igb on UIO with interrupts", []string{"--dev", "0000:00:07.0", "--backend", "uio"}, "--backend uio: 0000:00:07.0 is an 82576, which takes its interrupts by MSI-X"},
 	}
 	for _, c := range cases {
 		args := append([]string{"--sysfs", root, "--mode", "tasklet"}, c.args...)
@@ -175,7 +176,7 @@ func TestQueuesAccepted(t *testing.T) {
 	var got []string
 	old := openNIC
 	openNIC = func(bdf string, f *runFlags) (openedNIC, error) {
-		got = append(got, fmt.Sprintf("%s %v q=%d cpus=%v", bdf, f.models[bdf].family, f.queues, f.irqCPUs))
+		got = append(got, fmt.Sprintf("%s %v q=%d cpus=%v", bdf, f.models[bdf].Family.Name, f.queues, f.irqCPUs))
 		return nil, errors.New("test: open refused")
 	}
 	defer func() { openNIC = old }()
@@ -322,7 +323,7 @@ func TestSummaryPerQueue(t *testing.T) {
 	s := driver.Stats{RxPackets: 30, Processed: 30, Queues: []driver.QueueStats{
 		{CPU: 0, RxPackets: 10, Processed: 10, IRQs: 3}, {CPU: 1, RxPackets: 20, Processed: 20, IRQs: 4}}}
 	var b strings.Builder
-	printSummary(&b, f, &s, nil, [driver.ProtoMalformed + 1]uint64{}, nil, time.Second, "count")
+	printSummary(&b, f, &s, nil, [handler.ProtoMalformed + 1]uint64{}, nil, time.Second, "count")
 	for _, want := range []string{"queue 0   cpu 0: rx 10 frames", "queue 1   cpu 1: rx 20 frames, processed 20, dropped 0, tx 0; irqs 4"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
-	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/internal/rtprobe"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 const rtUsage = `Usage: uiodrv rt [--cpu N] [--period D] [--work D] [--prio N] [--duration D]
@@ -89,26 +89,26 @@ func cmdRT(e *env, args []string) int {
 func runRT(w io.Writer, f *rtCmdFlags) error {
 	mem := "memory not locked, GC on"
 	if f.mlock {
-		if err := deferral.LockMemory(); err != nil {
+		if err := rt.LockMemory(); err != nil {
 			return fmt.Errorf("%w (or pass --mlock=false)", err)
 		}
-		defer deferral.UnlockMemory()
-		defer deferral.GCOff(64 << 20)()
+		defer rt.UnlockMemory()
+		defer rt.GCOff(64 << 20)()
 		mem = "memory locked, GC off"
 	}
-	deferral.SizeGOMAXPROCS(rtprobe.Threads)
+	rt.SizeGOMAXPROCS(rtprobe.Threads)
 	time.Sleep(f.delay)
 	fmt.Fprintf(w, "uiodrv rt: SCHED_FIFO %d on CPU %d, period %v, job %v, for %v; %s\n",
 		f.prio, f.cpu, f.period, f.work, f.duration, mem)
 	if f.list {
 		writeRTThreads(w, f.cpu, f.prio)
 	}
-	gc0 := deferral.GCCycles()
+	gc0 := rt.GCCycles()
 	r, err := rtprobe.Run(f.options())
 	if err != nil {
 		return err
 	}
-	gc := deferral.GCCycles() - gc0
+	gc := rt.GCCycles() - gc0
 	fmt.Fprintf(w, "rt: jobs %d missed %d (%.2f%%) wakeup p50 %v p99 %v max %v elapsed %v gc %d\n",
 		r.Jobs, r.Misses, 100*float64(r.Misses)/float64(max(r.Jobs, 1)),
 		time.Duration(r.Wakeup.Quantile(0.5)), time.Duration(r.Wakeup.Quantile(0.99)), time.Duration(r.Wakeup.Max()),
@@ -123,7 +123,7 @@ func runRT(w io.Writer, f *rtCmdFlags) error {
 type rtThread struct {
 	pid, tid int
 	comm     string
-	sched    deferral.Sched
+	sched    rt.Sched
 	cpus     string
 	preempts bool // runs before a SCHED_FIFO task at the probe's priority
 }
@@ -155,7 +155,7 @@ func rtThreadsOn(cpu, prio int) []rtThread {
 		if pid == self {
 			continue
 		}
-		policy, rtPrio, err := deferral.ProcThreadPolicy(pid, tid)
+		policy, rtPrio, err := rt.ProcThreadPolicy(pid, tid)
 		if err != nil || (policy != unix.SCHED_FIFO && policy != unix.SCHED_RR && policy != unix.SCHED_DEADLINE) {
 			continue
 		}
@@ -163,9 +163,9 @@ func rtThreadsOn(cpu, prio int) []rtThread {
 		if !cpuListHas(cpus, cpu) {
 			continue
 		}
-		t := rtThread{pid: pid, tid: tid, cpus: cpus, sched: deferral.FIFO(rtPrio)}
+		t := rtThread{pid: pid, tid: tid, cpus: cpus, sched: rt.FIFO(rtPrio)}
 		if policy == unix.SCHED_DEADLINE {
-			if s, err := deferral.ThreadSchedOf(tid); err == nil {
+			if s, err := rt.ThreadSchedOf(tid); err == nil {
 				t.sched = s
 			}
 		}

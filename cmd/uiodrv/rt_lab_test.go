@@ -20,13 +20,15 @@ import (
 //     is duration/period, its latencies ordered, and its thread list shows
 //     the IRQ thread under SCHED_DEADLINE as the kernel reports it (policy 6
 //     in /proc/PID/task/TID/stat, parameters from sched_getattr);
-//   - deferral's SCHED_DEADLINE tests run in the guest kernel: what pinning
-//     does to a deadline thread there (EPERM, EBUSY), admission control, and
-//     the threaded and workqueue bottom halves under SCHED_DEADLINE.
+//   - rt's SCHED_DEADLINE tests run in the guest kernel: what pinning does
+//     to a deadline thread there (EPERM, EBUSY), placement, admission
+//     control, memory locking; and deferral's: the threaded and workqueue
+//     bottom halves under SCHED_DEADLINE.
 func TestLabRT(t *testing.T) {
 	labtest.Require(t)
 	bin := staticBinary(t)
 	dtest := labtest.TestBinary(t, "./deferral")
+	rtest := labtest.TestBinary(t, "./rt")
 	const rtDur, rtPeriod = 4 * time.Second, time.Millisecond
 	rtArgs := []string{"rt", "--cpu", "0", "--period", rtPeriod.String(), "--work", "100us", "--prio", "80",
 		"--duration", rtDur.String()}
@@ -39,7 +41,10 @@ func TestLabRT(t *testing.T) {
 	cfg.Commands[1].Background = true
 	cfg.Files = append(cfg.Files, qemu.File{Host: dtest, Guest: "/bin/deferral.test"})
 	cfg.Commands = append(cfg.Commands, qemu.Command{Args: []string{"/bin/deferral.test", "-test.v", "-test.count=1",
-		"-test.run", "^(TestDeadline|TestLockMemory$|TestLockedThreadsCount$|TestInlineWork|TestGuestAdaptiveSleep$)"}})
+		"-test.run", "^(TestDeadline|TestLockedThreadsCount$|TestInlineWork|TestGuestAdaptiveSleep$)"}})
+	cfg.Files = append(cfg.Files, qemu.File{Host: rtest, Guest: "/bin/rt.test"})
+	cfg.Commands = append(cfg.Commands, qemu.Command{Args: []string{"/bin/rt.test", "-test.v", "-test.count=1",
+		"-test.run", "^(TestDeadline|TestLockMemory$|TestHousekeep$)"}})
 	cfg.Output = tWriter{t}
 	unlock := labtest.Lock(t)
 	defer unlock()
@@ -94,13 +99,23 @@ func TestLabRT(t *testing.T) {
 		t.Errorf("rt's thread list shows no IRQ thread under deadline:200µs/1ms:\n%s", out(2))
 	}
 	// deferral's tests in the guest kernel: deadline, the single-thread
-	// workqueue, and adaptive's wait (it must end on time under TCG).
-	for _, s := range []string{"TestDeadlineErrors", "TestDeadlineThreadedAndWorkqueue", "TestInlineWorkRunsOnTopHalf", "TestGuestAdaptiveSleep"} {
-		if !strings.Contains(out(3), "--- PASS: "+s) {
-			t.Errorf("deferral's %s did not pass in the guest:\n%s", s, out(3))
+	// workqueue, and adaptive's wait (it must end on time under TCG); rt's:
+	// the kernel's refusals, placement, memory locking.
+	for _, c := range []struct {
+		pkg   string
+		out   int
+		tests []string
+	}{
+		{"deferral", 3, []string{"TestDeadlineThreadedAndWorkqueue", "TestDeadlineBudgetYields", "TestInlineWorkRunsOnTopHalf", "TestGuestAdaptiveSleep"}},
+		{"rt", 4, []string{"TestDeadlineErrors", "TestDeadlinePlaced", "TestLockMemory", "TestHousekeep"}},
+	} {
+		for _, s := range c.tests {
+			if !strings.Contains(out(c.out), "--- PASS: "+s) {
+				t.Errorf("%s's %s did not pass in the guest:\n%s", c.pkg, s, out(c.out))
+			}
 		}
-	}
-	if strings.Contains(out(3), "--- FAIL") {
-		t.Errorf("deferral tests failed in the guest:\n%s", out(3))
+		if strings.Contains(out(c.out), "--- FAIL") {
+			t.Errorf("%s tests failed in the guest:\n%s", c.pkg, out(c.out))
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 // rtFlags are the run command's real-time flags: the bottom half's
@@ -20,7 +21,7 @@ type rtFlags struct {
 	lock     bool
 	memLimit int64 // MiB
 
-	sched        deferral.Sched
+	sched        rt.Sched
 	topNone      bool // --top-half none
 	topThread    bool // --top-half thread
 	bhCPUGiven   bool // --bh-cpu was on the command line
@@ -40,7 +41,7 @@ const minRTMemLimit = 64
 
 func (r *rtFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&r.bhSched, "bh-sched", "", "scheduling class of the threaded IRQ thread or the workqueue worker: "+
-		deferral.SchedForms+" (deadline threads are not pinned: see README, Real time)")
+		rt.SchedForms+" (deadline threads are not pinned: see README, Real time)")
 	fs.BoolVar(&r.lock, "rt-lock", false, "lock all memory (mlockall current and future; needs RLIMIT_MEMLOCK unlimited or "+
 		"CAP_IPC_LOCK) and turn the garbage collector off (GOGC=off) under a memory limit of --rt-mem-limit")
 	fs.Int64Var(&r.memLimit, "rt-mem-limit", 512, "with --rt-lock: the soft memory limit in MiB at which the GC runs after all")
@@ -85,7 +86,7 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 	if r.bhSched == "" {
 		return nil
 	}
-	s, err := deferral.ParseSched(r.bhSched)
+	s, err := rt.ParseSched(r.bhSched)
 	if err != nil {
 		return usagef("--bh-sched %q: %v", r.bhSched, err)
 	}
@@ -98,7 +99,7 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 			"thread (--rt-prio) or spins", mode)
 	case threadPrio != 0:
 		return usagef("give --bh-sched or --thread-prio, not both (--bh-sched fifo:N is --thread-prio N)")
-	case s.Policy == deferral.PolicyDeadline && r.bhCPUGiven:
+	case s.Policy == rt.PolicyDeadline && r.bhCPUGiven:
 		return usagef("--bh-sched %v with --bh-cpu: the kernel admits a SCHED_DEADLINE thread only with a CPU mask "+
 			"spanning its root domain, so it cannot be pinned; drop --bh-cpu (the thread may run on every CPU the process "+
 			"may use), or run uiodrv in a cpuset partition of its own (cgroup v2 cpuset.cpus.partition=root)", s)
@@ -106,7 +107,7 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 	if cpu, ok := s.StartCPU(); ok && cpu >= runtime.NumCPU() {
 		return usagef("--bh-sched %v: CPU %d does not exist (0-%d)", s, cpu, runtime.NumCPU()-1)
 	}
-	if (r.topNone || r.topThread) && s.Policy == deferral.PolicyDeadline && fs.Changed("irq-cpu") {
+	if (r.topNone || r.topThread) && s.Policy == rt.PolicyDeadline && fs.Changed("irq-cpu") {
 		return usagef("--top-half none or thread with --bh-sched %v: the top half takes the deadline class, which cannot be "+
 			"pinned; drop --irq-cpu", s)
 	}
@@ -128,7 +129,7 @@ func (r *rtFlags) applyTopNone(cfg *driver.Config, threadPrio int) {
 		cfg.TopHalf = driver.TopHalfThread
 	}
 	cfg.IRQSched = deferral.BottomHalfSched(cfg.Mode, r.sched, threadPrio)
-	if cfg.IRQSched.Policy == deferral.PolicyDeadline {
+	if cfg.IRQSched.Policy == rt.PolicyDeadline {
 		// The kernel refuses a deadline thread pinned narrower than its
 		// root domain: every queue's top half runs unpinned.
 		cfg.IRQCPU = -1
@@ -147,16 +148,16 @@ func (r *rtFlags) applyTopNone(cfg *driver.Config, threadPrio int) {
 // ports is the number of ports (bottom halves) the run starts.
 func (r *rtFlags) preflight(bhCPU, ports int) error {
 	if !r.sched.IsZero() {
-		if err := deferral.ProbeSched(r.sched, bhCPU, ports); err != nil {
+		if err := rt.ProbeSched(r.sched, bhCPU, ports); err != nil {
 			return fmt.Errorf("--bh-sched %v refused by the kernel: %w", r.sched, err)
 		}
 	}
 	if r.lock {
-		if err := deferral.LockMemory(); err != nil {
+		if err := rt.LockMemory(); err != nil {
 			return fmt.Errorf("--rt-lock: %w", err)
 		}
 		r.memoryLocked = true
-		_ = deferral.GCOff(r.memLimit << 20) // for the life of the process
+		_ = rt.GCOff(r.memLimit << 20) // for the life of the process
 	}
 	return nil
 }
@@ -165,13 +166,13 @@ func (r *rtFlags) preflight(bhCPU, ports int) error {
 // runtime only at its tick: without the HRTICK_DL scheduler feature a
 // deadline thread overruns its runtime by up to a tick (4 ms at HZ=250)
 // before it is throttled, and a real-time task on its CPU waits that long
-// (deferral/hrtick.go). uiodrv does not change the system-wide setting.
+// (rt/hrtick.go). uiodrv does not change the system-wide setting.
 func (r *rtFlags) warnHRTick(log *zap.Logger) {
-	if r.sched.Policy != deferral.PolicyDeadline {
+	if r.sched.Policy != rt.PolicyDeadline {
 		return
 	}
-	fix := "echo " + deferral.HRTickDL + " > " + deferral.SchedFeaturesPath
-	on, err := deferral.SchedFeature(deferral.HRTickDL)
+	fix := "echo " + rt.HRTickDL + " > " + rt.SchedFeaturesPath
+	on, err := rt.SchedFeature(rt.HRTickDL)
 	switch {
 	case err != nil:
 		log.Warn("cannot tell whether the kernel enforces deadline runtimes with an hrtimer; without it a deadline bottom "+
@@ -185,9 +186,9 @@ func (r *rtFlags) warnHRTick(log *zap.Logger) {
 // started sizes GOMAXPROCS from the threads the port locked and notes the
 // GC cycles so far; call it once the port runs.
 func (r *rtFlags) started() error {
-	r.locked = deferral.LockedThreads()
-	r.prevProcs, r.procs = deferral.SizeGOMAXPROCS(0)
-	r.gcAtStart = deferral.GCCycles()
+	r.locked = rt.LockedThreads()
+	r.prevProcs, r.procs = rt.SizeGOMAXPROCS(0)
+	r.gcAtStart = rt.GCCycles()
 	return r.housekeep()
 }
 
@@ -201,5 +202,5 @@ func (r *rtFlags) report(w io.Writer) {
 		lock += fmt.Sprintf("; %d unpinned threads moved to CPUs %s", r.housekept, r.housekeeping)
 	}
 	fmt.Fprintf(w, "runtime   GOMAXPROCS %d (%d cores + %d locked threads); gc cycles while running %d; %s\n",
-		r.procs, runtime.NumCPU(), r.locked, deferral.GCCycles()-r.gcAtStart, lock)
+		r.procs, runtime.NumCPU(), r.locked, rt.GCCycles()-r.gcAtStart, lock)
 }

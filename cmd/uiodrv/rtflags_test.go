@@ -17,6 +17,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/rt"
 	"github.com/uiodrv/uiodrv/vfio"
 )
 
@@ -78,7 +79,7 @@ func TestParseCPUList(t *testing.T) {
 }
 
 // holdDeadline keeps n threads under s until the test ends.
-func holdDeadline(t *testing.T, s deferral.Sched, n int) {
+func holdDeadline(t *testing.T, s rt.Sched, n int) {
 	t.Helper()
 	release := make(chan struct{})
 	errs := make(chan error, n)
@@ -116,7 +117,7 @@ func TestRTPreflightRefusalBeforeOpen(t *testing.T) {
 	s := fakeSysfs(t, []string{"vfio-pci"}, "", fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "vfio-pci", 3, ""})
 	// Take most of the root domain's deadline bandwidth (95% of each CPU).
 	n := runtime.NumCPU()
-	holdDeadline(t, deferral.Deadline(900*time.Microsecond, time.Millisecond, time.Millisecond), n)
+	holdDeadline(t, rt.Deadline(900*time.Microsecond, time.Millisecond, time.Millisecond), n)
 
 	var f runFlags
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
@@ -132,7 +133,7 @@ func TestRTPreflightRefusalBeforeOpen(t *testing.T) {
 	}
 	lim := limits{capIPCLock: true, capSysNice: true}
 	err := runPort(context.Background(), &env{stdout: os.Stdout, stderr: os.Stderr}, &f, s, lim, &busGuard{}, zap.NewNop())
-	if !errors.Is(err, deferral.ErrDeadlineBusy) || !strings.Contains(err.Error(), "fix:") || !strings.Contains(err.Error(), "--bh-sched") {
+	if !errors.Is(err, rt.ErrDeadlineBusy) || !strings.Contains(err.Error(), "fix:") || !strings.Contains(err.Error(), "--bh-sched") {
 		t.Fatalf("runPort = %v; want ErrDeadlineBusy naming --bh-sched and the fix", err)
 	}
 	if code := report(&strings.Builder{}, "run", err); code != exitFailure {
@@ -143,16 +144,16 @@ func TestRTPreflightRefusalBeforeOpen(t *testing.T) {
 // TestTopNoneConfig: --top-half none gives the port the light top half at the
 // bottom half's class, unpinned when that class is deadline.
 func TestTopNoneConfig(t *testing.T) {
-	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
+	dl := rt.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
 	for _, c := range []struct {
 		mode  deferral.Mode
-		sched deferral.Sched
-		want  deferral.Sched
+		sched rt.Sched
+		want  rt.Sched
 		cpu   int
 	}{
-		{deferral.ModeThreaded, deferral.Sched{}, deferral.FIFO(deferral.DefaultIRQThreadPrio), 0},
+		{deferral.ModeThreaded, rt.Sched{}, rt.FIFO(deferral.DefaultIRQThreadPrio), 0},
 		{deferral.ModeThreaded, dl, dl, -1},
-		{deferral.ModeWorkqueue, deferral.Sched{}, deferral.Sched{Policy: deferral.PolicyOther, Nice: -20}, 0},
+		{deferral.ModeWorkqueue, rt.Sched{}, rt.Sched{Policy: rt.PolicyOther, Nice: -20}, 0},
 	} {
 		r := rtFlags{topNone: true, sched: c.sched}
 		cfg := driver.Config{Mode: c.mode, IRQCPU: 0, RTPrio: 90, TopHalf: driver.TopHalfCopy}
@@ -175,11 +176,11 @@ func TestTopNoneConfig(t *testing.T) {
 func TestTopThreadConfig(t *testing.T) {
 	wq := driver.Config{Mode: deferral.ModeWorkqueue, IRQCPU: 0, RTPrio: 90}
 	(&rtFlags{topThread: true}).applyTopNone(&wq, 0)
-	if want := (deferral.Sched{Policy: deferral.PolicyOther, Nice: -20}); wq.TopHalf != driver.TopHalfThread || wq.IRQSched != want ||
+	if want := (rt.Sched{Policy: rt.PolicyOther, Nice: -20}); wq.TopHalf != driver.TopHalfThread || wq.IRQSched != want ||
 		wq.RTPrio != 0 || wq.IRQCPU != 0 {
 		t.Errorf("workqueue: top half %v at %v (rt prio %d) on cpu %d; want thread at %v on cpu 0", wq.TopHalf, wq.IRQSched, wq.RTPrio, wq.IRQCPU, want)
 	}
-	dl := deferral.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
+	dl := rt.Deadline(200*time.Microsecond, time.Millisecond, time.Millisecond)
 	r := rtFlags{topThread: true, sched: dl}
 	cfg := driver.Config{Mode: deferral.ModeThreaded, IRQCPU: 0, RTPrio: 90}
 	r.applyTopNone(&cfg, 0)

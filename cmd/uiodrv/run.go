@@ -15,15 +15,14 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000"
-	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
-const runUsage = `Usage: uiodrv [run] --dev BDF [flags]
+var runUsage = `Usage: uiodrv [run] --dev BDF [flags]
 
-Opens the NIC at BDF (an e1000, e1000e or igb-family NIC, told apart by its
-PCI ID; bound to vfio-pci, or uio_pci_generic with --backend uio),
+Opens the NIC at BDF (any model listed below, told apart by its PCI ID;
+bound to vfio-pci, or uio_pci_generic with --backend uio),
 brings the link up and runs the handler on every received frame in the chosen
 bottom-half mode until --duration, --count or a signal (SIGINT, SIGTERM, SIGHUP,
 SIGPIPE, SIGQUIT); then closes the port (the NIC is reset and its DMA memory and
@@ -40,8 +39,11 @@ Examples:
   uiodrv --dev 0000:00:03.0 --backend uio --mode napi --budget 32 --duration 30s
   uiodrv --dev 0000:00:03.0 --handler capture --pcap rx.pcap --count 1000
   uiodrv --dev 0000:00:03.0 --handler forward --fwd-dev 0000:00:04.0 --irq-cpu 0 --bh-cpu 1 --rt-prio 90
-  uiodrv --dev 0000:00:04.0 --queues 2 --irq-cpu 0,1 --mode napi --handler reflect   (igb family)
+  uiodrv --dev 0000:00:04.0 --queues 2 --irq-cpu 0,1 --mode napi --handler reflect   (a multi-queue NIC)
   uiodrv --dev 0000:00:03.0 --metrics :9100 --log-format json
+
+Supported NICs (family: model (PCI IDs)):
+  ` + supportedNICs("\n  ") + `
 
 Flags:
 `
@@ -101,7 +103,7 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.pcapOverwrite, "pcap-overwrite", false, "replace the --pcap file if it exists (never through a symbolic link)")
 	fs.StringVar(&f.fwdDev, "fwd-dev", "", "PCI address of the NIC that --handler forward sends out of")
 	f.fs = fs
-	fs.IntVar(&f.queues, "queues", 1, "RX/TX queue pairs, flows spread over them by RSS when more than 1 (igb family; e1000/e1000e have 1)")
+	fs.IntVar(&f.queues, "queues", 1, "RX/TX queue pairs, flows spread over them by RSS when more than 1 (multi-queue NICs: "+strings.Join(multiQueueModels(), ", ")+")")
 	fs.StringVar(&f.irqCPUList, "irq-cpu", "0", "CPU of each queue's top half and tasklet/softirq/NAPI bottom half, one per queue (e.g. 0,1); -1 unpinned; with --queues N and no --irq-cpu, queue q runs on CPU q")
 	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded and busypoll bottom halves of a single queue (with --queues > 1 they run on each queue's --irq-cpu); -1 unpinned")
 	fs.IntVar(&f.rtPrio, "rt-prio", 0, "SCHED_FIFO priority 1-99 of the top half; 0 leaves it SCHED_OTHER")
@@ -109,16 +111,16 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.topHalf, "top-half", "", "top half: copy (harvest into a ring in hard-IRQ context), light (ack and wake; the bottom half harvests), none (threaded and workqueue: the light top half at the bottom half's own class, nothing above it), or thread (threaded and workqueue: the IRQ thread or the single worker takes the interrupt itself, one thread; see README, Real time); default per mode")
 	fs.IntVar(&f.budget, "budget", 64, "most frames one bottom-half run handles, 1 to 4096")
 	fs.Uint32Var(&f.itr, "itr", 0, "minimum interval between interrupts in 256 ns units (ITR), up to 65535; 0 no throttling")
-	fs.IntVar(&f.ringSize, "ring-size", e1000.DefaultRingSize, "NIC RX and TX descriptors, a power of two from 8 to 4096")
+	fs.IntVar(&f.ringSize, "ring-size", defaultRingSize, "NIC RX and TX descriptors per queue: "+ringSizeRule())
 	fs.IntVar(&f.bhRing, "bh-ring", 2048, fmt.Sprintf("capacity of the top-half to bottom-half ring, a power of two up to %d", maxBHRing))
-	fs.BoolVar(&f.msix, "msix", false, "use MSI-X vectors (e1000e with --backend vfio only)")
+	fs.BoolVar(&f.msix, "msix", false, "use MSI-X vectors (models that have them, with --backend vfio; NICs that only use MSI-X use them anyway)")
 	fs.BoolVar(&f.promisc, "promisc", false, "accept every unicast and multicast frame")
 	fs.BoolVar(&f.hugepages, "hugepages", false, "back VFIO DMA memory with 2 MiB hugepages (UIO always uses them)")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until SIGINT/SIGTERM)")
 	fs.Uint64Var(&f.count, "count", 0, "stop after the handler has seen this many frames (0: no limit)")
 	fs.DurationVar(&f.statsEvery, "stats-every", 0, "print statistics at this interval (default: 1s on a terminal, off otherwise)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at ADDR (e.g. :9100) on /metrics")
-	fs.DurationVar(&f.settle, "settle", 1200*time.Millisecond, "wait this long after bringing the NIC up before reporting ready (QEMU's e1000 ignores RX for 1 s after RCTL is written)")
+	fs.DurationVar(&f.settle, "settle", 1200*time.Millisecond, "wait this long after bringing the NIC up before reporting ready (QEMU's emulated 82540EM ignores RX for 1 s after its receiver is enabled)")
 	f.rt.add(fs)
 	f.fault.add(fs)
 	f.log.add(fs)
@@ -183,15 +185,15 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	// From here on the device is opened; every path closes it.
 	var fwd *driver.Port
 	if f.fwdDev != "" {
-		fwd, _, err = openPort(f, f.fwdDev, driver.Chain{driver.NewCount()}, log.With(zap.String("dev", f.fwdDev)))
+		fwd, _, err = openPort(f, f.fwdDev, handler.Chain{handler.NewCount()}, log.With(zap.String("dev", f.fwdDev)))
 		if err != nil {
 			return err
 		}
 		defer fwd.Close()
 	}
-	count := driver.NewCount()
-	chain := driver.Chain{count}
-	var capture *driver.Capture
+	count := handler.NewCount()
+	chain := handler.Chain{count}
+	var capture *handler.Capture
 	if pre.pcap != nil {
 		if capture, err = pre.capture(); err != nil {
 			return err
@@ -200,9 +202,9 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	}
 	switch f.handler {
 	case "reflect":
-		chain = append(chain, driver.Reflect{})
+		chain = append(chain, handler.Reflect{})
 	case "forward":
-		chain = append(chain, driver.ForwardAll{})
+		chain = append(chain, handler.ForwardAll{})
 	}
 	chain = f.fault.wrap(chain)
 	port, dev, err := openPortFwd(f, f.dev, chain, fwd, log.With(zap.String("dev", f.addr.String())))
@@ -298,51 +300,25 @@ func openPortFwd(f *runFlags, bdf string, h driver.Handler, fwd *driver.Port, lo
 var openNIC = openDevice
 
 // openDevice opens bdf with the driver of the model prepare read from
-// sysfs, with its panics turned into errors: at this commit,
-// driver.OpenBus and e1000.Open call Close on the nil receiver their own
-// "return nil, err" left in the named result when opening fails, and
-// panic. The preflight checks catch the usual failures before this point.
+// sysfs, with its panics turned into errors: a driver whose Open panics
+// cleaning up after a failure must not take the process down without the
+// message. The preflight checks catch the usual failures before this point.
 func openDevice(bdf string, f *runFlags) (dev openedNIC, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			dev, err = nil, fmt.Errorf("open %s failed, and the driver panicked cleaning up (%v); check the binding, IOMMU, permissions, RLIMIT_MEMLOCK and hugepages", bdf, r)
 		}
 	}()
-	poll := f.parsedMode == deferral.ModeBusyPoll
-	switch m := f.models[bdf]; m.family {
-	case familyE1000:
-		return e1000.Open(bdf, e1000.OpenOptions{
-			Backend:   f.parsedBack,
-			VFIOAPI:   f.apiFor(bdf),
-			Hugepages: f.hugepages,
-			Poll:      poll,
-			NIC: e1000.Options{
-				RxRingSize: f.ringSize, TxRingSize: f.ringSize,
-				ITR: f.itr, MSIX: f.msix, Promisc: f.promisc,
-			},
-		})
-	case familyIGB:
-		queues := 1
-		if bdf == f.dev {
-			queues = f.queues
-		}
-		return igb.Open(bdf, igb.OpenOptions{
-			Backend:   f.parsedBack,
-			VFIOAPI:   f.apiFor(bdf),
-			Hugepages: f.hugepages,
-			Poll:      poll,
-			NIC: igb.Options{
-				Queues: queues, RxRingSize: f.ringSize, TxRingSize: f.ringSize,
-				ITR: igbITR(f.itr), Promisc: f.promisc,
-			},
-		})
+	// prepare keys the models by canonical address.
+	var fd nicModel
+	if a, err := pci.ParseAddr(bdf); err == nil {
+		fd = f.models[a.String()]
 	}
-	return nil, fmt.Errorf("%s: %w", bdf, errUnknownFamily)
+	if fd.Found == nil {
+		return nil, fmt.Errorf("%s: %w", bdf, errUnknownFamily)
+	}
+	return fd.Open(f.openOptions(fd.Addr))
 }
-
-// igbITR converts --itr (the e1000's ITR units of 256 ns) to the igb's EITR
-// units of 1 µs, rounding up so that throttling asked for stays on.
-func igbITR(itr uint32) uint32 { return (itr*256 + 999) / 1000 }
 
 // loop shows statistics and waits for a reason to stop, which it returns.
 func loop(ctx context.Context, e *env, f *runFlags, port *driver.Port, snap *atomic.Pointer[driver.Stats]) string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/handler"
 )
 
 // meter turns successive snapshots into per-second rates.
@@ -77,8 +78,8 @@ func roundDur(d time.Duration) time.Duration {
 }
 
 // printSummary prints what a run did; it is printed at every exit.
-func printSummary(w io.Writer, f *runFlags, s, fwd *driver.Stats, counts [driver.ProtoMalformed + 1]uint64,
-	capture *driver.Capture, elapsed time.Duration, reason string) {
+func printSummary(w io.Writer, f *runFlags, s, fwd *driver.Stats, counts [handler.ProtoMalformed + 1]uint64,
+	capture *handler.Capture, elapsed time.Duration, reason string) {
 	sec := elapsed.Seconds()
 	fmt.Fprintf(w, "--- uiodrv summary: %s, mode %s, handler %s, %v (stopped by %s)\n",
 		f.addr, f.parsedMode, f.handler, elapsed.Round(time.Millisecond), reason)
@@ -98,7 +99,7 @@ func printSummary(w io.Writer, f *runFlags, s, fwd *driver.Stats, counts [driver
 	fmt.Fprintf(w, "nic       rx_good %d tx_good %d missed %d no_buf %d crc_err %d\n",
 		s.HW.RxPackets, s.HW.TxPackets, s.HW.RxMissed, s.HW.RxNoBuffer, s.HW.RxCRCErrors)
 	var protos []string
-	for _, p := range driver.Protos() {
+	for _, p := range handler.Protos() {
 		if counts[p] > 0 {
 			protos = append(protos, fmt.Sprintf("%s=%d", p, counts[p]))
 		}

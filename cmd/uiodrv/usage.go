@@ -1,5 +1,7 @@
 package main
 
+import "github.com/uiodrv/uiodrv/qemu"
+
 // Exit codes, documented in --help.
 const (
 	exitOK      = 0 // the command did what it was asked
@@ -7,7 +9,10 @@ const (
 	exitUsage   = 2 // the command line is wrong; nothing was touched
 )
 
-const topUsage = `uiodrv — userspace e1000/e1000e driver on VFIO or UIO
+var topUsage = `uiodrv — userspace NIC drivers on VFIO or UIO
+
+Drives (family: model (PCI IDs)):
+  ` + supportedNICs("\n  ") + `
 
 Usage:
   uiodrv [run] --dev BDF [flags]     run the driver on a NIC (the default command)
@@ -15,7 +20,7 @@ Usage:
   uiodrv bind --dev BDF [--driver vfio-pci|uio_pci_generic]
   uiodrv unbind --dev BDF            give the NIC back to the driver it had before 'uiodrv bind'
   uiodrv pktgen --dev BDF --rate PPS --size N --count N
-  uiodrv lab [--nic e1000|e1000e] [--mode M] [--backend vfio|uio] [--rate PPS] [--duration D]
+  uiodrv lab [--nic ` + labNICList() + `] [--mode M] [--backend vfio|uio] [--rate PPS] [--duration D]
   uiodrv rt [--cpu N] [--period D] [--work D] [--prio N] [--duration D]   periodic real-time probe (cyclictest-like)
   uiodrv help COMMAND | --help | --version
 
@@ -24,7 +29,7 @@ Examples:
   uiodrv bind --dev 0000:00:03.0
   uiodrv --dev 0000:00:03.0 --mode workqueue --handler reflect
   uiodrv --dev 0000:00:03.0 --mode napi --handler capture --pcap rx.pcap --count 1000
-  uiodrv lab --nic e1000e --mode threaded --rate 2000 --duration 10s
+  uiodrv lab --nic ` + string(qemu.NICModels[1]) + ` --mode threaded --rate 2000 --duration 10s
 
 Modes: tasklet, softirq, workqueue, threaded, napi, busypoll.
 

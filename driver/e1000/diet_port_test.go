@@ -7,6 +7,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/handler"
 )
 
 // TestBusyPollBatchesDoorbell: a busy-polling (or adaptive) port reflecting
@@ -29,7 +30,7 @@ func testBatchesDoorbell(t *testing.T, mode deferral.Mode) {
 		}
 	}
 	tdt := fake.WriteCount(e1000.TDT(0))
-	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: driver.Reflect{},
+	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: handler.Reflect{},
 		IRQCPU: -1, BHCPU: -1, Budget: 8, Watchdog: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
@@ -104,12 +105,12 @@ func TestGuestCaptureLinkMalformed(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := "/tmp/capture.pcap"
-	capt, err := driver.NewCapture(path)
+	capt, err := handler.NewCapture(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := driver.NewCount()
-	port, err := driver.NewPort(dev, driver.Config{Mode: deferral.ModeWorkqueue, Handler: driver.Chain{count, capt, driver.Reflect{}}, IRQCPU: 0, BHCPU: 1})
+	count := handler.NewCount()
+	port, err := driver.NewPort(dev, driver.Config{Mode: deferral.ModeWorkqueue, Handler: handler.Chain{count, capt, handler.Reflect{}}, IRQCPU: 0, BHCPU: 1})
 	if err != nil {
 		dev.Close()
 		t.Fatal(err)
@@ -147,9 +148,9 @@ func TestGuestCaptureLinkMalformed(t *testing.T) {
 	if st.Processed != 204 || st.Dropped() != 0 || st.HW.RxOversize != 1 || st.Panics != 0 {
 		t.Errorf("counters: %v (oversize %d)", &st, st.HW.RxOversize)
 	}
-	if c[driver.ProtoMalformed] != 3 || c[driver.ProtoUDP] != 200 || c[driver.ProtoOther] != 1 {
+	if c[handler.ProtoMalformed] != 3 || c[handler.ProtoUDP] != 200 || c[handler.ProtoOther] != 1 {
 		t.Errorf("protocol counts: malformed %d (want 3: truncated IPv4, bad IHL, crafted ARP), UDP %d (want the 200 test frames), other %d (want the runt)",
-			c[driver.ProtoMalformed], c[driver.ProtoUDP], c[driver.ProtoOther])
+			c[handler.ProtoMalformed], c[handler.ProtoUDP], c[handler.ProtoOther])
 	}
 	// The capture holds exactly what arrived, in order.
 	var want [][]byte

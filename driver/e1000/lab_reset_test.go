@@ -10,6 +10,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
@@ -49,7 +50,7 @@ func TestGuestReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, err := driver.NewPort(dev, driver.Config{Mode: deferral.ModeTasklet, Handler: driver.Reflect{}, IRQCPU: 0, BHCPU: 1})
+	port, err := driver.NewPort(dev, driver.Config{Mode: deferral.ModeTasklet, Handler: handler.Reflect{}, IRQCPU: 0, BHCPU: 1})
 	if err != nil {
 		dev.Close()
 		t.Fatal(err)

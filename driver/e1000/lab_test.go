@@ -12,6 +12,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
@@ -195,8 +196,8 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 	if err != nil {
 		t.Fatalf("%s: %v", tag, err)
 	}
-	count := driver.NewCount()
-	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: driver.Chain{count, driver.Reflect{}}, IRQCPU: 0, BHCPU: 1, TopHalf: th})
+	count := handler.NewCount()
+	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: handler.Chain{count, handler.Reflect{}}, IRQCPU: 0, BHCPU: 1, TopHalf: th})
 	if err != nil {
 		dev.Close()
 		t.Fatalf("%s: %v", tag, err)
@@ -214,7 +215,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 	// handler's software count meanwhile (Port.Stats reads the NIC's
 	// statistics registers, which are no part of the packet path).
 	acc0 := dev.RegAccesses()
-	for count.Counts()[driver.ProtoUDP] < uint64(labFrames) && time.Now().Before(deadline) {
+	for count.Counts()[handler.ProtoUDP] < uint64(labFrames) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -251,7 +252,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 		t.Errorf("%s: software TX counters disagree: %v", tag, &st)
 	case st.HW.RxPackets != uint64(labFrames) || st.HW.TxPackets != uint64(labFrames) || st.HW.RxMissed != 0:
 		t.Errorf("%s: hardware counters disagree: %+v", tag, st.HW)
-	case counts[driver.ProtoUDP] != uint64(labFrames) || counts[driver.ProtoOther] != 0:
+	case counts[handler.ProtoUDP] != uint64(labFrames) || counts[handler.ProtoOther] != 0:
 		t.Errorf("%s: protocol counts %v", tag, counts)
 	case mode != deferral.ModeBusyPoll && st.IRQs == 0:
 		t.Errorf("%s: no interrupts", tag)

@@ -9,6 +9,7 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/handler"
 )
 
 // reflectedFrame is frame(seq) as Reflect sends it back: MACs swapped.
@@ -49,7 +50,7 @@ func watchdogPort(t *testing.T) (*driver.Port, *e1000.Device, *e1000test.Device,
 	t.Helper()
 	dev, fake, alloc, _, _ := newTeardownDevice(t, e1000.Model82540EM, false)
 	fake.SetLogging(false)
-	port, err := driver.NewPort(dev, driver.Config{Mode: deferral.ModeBusyPoll, Handler: driver.Reflect{},
+	port, err := driver.NewPort(dev, driver.Config{Mode: deferral.ModeBusyPoll, Handler: handler.Reflect{},
 		IRQCPU: -1, BHCPU: -1, Watchdog: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

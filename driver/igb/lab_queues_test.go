@@ -12,6 +12,7 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
@@ -123,8 +124,8 @@ func guestQueuesOnce(t *testing.T, name string) {
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	count := driver.NewCount()
-	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: driver.Chain{count, driver.Reflect{}}, IRQCPUs: queuesCPUs, TopHalf: th})
+	count := handler.NewCount()
+	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: handler.Chain{count, handler.Reflect{}}, IRQCPUs: queuesCPUs, TopHalf: th})
 	if err != nil {
 		dev.Close()
 		t.Fatalf("%s: %v", name, err)
@@ -166,7 +167,7 @@ func guestQueuesOnce(t *testing.T, name string) {
 		t.Errorf("%s: queues on CPUs %d and %d", name, q[0].CPU, q[1].CPU)
 	case mode != deferral.ModeBusyPoll && (q[0].IRQs == 0 || q[1].IRQs == 0):
 		t.Errorf("%s: a queue took no interrupt: %+v", name, q)
-	case count.Counts()[driver.ProtoUDP] != queuesFrames:
+	case count.Counts()[handler.ProtoUDP] != queuesFrames:
 		t.Errorf("%s: protocol counts %v", name, count.Counts())
 	}
 	fmt.Printf("LAB DONE igb %s rx=%d,%d irqs=%d,%d\n", name, q[0].RxPackets, q[1].RxPackets, q[0].IRQs, q[1].IRQs)

@@ -18,9 +18,10 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/internal/osthread"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
-// Threads is the number of OS threads Run locks (for deferral.SizeGOMAXPROCS).
+// Threads is the number of OS threads Run locks (for rt.SizeGOMAXPROCS).
 const Threads = 1
 
 // Options configures the probe.
@@ -87,7 +88,7 @@ func Spin(d time.Duration) {
 // control loop that must not drop samples would. The loop allocates nothing.
 //
 // The process should have a spare Go P for the probe's thread
-// (deferral.SizeGOMAXPROCS with Threads), or the woken task may wait for the
+// (rt.SizeGOMAXPROCS with Threads), or the woken task may wait for the
 // Go scheduler, not the kernel's.
 func Run(o Options) (*Result, error) {
 	if err := o.Validate(); err != nil {
@@ -118,7 +119,7 @@ func run(o Options) (*Result, error) {
 	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
 		if errors.Is(err, unix.EPERM) {
 			return nil, fmt.Errorf("SCHED_FIFO %d: %w: %w; fix: run as root, or grant CAP_SYS_NICE or an RLIMIT_RTPRIO of at least %d",
-				o.Prio, deferral.ErrRTNotPermitted, os.NewSyscallError("sched_setattr", err), o.Prio)
+				o.Prio, rt.ErrRTNotPermitted, os.NewSyscallError("sched_setattr", err), o.Prio)
 		}
 		return nil, fmt.Errorf("SCHED_FIFO %d: %w", o.Prio, os.NewSyscallError("sched_setattr", err))
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uiodrv/uiodrv/deferral"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 func TestValidate(t *testing.T) {
@@ -39,7 +39,7 @@ func TestValidate(t *testing.T) {
 func TestRun(t *testing.T) {
 	o := Options{CPU: 0, Prio: 80, Period: time.Millisecond, Work: 50 * time.Microsecond, Duration: 300 * time.Millisecond}
 	r, err := Run(o)
-	if errors.Is(err, deferral.ErrRTNotPermitted) {
+	if errors.Is(err, rt.ErrRTNotPermitted) {
 		t.Skip(err)
 	}
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package testframe builds and checks the UDP/IPv4 test frames that the lab
 // tests, the conformance kit, the CLI's lab traffic and the bench send: one
-// wire format and one checker for all of them (issue 12).
+// wire format and one checker for all of them.
 //
 // A test frame is Ethernet, IPv4 without options and UDP, then a small tag
 // and a payload pattern:

@@ -29,6 +29,7 @@ import (
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/qemu"
+	"github.com/uiodrv/uiodrv/rt"
 )
 
 func main() {
@@ -92,10 +93,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "uiodrv-bench: -rt-host:", err)
 		os.Exit(2)
 	}
-	var bhs deferral.Sched
+	var bhs rt.Sched
 	if *rtSched != "" {
 		var err error
-		if bhs, err = deferral.ParseSched(*rtSched); err != nil {
+		if bhs, err = rt.ParseSched(*rtSched); err != nil {
 			fmt.Fprintln(os.Stderr, "uiodrv-bench: -rt-bh-sched:", err)
 			os.Exit(2)
 		}

@@ -1,0 +1,86 @@
+package e1000
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/uiodrv/uiodrv/driver"
+)
+
+// The family registers itself with the core, so that whoever imports this
+// package can open its models by PCI address (uiodrv.OpenDevice) without
+// naming it.
+func init() { driver.Register(family()) }
+
+// itrUnit is the unit of ITR and EITR (SDM 13.4.18, 82574 10.2.4.3).
+const itrUnit = 256 * time.Nanosecond
+
+// family describes the 8254x/82574L family as it registers itself: its
+// models, ring sizes, the options it refuses and an Open taking the core's
+// family-neutral options.
+func family() *driver.Family {
+	ms := make([]driver.Model, 0, len(models))
+	for _, e := range models {
+		ms = append(ms, driver.Model{
+			ID:        driver.PCIID{Vendor: IntelVendor, Device: e.device},
+			Name:      e.name,
+			MaxQueues: 1, // one RX and one TX queue: no RSS on any model
+			MSIX:      e.model.HasMSIX(),
+			Verified:  true,
+		})
+	}
+	return &driver.Family{
+		Name:   "e1000",
+		Models: ms,
+		RingSizes: driver.RingSizes{
+			Min: MinRingSize, Max: MaxRingSize, Default: DefaultRingSize, PowerOfTwo: true,
+		},
+		Check: check,
+		Open: func(bdf string, _ driver.Model, o driver.OpenOptions) (driver.Device, error) {
+			// Open reads the model from the device itself.
+			d, err := Open(bdf, openOptions(o))
+			if err != nil {
+				return nil, err
+			}
+			return d, nil
+		},
+	}
+}
+
+// check refuses what a model of the family cannot run, beyond the core's
+// queue and ring-size checks.
+func check(m driver.Model, o driver.OpenOptions) error {
+	if o.MSIX && !m.MSIX {
+		return &driver.OptionError{Option: "MSIX", Model: m.Name,
+			Reason: "has no MSI-X (of the e1000 family only the 82574L, QEMU's e1000e, has it): leave MSI-X off"}
+	}
+	if o.MSIX && o.Backend != driver.BackendVFIO {
+		return &driver.OptionError{Option: "MSIX", Model: m.Name,
+			Reason: "gets MSI-X only through VFIO (uio_pci_generic offers INTx): use the vfio backend, or leave MSI-X off"}
+	}
+	if max := 0xFFFF * itrUnit; o.ITR > max {
+		return &driver.OptionError{Option: "ITR", Model: m.Name,
+			Reason: fmt.Sprintf("throttles interrupts at most %v apart (16 bits of 256 ns): ask for %v or less", max, max)}
+	}
+	return nil
+}
+
+// openOptions maps the core's options to the family's: one ring size for
+// RX and TX, and the interval in ITR's units of 256 ns, rounded up so that
+// throttling asked for stays on.
+func openOptions(o driver.OpenOptions) OpenOptions {
+	return OpenOptions{
+		Backend:   o.Backend,
+		Hugepages: o.Hugepages,
+		VFIOAPI:   o.VFIOAPI,
+		Poll:      o.Poll,
+		CountRegs: o.CountRegs,
+		NIC: Options{
+			RxRingSize: o.RingSize,
+			TxRingSize: o.RingSize,
+			ITR:        uint32((o.ITR + itrUnit - 1) / itrUnit),
+			MSIX:       o.MSIX,
+			Promisc:    o.Promisc,
+		},
+	}
+}
