@@ -73,6 +73,9 @@ func prepare(f *runFlags, s pci.Sysfs, lim limits, guard *busGuard) (_ *prepared
 	}
 	for _, t := range f.targets() {
 		p.guard.add(s, t.addr)
+		if t.backend == driver.BackendUIO {
+			p.guard.armStopRX(s, t.addr, f.models[t.addr.String()].family)
+		}
 	}
 	return p, nil
 }

@@ -85,7 +85,7 @@ var _ busOps = (*driver.Bus)(nil)
 // it and attaches its interrupts. On error nothing is left open and the
 // device is as it was (bound to its driver, reset by Close).
 func Open(bdf string, o OpenOptions) (_ *Device, err error) {
-	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages})
+	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages, Quiesce: Quiesce})
 	if err != nil {
 		return nil, err
 	}
