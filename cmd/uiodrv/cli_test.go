@@ -194,11 +194,12 @@ func TestBindRefusals(t *testing.T) {
 func TestRecordDriver(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run", "uiodrv")
 	a := pci.MustParseAddr("0000:00:03.0")
-	if ok, err := recordDriver(dir, a, "e1000"); !ok || err != nil {
+	st := pci.StateDir{Path: dir, Owner: os.Geteuid()}
+	if ok, err := recordDriver(st, a, "e1000"); !ok || err != nil {
 		t.Fatalf("first record: %v %v", ok, err)
 	}
 	// A second bind (say to uio_pci_generic after vfio-pci) keeps the original.
-	if ok, err := recordDriver(dir, a, "vfio-pci"); ok || err != nil {
+	if ok, err := recordDriver(st, a, "vfio-pci"); ok || err != nil {
 		t.Fatalf("second record: %v %v", ok, err)
 	}
 	b, _ := os.ReadFile(statePath(dir, a))
