@@ -204,13 +204,13 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	chain = f.fault.wrap(chain)
 	port, dev, err := openPortFwd(f, f.dev, chain, fwd, log.With(zap.String("dev", f.addr.String())))
 	if err != nil {
-		chain.Close()
-		if capture != nil && pre.pcapMade {
-			os.Remove(f.pcap)
-		}
+		chain.Close() // release removes a capture file the run made
 		return err
 	}
 	if err := f.rt.started(); err != nil {
+		return errors.Join(err, port.Close())
+	}
+	if err := pre.commitPcap(); err != nil {
 		return errors.Join(err, port.Close())
 	}
 	running = true
