@@ -57,7 +57,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"lab", "--mode", "fast"}, "valid modes are"},
 		{[]string{"lab", "--rate", "0"}, "--rate 0"},
 		{[]string{"help", "bogus"}, `no command "bogus": the commands are bind, lab, list`},
-		{[]string{"pktgen", "--dev", "0000:00:03.0", "--metrics", "9100"}, "--metrics \"9100\": want HOST:PORT"},
+		{[]string{"pktgen", "--dev", "0000:00:03.0", "--metrics", "9100"}, "--metrics \"9100\": want IP:PORT"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCLI(c.args...)

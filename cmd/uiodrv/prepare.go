@@ -151,12 +151,21 @@ func checkFeatures(dev *pci.Device, t target, f *runFlags) error {
 	return nil
 }
 
-// checkListenAddr checks the form of a --metrics address (HOST:PORT, HOST
-// may be empty); whether it can be bound is the listener's business.
+// checkListenAddr checks the form of a --metrics address: IP:PORT, [IPv6]:PORT
+// or :PORT (every interface); whether it can be bound is the listener's
+// business. HOST must be an IP literal: a name would be resolved (as root,
+// through whatever the resolver reads) and could listen somewhere else than
+// meant. The endpoint serves goroutine stacks, so the examples use
+// 127.0.0.1.
 func checkListenAddr(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usagef("--metrics %q: want HOST:PORT or :PORT, e.g. :9100 (%v)", addr, err)
+		return usagef("--metrics %q: want IP:PORT, e.g. 127.0.0.1:9100 (%v)", addr, err)
+	}
+	if host != "" {
+		if ip := net.ParseIP(host); ip == nil {
+			return usagef("--metrics %q: %q is not an IP address (names are not resolved): use e.g. 127.0.0.1:%s or [::1]:%s", addr, host, port, port)
+		}
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return usagef("--metrics %q: port %q is not a number from 0 to 65535", addr, port)

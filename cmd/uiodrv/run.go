@@ -41,7 +41,7 @@ Examples:
   uiodrv --dev 0000:00:03.0 --handler capture --pcap rx.pcap --count 1000
   uiodrv --dev 0000:00:03.0 --handler forward --fwd-dev 0000:00:04.0 --irq-cpu 0 --bh-cpu 1 --rt-prio 90
   uiodrv --dev 0000:00:04.0 --queues 2 --irq-cpu 0,1 --mode napi --handler reflect   (igb family)
-  uiodrv --dev 0000:00:03.0 --metrics :9100 --log-format json
+  uiodrv --dev 0000:00:03.0 --metrics 127.0.0.1:9100 --log-format json
 
 Flags:
 `
@@ -115,7 +115,7 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until SIGINT/SIGTERM)")
 	fs.Uint64Var(&f.count, "count", 0, "stop after the handler has seen this many frames (0: no limit)")
 	fs.DurationVar(&f.statsEvery, "stats-every", 0, "print statistics at this interval (default: 1s on a terminal, off otherwise)")
-	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at ADDR (e.g. :9100) on /metrics")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at IP:PORT (e.g. 127.0.0.1:9100; :PORT is every interface) on /metrics")
 	fs.DurationVar(&f.settle, "settle", 1200*time.Millisecond, "wait this long after bringing the NIC up before reporting ready (QEMU's e1000 ignores RX for 1 s after RCTL is written)")
 	f.rt.add(fs)
 	f.fault.add(fs)
