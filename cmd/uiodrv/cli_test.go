@@ -56,7 +56,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"lab", "--nic", "rtl8139"}, "want e1000 or e1000e"},
 		{[]string{"lab", "--mode", "fast"}, "valid modes are"},
 		{[]string{"lab", "--rate", "0"}, "--rate 0"},
-		{[]string{"help", "bogus"}, `no command "bogus": the commands are bind, lab, list`},
+		{[]string{"help", "bogus"}, `no command "bogus"; the commands are bind, lab, list`},
 		{[]string{"pktgen", "--dev", "0000:00:03.0", "--metrics", "9100"}, "--metrics \"9100\": want IP:PORT"},
 	}
 	for _, c := range cases {
@@ -130,7 +130,7 @@ func TestList(t *testing.T) {
 	out := o.String()
 	for _, want := range []string{
 		"0000:00:03.0", "yes: 82540EM, --backend vfio",
-		"0000:00:04.0", "enp0s4", "after bind: 82574L, uio only: no IOMMU",
+		"0000:00:04.0", "enp0s4", "in use: enp0s4 is up (ip link set enp0s4 down first); after bind: 82574L, uio only: no IOMMU",
 		"0000:00:05.0", "no: not a NIC uiodrv drives",
 		"0000:00:06.0", "yes: 82576 (igb, --queues up to 16), --backend vfio",
 		"0000:00:07.0", "after bind: I210 (igb, --queues up to 4; written from the datasheet, not verified on hardware) (uiodrv bind --dev 0000:00:07.0)",
