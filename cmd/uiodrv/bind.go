@@ -19,7 +19,11 @@ import (
 // away at reboot, as the binding does). It is written before the device is
 // rebound and only when no record exists yet, so binding twice keeps the
 // original driver; 'uiodrv unbind' restores it and deletes the record.
-const defaultStateDir = "/run/uiodrv"
+var defaultStateDir = "/run/uiodrv" // a variable for the CLI fuzz test
+
+// sysfsRoot is the default of every command's hidden --sysfs flag (tests
+// and the CLI fuzz test point it at a fake tree).
+var sysfsRoot = pci.DefaultRoot
 
 const bindUsage = `Usage: uiodrv bind --dev BDF [--driver vfio-pci|uio_pci_generic]
 
@@ -68,7 +72,7 @@ func (f *bindFlags) add(fs *pflag.FlagSet, withDriver bool) {
 	}
 	fs.BoolVar(&f.force, "force", false, "rebind even a device uiodrv would refuse (not a supported NIC, interface up, or a driver other than vfio-pci/uio_pci_generic)")
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "where the previous driver is recorded")
-	fs.StringVar(&f.sysfs, "sysfs", pci.DefaultRoot, "sysfs mount point")
+	fs.StringVar(&f.sysfs, "sysfs", sysfsRoot, "sysfs mount point")
 	_ = fs.MarkHidden("sysfs")
 }
 

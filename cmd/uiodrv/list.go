@@ -32,7 +32,7 @@ func cmdList(e *env, args []string) int {
 	var root string
 	fs := pflag.NewFlagSet("list", pflag.ContinueOnError)
 	fs.BoolVar(&all, "all", false, "list every PCI device, not only network controllers")
-	fs.StringVar(&root, "sysfs", pci.DefaultRoot, "sysfs mount point")
+	fs.StringVar(&root, "sysfs", sysfsRoot, "sysfs mount point")
 	_ = fs.MarkHidden("sysfs")
 	if st, done := parseFlags(e, fs, "list", listUsage, args); done {
 		return st

@@ -66,7 +66,7 @@ func prepare(f *runFlags, s pci.Sysfs, lim limits, guard *busGuard) (_ *prepared
 		}
 	}
 	if f.pcap != "" {
-		if p.pcap, err = openPcap(f.pcap, f.pcapOverwrite); err != nil {
+		if p.pcap, err = createPcap(f.pcap, f.pcapOverwrite); err != nil {
 			return nil, err
 		}
 	}
@@ -78,6 +78,10 @@ func prepare(f *runFlags, s pci.Sysfs, lim limits, guard *busGuard) (_ *prepared
 	}
 	return p, nil
 }
+
+// createPcap makes the capture file (openPcap); the CLI fuzz test
+// replaces it so that no file is made outside its folder.
+var createPcap = openPcap
 
 // release closes what the run did not hand on. failed says that the device
 // never ran: then a pcap file this run created is removed again.

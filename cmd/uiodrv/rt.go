@@ -125,8 +125,11 @@ func cmdRT(e *env, args []string) int {
 		case <-done:
 		}
 	}()
-	return report(e.stderr, "rt", runRT(e.stdout, &f))
+	return report(e.stderr, "rt", runRTFn(e.stdout, &f))
 }
+
+// runRTFn runs the probe; the CLI fuzz test replaces it (no SCHED_FIFO).
+var runRTFn = runRT
 
 func runRT(w io.Writer, f *rtCmdFlags) error {
 	mem := "memory not locked, GC on"

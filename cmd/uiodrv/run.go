@@ -120,7 +120,7 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	f.rt.add(fs)
 	f.fault.add(fs)
 	f.log.add(fs)
-	fs.StringVar(&f.sysfs, "sysfs", pci.DefaultRoot, "sysfs mount point")
+	fs.StringVar(&f.sysfs, "sysfs", sysfsRoot, "sysfs mount point")
 	_ = fs.MarkHidden("sysfs")
 }
 
