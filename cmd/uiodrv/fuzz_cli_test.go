@@ -43,6 +43,7 @@ func newFuzzWorld(t *testing.T) *fuzzWorld {
 		fakeDev{"0000:00:05.0", "0x8086", e1000ID, netCls, "e1000", -1, "eth0"},
 		fakeDev{"0000:00:06.0", "0x8086", igbID, netCls, "vfio-pci", 6, ""},
 		fakeDev{"0000:00:07.0", "0x8086", e1000ID, netCls, "uio_pci_generic", -1, ""},
+		fakeDev{"0000:00:08.0", "0x8086", igbID, netCls, "uio_pci_generic", -1, ""},
 		fakeDev{"0000:00:1f.2", "0x8086", "0x2922", "0x010601", "ahci", 9, ""},
 	)
 	w.root = s.Root
