@@ -9,7 +9,7 @@ import (
 
 // lab --pcap refuses, before the boot, a path it would not replace: a
 // symbolic link (os.WriteFile followed it), a device, a folder.
-func TestLabPcapRefused(t *testing.T) {
+func TestPcapRefusedByLab(t *testing.T) {
 	dir := t.TempDir()
 	link := filepath.Join(dir, "link.pcap")
 	if err := os.Symlink(filepath.Join(dir, "victim"), link); err != nil {
