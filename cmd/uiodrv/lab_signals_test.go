@@ -24,7 +24,7 @@ func readBAR0(bdf string, off int) (uint32, error) {
 		return 0, err
 	}
 	defer unix.Close(fd)
-	m, err := unix.Mmap(fd, 0, 4096, unix.PROT_READ, unix.MAP_SHARED)
+	m, err := unix.Mmap(fd, 0, 0x20000, unix.PROT_READ, unix.MAP_SHARED) // BAR0 is 128 KiB
 	if err != nil {
 		return 0, err
 	}
