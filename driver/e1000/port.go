@@ -298,8 +298,8 @@ func (d *Device) HWStats() HWStats {
 	return d.hw
 }
 
-// StopDMA masks the NIC's interrupts and turns bus mastering off, and
-// releases nothing. It is for a process that exits without Close (a second
+// StopDMA masks the NIC's interrupts, clears RX and TX enable and turns bus
+// mastering off, and releases nothing. It is for a process that exits without Close (a second
 // SIGINT): once bus mastering is off the NIC can no longer write the memory
 // that the kernel hands out again when the process is gone. It may be called
 // from any goroutine while the packet path runs; it returns nil at once when
@@ -314,6 +314,11 @@ func (d *Device) StopDMA() error {
 	}
 	if d.nic != nil {
 		d.nic.DisableIRQ(CauseAll)
+		// RX and TX off too, not only bus mastering: a NIC left with
+		// RCTL.EN and a ring address would use them again the moment
+		// the next process turns bus mastering on.
+		d.nic.wr(RCTL, 0)
+		d.nic.wr(TCTL, TCTL_PSP)
 	}
 	if d.bus == nil {
 		return nil
