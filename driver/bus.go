@@ -76,11 +76,14 @@ type Bus struct {
 type BusOptions struct {
 	// Hugepages backs VFIO DMA memory with 2 MiB pages (UIO always uses them).
 	Hugepages bool
+	// Quiesce, when set, stops the NIC through BAR0 before Bus Master
+	// Enable is set (see EnableBusMaster). Nil: bus mastering at once.
+	Quiesce Quiescer
 }
 
 // OpenBus opens the device at bdf through the backend, maps BAR0, enables
-// memory space and bus mastering and prepares a DMA allocator. On error
-// nothing is left open.
+// memory space, quiesces the NIC with opts.Quiesce, only then enables bus
+// mastering, and prepares a DMA allocator. On error nothing is left open.
 func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 	addr, err := pci.ParseAddr(bdf)
 	if err != nil {
@@ -103,8 +106,8 @@ func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 		if bus.Regs, err = bus.vdev.BAR(0); err != nil {
 			return nil, err
 		}
-		if err = bus.vdev.EnableBusMaster(); err != nil {
-			return nil, err
+		if err = EnableBusMaster(bus.vdev.Config(), bus.Regs, opts.Quiesce); err != nil {
+			return nil, fmt.Errorf("%s: %w", bus.BDF, err)
 		}
 		a, aerr := bus.vdev.Allocator(vfio.AllocatorOptions{Hugepages: opts.Hugepages})
 		if aerr != nil {
@@ -119,8 +122,8 @@ func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 		if bus.Regs, err = bus.udev.BAR(0); err != nil {
 			return nil, err
 		}
-		if err = bus.udev.EnableBusMaster(); err != nil {
-			return nil, err
+		if err = EnableBusMaster(bus.udev.Config(), bus.Regs, opts.Quiesce); err != nil {
+			return nil, fmt.Errorf("%s: %w", bus.BDF, err)
 		}
 		a, aerr := bus.udev.Allocator()
 		if aerr != nil {

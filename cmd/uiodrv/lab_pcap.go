@@ -9,6 +9,8 @@ import (
 
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/uiodrv/uiodrv/internal/safefile"
+
 	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/qemu"
 )
@@ -21,8 +23,12 @@ func checkPcapPath(path string) error {
 	if path == "" {
 		return nil
 	}
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return usagef("--pcap %s is a directory: name a file", path)
+	// The capture replaces only a regular file (qemu's fetch writes it
+	// through internal/safefile); say so before the boot.
+	if st, err := os.Lstat(path); err == nil {
+		if err := safefile.Replaceable(path, st); err != nil {
+			return usagef("--pcap: %v; want a regular file: name a new file", err)
+		}
 	}
 	dir := filepath.Dir(path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {

@@ -66,7 +66,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if o.Buffers < probe.Queues*probe.RxRingSize {
 		return nil, fmt.Errorf("%w: %d buffers cannot fill %d RX rings of %d", ErrBadOptions, o.Buffers, probe.Queues, probe.RxRingSize)
 	}
-	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages})
+	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages, Quiesce: Quiesce})
 	if err != nil {
 		return nil, err
 	}
