@@ -81,7 +81,7 @@ hostspeed:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSPSC -fuzztime 15s ./ring/
-	$(GO) test -run '^$$' -fuzz FuzzCount -fuzztime 15s ./driver/
+	$(GO) test -run '^$$' -fuzz FuzzCount -fuzztime 15s ./handler/
 	$(GO) test -run '^$$' -fuzz FuzzRxDesc -fuzztime 15s ./driver/e1000/
 	$(GO) test -run '^$$' -fuzz FuzzParseIOMMUInfo -fuzztime 15s ./vfio/
 	$(GO) test -run '^$$' -fuzz FuzzParseAddr -fuzztime 15s ./pci/
