@@ -30,6 +30,7 @@ test: unit labtest
 unit:
 	$(GO) test -race -count=1 -skip '^TestLab' $(PKGS)
 	$(GO) -C bench test -race -count=1 -skip '^TestLab' $(PKGS)
+	$(GO) test -run '^$$' -fuzz '^FuzzCLI$$' -fuzztime 20s -parallel 1 ./cmd/uiodrv/
 
 labtest: lab-setup
 	{ $(GO) test -count=1 -timeout 30m -run 'TestLab' -skip '^TestLabCdev' -v $(PKGS); r=$$?; \
@@ -100,10 +101,11 @@ hostspeed:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzSPSC -fuzztime 15s ./ring/
-	$(GO) test -run '^$$' -fuzz FuzzCount -fuzztime 15s ./driver/
+	$(GO) test -run '^$$' -fuzz FuzzCount -fuzztime 15s ./handler/
 	$(GO) test -run '^$$' -fuzz FuzzRxDesc -fuzztime 15s ./driver/e1000/
 	$(GO) test -run '^$$' -fuzz FuzzParseIOMMUInfo -fuzztime 15s ./vfio/
 	$(GO) test -run '^$$' -fuzz FuzzParseAddr -fuzztime 15s ./pci/
+	$(GO) test -run '^$$' -fuzz '^FuzzCLI$$' -fuzztime 60s -parallel 1 ./cmd/uiodrv/
 
 lint:
 	$(GO) vet $(PKGS)

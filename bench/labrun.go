@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
@@ -221,16 +218,6 @@ func collectProfiles(res *LabResult, out [][]string) {
 	}
 }
 
-// labLock takes the host-wide lab lock that qemu/labtest uses, so that this
-// boot does not share the 2 cores with another package's lab test.
-func labLock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "uiodrv-lab.lock"), os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		return nil, fmt.Errorf("lab lock: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lab lock: %w", err)
-	}
-	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
-}
+// labLock takes the lab lock that qemu/labtest uses (qemu.LockLab), so
+// that this boot does not share the 2 cores with another package's lab test.
+func labLock() (func(), error) { return qemu.LockLab() }

@@ -22,7 +22,7 @@ import (
 //	6       6   source MAC
 //	12      2   EtherType 0x0800
 //	14      20  IPv4: 10.1.(flow>>8).(flow&255) > 10.2.0.1, protocol 17
-//	34      8   UDP: source port 1024+flow, destination port testframe.Port
+//	34      8   UDP: source port testframe.SrcPortBase+flow, destination port testframe.Port
 //	42      1   op
 //	43      1   reserved (0)
 //	44      8   sequence number or host timestamp, echoed unchanged

@@ -79,11 +79,14 @@ type BusOptions struct {
 	// VFIOAPI picks group/container or iommufd/cdev for BackendVFIO; the
 	// zero value lets vfio.Open choose (cdev where it is available).
 	VFIOAPI VFIOAPI
+	// Quiesce, when set, stops the NIC through BAR0 before Bus Master
+	// Enable is set (see EnableBusMaster). Nil: bus mastering at once.
+	Quiesce Quiescer
 }
 
 // OpenBus opens the device at bdf through the backend, maps BAR0, enables
-// memory space and bus mastering and prepares a DMA allocator. On error
-// nothing is left open.
+// memory space, quiesces the NIC with opts.Quiesce, only then enables bus
+// mastering, and prepares a DMA allocator. On error nothing is left open.
 func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 	addr, err := pci.ParseAddr(bdf)
 	if err != nil {
@@ -106,8 +109,8 @@ func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 		if bus.Regs, err = bus.vdev.BAR(0); err != nil {
 			return nil, err
 		}
-		if err = bus.vdev.EnableBusMaster(); err != nil {
-			return nil, err
+		if err = EnableBusMaster(bus.vdev.Config(), bus.Regs, opts.Quiesce); err != nil {
+			return nil, fmt.Errorf("%s: %w", bus.BDF, err)
 		}
 		a, aerr := bus.vdev.Allocator(vfio.AllocatorOptions{Hugepages: opts.Hugepages})
 		if aerr != nil {
@@ -122,8 +125,8 @@ func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 		if bus.Regs, err = bus.udev.BAR(0); err != nil {
 			return nil, err
 		}
-		if err = bus.udev.EnableBusMaster(); err != nil {
-			return nil, err
+		if err = EnableBusMaster(bus.udev.Config(), bus.Regs, opts.Quiesce); err != nil {
+			return nil, fmt.Errorf("%s: %w", bus.BDF, err)
 		}
 		a, aerr := bus.udev.Allocator()
 		if aerr != nil {

@@ -207,7 +207,7 @@ func testHostSpeedPath(t *testing.T, m deferral.Mode, c hostSpeedCase) {
 	}
 	allocs := after.Mallocs - before.Mallocs
 	t.Logf("%d frames checked, %d allocations over %d frames", checked, allocs, n)
-	if allocs > 16 {
+	if allocs > 64 { // a per-frame allocation would give ~n; the runtime's own (timers, -race) a few dozen
 		t.Errorf("%d allocations over %d frames (%.4f per frame): the packet path allocates", allocs, n, float64(allocs)/float64(n))
 	}
 }

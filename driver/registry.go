@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/uiodrv/uiodrv/mmio"
 )
 
 // A family registers itself with Register from an init function, the way a
@@ -135,6 +137,12 @@ type Family struct {
 	// address bdf, which the caller found to be model m. On error nothing
 	// is left open.
 	Open func(bdf string, m Model, o OpenOptions) (Device, error)
+	// StopDMA, when set, stops the NIC through its registers alone: masks
+	// its interrupts and clears RX and TX enable. A process that is being
+	// forced out calls it on a BAR mapping of its own before it clears Bus
+	// Master Enable, so that a UIO device (which nothing resets) keeps no
+	// ring address it could write through on the next run.
+	StopDMA func(regs mmio.Regs)
 }
 
 // ErrUnsupportedDevice is wrapped by Lookup for a PCI ID no registered family

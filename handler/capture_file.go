@@ -7,6 +7,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"go.uber.org/zap"
 )
 
 // NewCaptureFile is NewCapture on a file the caller opened (the CLI opens it
@@ -20,5 +21,7 @@ func NewCaptureFile(f *os.File) (*Capture, error) {
 		f.Close()
 		return nil, fmt.Errorf("capture %s: %w", f.Name(), err)
 	}
-	return &Capture{f: f, bw: bw, w: w}, nil
+	// A Capture used outside a port never gets SetLogger: its first write
+	// error must still be countable, not a nil logger's panic.
+	return &Capture{f: f, path: f.Name(), bw: bw, w: w, log: zap.NewNop()}, nil
 }

@@ -31,6 +31,9 @@ type Binding struct {
 // It wraps ErrNoDevice, ErrNoDriver (the driver's module is not loaded) or
 // ErrBindFailed.
 func (s Sysfs) Bind(a Addr, driver string) (_ *Binding, err error) {
+	if err := CheckDriverName(driver); err != nil {
+		return nil, fmt.Errorf("pci: bind %s: %w", a, err)
+	}
 	if _, err := os.Stat(s.DevicePath(a)); err != nil {
 		return nil, fmt.Errorf("%w: %s (bind to %s: %v)", ErrNoDevice, a, driver, err)
 	}
@@ -148,8 +151,12 @@ func (b *Binding) Restore() error {
 
 // Attach gives an unbound device to driver through the driver's bind file
 // (no driver_override needed: the driver's ID table must match the device)
-// and checks that the driver took it. It wraps ErrBindFailed.
+// and checks that the driver took it. It wraps ErrBindFailed, or
+// ErrBadDriverName for a name that is not a plain driver name.
 func (s Sysfs) Attach(a Addr, driver string) error {
+	if err := CheckDriverName(driver); err != nil {
+		return fmt.Errorf("pci: attach %s: %w", a, err) // a name must not become a path
+	}
 	if err := s.write(filepath.Join(s.DriverPath(driver), "bind"), a.String()); err != nil {
 		return fmt.Errorf("%w: %s to %s: write %s/bind: %w", ErrBindFailed, a, driver, s.DriverPath(driver), err)
 	}

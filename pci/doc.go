@@ -11,4 +11,12 @@
 // directory. Config space access is backend-neutral: Config wraps any
 // io.ReaderAt/io.WriterAt, which is the sysfs "config" file here and the
 // VFIO config region in package vfio.
+//
+// A name that becomes part of a sysfs path (a driver's) must pass
+// CheckDriverName: Bind and Attach refuse any other. StateDir keeps the
+// previous driver of each bound device: its folder must belong to the user
+// running the program and be writable by no one else; records are read
+// without following links and written whole (temporary file, rename that
+// never replaces), mode 0600; a link, an empty record or one that is not a
+// driver name is an error (ErrBadRecord), never a path to follow.
 package pci

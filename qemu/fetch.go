@@ -3,8 +3,8 @@ package qemu
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 
+	"github.com/uiodrv/uiodrv/internal/safefile"
 	"github.com/uiodrv/uiodrv/qemu/internal/proto"
 )
 
@@ -42,7 +42,7 @@ func (vm *VM) fetch(m proto.Msg) {
 		errText = st.err
 	}
 	if errText == "" {
-		if err := os.WriteFile(vm.cfg.Fetch[idx].Host, data, 0o644); err != nil {
+		if err := writeHost(vm.cfg.Fetch[idx].Host, data); err != nil {
 			errText = err.Error()
 		}
 	}
@@ -53,6 +53,26 @@ func (vm *VM) fetch(m proto.Msg) {
 			f.Size = int64(len(data))
 		}
 	})
+}
+
+// writeHost writes a fetched file the safe way for a lab run as root
+// (internal/safefile): never through a symbolic link, mode 0600, into a
+// temporary file beside the target that replaces it only once complete;
+// only a regular file with one name is replaced.
+func writeHost(path string, data []byte) error {
+	f, err := safefile.Create(path, true)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Abort()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := f.Commit(); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Close()
 }
 
 type fetchState struct {

@@ -57,3 +57,41 @@ func TestFetchReassembles(t *testing.T) {
 		t.Errorf("an unrequested file was not logged once: %v", vm.res.Log)
 	}
 }
+
+// TestFetchWritesSafely: the host file is never written through a symbolic
+// link (os.WriteFile followed it, as root under make demo), a device or a
+// FIFO is refused, an existing regular file is replaced whole, mode 0600.
+func TestFetchWritesSafely(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.pcap")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeHost(link, []byte("capture")); err == nil {
+		t.Error("wrote through a symbolic link")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Errorf("the link's target now holds %q", b)
+	}
+	if err := writeHost("/dev/null", []byte("capture")); err == nil {
+		t.Error("wrote to a device")
+	}
+	old := filepath.Join(dir, "old.pcap")
+	if err := os.WriteFile(old, []byte("an older, longer capture"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeHost(old, []byte("capture")); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(old)
+	if b, _ := os.ReadFile(old); string(b) != "capture" || st.Mode().Perm() != 0o600 {
+		t.Errorf("replaced file holds %q, mode %v; want the new capture, 0600", b, st.Mode())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
+		t.Errorf("%d entries, want victim, link.pcap and old.pcap (no temporary file left)", len(ents))
+	}
+}

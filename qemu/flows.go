@@ -56,7 +56,7 @@ func NewFlows(n, size int, dst, src [6]byte) (*Flows, error) {
 func (f *Flows) N() int { return len(f.next) }
 
 // Tuple is flow i's 5-tuple (testframe.Tuple): 10.1.(i>>8).(i&255) port
-// 1024+i to 10.2.0.1 port 4791. Every flow differs in its source address.
+// 38000+i%2000 to 10.2.0.1 port 40000. Every flow differs in its source address.
 func (f *Flows) Tuple(i int) FiveTuple {
 	src, dst, sport, dport := testframe.Tuple(i)
 	return FiveTuple{Src: netip.AddrFrom4(src), Dst: netip.AddrFrom4(dst), SrcPort: sport, DstPort: dport, Proto: 17}

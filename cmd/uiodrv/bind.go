@@ -19,7 +19,11 @@ import (
 // away at reboot, as the binding does). It is written before the device is
 // rebound and only when no record exists yet, so binding twice keeps the
 // original driver; 'uiodrv unbind' restores it and deletes the record.
-const defaultStateDir = "/run/uiodrv"
+var defaultStateDir = "/run/uiodrv" // a variable for the CLI fuzz test
+
+// sysfsRoot is the default of every command's hidden --sysfs flag (tests
+// and the CLI fuzz test point it at a fake tree).
+var sysfsRoot = pci.DefaultRoot
 
 const bindUsage = `Usage: uiodrv bind --dev BDF [--driver vfio-pci|uio_pci_generic]
 
@@ -30,7 +34,8 @@ that is not a network controller (PCI class 02) or not a NIC uiodrv drives
 (a typo must not take a disk controller from its driver), and a NIC whose
 kernel interface is up (the machine may be using it). If the new driver does
 not take the device, the previous driver gets it back and the record is kept
-until it has.
+until it has. The record folder must be root's and writable by no one else;
+records are mode 0600, written to a temporary file and renamed into place.
 
 Examples:
   uiodrv bind --dev 0000:00:03.0
@@ -43,7 +48,11 @@ const unbindUsage = `Usage: uiodrv unbind --dev BDF
 
 Unbinds the NIC from vfio-pci or uio_pci_generic and gives it back to the
 driver it had before 'uiodrv bind' (recorded in /run/uiodrv/<BDF>.driver).
-Without a record it leaves the device on no driver and says how to rebind it.
+Before it writes anything it refuses, unless --force, a device with no record
+(uiodrv bind did not bind it: a typo must not pull a device from a VM), a
+device that is not a network controller (PCI class 02), and a record it cannot
+trust (a symbolic link, an empty file, not a driver name). With --force and no
+record it leaves the device on no driver and says how to rebind it.
 
 Examples:
   uiodrv unbind --dev 0000:00:03.0
@@ -63,7 +72,7 @@ func (f *bindFlags) add(fs *pflag.FlagSet, withDriver bool) {
 	}
 	fs.BoolVar(&f.force, "force", false, "rebind even a device uiodrv would refuse (not a supported NIC, interface up, or a driver other than vfio-pci/uio_pci_generic)")
 	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir, "where the previous driver is recorded")
-	fs.StringVar(&f.sysfs, "sysfs", pci.DefaultRoot, "sysfs mount point")
+	fs.StringVar(&f.sysfs, "sysfs", sysfsRoot, "sysfs mount point")
 	_ = fs.MarkHidden("sysfs")
 }
 
@@ -119,8 +128,6 @@ func bindable(dev *pci.Device) error {
 	return nil
 }
 
-func statePath(dir string, a pci.Addr) string { return filepath.Join(dir, a.String()+".driver") }
-
 func bind(e *env, f *bindFlags) error {
 	a, err := parseDev(f.dev)
 	if err != nil {
@@ -154,7 +161,8 @@ func bind(e *env, f *bindFlags) error {
 	if f.driver == "vfio-pci" && dev.IOMMUGroup < 0 {
 		fmt.Fprintf(e.stderr, "warning: %s has no IOMMU group: vfio-pci will not be usable (enable the IOMMU, or bind --driver uio_pci_generic)\n", a)
 	}
-	recorded, err := recordDriver(f.stateDir, a, dev.Driver)
+	st := f.records()
+	recorded, err := recordDriver(st, a, dev.Driver)
 	if err != nil {
 		return err
 	}
@@ -163,10 +171,10 @@ func bind(e *env, f *bindFlags) error {
 		// says ErrRestoreFailed: only then is the record still needed.
 		if errors.Is(err, pci.ErrRestoreFailed) {
 			return fmt.Errorf("%w\n  the previous driver stays recorded in %s: after fixing the cause, uiodrv unbind --dev %s gives it back",
-				err, statePath(f.stateDir, a), a)
+				err, st.Record(a), a)
 		}
 		if recorded {
-			os.Remove(statePath(f.stateDir, a))
+			st.Remove(a)
 		}
 		return err
 	}
@@ -174,33 +182,44 @@ func bind(e *env, f *bindFlags) error {
 	if prev == "" {
 		prev = "no driver"
 	}
-	fmt.Fprintf(e.stdout, "%s: %s -> %s (previous driver recorded in %s)\n", a, prev, f.driver, statePath(f.stateDir, a))
+	fmt.Fprintf(e.stdout, "%s: %s -> %s (previous driver recorded in %s)\n", a, prev, f.driver, st.Record(a))
 	return nil
 }
 
-// recordDriver writes the device's current driver to the state file unless
-// one exists already. It reports whether it wrote it.
-func recordDriver(dir string, a pci.Addr, drv string) (bool, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// stateDir is the record folder of f: it must belong to the user running
+// uiodrv (root: bind and unbind write sysfs) and be writable by no one else.
+func (f *bindFlags) records() pci.StateDir {
+	return pci.StateDir{Path: f.stateDir, Owner: os.Geteuid()}
+}
+
+// recordDriver records the device's current driver unless a record exists
+// already (binding twice keeps the original driver). It reports whether it
+// wrote one.
+func recordDriver(st pci.StateDir, a pci.Addr, drv string) (bool, error) {
+	if err := st.Create(); err != nil {
 		return false, fmt.Errorf("record previous driver: %w", err)
 	}
-	fh, err := os.OpenFile(statePath(dir, a), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, fs.ErrExist) {
-		return false, nil
-	}
+	ok, err := st.Write(a, drv)
 	if err != nil {
 		return false, fmt.Errorf("record previous driver: %w", err)
 	}
-	_, werr := fmt.Fprintln(fh, drv)
-	if cerr := fh.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		os.Remove(fh.Name())
-		return false, fmt.Errorf("record previous driver: %w", werr)
-	}
-	return true, nil
+	return ok, nil
 }
+
+// readRecord returns a's recorded driver; recorded is false when there is
+// no state folder or no record. A folder or record that cannot be trusted
+// is an error.
+func readRecord(st pci.StateDir, a pci.Addr) (prev string, recorded bool, err error) {
+	if err := st.Check(); errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	} else if err != nil {
+		return "", false, err
+	}
+	return st.Read(a)
+}
+
+// errNoRecord: unbind found no record of the device's previous driver.
+var errNoRecord = errors.New("no record of the previous driver")
 
 func unbind(e *env, f *bindFlags) error {
 	a, err := parseDev(f.dev)
@@ -215,14 +234,30 @@ func unbind(e *env, f *bindFlags) error {
 	if dev.Driver != "" && dev.Driver != "vfio-pci" && dev.Driver != "uio_pci_generic" && !f.force {
 		return fmt.Errorf("%s is bound to %s, not to vfio-pci or uio_pci_generic: not unbinding it (pass --force to)", a, dev.Driver)
 	}
-	b, err := os.ReadFile(statePath(f.stateDir, a))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("read previous driver: %w", err)
+	st := f.records()
+	prev, recorded, err := readRecord(st, a)
+	if err != nil {
+		if !f.force {
+			return fmt.Errorf("%w; not unbinding %s (pass --force to unbind it anyway, leaving it on no driver)", err, a)
+		}
+		fmt.Fprintf(e.stderr, "warning: --force: %v\n", err)
+		prev, recorded = "", false
 	}
-	recorded := err == nil
-	prev := strings.TrimSpace(string(b))
+	// Without --force unbind only undoes what bind did: a device with no
+	// record (a typo may name a GPU passed to a VM) or one that is not a
+	// network controller is left alone, before anything is written.
+	if !f.force {
+		if !pci.IsNetwork(dev.Class) {
+			return fmt.Errorf("%w: %s is a %s (class %04x): %04x:%04x %s; not unbinding it (check the address with uiodrv list --all, pass --force only if you mean this device)",
+				errNotNetwork, a, dev.ClassName(), dev.Class>>8, dev.Vendor, dev.DeviceID, dev.DeviceName())
+		}
+		if !recorded {
+			return fmt.Errorf("%w: %s has no record in %s, so uiodrv bind did not bind it (or the record is gone); not unbinding it (pass --force to unbind it anyway, leaving it on no driver)",
+				errNoRecord, a, st.Record(a))
+		}
+	}
 	if prev == dev.Driver && prev != "" {
-		os.Remove(statePath(f.stateDir, a))
+		st.Remove(a)
 		fmt.Fprintf(e.stdout, "%s is already bound to %s\n", a, prev)
 		return nil
 	}
@@ -230,20 +265,20 @@ func unbind(e *env, f *bindFlags) error {
 		return err
 	}
 	if prev == "" {
-		os.Remove(statePath(f.stateDir, a))
-		if !recorded {
-			fmt.Fprintf(e.stdout, "%s: unbound; no previous driver recorded in %s, so it stays on no driver (echo %s > %s/bind to give it to a driver)\n",
-				a, statePath(f.stateDir, a), a, s.DriverPath("DRIVER"))
-		} else {
+		if recorded {
+			st.Remove(a)
 			fmt.Fprintf(e.stdout, "%s: unbound (it had no driver before uiodrv bind)\n", a)
+		} else {
+			fmt.Fprintf(e.stdout, "%s: unbound; no previous driver recorded in %s, so it stays on no driver (echo %s > %s/bind to give it to a driver)\n",
+				a, st.Record(a), a, s.DriverPath("DRIVER"))
 		}
 		return nil
 	}
 	if err := s.Attach(a, prev); err != nil {
 		return fmt.Errorf("%s: unbound, but giving it back to %s failed: %w (modprobe %s, then echo %s > %s/bind; the record stays in %s)",
-			a, prev, err, prev, a, s.DriverPath(prev), statePath(f.stateDir, a))
+			a, prev, err, prev, a, s.DriverPath(prev), st.Record(a))
 	}
-	os.Remove(statePath(f.stateDir, a))
+	st.Remove(a)
 	from := dev.Driver
 	if from == "" {
 		from = "no driver"

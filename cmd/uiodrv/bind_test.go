@@ -83,7 +83,13 @@ func TestBindRefusesNonNIC(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "ahci -> vfio-pci") || !strings.Contains(errOut, "warning: --force") {
 		t.Errorf("bind --force: exit %d\n%s%s", code, out, errOut)
 	}
+	// unbind, too, leaves a device that is not a NIC alone without --force.
+	before = snapshot(t, s)
 	code, out, errOut = runCLI("unbind", "--dev", "0000:00:1f.2", "--sysfs", s.Root, "--state-dir", state)
+	if code != exitFailure || out != "" || !strings.Contains(errOut, "not unbinding it") || snapshot(t, s) != before {
+		t.Errorf("unbind of a SATA controller without --force: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI("unbind", "--dev", "0000:00:1f.2", "--force", "--sysfs", s.Root, "--state-dir", state)
 	if code != exitOK || !strings.Contains(out, "vfio-pci -> ahci (restored)") {
 		t.Errorf("unbind: exit %d\n%s%s", code, out, errOut)
 	}

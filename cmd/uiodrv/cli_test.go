@@ -56,8 +56,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"lab", "--nic", "rtl8139"}, "want e1000 (82540EM), e1000e (82574L) or igb (82576)"},
 		{[]string{"lab", "--mode", "fast"}, "valid modes are"},
 		{[]string{"lab", "--rate", "0"}, "--rate 0"},
-		{[]string{"help", "bogus"}, `no command "bogus": the commands are bind, lab, list`},
-		{[]string{"pktgen", "--dev", "0000:00:03.0", "--metrics", "9100"}, "--metrics \"9100\": want HOST:PORT"},
+		{[]string{"help", "bogus"}, `no command "bogus"; the commands are bind, lab, list`},
+		{[]string{"pktgen", "--dev", "0000:00:03.0", "--metrics", "9100"}, "--metrics \"9100\": want IP:PORT"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCLI(c.args...)
@@ -130,7 +130,7 @@ func TestList(t *testing.T) {
 	out := o.String()
 	for _, want := range []string{
 		"0000:00:03.0", "yes: 82540EM, --backend vfio",
-		"0000:00:04.0", "enp0s4", "after bind: 82574L, uio only: no IOMMU",
+		"0000:00:04.0", "enp0s4", "in use: enp0s4 is up (ip link set enp0s4 down first); after bind: 82574L, uio only: no IOMMU",
 		"0000:00:05.0", "no: not a NIC uiodrv drives",
 		"0000:00:06.0", "yes: 82576 (igb, --queues up to 16), --backend vfio",
 		"0000:00:07.0", "after bind: I210 (igb, --queues up to 4; written from the datasheet, not verified on hardware) (uiodrv bind --dev 0000:00:07.0)",
@@ -194,11 +194,12 @@ func TestBindRefusals(t *testing.T) {
 func TestRecordDriver(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run", "uiodrv")
 	a := pci.MustParseAddr("0000:00:03.0")
-	if ok, err := recordDriver(dir, a, "e1000"); !ok || err != nil {
+	st := pci.StateDir{Path: dir, Owner: os.Geteuid()}
+	if ok, err := recordDriver(st, a, "e1000"); !ok || err != nil {
 		t.Fatalf("first record: %v %v", ok, err)
 	}
 	// A second bind (say to uio_pci_generic after vfio-pci) keeps the original.
-	if ok, err := recordDriver(dir, a, "vfio-pci"); ok || err != nil {
+	if ok, err := recordDriver(st, a, "vfio-pci"); ok || err != nil {
 		t.Fatalf("second record: %v %v", ok, err)
 	}
 	b, _ := os.ReadFile(statePath(dir, a))

@@ -64,7 +64,10 @@ var hints = []struct {
 	{rt.ErrRTNotPermitted, "run as root or with CAP_SYS_NICE (or raise RLIMIT_RTPRIO), or pass --rt-prio 0"},
 	{rt.ErrNiceNotPermitted, "run as root or with CAP_SYS_NICE (workqueue workers run at nice -20)"},
 	{driver.ErrUnknownBackend, "use --backend vfio or --backend uio"},
-	{errNotNetwork, "check the address with uiodrv list --all; uiodrv binds only network controllers (--force overrides)"},
+	{errNotNetwork, "check the address with uiodrv list --all; uiodrv binds and unbinds only network controllers (--force overrides)"},
+	{errNoRecord, "uiodrv unbind gives back only what uiodrv bind took: check the address with uiodrv list (--force unbinds it anyway)"},
+	{pci.ErrBadRecord, "look at the record, remove it, and give the device back by hand: echo BDF > /sys/bus/pci/drivers/DRIVER/bind"},
+	{pci.ErrUnsafeStateDir, "the record folder must be root's and writable by no one else (chown root, chmod 700)"},
 	{pci.ErrRestoreFailed, "give the device back by hand: echo BDF > /sys/bus/pci/drivers/DRIVER/bind (or uiodrv unbind --dev BDF), see dmesg"},
 	{pci.ErrBindFailed, "see dmesg for why the driver refused the device"},
 }

@@ -24,6 +24,7 @@ func (f *runFlags) validate() error {
 	if f.addr, err = pci.ParseAddr(f.dev); err != nil {
 		return usageError{fmt.Errorf("--dev %q: %w", f.dev, err)}
 	}
+	f.dev = f.addr.String() // one canonical spelling for every lookup from here on
 	if f.parsedBack, err = driver.ParseBackend(f.backend); err != nil {
 		return usageError{fmt.Errorf("--backend: %w", err)}
 	}
@@ -61,6 +62,7 @@ func (f *runFlags) validate() error {
 		if f.fwdAdr, err = pci.ParseAddr(f.fwdDev); err != nil {
 			return usageError{fmt.Errorf("--fwd-dev %q: %w", f.fwdDev, err)}
 		}
+		f.fwdDev = f.fwdAdr.String()
 		if f.fwdAdr == f.addr {
 			return usagef("--fwd-dev must differ from --dev")
 		}

@@ -15,7 +15,14 @@ import (
 // up, so that nothing of uiodrv but the interrupt's hard part runs on a
 // real-time task's CPU (rt.Housekeep).
 
-// parseCPUList reads a kernel CPU list ("1", "0-3,6").
+// maxCPUs bounds every CPU number a list may name: the CPU set that
+// sched_setaffinity takes here (unix.CPUSet, CPU_SETSIZE) holds 1024 CPUs,
+// which is also the kernel's CONFIG_NR_CPUS limit of most distributions'
+// kernels. A bigger number is refused before anything is allocated for it.
+const maxCPUs = len(unix.CPUSet{}) * 64
+
+// parseCPUList reads a kernel CPU list ("1", "0-3,6"). Every CPU must be
+// below maxCPUs, so the list holds at most maxCPUs entries per range.
 func parseCPUList(s string) ([]int, error) {
 	var out []int
 	for _, r := range strings.Split(s, ",") {
@@ -29,6 +36,12 @@ func parseCPUList(s string) ([]int, error) {
 			if b, err = strconv.Atoi(hi); err != nil || b < a {
 				return nil, fmt.Errorf("%q is not a CPU range (low-high)", r)
 			}
+		}
+		if b >= maxCPUs {
+			return nil, fmt.Errorf("CPU %d is above the kernel's CPU limit here (%d CPUs, 0-%d)", b, maxCPUs, maxCPUs-1)
+		}
+		if len(out)+b-a+1 > maxCPUs {
+			return nil, fmt.Errorf("the list names more than %d CPUs", maxCPUs)
 		}
 		for c := a; c <= b; c++ {
 			out = append(out, c)
@@ -52,7 +65,7 @@ func (r *rtFlags) validateHousekeeping(given bool) error {
 		return fmt.Errorf("sched_getaffinity: %w", err)
 	}
 	for _, c := range cpus {
-		if c >= 1024 || !set.IsSet(c) {
+		if !set.IsSet(c) {
 			return usagef("--housekeeping-cpus %d: not a CPU this process may use (allowed: %s)", c, cpuList(&set))
 		}
 	}

@@ -95,8 +95,11 @@ func cmdLab(e *env, args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return report(e.stderr, "lab", runLab(ctx, e, &f))
+	return report(e.stderr, "lab", runLabFn(ctx, e, &f))
 }
+
+// runLabFn boots the lab; the CLI fuzz test replaces it (no boots).
+var runLabFn = runLab
 
 func (f *labFlags) validate() error {
 	mode, err := deferral.ParseMode(f.mode)

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/uiodrv/uiodrv/handler"
+
+	"github.com/uiodrv/uiodrv/internal/safefile"
 
 	"github.com/uiodrv/uiodrv/internal/testframe"
 	"github.com/uiodrv/uiodrv/qemu"
@@ -21,8 +22,12 @@ func checkPcapPath(path string) error {
 	if path == "" {
 		return nil
 	}
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		return usagef("--pcap %s is a directory: name a file", path)
+	// The capture replaces only a regular file (qemu's fetch writes it
+	// through internal/safefile); say so before the boot.
+	if st, err := os.Lstat(path); err == nil {
+		if err := safefile.Replaceable(path, st); err != nil {
+			return usagef("--pcap: %v; want a regular file: name a new file", err)
+		}
 	}
 	dir := filepath.Dir(path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -38,36 +43,26 @@ type pcapCheck struct {
 	dup     int // sent frames recorded more than once
 }
 
-// checkPcap reads a capture with pcapgo and matches every record to the
+// checkPcap reads a capture and matches every record to the
 // frame the host sent with that sequence number and timestamp.
 func checkPcap(r io.Reader, tr *traffic) (pcapCheck, error) {
 	var c pcapCheck
-	pr, err := pcapgo.NewReader(r)
-	if err != nil {
-		return c, fmt.Errorf("read pcap: %w", err)
-	}
 	seen := map[uint32]bool{}
-	for {
-		data, _, err := pr.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			return c, nil
-		}
-		if err != nil {
-			return c, fmt.Errorf("read pcap record %d: %w", c.frames+1, err)
-		}
-		c.frames++
+	n, err := handler.ReadCapture(r, func(data []byte) {
 		fr, ok, err := testframe.Check(data)
 		seq := uint32(fr.Seq)
 		if !ok || err != nil || fr != tr.spec(seq, fr.Stamp) || uint64(seq) >= tr.sent.Load() {
-			continue
+			return
 		}
 		if seen[seq] {
 			c.dup++
-			continue
+			return
 		}
 		seen[seq] = true
 		c.matched++
-	}
+	})
+	c.frames = n
+	return c, err
 }
 
 // reportPcap checks the capture the lab copied back and says what it holds.

@@ -12,8 +12,25 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/uiodrv/uiodrv/pci"
 )
+
+// readBAR0 reads a 32-bit register of bdf's BAR0 through sysfs resource0.
+func readBAR0(bdf string, off int) (uint32, error) {
+	fd, err := unix.Open("/sys/bus/pci/devices/"+bdf+"/resource0", unix.O_RDONLY|unix.O_SYNC|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	m, err := unix.Mmap(fd, 0, 0x20000, unix.PROT_READ, unix.MAP_SHARED) // BAR0 is 128 KiB
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Munmap(m)
+	return binary.LittleEndian.Uint32(m[off:]), nil
+}
 
 // In-guest checks of TestGuestCLIErrors that need a running uiodrv: its
 // stdout reader going away, and a second signal while it closes.
@@ -81,8 +98,22 @@ func guestSecondSignal(t *testing.T, b string) {
 	err := cmd.Wait()
 	t.Logf("second signal: %v\n%s", err, stderr.String())
 	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "exiting at once; bus mastering off on "+labBDF) {
+	if !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "exiting at once;") ||
+		!strings.Contains(stderr.String(), "bus mastering off on "+labBDF) {
 		t.Errorf("two signals: %v, want exit 1 and bus mastering turned off", err)
+	}
+	if b == "--backend=uio" {
+		// uio_pci_generic keeps the NIC's state: RX must be off too, or
+		// the next run's window before its reset lets the NIC write
+		// through the old ring (RCTL 0x100, RCTL.EN bit 1).
+		if !strings.Contains(stderr.String(), "RX and TX off on "+labBDF) {
+			t.Errorf("two signals on UIO: RX not stopped:\n%s", stderr.String())
+		}
+		if rctl, err := readBAR0(labBDF, 0x100); err != nil {
+			t.Errorf("read RCTL: %v", err)
+		} else if rctl&2 != 0 {
+			t.Errorf("RCTL %#x after the forced exit: RX still enabled", rctl)
+		}
 	}
 	cfg, err := os.ReadFile("/sys/bus/pci/devices/" + labBDF + "/config")
 	if err != nil || len(cfg) < 8 {

@@ -33,7 +33,7 @@ func cmdList(e *env, args []string) int {
 	var root string
 	fs := pflag.NewFlagSet("list", pflag.ContinueOnError)
 	fs.BoolVar(&all, "all", false, "list every PCI device, not only network controllers")
-	fs.StringVar(&root, "sysfs", pci.DefaultRoot, "sysfs mount point")
+	fs.StringVar(&root, "sysfs", sysfsRoot, "sysfs mount point")
 	_ = fs.MarkHidden("sysfs")
 	if st, done := parseFlags(e, fs, "list", listUsage, args); done {
 		return st
@@ -74,7 +74,7 @@ func writeList(e *env, s pci.Sysfs, all bool) error {
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tDEVICE\tDRIVER\tIF\tIOMMU\tVFIO-API\tUIODRV")
-	n := 0
+	n, drivable := 0, 0
 	for _, d := range devs {
 		if !all && !pci.IsNetwork(d.Class) {
 			continue
@@ -92,10 +92,16 @@ func writeList(e *env, s pci.Sysfs, all bool) error {
 		if ifs == "" {
 			ifs = "-"
 		}
+		if _, err := lookupNIC(d.Vendor, d.DeviceID); err == nil {
+			drivable++
+		}
 		fmt.Fprintf(tw, "%s\t%s %s [%04x:%04x]\t%s\t%s\t%s\t%s\t%s\n", d.Addr, d.VendorName(), d.DeviceName(),
-			d.Vendor, d.DeviceID, drv, ifs, grp, vfioAPIs(s, d), usability(d))
+			d.Vendor, d.DeviceID, drv, ifs, grp, vfioAPIs(s, d), usability(s, d))
 	}
 	tw.Flush()
+	if drivable == 0 {
+		fmt.Fprintln(out, "No NIC here is one uiodrv drives ("+familyNames()+"): try it on an emulated one with uiodrv lab (QEMU, no hardware needed).")
+	}
 	if n == 0 {
 		if all {
 			fmt.Fprintln(out, "No PCI devices found.")
@@ -107,7 +113,7 @@ func writeList(e *env, s pci.Sysfs, all bool) error {
 }
 
 // usability says whether uiodrv can drive d, and what it takes.
-func usability(d *pci.Device) string {
+func usability(s pci.Sysfs, d *pci.Device) string {
 	m, err := lookupNIC(d.Vendor, d.DeviceID)
 	if err != nil {
 		return "no: not a NIC uiodrv drives"
@@ -124,10 +130,15 @@ func usability(d *pci.Device) string {
 		}
 		return fmt.Sprintf("yes: %s, --backend uio", describeNIC(m))
 	}
+	after := fmt.Sprintf("after bind: %s, uio only: no IOMMU (uiodrv bind --dev %s --driver uio_pci_generic)", describeNIC(m), d.Addr)
 	if d.IOMMUGroup >= 0 {
-		return fmt.Sprintf("after bind: %s (uiodrv bind --dev %s)", describeNIC(m), d.Addr)
+		after = fmt.Sprintf("after bind: %s (uiodrv bind --dev %s)", describeNIC(m), d.Addr)
 	}
-	return fmt.Sprintf("after bind: %s, uio only: no IOMMU (uiodrv bind --dev %s --driver uio_pci_generic)", describeNIC(m), d.Addr)
+	if up := upInterfaces(s, d.Addr); len(up) > 0 {
+		// bind refuses a NIC the machine may be using: say so first.
+		return fmt.Sprintf("in use: %s is up (ip link set %s down first); %s", strings.Join(up, ","), up[0], after)
+	}
+	return after
 }
 
 // describeNIC names a model with what the run command can do with it.

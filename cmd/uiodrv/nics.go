@@ -204,3 +204,12 @@ func uioPollOnly(m nicModel) bool {
 	o.Poll = true
 	return driver.CheckOptions(m.Family, m.Model, o) == nil
 }
+
+// familyNames lists the registered families' names, e.g. "fam1, fam2".
+func familyNames() string {
+	var names []string
+	for _, f := range driver.Families() {
+		names = append(names, f.Name)
+	}
+	return strings.Join(names, ", ")
+}

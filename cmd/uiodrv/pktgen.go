@@ -33,6 +33,13 @@ Examples:
 Flags:
 `
 
+// pktgenIgnores are the run command's flags that pktgen has no use for: it
+// counts what it receives (no capture, reflection or forwarding), and it
+// neither locks memory, moves threads nor injects faults. Given, they are
+// usage errors rather than silently ignored.
+var pktgenIgnores = []string{"handler", "pcap", "pcap-overwrite", "fwd-dev",
+	"rt-lock", "rt-mem-limit", "housekeeping-cpus", "fault-panic-every"}
+
 // pktgenFlows is how many flows (5-tuples) pktgen's frames cycle through,
 // as the lab's traffic does: frame n is on flow n%pktgenFlows.
 const pktgenFlows = 64
@@ -53,11 +60,16 @@ func cmdPktgen(e *env, args []string) int {
 	fs.IntVar(&size, "size", 64, "frame size in bytes without FCS, 60-1514")
 	fs.StringVar(&dst, "dst", "ff:ff:ff:ff:ff:ff", "destination MAC address")
 	fs.Lookup("count").Usage = "frames to send (0: no limit)"
-	for _, n := range []string{"handler", "pcap", "pcap-overwrite", "fwd-dev"} {
+	for _, n := range pktgenIgnores {
 		_ = fs.MarkHidden(n)
 	}
 	if st, done := parseFlags(e, fs, "pktgen", pktgenUsage, args); done {
 		return st
+	}
+	for _, n := range pktgenIgnores {
+		if fs.Changed(n) {
+			return report(e.stderr, "pktgen", usagef("--%s: pktgen does not use it (a flag of uiodrv run): leave it out", n))
+		}
 	}
 	if size < 60 || size > 1514 {
 		return report(e.stderr, "pktgen", usagef("--size %d: want 60 to 1514 bytes", size))

@@ -1,15 +1,15 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/handler"
+	"github.com/uiodrv/uiodrv/internal/safefile"
 	"github.com/uiodrv/uiodrv/pci"
 )
 
@@ -21,10 +21,10 @@ import (
 
 // prepared is what a run holds before it opens a device.
 type prepared struct {
-	metrics  net.Listener // nil without --metrics; served once the port runs
-	pcap     *os.File     // nil without --pcap; owned by the capture once made
-	pcapMade bool         // the run created the file: removed if the device never ran
-	guard    *busGuard
+	metrics net.Listener   // nil without --metrics; served once the port runs
+	pcap    *safefile.File // nil without --pcap (pcap.go)
+	pcapOwn bool           // the capture owns (closes) pcap's file
+	guard   *busGuard
 }
 
 // targets are the devices a run opens: --dev, and --fwd-dev with forward.
@@ -67,15 +67,22 @@ func prepare(f *runFlags, s pci.Sysfs, lim limits, guard *busGuard) (_ *prepared
 		}
 	}
 	if f.pcap != "" {
-		if p.pcap, p.pcapMade, err = openPcap(f.pcap, f.pcapOverwrite); err != nil {
+		if p.pcap, err = createPcap(f.pcap, f.pcapOverwrite); err != nil {
 			return nil, err
 		}
 	}
 	for _, t := range f.targets() {
 		p.guard.add(s, t.addr)
+		if t.backend == driver.BackendUIO {
+			p.guard.armStopRX(s, t.addr, f.models[t.addr.String()])
+		}
 	}
 	return p, nil
 }
+
+// createPcap makes the capture file (openPcap); the CLI fuzz test
+// replaces it so that no file is made outside its folder.
+var createPcap = openPcap
 
 // release closes what the run did not hand on. failed says that the device
 // never ran: then a pcap file this run created is removed again.
@@ -85,9 +92,11 @@ func (p *prepared) release(failed bool) {
 		p.metrics = nil
 	}
 	if p.pcap != nil {
-		p.pcap.Close()
-		if failed && p.pcapMade {
-			os.Remove(p.pcap.Name())
+		switch {
+		case failed:
+			p.pcap.Abort() // the old file, if any, stays as it was
+		case !p.pcapOwn:
+			p.pcap.Close()
 		}
 		p.pcap = nil
 	}
@@ -95,18 +104,28 @@ func (p *prepared) release(failed bool) {
 }
 
 // capture turns the opened pcap file into the capture handler; the capture
-// owns the file from then on.
+// owns the file from then on, and release removes it if the device never
+// ran.
 func (p *prepared) capture() (*handler.Capture, error) {
-	fh := p.pcap
-	p.pcap = nil
-	c, err := handler.NewCaptureFile(fh)
+	c, err := handler.NewCaptureFile(p.pcap.File)
 	if err != nil {
-		if p.pcapMade {
-			os.Remove(fh.Name())
-		}
 		return nil, fmt.Errorf("--pcap: %w", err)
 	}
+	p.pcapOwn = true
 	return c, nil
+}
+
+// commitPcap puts the capture in place once the device runs: with
+// --pcap-overwrite the temporary file beside the old one replaces it now,
+// not before (a run that fails earlier leaves the old file as it was).
+func (p *prepared) commitPcap() error {
+	if p.pcap == nil {
+		return nil
+	}
+	if err := p.pcap.Commit(); err != nil {
+		return fmt.Errorf("--pcap: %w", err)
+	}
+	return nil
 }
 
 // checkFeatures refuses options the device's model cannot do, from the
@@ -128,67 +147,21 @@ func checkFeatures(dev *pci.Device, t target, f *runFlags) error {
 	return f.checkFound(fd, f.openOptions(dev.Addr))
 }
 
-// errPcapExists: --pcap names a file that exists and --pcap-overwrite is not given.
-var errPcapExists = errors.New("pcap file exists")
-
-// openPcap opens the capture file the safe way for a process that may run
-// as root: it never follows a symbolic link (O_NOFOLLOW), creates the file
-// with mode 0600 (frames can hold anything), refuses an existing file unless
-// overwrite (O_EXCL), and never blocks on a FIFO (O_NONBLOCK, then only a
-// regular file is accepted). It reports whether it created the file.
-func openPcap(path string, overwrite bool) (_ *os.File, created bool, err error) {
-	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
-	if !overwrite {
-		flags |= unix.O_EXCL
-	}
-	fd, err := unix.Open(path, flags, 0o600)
-	switch {
-	case errors.Is(err, unix.EEXIST):
-		return nil, false, fmt.Errorf("%w: --pcap %s: it exists; pass --pcap-overwrite to replace it, or name a new file", errPcapExists, path)
-	case errors.Is(err, unix.ELOOP):
-		return nil, false, fmt.Errorf("--pcap %s is a symbolic link: not following it (name the file itself)", path)
-	case errors.Is(err, unix.ENXIO):
-		return nil, false, fmt.Errorf("--pcap %s is a FIFO or socket with no reader: want a regular file", path)
-	case err != nil:
-		return nil, false, fmt.Errorf("--pcap %s: open: %w", path, err)
-	}
-	fh := os.NewFile(uintptr(fd), path)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		fh.Close()
-		return nil, false, fmt.Errorf("--pcap %s: fstat: %w", path, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		fh.Close()
-		return nil, false, fmt.Errorf("--pcap %s is not a regular file (mode %#o): want a regular file", path, st.Mode)
-	}
-	if !overwrite {
-		created = true
-	} else {
-		// An existing file is replaced: refuse one with other names (a hard
-		// link could point at any file), then truncate it and make it 0600.
-		if st.Nlink > 1 {
-			fh.Close()
-			return nil, false, fmt.Errorf("--pcap %s has %d hard links: not overwriting it", path, st.Nlink)
-		}
-		if err := errors.Join(unix.Ftruncate(fd, 0), unix.Fchmod(fd, 0o600)); err != nil {
-			fh.Close()
-			return nil, false, fmt.Errorf("--pcap %s: %w", path, err)
-		}
-	}
-	// Regular files never block: clear O_NONBLOCK only for tidiness.
-	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-	}
-	return fh, created, nil
-}
-
-// checkListenAddr checks the form of a --metrics address (HOST:PORT, HOST
-// may be empty); whether it can be bound is the listener's business.
+// checkListenAddr checks the form of a --metrics address: IP:PORT, [IPv6]:PORT
+// or :PORT (every interface); whether it can be bound is the listener's
+// business. HOST must be an IP literal: a name would be resolved (as root,
+// through whatever the resolver reads) and could listen somewhere else than
+// meant. The endpoint serves goroutine stacks, so the examples use
+// 127.0.0.1.
 func checkListenAddr(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usagef("--metrics %q: want HOST:PORT or :PORT, e.g. :9100 (%v)", addr, err)
+		return usagef("--metrics %q: want IP:PORT, e.g. 127.0.0.1:9100 (%v)", addr, err)
+	}
+	if host != "" {
+		if ip := net.ParseIP(host); ip == nil {
+			return usagef("--metrics %q: %q is not an IP address (names are not resolved): use e.g. 127.0.0.1:%s or [::1]:%s", addr, host, port, port)
+		}
 	}
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return usagef("--metrics %q: port %q is not a number from 0 to 65535", addr, port)

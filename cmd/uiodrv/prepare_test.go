@@ -90,17 +90,19 @@ func TestRefusedBeforeOpen(t *testing.T) {
 		{"budget", []string{"--budget", "4097"}, 2, "--budget 4097: want 1 to 4096"},
 		{"bh-ring 2^30", []string{"--bh-ring", "1073741824"}, 2, "--bh-ring 1073741824: want a power of two up to 65536"},
 		{"itr", []string{"--itr", "65536"}, 2, "--itr 65536: want 0 to 65535"},
-		{"metrics no port", []string{"--metrics", "localhost"}, 2, "want HOST:PORT or :PORT"},
+		{"metrics no port", []string{"--metrics", "localhost"}, 2, "want IP:PORT"},
+		{"metrics host name", []string{"--metrics", "localhost:9100"}, 2, "\"localhost\" is not an IP address (names are not resolved)"},
+		{"metrics host name v6", []string{"--metrics", "[ip6-localhost]:9100"}, 2, "is not an IP address"},
 		{"metrics bad port", []string{"--metrics", ":99999"}, 2, "is not a number from 0 to 65535"},
 		{"pcap-overwrite alone", []string{"--pcap-overwrite"}, 2, "--pcap-overwrite needs --pcap FILE"},
 		{"msix on 82540EM", []string{"--msix"}, 2, "--msix: 0000:00:03.0 is an 82540EM, which has no MSI-X"},
 		{"msix on the forward device", append([]string{"--dev", "0000:00:05.0", "--msix", "--sysfs", root}, fwd...), 2, "--msix: 0000:00:04.0 is an 82540EM"},
 		{"metrics busy", []string{"--metrics", busy.Addr().String()}, 1, "address already in use"},
 		{"pcap exists", []string{"--pcap", exists}, 1, "it exists; pass --pcap-overwrite"},
-		{"pcap symlink", []string{"--pcap", link, "--pcap-overwrite"}, 1, "is a symbolic link: not following it"},
-		{"pcap symlink, no overwrite", []string{"--pcap", link}, 1, "it exists"},
-		{"pcap FIFO", []string{"--pcap", fifo}, 1, "it exists"},
-		{"pcap FIFO, overwrite", []string{"--pcap", fifo, "--pcap-overwrite"}, 1, "is a FIFO or socket with no reader"},
+		{"pcap symlink", []string{"--pcap", link, "--pcap-overwrite"}, 1, "is a symbolic link (not followed)"},
+		{"pcap symlink, no overwrite", []string{"--pcap", link}, 1, "is a symbolic link (not followed)"},
+		{"pcap FIFO", []string{"--pcap", fifo}, 1, "is a FIFO; want a regular file"},
+		{"pcap FIFO, overwrite", []string{"--pcap", fifo, "--pcap-overwrite"}, 1, "is a FIFO; want a regular file"},
 		{"pcap no folder", []string{"--pcap", filepath.Join(dir, "none", "x.pcap")}, 1, "no such file or directory"},
 		{"forward with a failing pcap", append([]string{"--pcap", exists}, fwd...), 1, "it exists"},
 	}
@@ -247,35 +249,53 @@ func TestPreparedBeforeOpen(t *testing.T) {
 func TestOpenPcap(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a.pcap")
-	f, created, err := openPcap(p, false)
-	if err != nil || !created {
-		t.Fatalf("new file: %v %v", created, err)
+	f, err := openPcap(p, false)
+	if err != nil || f.Replaces() {
+		t.Fatalf("new file: %v", err)
 	}
 	f.WriteString("old contents")
+	f.Commit()
 	f.Close()
 	if st, _ := os.Stat(p); st.Mode().Perm()&0o077 != 0 {
 		t.Errorf("new pcap file mode %v: readable by others", st.Mode())
 	}
-	if _, _, err := openPcap(p, false); !errors.Is(err, errPcapExists) || hintFor(err) != "" && !strings.Contains(err.Error(), "--pcap-overwrite") {
+	if _, err := openPcap(p, false); !errors.Is(err, errPcapExists) || !strings.Contains(err.Error(), "--pcap-overwrite") {
 		t.Errorf("existing file: %v", err)
 	}
+	// Overwrite: the old file is untouched (contents, mode) until Commit.
 	os.Chmod(p, 0o644)
-	f, created, err = openPcap(p, true)
-	if err != nil || created {
-		t.Fatalf("overwrite: %v %v", created, err)
+	f, err = openPcap(p, true)
+	if err != nil || !f.Replaces() {
+		t.Fatalf("overwrite: %v", err)
+	}
+	f.WriteString("new")
+	if b, _ := os.ReadFile(p); string(b) != "old contents" {
+		t.Errorf("before Commit the old file holds %q", b)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
 	}
 	f.Close()
-	if st, _ := os.Stat(p); st.Size() != 0 || st.Mode().Perm() != 0o600 {
-		t.Errorf("overwritten file: size %d mode %v; want 0 and 0600", st.Size(), st.Mode())
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Errorf("after Commit the file holds %q", b)
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Errorf("replaced file mode %v; want 0600", st.Mode())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d entries beside the capture, want none (no temporary file left)", len(ents)-1)
 	}
 	hard := filepath.Join(dir, "hard.pcap")
 	if err := os.Link(p, hard); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := openPcap(hard, true); err == nil || !strings.Contains(err.Error(), "hard links") {
+	if _, err := openPcap(hard, true); err == nil || !strings.Contains(err.Error(), "hard links") {
 		t.Errorf("hard link: %v", err)
 	}
-	// A FIFO with a reader opens at once but is not a regular file.
+	os.Remove(hard)
+	// A FIFO with a reader, a device, a folder, a dangling link: refused
+	// with what they are, with or without --pcap-overwrite, never opened,
+	// and never with the advice to pass --pcap-overwrite.
 	fifo := filepath.Join(dir, "fifo")
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
@@ -285,11 +305,42 @@ func TestOpenPcap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(rd)
-	if _, _, err := openPcap(fifo, true); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-		t.Errorf("FIFO with a reader: %v", err)
+	dangling := filepath.Join(dir, "dangling")
+	os.Symlink(filepath.Join(dir, "nowhere"), dangling)
+	for _, c := range []struct{ path, want string }{
+		{fifo, "is a FIFO"}, {"/dev/null", "is a device"}, {dir, "is a directory"}, {dangling, "is a dangling symbolic link"},
+	} {
+		for _, ow := range []bool{false, true} {
+			_, err := openPcap(c.path, ow)
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "pass --pcap-overwrite") {
+				t.Errorf("openPcap(%s, overwrite %v): %v; want %q and no --pcap-overwrite advice", c.path, ow, err, c.want)
+			}
+		}
 	}
-	if _, _, err := openPcap("/dev/null", true); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-		t.Errorf("/dev/null: %v", err)
+}
+
+// --pcap-overwrite keeps the old file, contents and mode, when the run fails
+// before the device runs: it used to be truncated to nothing and made 0600
+// before the device was even opened.
+func TestPcapOverwriteKeptOnFailure(t *testing.T) {
+	root := runTree(t)
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "rx.pcap")
+	if err := os.WriteFile(pcap, []byte("an earlier capture"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	noOpen(t)
+	code, _, errOut := runCLI("--dev", "0000:00:03.0", "--sysfs", root, "--mode", "tasklet", "--irq-cpu", "-1",
+		"--handler", "capture", "--pcap", pcap, "--pcap-overwrite")
+	if code != exitFailure {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	st, err := os.Stat(pcap)
+	if b, _ := os.ReadFile(pcap); err != nil || string(b) != "an earlier capture" || st.Mode().Perm() != 0o640 {
+		t.Errorf("after a failed run the old file is %q, mode %v (%v); want it unchanged", b, st.Mode(), err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d files in the folder, want only the old capture (no temporary file left)", len(ents))
 	}
 }
 

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -49,6 +52,7 @@ type rtCmdFlags struct {
 	mlock     bool
 	list      bool
 	maxMisses int64
+	stop      *atomic.Bool // set by a stop signal (cmdRT)
 }
 
 func (f *rtCmdFlags) add(fs *pflag.FlagSet) {
@@ -64,7 +68,30 @@ func (f *rtCmdFlags) add(fs *pflag.FlagSet) {
 }
 
 func (f *rtCmdFlags) options() rtprobe.Options {
-	return rtprobe.Options{CPU: f.cpu, Prio: f.prio, Period: f.period, Work: f.work, Duration: f.duration}
+	return rtprobe.Options{CPU: f.cpu, Prio: f.prio, Period: f.period, Work: f.work, Duration: f.duration, Stop: f.stop}
+}
+
+// Bounds of uiodrv rt's times. A period below 50 µs makes the SCHED_FIFO
+// task a busy loop that starves its CPU (cyclictest's own intervals start
+// at 100 µs); above 1 s a signal waits that long for the loop to see it.
+const (
+	minRTPeriod   = 50 * time.Microsecond
+	maxRTPeriod   = time.Second
+	maxRTDuration = 24 * time.Hour
+	maxRTDelay    = time.Hour
+)
+
+// checkBounds refuses times outside the bounds above (usage errors).
+func (f *rtCmdFlags) checkBounds() error {
+	switch {
+	case f.period < minRTPeriod || f.period > maxRTPeriod:
+		return usagef("--period %v: want %v to %v (a shorter period is a SCHED_FIFO busy loop)", f.period, minRTPeriod, maxRTPeriod)
+	case f.duration > maxRTDuration:
+		return usagef("--duration %v: want at most %v", f.duration, maxRTDuration)
+	case f.delay < 0 || f.delay > maxRTDelay:
+		return usagef("--delay %v: want 0 to %v", f.delay, maxRTDelay)
+	}
+	return nil
 }
 
 func cmdRT(e *env, args []string) int {
@@ -74,17 +101,35 @@ func cmdRT(e *env, args []string) int {
 	if st, done := parseFlags(e, fs, "rt", rtUsage, args); done {
 		return st
 	}
+	if err := f.checkBounds(); err != nil {
+		return report(e.stderr, "rt", err)
+	}
 	if err := f.options().Validate(); err != nil {
 		return report(e.stderr, "rt", usageError{err})
 	}
 	if err := parseCPU("cpu", f.cpu); err != nil {
 		return report(e.stderr, "rt", err)
 	}
-	if f.delay < 0 {
-		return report(e.stderr, "rt", usagef("--delay must not be negative"))
-	}
-	return report(e.stderr, "rt", runRT(e.stdout, &f))
+	// A stop signal ends the probe after its current job: the summary is
+	// printed and the memory unlocked, as at the end of --duration.
+	f.stop = new(atomic.Bool)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			f.stop.Store(true)
+		case <-done:
+		}
+	}()
+	return report(e.stderr, "rt", runRTFn(e.stdout, &f))
 }
+
+// runRTFn runs the probe; the CLI fuzz test replaces it (no SCHED_FIFO).
+var runRTFn = runRT
 
 func runRT(w io.Writer, f *rtCmdFlags) error {
 	mem := "memory not locked, GC on"
@@ -97,7 +142,9 @@ func runRT(w io.Writer, f *rtCmdFlags) error {
 		mem = "memory locked, GC off"
 	}
 	rt.SizeGOMAXPROCS(rtprobe.Threads)
-	time.Sleep(f.delay)
+	for end := time.Now().Add(f.delay); time.Now().Before(end) && (f.stop == nil || !f.stop.Load()); {
+		time.Sleep(min(time.Until(end), 50*time.Millisecond))
+	}
 	fmt.Fprintf(w, "uiodrv rt: SCHED_FIFO %d on CPU %d, period %v, job %v, for %v; %s\n",
 		f.prio, f.cpu, f.period, f.work, f.duration, mem)
 	if f.list {
@@ -109,6 +156,9 @@ func runRT(w io.Writer, f *rtCmdFlags) error {
 		return err
 	}
 	gc := rt.GCCycles() - gc0
+	if r.Stopped {
+		fmt.Fprintln(w, "rt: stopped by signal before --duration")
+	}
 	fmt.Fprintf(w, "rt: jobs %d missed %d (%.2f%%) wakeup p50 %v p99 %v max %v elapsed %v gc %d\n",
 		r.Jobs, r.Misses, 100*float64(r.Misses)/float64(max(r.Jobs, 1)),
 		time.Duration(r.Wakeup.Quantile(0.5)), time.Duration(r.Wakeup.Quantile(0.99)), time.Duration(r.Wakeup.Max()),

@@ -39,6 +39,10 @@ type rtFlags struct {
 // often even with GOGC off (the process's own baseline is tens of MiB).
 const minRTMemLimit = 64
 
+// maxRTMemLimit is the largest --rt-mem-limit, 16 TiB in MiB: far above any
+// machine uiodrv runs on, and far below what overflows when shifted to bytes.
+const maxRTMemLimit = 1 << 24
+
 func (r *rtFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&r.bhSched, "bh-sched", "", "scheduling class of the threaded IRQ thread or the workqueue worker: "+
 		rt.SchedForms+" (deadline threads are not pinned: see README, Real time)")
@@ -58,8 +62,8 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 	if err := r.validateHousekeeping(fs.Changed("housekeeping-cpus")); err != nil {
 		return err
 	}
-	if r.memLimit < minRTMemLimit {
-		return usagef("--rt-mem-limit %d: want at least %d (MiB)", r.memLimit, minRTMemLimit)
+	if r.memLimit < minRTMemLimit || r.memLimit > maxRTMemLimit {
+		return usagef("--rt-mem-limit %d: want %d to %d (MiB)", r.memLimit, minRTMemLimit, maxRTMemLimit)
 	}
 	if fs.Changed("rt-mem-limit") && !r.lock {
 		return usagef("--rt-mem-limit is only used with --rt-lock")

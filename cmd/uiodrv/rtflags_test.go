@@ -51,7 +51,7 @@ func TestRTFlagUsageErrors(t *testing.T) {
 		{[]string{"--mode", "threaded", "--bh-sched", "fifo:50@1"}, "valid forms"},
 		{[]string{"--mode", "threaded", "--top-half", "thread", "--rt-prio", "90"}, "drop --rt-prio"},
 		{[]string{"--mode", "threaded", "--top-half", "thread", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
-		{[]string{"--housekeeping-cpus", "4096"}, "not a CPU this process may use"},
+		{[]string{"--housekeeping-cpus", "4096"}, "above the kernel's CPU limit"},
 		{[]string{"--housekeeping-cpus", "1-x"}, "want a CPU list"},
 		{[]string{"--housekeeping-cpus", "3-1"}, "want a CPU list"},
 		{[]string{"--housekeeping-cpus", ""}, "want a CPU list"},

@@ -40,7 +40,7 @@ Examples:
   uiodrv --dev 0000:00:03.0 --handler capture --pcap rx.pcap --count 1000
   uiodrv --dev 0000:00:03.0 --handler forward --fwd-dev 0000:00:04.0 --irq-cpu 0 --bh-cpu 1 --rt-prio 90
   uiodrv --dev 0000:00:04.0 --queues 2 --irq-cpu 0,1 --mode napi --handler reflect   (a multi-queue NIC)
-  uiodrv --dev 0000:00:03.0 --metrics :9100 --log-format json
+  uiodrv --dev 0000:00:03.0 --metrics 127.0.0.1:9100 --log-format json
 
 Supported NICs (family: model (PCI IDs)):
   ` + supportedNICs("\n  ") + `
@@ -119,12 +119,12 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: run until SIGINT/SIGTERM)")
 	fs.Uint64Var(&f.count, "count", 0, "stop after the handler has seen this many frames (0: no limit)")
 	fs.DurationVar(&f.statsEvery, "stats-every", 0, "print statistics at this interval (default: 1s on a terminal, off otherwise)")
-	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at ADDR (e.g. :9100) on /metrics")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at IP:PORT (e.g. 127.0.0.1:9100; :PORT is every interface) on /metrics")
 	fs.DurationVar(&f.settle, "settle", 1200*time.Millisecond, "wait this long after bringing the NIC up before reporting ready (QEMU's emulated 82540EM ignores RX for 1 s after its receiver is enabled)")
 	f.rt.add(fs)
 	f.fault.add(fs)
 	f.log.add(fs)
-	fs.StringVar(&f.sysfs, "sysfs", pci.DefaultRoot, "sysfs mount point")
+	fs.StringVar(&f.sysfs, "sysfs", sysfsRoot, "sysfs mount point")
 	_ = fs.MarkHidden("sysfs")
 }
 
@@ -209,13 +209,13 @@ func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limi
 	chain = f.fault.wrap(chain)
 	port, dev, err := openPortFwd(f, f.dev, chain, fwd, log.With(zap.String("dev", f.addr.String())))
 	if err != nil {
-		chain.Close()
-		if capture != nil && pre.pcapMade {
-			os.Remove(f.pcap)
-		}
+		chain.Close() // release removes a capture file the run made
 		return err
 	}
 	if err := f.rt.started(); err != nil {
+		return errors.Join(err, port.Close())
+	}
+	if err := pre.commitPcap(); err != nil {
 		return errors.Join(err, port.Close())
 	}
 	running = true

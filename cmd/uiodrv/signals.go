@@ -85,6 +85,11 @@ type guarded struct {
 	addr pci.Addr
 	cfg  *pci.Config // nil when config space could not be opened
 	err  error
+	// stopRX, when set (UIO runs, stoprx.go), clears RX/TX enable through
+	// the guard's own BAR0 mapping before bus mastering goes off.
+	stopRX func()
+	unmap  func()
+	rxErr  error
 }
 
 // add opens the device's config space; a failure is kept for stopDMA's report.
@@ -105,6 +110,13 @@ func (g *busGuard) stopDMA() string {
 	defer g.mu.Unlock()
 	var parts []string
 	for _, d := range g.devs {
+		switch {
+		case d.stopRX != nil:
+			d.stopRX()
+			parts = append(parts, fmt.Sprintf("RX and TX off on %s", d.addr))
+		case d.rxErr != nil:
+			parts = append(parts, fmt.Sprintf("RX enable on %s left for the next run's reset (%v)", d.addr, d.rxErr))
+		}
 		err := d.err
 		if d.cfg != nil {
 			err = d.cfg.DisableBusMaster()
@@ -128,6 +140,9 @@ func (g *busGuard) close() {
 	for _, d := range g.devs {
 		if d.cfg != nil {
 			d.cfg.Close()
+		}
+		if d.unmap != nil {
+			d.unmap()
 		}
 	}
 	g.devs = nil

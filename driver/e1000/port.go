@@ -88,7 +88,7 @@ var _ busOps = (*driver.Bus)(nil)
 // it and attaches its interrupts. On error nothing is left open and the
 // device is as it was (bound to its driver, reset by Close).
 func Open(bdf string, o OpenOptions) (_ *Device, err error) {
-	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages, VFIOAPI: o.VFIOAPI})
+	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI})
 	if err != nil {
 		return nil, err
 	}
@@ -301,8 +301,8 @@ func (d *Device) HWStats() HWStats {
 	return d.hw
 }
 
-// StopDMA masks the NIC's interrupts and turns bus mastering off, and
-// releases nothing. It is for a process that exits without Close (a second
+// StopDMA masks the NIC's interrupts, clears RX and TX enable and turns bus
+// mastering off, and releases nothing. It is for a process that exits without Close (a second
 // SIGINT): once bus mastering is off the NIC can no longer write the memory
 // that the kernel hands out again when the process is gone. It may be called
 // from any goroutine while the packet path runs; it returns nil at once when
@@ -317,6 +317,11 @@ func (d *Device) StopDMA() error {
 	}
 	if d.nic != nil {
 		d.nic.DisableIRQ(CauseAll)
+		// RX and TX off too, not only bus mastering: a NIC left with
+		// RCTL.EN and a ring address would use them again the moment
+		// the next process turns bus mastering on.
+		d.nic.wr(RCTL, 0)
+		d.nic.wr(TCTL, TCTL_PSP)
 	}
 	if d.bus == nil {
 		return nil

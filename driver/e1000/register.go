@@ -35,7 +35,8 @@ func family() *driver.Family {
 		RingSizes: driver.RingSizes{
 			Min: MinRingSize, Max: MaxRingSize, Default: DefaultRingSize, PowerOfTwo: true,
 		},
-		Check: check,
+		Check:   check,
+		StopDMA: StopRX,
 		Open: func(bdf string, _ driver.Model, o driver.OpenOptions) (driver.Device, error) {
 			// Open reads the model from the device itself.
 			d, err := Open(bdf, openOptions(o))

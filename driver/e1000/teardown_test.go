@@ -203,6 +203,9 @@ func TestStopDMA(t *testing.T) {
 	if alloc.Open() != alloc.Allocated() || fake.Resets() != resets {
 		t.Fatal("StopDMA freed memory or reset the NIC")
 	}
+	if fake.Reg(e1000.RCTL)&e1000.RCTL_EN != 0 || fake.Reg(e1000.TCTL)&e1000.TCTL_EN != 0 {
+		t.Errorf("StopDMA left RCTL %#x TCTL %#x: want RX and TX off", fake.Reg(e1000.RCTL), fake.Reg(e1000.TCTL))
+	}
 	if err := dev.Close(); err != nil {
 		t.Fatal(err)
 	}

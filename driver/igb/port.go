@@ -69,7 +69,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if o.Buffers < probe.Queues*probe.RxRingSize {
 		return nil, fmt.Errorf("%w: %d buffers cannot fill %d RX rings of %d", ErrBadOptions, o.Buffers, probe.Queues, probe.RxRingSize)
 	}
-	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages, VFIOAPI: o.VFIOAPI})
+	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI})
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,8 @@ func family() *driver.Family {
 		RingSizes: driver.RingSizes{
 			Min: 8, Max: 4096, Default: DefaultRingSize, Multiple: 8,
 		},
-		Check: check,
+		Check:   check,
+		StopDMA: StopRX,
 		Open: func(bdf string, _ driver.Model, o driver.OpenOptions) (driver.Device, error) {
 			// Open reads the model from the device itself.
 			d, err := Open(bdf, openOptions(o))

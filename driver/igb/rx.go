@@ -26,6 +26,7 @@ type rxQueue struct {
 	thresh  int // posted buffers that may wait for the RDT write
 	bufs    []uint32
 	scratch [64]uint32
+	inFrame bool // the last descriptor harvested had no EOP: drop up to the next EOP
 }
 
 // RxFreeThresh is how many posted RX buffers may wait before Refill writes
@@ -35,6 +36,7 @@ const RxFreeThresh = 32
 
 func (r *rxQueue) init(n *NIC, q int) {
 	r.nic, r.q, r.n = n, q, n.opts.RxRingSize
+	r.inFrame = false
 	r.thresh = min(RxFreeThresh, r.n/4)
 	r.desc = r.ring.Bytes()[:r.n*DescSize]
 	r.bufs = make([]uint32, r.n)
@@ -107,18 +109,32 @@ func (n *NIC) RxBurst(q int, out []driver.RxDesc) int {
 		if se&RXD_STAT_DD == 0 {
 			break
 		}
+		if r.inFrame {
+			// A later piece of a frame whose first descriptor was
+			// returned flagged: never a frame of its own. Its buffer
+			// goes back to the pool here, up to the piece with EOP.
+			r.inFrame = se&RXD_STAT_EOP == 0
+			r.nic.pool.Put(r.bufs[r.next])
+			r.bufs[r.next] = driver.NoBuf
+			r.next = (r.next + 1) % r.n
+			continue
+		}
+		length := binary.LittleEndian.Uint16(d[rxdLength:])
 		out[k] = driver.RxDesc{
 			Buf:    r.bufs[r.next],
-			Len:    min(binary.LittleEndian.Uint16(d[rxdLength:]), driver.BufSize),
+			Len:    min(length, driver.BufSize),
 			Status: uint8(se),
 			Errors: uint8(se >> RXDEXT_ERR_SHIFT),
 			VLAN:   binary.LittleEndian.Uint16(d[rxdVLAN:]),
 		}
-		if se&RXD_STAT_EOP == 0 {
-			// A frame that spans descriptors cannot happen with 2 KiB
-			// buffers and LPE off; flag it rather than pass half a frame.
+		// Descriptors are untrusted (as in e1000's RxBurst). A frame that
+		// spans descriptors cannot happen with 2 KiB buffers and LPE off,
+		// and a length above the buffer is impossible: flag both, so the
+		// port drops and counts them rather than pass part of a frame.
+		if se&RXD_STAT_EOP == 0 || length > driver.BufSize {
 			out[k].Errors |= uint8(RXDEXT_STATERR_RXE >> RXDEXT_ERR_SHIFT)
 		}
+		r.inFrame = se&RXD_STAT_EOP == 0
 		r.bufs[r.next] = driver.NoBuf
 		r.next = (r.next + 1) % r.n
 		k++

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,6 +32,9 @@ type Options struct {
 	Period   time.Duration // release period (1 ms)
 	Work     time.Duration // CPU time each job spins for (wall clock); below Period
 	Duration time.Duration // how long to run; at least one Period
+	// Stop, when set, ends the run early once it reads true: it is checked
+	// after each job, so the run ends within one Period of the store.
+	Stop *atomic.Bool
 }
 
 // Validate checks o without a system call.
@@ -56,6 +60,7 @@ type Result struct {
 	Misses  uint64             // jobs that did not finish before the next release
 	Wakeup  deferral.Histogram // release to wake-up latency, ns
 	Elapsed time.Duration
+	Stopped bool // Options.Stop ended the run before Duration
 }
 
 // monoBase ties Go's monotonic clock (read through the vDSO, no system call)
@@ -145,6 +150,10 @@ func run(o Options) (*Result, error) {
 			r.Misses++
 		}
 		next += period
+		if o.Stop != nil && o.Stop.Load() {
+			r.Stopped = true
+			break
+		}
 	}
 	r.Elapsed = time.Duration(MonoNS() - start)
 	return r, nil

@@ -11,7 +11,7 @@
 //	12      2   EtherType 0x0800
 //	14      20  IPv4: 10.1.(flow>>8).(flow&255) > 10.2.0.1, UDP, DF, TTL 64,
 //	            header checksum set
-//	34      8   UDP: source port 1024+flow%64512, destination port Port,
+//	34      8   UDP: source port SrcPortBase+flow%SrcPorts, destination port Port,
 //	            checksum set (RFC 768), so a changed seq or stamp is caught
 //	42      2   magic "UT"
 //	44      8   sequence number

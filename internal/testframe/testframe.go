@@ -12,7 +12,15 @@ const (
 	MinLen    = 60          // the headers, magic, sequence number and stamp; Ethernet's minimum without FCS
 	MaxLen    = 1514        // the lab's MTU of 1500 and the Ethernet header
 	MaxFlows  = 1 << 16     // flows 0..MaxFlows-1 have distinct 5-tuples
-	Port      = 4791        // UDP destination port of every flow
+	// Port is the UDP destination port of every flow, and the source
+	// ports are SrcPortBase+flow%SrcPorts: all of them inside a range that
+	// no Wireshark dissector is registered for (37009-41169 in Wireshark
+	// 4.0), so a capture decodes as plain UDP data. Wireshark tries the
+	// lower port of a datagram first, so the source ports matter too. (The
+	// port was 4791, IANA's RoCEv2: every frame decoded as InfiniBand.)
+	Port        = 40000
+	SrcPortBase = 38000
+	SrcPorts    = 2000
 
 	etherTypeIPv4 = 0x0800
 	offMagic      = HeaderLen
@@ -32,10 +40,10 @@ type Frame struct {
 }
 
 // Tuple is flow's 5-tuple (protocol UDP): 10.1.(flow>>8).(flow&255) port
-// 1024+flow%64512 to 10.2.0.1 port Port. Every flow differs in its source
-// address; flows below 64512 also in their source port.
+// SrcPortBase+flow%SrcPorts to 10.2.0.1 port Port. Every flow differs in
+// its source address; flows below SrcPorts also in their source port.
 func Tuple(flow int) (src, dst [4]byte, sport, dport uint16) {
-	return [4]byte{10, 1, byte(flow >> 8), byte(flow)}, [4]byte{10, 2, 0, 1}, uint16(1024 + flow%(65536-1024)), Port
+	return [4]byte{10, 1, byte(flow >> 8), byte(flow)}, [4]byte{10, 2, 0, 1}, uint16(SrcPortBase + flow%SrcPorts), Port
 }
 
 // Build writes fr into buf and returns buf[:fr.Len]. It panics when fr.Len

@@ -1,0 +1,97 @@
+package e1000_test
+
+import (
+	"testing"
+
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
+	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/mmio"
+	"github.com/uiodrv/uiodrv/pci"
+)
+
+// TestQuiesceBeforeBusMaster: a NIC left receiving by a killed run (RCTL.EN
+// set, a stale ring address, Bus Master still on) has its interrupts masked,
+// RX and TX disabled and the MAC reset before Bus Master Enable is set, and
+// bus mastering is switched off first. With bus mastering enabled before the
+// quiesce (OpenBus's old order), the test fails.
+func TestQuiesceBeforeBusMaster(t *testing.T) {
+	for _, tc := range []struct {
+		model  e1000.Model
+		device uint16
+	}{{e1000.Model82540EM, 0x100e}, {e1000.Model82574L, 0x10d3}} {
+		t.Run(tc.model.String(), func(t *testing.T) {
+			fake := e1000test.New(tc.model, e1000test.NewAllocator())
+			fake.SetReg(e1000.RCTL, e1000.RCTL_EN)
+			fake.SetReg(e1000.RDBAL(0), 0x7f000000)
+			log := drivertest.NewBusLog(0x8086, tc.device, pci.CmdMemory|pci.CmdMaster)
+			if err := driver.EnableBusMaster(log.Config(), log.Regs(fake), e1000.Quiesce); err != nil {
+				t.Fatal(err)
+			}
+			ev := log.Events()
+			m := drivertest.MasterIndex(ev)
+			if m < 0 {
+				t.Errorf("bus mastering never set by a write: %v", ev)
+				m = len(ev)
+			}
+			for _, e := range ev {
+				if !e.Cfg && e.Master {
+					t.Errorf("%v: a register written while the NIC could DMA (%v)", e, ev)
+				}
+			}
+			for _, st := range []struct {
+				what string
+				off  e1000.Reg
+				ok   func(uint32) bool
+			}{
+				{"IMC all", e1000.IMC, func(v uint32) bool { return v == uint32(e1000.CauseAll) }},
+				{"RCTL.EN cleared", e1000.RCTL, func(v uint32) bool { return v&e1000.RCTL_EN == 0 }},
+				{"TCTL.EN cleared", e1000.TCTL, func(v uint32) bool { return v&e1000.TCTL_EN == 0 }},
+				{"CTRL.RST", e1000.CTRL, func(v uint32) bool { return v&e1000.CTRL_RST != 0 }},
+			} {
+				if i := drivertest.FirstWrite(ev, uint32(st.off), st.ok); i < 0 || i > m {
+					t.Errorf("%s at event %d, bus master at %d: want it strictly before (%v)", st.what, i, m, ev)
+				}
+			}
+			if fake.Reg(e1000.RCTL)&e1000.RCTL_EN != 0 || fake.Reg(e1000.RDBAL(0)) != 0 {
+				t.Errorf("after quiesce RCTL %#x RDBAL %#x: want the reset's zeros", fake.Reg(e1000.RCTL), fake.Reg(e1000.RDBAL(0)))
+			}
+			if c := log.Command(); c&(pci.CmdMaster|pci.CmdMemory) != pci.CmdMaster|pci.CmdMemory {
+				t.Errorf("command %#x: want Memory Space and Bus Master on", c)
+			}
+		})
+	}
+}
+
+// TestQuiesceRefusesUnknownDevice: a PCI ID the family does not drive gets
+// an error before any register is written, and bus mastering stays off.
+func TestQuiesceRefusesUnknownDevice(t *testing.T) {
+	fake := e1000test.New(e1000.Model82540EM, e1000test.NewAllocator())
+	log := drivertest.NewBusLog(0x1af4, 0x1000, pci.CmdMaster)
+	if err := driver.EnableBusMaster(log.Config(), log.Regs(fake), e1000.Quiesce); err == nil {
+		t.Fatal("a virtio device was quiesced as an e1000")
+	}
+	for _, e := range log.Events() {
+		if !e.Cfg {
+			t.Errorf("register written for an unknown device: %v", e)
+		}
+	}
+	if log.Command()&pci.CmdMaster != 0 {
+		t.Error("bus mastering left on after a failed quiesce")
+	}
+}
+
+// TestStopRX: the forced-exit step clears RX and TX enable and masks
+// interrupts, not only the bus-master bit.
+func TestStopRX(t *testing.T) {
+	fake := e1000test.New(e1000.Model82540EM, e1000test.NewAllocator())
+	fake.SetReg(e1000.RCTL, e1000.RCTL_EN)
+	fake.SetReg(e1000.TCTL, e1000.TCTL_EN)
+	fake.SetReg(e1000.IMS, 0xff)
+	var r mmio.Regs = fake
+	e1000.StopRX(r)
+	if fake.Reg(e1000.RCTL)&e1000.RCTL_EN != 0 || fake.Reg(e1000.TCTL)&e1000.TCTL_EN != 0 || fake.Reg(e1000.IMS) != 0 {
+		t.Errorf("RCTL %#x TCTL %#x IMS %#x after StopRX", fake.Reg(e1000.RCTL), fake.Reg(e1000.TCTL), fake.Reg(e1000.IMS))
+	}
+}

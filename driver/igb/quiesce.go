@@ -1,0 +1,38 @@
+package igb
+
+import (
+	"fmt"
+
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/mmio"
+)
+
+var _ driver.Quiescer = Quiesce
+
+// Quiesce stops an igb-family NIC that an earlier process may have left
+// running, through BAR0 alone, before bus mastering is turned on
+// (driver.BusOptions.Quiesce): a killed run leaves RCTL.EN and the rings'
+// physical addresses in the NIC. It masks every interrupt (EIMC, IMC),
+// clears RCTL.EN and TCTL.EN, resets the MAC (CTRL.RST; 82576 4.3.1) and
+// masks again: the steps of New's own reset. A PCI ID that is not an
+// igb-family model is refused before any register is written.
+func Quiesce(regs mmio.Regs, vendor, device uint16) error {
+	m, err := LookupModel(vendor, device)
+	if err != nil {
+		return fmt.Errorf("igb: quiesce: %w", err)
+	}
+	n := &NIC{regs: regs, model: m}
+	n.reset()
+	return nil
+}
+
+// StopRX masks every interrupt and clears RCTL.EN and TCTL.EN through regs,
+// without waiting: for a process that exits at once (a second signal). The
+// next Open resets the NIC.
+func StopRX(regs mmio.Regs) {
+	regs.Write32(uint32(EIMC), ^uint32(0))
+	regs.Write32(uint32(IMC), ^uint32(0))
+	regs.Write32(uint32(RCTL), 0)
+	regs.Write32(uint32(TCTL), TCTL_PSP)
+	regs.Read32(uint32(STATUS))
+}
