@@ -50,10 +50,10 @@ func NewBufPool(alloc dma.Allocator, n int) (*BufPool, error) {
 			p.Close()
 			return nil, fmt.Errorf("allocate %d packet buffers: %w", k, err)
 		}
-		if r.Len() < k*BufSize {
+		if r.Len() < k*BufSize || r.Segment()%BufSize != 0 {
 			r.Close()
 			p.Close()
-			return nil, fmt.Errorf("allocate %d packet buffers: got %d bytes, want %d", k, r.Len(), k*BufSize)
+			return nil, fmt.Errorf("allocate %d packet buffers: got %v, want %d bytes in segments of a multiple of %d", k, r, k*BufSize, BufSize)
 		}
 		p.chunks = append(p.chunks, r)
 	}
@@ -80,10 +80,17 @@ func (p *BufPool) check(b uint32) {
 	}
 }
 
-// Addr is the device address of buffer b.
+// Addr is the device address of buffer b. A chunk may be segmented for
+// the device (UIO pages in no physical order): since every segment is a
+// multiple of BufSize, no buffer straddles two, and the common contiguous
+// case is one multiply-add.
 func (p *BufPool) Addr(b uint32) uint64 {
 	p.check(b)
-	return p.chunks[b>>bufChunkShift].Addr() + uint64(b&(bufChunk-1))*BufSize
+	c, off := p.chunks[b>>bufChunkShift], int(b&(bufChunk-1))*BufSize
+	if c.Contiguous() {
+		return c.Addr() + uint64(off)
+	}
+	return c.AddrOf(off)
 }
 
 // Packet is buffer b's memory, n bytes of it (n is clamped to [0, BufSize]).

@@ -31,8 +31,7 @@ func TestConformanceFake(t *testing.T) {
 			drivertest.Run(t, func(t *testing.T) *drivertest.Harness {
 				n, dev, _ := newNIC(t, m, e1000.Options{RxRingSize: 64, TxRingSize: 64})
 				dev.SetLogging(false)
-				nic, bufs := e1000.NewTestDevice(n, false, nil).Queues()
-				return &drivertest.Harness{NIC: nic, Buffers: bufs, Wire: fakeWire{dev}}
+				return &drivertest.Harness{NIC: n, Buffers: n.Pool(), Wire: fakeWire{dev}}
 			})
 		})
 	}

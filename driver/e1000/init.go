@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uiodrv/uiodrv/dma"
+	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
@@ -21,13 +22,14 @@ const (
 )
 
 // New resets and initialises the controller whose BAR0 is regs, with rings
-// and packet buffers from alloc. Interrupts are left disabled: enable them
-// with EnableIRQ(n.Causes().All()) once the handler is ready.
+// from alloc and packet buffers from pool (which the caller keeps, and
+// closes after Close). Its RX ring is filled when it returns; interrupts are
+// left masked: the core enables them (SetIRQ) once its handler is ready.
 //
 // The sequence follows SDM 14 ("General Initialization and Reset Operation")
 // and 82574 4.6 ("Software Initialization Sequence"). On error nothing stays
 // allocated; the device may be left reset.
-func New(regs mmio.Regs, alloc dma.Allocator, model Model, opts Options) (*NIC, error) {
+func New(regs mmio.Regs, alloc dma.Allocator, pool *driver.BufPool, model Model, opts Options) (*NIC, error) {
 	if !model.valid() {
 		return nil, fmt.Errorf("e1000: new: %w: model %v", ErrUnsupportedDevice, model)
 	}
@@ -37,7 +39,10 @@ func New(regs mmio.Regs, alloc dma.Allocator, model Model, opts Options) (*NIC, 
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 		return nil, errors.New("e1000: new: big-endian hosts are not supported")
 	}
-	n := &NIC{regs: regs, model: model, opts: opts}
+	if pool == nil || pool.Len() < opts.RxRingSize {
+		return nil, fmt.Errorf("e1000: new %v: the pool must hold at least one full RX ring (%d buffers)", model, opts.RxRingSize)
+	}
+	n := &NIC{regs: regs, model: model, opts: opts, pool: pool}
 	if err := n.allocate(alloc); err != nil {
 		n.release()
 		return nil, fmt.Errorf("e1000: new %v: %w", model, err)
@@ -49,6 +54,7 @@ func New(regs mmio.Regs, alloc dma.Allocator, model Model, opts Options) (*NIC, 
 		n.release()
 		return nil, fmt.Errorf("e1000: new %v: %w", model, err)
 	}
+	n.info = driver.NICInfo{Name: model.String(), MAC: n.mac, Queues: 1, MaxQueues: 1, Extras: e1000Extras}
 	return n, nil
 }
 
@@ -213,10 +219,10 @@ func (n *NIC) setupRx() {
 	for i := 0; i < MTANum; i++ {
 		n.wr(MTA(i), 0)
 	}
-	base := n.rxRing.Addr()
+	base := n.rxMem.Addr()
 	n.wr(RDBAL(0), uint32(base))
 	n.wr(RDBAH(0), uint32(base>>32))
-	n.wr(RDLEN(0), uint32(len(n.rxDescs)))
+	n.wr(RDLEN(0), uint32(n.opts.RxRingSize*DescSize))
 	n.wr(RDH(0), 0)
 	n.wr(RDT(0), 0)
 	// No receive interrupt delay: latency matters more than interrupt count,
@@ -225,13 +231,10 @@ func (n *NIC) setupRx() {
 	if n.model.hasITR() {
 		n.wr(RADV, 0)
 	}
-	clear(n.rxDescs)
-	n.rxClean, n.rxTail, n.rxRDT = 0, 0, 0
-	n.rxFreeThresh = rxFreeThresh(len(n.rxBufs))
-	// RefillRx posts at most RxRingSize-1 buffers and writes RDT = RxRingSize-1
+	// Refill posts at most RxRingSize-1 buffers and writes RDT = RxRingSize-1
 	// (the NIC sees no descriptor yet, so the write is not deferred):
 	// RDT == RDH would mean "no buffers" (SDM 3.2.6).
-	n.RefillRx()
+	n.rx.Prime()
 
 	rctl := RCTL_EN | RCTL_BAM | RCTL_BSIZE_2048 | RCTL_SECRC | RCTL_RDMTS_HALF
 	if n.opts.Promisc {
@@ -242,13 +245,10 @@ func (n *NIC) setupRx() {
 
 // setupTx programs the TX ring (SDM 14.5; 82574 4.6.6).
 func (n *NIC) setupTx() {
-	clear(n.txDescs)
-	n.txClean, n.txTail, n.txNext = 0, 0, 0
-	n.txRSHead, n.txRSTail, n.txUnreported = 0, 0, 0
-	base := n.txRing.Addr()
+	base := n.txMem.Addr()
 	n.wr(TDBAL(0), uint32(base))
 	n.wr(TDBAH(0), uint32(base>>32))
-	n.wr(TDLEN(0), uint32(len(n.txDescs)))
+	n.wr(TDLEN(0), uint32(n.opts.TxRingSize*DescSize))
 	n.wr(TDH(0), 0)
 	n.wr(TDT(0), 0)
 

@@ -1,10 +1,13 @@
 package e1000_test
 
 import (
+	"cmp"
 	"errors"
 	"net"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/dma"
+	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/mmio"
@@ -26,7 +29,8 @@ func newNIC(t testing.TB, m e1000.Model, opts e1000.Options) (*e1000.NIC, *e1000
 	if opts.MSIX {
 		dev.SetMSIX(true)
 	}
-	n, err := e1000.New(dev, alloc, m, opts)
+	pool := newPool(t, alloc, opts)
+	n, err := e1000.New(dev, alloc, pool, m, opts)
 	if err != nil {
 		t.Fatalf("New(%v): %v", m, err)
 	}
@@ -34,11 +38,27 @@ func newNIC(t testing.TB, m e1000.Model, opts e1000.Options) (*e1000.NIC, *e1000
 		if err := n.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
+		pool.Close()
 		for _, v := range dev.Violations() {
 			t.Errorf("device saw: %s", v)
 		}
 	})
 	return n, dev, alloc
+}
+
+// newPool makes the buffer pool Open would make for opts.
+func newPool(t testing.TB, alloc dma.Allocator, opts e1000.Options) *driver.BufPool {
+	t.Helper()
+	n := opts.Buffers
+	if n == 0 {
+		rx, tx := cmp.Or(opts.RxRingSize, e1000.DefaultRingSize), cmp.Or(opts.TxRingSize, e1000.DefaultRingSize)
+		n = 2*rx + tx
+	}
+	pool, err := driver.NewBufPool(alloc, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool
 }
 
 // index of the first logged write to reg with a value matching pred, or -1.
@@ -160,8 +180,8 @@ func TestInitSequence(t *testing.T) {
 			if got := dev.Reg(e1000.ITR); got != wantITR {
 				t.Errorf("ITR = %d, want %d", got, wantITR)
 			}
-			if n.RxRingSize() != rxN || n.TxRingSize() != txN || n.Buffers() != 2*rxN+txN || n.FreeBuffers() != 2*rxN+txN-(rxN-1) {
-				t.Errorf("sizes: rx %d tx %d bufs %d free %d", n.RxRingSize(), n.TxRingSize(), n.Buffers(), n.FreeBuffers())
+			if n.RxRingSize() != rxN || n.TxRingSize() != txN || n.Pool().Len() != 2*rxN+txN || n.Pool().Available() != 2*rxN+txN-(rxN-1) {
+				t.Errorf("sizes: rx %d tx %d bufs %d free %d", n.RxRingSize(), n.TxRingSize(), n.Pool().Len(), n.Pool().Available())
 			}
 		})
 	}
@@ -181,7 +201,7 @@ func TestMACFromEEPROM(t *testing.T) {
 			alloc := e1000test.NewAllocator()
 			dev := e1000test.New(m, alloc)
 			dev.SetMAC(mac, false)
-			n, err := e1000.New(dev, alloc, m, e1000.Options{})
+			n, err := e1000.New(dev, alloc, mustPool(alloc), m, e1000.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,10 +221,12 @@ func TestMACFromEEPROM(t *testing.T) {
 	alloc := e1000test.NewAllocator()
 	dev := e1000test.New(e1000.Model82544GC, alloc)
 	dev.SetMAC(mac, false)
-	if n, err := e1000.New(dev, alloc, e1000.Model82544GC, e1000.Options{}); err == nil {
+	pool := mustPool(alloc)
+	if n, err := e1000.New(dev, alloc, pool, e1000.Model82544GC, e1000.Options{}); err == nil {
 		n.Close()
 		t.Fatal("82544GC without a MAC in RAL/RAH: New succeeded")
 	}
+	pool.Close()
 	if alloc.Open() != 0 {
 		t.Fatalf("%d DMA regions left open after a failed New", alloc.Open())
 	}
@@ -214,7 +236,7 @@ func TestResetWait(t *testing.T) {
 	alloc := e1000test.NewAllocator()
 	dev := e1000test.New(e1000.Model82540EM, alloc)
 	dev.ResetReads = 3
-	n, err := e1000.New(dev, alloc, e1000.Model82540EM, e1000.Options{})
+	n, err := e1000.New(dev, alloc, mustPool(alloc), e1000.Model82540EM, e1000.Options{})
 	if err != nil {
 		t.Fatalf("New with a slow reset: %v", err)
 	}
@@ -223,9 +245,11 @@ func TestResetWait(t *testing.T) {
 	alloc = e1000test.NewAllocator()
 	dev = e1000test.New(e1000.Model82540EM, alloc)
 	dev.ResetReads = 1 << 30 // CTRL.RST never clears
-	if _, err := e1000.New(dev, alloc, e1000.Model82540EM, e1000.Options{}); !errors.Is(err, mmio.ErrTimeout) {
+	pool := mustPool(alloc)
+	if _, err := e1000.New(dev, alloc, pool, e1000.Model82540EM, e1000.Options{}); !errors.Is(err, mmio.ErrTimeout) {
 		t.Fatalf("New with a stuck reset = %v, want mmio.ErrTimeout", err)
 	}
+	pool.Close()
 	if alloc.Open() != 0 {
 		t.Fatalf("%d DMA regions left open", alloc.Open())
 	}
@@ -245,25 +269,32 @@ func TestNewErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dev, alloc := newFake(t, tc.model)
-			if n, err := e1000.New(dev, alloc, tc.model, tc.opts); err == nil {
+			pool := newPool(t, alloc, e1000.Options{Buffers: tc.opts.Buffers})
+			defer pool.Close()
+			before := alloc.Allocated()
+			if n, err := e1000.New(dev, alloc, pool, tc.model, tc.opts); err == nil {
 				n.Close()
 				t.Fatal("New succeeded")
 			}
-			if alloc.Allocated() != 0 || dev.Resets() != 1 {
+			if alloc.Allocated() != before || dev.Resets() != 1 {
 				t.Fatal("New allocated or reset before validating options")
 			}
 		})
 	}
 	// An allocation failure at each step leaves nothing allocated.
-	for fail := 1; fail <= 3; fail++ {
+	for fail := 1; fail <= 2; fail++ {
 		alloc := e1000test.NewAllocator()
-		alloc.FailAt = fail
+		pool := mustPool(alloc)
+		alloc.FailAt = alloc.Allocated() + fail // the RX ring, then the TX ring
 		dev := e1000test.New(e1000.Model82540EM, alloc)
-		// RX ring, TX ring, the pool's 1536 buffers.
-		if n, err := e1000.New(dev, alloc, e1000.Model82540EM, e1000.Options{}); err == nil {
+		if n, err := e1000.New(dev, alloc, pool, e1000.Model82540EM, e1000.Options{}); err == nil {
 			n.Close()
 			t.Fatalf("allocation %d failing: New succeeded", fail)
 		}
+		if pool.Available() != pool.Len() {
+			t.Fatalf("allocation %d failing: %d of %d buffers back in the pool", fail, pool.Available(), pool.Len())
+		}
+		pool.Close()
 		if alloc.Open() != 0 {
 			t.Fatalf("allocation %d failing: %d regions left open", fail, alloc.Open())
 		}
@@ -272,12 +303,13 @@ func TestNewErrors(t *testing.T) {
 
 func TestCloseIdempotent(t *testing.T) {
 	dev, alloc := newFake(t, e1000.Model82574L)
-	n, err := e1000.New(dev, alloc, e1000.Model82574L, e1000.Options{RxRingSize: 2048, Buffers: 3000})
+	pool := newPool(t, alloc, e1000.Options{Buffers: 3000})
+	n, err := e1000.New(dev, alloc, pool, e1000.Model82574L, e1000.Options{RxRingSize: 2048})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if alloc.Allocated() != 3 { // 2 rings + the pool
-		t.Errorf("allocated %d regions, want 3", alloc.Allocated())
+	if alloc.Allocated() != 5 { // the pool's 3 chunks + 2 rings
+		t.Errorf("allocated %d regions, want 5", alloc.Allocated())
 	}
 	n.EnableIRQ(n.Causes().All())
 	resets := dev.Resets()
@@ -286,9 +318,10 @@ func TestCloseIdempotent(t *testing.T) {
 			t.Fatalf("Close #%d: %v", i, err)
 		}
 	}
-	if alloc.Open() != 0 {
-		t.Errorf("%d DMA regions still open after Close", alloc.Open())
+	if alloc.Open() != 3 || pool.Available() != pool.Len() {
+		t.Errorf("%d DMA regions still open after Close, %d of %d buffers in the pool; want the pool's 3 and all", alloc.Open(), pool.Available(), pool.Len())
 	}
+	pool.Close()
 	if dev.Resets() != resets+1 {
 		t.Errorf("Close reset the device %d times, want 1", dev.Resets()-resets)
 	}
@@ -303,3 +336,13 @@ func TestCloseIdempotent(t *testing.T) {
 func newAllocOnly() *e1000test.Allocator { return e1000test.NewAllocator() }
 
 func newDevice(m e1000.Model, a *e1000test.Allocator) *e1000test.Device { return e1000test.New(m, a) }
+
+// mustPool is a pool of 3*DefaultRingSize buffers, as Open makes for the
+// default options, for tests that check something else.
+func mustPool(alloc dma.Allocator) *driver.BufPool {
+	p, err := driver.NewBufPool(alloc, 3*e1000.DefaultRingSize)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}

@@ -101,8 +101,7 @@ func TestLinkUp(t *testing.T) {
 func TestReadStats(t *testing.T) {
 	n, dev, _ := newNIC(t, e1000.Model82540EM, e1000.Options{})
 	dev.AddStat(e1000.MPC, 7)
-	var s e1000.HWStats
-	n.ReadStats(&s)
+	s := n.HWStats()
 	if s.MPC != 7 {
 		t.Fatalf("MPC = %d, want 7", s.MPC)
 	}
@@ -115,8 +114,8 @@ func TestReadStats(t *testing.T) {
 	dev.AddStat(e1000.CRCERRS, 2)
 	dev.SetReg(e1000.GOTCL, 0xFFFFFFFF)
 	dev.SetReg(e1000.GOTCH, 1)
-	n.ReadStats(&s)
-	n.ReadStats(&s) // nothing new: a clear-on-read counter adds 0
+	n.HWStats()
+	s = n.HWStats() // nothing new: a clear-on-read counter adds 0
 	want := e1000.HWStats{MPC: 7, CRCERRS: 2, GPRC: 3, TPR: 3, GORC: 180, TOR: 180, GOTC: 0x1FFFFFFFF}
 	if s != want {
 		t.Fatalf("stats = %+v\nwant %+v", s, want)
@@ -127,14 +126,12 @@ func TestNewClearsStats(t *testing.T) {
 	alloc := newAllocOnly()
 	dev := newDevice(e1000.Model82540EM, alloc)
 	dev.AddStat(e1000.GPRC, 99)
-	n, err := e1000.New(dev, alloc, e1000.Model82540EM, e1000.Options{})
+	n, err := e1000.New(dev, alloc, mustPool(alloc), e1000.Model82540EM, e1000.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	var s e1000.HWStats
-	n.ReadStats(&s)
-	if s.GPRC != 0 {
+	if s := n.HWStats(); s.GPRC != 0 {
 		t.Fatalf("GPRC = %d after New, want 0 (SDM 14.7)", s.GPRC)
 	}
 }

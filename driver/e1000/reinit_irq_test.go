@@ -14,7 +14,7 @@ import (
 func TestReinitRestoresIRQMask(t *testing.T) {
 	dev, fake, _, _, _ := newTeardownDevice(t, e1000.Model82540EM, false)
 	fake.SetLogging(false)
-	dev.DisableIRQ(driver.CauseTX) // the driver's own choice survives too
+	dev.SetIRQ(0, driver.CauseTX, false) // the driver's own choice survives too
 	want := fake.Reg(e1000.IMS)
 	if want == 0 {
 		t.Fatal("no cause enabled before the reset")

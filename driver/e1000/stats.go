@@ -1,7 +1,9 @@
 package e1000
 
+import "github.com/uiodrv/uiodrv/driver"
+
 // HWStats accumulates the NIC's statistics counters (SDM 13.7; 82574 10.2.8).
-// The registers clear on read, so each ReadStats adds what was counted since
+// The registers clear on read, so each read adds what was counted since
 // the previous one. Field names are the register names.
 type HWStats struct {
 	CRCERRS  uint64 // CRC errors
@@ -42,11 +44,11 @@ type HWStats struct {
 	BPTC     uint64 // broadcast packets transmitted
 }
 
-// ReadStats reads every statistics register, which clears it, and adds the
-// values to s. Call it from one goroutine at a time, often enough that no
-// 32-bit counter wraps (at 1.5 Mpps GPRC wraps in about 48 minutes).
-// It allocates nothing.
-func (n *NIC) ReadStats(s *HWStats) {
+// readHW reads every statistics register, which clears it, and adds the
+// values to s. Callers hold hwMu (or own the NIC alone, at init), and read
+// often enough that no 32-bit counter wraps (at 1.5 Mpps GPRC wraps in
+// about 48 minutes). It allocates nothing.
+func (n *NIC) readHW(s *HWStats) {
 	r := func(reg Reg) uint64 { return uint64(n.rd(reg)) }
 	// 64-bit counters: low first, then high, which clears both (SDM 13.7).
 	r64 := func(lo, hi Reg) uint64 { l := r(lo); return r(hi)<<32 | l }
@@ -92,7 +94,41 @@ func (n *NIC) ReadStats(s *HWStats) {
 // not cleared by a software reset on every part).
 func (n *NIC) clearStats() {
 	var s HWStats
-	n.ReadStats(&s)
+	n.readHW(&s)
+}
+
+// ReadStats adds what the NIC counted since the last call (including what
+// Reinit collected before its reset) under the generic names and the
+// e1000's extras (e1000Extras), and reports the link (driver.NIC).
+func (n *NIC) ReadStats(s *driver.NICStats) {
+	n.hwMu.Lock()
+	defer n.hwMu.Unlock()
+	n.readHW(&n.hw)
+	h, p := &n.hw, &n.reported
+	s.RxPackets += h.GPRC - p.GPRC
+	s.RxBytes += h.GORC - p.GORC
+	s.RxMissed += h.MPC - p.MPC
+	s.RxNoBuffer += h.RNBC - p.RNBC
+	s.RxCRCErrors += h.CRCERRS - p.CRCERRS
+	s.RxLengthErrors += h.RLEC - p.RLEC
+	s.RxUndersize += h.RUC - p.RUC
+	s.RxOversize += h.ROC - p.ROC
+	s.TxPackets += h.GPTC - p.GPTC
+	s.TxBytes += h.GOTC - p.GOTC
+	for i, x := range [...]uint64{h.RXERRC - p.RXERRC, h.RFC - p.RFC, h.RJC - p.RJC, h.COLC - p.COLC, h.BPRC - p.BPRC, h.MPRC - p.MPRC} {
+		s.Extra[i] += x
+	}
+	n.reported = n.hw
+	s.Link, s.SpeedMbps = n.LinkUp()
+}
+
+// HWStats returns every hardware counter accumulated so far (it reads the
+// registers first).
+func (n *NIC) HWStats() HWStats {
+	n.hwMu.Lock()
+	defer n.hwMu.Unlock()
+	n.readHW(&n.hw)
+	return n.hw
 }
 
 // LinkUp reports the link state and speed in Mb/s from STATUS (SDM 13.4.2).

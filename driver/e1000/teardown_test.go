@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/mmio"
@@ -67,16 +68,16 @@ func newTeardownDevice(t *testing.T, m e1000.Model, msix bool) (*e1000.Device, *
 	alloc.OnRelease = func(addr uint64) { ev.add(fmt.Sprintf("free %#x", addr)) }
 	fake := e1000test.New(m, alloc)
 	fake.SetMSIX(msix)
-	nic, err := e1000.New(recRegs{fake, ev}, alloc, m, e1000.Options{MSIX: msix})
+	nic, err := e1000.New(recRegs{fake, ev}, alloc, mustPool(alloc), m, e1000.Options{MSIX: msix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nic.EnableIRQ(nic.Causes().All())
+	nic.SetIRQ(0, driver.CauseRX|driver.CauseLink, true)
 	bus := &fakeBus{ev: ev, master: true}
 	ev.mu.Lock()
 	ev.log = nil // New's own IMC and reset are not the teardown
 	ev.mu.Unlock()
-	return e1000.NewDeviceOn("0000:00:03.0", nic, bus, msix, nil), fake, alloc, bus, ev
+	return e1000.NewDeviceOn("0000:00:03.0", nic, bus, nil), fake, alloc, bus, ev
 }
 
 // index returns the position of the first event with prefix p, or -1.

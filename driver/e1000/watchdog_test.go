@@ -90,7 +90,7 @@ func TestWatchdogResetUnderDriver(t *testing.T) {
 	if st.Processed != 40 || st.TxPackets != 40 || st.HW.RxPackets != 40 || st.Resets != 1 || !st.Accounted() {
 		t.Fatalf("after the reset: %v, resets %d", &st, st.Resets)
 	}
-	if alloc.Open() != 0 || dev.FreeBuffers() != 0 && alloc.Open() != 0 {
+	if alloc.Open() != 0 || dev.Pool().Available() != 0 && alloc.Open() != 0 {
 		t.Fatalf("%d DMA regions open after Close", alloc.Open())
 	}
 }
@@ -101,7 +101,7 @@ func TestWatchdogResetUnderDriver(t *testing.T) {
 // next frames are sent.
 func TestWatchdogTXHang(t *testing.T) {
 	port, dev, fake, _ := watchdogPort(t)
-	free := dev.FreeBuffers()
+	free := dev.Pool().Available()
 	for i := uint32(0); i < 10; i++ {
 		fake.Receive(frame(i))
 	}
@@ -115,7 +115,7 @@ func TestWatchdogTXHang(t *testing.T) {
 	if st.Processed != 30 || st.Resets != 1 {
 		t.Fatalf("%v, resets %d; want 30 processed, 1 reset", &st, st.Resets)
 	}
-	if got := dev.FreeBuffers(); got != free {
+	if got := dev.Pool().Available(); got != free {
 		t.Fatalf("%d buffers free, want %d: the hung frames' buffers leaked", got, free)
 	}
 	if err := port.Close(); err != nil {
