@@ -2,6 +2,7 @@ package e1000_test
 
 import (
 	"bytes"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver/e1000"
@@ -82,7 +83,7 @@ func TestRegisterOffsets(t *testing.T) {
 	}{
 		{"RDBAL(0)", e1000.RDBAL(0), 0x02800}, {"RDT(0)", e1000.RDT(0), 0x02818}, {"RDT(1)", e1000.RDT(1), 0x02918},
 		{"TDBAL(0)", e1000.TDBAL(0), 0x03800}, {"TDT(0)", e1000.TDT(0), 0x03818}, {"TARC(0)", e1000.TARC(0), 0x03840},
-		{"MTA(127)", e1000.MTA(127), 0x053FC}, {"RAL(1)", e1000.RAL(1), 0x05408}, {"RAH(0)", e1000.RAH(0), 0x05404},
+		{"MTA(127)", intel.MTA(127), 0x053FC}, {"RAL(1)", intel.RAL(1), 0x05408}, {"RAH(0)", intel.RAH(0), 0x05404},
 		{"EITR(2)", e1000.EITR(2), 0x000F0}, {"IVAR", e1000.IVAR, 0x000E4},
 	} {
 		if tc.got != tc.want {

@@ -3,7 +3,8 @@ package e1000
 import (
 	"errors"
 	"fmt"
-		"sync"
+	"github.com/uiodrv/uiodrv/driver/intel"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -151,7 +152,7 @@ func (d *Device) StopDMA() error {
 		return nil
 	}
 	if d.NIC != nil {
-		d.wr(IMC, uint32(CauseAll))
+		d.wr(intel.IMC, uint32(CauseAll))
 	}
 	if d.bus == nil {
 		return nil
@@ -192,7 +193,7 @@ func (d *Device) Close() error {
 	var errs []error
 	if d.NIC != nil {
 		step("irq")
-		d.wr(IMC, uint32(CauseAll))
+		d.wr(intel.IMC, uint32(CauseAll))
 		if d.opts.MSIX {
 			// QEMU 7.2's e1000e arms a throttling timer (EITR) at each
 			// MSI-X message and aborts if MSI-X is disabled when it

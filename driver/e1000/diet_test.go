@@ -1,6 +1,7 @@
 package e1000_test
 
 import (
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -160,8 +161,8 @@ func TestTxIRQsOff(t *testing.T) {
 		m := map[bool]e1000.Model{false: e1000.Model82540EM, true: e1000.Model82574L}[msix]
 		n, regs, dev, _ := countingNIC(t, m, e1000.Options{MSIX: msix})
 		d := n
-		d.SetIRQ(0, driver.CauseRX | driver.CauseTX | driver.CauseLink, true)
-		if ims := e1000.Cause(dev.Reg(e1000.IMS)); ims&(e1000.ICR_TXDW|e1000.ICR_TXQ0) != 0 || ims&n.Causes().RX == 0 {
+		d.SetIRQ(0, driver.CauseRX|driver.CauseTX|driver.CauseLink, true)
+		if ims := e1000.Cause(dev.Reg(intel.IMS)); ims&(e1000.ICR_TXDW|e1000.ICR_TXQ0) != 0 || ims&n.Causes().RX == 0 {
 			t.Errorf("msix %v: IMS %v after enabling RX|TX|link: want RX on, TX completions off", msix, ims)
 		}
 		if a := accesses(regs, func() { d.SetIRQ(0, driver.CauseTX, true); d.SetIRQ(0, driver.CauseTX, false) }); a.Total() != 0 {
@@ -186,14 +187,14 @@ func TestNAPIMaskMSIX(t *testing.T) {
 	vecs := []driver.Vector{{Name: "rx"}, {Name: "tx"}, {Name: "other"}}
 	d := n
 	e1000.SetVectors(n, vecs)
-	d.SetIRQ(0, driver.CauseRX | driver.CauseLink, true)
+	d.SetIRQ(0, driver.CauseRX|driver.CauseLink, true)
 	unmask := vecs[e1000.VecRX].Unmask
 	if unmask == nil {
 		t.Fatal("the MSI-X RX vector has no Unmask to re-arm RXQ0")
 	}
 	fire := func() {
 		// What QEMU's e1000e does as it sends the RX vector's message.
-		dev.SetReg(e1000.IMS, dev.Reg(e1000.IMS)&^uint32(e1000.ICR_RXQ0))
+		dev.SetReg(intel.IMS, dev.Reg(intel.IMS)&^uint32(e1000.ICR_RXQ0))
 	}
 	fire()
 	napi := accesses(regs, func() {
@@ -201,25 +202,25 @@ func TestNAPIMaskMSIX(t *testing.T) {
 			t.Fatalf("AckIRQ = %v", c)
 		}
 		d.SetIRQ(0, driver.CauseRX, false) // napi_schedule
-		unmask()                     // the top half is done
-		if e1000.Cause(dev.Reg(e1000.IMS))&e1000.ICR_RXQ0 != 0 {
+		unmask()                           // the top half is done
+		if e1000.Cause(dev.Reg(intel.IMS))&e1000.ICR_RXQ0 != 0 {
 			t.Fatal("RXQ0 armed while NAPI polls")
 		}
 		d.SetIRQ(0, driver.CauseRX, true) // napi_complete
 	})
-	if napi != (mmio.Accesses{Writes: 1}) || e1000.Cause(dev.Reg(e1000.IMS))&e1000.ICR_RXQ0 == 0 {
-		t.Fatalf("NAPI cycle: %+v accesses, IMS %v; want one write and RXQ0 armed", napi, e1000.Cause(dev.Reg(e1000.IMS)))
+	if napi != (mmio.Accesses{Writes: 1}) || e1000.Cause(dev.Reg(intel.IMS))&e1000.ICR_RXQ0 == 0 {
+		t.Fatalf("NAPI cycle: %+v accesses, IMS %v; want one write and RXQ0 armed", napi, e1000.Cause(dev.Reg(intel.IMS)))
 	}
 	fire()
 	cp := accesses(regs, func() {
 		d.AckIRQ(e1000.VecRX)
 		unmask()
 	})
-	if cp != (mmio.Accesses{Writes: 1}) || e1000.Cause(dev.Reg(e1000.IMS))&e1000.ICR_RXQ0 == 0 {
-		t.Fatalf("copy top half: %+v accesses, IMS %v; want one write and RXQ0 armed", cp, e1000.Cause(dev.Reg(e1000.IMS)))
+	if cp != (mmio.Accesses{Writes: 1}) || e1000.Cause(dev.Reg(intel.IMS))&e1000.ICR_RXQ0 == 0 {
+		t.Fatalf("copy top half: %+v accesses, IMS %v; want one write and RXQ0 armed", cp, e1000.Cause(dev.Reg(intel.IMS)))
 	}
 	// Masking RX while it is armed is a real IMC write.
-	if a := accesses(regs, func() { d.SetIRQ(0, driver.CauseRX, false) }); a != (mmio.Accesses{Writes: 1}) || e1000.Cause(dev.Reg(e1000.IMS))&e1000.ICR_RXQ0 != 0 {
+	if a := accesses(regs, func() { d.SetIRQ(0, driver.CauseRX, false) }); a != (mmio.Accesses{Writes: 1}) || e1000.Cause(dev.Reg(intel.IMS))&e1000.ICR_RXQ0 != 0 {
 		t.Fatalf("mask an armed RX: %+v accesses", a)
 	}
 }

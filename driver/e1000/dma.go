@@ -3,6 +3,7 @@ package e1000
 import (
 	"errors"
 	"fmt"
+	"github.com/uiodrv/uiodrv/driver/intel"
 
 	"github.com/uiodrv/uiodrv/dma"
 	"github.com/uiodrv/uiodrv/driver"
@@ -78,13 +79,13 @@ func (n *NIC) release() error {
 // concurrently with other methods.
 func (n *NIC) Close() error {
 	n.closeOnce.Do(func() {
-		n.wr(IMC, uint32(CauseAll))
+		n.wr(intel.IMC, uint32(CauseAll))
 		// Reset quiesces RX/TX, waits for DMA in flight and resets, so the
 		// NIC no longer reads the rings or writes buffers we are about to
 		// release (with UIO there is no IOMMU to stop it).
 		err := n.reset()
 		if n.model.is82574() {
-			mmio.ClearBits(n.regs, uint32(CTRL_EXT), CTRL_EXT_DRV_LOAD)
+			mmio.ClearBits(n.regs, uint32(intel.CTRL_EXT), intel.CTRL_EXT_DRV_LOAD)
 		}
 		if err != nil {
 			n.kept = true

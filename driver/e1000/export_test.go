@@ -3,6 +3,7 @@ package e1000
 import (
 	"errors"
 	"fmt"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -30,10 +31,10 @@ func SetVectors(n *NIC, vs []driver.Vector) { n.setVectors(vs) }
 
 // The register-level interrupt operations, for tests.
 func (n *NIC) ReadCause() Cause    { return n.readCause() }
-func (n *NIC) EnableIRQ(c Cause)   { n.wr(IMS, uint32(c)) }
-func (n *NIC) DisableIRQ(c Cause)  { n.wr(IMC, uint32(c)) }
-func (n *NIC) IRQMask() Cause      { return Cause(n.rd(IMS)) }
-func (n *NIC) TriggerIRQ(c Cause)  { n.wr(ICS, uint32(c)) }
+func (n *NIC) EnableIRQ(c Cause)   { n.wr(intel.IMS, uint32(c)) }
+func (n *NIC) DisableIRQ(c Cause)  { n.wr(intel.IMC, uint32(c)) }
+func (n *NIC) IRQMask() Cause      { return Cause(n.rd(intel.IMS)) }
+func (n *NIC) TriggerIRQ(c Cause)  { n.wr(intel.ICS, uint32(c)) }
 func (n *NIC) RxRingSize() int     { return n.opts.RxRingSize }
 func (n *NIC) TxRingSize() int     { return n.opts.TxRingSize }
 func (n *NIC) Configured() bool    { return n.configured() }
@@ -60,18 +61,18 @@ func ResetUnderDriver(d *Device) (string, error) {
 			return "VFIO_DEVICE_RESET", err
 		}
 	}
-	d.wr(CTRL, d.rd(CTRL)|CTRL_RST)
+	d.wr(intel.CTRL, d.rd(intel.CTRL)|intel.CTRL_RST)
 	time.Sleep(resetDelay)
 	if !d.configured() {
-		return how + "CTRL.RST" + d.regState(), nil
+		return how + "intel.CTRL.RST" + d.regState(), nil
 	}
-	how += "CTRL.RST (registers unchanged" + d.regState() + "), "
-	for _, r := range []Reg{RCTL, TCTL, RDLEN(0), TDLEN(0)} {
+	how += "intel.CTRL.RST (registers unchanged" + d.regState() + "), "
+	for _, r := range []Reg{intel.RCTL, intel.TCTL, RDLEN(0), TDLEN(0)} {
 		d.wr(r, 0)
 	}
-	return how + "RCTL, TCTL, RDLEN, TDLEN cleared" + d.regState(), nil
+	return how + "intel.RCTL, intel.TCTL, RDLEN, TDLEN cleared" + d.regState(), nil
 }
 
 func (d *Device) regState() string {
-	return fmt.Sprintf(" [RCTL %#x RDLEN %d TDLEN %d]", d.rd(RCTL), d.rd(RDLEN(0)), d.rd(TDLEN(0)))
+	return fmt.Sprintf(" [intel.RCTL %#x RDLEN %d TDLEN %d]", d.rd(intel.RCTL), d.rd(RDLEN(0)), d.rd(TDLEN(0)))
 }

@@ -3,6 +3,7 @@ package e1000_test
 import (
 	"cmp"
 	"errors"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"net"
 	"testing"
 
@@ -79,15 +80,15 @@ func TestInitSequence(t *testing.T) {
 			log := dev.Log()
 
 			// Interrupts masked before the reset, reset happened, masked after.
-			imc := firstWrite(log, e1000.IMC, func(v uint32) bool { return v == 0xFFFFFFFF })
-			rst := firstWrite(log, e1000.CTRL, func(v uint32) bool { return v&e1000.CTRL_RST != 0 })
+			imc := firstWrite(log, intel.IMC, func(v uint32) bool { return v == 0xFFFFFFFF })
+			rst := firstWrite(log, intel.CTRL, func(v uint32) bool { return v&intel.CTRL_RST != 0 })
 			if imc < 0 || rst < 0 || imc > rst {
 				t.Errorf("IMC=all-ones at %d, CTRL.RST at %d: want both, IMC first", imc, rst)
 			}
 			if dev.Resets() != 2 {
 				t.Errorf("resets = %d, want power-up + 1", dev.Resets())
 			}
-			if got := dev.Reg(e1000.IMS); got != 0 {
+			if got := dev.Reg(intel.IMS); got != 0 {
 				t.Errorf("IMS after New = %#x, want 0 (interrupts left to the caller)", got)
 			}
 
@@ -102,15 +103,15 @@ func TestInitSequence(t *testing.T) {
 			if h, tl := dev.Reg(e1000.RDH(0)), dev.Reg(e1000.RDT(0)); h != 0 || tl != rxN-1 {
 				t.Errorf("RDH, RDT = %d, %d, want 0, %d", h, tl, rxN-1)
 			}
-			wantRCTL := e1000.RCTL_EN | e1000.RCTL_BAM | e1000.RCTL_SECRC | e1000.RCTL_BSIZE_2048
-			if got := dev.Reg(e1000.RCTL); got != wantRCTL {
+			wantRCTL := intel.RCTL_EN | intel.RCTL_BAM | intel.RCTL_SECRC | e1000.RCTL_BSIZE_2048
+			if got := dev.Reg(intel.RCTL); got != wantRCTL {
 				t.Errorf("RCTL = %#08x, want %#08x", got, wantRCTL)
 			}
 			// RCTL is written with EN once, after the ring and RDT: QEMU's
 			// e1000 ignores RX for 1 s after each RCTL write.
 			en := 0
-			for _, v := range dev.Writes(e1000.RCTL) {
-				if v&e1000.RCTL_EN != 0 {
+			for _, v := range dev.Writes(intel.RCTL) {
+				if v&intel.RCTL_EN != 0 {
 					en++
 				}
 			}
@@ -120,7 +121,7 @@ func TestInitSequence(t *testing.T) {
 					lastRDT = i
 				}
 			}
-			if rctl := firstWrite(log, e1000.RCTL, func(v uint32) bool { return v&e1000.RCTL_EN != 0 }); en != 1 || rctl < lastRDT {
+			if rctl := firstWrite(log, intel.RCTL, func(v uint32) bool { return v&intel.RCTL_EN != 0 }); en != 1 || rctl < lastRDT {
 				t.Errorf("RCTL.EN written %d times (want 1), at %d, last RDT write at %d (want RCTL last)", en, rctl, lastRDT)
 			}
 			// Every RX descriptor but one holds a distinct buffer.
@@ -140,7 +141,7 @@ func TestInitSequence(t *testing.T) {
 				seen[d.Addr] = true
 			}
 			for i := 0; i < e1000.MTANum; i++ {
-				if dev.WriteCount(e1000.MTA(i)) == 0 || dev.Reg(e1000.MTA(i)) != 0 {
+				if dev.WriteCount(intel.MTA(i)) == 0 || dev.Reg(intel.MTA(i)) != 0 {
 					t.Fatalf("MTA[%d] not cleared", i)
 				}
 			}
@@ -152,8 +153,8 @@ func TestInitSequence(t *testing.T) {
 			if dev.Reg(e1000.TDBAL(0)) == 0 || dev.Reg(e1000.TDH(0)) != 0 || dev.Reg(e1000.TDT(0)) != 0 {
 				t.Errorf("TDBAL/TDH/TDT = %#x/%d/%d", dev.Reg(e1000.TDBAL(0)), dev.Reg(e1000.TDH(0)), dev.Reg(e1000.TDT(0)))
 			}
-			tctl := dev.Reg(e1000.TCTL)
-			if tctl&(e1000.TCTL_EN|e1000.TCTL_PSP) != e1000.TCTL_EN|e1000.TCTL_PSP || tctl>>e1000.TCTL_CT_SHIFT&0xFF != 0x0F {
+			tctl := dev.Reg(intel.TCTL)
+			if tctl&(intel.TCTL_EN|intel.TCTL_PSP) != intel.TCTL_EN|intel.TCTL_PSP || tctl>>e1000.TCTL_CT_SHIFT&0xFF != 0x0F {
 				t.Errorf("TCTL = %#08x, want EN|PSP, CT=0x0F", tctl)
 			}
 			cold := tctl >> e1000.TCTL_COLD_SHIFT & 0x3FF
@@ -167,11 +168,11 @@ func TestInitSequence(t *testing.T) {
 			}
 
 			// Link, MAC, throttling.
-			if dev.Reg(e1000.CTRL)&e1000.CTRL_SLU == 0 {
+			if dev.Reg(intel.CTRL)&intel.CTRL_SLU == 0 {
 				t.Error("CTRL.SLU not set")
 			}
-			if n.MAC().String() != e1000test.DefaultMAC.String() || dev.Reg(e1000.RAH(0))&e1000.RAH_AV == 0 {
-				t.Errorf("MAC %v RAH %#x", n.MAC(), dev.Reg(e1000.RAH(0)))
+			if n.MAC().String() != e1000test.DefaultMAC.String() || dev.Reg(intel.RAH(0))&e1000.RAH_AV == 0 {
+				t.Errorf("MAC %v RAH %#x", n.MAC(), dev.Reg(intel.RAH(0)))
 			}
 			wantITR := uint32(1000)
 			if m == e1000.Model82544GC {
@@ -189,7 +190,7 @@ func TestInitSequence(t *testing.T) {
 
 func TestInitPromisc(t *testing.T) {
 	_, dev, _ := newNIC(t, e1000.Model82540EM, e1000.Options{Promisc: true})
-	if got := dev.Reg(e1000.RCTL); got&(e1000.RCTL_UPE|e1000.RCTL_MPE) != e1000.RCTL_UPE|e1000.RCTL_MPE {
+	if got := dev.Reg(intel.RCTL); got&(intel.RCTL_UPE|intel.RCTL_MPE) != intel.RCTL_UPE|intel.RCTL_MPE {
 		t.Fatalf("RCTL = %#x, want UPE|MPE", got)
 	}
 }
@@ -209,11 +210,11 @@ func TestMACFromEEPROM(t *testing.T) {
 			if n.MAC().String() != mac.String() {
 				t.Errorf("MAC = %v, want %v from EERD", n.MAC(), mac)
 			}
-			if ral, rah := dev.Reg(e1000.RAL(0)), dev.Reg(e1000.RAH(0)); ral != 0x33221102 || rah != 0x80005544 {
+			if ral, rah := dev.Reg(intel.RAL(0)), dev.Reg(intel.RAH(0)); ral != 0x33221102 || rah != 0x80005544 {
 				t.Errorf("RAL/RAH = %#08x/%#08x, want 0x33221102/0x80005544", ral, rah)
 			}
-			if len(dev.Writes(e1000.EERD)) != 3 {
-				t.Errorf("EERD written %d times, want 3", len(dev.Writes(e1000.EERD)))
+			if len(dev.Writes(intel.EERD)) != 3 {
+				t.Errorf("EERD written %d times, want 3", len(dev.Writes(intel.EERD)))
 			}
 		})
 	}
@@ -325,10 +326,10 @@ func TestCloseIdempotent(t *testing.T) {
 	if dev.Resets() != resets+1 {
 		t.Errorf("Close reset the device %d times, want 1", dev.Resets()-resets)
 	}
-	if dev.Reg(e1000.IMS) != 0 || dev.Reg(e1000.RCTL)&e1000.RCTL_EN != 0 || dev.Reg(e1000.TCTL)&e1000.TCTL_EN != 0 {
-		t.Errorf("after Close: IMS %#x RCTL %#x TCTL %#x", dev.Reg(e1000.IMS), dev.Reg(e1000.RCTL), dev.Reg(e1000.TCTL))
+	if dev.Reg(intel.IMS) != 0 || dev.Reg(intel.RCTL)&intel.RCTL_EN != 0 || dev.Reg(intel.TCTL)&intel.TCTL_EN != 0 {
+		t.Errorf("after Close: IMS %#x RCTL %#x TCTL %#x", dev.Reg(intel.IMS), dev.Reg(intel.RCTL), dev.Reg(intel.TCTL))
 	}
-	if dev.Reg(e1000.CTRL_EXT)&e1000.CTRL_EXT_DRV_LOAD != 0 {
+	if dev.Reg(intel.CTRL_EXT)&intel.CTRL_EXT_DRV_LOAD != 0 {
 		t.Error("CTRL_EXT.DRV_LOAD still set after Close")
 	}
 }

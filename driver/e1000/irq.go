@@ -1,6 +1,7 @@
 package e1000
 
 import (
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"strings"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -16,9 +17,9 @@ import (
 // harmless since the core processes every returned cause by polling the
 // rings and the link state rather than counting interrupts.
 func (n *NIC) readCause() Cause {
-	c := n.rd(ICR)
+	c := n.rd(intel.ICR)
 	if n.w1cICR && c != 0 {
-		n.wr(ICR, c)
+		n.wr(intel.ICR, c)
 	}
 	return Cause(c)
 }
@@ -41,7 +42,7 @@ func (n *NIC) AckIRQ(vec int) driver.Causes {
 			return driver.CauseTX
 		}
 		c := n.fromCause(n.readCause())
-		n.wr(IMS, uint32(n.causes.Other))
+		n.wr(intel.IMS, uint32(n.causes.Other))
 		return c | driver.CauseLink
 	}
 	return n.fromCause(n.readCause())
@@ -55,7 +56,7 @@ func (n *NIC) rearmRX() error {
 	defer n.irqMu.Unlock()
 	if n.rxOn {
 		n.rxAutoMasked = false
-		n.wr(IMS, uint32(n.causes.RX))
+		n.wr(intel.IMS, uint32(n.causes.RX))
 	}
 	return nil
 }
@@ -105,7 +106,7 @@ func (n *NIC) SetIRQ(_ int, c driver.Causes, on bool) {
 		}
 		if r != 0 {
 			n.irqOn.Or(uint32(r))
-			n.wr(IMS, uint32(r))
+			n.wr(intel.IMS, uint32(r))
 		}
 		return
 	}
@@ -116,12 +117,12 @@ func (n *NIC) SetIRQ(_ int, c driver.Causes, on bool) {
 	if r == 0 || (r == n.causes.RX && n.rxAutoMasked) {
 		return
 	}
-	n.wr(IMC, uint32(r))
+	n.wr(intel.IMC, uint32(r))
 }
 
 // Trigger raises the RX cause through ICS (SDM 13.4.19): the interrupt
 // fires if the cause is enabled (driver.NIC).
-func (n *NIC) Trigger(int) { n.wr(ICS, uint32(n.causes.RX)) }
+func (n *NIC) Trigger(int) { n.wr(intel.ICS, uint32(n.causes.RX)) }
 
 // String lists the cause names, e.g. "LSC|RXT0", or "0".
 func (c Cause) String() string {

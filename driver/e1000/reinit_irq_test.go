@@ -1,6 +1,7 @@
 package e1000_test
 
 import (
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -15,18 +16,18 @@ func TestReinitRestoresIRQMask(t *testing.T) {
 	dev, fake, _, _, _ := newTeardownDevice(t, e1000.Model82540EM, false)
 	fake.SetLogging(false)
 	dev.SetIRQ(0, driver.CauseTX, false) // the driver's own choice survives too
-	want := fake.Reg(e1000.IMS)
+	want := fake.Reg(intel.IMS)
 	if want == 0 {
 		t.Fatal("no cause enabled before the reset")
 	}
-	fake.Write32(uint32(e1000.CTRL), e1000.CTRL_RST) // every register to its power-up value
-	if got := fake.Reg(e1000.IMS); got != 0 {
+	fake.Write32(uint32(intel.CTRL), intel.CTRL_RST) // every register to its power-up value
+	if got := fake.Reg(intel.IMS); got != 0 {
 		t.Fatalf("IMS %#x after the fake's reset, want 0", got)
 	}
 	if err := dev.Reinit(); err != nil {
 		t.Fatal(err)
 	}
-	if got := fake.Reg(e1000.IMS); got != want {
+	if got := fake.Reg(intel.IMS); got != want {
 		t.Fatalf("IMS %#x after Reinit, want %#x (as before the reset)", got, want)
 	}
 	if err := dev.Close(); err != nil {

@@ -3,6 +3,7 @@ package e1000_test
 import (
 	"errors"
 	"fmt"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"slices"
 	"strings"
 	"sync"
@@ -33,9 +34,9 @@ type recRegs struct {
 
 func (r recRegs) Write32(off, v uint32) {
 	switch {
-	case e1000.Reg(off) == e1000.IMC && v == uint32(e1000.CauseAll):
+	case e1000.Reg(off) == intel.IMC && v == uint32(e1000.CauseAll):
 		r.ev.add("imc")
-	case e1000.Reg(off) == e1000.CTRL && v&e1000.CTRL_RST != 0:
+	case e1000.Reg(off) == intel.CTRL && v&intel.CTRL_RST != 0:
 		r.ev.add("reset")
 	}
 	r.Device.Write32(off, v)
@@ -127,8 +128,8 @@ func TestCloseOrder(t *testing.T) {
 			if alloc.Open() != 0 {
 				t.Errorf("%d DMA regions still open", alloc.Open())
 			}
-			if fake.Reg(e1000.IMS) != 0 {
-				t.Errorf("IMS %#x after Close", fake.Reg(e1000.IMS))
+			if fake.Reg(intel.IMS) != 0 {
+				t.Errorf("IMS %#x after Close", fake.Reg(intel.IMS))
 			}
 			// Idempotent: nothing more happens.
 			if err := dev.Close(); err != nil {
@@ -198,8 +199,8 @@ func TestStopDMA(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := ev.all()
-	if !slices.Equal(log, []string{"imc", "busmaster-off"}) || bus.master || fake.Reg(e1000.IMS) != 0 {
-		t.Fatalf("StopDMA did %v (bus master %v, IMS %#x), want imc, busmaster-off", log, bus.master, fake.Reg(e1000.IMS))
+	if !slices.Equal(log, []string{"imc", "busmaster-off"}) || bus.master || fake.Reg(intel.IMS) != 0 {
+		t.Fatalf("StopDMA did %v (bus master %v, IMS %#x), want imc, busmaster-off", log, bus.master, fake.Reg(intel.IMS))
 	}
 	if alloc.Open() != alloc.Allocated() || fake.Resets() != resets {
 		t.Fatal("StopDMA freed memory or reset the NIC")

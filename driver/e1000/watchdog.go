@@ -2,6 +2,7 @@ package e1000
 
 import (
 	"fmt"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"time"
 )
 
@@ -23,7 +24,7 @@ type watchState struct {
 // configured reports whether the NIC still holds the configuration init
 // gave it: RX enabled and both rings' lengths. A reset clears all three.
 func (n *NIC) configured() bool {
-	return n.rd(RCTL)&RCTL_EN != 0 &&
+	return n.rd(intel.RCTL)&intel.RCTL_EN != 0 &&
 		n.rd(RDLEN(0)) == uint32(n.opts.RxRingSize*DescSize) && n.rd(TDLEN(0)) == uint32(n.opts.TxRingSize*DescSize)
 }
 
@@ -34,7 +35,7 @@ func (n *NIC) configured() bool {
 // state, so it runs beside the packet path; one call at a time.
 func (n *NIC) CheckHang(now time.Time, timeout time.Duration) (string, bool) {
 	if !n.configured() {
-		return fmt.Sprintf("reset under the driver (RCTL %#x, RDLEN %d, TDLEN %d)", n.rd(RCTL), n.rd(RDLEN(0)), n.rd(TDLEN(0))), true
+		return fmt.Sprintf("reset under the driver (intel.RCTL %#x, RDLEN %d, TDLEN %d)", n.rd(intel.RCTL), n.rd(RDLEN(0)), n.rd(TDLEN(0))), true
 	}
 	up, _ := n.LinkUp()
 	tdh := n.rd(TDH(0))
@@ -73,12 +74,12 @@ func (n *NIC) Reinit() error {
 	n.readHW(&n.hw) // before the reset clears them
 	n.hwMu.Unlock()
 	n.wd = watchState{}
-	n.wr(IMC, uint32(CauseAll))
+	n.wr(intel.IMC, uint32(CauseAll))
 	n.rx.Release()
 	n.tx.Release()
 	if err := n.init(); err != nil {
 		return fmt.Errorf("e1000: reinit %v: %w", n.model, err)
 	}
-	n.wr(IMS, uint32(ims))
+	n.wr(intel.IMS, uint32(ims))
 	return nil
 }

@@ -2,6 +2,7 @@ package e1000_test
 
 import (
 	"bytes"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func pump(t *testing.T, fake *e1000test.Device, from, to uint32) {
 	t.Helper()
 	for i := from; i < to; i++ {
 		if !fake.Receive(frame(i)) {
-			t.Fatalf("device refused frame %d (RCTL %#x)", i, fake.Reg(e1000.RCTL))
+			t.Fatalf("device refused frame %d (RCTL %#x)", i, fake.Reg(intel.RCTL))
 		}
 	}
 	next := from
@@ -77,7 +78,7 @@ func TestWatchdogResetUnderDriver(t *testing.T) {
 	if r := port.Stats().Resets; r != 0 {
 		t.Fatalf("watchdog reset a healthy NIC %d times", r)
 	}
-	fake.Write32(uint32(e1000.CTRL), e1000.CTRL_RST) // the reset, as VFIO_DEVICE_RESET would
+	fake.Write32(uint32(intel.CTRL), intel.CTRL_RST) // the reset, as VFIO_DEVICE_RESET would
 	if fake.Receive(frame(99)) {
 		t.Fatal("the fake still receives after its reset")
 	}

@@ -63,7 +63,7 @@ func TestRefillWritesRDTPerThreshold(t *testing.T) {
 	f := make([]byte, 60)
 	out := make([]driver.RxDesc, 4)
 	var got mmio.Accesses
-	for i := 0; i < 4*igb.RxFreeThresh; i++ {
+	for i := 0; i < 4*driver.RxFreeThresh; i++ {
 		if !c.dev.Receive(f) {
 			t.Fatalf("frame %d found no descriptor", i)
 		}

@@ -3,6 +3,7 @@ package igb_test
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -28,14 +29,14 @@ func index(log []igbtest.Write, reg igb.Reg, bits uint32) int {
 func TestInitOrder(t *testing.T) {
 	f := newFakeNIC(t, igb.Options{Queues: 2})
 	log := f.dev.Log()
-	rst := index(log, igb.CTRL, igb.CTRL_RST)
+	rst := index(log, intel.CTRL, intel.CTRL_RST)
 	if rst < 0 || f.dev.Resets() != 2 {
 		t.Fatalf("CTRL.RST at %d, %d resets; want one reset after power-up", rst, f.dev.Resets())
 	}
 	if i := index(log, igb.MDIC, igb.MII_CR_RESTART_AUTONEG|igb.MDIC_OP_WRITE); i < rst {
 		t.Errorf("PHY auto-negotiation restart at %d, reset at %d", i, rst)
 	}
-	rctl := index(log, igb.RCTL, igb.RCTL_EN)
+	rctl := index(log, intel.RCTL, intel.RCTL_EN)
 	for q := 0; q < 2; q++ {
 		en := index(log, igb.RXDCTL(q), igb.RXDCTL_QUEUE_ENABLE)
 		base := index(log, igb.RDBAL(q), 0)

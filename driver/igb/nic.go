@@ -52,8 +52,10 @@ type NIC struct {
 	opts  Options
 	pool  *driver.BufPool
 	info  driver.NICInfo
-	rx    []rxQueue
-	tx    []txQueue
+	rxMem []*dma.Region
+	txMem []*dma.Region
+	rx    []*driver.RxRing
+	tx    []*driver.TxRing
 
 	// on[v] are the causes software enabled on vector v (SetIRQ); the
 	// vector is unmasked while armed(v, on[v]).

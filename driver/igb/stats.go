@@ -2,6 +2,7 @@ package igb
 
 import (
 	"fmt"
+	"github.com/uiodrv/uiodrv/driver/intel"
 
 	"github.com/uiodrv/uiodrv/driver"
 )
@@ -38,13 +39,13 @@ func (n *NIC) ReadStats(s *driver.NICStats) {
 	n.statsMu.Lock()
 	defer n.statsMu.Unlock()
 	var d HWStats
-	d.GPRC, d.GPTC = uint64(n.rd(GPRC)), uint64(n.rd(GPTC))
-	d.GORC, d.GOTC = n.read64(GORCL), n.read64(GOTCL)
-	d.MPC, d.RNBC = uint64(n.rd(MPC)), uint64(n.rd(RNBC))
-	d.CRCERRS, d.RLEC = uint64(n.rd(CRCERRS)), uint64(n.rd(RLEC))
-	d.RUC, d.ROC = uint64(n.rd(RUC)), uint64(n.rd(ROC))
-	d.RXERRC, d.RFC, d.RJC = uint64(n.rd(RXERRC)), uint64(n.rd(RFC)), uint64(n.rd(RJC))
-	d.BPRC, d.MPRC = uint64(n.rd(BPRC)), uint64(n.rd(MPRC))
+	d.GPRC, d.GPTC = uint64(n.rd(intel.GPRC)), uint64(n.rd(intel.GPTC))
+	d.GORC, d.GOTC = n.read64(intel.GORCL), n.read64(intel.GOTCL)
+	d.MPC, d.RNBC = uint64(n.rd(intel.MPC)), uint64(n.rd(intel.RNBC))
+	d.CRCERRS, d.RLEC = uint64(n.rd(intel.CRCERRS)), uint64(n.rd(intel.RLEC))
+	d.RUC, d.ROC = uint64(n.rd(intel.RUC)), uint64(n.rd(intel.ROC))
+	d.RXERRC, d.RFC, d.RJC = uint64(n.rd(intel.RXERRC)), uint64(n.rd(intel.RFC)), uint64(n.rd(intel.RJC))
+	d.BPRC, d.MPRC = uint64(n.rd(intel.BPRC)), uint64(n.rd(intel.MPRC))
 	for q := 0; q < n.opts.Queues; q++ {
 		d.RQDPC[q] = uint64(n.rd(RQDPC(q)))
 	}
@@ -99,14 +100,14 @@ func (h *HWStats) add(d *HWStats) {
 
 // Link reports STATUS.LU and the speed in Mb/s (82576 8.2.2).
 func (n *NIC) Link() (up bool, mbps int) {
-	s := n.rd(STATUS)
-	if s&STATUS_LU == 0 {
+	s := n.rd(intel.STATUS)
+	if s&intel.STATUS_LU == 0 {
 		return false, 0
 	}
-	switch s & STATUS_SPEED_MASK {
-	case STATUS_SPEED_1000, STATUS_SPEED_MASK:
+	switch s & intel.STATUS_SPEED_MASK {
+	case intel.STATUS_SPEED_1000, intel.STATUS_SPEED_MASK:
 		return true, 1000
-	case STATUS_SPEED_100:
+	case intel.STATUS_SPEED_100:
 		return true, 100
 	}
 	return true, 10

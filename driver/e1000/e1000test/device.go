@@ -3,6 +3,7 @@ package e1000test
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"net"
 	"sync"
 
@@ -100,19 +101,19 @@ func (d *Device) reset() {
 	copy(stats[:], d.regs[e1000.StatsFirst/4:])
 	clear(d.regs[:])
 	copy(d.regs[e1000.StatsFirst/4:], stats[:])
-	d.w(e1000.CTRL, e1000.CTRL_FD)
-	d.w(e1000.STATUS, e1000.STATUS_LU|e1000.STATUS_FD|e1000.STATUS_SPEED_1000)
-	d.w(e1000.EECD, e1000.EECD_PRES|e1000.EECD_AUTO_RD)
+	d.w(intel.CTRL, intel.CTRL_FD)
+	d.w(intel.STATUS, intel.STATUS_LU|intel.STATUS_FD|intel.STATUS_SPEED_1000)
+	d.w(intel.EECD, e1000.EECD_PRES|e1000.EECD_AUTO_RD)
 	if d.model == e1000.Model82574L {
-		d.w(e1000.EERD, e1000.EERD_DONE_82574)
+		d.w(intel.EERD, e1000.EERD_DONE_82574)
 		d.w(e1000.TARC(0), e1000.TARC_ENABLE|3)
 	} else if d.model != e1000.Model82544GC {
-		d.w(e1000.EERD, e1000.EERD_DONE)
+		d.w(intel.EERD, e1000.EERD_DONE)
 	}
 	if d.macRAL {
 		m := d.mac
-		d.w(e1000.RAL(0), binary.LittleEndian.Uint32(m[0:4]))
-		d.w(e1000.RAH(0), uint32(binary.LittleEndian.Uint16(m[4:6]))|e1000.RAH_AV)
+		d.w(intel.RAL(0), binary.LittleEndian.Uint32(m[0:4]))
+		d.w(intel.RAH(0), uint32(binary.LittleEndian.Uint16(m[4:6]))|e1000.RAH_AV)
 	}
 	d.resets++
 }
@@ -134,32 +135,32 @@ func (d *Device) Read32(off uint32) uint32 {
 	defer d.mu.Unlock()
 	reg := e1000.Reg(off)
 	switch {
-	case reg == e1000.CTRL:
+	case reg == intel.CTRL:
 		v := d.r(reg)
 		if d.rstLeft > 0 {
 			d.rstLeft--
-			v |= e1000.CTRL_RST
+			v |= intel.CTRL_RST
 		}
 		return v
-	case reg == e1000.ICR:
+	case reg == intel.ICR:
 		v := d.r(reg)
 		if !(d.model == e1000.Model82574L && d.msix) {
 			d.w(reg, 0) // clear on read (SDM 13.4.17)
 		}
 		return v
-	case reg == e1000.ICS:
-		return d.r(e1000.ICR)
-	case reg == e1000.IMC:
+	case reg == intel.ICS:
+		return d.r(intel.ICR)
+	case reg == intel.IMC:
 		return 0
 	case reg >= e1000.StatsFirst && reg <= e1000.StatsLast:
 		v := d.r(reg)
 		d.w(reg, 0)
 		switch reg {
-		case e1000.GORCH, e1000.GOTCH, e1000.TORH, e1000.TOTH:
+		case intel.GORCH, intel.GOTCH, e1000.TORH, e1000.TOTH:
 			d.w(reg-4, 0) // reading the high half clears both
 		}
 		return v
-	case reg == e1000.EERD && d.model == e1000.Model82544GC:
+	case reg == intel.EERD && d.model == e1000.Model82544GC:
 		return 0 // no such register
 	}
 	return d.r(reg)
@@ -176,24 +177,24 @@ func (d *Device) Write32(off uint32, v uint32) {
 		d.writes = append(d.writes, Write{reg, v})
 	}
 	switch reg {
-	case e1000.CTRL:
-		if v&e1000.CTRL_RST != 0 {
+	case intel.CTRL:
+		if v&intel.CTRL_RST != 0 {
 			d.reset()
 			d.rstLeft = d.ResetReads
 			return
 		}
 		d.w(reg, v)
-	case e1000.ICR:
+	case intel.ICR:
 		d.andNot(reg, v)
-	case e1000.ICS:
-		d.or(e1000.ICR, v)
-	case e1000.IMS:
-		d.or(e1000.IMS, v)
-	case e1000.IMC:
-		d.andNot(e1000.IMS, v)
-	case e1000.STATUS:
+	case intel.ICS:
+		d.or(intel.ICR, v)
+	case intel.IMS:
+		d.or(intel.IMS, v)
+	case intel.IMC:
+		d.andNot(intel.IMS, v)
+	case intel.STATUS:
 		// read-only
-	case e1000.EERD:
+	case intel.EERD:
 		d.eerd(v)
 	case e1000.RDT(0):
 		n := d.r(e1000.RDLEN(0)) / e1000.DescSize
@@ -201,7 +202,7 @@ func (d *Device) Write32(off uint32, v uint32) {
 		if n != 0 && v >= n {
 			d.violation("RDT %d outside ring of %d", v, n)
 		}
-		if v == head && (v != old || d.r(e1000.RCTL)&e1000.RCTL_EN != 0) {
+		if v == head && (v != old || d.r(intel.RCTL)&intel.RCTL_EN != 0) {
 			d.violation("RDT written equal to RDH (%d): the NIC reads that as an empty ring", v)
 		}
 		d.w(reg, v)
@@ -229,7 +230,7 @@ func (d *Device) eerd(v uint32) {
 	if int(addr) < len(d.eeprom) {
 		data = d.eeprom[addr]
 	}
-	d.w(e1000.EERD, done|addr<<shift|uint32(data)<<e1000.EERD_DATA_SHIFT)
+	d.w(intel.EERD, done|addr<<shift|uint32(data)<<e1000.EERD_DATA_SHIFT)
 }
 
 // Reg returns a register's value without read side effects.
@@ -299,7 +300,7 @@ func (d *Device) Violations() []string {
 func (d *Device) Pending() e1000.Cause {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return e1000.Cause(d.r(e1000.ICR) & d.r(e1000.IMS))
+	return e1000.Cause(d.r(intel.ICR) & d.r(intel.IMS))
 }
 
 // AddStat adds v to a 32-bit statistics register.
@@ -314,9 +315,9 @@ func (d *Device) SetLink(up bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if up {
-		d.or(e1000.STATUS, e1000.STATUS_LU)
+		d.or(intel.STATUS, intel.STATUS_LU)
 	} else {
-		d.andNot(e1000.STATUS, e1000.STATUS_LU)
+		d.andNot(intel.STATUS, intel.STATUS_LU)
 	}
 	d.cause(e1000.ICR_LSC)
 }
@@ -326,5 +327,5 @@ func (d *Device) cause(c e1000.Cause) {
 	if d.model == e1000.Model82574L && d.msix && c&^(e1000.ICR_RXQ0|e1000.ICR_TXQ0|e1000.ICR_RXQ1|e1000.ICR_TXQ1) != 0 {
 		c |= e1000.ICR_OTHER
 	}
-	d.or(e1000.ICR, uint32(c))
+	d.or(intel.ICR, uint32(c))
 }

@@ -2,6 +2,7 @@ package e1000test
 
 import (
 	"encoding/binary"
+	"github.com/uiodrv/uiodrv/driver/intel"
 
 	"github.com/uiodrv/uiodrv/driver/e1000"
 )
@@ -34,14 +35,14 @@ func (d *Device) Receive(frame []byte) bool {
 func (d *Device) ReceiveWith(frame []byte, wb e1000.RxDesc) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.r(e1000.RCTL)&e1000.RCTL_EN == 0 {
+	if d.r(intel.RCTL)&intel.RCTL_EN == 0 {
 		return false
 	}
 	n := d.r(e1000.RDLEN(0)) / e1000.DescSize
 	head, tail := d.r(e1000.RDH(0)), d.r(e1000.RDT(0))
 	if n == 0 || head == tail {
-		d.regs[e1000.RNBC/4]++
-		d.regs[e1000.MPC/4]++
+		d.regs[intel.RNBC/4]++
+		d.regs[intel.MPC/4]++
 		d.cause(e1000.ICR_RXO)
 		return false
 	}
@@ -66,9 +67,9 @@ func (d *Device) ReceiveWith(frame []byte, wb e1000.RxDesc) bool {
 	copy(desc[:12], tmp[:12])
 	storeStatus(desc, binary.LittleEndian.Uint32(tmp[12:])) // DD last
 	d.w(e1000.RDH(0), (head+1)%n)
-	d.regs[e1000.GPRC/4]++
+	d.regs[intel.GPRC/4]++
 	d.regs[e1000.TPR/4]++
-	d.addStat64(e1000.GORCL, uint64(m))
+	d.addStat64(intel.GORCL, uint64(m))
 	d.addStat64(e1000.TORL, uint64(m))
 	if d.model == e1000.Model82574L && d.msix {
 		d.cause(e1000.ICR_RXQ0)
@@ -85,7 +86,7 @@ func (d *Device) ReceiveWith(frame []byte, wb e1000.RxDesc) bool {
 func (d *Device) Transmit(max int) [][]byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.r(e1000.TCTL)&e1000.TCTL_EN == 0 {
+	if d.r(intel.TCTL)&intel.TCTL_EN == 0 {
 		return nil
 	}
 	n := d.r(e1000.TDLEN(0)) / e1000.DescSize
@@ -115,9 +116,9 @@ func (d *Device) Transmit(max int) [][]byte {
 			storeStatus(desc, loadStatus(desc)|uint32(e1000.TXD_STAT_DD)) // status byte (SDM 3.3.3)
 		}
 		d.w(e1000.TDH(0), (head+1)%n)
-		d.regs[e1000.GPTC/4]++
+		d.regs[intel.GPTC/4]++
 		d.regs[e1000.TPT/4]++
-		d.addStat64(e1000.GOTCL, uint64(td.Length))
+		d.addStat64(intel.GOTCL, uint64(td.Length))
 		d.addStat64(e1000.TOTL, uint64(td.Length))
 	}
 	if len(frames) > 0 {

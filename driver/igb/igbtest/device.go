@@ -3,6 +3,7 @@ package igbtest
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"net"
 	"sync"
 
@@ -120,11 +121,11 @@ func (d *Device) reset() {
 	copy(stats[:], d.regs[igb.StatsFirst/4:])
 	clear(d.regs[:])
 	copy(d.regs[igb.StatsFirst/4:], stats[:])
-	d.w(igb.CTRL, igb.CTRL_FD)
+	d.w(intel.CTRL, intel.CTRL_FD)
 	d.w(igb.RXDCTL(0), igb.RXDCTL_QUEUE_ENABLE)
 	d.w(igb.TXDCTL(0), igb.TXDCTL_QUEUE_ENABLE)
-	d.w(igb.RAL(0), binary.LittleEndian.Uint32(DefaultMAC[0:4]))
-	d.w(igb.RAH(0), uint32(binary.LittleEndian.Uint16(DefaultMAC[4:6]))|igb.RAH_AV)
+	d.w(intel.RAL(0), binary.LittleEndian.Uint32(DefaultMAC[0:4]))
+	d.w(intel.RAH(0), uint32(binary.LittleEndian.Uint16(DefaultMAC[4:6]))|igb.RAH_AV)
 	d.resets++
 }
 
@@ -146,13 +147,13 @@ func (d *Device) Read32(off uint32) uint32 {
 	reg := igb.Reg(off)
 	v := d.r(reg)
 	switch {
-	case reg == igb.ICR:
+	case reg == intel.ICR:
 		d.w(reg, 0) // GPIE.NSICR: every read clears
-	case reg == igb.EIMC || reg == igb.IMC || reg == igb.EICS:
+	case reg == igb.EIMC || reg == intel.IMC || reg == igb.EICS:
 		return 0
 	case reg >= igb.StatsFirst && reg <= igb.StatsLast, d.perQ[reg].kind == kRQDPC:
 		d.w(reg, 0)
-		if reg == igb.GORCH || reg == igb.GOTCH {
+		if reg == intel.GORCH || reg == intel.GOTCH {
 			d.w(reg-4, 0)
 		}
 	}
@@ -173,24 +174,24 @@ func (d *Device) Write32(off uint32, v uint32) {
 		return
 	}
 	switch reg {
-	case igb.CTRL:
-		if v&igb.CTRL_RST != 0 {
+	case intel.CTRL:
+		if v&intel.CTRL_RST != 0 {
 			d.reset()
 			return
 		}
 		d.w(reg, v)
-	case igb.STATUS:
+	case intel.STATUS:
 	case igb.MDIC:
 		d.mdic(v)
-	case igb.ICR:
+	case intel.ICR:
 		d.w(reg, d.r(reg)&^v)
-	case igb.ICS:
+	case intel.ICS:
 		d.cause(v)
-	case igb.IMS:
+	case intel.IMS:
 		d.w(reg, d.r(reg)|v)
 		d.cause(0)
-	case igb.IMC:
-		d.w(igb.IMS, d.r(igb.IMS)&^v)
+	case intel.IMC:
+		d.w(intel.IMS, d.r(intel.IMS)&^v)
 	case igb.EICR:
 		d.w(reg, d.r(reg)&^v)
 	case igb.EICS:
@@ -227,7 +228,7 @@ func (d *Device) mdic(v uint32) {
 	}
 	reg := (v >> igb.MDIC_REG_SHIFT) & 0x1f
 	if v&igb.MDIC_OP_WRITE != 0 && reg == igb.PHY_CONTROL && v&igb.MII_CR_RESTART_AUTONEG != 0 {
-		d.w(igb.STATUS, igb.STATUS_LU|igb.STATUS_FD|igb.STATUS_SPEED_1000)
+		d.w(intel.STATUS, intel.STATUS_LU|intel.STATUS_FD|intel.STATUS_SPEED_1000)
 		d.cause(igb.ICR_LSC)
 	}
 	d.w(igb.MDIC, v|igb.MDIC_READY)

@@ -2,6 +2,7 @@ package igbtest
 
 import (
 	"encoding/binary"
+	"github.com/uiodrv/uiodrv/driver/intel"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/igb"
@@ -19,7 +20,7 @@ func (d *Device) writeQueue(reg igb.Reg, pq qreg, v uint32) {
 			d.violation("RDT(%d) %d outside its ring of %d", q, v, n)
 		case v != 0 && !enabled:
 			d.violation("RDT(%d) written %d before RXDCTL(%d).ENABLE", q, v, q)
-		case enabled && d.r(igb.RCTL)&igb.RCTL_EN != 0 && v == d.r(igb.RDH(q)) && v != d.r(reg):
+		case enabled && d.r(intel.RCTL)&intel.RCTL_EN != 0 && v == d.r(igb.RDH(q)) && v != d.r(reg):
 			d.violation("RDT(%d) written equal to RDH (%d): the NIC reads that as an empty ring", q, v)
 		}
 	case kTDT:
@@ -77,7 +78,7 @@ func (d *Device) rss() *driver.RSS {
 func (d *Device) Receive(frame []byte) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.r(igb.RCTL)&igb.RCTL_EN == 0 || d.r(igb.STATUS)&igb.STATUS_LU == 0 {
+	if d.r(intel.RCTL)&intel.RCTL_EN == 0 || d.r(intel.STATUS)&intel.STATUS_LU == 0 {
 		return false
 	}
 	q, hash := 0, uint32(0)
@@ -88,7 +89,7 @@ func (d *Device) Receive(frame []byte) bool {
 	n := d.r(igb.RDLEN(q)) / igb.DescSize
 	head, tail := d.r(igb.RDH(q)), d.r(igb.RDT(q))
 	if d.r(igb.RXDCTL(q))&igb.RXDCTL_QUEUE_ENABLE == 0 || n == 0 || head == tail || tail >= n {
-		d.regs[igb.RNBC/4]++
+		d.regs[intel.RNBC/4]++
 		if d.r(igb.SRRCTL(q))&igb.SRRCTL_DROP_EN != 0 {
 			d.regs[igb.RQDPC(q)/4]++
 		}
@@ -121,8 +122,8 @@ func (d *Device) Receive(frame []byte) bool {
 	binary.LittleEndian.PutUint32(desc[12:], uint32(len(frame)))
 	store32(desc, 8, igb.RXD_STAT_DD|igb.RXD_STAT_EOP) // DD last
 	d.w(igb.RDH(q), (head+1)%n)
-	d.regs[igb.GPRC/4]++
-	d.add64(igb.GORCL, uint64(len(frame)))
+	d.regs[intel.GPRC/4]++
+	d.add64(intel.GORCL, uint64(len(frame)))
 	d.raise(d.queueVector(q, false))
 	return true
 }
@@ -139,7 +140,7 @@ func (d *Device) add64(lo igb.Reg, v uint64) {
 func (d *Device) Transmit() [][]byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.r(igb.TCTL)&igb.TCTL_EN == 0 {
+	if d.r(intel.TCTL)&intel.TCTL_EN == 0 {
 		return nil
 	}
 	var frames [][]byte
@@ -176,8 +177,8 @@ func (d *Device) Transmit() [][]byte {
 				store32(desc, 12, load32(desc, 12)|igb.TXD_STAT_DD)
 			}
 			d.w(igb.TDH(q), (head+1)%n)
-			d.regs[igb.GPTC/4]++
-			d.add64(igb.GOTCL, uint64(length))
+			d.regs[intel.GPTC/4]++
+			d.add64(intel.GOTCL, uint64(length))
 			sent++
 		}
 		if sent > 0 {
@@ -192,9 +193,9 @@ func (d *Device) SetLink(up bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if up {
-		d.w(igb.STATUS, igb.STATUS_LU|igb.STATUS_FD|igb.STATUS_SPEED_1000)
+		d.w(intel.STATUS, intel.STATUS_LU|intel.STATUS_FD|intel.STATUS_SPEED_1000)
 	} else {
-		d.w(igb.STATUS, 0)
+		d.w(intel.STATUS, 0)
 	}
 	d.cause(igb.ICR_LSC)
 }
