@@ -10,7 +10,10 @@
 // on: every frame received once and intact, a flow's order kept on one
 // queue, transmitted frames leave in order, every buffer comes back to the
 // pool, the packet path allocates nothing, interrupts follow SetIRQ, and Close
-// is idempotent. Check lists them, each returning an error instead of failing
+// is idempotent. A NIC that claims an optional capability is held to it: a
+// driver.Resetter's Reinit must really reset (a frame left in a ring is gone,
+// the NIC works afterwards), a driver.TxBatcher's FlushTx must send what
+// batching held back. Check lists them, each returning an error instead of failing
 // a test, so the kit's own tests can show that each check catches the bug it
 // is for (Fake's Bugs).
 package drivertest

@@ -75,11 +75,8 @@ func (w fakeWire) Collect(want int, timeout time.Duration) [][]byte {
 	for q := range f.queues {
 		qu := &f.queues[q]
 		first := len(f.sent)
-		for {
-			d, ok := qu.tx.pop()
-			if !ok {
-				break
-			}
+		for ; qu.told > 0; qu.told-- {
+			d, _ := qu.tx.pop()
 			f.sent = append(f.sent, append([]byte(nil), f.bufs.Packet(d.Buf, int(d.Len))...))
 			qu.txDone.push(d.Buf)
 			f.stats.TxPackets++

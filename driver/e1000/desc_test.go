@@ -2,10 +2,10 @@ package e1000_test
 
 import (
 	"bytes"
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 func TestRxDescCodec(t *testing.T) {

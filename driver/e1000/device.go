@@ -3,12 +3,12 @@ package e1000
 import (
 	"errors"
 	"fmt"
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 

@@ -1,12 +1,12 @@
 package e1000_test
 
 import (
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 

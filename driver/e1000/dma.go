@@ -3,10 +3,10 @@ package e1000
 import (
 	"errors"
 	"fmt"
-	"github.com/uiodrv/uiodrv/driver/intel"
 
 	"github.com/uiodrv/uiodrv/dma"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 

@@ -4,12 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"net"
 	"time"
 
 	"github.com/uiodrv/uiodrv/dma"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 

@@ -1,10 +1,10 @@
 package e1000
 
 import (
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"strings"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // readCause reads and acknowledges the pending interrupt causes (ICR,

@@ -1,10 +1,10 @@
 package e1000_test
 
 import (
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 func TestReadCause(t *testing.T) {

@@ -1,11 +1,11 @@
 package e1000_test
 
 import (
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // TestReinitRestoresIRQMask: a real reset under the driver clears IMS (the

@@ -2,8 +2,9 @@ package e1000
 
 import (
 	"fmt"
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"time"
+
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // The hang watchdog follows Linux e1000's: a periodic check (e1000_watchdog)

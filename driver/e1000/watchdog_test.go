@@ -2,7 +2,6 @@ package e1000_test
 
 import (
 	"bytes"
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // reflectedFrame is frame(seq) as Reflect sends it back: MACs swapped.

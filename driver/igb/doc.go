@@ -46,6 +46,13 @@
 // stops), then returns posted and in-flight buffers to the pool and frees
 // the rings; Device.Close then frees the pool and closes the bus.
 //
+// The NIC is a driver.Resetter, as Linux igb's watchdog and reset task:
+// CheckHang finds a reset under the driver (RCTL.EN or a ring length gone)
+// or a TX queue whose head has not moved with frames queued and the link
+// up; Reinit stops every queue's paths (the rings' gates), keeps the
+// counters, gives the rings' buffers back, runs the init sequence again on
+// the same rings and restores the vector masks software had set.
+//
 // # Invariants
 //
 // At most n-1 descriptors of a ring are in use, so the NIC never sees tail

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"net"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/dma"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
@@ -62,6 +62,7 @@ func (n *NIC) allocate(alloc dma.Allocator) error {
 		}
 	}
 	n.on = make([]atomic.Uint32, q+1)
+	n.wd = make([]watchState, q)
 	return nil
 }
 
@@ -96,16 +97,10 @@ func (n *NIC) init() error {
 	if err != nil {
 		return err
 	}
-	n.info = driver.NICInfo{
-		Name: n.model.Name, MAC: mac, Queues: n.opts.Queues, MaxQueues: n.model.MaxQueues,
-		RSS: n.opts.RSS != nil, Extras: extraNames(n.opts.Queues),
-	}
-	if len(n.opts.Vectors) > 0 {
-		n.info.Vectors = n.opts.Vectors
-		n.info.QueueVector = make([]int, n.opts.Queues)
-		for q := range n.info.QueueVector {
-			n.info.QueueVector[q] = q
-		}
+	if n.info.Name == "" {
+		// The first init describes the NIC; a Reinit leaves the
+		// description the core holds alone.
+		n.describe(mac)
 	}
 	if err := n.setupLink(); err != nil {
 		return err
@@ -121,6 +116,21 @@ func (n *NIC) init() error {
 	}
 	n.setupIRQ()
 	return nil
+}
+
+// describe fills Info: it does not change after New.
+func (n *NIC) describe(mac net.HardwareAddr) {
+	n.info = driver.NICInfo{
+		Name: n.model.Name, MAC: mac, Queues: n.opts.Queues, MaxQueues: n.model.MaxQueues,
+		RSS: n.opts.RSS != nil, Extras: extraNames(n.opts.Queues),
+	}
+	if len(n.opts.Vectors) > 0 {
+		n.info.Vectors = n.opts.Vectors
+		n.info.QueueVector = make([]int, n.opts.Queues)
+		for q := range n.info.QueueVector {
+			n.info.QueueVector[q] = q
+		}
+	}
 }
 
 // reset quiesces and resets the MAC (82576 4.3.1 software reset; Linux

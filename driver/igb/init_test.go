@@ -3,13 +3,13 @@ package igb_test
 import (
 	"encoding/binary"
 	"errors"
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/driver/igb/igbtest"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // index returns the position of the first logged write to reg whose value

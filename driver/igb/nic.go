@@ -61,13 +61,18 @@ type NIC struct {
 	// vector is unmasked while armed(v, on[v]).
 	on []atomic.Uint32
 
-	statsMu sync.Mutex // guards hw and the stats register reads
+	statsMu sync.Mutex // guards hw, carry and the stats register reads
 	hw      HWStats
+	carry   HWStats      // read by Reinit before its reset, not yet reported
+	wd      []watchState // CheckHang only, per TX queue
 
 	closed atomic.Bool
 }
 
-var _ driver.NIC = (*NIC)(nil)
+var (
+	_ driver.NIC      = (*NIC)(nil)
+	_ driver.Resetter = (*NIC)(nil)
+)
 
 // ErrBadOptions wraps invalid Options.
 var ErrBadOptions = errors.New("igb: bad options")

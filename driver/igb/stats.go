@@ -2,9 +2,9 @@ package igb
 
 import (
 	"fmt"
-	"github.com/uiodrv/uiodrv/driver/intel"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // HWStats are the NIC's counters, accumulated across clear-on-read.
@@ -38,17 +38,9 @@ func (n *NIC) read64(lo Reg) uint64 {
 func (n *NIC) ReadStats(s *driver.NICStats) {
 	n.statsMu.Lock()
 	defer n.statsMu.Unlock()
-	var d HWStats
-	d.GPRC, d.GPTC = uint64(n.rd(intel.GPRC)), uint64(n.rd(intel.GPTC))
-	d.GORC, d.GOTC = n.read64(intel.GORCL), n.read64(intel.GOTCL)
-	d.MPC, d.RNBC = uint64(n.rd(intel.MPC)), uint64(n.rd(intel.RNBC))
-	d.CRCERRS, d.RLEC = uint64(n.rd(intel.CRCERRS)), uint64(n.rd(intel.RLEC))
-	d.RUC, d.ROC = uint64(n.rd(intel.RUC)), uint64(n.rd(intel.ROC))
-	d.RXERRC, d.RFC, d.RJC = uint64(n.rd(intel.RXERRC)), uint64(n.rd(intel.RFC)), uint64(n.rd(intel.RJC))
-	d.BPRC, d.MPRC = uint64(n.rd(intel.BPRC)), uint64(n.rd(intel.MPRC))
-	for q := 0; q < n.opts.Queues; q++ {
-		d.RQDPC[q] = uint64(n.rd(RQDPC(q)))
-	}
+	d := n.carry // what Reinit read before its reset
+	n.carry = HWStats{}
+	n.readHW(&d)
 	n.hw.add(&d)
 
 	s.RxPackets += d.GPRC
@@ -68,6 +60,23 @@ func (n *NIC) ReadStats(s *driver.NICStats) {
 		s.Extra[len(fixedExtras)+q] += d.RQDPC[q]
 	}
 	s.Link, s.SpeedMbps = n.Link()
+}
+
+// readHW adds the statistics registers, which clear on read, to d. The
+// caller holds statsMu.
+func (n *NIC) readHW(d *HWStats) {
+	var r HWStats
+	r.GPRC, r.GPTC = uint64(n.rd(intel.GPRC)), uint64(n.rd(intel.GPTC))
+	r.GORC, r.GOTC = n.read64(intel.GORCL), n.read64(intel.GOTCL)
+	r.MPC, r.RNBC = uint64(n.rd(intel.MPC)), uint64(n.rd(intel.RNBC))
+	r.CRCERRS, r.RLEC = uint64(n.rd(intel.CRCERRS)), uint64(n.rd(intel.RLEC))
+	r.RUC, r.ROC = uint64(n.rd(intel.RUC)), uint64(n.rd(intel.ROC))
+	r.RXERRC, r.RFC, r.RJC = uint64(n.rd(intel.RXERRC)), uint64(n.rd(intel.RFC)), uint64(n.rd(intel.RJC))
+	r.BPRC, r.MPRC = uint64(n.rd(intel.BPRC)), uint64(n.rd(intel.MPRC))
+	for q := 0; q < n.opts.Queues; q++ {
+		r.RQDPC[q] = uint64(n.rd(RQDPC(q)))
+	}
+	d.add(&r)
 }
 
 // HWStats returns every counter accumulated so far.

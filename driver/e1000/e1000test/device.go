@@ -3,11 +3,11 @@ package e1000test
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"net"
 	"sync"
 
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 

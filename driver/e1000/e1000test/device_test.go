@@ -1,11 +1,11 @@
 package e1000test_test
 
 import (
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 func TestDeviceRegisters(t *testing.T) {

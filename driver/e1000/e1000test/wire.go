@@ -2,9 +2,9 @@ package e1000test
 
 import (
 	"encoding/binary"
-	"github.com/uiodrv/uiodrv/driver/intel"
 
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // The fake's wire side: receiving frames into the RX ring and transmitting

@@ -3,7 +3,6 @@ package igbtest
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"net"
 	"sync"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 

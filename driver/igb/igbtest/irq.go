@@ -1,10 +1,10 @@
 package igbtest
 
 import (
-	"github.com/uiodrv/uiodrv/driver/intel"
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // cause sets ICR bits and, in MSI-X mode, routes enabled ones to the "other"

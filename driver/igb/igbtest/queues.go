@@ -2,10 +2,10 @@ package igbtest
 
 import (
 	"encoding/binary"
-	"github.com/uiodrv/uiodrv/driver/intel"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // writeQueue checks and applies a write to a per-queue register.
