@@ -86,7 +86,9 @@
 // (link, the e1000e's TX vector) belongs to queue 0. When a top half finds
 // the shared pool empty it marks its queue starved; any bottom half that
 // frees buffers then triggers that queue's vector, so a ring that ran dry
-// is refilled whichever queue returns the buffers.
+// is refilled whichever queue returns the buffers. The trigger is the NIC's
+// software-raised interrupt when it is a Triggerer, else the core's own: an
+// eventfd per vector served on the vector's top-half thread (trigger.go).
 //
 // Link-status changes run as a workqueue item, which may sleep: it reads the
 // link state, records it and logs it.

@@ -119,6 +119,9 @@ type Port struct {
 	// queue, so no RX interrupt would ever come to refill it. Any bottom
 	// half that frees buffers triggers the starved queues' vectors.
 	starved atomic.Uint32
+	// swIRQ is each vector's software interrupt (an eventfd) when the NIC
+	// is no Triggerer; nil otherwise (trigger.go).
+	swIRQ []int
 
 	hist   deferral.Histogram // top-to-bottom-half hand-off, all queues
 	histMu sync.Mutex         // guards hist: bottom halves record, Stats reads
@@ -239,6 +242,9 @@ func NewPort(dev Opened, cfg Config) (p *Port, err error) {
 	if err = p.requestIRQs(); err != nil {
 		return nil, err
 	}
+	if err = p.requestSoftIRQs(); err != nil {
+		return nil, err
+	}
 	for v := range p.info.Vectors {
 		p.nic.SetIRQ(v, p.info.Vectors[v].Causes, true)
 	}
@@ -327,6 +333,7 @@ func (p *Port) stop() {
 		a.Free()
 	}
 	p.actions = nil
+	p.closeSoftIRQs()
 	for _, q := range p.queues {
 		q.stopExec()
 	}
