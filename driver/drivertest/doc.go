@@ -1,5 +1,7 @@
 // Package drivertest is uiodrv's conformance kit for NIC drivers: a fake
-// multi-queue NIC (Fake) that implements driver.NIC in memory, and a
+// multi-queue NIC (Fake) that implements driver.NIC in memory, the parts a
+// family's fake register file is built from (RegFile, MemAllocator,
+// ModelWire), and a
 // conformance test (Run) that any driver.NIC runs through a Harness: the NIC,
 // its buffers, and a Wire that puts frames on the NIC's receive side and
 // collects what it transmits.

@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 )
 
 // markTxDone plays the NIC completing every queued TX descriptor without
 // allocating (Device.Transmit copies the frames out).
-func markTxDone(dev *e1000test.Device, alloc *e1000test.Allocator) {
+func markTxDone(dev *e1000test.Device, alloc *drivertest.MemAllocator) {
 	n := int(dev.Reg(e1000.TDLEN(0)) / e1000.DescSize)
 	base := uint64(dev.Reg(e1000.TDBAH(0)))<<32 | uint64(dev.Reg(e1000.TDBAL(0)))
 	for h := int(dev.Reg(e1000.TDH(0))); h != int(dev.Reg(e1000.TDT(0))); h = (h + 1) % n {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/driver/intel"
@@ -15,7 +16,7 @@ import (
 // around the fake register file, operation by operation.
 
 // countingNIC is an initialised NIC whose register accesses are counted.
-func countingNIC(t *testing.T, m e1000.Model, opts e1000.Options) (*e1000.NIC, *mmio.Counting, *e1000test.Device, *e1000test.Allocator) {
+func countingNIC(t *testing.T, m e1000.Model, opts e1000.Options) (*e1000.NIC, *mmio.Counting, *e1000test.Device, *drivertest.MemAllocator) {
 	t.Helper()
 	dev, alloc := newFake(t, m)
 	if opts.MSIX {

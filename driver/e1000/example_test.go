@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 )
@@ -12,7 +13,7 @@ import (
 // send them back out from the same buffers. The fake device stands in for
 // BAR0 and the NIC; with a real device, use Open and driver.NewPort.
 func Example() {
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	bar0 := e1000test.New(e1000.Model82540EM, alloc)
 
 	m, err := e1000.LookupModel(0x8086, 0x100e)

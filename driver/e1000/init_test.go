@@ -8,6 +8,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/dma"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/driver/intel"
@@ -16,15 +17,15 @@ import (
 
 var allModels = []e1000.Model{e1000.Model82540EM, e1000.Model82545EM, e1000.Model82544GC, e1000.Model82574L}
 
-func newFake(t testing.TB, m e1000.Model) (*e1000test.Device, *e1000test.Allocator) {
+func newFake(t testing.TB, m e1000.Model) (*e1000test.Device, *drivertest.MemAllocator) {
 	t.Helper()
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	return e1000test.New(m, alloc), alloc
 }
 
 // newNIC returns an initialised NIC on a fake device; Close and the
 // invariant check run at cleanup.
-func newNIC(t testing.TB, m e1000.Model, opts e1000.Options) (*e1000.NIC, *e1000test.Device, *e1000test.Allocator) {
+func newNIC(t testing.TB, m e1000.Model, opts e1000.Options) (*e1000.NIC, *e1000test.Device, *drivertest.MemAllocator) {
 	t.Helper()
 	dev, alloc := newFake(t, m)
 	if opts.MSIX {
@@ -94,7 +95,7 @@ func TestInitSequence(t *testing.T) {
 
 			// RX ring (SDM 14.4).
 			rdba := uint64(dev.Reg(e1000.RDBAH(0)))<<32 | uint64(dev.Reg(e1000.RDBAL(0)))
-			if rdba < e1000test.BaseAddr || rdba%16 != 0 || dev.Reg(e1000.RDBAH(0)) == 0 {
+			if rdba < drivertest.BaseAddr || rdba%16 != 0 || dev.Reg(e1000.RDBAH(0)) == 0 {
 				t.Errorf("RDBA = %#x, want a 16-byte aligned fake address above 4 GiB", rdba)
 			}
 			if got := dev.Reg(e1000.RDLEN(0)); got != rxN*16 {
@@ -199,7 +200,7 @@ func TestMACFromEEPROM(t *testing.T) {
 	mac := net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
 	for _, m := range []e1000.Model{e1000.Model82540EM, e1000.Model82574L} {
 		t.Run(m.String(), func(t *testing.T) {
-			alloc := e1000test.NewAllocator()
+			alloc := drivertest.NewMemAllocator()
 			dev := e1000test.New(m, alloc)
 			dev.SetMAC(mac, false)
 			n, err := e1000.New(dev, alloc, mustPool(alloc), m, e1000.Options{})
@@ -219,7 +220,7 @@ func TestMACFromEEPROM(t *testing.T) {
 		})
 	}
 	// The 82544GC has no EERD: an invalid RAL/RAH is an error, not garbage.
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	dev := e1000test.New(e1000.Model82544GC, alloc)
 	dev.SetMAC(mac, false)
 	pool := mustPool(alloc)
@@ -234,7 +235,7 @@ func TestMACFromEEPROM(t *testing.T) {
 }
 
 func TestResetWait(t *testing.T) {
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	dev := e1000test.New(e1000.Model82540EM, alloc)
 	dev.ResetReads = 3
 	n, err := e1000.New(dev, alloc, mustPool(alloc), e1000.Model82540EM, e1000.Options{})
@@ -243,7 +244,7 @@ func TestResetWait(t *testing.T) {
 	}
 	n.Close()
 
-	alloc = e1000test.NewAllocator()
+	alloc = drivertest.NewMemAllocator()
 	dev = e1000test.New(e1000.Model82540EM, alloc)
 	dev.ResetReads = 1 << 30 // CTRL.RST never clears
 	pool := mustPool(alloc)
@@ -284,7 +285,7 @@ func TestNewErrors(t *testing.T) {
 	}
 	// An allocation failure at each step leaves nothing allocated.
 	for fail := 1; fail <= 2; fail++ {
-		alloc := e1000test.NewAllocator()
+		alloc := drivertest.NewMemAllocator()
 		pool := mustPool(alloc)
 		alloc.FailAt = alloc.Allocated() + fail // the RX ring, then the TX ring
 		dev := e1000test.New(e1000.Model82540EM, alloc)
@@ -334,9 +335,11 @@ func TestCloseIdempotent(t *testing.T) {
 	}
 }
 
-func newAllocOnly() *e1000test.Allocator { return e1000test.NewAllocator() }
+func newAllocOnly() *drivertest.MemAllocator { return drivertest.NewMemAllocator() }
 
-func newDevice(m e1000.Model, a *e1000test.Allocator) *e1000test.Device { return e1000test.New(m, a) }
+func newDevice(m e1000.Model, a *drivertest.MemAllocator) *e1000test.Device {
+	return e1000test.New(m, a)
+}
 
 // mustPool is a pool of 3*DefaultRingSize buffers, as Open makes for the
 // default options, for tests that check something else.

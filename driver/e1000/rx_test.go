@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 )
@@ -20,7 +21,7 @@ func frame(seq uint32) []byte {
 }
 
 // rxDesc returns the device's view of RX descriptor i.
-func rxDesc(dev *e1000test.Device, alloc *e1000test.Allocator, i int) []byte {
+func rxDesc(dev *e1000test.Device, alloc *drivertest.MemAllocator, i int) []byte {
 	base := uint64(dev.Reg(e1000.RDBAH(0)))<<32 | uint64(dev.Reg(e1000.RDBAL(0)))
 	return alloc.Mem(base+uint64(i)*e1000.DescSize, e1000.DescSize)
 }

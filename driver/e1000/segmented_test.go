@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 )
@@ -15,7 +16,7 @@ import (
 // buffer's device address reaches the bytes the CPU wrote (TX), and frames
 // the device writes land where the CPU reads them (RX).
 func TestSegmentedPool(t *testing.T) {
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	alloc.SegmentSize = 64 << 10 // 32 buffers per segment
 	dev := e1000test.New(e1000.Model82540EM, alloc)
 	const nbufs = 1024
@@ -86,7 +87,7 @@ func TestSegmentedPool(t *testing.T) {
 // TestRingMustBeContiguous: a descriptor ring larger than the allocator's
 // segments is refused (the NIC reads it from one base address).
 func TestRingMustBeContiguous(t *testing.T) {
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	alloc.SegmentSize = 4096
 	dev := e1000test.New(e1000.Model82540EM, alloc)
 	pool := mustPool(alloc)

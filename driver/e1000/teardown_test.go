@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/driver/intel"
@@ -62,10 +63,10 @@ func (b *fakeBus) DisableBusMaster() error {
 func (b *fakeBus) KeepDMA()     { b.ev.add("keep") }
 func (b *fakeBus) Close() error { b.ev.add("bus-close"); return nil }
 
-func newTeardownDevice(t *testing.T, m e1000.Model, msix bool) (*e1000.Device, *e1000test.Device, *e1000test.Allocator, *fakeBus, *events) {
+func newTeardownDevice(t *testing.T, m e1000.Model, msix bool) (*e1000.Device, *e1000test.Device, *drivertest.MemAllocator, *fakeBus, *events) {
 	t.Helper()
 	ev := &events{}
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	alloc.OnRelease = func(addr uint64) { ev.add(fmt.Sprintf("free %#x", addr)) }
 	fake := e1000test.New(m, alloc)
 	fake.SetMSIX(msix)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 )
@@ -25,7 +26,7 @@ func queue(t testing.TB, n *e1000.NIC, first, count uint32) []driver.TxDesc {
 	return pkts
 }
 
-func txDesc(dev *e1000test.Device, alloc *e1000test.Allocator, i int) e1000.TxDesc {
+func txDesc(dev *e1000test.Device, alloc *drivertest.MemAllocator, i int) e1000.TxDesc {
 	base := uint64(dev.Reg(e1000.TDBAH(0)))<<32 | uint64(dev.Reg(e1000.TDBAL(0)))
 	var d e1000.TxDesc
 	d.Decode(alloc.Mem(base+uint64(i)*e1000.DescSize, e1000.DescSize))

@@ -7,20 +7,14 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
-// reflectedFrame is frame(seq) as Reflect sends it back: MACs swapped.
-func reflectedFrame(seq uint32) []byte {
-	f := frame(seq)
-	var m [6]byte
-	copy(m[:], f[0:6])
-	copy(f[0:6], f[6:12])
-	copy(f[6:12], m[:])
-	return f
-}
+// reflectedFrame is frame(seq) as Reflect sends it back.
+func reflectedFrame(seq uint32) []byte { return drivertest.SwapMACs(frame(seq)) }
 
 // pump receives frames [from, to) on the fake and collects what the port
 // reflects, checking each byte for byte and in order.
@@ -46,7 +40,7 @@ func pump(t *testing.T, fake *e1000test.Device, from, to uint32) {
 	}
 }
 
-func watchdogPort(t *testing.T) (*driver.Port, *e1000.Device, *e1000test.Device, *e1000test.Allocator) {
+func watchdogPort(t *testing.T) (*driver.Port, *e1000.Device, *e1000test.Device, *drivertest.MemAllocator) {
 	t.Helper()
 	dev, fake, alloc, _, _ := newTeardownDevice(t, e1000.Model82540EM, false)
 	fake.SetLogging(false)

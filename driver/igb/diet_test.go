@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/driver/igb/igbtest"
 	"github.com/uiodrv/uiodrv/mmio"
@@ -23,7 +23,7 @@ type countedNIC struct {
 
 func newCountedNIC(t *testing.T, o igb.Options, bufs int) *countedNIC {
 	t.Helper()
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	dev, err := igbtest.New(alloc, max(o.Queues, 1)+1)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/driver/igb/igbtest"
 	"github.com/uiodrv/uiodrv/driver/intel"
@@ -147,7 +147,7 @@ func TestBadOptions(t *testing.T) {
 		"vectors":         {Queues: 2, Vectors: make([]driver.Vector, 2)},
 		"itr":             {ITR: 1 << 14},
 	} {
-		alloc := e1000test.NewAllocator()
+		alloc := drivertest.NewMemAllocator()
 		dev, err := igbtest.New(alloc, 0)
 		if err != nil {
 			t.Fatal(err)

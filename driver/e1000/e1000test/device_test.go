@@ -3,13 +3,14 @@ package e1000test_test
 import (
 	"testing"
 
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 func TestDeviceRegisters(t *testing.T) {
-	d := e1000test.New(e1000.Model82540EM, e1000test.NewAllocator())
+	d := e1000test.New(e1000.Model82540EM, drivertest.NewMemAllocator())
 	if d.Read32(uint32(intel.STATUS))&intel.STATUS_LU == 0 {
 		t.Error("link not up at power-up")
 	}
@@ -47,7 +48,7 @@ func TestDeviceRegisters(t *testing.T) {
 }
 
 func TestDeviceMSIXICR(t *testing.T) {
-	d := e1000test.New(e1000.Model82574L, e1000test.NewAllocator())
+	d := e1000test.New(e1000.Model82574L, drivertest.NewMemAllocator())
 	d.SetMSIX(true)
 	d.Write32(uint32(intel.ICS), uint32(e1000.ICR_LSC))
 	first := d.Read32(uint32(intel.ICR))
@@ -70,7 +71,7 @@ func TestDeviceEERD(t *testing.T) {
 		{e1000.Model82540EM, e1000.EERD_ADDR_SHIFT, e1000.EERD_DONE},
 		{e1000.Model82574L, e1000.EERD_ADDR_SHIFT_82574, e1000.EERD_DONE_82574},
 	} {
-		d := e1000test.New(tc.m, e1000test.NewAllocator())
+		d := e1000test.New(tc.m, drivertest.NewMemAllocator())
 		d.Write32(uint32(intel.EERD), 1<<tc.shift|e1000.EERD_START)
 		v := d.Read32(uint32(intel.EERD))
 		if v&tc.done == 0 || v>>16 != 0x1200 {
@@ -80,10 +81,10 @@ func TestDeviceEERD(t *testing.T) {
 }
 
 func TestAllocator(t *testing.T) {
-	a := e1000test.NewAllocator()
+	a := drivertest.NewMemAllocator()
 	r1, _ := a.Alloc(100)
 	r2, _ := a.Alloc(8192)
-	if r1.Addr() != e1000test.BaseAddr || r2.Addr()%4096 != 0 || r2.Addr() <= r1.Addr()+100 {
+	if r1.Addr() != drivertest.BaseAddr || r2.Addr()%4096 != 0 || r2.Addr() <= r1.Addr()+100 {
 		t.Fatalf("addresses %#x %#x", r1.Addr(), r2.Addr())
 	}
 	r2.Bytes()[10] = 7
