@@ -227,11 +227,13 @@ func NewPort(dev Opened, cfg Config) (p *Port, err error) {
 		p.batchTx()
 	}
 	for _, q := range p.queues {
+		// Post buffers to every free slot (a driver may have at open),
+		// before the queue's RX path starts: it must never run beside
+		// another Refill (NIC's concurrency contract).
+		p.nic.Refill(q.id)
 		if err = q.start(); err != nil {
 			return nil, err
 		}
-		// Post buffers to every free slot (a driver may have at open).
-		p.nic.Refill(q.id)
 	}
 	name := p.info.Name
 	if p.cfg.Mode == deferral.ModeBusyPoll {
