@@ -34,7 +34,11 @@ var ErrPool = errors.New("driver: buffer pool")
 type BufPool struct {
 	*FreeList
 	chunks []*dma.Region // chunk i holds buffers [i*bufChunk, (i+1)*bufChunk)
-	nbufs  uint32
+	// bases[i] is chunk i's device address when every chunk is contiguous
+	// for the device (the usual case: Addr is then one load and a
+	// multiply-add); nil when one is segmented.
+	bases []uint64
+	nbufs uint32
 }
 
 // NewBufPool allocates n buffers from alloc. On error nothing stays allocated.
@@ -58,6 +62,13 @@ func NewBufPool(alloc dma.Allocator, n int) (*BufPool, error) {
 		p.chunks = append(p.chunks, r)
 	}
 	p.FreeList = NewFreeList(n)
+	for _, c := range p.chunks {
+		if !c.Contiguous() {
+			p.bases = nil
+			break
+		}
+		p.bases = append(p.bases, c.Addr())
+	}
 	return p, nil
 }
 
@@ -85,12 +96,11 @@ func (p *BufPool) check(b uint32) {
 // multiple of BufSize, no buffer straddles two, and the common contiguous
 // case is one multiply-add.
 func (p *BufPool) Addr(b uint32) uint64 {
-	p.check(b)
-	c, off := p.chunks[b>>bufChunkShift], int(b&(bufChunk-1))*BufSize
-	if c.Contiguous() {
-		return c.Addr() + uint64(off)
+	if p.bases != nil && b < p.nbufs {
+		return p.bases[b>>bufChunkShift] + uint64(b&(bufChunk-1))*BufSize
 	}
-	return c.AddrOf(off)
+	p.check(b)
+	return p.chunks[b>>bufChunkShift].AddrOf(int(b&(bufChunk-1)) * BufSize)
 }
 
 // Packet is buffer b's memory, n bytes of it (n is clamped to [0, BufSize]).

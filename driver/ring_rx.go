@@ -13,12 +13,13 @@ type RxCodec interface {
 	// Post writes buffer address addr into descriptor d for the NIC to
 	// fill, with the word that carries the done bit cleared last.
 	Post(d []byte, addr uint64)
-	// Done decodes descriptor d once the NIC has written it back: ok is
-	// false while its done bit is clear. Every read after the done bit is
-	// ordered after it (an acquire load). The length is clamped to
-	// BufSize (and the frame flagged in Errors) when the NIC reports
-	// more. eop is the end-of-packet bit. rx.Buf is left for the ring.
-	Done(d []byte) (rx RxDesc, eop, ok bool)
+	// Done decodes descriptor d into *rx once the NIC has written it
+	// back, and reports whether it had (ok; *rx is untouched while the
+	// done bit is clear) and the end-of-packet bit (eop). Every read after
+	// the done bit is ordered after it (an acquire load). The length is
+	// clamped to BufSize (and the frame flagged in Errors) when the NIC
+	// reports more. rx.Buf and rx.Flags are left for the ring.
+	Done(d []byte, rx *RxDesc) (eop, ok bool)
 }
 
 // RxFreeThresh is how many posted RX buffers may wait before the ring
@@ -103,7 +104,8 @@ func (r *RxRing) Burst(out []RxDesc) int {
 	k := 0
 	for k < len(out) && r.next != r.tail {
 		i := r.next
-		rx, eop, ok := r.codec.Done(r.slot(i))
+		rx := &out[k]
+		eop, ok := r.codec.Done(r.slot(i), rx)
 		if !ok {
 			break
 		}
@@ -115,12 +117,11 @@ func (r *RxRing) Burst(out []RxDesc) int {
 			r.pool.Put(b)
 			continue
 		}
-		rx.Buf = b
+		rx.Buf, rx.Flags = b, 0
 		if !eop {
 			r.inFrame = true
-			rx.Flags |= RxIncomplete
+			rx.Flags = RxIncomplete
 		}
-		out[k] = rx
 		k++
 	}
 	r.g.exit()
@@ -137,7 +138,8 @@ func (r *RxRing) Pending() bool {
 	if r.next == r.tail {
 		return false
 	}
-	_, _, ok := r.codec.Done(r.slot(r.next))
+	var rx RxDesc
+	_, ok := r.codec.Done(r.slot(r.next), &rx)
 	return ok
 }
 

@@ -77,6 +77,7 @@ func BenchmarkReflect(b *testing.B) {
 	b.ReportMetric(regs.Snapshot().Sub(acc0).PerFrame(frames), "regs/frame")
 	if b.N > 0 && baseNs > 0 {
 		b.ReportMetric(float64(driverNs)/float64(b.N)/baseNs, "x-chan-baseline")
+		b.ReportMetric(float64(driverNs)/float64(b.N), "driver-ns/burst")
 	}
 }
 

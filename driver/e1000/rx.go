@@ -23,11 +23,11 @@ func (rxCodec) Post(d []byte, addr uint64) {
 
 // Done reads status, errors and special in one acquire load; only after DD
 // is seen are length and checksum read (see load32).
-func (rxCodec) Done(d []byte) (driver.RxDesc, bool, bool) {
+func (rxCodec) Done(d []byte, rx *driver.RxDesc) (bool, bool) {
 	w := load32(d, descStatus)
 	status := uint8(w)
 	if status&RXD_STAT_DD == 0 {
-		return driver.RxDesc{}, false, false
+		return false, false
 	}
 	errs := uint8(w >> 8)
 	length := binary.LittleEndian.Uint16(d[descLen:])
@@ -35,8 +35,8 @@ func (rxCodec) Done(d []byte) (driver.RxDesc, bool, bool) {
 		length = BufSize
 		errs |= RXD_ERR_RXE
 	}
-	return driver.RxDesc{Len: length, Status: status, Errors: errs, VLAN: uint16(w >> 16)},
-		status&RXD_STAT_EOP != 0, true
+	*rx = driver.RxDesc{Len: length, Status: status, Errors: errs, VLAN: uint16(w >> 16)}
+	return status&RXD_STAT_EOP != 0, true
 }
 
 // RxBurst harvests up to len(out) frames (driver.NIC). A frame never spans

@@ -88,4 +88,5 @@ func BenchmarkReflect(b *testing.B) {
 	acc := regs.Snapshot().Sub(acc0)
 	b.ReportMetric(acc.PerFrame(frames), "regs/frame")
 	b.ReportMetric(float64(driverNs)/float64(b.N)/baseNs, "x-chan")
+	b.ReportMetric(float64(driverNs)/float64(b.N), "driver-ns/burst")
 }

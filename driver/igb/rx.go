@@ -22,22 +22,23 @@ func (rxCodec) Post(d []byte, addr uint64) {
 
 // Done reads the extended status and errors in one acquire load (load32),
 // then the length: clamped to BufSize (with RXE) when the NIC reports more.
-func (rxCodec) Done(d []byte) (driver.RxDesc, bool, bool) {
+func (rxCodec) Done(d []byte, rx *driver.RxDesc) (bool, bool) {
 	se := load32(d, rxdStatusErr)
 	if se&RXD_STAT_DD == 0 {
-		return driver.RxDesc{}, false, false
+		return false, false
 	}
 	length := binary.LittleEndian.Uint16(d[rxdLength:])
 	if length > driver.BufSize {
 		length = driver.BufSize
 		se |= RXDEXT_STATERR_RXE
 	}
-	return driver.RxDesc{
+	*rx = driver.RxDesc{
 		Len:    length,
 		Status: uint8(se),
 		Errors: uint8(se >> RXDEXT_ERR_SHIFT),
 		VLAN:   binary.LittleEndian.Uint16(d[rxdVLAN:]),
-	}, se&RXD_STAT_EOP != 0, true
+	}
+	return se&RXD_STAT_EOP != 0, true
 }
 
 // RxBurst harvests up to len(out) frames of queue q (driver.NIC). A frame
