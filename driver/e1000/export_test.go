@@ -64,15 +64,15 @@ func ResetUnderDriver(d *Device) (string, error) {
 	d.wr(intel.CTRL, d.rd(intel.CTRL)|intel.CTRL_RST)
 	time.Sleep(resetDelay)
 	if !d.configured() {
-		return how + "intel.CTRL.RST" + d.regState(), nil
+		return how + "CTRL.RST" + d.regState(), nil
 	}
-	how += "intel.CTRL.RST (registers unchanged" + d.regState() + "), "
+	how += "CTRL.RST (registers unchanged" + d.regState() + "), "
 	for _, r := range []Reg{intel.RCTL, intel.TCTL, RDLEN(0), TDLEN(0)} {
 		d.wr(r, 0)
 	}
-	return how + "intel.RCTL, intel.TCTL, RDLEN, TDLEN cleared" + d.regState(), nil
+	return how + "RCTL, TCTL, RDLEN, TDLEN cleared" + d.regState(), nil
 }
 
 func (d *Device) regState() string {
-	return fmt.Sprintf(" [intel.RCTL %#x RDLEN %d TDLEN %d]", d.rd(intel.RCTL), d.rd(RDLEN(0)), d.rd(TDLEN(0)))
+	return fmt.Sprintf(" [RCTL %#x RDLEN %d TDLEN %d]", d.rd(intel.RCTL), d.rd(RDLEN(0)), d.rd(TDLEN(0)))
 }

@@ -122,7 +122,7 @@ func (n *NIC) reset() error {
 	n.wr(intel.CTRL, n.rd(intel.CTRL)|intel.CTRL_RST)
 	time.Sleep(resetDelay)
 	if err := mmio.WaitBits(n.regs, uint32(intel.CTRL), intel.CTRL_RST, 0, resetTimeout); err != nil {
-		return fmt.Errorf("reset: intel.CTRL.RST did not clear: %w", err)
+		return fmt.Errorf("reset: CTRL.RST did not clear: %w", err)
 	}
 	if n.model.is82574() {
 		// The 82574 reloads its NVM after reset; wait for EECD.AUTO_RD
@@ -150,7 +150,7 @@ func (n *NIC) setupMAC() error {
 	mac := net.HardwareAddr{byte(ral), byte(ral >> 8), byte(ral >> 16), byte(ral >> 24), byte(rah), byte(rah >> 8)}
 	if rah&RAH_AV == 0 || !validUnicast(mac) {
 		if !n.model.hasEERD() {
-			return fmt.Errorf("read MAC: RAL0/RAH0 hold no valid address (%v, intel.RAH %#08x) and the %v has no intel.EERD", mac, rah, n.model)
+			return fmt.Errorf("read MAC: RAL0/RAH0 hold no valid address (%v, RAH %#08x) and the %v has no EERD", mac, rah, n.model)
 		}
 		for i := 0; i < 3; i++ {
 			w, err := n.readEEPROM(uint16(i))

@@ -36,7 +36,7 @@ func (n *NIC) configured() bool {
 // state, so it runs beside the packet path; one call at a time.
 func (n *NIC) CheckHang(now time.Time, timeout time.Duration) (string, bool) {
 	if !n.configured() {
-		return fmt.Sprintf("reset under the driver (intel.RCTL %#x, RDLEN %d, TDLEN %d)", n.rd(intel.RCTL), n.rd(RDLEN(0)), n.rd(TDLEN(0))), true
+		return fmt.Sprintf("reset under the driver (RCTL %#x, RDLEN %d, TDLEN %d)", n.rd(intel.RCTL), n.rd(RDLEN(0)), n.rd(TDLEN(0))), true
 	}
 	up, _ := n.LinkUp()
 	tdh := n.rd(TDH(0))
