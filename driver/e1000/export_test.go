@@ -38,6 +38,11 @@ func (n *NIC) TriggerIRQ(c Cause)  { n.wr(intel.ICS, uint32(c)) }
 func (n *NIC) RxRingSize() int     { return n.opts.RxRingSize }
 func (n *NIC) TxRingSize() int     { return n.opts.TxRingSize }
 func (n *NIC) Configured() bool    { return n.configured() }
+func (n *NIC) RxPending() bool     { return n.rx.Pending() }
+func (n *NIC) FlushRx()            { n.rx.Flush() }
+func (n *NIC) RxWaiting() int      { return n.rx.Waiting() }
+func (n *NIC) TxWaiting() int      { return n.tx.Waiting() }
+func (n *NIC) TxInFlight() int     { return n.tx.InFlight() }
 func RxFreeThreshFor(ring int) int { return min(driver.RxFreeThresh, ring/4) }
 
 // ResetUnderDriver resets d's NIC behind the driver's back, the strongest

@@ -49,12 +49,3 @@ func (n *NIC) RxBurst(_ int, out []driver.RxDesc) int { return n.rx.Burst(out) }
 // RxFreeThresh buffers wait for it, or at once when the NIC sees that many
 // descriptors or fewer (driver.RxRing.Refill).
 func (n *NIC) Refill(int) int { return n.rx.Refill() }
-
-// RxPending reports whether a frame waits, from descriptor memory alone.
-func (n *NIC) RxPending() bool { return n.rx.Pending() }
-
-// FlushRx writes RDT for posted buffers the NIC has not been told of.
-func (n *NIC) FlushRx() { n.rx.Flush() }
-
-// RxWaiting is how many posted buffers wait for the RDT write.
-func (n *NIC) RxWaiting() int { return n.rx.Waiting() }

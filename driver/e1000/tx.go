@@ -42,9 +42,3 @@ func (n *NIC) SetTxBatch(batch int) { n.tx.SetBatch(batch) }
 
 // FlushTx writes TDT for queued frames that wait for it (driver.TxBatcher).
 func (n *NIC) FlushTx(int) { n.tx.Flush() }
-
-// TxWaiting is how many queued frames wait for the TDT write.
-func (n *NIC) TxWaiting() int { return n.tx.Waiting() }
-
-// TxInFlight is how many queued frames are not yet reclaimed.
-func (n *NIC) TxInFlight() int { return n.tx.InFlight() }
