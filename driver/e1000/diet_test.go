@@ -11,7 +11,7 @@ import (
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
-// The MMIO diet (issue 12): every register access is a trap into QEMU or an
+// The MMIO diet: every register access is a trap into QEMU or an
 // uncached PCIe round trip, so these tests count them with mmio.Counting
 // around the fake register file, operation by operation.
 

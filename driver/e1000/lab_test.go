@@ -209,7 +209,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 	stuck.Stop()
 	fmt.Printf("LAB READY %s\n", tag)
 	deadline := time.Now().Add(5 * time.Minute)
-	// Register accesses per reflected frame (issue 12): counted from READY
+	// Register accesses per reflected frame: counted from READY
 	// until every frame was handled and had time to leave, polling the
 	// handler's software count meanwhile (Port.Stats reads the NIC's
 	// statistics registers, which are no part of the packet path).

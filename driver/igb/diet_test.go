@@ -11,7 +11,7 @@ import (
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
-// The MMIO diet (issue 12): register accesses counted with mmio.Counting
+// The MMIO diet: register accesses counted with mmio.Counting
 // around the fake, operation by operation.
 
 type countedNIC struct {

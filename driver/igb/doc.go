@@ -18,7 +18,7 @@
 //     sent, so a queue interrupt needs no register access (AckIRQ is free);
 //     SetIRQ masks and unmasks a vector with one EIMC/EIMS write, and writes
 //     nothing when the vector's state does not change; Trigger writes EICS.
-//   - Few register writes on the data path (issue 12): RDT once 32 buffers
+//   - Few register writes on the data path: RDT once 32 buffers
 //     wait for it (RxFreeThresh) or at once when the NIC sees 32 descriptors
 //     or fewer; TDT once per TxBurst, or once per 32 frames after
 //     SetTxBatch(32) with FlushTx for the rest; RS on every 32nd TX
