@@ -34,7 +34,11 @@ var ErrPool = errors.New("driver: buffer pool")
 type BufPool struct {
 	*FreeList
 	chunks []*dma.Region // chunk i holds buffers [i*bufChunk, (i+1)*bufChunk)
-	nbufs  uint32
+	// bases[i] is chunk i's device address when every chunk is contiguous
+	// for the device (the usual case: Addr is then one load and a
+	// multiply-add); nil when one is segmented.
+	bases []uint64
+	nbufs uint32
 }
 
 // NewBufPool allocates n buffers from alloc. On error nothing stays allocated.
@@ -50,14 +54,21 @@ func NewBufPool(alloc dma.Allocator, n int) (*BufPool, error) {
 			p.Close()
 			return nil, fmt.Errorf("allocate %d packet buffers: %w", k, err)
 		}
-		if r.Len() < k*BufSize {
+		if r.Len() < k*BufSize || r.Segment()%BufSize != 0 {
 			r.Close()
 			p.Close()
-			return nil, fmt.Errorf("allocate %d packet buffers: got %d bytes, want %d", k, r.Len(), k*BufSize)
+			return nil, fmt.Errorf("allocate %d packet buffers: got %v, want %d bytes in segments of a multiple of %d", k, r, k*BufSize, BufSize)
 		}
 		p.chunks = append(p.chunks, r)
 	}
 	p.FreeList = NewFreeList(n)
+	for _, c := range p.chunks {
+		if !c.Contiguous() {
+			p.bases = nil
+			break
+		}
+		p.bases = append(p.bases, c.Addr())
+	}
 	return p, nil
 }
 
@@ -80,10 +91,16 @@ func (p *BufPool) check(b uint32) {
 	}
 }
 
-// Addr is the device address of buffer b.
+// Addr is the device address of buffer b. A chunk may be segmented for
+// the device (UIO pages in no physical order): since every segment is a
+// multiple of BufSize, no buffer straddles two, and the common contiguous
+// case is one multiply-add.
 func (p *BufPool) Addr(b uint32) uint64 {
+	if p.bases != nil && b < p.nbufs {
+		return p.bases[b>>bufChunkShift] + uint64(b&(bufChunk-1))*BufSize
+	}
 	p.check(b)
-	return p.chunks[b>>bufChunkShift].Addr() + uint64(b&(bufChunk-1))*BufSize
+	return p.chunks[b>>bufChunkShift].AddrOf(int(b&(bufChunk-1)) * BufSize)
 }
 
 // Packet is buffer b's memory, n bytes of it (n is clamped to [0, BufSize]).

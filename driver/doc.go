@@ -21,16 +21,21 @@
 //
 // # Queues
 //
-// A Port runs Info().Queues queues. Each has its own halves, as in the
-// kernel: a top-half thread on its Config.IRQCPUs entry that handles the
-// queue's vector, its own executor there (softirq, tasklet and NAPI
-// instances, workqueue worker, IRQ thread or busy poller), its own SPSC ring,
-// scratch space, TX lock and counters (Stats.Queues). A queue's RX
-// operations are called from one goroutine at a time, as are its TX
-// operations; queues run concurrently and share only the buffer pool, the
-// handler (called concurrently from the queues' bottom halves) and the
-// port's events workqueue. A vector that serves no queue (link, the
-// e1000e's TX vector) belongs to queue 0.
+// A Port runs a NIC (the NIC interface) with Info().Queues queues. Each
+// queue has its own halves, as in the kernel: its own deferral.CPU on its
+// Config.IRQCPUs entry (the top-half thread "irq-uqN", which handles the
+// queue's vector, and its ksoftirqd; so its own softirq, tasklet and NAPI
+// instances), its own executor there (workqueue worker, IRQ thread
+// "irq/K-uqN", busy poller "poll-uqN"), its own SPSC ring, bottom-half
+// scratch space, TX lock and counters (Stats.Queues). Queues share the
+// buffer pool, the handler (called concurrently from the queues' bottom
+// halves) and the port's events workqueue. A vector that serves no queue
+// (link, the e1000e's TX vector) belongs to queue 0. When a top half finds
+// the shared pool empty it marks its queue starved; any bottom half that
+// frees buffers then triggers that queue's vector, so a ring that ran dry
+// is refilled whichever queue returns the buffers. The trigger is the NIC's
+// software-raised interrupt when it is a Triggerer, else the core's own: an
+// eventfd per vector served on the vector's top-half thread (trigger.go).
 //
 // Config.TopHalf chooses what runs in hard-IRQ context. TopHalfCopy reads
 // the cause, harvests completed descriptors into the queue's ring, refills

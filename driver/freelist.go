@@ -6,9 +6,7 @@ import (
 )
 
 // FreeList is the free list of a packet buffer pool: buffer indices 0..n-1
-// on a stack. Every pool (BufPool, and the e1000's own single-region pool)
-// keeps its free buffers in one, so the locking and the double-free check
-// exist once.
+// on a stack: BufPool's, where the locking and the double-free check live.
 //
 // The stack is guarded by a mutex so that buffers can be returned from any
 // goroutine: an RX refill takes from it while a TX reclaim or a consumer of

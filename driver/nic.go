@@ -50,9 +50,6 @@ type NIC interface {
 	// SetIRQ enables (on) or masks causes c on vector vec, through the
 	// cheapest mechanism the vector offers.
 	SetIRQ(vec int, c Causes, on bool)
-	// Trigger raises vector vec from software (the RX causes of its
-	// queue), so that a top half runs and refills a ring that ran dry.
-	Trigger(vec int)
 
 	// ReadStats adds the device's counters read since the last call to s,
 	// and reports the link.

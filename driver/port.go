@@ -122,6 +122,9 @@ type Port struct {
 	// queue, so no RX interrupt would ever come to refill it. Any bottom
 	// half that frees buffers triggers the starved queues' vectors.
 	starved atomic.Uint32
+	// swIRQ is each vector's software interrupt (an eventfd) when the NIC
+	// is no Triggerer; nil otherwise (trigger.go).
+	swIRQ []int
 
 	hist   deferral.Histogram // top-to-bottom-half hand-off, all queues
 	histMu sync.Mutex         // guards hist: bottom halves record, Stats reads
@@ -229,11 +232,13 @@ func NewPort(dev Opened, cfg Config) (p *Port, err error) {
 		p.batchTx()
 	}
 	for _, q := range p.queues {
+		// Post buffers to every free slot (a driver may have at open),
+		// before the queue's RX path starts: it must never run beside
+		// another Refill (NIC's concurrency contract).
+		p.nic.Refill(q.id)
 		if err = q.start(); err != nil {
 			return nil, err
 		}
-		// Post buffers to every free slot (a driver may have at open).
-		p.nic.Refill(q.id)
 	}
 	name := p.info.Name
 	if p.cfg.Mode == deferral.ModeBusyPoll {
@@ -242,6 +247,9 @@ func NewPort(dev Opened, cfg Config) (p *Port, err error) {
 		return p, nil
 	}
 	if err = p.requestIRQs(); err != nil {
+		return nil, err
+	}
+	if err = p.requestSoftIRQs(); err != nil {
 		return nil, err
 	}
 	for v := range p.info.Vectors {
@@ -332,6 +340,7 @@ func (p *Port) stop() {
 		a.Free()
 	}
 	p.actions = nil
+	p.closeSoftIRQs()
 	for _, q := range p.queues {
 		q.stopExec()
 	}

@@ -224,7 +224,7 @@ func (p *Port) kickStarved() {
 		s &^= 1 << uint(i)
 		if p.clearStarved(i) {
 			if v := p.queues[i].vec; v >= 0 {
-				p.nic.Trigger(v)
+				p.trigger(v)
 			}
 		}
 	}

@@ -53,19 +53,23 @@ func TestReflectEveryMode(t *testing.T) {
 				if intx {
 					name += "/intx"
 				}
-				t.Run(name, func(t *testing.T) { testReflect(t, mode, th, intx) })
+				t.Run(name, func(t *testing.T) { testReflect(t, mode, th, intx, false) })
 			}
 		}
 	}
 }
 
-func testReflect(t *testing.T, mode deferral.Mode, th TopHalf, intx bool) {
+func testReflect(t *testing.T, mode deferral.Mode, th TopHalf, intx, noTrigger bool) {
 	const n = 5000
 	dev := newFakeDev(t, 256)
 	if intx {
 		dev = newFakeINTx(t, 256)
 	}
-	p, err := NewPort(dev, Config{Mode: mode, Handler: reflectAll{}, IRQCPU: 0, BHCPU: 1 % numCPU(), Budget: 32, RingSize: 256, TopHalf: th})
+	var opened Opened = dev
+	if noTrigger {
+		opened = withoutTrigger{dev}
+	}
+	p, err := NewPort(opened, Config{Mode: mode, Handler: reflectAll{}, IRQCPU: 0, BHCPU: 1 % numCPU(), Budget: 32, RingSize: 256, TopHalf: th})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,6 +104,6 @@ func (q *queue) refill() {
 		}
 	}
 	if q.vec >= 0 {
-		p.nic.Trigger(q.vec)
+		p.trigger(q.vec)
 	}
 }

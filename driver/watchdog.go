@@ -98,7 +98,7 @@ func (p *Port) checkHang(r Resetter, every time.Duration) {
 	p.checkLink()
 	for _, q := range p.queues {
 		if q.vec >= 0 {
-			p.nic.Trigger(q.vec)
+			p.trigger(q.vec)
 		}
 	}
 }

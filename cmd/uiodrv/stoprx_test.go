@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,8 +21,8 @@ func TestForcedExitStopsRX(t *testing.T) {
 		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "uio_pci_generic", -1, ""})
 	a := pci.MustParseAddr("0000:00:03.0")
 	bar := make([]byte, 0x20000)
-	binary.LittleEndian.PutUint32(bar[e1000.RCTL:], e1000.RCTL_EN)
-	binary.LittleEndian.PutUint32(bar[e1000.TCTL:], e1000.TCTL_EN)
+	binary.LittleEndian.PutUint32(bar[intel.RCTL:], intel.RCTL_EN)
+	binary.LittleEndian.PutUint32(bar[intel.TCTL:], intel.TCTL_EN)
 	res := filepath.Join(s.DevicePath(a), "resource0")
 	if err := os.WriteFile(res, bar, 0o600); err != nil {
 		t.Fatal(err)
@@ -37,10 +38,10 @@ func TestForcedExitStopsRX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctl := binary.LittleEndian.Uint32(got[e1000.RCTL:])
-	tctl := binary.LittleEndian.Uint32(got[e1000.TCTL:])
-	imc := binary.LittleEndian.Uint32(got[e1000.IMC:])
-	if rctl&e1000.RCTL_EN != 0 || tctl&e1000.TCTL_EN != 0 || imc != uint32(e1000.CauseAll) {
+	rctl := binary.LittleEndian.Uint32(got[intel.RCTL:])
+	tctl := binary.LittleEndian.Uint32(got[intel.TCTL:])
+	imc := binary.LittleEndian.Uint32(got[intel.IMC:])
+	if rctl&intel.RCTL_EN != 0 || tctl&intel.TCTL_EN != 0 || imc != uint32(e1000.CauseAll) {
 		t.Errorf("after the forced exit RCTL %#x TCTL %#x IMC %#x: want RX and TX off, every interrupt masked", rctl, tctl, imc)
 	}
 	if cs.b[pci.CfgCommand]&pci.CmdMaster != 0 {

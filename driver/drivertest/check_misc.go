@@ -113,7 +113,8 @@ func drain(vs []driver.Vector) {
 const irqSettle = 50 * time.Millisecond
 
 // checkIRQ: a received frame fires its queue's vector when RX is enabled,
-// fires nothing when masked, and Trigger fires a vector from software.
+// fires nothing when masked, and (a driver.Triggerer) Trigger fires a
+// vector from software.
 func checkIRQ(h *Harness) error {
 	info := h.NIC.Info()
 	vs := info.Vectors
@@ -175,6 +176,10 @@ func checkIRQ(h *Harness) error {
 	if err := r.harvestUntil(h, 2); err != nil {
 		return err
 	}
+	t, ok := h.NIC.(driver.Triggerer)
+	if !ok {
+		return nil // the core raises its own software interrupt
+	}
 	// Acknowledge the masked frame's cause, or unmasking would fire for it
 	// and hide whether Trigger works.
 	for v := range vs {
@@ -184,7 +189,7 @@ func checkIRQ(h *Harness) error {
 	v0 := info.QueueVector[0]
 	readable(vs[v0].Fd, 10*time.Millisecond)
 	drain(vs)
-	h.NIC.Trigger(v0)
+	t.Trigger(v0)
 	if !readable(vs[v0].Fd, h.timeout()) {
 		return fmt.Errorf("Trigger(%d) did not fire vector %s", v0, vs[v0].Name)
 	}

@@ -51,6 +51,8 @@ func Checks() []Check {
 		{"transmit-ring-full", checkTxRingFull},
 		{"no-allocations", checkNoAllocs},
 		{"interrupts", checkIRQ},
+		{"reset", checkReset},
+		{"tx-batch", checkTxBatch},
 		{"close", checkClose},
 	}
 }

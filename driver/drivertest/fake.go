@@ -28,6 +28,8 @@ const (
 	BugIgnoreMask                 // signals interrupts that SetIRQ masked
 	BugAllocates                  // allocates on every RxBurst
 	BugCloseTwice                 // a second Close returns an error
+	BugNoReset                    // Reinit returns nil and resets nothing
+	BugNoFlush                    // FlushTx rings no doorbell
 )
 
 // FakeOptions configures a Fake.
@@ -62,12 +64,14 @@ type Fake struct {
 	closed  bool
 	closes  int
 	garbage []byte
+	batch   int // SetTxBatch
 }
 
 type fakeQueue struct {
 	posted fifo[uint32]        // buffers the NIC may fill, oldest first
 	done   fifo[driver.RxDesc] // received, not yet harvested
 	tx     fifo[driver.TxDesc] // queued, not yet transmitted
+	told   int                 // of tx, how many the doorbell announced
 	txDone fifo[uint32]        // transmitted, not yet reclaimed
 }
 
@@ -176,6 +180,9 @@ func (f *Fake) TxBurst(q int, pkts []driver.TxDesc) int {
 		}
 		qu.tx.push(p)
 		k++
+	}
+	if f.batch <= 1 || qu.tx.len()-qu.told >= f.batch || k < len(pkts) {
+		qu.told = qu.tx.len()
 	}
 	return k
 }

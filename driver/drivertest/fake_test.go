@@ -62,6 +62,8 @@ func TestChecksCatchBugs(t *testing.T) {
 		{BugNoIRQ, 2, "interrupts"},
 		{BugIgnoreMask, 2, "interrupts"},
 		{BugCloseTwice, 1, "close"},
+		{BugNoReset, 1, "reset"},
+		{BugNoFlush, 2, "tx-batch"},
 	} {
 		t.Run(tc.check, func(t *testing.T) {
 			failed := map[string]error{}

@@ -75,3 +75,12 @@ func parseFrame(dst net.HardwareAddr, f []byte) (t tag, ok bool, err error) {
 // IsKitFrame says whether f is one of the kit's frames (a test frame of
 // internal/testframe), for a lab relay that should pass nothing else.
 func IsKitFrame(f []byte) bool { return testframe.Is(f) }
+
+// SwapMACs is a copy of frame f with its destination and source MAC
+// addresses swapped: what handler.Reflect sends back.
+func SwapMACs(f []byte) []byte {
+	out := append([]byte(nil), f...)
+	copy(out[0:6], f[6:12])
+	copy(out[6:12], f[0:6])
+	return out
+}

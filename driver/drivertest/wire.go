@@ -19,6 +19,23 @@ type Wire interface {
 	Collect(want int, timeout time.Duration) [][]byte
 }
 
+// ModelWire is the Wire of a fake register file (e1000test, igbtest):
+// Receive plays the NIC receiving a frame (false: no buffer was posted),
+// Transmit the NIC sending what its TX rings hold.
+type ModelWire struct {
+	Receive  func(frame []byte) bool
+	Transmit func() [][]byte
+}
+
+func (w ModelWire) Send(f []byte) error {
+	if !w.Receive(f) {
+		return ErrNoBuffer
+	}
+	return nil
+}
+
+func (w ModelWire) Collect(int, time.Duration) [][]byte { return w.Transmit() }
+
 // Wire is the fake's own cable.
 func (f *Fake) Wire() Wire { return fakeWire{f} }
 
@@ -75,11 +92,8 @@ func (w fakeWire) Collect(want int, timeout time.Duration) [][]byte {
 	for q := range f.queues {
 		qu := &f.queues[q]
 		first := len(f.sent)
-		for {
-			d, ok := qu.tx.pop()
-			if !ok {
-				break
-			}
+		for ; qu.told > 0; qu.told-- {
+			d, _ := qu.tx.pop()
 			f.sent = append(f.sent, append([]byte(nil), f.bufs.Packet(d.Buf, int(d.Len))...))
 			qu.txDone.push(d.Buf)
 			f.stats.TxPackets++

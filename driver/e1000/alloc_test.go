@@ -4,13 +4,15 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 )
 
 // markTxDone plays the NIC completing every queued TX descriptor without
 // allocating (Device.Transmit copies the frames out).
-func markTxDone(dev *e1000test.Device, alloc *e1000test.Allocator) {
+func markTxDone(dev *e1000test.Device, alloc *drivertest.MemAllocator) {
 	n := int(dev.Reg(e1000.TDLEN(0)) / e1000.DescSize)
 	base := uint64(dev.Reg(e1000.TDBAH(0)))<<32 | uint64(dev.Reg(e1000.TDBAL(0)))
 	for h := int(dev.Reg(e1000.TDH(0))); h != int(dev.Reg(e1000.TDT(0))); h = (h + 1) % n {
@@ -21,7 +23,7 @@ func markTxDone(dev *e1000test.Device, alloc *e1000test.Allocator) {
 	}
 }
 
-// TestPacketPathAllocatesNothing: RxBurst, RefillRx, TxBurst, ReclaimTx,
+// TestPacketPathAllocatesNothing: RxBurst, Refill, TxBurst, Reclaim,
 // ReadCause, EnableIRQ, ReadStats, AllocBuf/FreeBuf: 0 allocations.
 func TestPacketPathAllocatesNothing(t *testing.T) {
 	for _, m := range []e1000.Model{e1000.Model82540EM, e1000.Model82574L} {
@@ -29,9 +31,9 @@ func TestPacketPathAllocatesNothing(t *testing.T) {
 			n, dev, alloc := newNIC(t, m, e1000.Options{RxRingSize: 64, TxRingSize: 64, MSIX: m == e1000.Model82574L})
 			dev.SetLogging(false)
 			f := frame(1)
-			rx := make([]e1000.RxPacket, 32)
-			tx := make([]e1000.TxPacket, 32)
-			var st e1000.HWStats
+			rx := make([]driver.RxDesc, 32)
+			tx := make([]driver.TxDesc, 32)
+			var st driver.NICStats
 			for _, tc := range []struct {
 				name string
 				fn   func()
@@ -40,27 +42,27 @@ func TestPacketPathAllocatesNothing(t *testing.T) {
 					for i := 0; i < 16; i++ {
 						dev.Receive(f)
 					}
-					k := n.RxBurst(rx)
+					k := n.RxBurst(0, rx)
 					for _, p := range rx[:k] {
-						n.FreeBuf(p.Buf)
+						n.Pool().Put(p.Buf)
 					}
-					n.RefillRx()
+					n.Refill(0)
 				}},
 				{"rx forwarded to tx", func() {
 					for i := 0; i < 16; i++ {
 						dev.Receive(f)
 					}
-					k := n.RxBurst(rx)
+					k := n.RxBurst(0, rx)
 					for i, p := range rx[:k] {
-						tx[i] = e1000.TxPacket{Buf: p.Buf, Len: p.Len}
+						tx[i] = driver.TxDesc{Buf: p.Buf, Len: p.Len}
 					}
-					sent := n.TxBurst(tx[:k])
+					sent := n.TxBurst(0, tx[:k])
 					for _, p := range tx[sent:k] {
-						n.FreeBuf(p.Buf)
+						n.Pool().Put(p.Buf)
 					}
-					n.RefillRx()
+					n.Refill(0)
 					markTxDone(dev, alloc)
-					n.ReclaimTx()
+					n.Reclaim(0)
 				}},
 				{"irq", func() {
 					n.TriggerIRQ(e1000.ICR_LSC)
@@ -68,11 +70,11 @@ func TestPacketPathAllocatesNothing(t *testing.T) {
 					n.EnableIRQ(n.Causes().All())
 					n.DisableIRQ(e1000.CauseAll)
 				}},
-				{"stats", func() { n.ReadStats(&st); n.LinkUp() }},
+				{"stats", func() { n.ReadStats(&st); n.HWStats(); n.LinkUp() }},
 				{"pool", func() {
-					b, _ := n.AllocBuf()
-					n.Packet(b, 60)
-					n.FreeBuf(b)
+					b, _ := n.Pool().Get()
+					n.Pool().Packet(b, 60)
+					n.Pool().Put(b)
 				}},
 			} {
 				if a := testing.AllocsPerRun(200, tc.fn); a != 0 {
@@ -112,44 +114,44 @@ func TestConcurrentPaths(t *testing.T) {
 	go func() { // consumer: frees received buffers from another goroutine
 		defer wg.Done()
 		for b := range toFree {
-			n.FreeBuf(b)
+			n.Pool().Put(b)
 		}
 	}()
 	txDone := make(chan struct{})
 	go func() { // TX path
 		defer close(txDone)
 		sentTx := 0
-		tx := make([]e1000.TxPacket, 8)
+		tx := make([]driver.TxDesc, 8)
 		for sentTx < frames {
 			k := 0
 			for ; k < len(tx); k++ {
-				b, ok := n.AllocBuf()
+				b, ok := n.Pool().Get()
 				if !ok {
 					break
 				}
-				copy(n.Packet(b, 60), frame(uint32(k)))
-				tx[k] = e1000.TxPacket{Buf: b, Len: 60}
+				copy(n.Pool().Packet(b, 60), frame(uint32(k)))
+				tx[k] = driver.TxDesc{Buf: b, Len: 60}
 			}
-			q := n.TxBurst(tx[:k])
+			q := n.TxBurst(0, tx[:k])
 			for _, p := range tx[q:k] {
-				n.FreeBuf(p.Buf)
+				n.Pool().Put(p.Buf)
 			}
 			sentTx += q
-			n.ReclaimTx()
+			n.Reclaim(0)
 		}
 		for n.TxInFlight() > 0 {
-			n.ReclaimTx()
+			n.Reclaim(0)
 		}
 	}()
 	// RX path on this goroutine.
-	rx := make([]e1000.RxPacket, 16)
+	rx := make([]driver.RxDesc, 16)
 	for got := uint32(0); got < frames; {
-		k := n.RxBurst(rx)
+		k := n.RxBurst(0, rx)
 		for _, p := range rx[:k] {
 			toFree <- p.Buf
 		}
 		got += uint32(k)
-		n.RefillRx()
+		n.Refill(0)
 	}
 	close(toFree)
 	<-txDone
@@ -157,8 +159,8 @@ func TestConcurrentPaths(t *testing.T) {
 	wg.Wait()
 	// The consumer may still have held buffers when the RX path last
 	// refilled: with every free done, one more refill fills the ring.
-	n.RefillRx()
-	if got, want := n.FreeBuffers(), n.Buffers()-(n.RxRingSize()-1); got != want {
+	n.Refill(0)
+	if got, want := n.Pool().Available(), n.Pool().Len()-(n.RxRingSize()-1); got != want {
 		t.Fatalf("free buffers %d, want %d: a buffer was lost", got, want)
 	}
 }

@@ -4,12 +4,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
 // BenchmarkReflect measures the driver's share of reflecting a burst of 32
-// frames (RxBurst, RefillRx, TxBurst, ReclaimTx) on the fake device, and
+// frames (RxBurst, Refill, TxBurst, Reclaim) on the fake device, and
 // reports it as a ratio to a baseline measured in the same run: passing the
 // same 32 buffer indices through a buffered channel and back. It also reports
 // the register accesses per frame (regs/frame): each one is a trap into QEMU
@@ -20,14 +21,14 @@ func BenchmarkReflect(b *testing.B) {
 	dev, alloc := newFake(b, e1000.Model82540EM)
 	dev.SetLogging(false)
 	regs := mmio.NewCounting(dev)
-	n, err := e1000.New(regs, alloc, e1000.Model82540EM, e1000.Options{RxRingSize: 256, TxRingSize: 256})
+	n, err := e1000.New(regs, alloc, mustPool(alloc), e1000.Model82540EM, e1000.Options{RxRingSize: 256, TxRingSize: 256})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer n.Close()
 	f := frame(0)
-	rx := make([]e1000.RxPacket, burst)
-	tx := make([]e1000.TxPacket, burst)
+	rx := make([]driver.RxDesc, burst)
+	tx := make([]driver.TxDesc, burst)
 
 	ch := make(chan uint32, burst)
 	const baseRounds = 20000
@@ -53,22 +54,22 @@ func BenchmarkReflect(b *testing.B) {
 		}
 		b.StartTimer()
 		t0 := nanotime()
-		k := n.RxBurst(rx)
+		k := n.RxBurst(0, rx)
 		frames += uint64(k)
 		for i, p := range rx[:k] {
-			tx[i] = e1000.TxPacket{Buf: p.Buf, Len: p.Len}
+			tx[i] = driver.TxDesc{Buf: p.Buf, Len: p.Len}
 		}
-		n.RefillRx()
-		sent := n.TxBurst(tx[:k])
+		n.Refill(0)
+		sent := n.TxBurst(0, tx[:k])
 		for _, p := range tx[sent:k] {
-			n.FreeBuf(p.Buf)
+			n.Pool().Put(p.Buf)
 		}
 		driverNs += nanotime() - t0
 		b.StopTimer()
 		markTxDone(dev, alloc)
 		b.StartTimer()
 		t0 = nanotime()
-		n.ReclaimTx()
+		n.Reclaim(0)
 		driverNs += nanotime() - t0
 	}
 	// The fake's own accesses (Receive, markTxDone) bypass the wrapper, so
@@ -76,6 +77,7 @@ func BenchmarkReflect(b *testing.B) {
 	b.ReportMetric(regs.Snapshot().Sub(acc0).PerFrame(frames), "regs/frame")
 	if b.N > 0 && baseNs > 0 {
 		b.ReportMetric(float64(driverNs)/float64(b.N)/baseNs, "x-chan-baseline")
+		b.ReportMetric(float64(driverNs)/float64(b.N), "driver-ns/burst")
 	}
 }
 

@@ -2,25 +2,16 @@ package e1000_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 )
 
-// fakeWire is the far side of an e1000test device: Send plays the NIC
-// receiving, Collect the NIC transmitting.
-type fakeWire struct{ dev *e1000test.Device }
-
-func (w fakeWire) Send(f []byte) error {
-	if !w.dev.Receive(f) {
-		return drivertest.ErrNoBuffer
-	}
-	return nil
+// fakeWire is the far side of an e1000test device.
+func fakeWire(dev *e1000test.Device) drivertest.Wire {
+	return drivertest.ModelWire{Receive: dev.Receive, Transmit: func() [][]byte { return dev.Transmit(0) }}
 }
-
-func (w fakeWire) Collect(int, time.Duration) [][]byte { return w.dev.Transmit(0) }
 
 // The e1000 and e1000e behind the queue-based interface pass the conformance
 // kit on the fake register file. (The fake has no interrupt lines: the
@@ -31,8 +22,7 @@ func TestConformanceFake(t *testing.T) {
 			drivertest.Run(t, func(t *testing.T) *drivertest.Harness {
 				n, dev, _ := newNIC(t, m, e1000.Options{RxRingSize: 64, TxRingSize: 64})
 				dev.SetLogging(false)
-				nic, bufs := e1000.NewTestDevice(n, false, nil).Queues()
-				return &drivertest.Harness{NIC: nic, Buffers: bufs, Wire: fakeWire{dev}}
+				return &drivertest.Harness{NIC: n, Buffers: n.Pool(), Wire: fakeWire(dev)}
 			})
 		})
 	}

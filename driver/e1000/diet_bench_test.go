@@ -4,14 +4,15 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
 // BenchmarkReflectBursts reports the register accesses per reflected frame
 // (regs/frame) when frames come k at a time, as polls under QEMU's TCG find
-// them (1 to 4 per poll in the lab): RxBurst, RefillRx, TxBurst and
-// ReclaimTx per burst of k. Before the MMIO diet every burst cost an RDT and
+// them (1 to 4 per poll in the lab): RxBurst, Refill, TxBurst and
+// Reclaim per burst of k. Before the MMIO diet every burst cost an RDT and
 // a TDT write (2/k per frame); after it RDT costs 1/32 and TDT 1/k, or 1/32
 // with SetTxBatch(32) as busy poll sets it.
 func BenchmarkReflectBursts(b *testing.B) {
@@ -27,15 +28,15 @@ func benchBursts(b *testing.B, k int, batch bool) {
 	dev, alloc := newFake(b, e1000.Model82540EM)
 	dev.SetLogging(false)
 	regs := mmio.NewCounting(dev)
-	n, err := e1000.New(regs, alloc, e1000.Model82540EM, e1000.Options{RxRingSize: 256, TxRingSize: 256})
+	n, err := e1000.New(regs, alloc, mustPool(alloc), e1000.Model82540EM, e1000.Options{RxRingSize: 256, TxRingSize: 256})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer n.Close()
 	setTxBatch(n, batch)
 	f := frame(0)
-	rx := make([]e1000.RxPacket, k)
-	tx := make([]e1000.TxPacket, k)
+	rx := make([]driver.RxDesc, k)
+	tx := make([]driver.TxDesc, k)
 	b.ReportAllocs()
 	var frames uint64
 	acc0 := regs.Snapshot()
@@ -43,18 +44,18 @@ func benchBursts(b *testing.B, k int, batch bool) {
 		for i := 0; i < k; i++ {
 			dev.Receive(f)
 		}
-		got := n.RxBurst(rx)
+		got := n.RxBurst(0, rx)
 		frames += uint64(got)
 		for i, p := range rx[:got] {
-			tx[i] = e1000.TxPacket{Buf: p.Buf, Len: p.Len}
+			tx[i] = driver.TxDesc{Buf: p.Buf, Len: p.Len}
 		}
-		n.RefillRx()
-		sent := n.TxBurst(tx[:got])
+		n.Refill(0)
+		sent := n.TxBurst(0, tx[:got])
 		for _, p := range tx[sent:got] {
-			n.FreeBuf(p.Buf)
+			n.Pool().Put(p.Buf)
 		}
 		markTxDone(dev, alloc)
-		n.ReclaimTx()
+		n.Reclaim(0)
 	}
 	b.ReportMetric(regs.Snapshot().Sub(acc0).PerFrame(frames), "regs/frame")
 }

@@ -1,8 +1,10 @@
 // Package e1000 is the hardware layer of the userspace driver for Intel's
 // e1000 family: everything that touches the NIC's registers and descriptor
 // rings. It knows nothing of VFIO, UIO or PCI: it takes BAR0 as an mmio.Regs
-// and gets DMA memory from a dma.Allocator, so the same code runs on either
-// backend and, in unit tests, on the fake device of package e1000test.
+// and gets DMA memory from a dma.Allocator and packet buffers from a
+// driver.BufPool, so the same code runs on either backend and, in unit
+// tests, on the fake device of package e1000test. Open (device.go) adds the
+// bus: it opens the device, makes the pool and attaches the interrupts.
 //
 // # Supported devices
 //
@@ -28,13 +30,15 @@
 //
 // # Use
 //
-//	m, err := e1000.LookupModel(vendor, device)
-//	n, err := e1000.New(bar0, allocator, m, e1000.Options{})
-//	n.EnableIRQ(n.Causes().All())
-//	k := n.RxBurst(pkts)          // frames; their buffers now belong to the caller
-//	n.RefillRx()                  // post free buffers; RDT written per 32 (or at once when low)
-//	q := n.TxBurst(frames)        // one TDT write (or per 32 after SetTxBatch); buffers now belong to the NIC
-//	n.ReclaimTx()                 // return sent buffers to the pool; reads no register
+// Open a NIC by PCI address and run it behind the core (driver.NewPort):
+//
+//	dev, err := e1000.Open("0000:00:03.0", e1000.OpenOptions{})
+//	port, err := driver.NewPort(dev, driver.Config{Handler: handler.Reflect{}})
+//
+// Or, on registers and DMA memory of your own (a fake in tests), New gives
+// the driver.NIC: RxBurst, Refill, TxBurst and Reclaim on queue 0, with the
+// ring bookkeeping of driver.RxRing and driver.TxRing over the legacy
+// descriptor codec of rx.go and tx.go.
 //
 // # Invariants
 //
@@ -43,12 +47,12 @@
 //     (SDM 3.2.6). Likewise at most TxRingSize-1 frames are queued, because
 //     TDT == TDH means "nothing to send" (SDM 3.4).
 //   - Tails are written once per batch, never per frame: RDT once
-//     RxFreeThresh (32) buffers wait for it or when the NIC sees
-//     RxFreeThresh descriptors or fewer; TDT once per TxBurst, or per
-//     SetTxBatch frames and FlushTx. RS is set on every TxRSThresh-th TX
-//     descriptor and on the last before each TDT write, and ReclaimTx frees
-//     by those descriptors' DD alone. The Device enables no TX-completion
-//     interrupt.
+//     driver.RxFreeThresh (32) buffers wait for it or when the NIC sees
+//     that many descriptors or fewer; TDT once per TxBurst, or per
+//     SetTxBatch frames and FlushTx. RS is set on every
+//     driver.TxRSThresh-th TX descriptor and on the last before each TDT
+//     write, and Reclaim frees by those descriptors' DD alone. SetIRQ
+//     enables no TX-completion interrupt.
 //   - Descriptor writes are visible to the NIC before the tail write that
 //     hands them over: x86 stores are seen in program order, also by a device
 //     and also relative to the uncached MMIO store, and the Go compiler does
@@ -65,11 +69,13 @@
 //     ICR and the statistics registers clear on read.
 //   - RCTL is written once during New: QEMU's e1000 ignores RX for one second
 //     after each RCTL write.
-//   - The per-packet path (RxBurst, RefillRx, TxBurst, ReclaimTx, ReadCause,
-//     AllocBuf/FreeBuf) allocates nothing and returns counts, not errors.
+//   - The per-packet path (RxBurst, Refill, TxBurst, Reclaim, AckIRQ)
+//     allocates nothing, takes no lock, copies no burst, and returns counts,
+//     not errors. Reinit stops it through the rings' gates (two atomic adds
+//     per burst).
 //   - Every buffer has one owner at a time: the pool, the RX ring, the caller
-//     (after RxBurst or AllocBuf), or the TX ring (after TxBurst, until
-//     ReclaimTx). FreeBuf panics on a double free.
+//     (after RxBurst or the pool's Get), or the TX ring (after TxBurst, until
+//     Reclaim). The pool panics on a double free.
 //   - DMA memory is never Go heap memory and holds no Go pointers; Close
 //     masks interrupts, releases the vectors, turns bus mastering off and
 //     resets the NIC before releasing it, keeps it if the reset fails, and
@@ -77,6 +83,6 @@
 //
 // # Concurrency
 //
-// See NIC: one goroutine for the RX path, one for the TX path, the buffer
-// pool and interrupt registers from anywhere.
+// See NIC: driver.NIC's rules (one goroutine at a time per path), the
+// buffer pool and the interrupt methods from anywhere.
 package e1000

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/vfio"
 )
 
@@ -17,19 +18,32 @@ func NewDeviceOn(bdf string, nic *NIC, bus interface {
 	DisableBusMaster() error
 	KeepDMA()
 	Close() error
-}, msix bool, teardown func(step string)) *Device {
-	d := &Device{bdf: bdf, nic: nic, bus: bus, msix: msix, causes: nic.Causes(), teardown: teardown,
-		rxScratch: make([]RxPacket, 256), txScratch: make([]TxPacket, 256)}
-	d.irqOn.Store(uint32(nic.IRQMask())) // what the test enabled on the NIC itself
-	return d
+}, teardown func(step string)) *Device {
+	return &Device{NIC: nic, bdf: bdf, bus: bus, pool: nic.pool, teardown: teardown}
 }
 
 // SetTeardownHook makes Close call f at the start of each of its steps, so a
 // lab test can read the real device's state between them.
 func SetTeardownHook(d *Device, f func(step string)) { d.teardown = f }
 
-// PoolRegion is the DMA region of the NIC's packet buffers.
-func PoolRegion(n *NIC) interface{ String() string } { return n.pool.mem }
+// SetVectors attaches vectors as Open does (tests on fakes).
+func SetVectors(n *NIC, vs []driver.Vector) { n.setVectors(vs) }
+
+// The register-level interrupt operations, for tests.
+func (n *NIC) ReadCause() Cause    { return n.readCause() }
+func (n *NIC) EnableIRQ(c Cause)   { n.wr(intel.IMS, uint32(c)) }
+func (n *NIC) DisableIRQ(c Cause)  { n.wr(intel.IMC, uint32(c)) }
+func (n *NIC) IRQMask() Cause      { return Cause(n.rd(intel.IMS)) }
+func (n *NIC) TriggerIRQ(c Cause)  { n.wr(intel.ICS, uint32(c)) }
+func (n *NIC) RxRingSize() int     { return n.opts.RxRingSize }
+func (n *NIC) TxRingSize() int     { return n.opts.TxRingSize }
+func (n *NIC) Configured() bool    { return n.configured() }
+func (n *NIC) RxPending() bool     { return n.rx.Pending() }
+func (n *NIC) FlushRx()            { n.rx.Flush() }
+func (n *NIC) RxWaiting() int      { return n.rx.Waiting() }
+func (n *NIC) TxWaiting() int      { return n.tx.Waiting() }
+func (n *NIC) TxInFlight() int     { return n.tx.InFlight() }
+func RxFreeThreshFor(ring int) int { return min(driver.RxFreeThresh, ring/4) }
 
 // ResetUnderDriver resets d's NIC behind the driver's back, the strongest
 // way the lab offers: VFIO_DEVICE_RESET when the backend offers it, else
@@ -42,7 +56,7 @@ func ResetUnderDriver(d *Device) (string, error) {
 	if b, ok := d.bus.(*driver.Bus); ok {
 		err := b.Reset()
 		switch {
-		case err == nil && !d.nic.configured():
+		case err == nil && !d.configured():
 			return "VFIO_DEVICE_RESET" + d.regState(), nil
 		case err == nil:
 			how = "VFIO_DEVICE_RESET (registers unchanged), "
@@ -52,18 +66,18 @@ func ResetUnderDriver(d *Device) (string, error) {
 			return "VFIO_DEVICE_RESET", err
 		}
 	}
-	d.nic.wr(CTRL, d.nic.rd(CTRL)|CTRL_RST)
+	d.wr(intel.CTRL, d.rd(intel.CTRL)|intel.CTRL_RST)
 	time.Sleep(resetDelay)
-	if !d.nic.configured() {
+	if !d.configured() {
 		return how + "CTRL.RST" + d.regState(), nil
 	}
 	how += "CTRL.RST (registers unchanged" + d.regState() + "), "
-	for _, r := range []Reg{RCTL, TCTL, RDLEN(0), TDLEN(0)} {
-		d.nic.wr(r, 0)
+	for _, r := range []Reg{intel.RCTL, intel.TCTL, RDLEN(0), TDLEN(0)} {
+		d.wr(r, 0)
 	}
 	return how + "RCTL, TCTL, RDLEN, TDLEN cleared" + d.regState(), nil
 }
 
 func (d *Device) regState() string {
-	return fmt.Sprintf(" [RCTL %#x RDLEN %d TDLEN %d]", d.nic.rd(RCTL), d.nic.rd(RDLEN(0)), d.nic.rd(TDLEN(0)))
+	return fmt.Sprintf(" [RCTL %#x RDLEN %d TDLEN %d]", d.rd(intel.RCTL), d.rd(RDLEN(0)), d.rd(TDLEN(0)))
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/uiodrv/uiodrv/dma"
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
@@ -21,13 +23,14 @@ const (
 )
 
 // New resets and initialises the controller whose BAR0 is regs, with rings
-// and packet buffers from alloc. Interrupts are left disabled: enable them
-// with EnableIRQ(n.Causes().All()) once the handler is ready.
+// from alloc and packet buffers from pool (which the caller keeps, and
+// closes after Close). Its RX ring is filled when it returns; interrupts are
+// left masked: the core enables them (SetIRQ) once its handler is ready.
 //
 // The sequence follows SDM 14 ("General Initialization and Reset Operation")
 // and 82574 4.6 ("Software Initialization Sequence"). On error nothing stays
 // allocated; the device may be left reset.
-func New(regs mmio.Regs, alloc dma.Allocator, model Model, opts Options) (*NIC, error) {
+func New(regs mmio.Regs, alloc dma.Allocator, pool *driver.BufPool, model Model, opts Options) (*NIC, error) {
 	if !model.valid() {
 		return nil, fmt.Errorf("e1000: new: %w: model %v", ErrUnsupportedDevice, model)
 	}
@@ -37,18 +40,22 @@ func New(regs mmio.Regs, alloc dma.Allocator, model Model, opts Options) (*NIC, 
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 		return nil, errors.New("e1000: new: big-endian hosts are not supported")
 	}
-	n := &NIC{regs: regs, model: model, opts: opts}
+	if pool == nil || pool.Len() < opts.RxRingSize {
+		return nil, fmt.Errorf("e1000: new %v: the pool must hold at least one full RX ring (%d buffers)", model, opts.RxRingSize)
+	}
+	n := &NIC{regs: regs, model: model, opts: opts, pool: pool}
 	if err := n.allocate(alloc); err != nil {
 		n.release()
 		return nil, fmt.Errorf("e1000: new %v: %w", model, err)
 	}
 	if err := n.init(); err != nil {
-		n.wr(IMC, uint32(CauseAll))
-		n.wr(RCTL, 0)
-		n.wr(TCTL, 0)
+		n.wr(intel.IMC, uint32(CauseAll))
+		n.wr(intel.RCTL, 0)
+		n.wr(intel.TCTL, 0)
 		n.release()
 		return nil, fmt.Errorf("e1000: new %v: %w", model, err)
 	}
+	n.info = driver.NICInfo{Name: model.String(), MAC: n.mac, Queues: 1, MaxQueues: 1, Extras: e1000Extras}
 	return n, nil
 }
 
@@ -101,35 +108,35 @@ func (n *NIC) init() error {
 func (n *NIC) reset() error {
 	// Mask everything first so nothing fires while the device is half set up
 	// (SDM 13.4.21 IMC; 82574 4.6.1 "Interrupts During Initialization").
-	n.wr(IMC, uint32(CauseAll))
+	n.wr(intel.IMC, uint32(CauseAll))
 	// Stop RX and TX and let DMA in flight land before the reset
 	// (Linux e1000_reset_hw; 82574 4.6.2). The STATUS read flushes the
 	// posted writes.
-	n.wr(RCTL, 0)
-	n.wr(TCTL, TCTL_PSP)
-	n.rd(STATUS)
+	n.wr(intel.RCTL, 0)
+	n.wr(intel.TCTL, intel.TCTL_PSP)
+	n.rd(intel.STATUS)
 	time.Sleep(quiesceDelay)
 
 	// Global reset: CTRL.RST, self-clearing (SDM 13.4.1; 82574 4.6.2).
 	// The EEPROM is reloaded, which restores RAL0/RAH0.
-	n.wr(CTRL, n.rd(CTRL)|CTRL_RST)
+	n.wr(intel.CTRL, n.rd(intel.CTRL)|intel.CTRL_RST)
 	time.Sleep(resetDelay)
-	if err := mmio.WaitBits(n.regs, uint32(CTRL), CTRL_RST, 0, resetTimeout); err != nil {
+	if err := mmio.WaitBits(n.regs, uint32(intel.CTRL), intel.CTRL_RST, 0, resetTimeout); err != nil {
 		return fmt.Errorf("reset: CTRL.RST did not clear: %w", err)
 	}
 	if n.model.is82574() {
 		// The 82574 reloads its NVM after reset; wait for EECD.AUTO_RD
 		// before touching registers it loads (82574 4.6.2, Linux
 		// e1000e_get_auto_rd_done).
-		if err := mmio.WaitBits(n.regs, uint32(EECD), EECD_AUTO_RD, EECD_AUTO_RD, resetTimeout); err != nil {
+		if err := mmio.WaitBits(n.regs, uint32(intel.EECD), EECD_AUTO_RD, EECD_AUTO_RD, resetTimeout); err != nil {
 			return fmt.Errorf("reset: NVM auto-read did not complete: %w", err)
 		}
 	}
 	// Reset unmasks nothing, but mask again and clear causes latched before
 	// or during the reset (Linux does the same).
-	n.wr(IMC, uint32(CauseAll))
-	if icr := n.rd(ICR); icr != 0 && n.model.is82574() {
-		n.wr(ICR, icr)
+	n.wr(intel.IMC, uint32(CauseAll))
+	if icr := n.rd(intel.ICR); icr != 0 && n.model.is82574() {
+		n.wr(intel.ICR, icr)
 	}
 	return nil
 }
@@ -139,7 +146,7 @@ func (n *NIC) reset() error {
 // when they hold no valid address (SDM 13.4.4, 5.6.1), and writes it back
 // with RAH.AV so unicast filtering accepts it (SDM 14.4).
 func (n *NIC) setupMAC() error {
-	ral, rah := n.rd(RAL(0)), n.rd(RAH(0))
+	ral, rah := n.rd(intel.RAL(0)), n.rd(intel.RAH(0))
 	mac := net.HardwareAddr{byte(ral), byte(ral >> 8), byte(ral >> 16), byte(ral >> 24), byte(rah), byte(rah >> 8)}
 	if rah&RAH_AV == 0 || !validUnicast(mac) {
 		if !n.model.hasEERD() {
@@ -157,8 +164,8 @@ func (n *NIC) setupMAC() error {
 		}
 	}
 	n.mac = mac
-	n.wr(RAL(0), binary.LittleEndian.Uint32(mac[0:4]))
-	n.wr(RAH(0), uint32(binary.LittleEndian.Uint16(mac[4:6]))|RAH_AV)
+	n.wr(intel.RAL(0), binary.LittleEndian.Uint32(mac[0:4]))
+	n.wr(intel.RAH(0), uint32(binary.LittleEndian.Uint16(mac[4:6]))|RAH_AV)
 	return nil
 }
 
@@ -179,28 +186,28 @@ func (n *NIC) readEEPROM(word uint16) (uint16, error) {
 	if n.model.is82574() {
 		shift, done = EERD_ADDR_SHIFT_82574, EERD_DONE_82574
 	}
-	n.wr(EERD, uint32(word)<<shift|EERD_START)
-	if err := mmio.WaitBits(n.regs, uint32(EERD), done, done, eepromTimout); err != nil {
+	n.wr(intel.EERD, uint32(word)<<shift|EERD_START)
+	if err := mmio.WaitBits(n.regs, uint32(intel.EERD), done, done, eepromTimout); err != nil {
 		return 0, fmt.Errorf("EEPROM word %d: %w", word, err)
 	}
-	return uint16(n.rd(EERD) >> EERD_DATA_SHIFT), nil
+	return uint16(n.rd(intel.EERD) >> EERD_DATA_SHIFT), nil
 }
 
 // setupLink sets the link up and leaves speed and duplex to auto-negotiation
 // (SDM 14.3 "General Configuration" and 14.6; 82574 4.6.3).
 func (n *NIC) setupLink() {
-	ctrl := n.rd(CTRL)
-	ctrl |= CTRL_SLU
+	ctrl := n.rd(intel.CTRL)
+	ctrl |= intel.CTRL_SLU
 	if !n.model.is82574() {
 		// 8254x copper: let the MAC take speed from the PHY (SDM 14.3).
 		ctrl |= CTRL_ASDE
 	}
-	ctrl &^= CTRL_LRST | CTRL_PHY_RST | CTRL_ILOS | CTRL_FRCSPD | CTRL_FRCDPX | CTRL_VME
-	n.wr(CTRL, ctrl)
+	ctrl &^= CTRL_LRST | CTRL_PHY_RST | CTRL_ILOS | intel.CTRL_FRCSPD | intel.CTRL_FRCDPX | CTRL_VME
+	n.wr(intel.CTRL, ctrl)
 	if n.model.is82574() {
 		// Tell manageability firmware a driver owns the device
 		// (82574 10.2.2.5; Linux e1000e_get_hw_control).
-		n.set(CTRL_EXT, CTRL_EXT_DRV_LOAD)
+		n.set(intel.CTRL_EXT, intel.CTRL_EXT_DRV_LOAD)
 	}
 }
 
@@ -211,12 +218,12 @@ func (n *NIC) setupRx() {
 	// Receive only our address and broadcast: clear the multicast table
 	// (SDM 14.4).
 	for i := 0; i < MTANum; i++ {
-		n.wr(MTA(i), 0)
+		n.wr(intel.MTA(i), 0)
 	}
-	base := n.rxRing.Addr()
+	base := n.rxMem.Addr()
 	n.wr(RDBAL(0), uint32(base))
 	n.wr(RDBAH(0), uint32(base>>32))
-	n.wr(RDLEN(0), uint32(len(n.rxDescs)))
+	n.wr(RDLEN(0), uint32(n.opts.RxRingSize*DescSize))
 	n.wr(RDH(0), 0)
 	n.wr(RDT(0), 0)
 	// No receive interrupt delay: latency matters more than interrupt count,
@@ -225,30 +232,24 @@ func (n *NIC) setupRx() {
 	if n.model.hasITR() {
 		n.wr(RADV, 0)
 	}
-	clear(n.rxDescs)
-	n.rxClean, n.rxTail, n.rxRDT = 0, 0, 0
-	n.rxFreeThresh = rxFreeThresh(len(n.rxBufs))
-	// RefillRx posts at most RxRingSize-1 buffers and writes RDT = RxRingSize-1
+	// Refill posts at most RxRingSize-1 buffers and writes RDT = RxRingSize-1
 	// (the NIC sees no descriptor yet, so the write is not deferred):
 	// RDT == RDH would mean "no buffers" (SDM 3.2.6).
-	n.RefillRx()
+	n.rx.Prime()
 
-	rctl := RCTL_EN | RCTL_BAM | RCTL_BSIZE_2048 | RCTL_SECRC | RCTL_RDMTS_HALF
+	rctl := intel.RCTL_EN | intel.RCTL_BAM | RCTL_BSIZE_2048 | intel.RCTL_SECRC | RCTL_RDMTS_HALF
 	if n.opts.Promisc {
-		rctl |= RCTL_UPE | RCTL_MPE
+		rctl |= intel.RCTL_UPE | intel.RCTL_MPE
 	}
-	n.wr(RCTL, rctl)
+	n.wr(intel.RCTL, rctl)
 }
 
 // setupTx programs the TX ring (SDM 14.5; 82574 4.6.6).
 func (n *NIC) setupTx() {
-	clear(n.txDescs)
-	n.txClean, n.txTail, n.txNext = 0, 0, 0
-	n.txRSHead, n.txRSTail, n.txUnreported = 0, 0, 0
-	base := n.txRing.Addr()
+	base := n.txMem.Addr()
 	n.wr(TDBAL(0), uint32(base))
 	n.wr(TDBAH(0), uint32(base>>32))
-	n.wr(TDLEN(0), uint32(len(n.txDescs)))
+	n.wr(TDLEN(0), uint32(n.opts.TxRingSize*DescSize))
 	n.wr(TDH(0), 0)
 	n.wr(TDT(0), 0)
 
@@ -263,7 +264,7 @@ func (n *NIC) setupTx() {
 		n.set(TARC(0), TARC_ENABLE)
 	}
 	n.wr(TIPG, ipgt<<TIPG_IPGT_SHIFT|8<<TIPG_IPGR1_SHIFT|6<<TIPG_IPGR2_SHIFT)
-	n.wr(TCTL, TCTL_EN|TCTL_PSP|0x0F<<TCTL_CT_SHIFT|cold<<TCTL_COLD_SHIFT)
+	n.wr(intel.TCTL, intel.TCTL_EN|intel.TCTL_PSP|0x0F<<TCTL_CT_SHIFT|cold<<TCTL_COLD_SHIFT)
 }
 
 // setupIRQ programs throttling and, for MSI-X, the cause-to-vector routing.
@@ -296,10 +297,10 @@ func (n *NIC) setupIRQ() {
 	// cause left set is never signalled again. EIAME + PBA_CLR as Linux
 	// e1000_configure_msix; IAME off so an ICR read masks nothing.
 	n.wr(EIAC, uint32(ICR_RXQ0|ICR_TXQ0|ICR_OTHER))
-	ext := n.rd(CTRL_EXT)
+	ext := n.rd(intel.CTRL_EXT)
 	ext &^= CTRL_EXT_IAME
 	ext |= CTRL_EXT_EIAME | CTRL_EXT_PBA_CLR
-	n.wr(CTRL_EXT, ext)
+	n.wr(intel.CTRL_EXT, ext)
 	for v := VecRX; v <= VecOther; v++ {
 		n.wr(EITR(v), n.opts.ITR)
 	}

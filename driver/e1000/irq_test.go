@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 func TestReadCause(t *testing.T) {
@@ -46,7 +47,7 @@ func TestMSIX(t *testing.T) {
 	if got := dev.Reg(e1000.EIAC); got != uint32(e1000.ICR_RXQ0|e1000.ICR_TXQ0|e1000.ICR_OTHER) {
 		t.Errorf("EIAC = %#08x", got)
 	}
-	ext := dev.Reg(e1000.CTRL_EXT)
+	ext := dev.Reg(intel.CTRL_EXT)
 	if ext&(e1000.CTRL_EXT_EIAME|e1000.CTRL_EXT_PBA_CLR) == 0 || ext&e1000.CTRL_EXT_IAME != 0 {
 		t.Errorf("CTRL_EXT = %#08x, want EIAME|PBA_CLR, no IAME", ext)
 	}
@@ -66,12 +67,12 @@ func TestMSIX(t *testing.T) {
 	}
 	// In MSI-X mode ICR is write-1-to-clear: ReadCause must write it back.
 	dev.SetLink(false)
-	writes := dev.WriteCount(e1000.ICR)
+	writes := dev.WriteCount(intel.ICR)
 	if got := n.ReadCause(); got != e1000.ICR_RXQ0|e1000.ICR_LSC|e1000.ICR_OTHER {
 		t.Errorf("ReadCause = %v", got)
 	}
-	if dev.WriteCount(e1000.ICR) != writes+1 || dev.Reg(e1000.ICR) != 0 {
-		t.Errorf("ICR = %#x after ReadCause, %d write-backs", dev.Reg(e1000.ICR), dev.WriteCount(e1000.ICR)-writes)
+	if dev.WriteCount(intel.ICR) != writes+1 || dev.Reg(intel.ICR) != 0 {
+		t.Errorf("ICR = %#x after ReadCause, %d write-backs", dev.Reg(intel.ICR), dev.WriteCount(intel.ICR)-writes)
 	}
 	if up, _ := n.LinkUp(); up {
 		t.Error("link up after SetLink(false)")
@@ -85,13 +86,13 @@ func TestLinkUp(t *testing.T) {
 		up     bool
 		speed  int
 	}{
-		{e1000.STATUS_LU | e1000.STATUS_FD | e1000.STATUS_SPEED_1000, true, 1000},
-		{e1000.STATUS_LU | 3<<6, true, 1000},
-		{e1000.STATUS_LU | e1000.STATUS_SPEED_100, true, 100},
-		{e1000.STATUS_LU | e1000.STATUS_SPEED_10, true, 10},
-		{e1000.STATUS_SPEED_1000, false, 0},
+		{intel.STATUS_LU | intel.STATUS_FD | intel.STATUS_SPEED_1000, true, 1000},
+		{intel.STATUS_LU | 3<<6, true, 1000},
+		{intel.STATUS_LU | intel.STATUS_SPEED_100, true, 100},
+		{intel.STATUS_LU | e1000.STATUS_SPEED_10, true, 10},
+		{intel.STATUS_SPEED_1000, false, 0},
 	} {
-		dev.SetReg(e1000.STATUS, tc.status)
+		dev.SetReg(intel.STATUS, tc.status)
 		if up, speed := n.LinkUp(); up != tc.up || speed != tc.speed {
 			t.Errorf("STATUS %#x: LinkUp = %v, %d, want %v, %d", tc.status, up, speed, tc.up, tc.speed)
 		}
@@ -100,23 +101,22 @@ func TestLinkUp(t *testing.T) {
 
 func TestReadStats(t *testing.T) {
 	n, dev, _ := newNIC(t, e1000.Model82540EM, e1000.Options{})
-	dev.AddStat(e1000.MPC, 7)
-	var s e1000.HWStats
-	n.ReadStats(&s)
+	dev.AddStat(intel.MPC, 7)
+	s := n.HWStats()
 	if s.MPC != 7 {
 		t.Fatalf("MPC = %d, want 7", s.MPC)
 	}
-	if dev.Reg(e1000.MPC) != 0 {
+	if dev.Reg(intel.MPC) != 0 {
 		t.Fatal("MPC not cleared by the read")
 	}
 	for i := 0; i < 3; i++ {
 		dev.Receive(frame(uint32(i)))
 	}
-	dev.AddStat(e1000.CRCERRS, 2)
-	dev.SetReg(e1000.GOTCL, 0xFFFFFFFF)
-	dev.SetReg(e1000.GOTCH, 1)
-	n.ReadStats(&s)
-	n.ReadStats(&s) // nothing new: a clear-on-read counter adds 0
+	dev.AddStat(intel.CRCERRS, 2)
+	dev.SetReg(intel.GOTCL, 0xFFFFFFFF)
+	dev.SetReg(intel.GOTCH, 1)
+	n.HWStats()
+	s = n.HWStats() // nothing new: a clear-on-read counter adds 0
 	want := e1000.HWStats{MPC: 7, CRCERRS: 2, GPRC: 3, TPR: 3, GORC: 180, TOR: 180, GOTC: 0x1FFFFFFFF}
 	if s != want {
 		t.Fatalf("stats = %+v\nwant %+v", s, want)
@@ -126,15 +126,13 @@ func TestReadStats(t *testing.T) {
 func TestNewClearsStats(t *testing.T) {
 	alloc := newAllocOnly()
 	dev := newDevice(e1000.Model82540EM, alloc)
-	dev.AddStat(e1000.GPRC, 99)
-	n, err := e1000.New(dev, alloc, e1000.Model82540EM, e1000.Options{})
+	dev.AddStat(intel.GPRC, 99)
+	n, err := e1000.New(dev, alloc, mustPool(alloc), e1000.Model82540EM, e1000.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	var s e1000.HWStats
-	n.ReadStats(&s)
-	if s.GPRC != 0 {
+	if s := n.HWStats(); s.GPRC != 0 {
 		t.Fatalf("GPRC = %d after New, want 0 (SDM 14.7)", s.GPRC)
 	}
 }

@@ -204,13 +204,13 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 	}
 	// The pool is over 2 MiB: under UIO it spans hugepages, segmented when
 	// they are not physically contiguous.
-	t.Logf("%s: %d buffers in %v", tag, dev.NIC().Buffers(), e1000.PoolRegion(dev.NIC()))
+	t.Logf("%s: %d buffers", tag, dev.Buffers().Len())
 	// QEMU's e1000 ignores RX for a second after RCTL is written.
 	time.Sleep(1200 * time.Millisecond)
 	stuck.Stop()
 	fmt.Printf("LAB READY %s\n", tag)
 	deadline := time.Now().Add(5 * time.Minute)
-	// Register accesses per reflected frame (issue 12): counted from READY
+	// Register accesses per reflected frame: counted from READY
 	// until every frame was handled and had time to leave, polling the
 	// handler's software count meanwhile (Port.Stats reads the NIC's
 	// statistics registers, which are no part of the packet path).
@@ -256,8 +256,8 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 		t.Errorf("%s: protocol counts %v", tag, counts)
 	case mode != deferral.ModeBusyPoll && st.IRQs == 0:
 		t.Errorf("%s: no interrupts", tag)
-	case msix && len(dev.Vectors()) != 3:
-		t.Errorf("%s: %d MSI-X vectors, want 3", tag, len(dev.Vectors()))
+	case msix && len(dev.Info().Vectors) != 3:
+		t.Errorf("%s: %d MSI-X vectors, want 3", tag, len(dev.Info().Vectors))
 	}
 	fmt.Printf("LAB DONE %s\n", tag)
 }

@@ -55,7 +55,7 @@ func hex4(v uint16) string {
 
 func TestNewRefusesUnknownModel(t *testing.T) {
 	dev, alloc := newFake(t, e1000.Model82540EM)
-	if _, err := e1000.New(dev, alloc, e1000.ModelUnknown, e1000.Options{}); !errors.Is(err, e1000.ErrUnsupportedDevice) {
+	if _, err := e1000.New(dev, alloc, mustPool(alloc), e1000.ModelUnknown, e1000.Options{}); !errors.Is(err, e1000.ErrUnsupportedDevice) {
 		t.Fatalf("New(ModelUnknown) = %v, want ErrUnsupportedDevice", err)
 	}
 	if dev.Resets() != 1 {

@@ -1,6 +1,7 @@
 package e1000_test
 
 import (
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -22,8 +23,8 @@ func TestQuiesceBeforeBusMaster(t *testing.T) {
 		device uint16
 	}{{e1000.Model82540EM, 0x100e}, {e1000.Model82574L, 0x10d3}} {
 		t.Run(tc.model.String(), func(t *testing.T) {
-			fake := e1000test.New(tc.model, e1000test.NewAllocator())
-			fake.SetReg(e1000.RCTL, e1000.RCTL_EN)
+			fake := e1000test.New(tc.model, drivertest.NewMemAllocator())
+			fake.SetReg(intel.RCTL, intel.RCTL_EN)
 			fake.SetReg(e1000.RDBAL(0), 0x7f000000)
 			log := drivertest.NewBusLog(0x8086, tc.device, pci.CmdMemory|pci.CmdMaster)
 			if err := driver.EnableBusMaster(log.Config(), log.Regs(fake), e1000.Quiesce); err != nil {
@@ -45,17 +46,17 @@ func TestQuiesceBeforeBusMaster(t *testing.T) {
 				off  e1000.Reg
 				ok   func(uint32) bool
 			}{
-				{"IMC all", e1000.IMC, func(v uint32) bool { return v == uint32(e1000.CauseAll) }},
-				{"RCTL.EN cleared", e1000.RCTL, func(v uint32) bool { return v&e1000.RCTL_EN == 0 }},
-				{"TCTL.EN cleared", e1000.TCTL, func(v uint32) bool { return v&e1000.TCTL_EN == 0 }},
-				{"CTRL.RST", e1000.CTRL, func(v uint32) bool { return v&e1000.CTRL_RST != 0 }},
+				{"IMC all", intel.IMC, func(v uint32) bool { return v == uint32(e1000.CauseAll) }},
+				{"RCTL.EN cleared", intel.RCTL, func(v uint32) bool { return v&intel.RCTL_EN == 0 }},
+				{"TCTL.EN cleared", intel.TCTL, func(v uint32) bool { return v&intel.TCTL_EN == 0 }},
+				{"CTRL.RST", intel.CTRL, func(v uint32) bool { return v&intel.CTRL_RST != 0 }},
 			} {
 				if i := drivertest.FirstWrite(ev, uint32(st.off), st.ok); i < 0 || i > m {
 					t.Errorf("%s at event %d, bus master at %d: want it strictly before (%v)", st.what, i, m, ev)
 				}
 			}
-			if fake.Reg(e1000.RCTL)&e1000.RCTL_EN != 0 || fake.Reg(e1000.RDBAL(0)) != 0 {
-				t.Errorf("after quiesce RCTL %#x RDBAL %#x: want the reset's zeros", fake.Reg(e1000.RCTL), fake.Reg(e1000.RDBAL(0)))
+			if fake.Reg(intel.RCTL)&intel.RCTL_EN != 0 || fake.Reg(e1000.RDBAL(0)) != 0 {
+				t.Errorf("after quiesce RCTL %#x RDBAL %#x: want the reset's zeros", fake.Reg(intel.RCTL), fake.Reg(e1000.RDBAL(0)))
 			}
 			if c := log.Command(); c&(pci.CmdMaster|pci.CmdMemory) != pci.CmdMaster|pci.CmdMemory {
 				t.Errorf("command %#x: want Memory Space and Bus Master on", c)
@@ -67,7 +68,7 @@ func TestQuiesceBeforeBusMaster(t *testing.T) {
 // TestQuiesceRefusesUnknownDevice: a PCI ID the family does not drive gets
 // an error before any register is written, and bus mastering stays off.
 func TestQuiesceRefusesUnknownDevice(t *testing.T) {
-	fake := e1000test.New(e1000.Model82540EM, e1000test.NewAllocator())
+	fake := e1000test.New(e1000.Model82540EM, drivertest.NewMemAllocator())
 	log := drivertest.NewBusLog(0x1af4, 0x1000, pci.CmdMaster)
 	if err := driver.EnableBusMaster(log.Config(), log.Regs(fake), e1000.Quiesce); err == nil {
 		t.Fatal("a virtio device was quiesced as an e1000")
@@ -85,13 +86,13 @@ func TestQuiesceRefusesUnknownDevice(t *testing.T) {
 // TestStopRX: the forced-exit step clears RX and TX enable and masks
 // interrupts, not only the bus-master bit.
 func TestStopRX(t *testing.T) {
-	fake := e1000test.New(e1000.Model82540EM, e1000test.NewAllocator())
-	fake.SetReg(e1000.RCTL, e1000.RCTL_EN)
-	fake.SetReg(e1000.TCTL, e1000.TCTL_EN)
-	fake.SetReg(e1000.IMS, 0xff)
+	fake := e1000test.New(e1000.Model82540EM, drivertest.NewMemAllocator())
+	fake.SetReg(intel.RCTL, intel.RCTL_EN)
+	fake.SetReg(intel.TCTL, intel.TCTL_EN)
+	fake.SetReg(intel.IMS, 0xff)
 	var r mmio.Regs = fake
 	e1000.StopRX(r)
-	if fake.Reg(e1000.RCTL)&e1000.RCTL_EN != 0 || fake.Reg(e1000.TCTL)&e1000.TCTL_EN != 0 || fake.Reg(e1000.IMS) != 0 {
-		t.Errorf("RCTL %#x TCTL %#x IMS %#x after StopRX", fake.Reg(e1000.RCTL), fake.Reg(e1000.TCTL), fake.Reg(e1000.IMS))
+	if fake.Reg(intel.RCTL)&intel.RCTL_EN != 0 || fake.Reg(intel.TCTL)&intel.TCTL_EN != 0 || fake.Reg(intel.IMS) != 0 {
+		t.Errorf("RCTL %#x TCTL %#x IMS %#x after StopRX", fake.Reg(intel.RCTL), fake.Reg(intel.TCTL), fake.Reg(intel.IMS))
 	}
 }

@@ -1,5 +1,7 @@
 package e1000
 
+import "github.com/uiodrv/uiodrv/driver/intel"
+
 // Register offsets in BAR0 and their bits, named after Linux's e1000_hw.h
 // (and e1000e's regs.h/defines.h for the 82574L) without the E1000_ prefix.
 //
@@ -8,26 +10,14 @@ package e1000
 // to clear, "SC" = self clearing.
 
 // Reg is the byte offset of a 32-bit register in BAR0.
-type Reg uint32
+type Reg = intel.Reg
 
 // General registers (SDM 13.4.1-13.4.6; 82574 10.2.2).
-const (
-	CTRL     Reg = 0x00000 // Device Control - RW
-	STATUS   Reg = 0x00008 // Device Status - RO
-	EECD     Reg = 0x00010 // EEPROM/Flash Control/Data - RW
-	EERD     Reg = 0x00014 // EEPROM Read - RW (not on 82544GC)
-	CTRL_EXT Reg = 0x00018 // Extended Device Control - RW
-)
 
 // Interrupt registers (SDM 13.4.17-13.4.21; 82574 10.2.4).
 const (
-	ICR  Reg = 0x000C0 // Interrupt Cause Read - RC (W1C on the 82574 in MSI-X mode)
 	ITR  Reg = 0x000C4 // Interrupt Throttling Rate - RW (not on 82544GC)
-	ICS  Reg = 0x000C8 // Interrupt Cause Set - WO
-	IMS  Reg = 0x000D0 // Interrupt Mask Set/Read - RW
-	IMC  Reg = 0x000D8 // Interrupt Mask Clear - WO
 	EIAC Reg = 0x000DC // Extended Interrupt Auto Clear - RW (82574 only; E1000_EIAC_82574)
-	IAM  Reg = 0x000E0 // Interrupt Acknowledge Auto Mask - RW (82574 only)
 	IVAR Reg = 0x000E4 // Interrupt Vector Allocation - RW (82574 only)
 )
 
@@ -37,8 +27,6 @@ func EITR(v int) Reg { return 0x000E8 + Reg(v)*4 }
 
 // Receive and transmit control (SDM 13.4.22, 13.4.33, 13.4.34).
 const (
-	RCTL Reg = 0x00100 // RX Control - RW
-	TCTL Reg = 0x00400 // TX Control - RW
 	TIPG Reg = 0x00410 // TX Inter-packet gap - RW
 	RDTR Reg = 0x02820 // RX Delay Timer - RW
 	RADV Reg = 0x0282C // RX Interrupt Absolute Delay Timer - RW (not on 82544GC)
@@ -86,50 +74,23 @@ func TARC(q int) Reg { return 0x03840 + Reg(q)*0x100 }
 // MTANum is the number of Multicast Table Array registers.
 const MTANum = 128
 
-// MTA is Multicast Table Array entry i (i < MTANum) - RW.
-func MTA(i int) Reg { return 0x05200 + Reg(i)*4 }
-
-// RAL is Receive Address Low of entry i - RW.
-func RAL(i int) Reg { return 0x05400 + Reg(i)*8 }
-
-// RAH is Receive Address High of entry i - RW.
-func RAH(i int) Reg { return 0x05404 + Reg(i)*8 }
-
 // Statistics registers (SDM 13.7; 82574 10.2.8). All are RC; the 64-bit
 // octet counters must be read low then high (reading high clears both).
 const (
-	CRCERRS  Reg = 0x04000 // CRC Error Count - RC
 	ALGNERRC Reg = 0x04004 // Alignment Error Count - RC
 	SYMERRS  Reg = 0x04008 // Symbol Error Count - RC
-	RXERRC   Reg = 0x0400C // RX Error Count - RC
-	MPC      Reg = 0x04010 // Missed Packets Count - RC
 	SCC      Reg = 0x04014 // Single Collision Count - RC
 	ECOL     Reg = 0x04018 // Excessive Collision Count - RC
 	MCC      Reg = 0x0401C // Multiple Collision Count - RC
 	LATECOL  Reg = 0x04020 // Late Collision Count - RC
-	COLC     Reg = 0x04028 // Collision Count - RC
 	DC       Reg = 0x04030 // Defer Count - RC
 	TNCRS    Reg = 0x04034 // TX with No CRS - RC
 	CEXTERR  Reg = 0x0403C // Carrier Extension Error Count - RC
-	RLEC     Reg = 0x04040 // Receive Length Error Count - RC
 	XONRXC   Reg = 0x04048 // XON RX Count - RC
 	XONTXC   Reg = 0x0404C // XON TX Count - RC
 	XOFFRXC  Reg = 0x04050 // XOFF RX Count - RC
 	XOFFTXC  Reg = 0x04054 // XOFF TX Count - RC
 	FCRUC    Reg = 0x04058 // Flow Control RX Unsupported Count - RC
-	GPRC     Reg = 0x04074 // Good Packets RX Count - RC
-	BPRC     Reg = 0x04078 // Broadcast Packets RX Count - RC
-	MPRC     Reg = 0x0407C // Multicast Packets RX Count - RC
-	GPTC     Reg = 0x04080 // Good Packets TX Count - RC
-	GORCL    Reg = 0x04088 // Good Octets RX Count Low - RC
-	GORCH    Reg = 0x0408C // Good Octets RX Count High - RC
-	GOTCL    Reg = 0x04090 // Good Octets TX Count Low - RC
-	GOTCH    Reg = 0x04094 // Good Octets TX Count High - RC
-	RNBC     Reg = 0x040A0 // RX No Buffers Count - RC
-	RUC      Reg = 0x040A4 // RX Undersize Count - RC
-	RFC      Reg = 0x040A8 // RX Fragment Count - RC
-	ROC      Reg = 0x040AC // RX Oversize Count - RC
-	RJC      Reg = 0x040B0 // RX Jabber Count - RC
 	TORL     Reg = 0x040C0 // Total Octets RX Low - RC
 	TORH     Reg = 0x040C4 // Total Octets RX High - RC
 	TOTL     Reg = 0x040C8 // Total Octets TX Low - RC
@@ -148,26 +109,16 @@ const (
 
 // CTRL bits (SDM 13.4.1; 82574 10.2.2.1).
 const (
-	CTRL_FD      uint32 = 1 << 0  // Full Duplex
 	CTRL_LRST    uint32 = 1 << 3  // Link Reset (8254x)
 	CTRL_ASDE    uint32 = 1 << 5  // Auto-Speed Detection Enable (8254x)
-	CTRL_SLU     uint32 = 1 << 6  // Set Link Up
 	CTRL_ILOS    uint32 = 1 << 7  // Invert Loss-of-Signal
-	CTRL_FRCSPD  uint32 = 1 << 11 // Force Speed
-	CTRL_FRCDPX  uint32 = 1 << 12 // Force Duplex
-	CTRL_RST     uint32 = 1 << 26 // Device Reset - SC
 	CTRL_VME     uint32 = 1 << 30 // VLAN Mode Enable
 	CTRL_PHY_RST uint32 = 1 << 31 // PHY Reset
 )
 
 // STATUS bits (SDM 13.4.2).
 const (
-	STATUS_FD         uint32 = 1 << 0 // Full Duplex
-	STATUS_LU         uint32 = 1 << 1 // Link Up
-	STATUS_SPEED_MASK uint32 = 3 << 6 // Link speed
-	STATUS_SPEED_10   uint32 = 0 << 6 // 10 Mb/s
-	STATUS_SPEED_100  uint32 = 1 << 6 // 100 Mb/s
-	STATUS_SPEED_1000 uint32 = 2 << 6 // 1000 Mb/s (3 << 6 also means 1000)
+	STATUS_SPEED_10 uint32 = 0 << 6 // 10 Mb/s
 )
 
 // EECD bits (SDM 13.4.3; 82574 10.2.2.3).
@@ -189,10 +140,9 @@ const (
 
 // CTRL_EXT bits (82574 10.2.2.5).
 const (
-	CTRL_EXT_EIAME    uint32 = 1 << 24 // Extended Interrupt Auto Mask Enable (82574)
-	CTRL_EXT_IAME     uint32 = 1 << 27 // Interrupt Acknowledge Auto-mask Enable (82574)
-	CTRL_EXT_DRV_LOAD uint32 = 1 << 28 // Driver Loaded (82574)
-	CTRL_EXT_PBA_CLR  uint32 = 1 << 31 // PBA Clear: IMS write clears MSI-X pending bits (82574)
+	CTRL_EXT_EIAME   uint32 = 1 << 24 // Extended Interrupt Auto Mask Enable (82574)
+	CTRL_EXT_IAME    uint32 = 1 << 27 // Interrupt Acknowledge Auto-mask Enable (82574)
+	CTRL_EXT_PBA_CLR uint32 = 1 << 31 // PBA Clear: IMS write clears MSI-X pending bits (82574)
 )
 
 // IVAR fields (82574 10.2.4.9): a 3-bit vector number plus a valid bit per cause.
@@ -209,26 +159,18 @@ const TARC_ENABLE uint32 = 1 << 10 // TX queue enable; QEMU's e1000e does not tr
 
 // RCTL bits (SDM 13.4.22).
 const (
-	RCTL_EN         uint32 = 1 << 1  // Receiver Enable
 	RCTL_SBP        uint32 = 1 << 2  // Store Bad Packets
-	RCTL_UPE        uint32 = 1 << 3  // Unicast Promiscuous Enable
-	RCTL_MPE        uint32 = 1 << 4  // Multicast Promiscuous Enable
 	RCTL_LPE        uint32 = 1 << 5  // Long Packet Enable
 	RCTL_RDMTS_HALF uint32 = 0 << 8  // RX Descriptor Minimum Threshold: 1/2 of RDLEN
-	RCTL_BAM        uint32 = 1 << 15 // Broadcast Accept Mode
 	RCTL_BSIZE_2048 uint32 = 0 << 16 // RX Buffer Size 2048 (with BSEX = 0)
 	RCTL_BSIZE_MASK uint32 = 3 << 16 // RX Buffer Size field
 	RCTL_BSEX       uint32 = 1 << 25 // Buffer Size Extension (x16)
-	RCTL_SECRC      uint32 = 1 << 26 // Strip Ethernet CRC
 )
 
 // TCTL bits (SDM 13.4.33).
 const (
-	TCTL_EN         uint32 = 1 << 1  // Transmit Enable
-	TCTL_PSP        uint32 = 1 << 3  // Pad Short Packets
-	TCTL_CT_SHIFT          = 4       // Collision Threshold, bits 11:4
-	TCTL_COLD_SHIFT        = 12      // Collision Distance, bits 21:12
-	TCTL_RTLC       uint32 = 1 << 24 // Re-transmit on Late Collision
+	TCTL_CT_SHIFT   = 4  // Collision Threshold, bits 11:4
+	TCTL_COLD_SHIFT = 12 // Collision Distance, bits 21:12
 )
 
 // TIPG fields (SDM 13.4.34).

@@ -17,25 +17,25 @@ import (
 // freed; the next whole frame is returned normally.
 func TestRxNoEOPDropsWholeFrame(t *testing.T) {
 	n, dev, _ := newNIC(t, e1000.Model82540EM, e1000.Options{RxRingSize: 16, Buffers: 32})
-	free := n.FreeBuffers()
+	free := n.Pool().Available()
 	part := e1000.RxDesc{Length: 60, Status: e1000.RXD_STAT_DD}
 	dev.ReceiveWith(frame(1), part)
 	dev.ReceiveWith(frame(2), part)
-	out := make([]e1000.RxPacket, 8)
-	if got := n.RxBurst(out); got != 1 || out[0].Status&e1000.RXD_STAT_EOP != 0 {
+	out := make([]driver.RxDesc, 8)
+	if got := n.RxBurst(0, out); got != 1 || out[0].Status&e1000.RXD_STAT_EOP != 0 {
 		t.Fatalf("RxBurst = %d, %+v; want the frame's first descriptor, without EOP", got, out[0])
 	}
-	n.FreeBuf(out[0].Buf)
+	n.Pool().Put(out[0].Buf)
 	dev.ReceiveWith(frame(3), e1000.RxDesc{Length: 60, Status: e1000.RXD_STAT_DD | e1000.RXD_STAT_EOP})
 	dev.Receive(frame(4))
-	got := n.RxBurst(out)
-	if got != 1 || out[0].Status&e1000.RXD_STAT_EOP == 0 || !bytes.Equal(n.Packet(out[0].Buf, int(out[0].Len)), frame(4)) {
+	got := n.RxBurst(0, out)
+	if got != 1 || out[0].Status&e1000.RXD_STAT_EOP == 0 || !bytes.Equal(n.Pool().Packet(out[0].Buf, int(out[0].Len)), frame(4)) {
 		t.Fatalf("RxBurst after the cut frame = %d, %+v; want frame 4 alone", got, out[0])
 	}
-	n.FreeBuf(out[0].Buf)
-	n.RefillRx()
-	if n.FreeBuffers() != free {
-		t.Fatalf("%d buffers free, want %d: the cut frame's buffers leaked", n.FreeBuffers(), free)
+	n.Pool().Put(out[0].Buf)
+	n.Refill(0)
+	if n.Pool().Available() != free {
+		t.Fatalf("%d buffers free, want %d: the cut frame's buffers leaked", n.Pool().Available(), free)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 )
@@ -19,7 +21,7 @@ func frame(seq uint32) []byte {
 }
 
 // rxDesc returns the device's view of RX descriptor i.
-func rxDesc(dev *e1000test.Device, alloc *e1000test.Allocator, i int) []byte {
+func rxDesc(dev *e1000test.Device, alloc *drivertest.MemAllocator, i int) []byte {
 	base := uint64(dev.Reg(e1000.RDBAH(0)))<<32 | uint64(dev.Reg(e1000.RDBAL(0)))
 	return alloc.Mem(base+uint64(i)*e1000.DescSize, e1000.DescSize)
 }
@@ -31,12 +33,12 @@ func TestRxBurst(t *testing.T) {
 			t.Fatalf("device refused frame %d", i)
 		}
 	}
-	out := make([]e1000.RxPacket, 3)
-	if got := n.RxBurst(out); got != 3 {
+	out := make([]driver.RxDesc, 3)
+	if got := n.RxBurst(0, out); got != 3 {
 		t.Fatalf("RxBurst(3) = %d, want 3 (limited by out)", got)
 	}
-	more := make([]e1000.RxPacket, 8)
-	if got := n.RxBurst(more); got != 2 {
+	more := make([]driver.RxDesc, 8)
+	if got := n.RxBurst(0, more); got != 2 {
 		t.Fatalf("second RxBurst = %d, want the 2 left", got)
 	}
 	all := append(out, more[:2]...)
@@ -44,12 +46,12 @@ func TestRxBurst(t *testing.T) {
 		if p.Len != 60 || p.Status != e1000.RXD_STAT_DD|e1000.RXD_STAT_EOP || p.Errors != 0 {
 			t.Errorf("packet %d = %+v", i, p)
 		}
-		if got := n.Packet(p.Buf, int(p.Len)); !bytes.Equal(got, frame(uint32(i))) {
+		if got := n.Pool().Packet(p.Buf, int(p.Len)); !bytes.Equal(got, frame(uint32(i))) {
 			t.Errorf("packet %d bytes = % x", i, got[:20])
 		}
-		n.FreeBuf(p.Buf)
+		n.Pool().Put(p.Buf)
 	}
-	if got := n.RxBurst(more); got != 0 {
+	if got := n.RxBurst(0, more); got != 0 {
 		t.Fatalf("RxBurst on an empty ring = %d", got)
 	}
 }
@@ -62,8 +64,8 @@ func TestRxBurstStopsAtFirstNotDone(t *testing.T) {
 	// Descriptor 2 is not written back yet (the NIC writes back out of
 	// order only in our imagination, but DD is what counts): clear its DD.
 	rxDesc(dev, alloc, 2)[12] &^= e1000.RXD_STAT_DD
-	out := make([]e1000.RxPacket, 16)
-	if got := n.RxBurst(out); got != 2 {
+	out := make([]driver.RxDesc, 16)
+	if got := n.RxBurst(0, out); got != 2 {
 		t.Fatalf("RxBurst = %d, want 2 (stop at descriptor 2 without DD)", got)
 	}
 	if n.RxPending() {
@@ -73,13 +75,18 @@ func TestRxBurstStopsAtFirstNotDone(t *testing.T) {
 	if !n.RxPending() {
 		t.Fatal("RxPending false with descriptor 2 done")
 	}
-	if got := n.RxBurst(out); got != 3 {
+	if got := n.RxBurst(0, out); got != 3 {
 		t.Fatalf("RxBurst after DD = %d, want 3", got)
 	}
-	// Harvested descriptors are cleared.
-	for i := 0; i < 5; i++ {
-		if d := rxDesc(dev, alloc, i); !bytes.Equal(d, make([]byte, 16)) {
-			t.Errorf("descriptor %d not cleared: % x", i, d)
+	// Nothing is harvested twice: a refill re-posts the slots with DD
+	// clear before the NIC can see them.
+	if got := n.RxBurst(0, out); got != 0 {
+		t.Fatalf("RxBurst again = %d, want 0", got)
+	}
+	n.Refill(0)
+	for i := 0; i < 3; i++ {
+		if d := rxDesc(dev, alloc, i); d[12]&e1000.RXD_STAT_DD != 0 {
+			t.Errorf("descriptor %d re-posted with DD set: % x", i, d)
 		}
 	}
 }
@@ -87,14 +94,14 @@ func TestRxBurstStopsAtFirstNotDone(t *testing.T) {
 func TestRxBadLengthClamped(t *testing.T) {
 	n, dev, _ := newNIC(t, e1000.Model82540EM, e1000.Options{RxRingSize: 8})
 	dev.ReceiveWith(frame(1), e1000.RxDesc{Length: 9000, Status: e1000.RXD_STAT_DD | e1000.RXD_STAT_EOP})
-	out := make([]e1000.RxPacket, 1)
-	if n.RxBurst(out) != 1 {
+	out := make([]driver.RxDesc, 1)
+	if n.RxBurst(0, out) != 1 {
 		t.Fatal("no packet")
 	}
 	if out[0].Len != e1000.BufSize || out[0].Errors&e1000.RXD_ERR_RXE == 0 {
 		t.Fatalf("packet %+v: want Len clamped to %d and RXE", out[0], e1000.BufSize)
 	}
-	if len(n.Packet(out[0].Buf, int(out[0].Len))) != e1000.BufSize || len(n.Packet(out[0].Buf, 1<<20)) != e1000.BufSize {
+	if len(n.Pool().Packet(out[0].Buf, int(out[0].Len))) != e1000.BufSize || len(n.Pool().Packet(out[0].Buf, 1<<20)) != e1000.BufSize {
 		t.Fatal("Packet does not clamp")
 	}
 }
@@ -102,26 +109,26 @@ func TestRxBadLengthClamped(t *testing.T) {
 func TestRefillRx(t *testing.T) {
 	const N = 16
 	n, dev, _ := newNIC(t, e1000.Model82540EM, e1000.Options{RxRingSize: N})
-	if got := n.RefillRx(); got != 0 {
+	if got := n.Refill(0); got != 0 {
 		t.Fatalf("RefillRx on a full ring = %d", got)
 	}
 	dev.ClearLog()
 	for i := uint32(0); i < 10; i++ {
 		dev.Receive(frame(i))
 	}
-	out := make([]e1000.RxPacket, N)
-	k := n.RxBurst(out)
+	out := make([]driver.RxDesc, N)
+	k := n.RxBurst(0, out)
 	if k != 10 || dev.WriteCount(e1000.RDT(0)) != 0 {
 		t.Fatalf("RxBurst = %d, RDT writes %d (RxBurst must not write RDT)", k, dev.WriteCount(e1000.RDT(0)))
 	}
-	if got := n.RefillRx(); got != 10 {
+	if got := n.Refill(0); got != 10 {
 		t.Fatalf("RefillRx = %d, want 10", got)
 	}
 	if w := dev.Writes(e1000.RDT(0)); len(w) != 1 || w[0] != (N-1+10)%N {
 		t.Fatalf("RDT writes %v, want one write of %d", w, (N-1+10)%N)
 	}
 	for _, p := range out[:k] {
-		n.FreeBuf(p.Buf)
+		n.Pool().Put(p.Buf)
 	}
 }
 
@@ -131,29 +138,27 @@ func TestRefillRxPoolExhausted(t *testing.T) {
 	// One buffer is left in the pool (N-1 posted); the consumer keeps what
 	// it receives, so the pool runs dry and the ring empties.
 	var held []uint32
-	out := make([]e1000.RxPacket, N)
+	out := make([]driver.RxDesc, N)
 	for round := 0; round < 3; round++ {
 		for dev.Receive(frame(0)) {
 		}
-		k := n.RxBurst(out)
+		k := n.RxBurst(0, out)
 		for _, p := range out[:k] {
 			held = append(held, p.Buf)
 		}
-		n.RefillRx()
+		n.Refill(0)
 	}
-	if len(held) != N || n.FreeBuffers() != 0 {
-		t.Fatalf("held %d, free %d, want all %d held", len(held), n.FreeBuffers(), N)
+	if len(held) != N || n.Pool().Available() != 0 {
+		t.Fatalf("held %d, free %d, want all %d held", len(held), n.Pool().Available(), N)
 	}
-	if got := n.RefillRx(); got != 0 {
+	if got := n.Refill(0); got != 0 {
 		t.Fatalf("RefillRx with an empty pool = %d", got)
 	}
-	var st e1000.HWStats
-	n.ReadStats(&st)
-	if st.RNBC == 0 {
+	if st := n.HWStats(); st.RNBC == 0 {
 		t.Error("device never ran out of descriptors")
 	}
-	n.FreeBufs(held)
-	if got := n.RefillRx(); got != N-1 {
+	n.Pool().PutMany(held)
+	if got := n.Refill(0); got != N-1 {
 		t.Fatalf("RefillRx after freeing = %d, want %d", got, N-1)
 	}
 }
@@ -171,7 +176,7 @@ func TestRxInvariantProperty(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 0xe1000))
 		var sent, got uint32
 		var held []uint32
-		out := make([]e1000.RxPacket, ringSize)
+		out := make([]driver.RxDesc, ringSize)
 		for step := 0; step < 2000; step++ {
 			switch rng.IntN(4) {
 			case 0:
@@ -181,9 +186,9 @@ func TestRxInvariantProperty(t *testing.T) {
 					}
 				}
 			case 1:
-				k := n.RxBurst(out[:1+rng.IntN(ringSize)])
+				k := n.RxBurst(0, out[:1+rng.IntN(ringSize)])
 				for _, p := range out[:k] {
-					if seq := binary.BigEndian.Uint32(n.Packet(p.Buf, int(p.Len))[14:]); seq != got {
+					if seq := binary.BigEndian.Uint32(n.Pool().Packet(p.Buf, int(p.Len))[14:]); seq != got {
 						t.Fatalf("seed %d step %d: got frame %d, want %d", seed, step, seq, got)
 					}
 					got++
@@ -192,25 +197,25 @@ func TestRxInvariantProperty(t *testing.T) {
 			case 2:
 				rng.Shuffle(len(held), func(i, j int) { held[i], held[j] = held[j], held[i] })
 				k := rng.IntN(len(held) + 1)
-				n.FreeBufs(held[:k])
+				n.Pool().PutMany(held[:k])
 				held = append(held[:0], held[k:]...)
 			case 3:
-				n.RefillRx()
+				n.Refill(0)
 			}
 			if v := dev.Violations(); len(v) > 0 {
 				t.Fatalf("seed %d step %d: %v", seed, step, v)
 			}
 			rdh, rdt := dev.Reg(e1000.RDH(0)), dev.Reg(e1000.RDT(0))
 			posted := (int(rdt)-int(rdh)+ringSize)%ringSize + n.RxWaiting()
-			if n.FreeBuffers()+len(held)+posted+int(sent-got) != bufs {
+			if n.Pool().Available()+len(held)+posted+int(sent-got) != bufs {
 				t.Fatalf("seed %d step %d: free %d + held %d + posted %d + unharvested %d != %d buffers",
-					seed, step, n.FreeBuffers(), len(held), posted, sent-got, bufs)
+					seed, step, n.Pool().Available(), len(held), posted, sent-got, bufs)
 			}
 		}
 		if sent == 0 || got == 0 {
 			t.Fatalf("seed %d: nothing flowed (sent %d, got %d)", seed, sent, got)
 		}
-		n.FreeBufs(held)
+		n.Pool().PutMany(held)
 	}
 }
 
@@ -223,7 +228,7 @@ func FuzzRxDesc(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0xFE, 0, 0, 0})
 	n, dev, alloc := newNIC(f, e1000.Model82540EM, e1000.Options{RxRingSize: 8})
 	dev.SetLogging(false)
-	out := make([]e1000.RxPacket, 8)
+	out := make([]driver.RxDesc, 8)
 	f.Fuzz(func(t *testing.T, wb []byte) {
 		if len(wb) < 8 {
 			return
@@ -234,37 +239,37 @@ func FuzzRxDesc(f *testing.F) {
 		}
 		d := rxDesc(dev, alloc, head)
 		copy(d[8:], wb[:8])
-		k := n.RxBurst(out)
+		k := n.RxBurst(0, out)
 		if wb[4]&e1000.RXD_STAT_DD == 0 {
 			if k != 0 {
 				t.Fatalf("harvested a descriptor without DD: %+v", out[0])
 			}
 			d[12] |= e1000.RXD_STAT_DD // let the ring move on
-			k = n.RxBurst(out)
+			k = n.RxBurst(0, out)
 		}
 		if k != 1 {
 			t.Fatalf("RxBurst = %d, want 1", k)
 		}
 		p := out[0]
-		if p.Len > e1000.BufSize || int(p.Buf) >= n.Buffers() {
+		if p.Len > e1000.BufSize || int(p.Buf) >= n.Pool().Len() {
 			t.Fatalf("packet %+v outside its buffer", p)
 		}
 		if binary.LittleEndian.Uint16(wb) > e1000.BufSize && p.Errors&e1000.RXD_ERR_RXE == 0 {
 			t.Fatalf("oversized length %d not flagged", binary.LittleEndian.Uint16(wb))
 		}
-		_ = n.Packet(p.Buf, int(p.Len))[p.Len:] // must not panic
-		n.FreeBuf(p.Buf)
-		n.RefillRx()
+		_ = n.Pool().Packet(p.Buf, int(p.Len))[p.Len:] // must not panic
+		n.Pool().Put(p.Buf)
+		n.Refill(0)
 		if p.Status&e1000.RXD_STAT_EOP == 0 {
 			// A frame cut over descriptors: its end (EOP) is freed by
 			// RxBurst, never returned.
 			if !dev.Receive(frame(8)) {
 				t.Fatal("no RX descriptor free")
 			}
-			if k := n.RxBurst(out); k != 0 {
+			if k := n.RxBurst(0, out); k != 0 {
 				t.Fatalf("the end of a cut frame was returned: %+v", out[0])
 			}
-			n.RefillRx()
+			n.Refill(0)
 		}
 	})
 }

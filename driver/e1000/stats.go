@@ -1,7 +1,12 @@
 package e1000
 
+import (
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
+)
+
 // HWStats accumulates the NIC's statistics counters (SDM 13.7; 82574 10.2.8).
-// The registers clear on read, so each ReadStats adds what was counted since
+// The registers clear on read, so each read adds what was counted since
 // the previous one. Field names are the register names.
 type HWStats struct {
 	CRCERRS  uint64 // CRC errors
@@ -42,44 +47,44 @@ type HWStats struct {
 	BPTC     uint64 // broadcast packets transmitted
 }
 
-// ReadStats reads every statistics register, which clears it, and adds the
-// values to s. Call it from one goroutine at a time, often enough that no
-// 32-bit counter wraps (at 1.5 Mpps GPRC wraps in about 48 minutes).
-// It allocates nothing.
-func (n *NIC) ReadStats(s *HWStats) {
+// readHW reads every statistics register, which clears it, and adds the
+// values to s. Callers hold hwMu (or own the NIC alone, at init), and read
+// often enough that no 32-bit counter wraps (at 1.5 Mpps GPRC wraps in
+// about 48 minutes). It allocates nothing.
+func (n *NIC) readHW(s *HWStats) {
 	r := func(reg Reg) uint64 { return uint64(n.rd(reg)) }
 	// 64-bit counters: low first, then high, which clears both (SDM 13.7).
 	r64 := func(lo, hi Reg) uint64 { l := r(lo); return r(hi)<<32 | l }
-	s.CRCERRS += r(CRCERRS)
+	s.CRCERRS += r(intel.CRCERRS)
 	s.ALGNERRC += r(ALGNERRC)
 	s.SYMERRS += r(SYMERRS)
-	s.RXERRC += r(RXERRC)
-	s.MPC += r(MPC)
+	s.RXERRC += r(intel.RXERRC)
+	s.MPC += r(intel.MPC)
 	s.SCC += r(SCC)
 	s.ECOL += r(ECOL)
 	s.MCC += r(MCC)
 	s.LATECOL += r(LATECOL)
-	s.COLC += r(COLC)
+	s.COLC += r(intel.COLC)
 	s.DC += r(DC)
 	s.TNCRS += r(TNCRS)
 	s.CEXTERR += r(CEXTERR)
-	s.RLEC += r(RLEC)
+	s.RLEC += r(intel.RLEC)
 	s.XONRXC += r(XONRXC)
 	s.XONTXC += r(XONTXC)
 	s.XOFFRXC += r(XOFFRXC)
 	s.XOFFTXC += r(XOFFTXC)
 	s.FCRUC += r(FCRUC)
-	s.GPRC += r(GPRC)
-	s.BPRC += r(BPRC)
-	s.MPRC += r(MPRC)
-	s.GPTC += r(GPTC)
-	s.GORC += r64(GORCL, GORCH)
-	s.GOTC += r64(GOTCL, GOTCH)
-	s.RNBC += r(RNBC)
-	s.RUC += r(RUC)
-	s.RFC += r(RFC)
-	s.ROC += r(ROC)
-	s.RJC += r(RJC)
+	s.GPRC += r(intel.GPRC)
+	s.BPRC += r(intel.BPRC)
+	s.MPRC += r(intel.MPRC)
+	s.GPTC += r(intel.GPTC)
+	s.GORC += r64(intel.GORCL, intel.GORCH)
+	s.GOTC += r64(intel.GOTCL, intel.GOTCH)
+	s.RNBC += r(intel.RNBC)
+	s.RUC += r(intel.RUC)
+	s.RFC += r(intel.RFC)
+	s.ROC += r(intel.ROC)
+	s.RJC += r(intel.RJC)
 	s.TOR += r64(TORL, TORH)
 	s.TOT += r64(TOTL, TOTH)
 	s.TPR += r(TPR)
@@ -92,19 +97,53 @@ func (n *NIC) ReadStats(s *HWStats) {
 // not cleared by a software reset on every part).
 func (n *NIC) clearStats() {
 	var s HWStats
-	n.ReadStats(&s)
+	n.readHW(&s)
+}
+
+// ReadStats adds what the NIC counted since the last call (including what
+// Reinit collected before its reset) under the generic names and the
+// e1000's extras (e1000Extras), and reports the link (driver.NIC).
+func (n *NIC) ReadStats(s *driver.NICStats) {
+	n.hwMu.Lock()
+	defer n.hwMu.Unlock()
+	n.readHW(&n.hw)
+	h, p := &n.hw, &n.reported
+	s.RxPackets += h.GPRC - p.GPRC
+	s.RxBytes += h.GORC - p.GORC
+	s.RxMissed += h.MPC - p.MPC
+	s.RxNoBuffer += h.RNBC - p.RNBC
+	s.RxCRCErrors += h.CRCERRS - p.CRCERRS
+	s.RxLengthErrors += h.RLEC - p.RLEC
+	s.RxUndersize += h.RUC - p.RUC
+	s.RxOversize += h.ROC - p.ROC
+	s.TxPackets += h.GPTC - p.GPTC
+	s.TxBytes += h.GOTC - p.GOTC
+	for i, x := range [...]uint64{h.RXERRC - p.RXERRC, h.RFC - p.RFC, h.RJC - p.RJC, h.COLC - p.COLC, h.BPRC - p.BPRC, h.MPRC - p.MPRC} {
+		s.Extra[i] += x
+	}
+	n.reported = n.hw
+	s.Link, s.SpeedMbps = n.LinkUp()
+}
+
+// HWStats returns every hardware counter accumulated so far (it reads the
+// registers first).
+func (n *NIC) HWStats() HWStats {
+	n.hwMu.Lock()
+	defer n.hwMu.Unlock()
+	n.readHW(&n.hw)
+	return n.hw
 }
 
 // LinkUp reports the link state and speed in Mb/s from STATUS (SDM 13.4.2).
 func (n *NIC) LinkUp() (up bool, speedMbps int) {
-	st := n.rd(STATUS)
-	if st&STATUS_LU == 0 {
+	st := n.rd(intel.STATUS)
+	if st&intel.STATUS_LU == 0 {
 		return false, 0
 	}
-	switch st & STATUS_SPEED_MASK {
+	switch st & intel.STATUS_SPEED_MASK {
 	case STATUS_SPEED_10:
 		return true, 10
-	case STATUS_SPEED_100:
+	case intel.STATUS_SPEED_100:
 		return true, 100
 	default:
 		return true, 1000

@@ -8,8 +8,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
@@ -32,9 +35,9 @@ type recRegs struct {
 
 func (r recRegs) Write32(off, v uint32) {
 	switch {
-	case e1000.Reg(off) == e1000.IMC && v == uint32(e1000.CauseAll):
+	case e1000.Reg(off) == intel.IMC && v == uint32(e1000.CauseAll):
 		r.ev.add("imc")
-	case e1000.Reg(off) == e1000.CTRL && v&e1000.CTRL_RST != 0:
+	case e1000.Reg(off) == intel.CTRL && v&intel.CTRL_RST != 0:
 		r.ev.add("reset")
 	}
 	r.Device.Write32(off, v)
@@ -60,23 +63,23 @@ func (b *fakeBus) DisableBusMaster() error {
 func (b *fakeBus) KeepDMA()     { b.ev.add("keep") }
 func (b *fakeBus) Close() error { b.ev.add("bus-close"); return nil }
 
-func newTeardownDevice(t *testing.T, m e1000.Model, msix bool) (*e1000.Device, *e1000test.Device, *e1000test.Allocator, *fakeBus, *events) {
+func newTeardownDevice(t *testing.T, m e1000.Model, msix bool) (*e1000.Device, *e1000test.Device, *drivertest.MemAllocator, *fakeBus, *events) {
 	t.Helper()
 	ev := &events{}
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	alloc.OnRelease = func(addr uint64) { ev.add(fmt.Sprintf("free %#x", addr)) }
 	fake := e1000test.New(m, alloc)
 	fake.SetMSIX(msix)
-	nic, err := e1000.New(recRegs{fake, ev}, alloc, m, e1000.Options{MSIX: msix})
+	nic, err := e1000.New(recRegs{fake, ev}, alloc, mustPool(alloc), m, e1000.Options{MSIX: msix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nic.EnableIRQ(nic.Causes().All())
+	nic.SetIRQ(0, driver.CauseRX|driver.CauseLink, true)
 	bus := &fakeBus{ev: ev, master: true}
 	ev.mu.Lock()
 	ev.log = nil // New's own IMC and reset are not the teardown
 	ev.mu.Unlock()
-	return e1000.NewDeviceOn("0000:00:03.0", nic, bus, msix, nil), fake, alloc, bus, ev
+	return e1000.NewDeviceOn("0000:00:03.0", nic, bus, nil), fake, alloc, bus, ev
 }
 
 // index returns the position of the first event with prefix p, or -1.
@@ -126,8 +129,8 @@ func TestCloseOrder(t *testing.T) {
 			if alloc.Open() != 0 {
 				t.Errorf("%d DMA regions still open", alloc.Open())
 			}
-			if fake.Reg(e1000.IMS) != 0 {
-				t.Errorf("IMS %#x after Close", fake.Reg(e1000.IMS))
+			if fake.Reg(intel.IMS) != 0 {
+				t.Errorf("IMS %#x after Close", fake.Reg(intel.IMS))
 			}
 			// Idempotent: nothing more happens.
 			if err := dev.Close(); err != nil {
@@ -197,14 +200,14 @@ func TestStopDMA(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := ev.all()
-	if !slices.Equal(log, []string{"imc", "busmaster-off"}) || bus.master || fake.Reg(e1000.IMS) != 0 {
-		t.Fatalf("StopDMA did %v (bus master %v, IMS %#x), want imc, busmaster-off", log, bus.master, fake.Reg(e1000.IMS))
+	if !slices.Equal(log, []string{"imc", "busmaster-off"}) || bus.master || fake.Reg(intel.IMS) != 0 {
+		t.Fatalf("StopDMA did %v (bus master %v, IMS %#x), want imc, busmaster-off", log, bus.master, fake.Reg(intel.IMS))
 	}
 	if alloc.Open() != alloc.Allocated() || fake.Resets() != resets {
 		t.Fatal("StopDMA freed memory or reset the NIC")
 	}
-	if fake.Reg(e1000.RCTL)&e1000.RCTL_EN != 0 || fake.Reg(e1000.TCTL)&e1000.TCTL_EN != 0 {
-		t.Errorf("StopDMA left RCTL %#x TCTL %#x: want RX and TX off", fake.Reg(e1000.RCTL), fake.Reg(e1000.TCTL))
+	if fake.Reg(intel.RCTL)&intel.RCTL_EN != 0 || fake.Reg(intel.TCTL)&intel.TCTL_EN != 0 {
+		t.Errorf("StopDMA left RCTL %#x TCTL %#x: want RX and TX off", fake.Reg(intel.RCTL), fake.Reg(intel.TCTL))
 	}
 	if err := dev.Close(); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // The hang watchdog follows Linux e1000's: a periodic check (e1000_watchdog)
@@ -15,98 +15,72 @@ import (
 // registers back at their defaults, e.g. by VFIO_DEVICE_RESET) is found the
 // same way: the rings it was given are gone.
 
-var _ driver.Resetter = (*Device)(nil)
-
 // watchState is what CheckHang remembers between calls.
 type watchState struct {
 	since time.Time // when the TX head was last seen moving; zero: nothing in flight
 	tdh   uint32    // TDH then
-	clean uint32    // txClean then
+	left  int       // frames told and not reclaimed then
 }
 
 // configured reports whether the NIC still holds the configuration init
 // gave it: RX enabled and both rings' lengths. A reset clears all three.
 func (n *NIC) configured() bool {
-	return n.rd(RCTL)&RCTL_EN != 0 &&
-		n.rd(RDLEN(0)) == uint32(len(n.rxDescs)) && n.rd(TDLEN(0)) == uint32(len(n.txDescs))
+	return n.rd(intel.RCTL)&intel.RCTL_EN != 0 &&
+		n.rd(RDLEN(0)) == uint32(n.opts.RxRingSize*DescSize) && n.rd(TDLEN(0)) == uint32(n.opts.TxRingSize*DescSize)
 }
 
-// CheckHang reports whether the NIC needs Reinit: it was reset under the
-// driver, or frames are queued for transmission, the link is up and the TX
-// head has not moved for longer than timeout. It reads a few registers and
-// may be called from any goroutine, one at a time.
-func (d *Device) CheckHang(now time.Time, timeout time.Duration) (string, bool) {
-	d.txMu.Lock()
-	defer d.txMu.Unlock()
-	n := d.nic
+// CheckHang reports whether the NIC needs Reinit (driver.Resetter): it was
+// reset under the driver, or frames are queued for transmission, the link
+// is up and the TX head has not moved for longer than timeout. It reads a
+// few registers and the TX ring's published tail, never the TX path's own
+// state, so it runs beside the packet path; one call at a time.
+func (n *NIC) CheckHang(now time.Time, timeout time.Duration) (string, bool) {
 	if !n.configured() {
-		return fmt.Sprintf("reset under the driver (RCTL %#x, RDLEN %d, TDLEN %d)", n.rd(RCTL), n.rd(RDLEN(0)), n.rd(TDLEN(0))), true
+		return fmt.Sprintf("reset under the driver (RCTL %#x, RDLEN %d, TDLEN %d)", n.rd(intel.RCTL), n.rd(RDLEN(0)), n.rd(TDLEN(0))), true
 	}
 	up, _ := n.LinkUp()
 	tdh := n.rd(TDH(0))
-	if !up || n.TxInFlight() == 0 || tdh == n.txTail {
+	tail, left := n.tx.Told()
+	if !up || left == 0 || tdh == tail {
 		// Nothing queued, no link to send on, or everything sent and
 		// waiting to be reclaimed: not a hang.
-		d.wd.since = time.Time{}
+		n.wd.since = time.Time{}
 		return "", false
 	}
-	if d.wd.since.IsZero() || tdh != d.wd.tdh || n.txClean != d.wd.clean {
-		d.wd = watchState{since: now, tdh: tdh, clean: n.txClean}
+	if n.wd.since.IsZero() || tdh != n.wd.tdh || left != n.wd.left {
+		n.wd = watchState{since: now, tdh: tdh, left: left}
 		return "", false
 	}
-	if stuck := now.Sub(d.wd.since); stuck > timeout {
+	if stuck := now.Sub(n.wd.since); stuck > timeout {
 		return fmt.Sprintf("TX unit hang: %d frames queued, head stuck at %d (tail %d) for %v",
-			n.TxInFlight(), tdh, n.txTail, stuck.Round(time.Millisecond)), true
+			left, tdh, tail, stuck.Round(time.Millisecond)), true
 	}
 	return "", false
 }
 
-// Reinit stops the RX and TX paths (they wait on the Device's locks), keeps
-// the hardware counters counted so far, resets and re-initialises the NIC
-// with the same rings and buffer pool, and unmasks the interrupts that were
-// enabled. Frames queued for transmission are dropped (their buffers go
-// back to the pool), as are buffers posted for RX. The pool, the MAC
-// address and the counters survive. Safe while the port runs.
-func (d *Device) Reinit() error {
-	d.rxMu.Lock()
-	defer d.rxMu.Unlock()
-	d.txMu.Lock()
-	defer d.txMu.Unlock()
-	if d.closed.Load() {
-		return fmt.Errorf("%s: reinit: device closed", d.bdf)
+// Reinit stops the RX and TX paths (their rings' gates: a burst in
+// progress finishes, later ones do nothing until the end), keeps the
+// hardware counters counted so far, gives every buffer the rings held back
+// to the pool (queued frames are dropped), resets and re-initialises the
+// NIC on the same rings, and unmasks the interrupts that were enabled. The
+// pool, the MAC address and the counters survive. Safe while the port runs
+// (driver.Resetter); not concurrently with Close.
+func (n *NIC) Reinit() error {
+	n.rx.Stop()
+	defer n.rx.Start()
+	n.tx.Stop()
+	defer n.tx.Start()
+	ims := Cause(n.irqOn.Load()) // not IMS: a reset under the driver cleared it
+	n.hwMu.Lock()
+	n.readHW(&n.hw) // before the reset clears them
+	n.hwMu.Unlock()
+	n.wd = watchState{}
+	n.wr(intel.IMC, uint32(CauseAll))
+	n.rx.Release()
+	n.tx.Release()
+	if err := n.init(); err != nil {
+		return fmt.Errorf("e1000: reinit %v: %w", n.model, err)
 	}
-	ims := Cause(d.irqOn.Load()) // not IMS: a reset under the driver cleared it
-	d.hwMu.Lock()
-	d.nic.ReadStats(&d.hw) // before the reset clears them
-	d.hwMu.Unlock()
-	d.wd = watchState{}
-	if err := d.nic.reinit(); err != nil {
-		return fmt.Errorf("%s: reinit: %w", d.bdf, err)
-	}
-	d.nic.EnableIRQ(ims)
+	n.wr(intel.IMS, uint32(ims))
 	return nil
-}
-
-// reinit gives every buffer the NIC held back to the pool and runs the init
-// sequence again on the same rings. The RX and TX paths must be stopped.
-func (n *NIC) reinit() error {
-	n.wr(IMC, uint32(CauseAll))
-	free := n.rxFill[:0]
-	for i, b := range n.rxBufs {
-		if b != noBuf {
-			free = append(free, b)
-			n.rxBufs[i] = noBuf
-		}
-	}
-	n.pool.PutMany(free)
-	free = n.txFree[:0]
-	for i, b := range n.txBufs {
-		if b != noBuf {
-			free = append(free, b)
-			n.txBufs[i] = noBuf
-		}
-	}
-	n.pool.PutMany(free)
-	n.rxInFrame = false
-	return n.init()
 }

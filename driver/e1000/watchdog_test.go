@@ -7,20 +7,15 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/handler"
 )
 
-// reflectedFrame is frame(seq) as Reflect sends it back: MACs swapped.
-func reflectedFrame(seq uint32) []byte {
-	f := frame(seq)
-	var m [6]byte
-	copy(m[:], f[0:6])
-	copy(f[0:6], f[6:12])
-	copy(f[6:12], m[:])
-	return f
-}
+// reflectedFrame is frame(seq) as Reflect sends it back.
+func reflectedFrame(seq uint32) []byte { return drivertest.SwapMACs(frame(seq)) }
 
 // pump receives frames [from, to) on the fake and collects what the port
 // reflects, checking each byte for byte and in order.
@@ -28,7 +23,7 @@ func pump(t *testing.T, fake *e1000test.Device, from, to uint32) {
 	t.Helper()
 	for i := from; i < to; i++ {
 		if !fake.Receive(frame(i)) {
-			t.Fatalf("device refused frame %d (RCTL %#x)", i, fake.Reg(e1000.RCTL))
+			t.Fatalf("device refused frame %d (RCTL %#x)", i, fake.Reg(intel.RCTL))
 		}
 	}
 	next := from
@@ -46,7 +41,7 @@ func pump(t *testing.T, fake *e1000test.Device, from, to uint32) {
 	}
 }
 
-func watchdogPort(t *testing.T) (*driver.Port, *e1000.Device, *e1000test.Device, *e1000test.Allocator) {
+func watchdogPort(t *testing.T) (*driver.Port, *e1000.Device, *e1000test.Device, *drivertest.MemAllocator) {
 	t.Helper()
 	dev, fake, alloc, _, _ := newTeardownDevice(t, e1000.Model82540EM, false)
 	fake.SetLogging(false)
@@ -78,7 +73,7 @@ func TestWatchdogResetUnderDriver(t *testing.T) {
 	if r := port.Stats().Resets; r != 0 {
 		t.Fatalf("watchdog reset a healthy NIC %d times", r)
 	}
-	fake.Write32(uint32(e1000.CTRL), e1000.CTRL_RST) // the reset, as VFIO_DEVICE_RESET would
+	fake.Write32(uint32(intel.CTRL), intel.CTRL_RST) // the reset, as VFIO_DEVICE_RESET would
 	if fake.Receive(frame(99)) {
 		t.Fatal("the fake still receives after its reset")
 	}
@@ -91,7 +86,7 @@ func TestWatchdogResetUnderDriver(t *testing.T) {
 	if st.Processed != 40 || st.TxPackets != 40 || st.HW.RxPackets != 40 || st.Resets != 1 || !st.Accounted() {
 		t.Fatalf("after the reset: %v, resets %d", &st, st.Resets)
 	}
-	if alloc.Open() != 0 || dev.FreeBuffers() != 0 && alloc.Open() != 0 {
+	if alloc.Open() != 0 || dev.Pool().Available() != 0 && alloc.Open() != 0 {
 		t.Fatalf("%d DMA regions open after Close", alloc.Open())
 	}
 }
@@ -102,7 +97,7 @@ func TestWatchdogResetUnderDriver(t *testing.T) {
 // next frames are sent.
 func TestWatchdogTXHang(t *testing.T) {
 	port, dev, fake, _ := watchdogPort(t)
-	free := dev.FreeBuffers()
+	free := dev.Pool().Available()
 	for i := uint32(0); i < 10; i++ {
 		fake.Receive(frame(i))
 	}
@@ -116,7 +111,7 @@ func TestWatchdogTXHang(t *testing.T) {
 	if st.Processed != 30 || st.Resets != 1 {
 		t.Fatalf("%v, resets %d; want 30 processed, 1 reset", &st, st.Resets)
 	}
-	if got := dev.FreeBuffers(); got != free {
+	if got := dev.Pool().Available(); got != free {
 		t.Fatalf("%d buffers free, want %d: the hung frames' buffers leaked", got, free)
 	}
 	if err := port.Close(); err != nil {

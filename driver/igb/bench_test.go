@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/driver/igb/igbtest"
 	"github.com/uiodrv/uiodrv/mmio"
@@ -20,7 +20,7 @@ import (
 // 32 buffer indices through a buffered channel, measured in the same run.
 func BenchmarkReflect(b *testing.B) {
 	const burst = 32
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	dev, err := igbtest.New(alloc, 2)
 	if err != nil {
 		b.Fatal(err)
@@ -88,4 +88,5 @@ func BenchmarkReflect(b *testing.B) {
 	acc := regs.Snapshot().Sub(acc0)
 	b.ReportMetric(acc.PerFrame(frames), "regs/frame")
 	b.ReportMetric(float64(driverNs)/float64(b.N)/baseNs, "x-chan")
+	b.ReportMetric(float64(driverNs)/float64(b.N), "driver-ns/burst")
 }

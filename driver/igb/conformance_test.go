@@ -6,23 +6,9 @@ import (
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/drivertest"
-	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/driver/igb/igbtest"
 )
-
-// fakeWire is the far side of an igbtest device: Send plays the NIC
-// receiving, Collect the NIC transmitting.
-type fakeWire struct{ dev *igbtest.Device }
-
-func (w fakeWire) Send(f []byte) error {
-	if !w.dev.Receive(f) {
-		return drivertest.ErrNoBuffer
-	}
-	return nil
-}
-
-func (w fakeWire) Collect(int, time.Duration) [][]byte { return w.dev.Transmit() }
 
 // fakeNIC is an 82576 on the fake register file, with its pool and MSI-X
 // vectors as eventfds; the cleanup checks the fake's invariants and that
@@ -31,13 +17,13 @@ type fakeNIC struct {
 	nic   *igb.NIC
 	dev   *igbtest.Device
 	pool  *driver.BufPool
-	alloc *e1000test.Allocator
+	alloc *drivertest.MemAllocator
 }
 
 func newFakeNIC(t *testing.T, o igb.Options) *fakeNIC {
 	t.Helper()
 	queues := max(o.Queues, 1)
-	f := &fakeNIC{alloc: e1000test.NewAllocator()}
+	f := &fakeNIC{alloc: drivertest.NewMemAllocator()}
 	var err error
 	if f.dev, err = igbtest.New(f.alloc, queues+1); err != nil {
 		t.Fatal(err)
@@ -80,7 +66,7 @@ func TestConformanceFake(t *testing.T) {
 			drivertest.Run(t, func(t *testing.T) *drivertest.Harness {
 				f := newFakeNIC(t, igb.Options{Queues: queues})
 				f.dev.SetLogging(false)
-				return &drivertest.Harness{NIC: f.nic, Buffers: f.pool, Wire: fakeWire{f.dev}, LiveIRQ: true}
+				return &drivertest.Harness{NIC: f.nic, Buffers: f.pool, Wire: drivertest.ModelWire{Receive: f.dev.Receive, Transmit: f.dev.Transmit}, LiveIRQ: true}
 			})
 		})
 	}

@@ -5,13 +5,13 @@ import (
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/driver/igb/igbtest"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
-// The MMIO diet (issue 12): register accesses counted with mmio.Counting
+// The MMIO diet: register accesses counted with mmio.Counting
 // around the fake, operation by operation.
 
 type countedNIC struct {
@@ -23,7 +23,7 @@ type countedNIC struct {
 
 func newCountedNIC(t *testing.T, o igb.Options, bufs int) *countedNIC {
 	t.Helper()
-	alloc := e1000test.NewAllocator()
+	alloc := drivertest.NewMemAllocator()
 	dev, err := igbtest.New(alloc, max(o.Queues, 1)+1)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func TestRefillWritesRDTPerThreshold(t *testing.T) {
 	f := make([]byte, 60)
 	out := make([]driver.RxDesc, 4)
 	var got mmio.Accesses
-	for i := 0; i < 4*igb.RxFreeThresh; i++ {
+	for i := 0; i < 4*driver.RxFreeThresh; i++ {
 		if !c.dev.Receive(f) {
 			t.Fatalf("frame %d found no descriptor", i)
 		}

@@ -18,7 +18,7 @@
 //     sent, so a queue interrupt needs no register access (AckIRQ is free);
 //     SetIRQ masks and unmasks a vector with one EIMC/EIMS write, and writes
 //     nothing when the vector's state does not change; Trigger writes EICS.
-//   - Few register writes on the data path (issue 12): RDT once 32 buffers
+//   - Few register writes on the data path: RDT once 32 buffers
 //     wait for it (RxFreeThresh) or at once when the NIC sees 32 descriptors
 //     or fewer; TDT once per TxBurst, or once per 32 frames after
 //     SetTxBatch(32) with FlushTx for the rest; RS on every 32nd TX
@@ -45,6 +45,13 @@
 // every vector. Close masks, turns RX/TX off, resets the NIC (its DMA
 // stops), then returns posted and in-flight buffers to the pool and frees
 // the rings; Device.Close then frees the pool and closes the bus.
+//
+// The NIC is a driver.Resetter, as Linux igb's watchdog and reset task:
+// CheckHang finds a reset under the driver (RCTL.EN or a ring length gone)
+// or a TX queue whose head has not moved with frames queued and the link
+// up; Reinit stops every queue's paths (the rings' gates), keeps the
+// counters, gives the rings' buffers back, runs the init sequence again on
+// the same rings and restores the vector masks software had set.
 //
 // # Invariants
 //

@@ -11,6 +11,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/dma"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
@@ -36,35 +37,54 @@ const (
 
 func (n *NIC) allocate(alloc dma.Allocator) error {
 	q := n.opts.Queues
-	n.rx = make([]rxQueue, q)
-	n.tx = make([]txQueue, q)
+	n.rxMem = make([]*dma.Region, q)
+	n.txMem = make([]*dma.Region, q)
+	n.rx = make([]*driver.RxRing, q)
+	n.tx = make([]*driver.TxRing, q)
 	for i := range n.rx {
 		var err error
-		if n.rx[i].ring, err = alloc.Alloc(n.opts.RxRingSize * DescSize); err != nil {
+		if n.rxMem[i], err = alloc.Alloc(n.opts.RxRingSize * DescSize); err != nil {
 			return fmt.Errorf("RX ring %d: %w", i, err)
 		}
-		if n.tx[i].ring, err = alloc.Alloc(n.opts.TxRingSize * DescSize); err != nil {
+		if n.txMem[i], err = alloc.Alloc(n.opts.TxRingSize * DescSize); err != nil {
 			return fmt.Errorf("TX ring %d: %w", i, err)
 		}
-		if !aligned(n.rx[i].ring.Bytes(), 8) || !aligned(n.tx[i].ring.Bytes(), 8) || n.rx[i].ring.Addr()%128 != 0 || n.tx[i].ring.Addr()%128 != 0 {
+		if !aligned(n.rxMem[i].Bytes(), 8) || !aligned(n.txMem[i].Bytes(), 8) || n.rxMem[i].Addr()%128 != 0 || n.txMem[i].Addr()%128 != 0 {
 			return errors.New("descriptor ring not 128-byte aligned")
 		}
-		n.rx[i].init(n, i)
-		n.tx[i].init(n, i)
+		if n.rx[i], err = driver.NewRxRing(rxCodec{}, n.pool, n.regs, uint32(RDT(i)),
+			n.rxMem[i].Bytes(), n.opts.RxRingSize, DescSize); err != nil {
+			return err
+		}
+		if n.tx[i], err = driver.NewTxRing(txCodec{}, n.pool, n.regs, uint32(TDT(i)),
+			n.txMem[i].Bytes(), n.opts.TxRingSize, DescSize); err != nil {
+			return err
+		}
 	}
 	n.on = make([]atomic.Uint32, q+1)
+	n.wd = make([]watchState, q)
 	return nil
 }
 
 // release returns the rings' buffers to the pool and frees the rings. Only
 // call it once the NIC is reset (stop): it must no longer write them.
 func (n *NIC) release() {
-	for i := range n.rx {
-		n.rx[i].release()
+	for _, r := range n.rx {
+		if r != nil {
+			r.Release()
+		}
 	}
-	for i := range n.tx {
-		n.tx[i].release()
+	for _, t := range n.tx {
+		if t != nil {
+			t.Release()
+		}
 	}
+	for _, m := range append(n.rxMem, n.txMem...) {
+		if m != nil {
+			m.Close()
+		}
+	}
+	n.rxMem, n.txMem = nil, nil
 }
 
 // init follows 82576 4.5 ("Software Initialization and Diagnostics"): mask
@@ -72,27 +92,21 @@ func (n *NIC) release() {
 func (n *NIC) init() error {
 	n.reset()
 	// 4.5.3: the driver takes over from the firmware.
-	n.set(CTRL_EXT, CTRL_EXT_DRV_LOAD)
+	n.set(intel.CTRL_EXT, intel.CTRL_EXT_DRV_LOAD)
 	mac, err := n.readMAC()
 	if err != nil {
 		return err
 	}
-	n.info = driver.NICInfo{
-		Name: n.model.Name, MAC: mac, Queues: n.opts.Queues, MaxQueues: n.model.MaxQueues,
-		RSS: n.opts.RSS != nil, Extras: extraNames(n.opts.Queues),
-	}
-	if len(n.opts.Vectors) > 0 {
-		n.info.Vectors = n.opts.Vectors
-		n.info.QueueVector = make([]int, n.opts.Queues)
-		for q := range n.info.QueueVector {
-			n.info.QueueVector[q] = q
-		}
+	if n.info.Name == "" {
+		// The first init describes the NIC; a Reinit leaves the
+		// description the core holds alone.
+		n.describe(mac)
 	}
 	if err := n.setupLink(); err != nil {
 		return err
 	}
 	for i := 0; i < 128; i++ {
-		n.wr(MTA(i), 0)
+		n.wr(intel.MTA(i), 0)
 	}
 	if err := n.setupRX(); err != nil {
 		return err
@@ -104,35 +118,50 @@ func (n *NIC) init() error {
 	return nil
 }
 
+// describe fills Info: it does not change after New.
+func (n *NIC) describe(mac net.HardwareAddr) {
+	n.info = driver.NICInfo{
+		Name: n.model.Name, MAC: mac, Queues: n.opts.Queues, MaxQueues: n.model.MaxQueues,
+		RSS: n.opts.RSS != nil, Extras: extraNames(n.opts.Queues),
+	}
+	if len(n.opts.Vectors) > 0 {
+		n.info.Vectors = n.opts.Vectors
+		n.info.QueueVector = make([]int, n.opts.Queues)
+		for q := range n.info.QueueVector {
+			n.info.QueueVector[q] = q
+		}
+	}
+}
+
 // reset quiesces and resets the MAC (82576 4.3.1 software reset; Linux
 // e1000_reset_hw_82575).
 func (n *NIC) reset() {
 	n.maskAll()
-	n.wr(RCTL, 0)
-	n.wr(TCTL, TCTL_PSP)
-	n.rd(STATUS) // flush
+	n.wr(intel.RCTL, 0)
+	n.wr(intel.TCTL, intel.TCTL_PSP)
+	n.rd(intel.STATUS) // flush
 	time.Sleep(quiesceDelay)
 	// 5.2.3.3 (master disable): block new DMA before the reset; it is not
 	// an error if requests stay pending, the reset ends them.
-	n.set(CTRL, CTRL_GIO_MASTER_DISABLE)
-	_ = mmio.WaitBits(n.regs, uint32(STATUS), STATUS_GIO_MASTER_ENABLE, 0, masterTimeout)
-	n.wr(CTRL, n.rd(CTRL)|CTRL_RST)
+	n.set(intel.CTRL, CTRL_GIO_MASTER_DISABLE)
+	_ = mmio.WaitBits(n.regs, uint32(intel.STATUS), STATUS_GIO_MASTER_ENABLE, 0, masterTimeout)
+	n.wr(intel.CTRL, n.rd(intel.CTRL)|intel.CTRL_RST)
 	// The reset reloads the MAC from the NVM (EECD.AUTO_RD). Linux waits up
 	// to 10 ms for AUTO_RD and goes on without it; QEMU never sets it.
 	time.Sleep(resetDelay)
 	n.maskAll()
-	n.rd(ICR)
+	n.rd(intel.ICR)
 }
 
 func (n *NIC) maskAll() {
 	n.wr(EIMC, ^uint32(0))
-	n.wr(IMC, ^uint32(0))
+	n.wr(intel.IMC, ^uint32(0))
 }
 
 // readMAC takes the station address from RAL0/RAH0, which the NIC loads from
 // its NVM at reset (Linux igb reads it the same way).
 func (n *NIC) readMAC() (net.HardwareAddr, error) {
-	lo, hi := n.rd(RAL(0)), n.rd(RAH(0))
+	lo, hi := n.rd(intel.RAL(0)), n.rd(intel.RAH(0))
 	if hi&RAH_AV == 0 {
 		return nil, errors.New("RAH0 holds no valid station address after reset (NVM not loaded?)")
 	}
@@ -159,8 +188,8 @@ var probe struct {
 // the link down after a reset until the PHY's auto-negotiation is restarted
 // (BMCR.RESTART_AUTONEG, done 500 ms later in virtual time).
 func (n *NIC) setupLink() error {
-	ctrl := n.rd(CTRL)&^(CTRL_FRCSPD|CTRL_FRCDPX) | CTRL_SLU
-	n.wr(CTRL, ctrl)
+	ctrl := n.rd(intel.CTRL)&^(intel.CTRL_FRCSPD|intel.CTRL_FRCDPX) | intel.CTRL_SLU
+	n.wr(intel.CTRL, ctrl)
 	bmcr := uint32(MII_CR_AUTO_NEG_EN | MII_CR_RESTART_AUTONEG | MII_CR_FULL_DUPLEX | MII_CR_SPEED_1000)
 	if probe.noAutoneg {
 		bmcr &^= MII_CR_RESTART_AUTONEG
@@ -168,7 +197,7 @@ func (n *NIC) setupLink() error {
 	if err := n.writePHY(PHY_CONTROL, bmcr); err != nil {
 		return err
 	}
-	_ = mmio.WaitBits(n.regs, uint32(STATUS), STATUS_LU, STATUS_LU, n.opts.LinkWait)
+	_ = mmio.WaitBits(n.regs, uint32(intel.STATUS), intel.STATUS_LU, intel.STATUS_LU, n.opts.LinkWait)
 	return nil // a link that comes up later is reported by ReadStats
 }
 
@@ -188,11 +217,10 @@ func (n *NIC) writePHY(reg int, v uint32) error {
 // is enabled).
 func (n *NIC) setupRX() error {
 	for q := range n.rx {
-		r := &n.rx[q]
 		n.wr(RXDCTL(q), 0)
-		n.wr(RDBAL(q), uint32(r.ring.Addr()))
-		n.wr(RDBAH(q), uint32(r.ring.Addr()>>32))
-		n.wr(RDLEN(q), uint32(r.n*DescSize))
+		n.wr(RDBAL(q), uint32(n.rxMem[q].Addr()))
+		n.wr(RDBAH(q), uint32(n.rxMem[q].Addr()>>32))
+		n.wr(RDLEN(q), uint32(n.opts.RxRingSize*DescSize))
 		n.wr(RDH(q), 0)
 		n.wr(RDT(q), 0)
 		srrctl := uint32(driver.BufSize>>10) | SRRCTL_DESCTYPE_ADV_ONEBUF
@@ -212,24 +240,23 @@ func (n *NIC) setupRX() error {
 	// the caller checks itself. (RSS then sets PCSD.)
 	n.wr(RXCSUM, 0)
 	n.setupRSS()
-	rctl := RCTL_EN | RCTL_BAM | RCTL_SECRC
+	rctl := intel.RCTL_EN | intel.RCTL_BAM | intel.RCTL_SECRC
 	if n.opts.Promisc {
-		rctl |= RCTL_UPE | RCTL_MPE
+		rctl |= intel.RCTL_UPE | intel.RCTL_MPE
 	}
-	n.wr(RCTL, rctl)
-	for q := range n.rx {
-		n.rx[q].fill()
+	n.wr(intel.RCTL, rctl)
+	for _, r := range n.rx {
+		r.Prime()
 	}
 	return nil
 }
 
 func (n *NIC) setupTX() error {
 	for q := range n.tx {
-		t := &n.tx[q]
 		n.wr(TXDCTL(q), 0)
-		n.wr(TDBAL(q), uint32(t.ring.Addr()))
-		n.wr(TDBAH(q), uint32(t.ring.Addr()>>32))
-		n.wr(TDLEN(q), uint32(t.n*DescSize))
+		n.wr(TDBAL(q), uint32(n.txMem[q].Addr()))
+		n.wr(TDBAH(q), uint32(n.txMem[q].Addr()>>32))
+		n.wr(TDLEN(q), uint32(n.opts.TxRingSize*DescSize))
 		n.wr(TDH(q), 0)
 		n.wr(TDT(q), 0)
 		n.wr(TXDCTL(q), txdctlThresh|TXDCTL_QUEUE_ENABLE)
@@ -237,7 +264,7 @@ func (n *NIC) setupTX() error {
 			return fmt.Errorf("TX queue %d: TXDCTL.ENABLE did not read back: %w", q, err)
 		}
 	}
-	n.wr(TCTL, TCTL_EN|TCTL_PSP|TCTL_CT|TCTL_COLD|TCTL_RTLC)
+	n.wr(intel.TCTL, intel.TCTL_EN|intel.TCTL_PSP|TCTL_CT|TCTL_COLD|intel.TCTL_RTLC)
 	return nil
 }
 
@@ -245,6 +272,6 @@ func (n *NIC) setupTX() error {
 // the rings or buffers.
 func (n *NIC) stop() {
 	n.maskAll()
-	n.clr(CTRL_EXT, CTRL_EXT_DRV_LOAD)
+	n.clr(intel.CTRL_EXT, intel.CTRL_EXT_DRV_LOAD)
 	n.reset()
 }

@@ -6,9 +6,10 @@ import (
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/driver/igb/igbtest"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // index returns the position of the first logged write to reg whose value
@@ -28,14 +29,14 @@ func index(log []igbtest.Write, reg igb.Reg, bits uint32) int {
 func TestInitOrder(t *testing.T) {
 	f := newFakeNIC(t, igb.Options{Queues: 2})
 	log := f.dev.Log()
-	rst := index(log, igb.CTRL, igb.CTRL_RST)
+	rst := index(log, intel.CTRL, intel.CTRL_RST)
 	if rst < 0 || f.dev.Resets() != 2 {
 		t.Fatalf("CTRL.RST at %d, %d resets; want one reset after power-up", rst, f.dev.Resets())
 	}
 	if i := index(log, igb.MDIC, igb.MII_CR_RESTART_AUTONEG|igb.MDIC_OP_WRITE); i < rst {
 		t.Errorf("PHY auto-negotiation restart at %d, reset at %d", i, rst)
 	}
-	rctl := index(log, igb.RCTL, igb.RCTL_EN)
+	rctl := index(log, intel.RCTL, intel.RCTL_EN)
 	for q := 0; q < 2; q++ {
 		en := index(log, igb.RXDCTL(q), igb.RXDCTL_QUEUE_ENABLE)
 		base := index(log, igb.RDBAL(q), 0)
@@ -146,7 +147,7 @@ func TestBadOptions(t *testing.T) {
 		"vectors":         {Queues: 2, Vectors: make([]driver.Vector, 2)},
 		"itr":             {ITR: 1 << 14},
 	} {
-		alloc := e1000test.NewAllocator()
+		alloc := drivertest.NewMemAllocator()
 		dev, err := igbtest.New(alloc, 0)
 		if err != nil {
 			t.Fatal(err)

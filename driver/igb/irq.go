@@ -1,6 +1,9 @@
 package igb
 
-import "github.com/uiodrv/uiodrv/driver"
+import (
+	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
+)
 
 // Interrupts run in MSI-X mode with one vector per queue (82576 7.3.1.2 and
 // 7.3.2): vector q takes the RX cause of queue q through IVAR0, vector
@@ -54,7 +57,7 @@ func (n *NIC) setupIRQ() {
 	for v := range n.on {
 		n.on[v].Store(uint32(n.vectorCauses(v)))
 	}
-	n.wr(IMS, ICR_LSC)
+	n.wr(intel.IMS, ICR_LSC)
 	n.wr(EIMS, all)
 }
 
@@ -66,7 +69,7 @@ func (n *NIC) AckIRQ(vec int) driver.Causes {
 	if vec != n.otherVector() {
 		return driver.CauseRX | driver.CauseTX
 	}
-	if n.rd(ICR)&ICR_LSC != 0 {
+	if n.rd(intel.ICR)&ICR_LSC != 0 {
 		return driver.CauseLink
 	}
 	return 0

@@ -52,20 +52,27 @@ type NIC struct {
 	opts  Options
 	pool  *driver.BufPool
 	info  driver.NICInfo
-	rx    []rxQueue
-	tx    []txQueue
+	rxMem []*dma.Region
+	txMem []*dma.Region
+	rx    []*driver.RxRing
+	tx    []*driver.TxRing
 
 	// on[v] are the causes software enabled on vector v (SetIRQ); the
 	// vector is unmasked while armed(v, on[v]).
 	on []atomic.Uint32
 
-	statsMu sync.Mutex // guards hw and the stats register reads
+	statsMu sync.Mutex // guards hw, carry and the stats register reads
 	hw      HWStats
+	carry   HWStats      // read by Reinit before its reset, not yet reported
+	wd      []watchState // CheckHang only, per TX queue
 
 	closed atomic.Bool
 }
 
-var _ driver.NIC = (*NIC)(nil)
+var (
+	_ driver.NIC      = (*NIC)(nil)
+	_ driver.Resetter = (*NIC)(nil)
+)
 
 // ErrBadOptions wraps invalid Options.
 var ErrBadOptions = errors.New("igb: bad options")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
@@ -31,8 +32,8 @@ func Quiesce(regs mmio.Regs, vendor, device uint16) error {
 // next Open resets the NIC.
 func StopRX(regs mmio.Regs) {
 	regs.Write32(uint32(EIMC), ^uint32(0))
-	regs.Write32(uint32(IMC), ^uint32(0))
-	regs.Write32(uint32(RCTL), 0)
-	regs.Write32(uint32(TCTL), TCTL_PSP)
-	regs.Read32(uint32(STATUS))
+	regs.Write32(uint32(intel.IMC), ^uint32(0))
+	regs.Write32(uint32(intel.RCTL), 0)
+	regs.Write32(uint32(intel.TCTL), intel.TCTL_PSP)
+	regs.Read32(uint32(intel.STATUS))
 }

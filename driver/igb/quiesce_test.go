@@ -1,11 +1,11 @@
 package igb_test
 
 import (
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/drivertest"
-	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/driver/igb/igbtest"
 	"github.com/uiodrv/uiodrv/pci"
@@ -16,12 +16,12 @@ import (
 // is off; bus mastering comes on only after. With bus mastering enabled
 // before the quiesce (OpenBus's old order), the test fails.
 func TestQuiesceBeforeBusMaster(t *testing.T) {
-	fake, err := igbtest.New(e1000test.NewAllocator(), 0)
+	fake, err := igbtest.New(drivertest.NewMemAllocator(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	fake.Write32(uint32(igb.RCTL), igb.RCTL_EN)
+	fake.Write32(uint32(intel.RCTL), intel.RCTL_EN)
 	log := drivertest.NewBusLog(0x8086, 0x10c9, pci.CmdMemory|pci.CmdMaster)
 	if err := driver.EnableBusMaster(log.Config(), log.Regs(fake), igb.Quiesce); err != nil {
 		t.Fatal(err)
@@ -43,10 +43,10 @@ func TestQuiesceBeforeBusMaster(t *testing.T) {
 		ok   func(uint32) bool
 	}{
 		{"EIMC all", igb.EIMC, func(v uint32) bool { return v == ^uint32(0) }},
-		{"IMC all", igb.IMC, func(v uint32) bool { return v == ^uint32(0) }},
-		{"RCTL.EN cleared", igb.RCTL, func(v uint32) bool { return v&igb.RCTL_EN == 0 }},
-		{"TCTL.EN cleared", igb.TCTL, func(v uint32) bool { return v&igb.TCTL_EN == 0 }},
-		{"CTRL.RST", igb.CTRL, func(v uint32) bool { return v&igb.CTRL_RST != 0 }},
+		{"IMC all", intel.IMC, func(v uint32) bool { return v == ^uint32(0) }},
+		{"RCTL.EN cleared", intel.RCTL, func(v uint32) bool { return v&intel.RCTL_EN == 0 }},
+		{"TCTL.EN cleared", intel.TCTL, func(v uint32) bool { return v&intel.TCTL_EN == 0 }},
+		{"CTRL.RST", intel.CTRL, func(v uint32) bool { return v&intel.CTRL_RST != 0 }},
 	} {
 		if i := drivertest.FirstWrite(ev, uint32(st.off), st.ok); i < 0 || i > m {
 			t.Errorf("%s at event %d, bus master at %d: want it strictly before (%v)", st.what, i, m, ev)
@@ -57,7 +57,7 @@ func TestQuiesceBeforeBusMaster(t *testing.T) {
 // TestQuiesceRefusesUnknownDevice: an ID outside the family is refused
 // before any register is written; bus mastering stays off.
 func TestQuiesceRefusesUnknownDevice(t *testing.T) {
-	fake, err := igbtest.New(e1000test.NewAllocator(), 0)
+	fake, err := igbtest.New(drivertest.NewMemAllocator(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,15 +78,15 @@ func TestQuiesceRefusesUnknownDevice(t *testing.T) {
 
 // TestStopRX: the forced-exit step clears RX and TX enable.
 func TestStopRX(t *testing.T) {
-	fake, err := igbtest.New(e1000test.NewAllocator(), 0)
+	fake, err := igbtest.New(drivertest.NewMemAllocator(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	fake.Write32(uint32(igb.RCTL), igb.RCTL_EN)
-	fake.Write32(uint32(igb.TCTL), igb.TCTL_EN)
+	fake.Write32(uint32(intel.RCTL), intel.RCTL_EN)
+	fake.Write32(uint32(intel.TCTL), intel.TCTL_EN)
 	igb.StopRX(fake)
-	if fake.Reg(igb.RCTL)&igb.RCTL_EN != 0 || fake.Reg(igb.TCTL)&igb.TCTL_EN != 0 {
-		t.Errorf("RCTL %#x TCTL %#x after StopRX", fake.Reg(igb.RCTL), fake.Reg(igb.TCTL))
+	if fake.Reg(intel.RCTL)&intel.RCTL_EN != 0 || fake.Reg(intel.TCTL)&intel.TCTL_EN != 0 {
+		t.Errorf("RCTL %#x TCTL %#x after StopRX", fake.Reg(intel.RCTL), fake.Reg(intel.TCTL))
 	}
 }

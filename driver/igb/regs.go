@@ -1,5 +1,7 @@
 package igb
 
+import "github.com/uiodrv/uiodrv/driver/intel"
+
 // Register offsets in BAR0 and their bits, named after Linux's igb
 // e1000_regs.h, e1000_defines.h and e1000_82575.h without the E1000_ prefix.
 //
@@ -9,25 +11,15 @@ package igb
 // clear, "SC" = self clearing.
 
 // Reg is the byte offset of a 32-bit register in BAR0.
-type Reg uint32
+type Reg = intel.Reg
 
 // General registers (82576 8.2).
 const (
-	CTRL     Reg = 0x00000 // Device Control - RW
-	STATUS   Reg = 0x00008 // Device Status - RO
-	EECD     Reg = 0x00010 // EEPROM/Flash Control - RW
-	EERD     Reg = 0x00014 // EEPROM Read - RW
-	CTRL_EXT Reg = 0x00018 // Extended Device Control - RW
-	MDIC     Reg = 0x00020 // MDI Control - RW
+	MDIC Reg = 0x00020 // MDI Control - RW
 )
 
 // Interrupt registers (82576 8.8).
 const (
-	ICR       Reg = 0x000C0 // Interrupt Cause Read - RC (GPIE.NSICR: every read clears)
-	ICS       Reg = 0x000C8 // Interrupt Cause Set - WO
-	IMS       Reg = 0x000D0 // Interrupt Mask Set/Read - RW
-	IMC       Reg = 0x000D8 // Interrupt Mask Clear - WO
-	IAM       Reg = 0x000E0 // Interrupt Acknowledge Auto Mask - RW
 	GPIE      Reg = 0x01514 // General Purpose Interrupt Enable - RW
 	EICS      Reg = 0x01520 // Extended Interrupt Cause Set - WO
 	EIMS      Reg = 0x01524 // Extended Interrupt Mask Set/Read - RW
@@ -47,21 +39,10 @@ func IVAR(i int) Reg { return IVAR0 + Reg(i)*4 }
 
 // Receive and transmit control (82576 8.9, 8.12).
 const (
-	RCTL   Reg = 0x00100 // RX Control - RW
-	TCTL   Reg = 0x00400 // TX Control - RW
 	RXCSUM Reg = 0x05000 // RX Checksum Control - RW
 	RLPML  Reg = 0x05004 // RX Long Packet Max Length - RW
 	MRQC   Reg = 0x05818 // Multiple Receive Queues Command - RW
 )
-
-// MTA is the i-th of the 128 Multicast Table Array registers - RW.
-func MTA(i int) Reg { return 0x05200 + Reg(i)*4 }
-
-// RAL is Receive Address Low of entry i - RW.
-func RAL(i int) Reg { return 0x05400 + Reg(i)*8 }
-
-// RAH is Receive Address High of entry i - RW.
-func RAH(i int) Reg { return 0x05404 + Reg(i)*8 }
 
 // RETA is the i-th of the 32 Redirection Table registers, 4 entries each - RW.
 func RETA(i int) Reg { return 0x05C00 + Reg(i)*4 }
@@ -126,53 +107,21 @@ func TXDCTL(q int) Reg { return txq(q, 0x03828, 0x0E028) }
 // Statistics (82576 8.19), all clear on read; the 64-bit octet counters
 // clear both halves when the high half is read.
 const (
-	CRCERRS Reg = 0x04000 // CRC Error Count
-	RXERRC  Reg = 0x0400C // RX Error Count
-	MPC     Reg = 0x04010 // Missed Packets Count
-	COLC    Reg = 0x04028 // Collision Count
-	RLEC    Reg = 0x04040 // Receive Length Error Count
-	GPRC    Reg = 0x04074 // Good Packets Received Count
-	BPRC    Reg = 0x04078 // Broadcast Packets Received Count
-	MPRC    Reg = 0x0407C // Multicast Packets Received Count
-	GPTC    Reg = 0x04080 // Good Packets Transmitted Count
-	GORCL   Reg = 0x04088 // Good Octets Received Count Low
-	GORCH   Reg = 0x0408C // Good Octets Received Count High
-	GOTCL   Reg = 0x04090 // Good Octets Transmitted Count Low
-	GOTCH   Reg = 0x04094 // Good Octets Transmitted Count High
-	RNBC    Reg = 0x040A0 // Receive No Buffers Count
-	RUC     Reg = 0x040A4 // Receive Undersize Count
-	RFC     Reg = 0x040A8 // Receive Fragment Count
-	ROC     Reg = 0x040AC // Receive Oversize Count
-	RJC     Reg = 0x040B0 // Receive Jabber Count
-
-	StatsFirst     = CRCERRS
+	StatsFirst     = intel.CRCERRS
 	StatsLast  Reg = 0x04124 // ICRXOC, the last of the block
 )
 
 // CTRL bits (82576 8.2.1).
 const (
-	CTRL_FD                 uint32 = 0x00000001 // Full duplex
 	CTRL_GIO_MASTER_DISABLE uint32 = 0x00000004 // Block new PCIe master requests
-	CTRL_SLU                uint32 = 0x00000040 // Set link up
-	CTRL_FRCSPD             uint32 = 0x00000800 // Force speed
-	CTRL_FRCDPX             uint32 = 0x00001000 // Force duplex
-	CTRL_RST                uint32 = 0x04000000 // Global reset (SC)
 )
 
 // STATUS bits (82576 8.2.2).
 const (
-	STATUS_FD                uint32 = 0x00000001 // Full duplex
-	STATUS_LU                uint32 = 0x00000002 // Link up
-	STATUS_SPEED_MASK        uint32 = 0x000000C0
-	STATUS_SPEED_100         uint32 = 0x00000040
-	STATUS_SPEED_1000        uint32 = 0x00000080
 	STATUS_GIO_MASTER_ENABLE uint32 = 0x00080000 // PCIe master requests pending
 )
 
 // CTRL_EXT bits.
-const (
-	CTRL_EXT_DRV_LOAD uint32 = 0x10000000 // Driver loaded: firmware hands over (82576 8.2.3)
-)
 
 // MDIC fields (82576 8.2.4) and the PHY registers the driver writes through
 // it (IEEE 802.3 clause 22). The internal PHY is at MDIO address 1.
@@ -208,13 +157,6 @@ const (
 const IVAR_VALID uint32 = 0x80
 
 // RCTL bits (82576 8.9.1).
-const (
-	RCTL_EN    uint32 = 0x00000002 // Receiver enable
-	RCTL_UPE   uint32 = 0x00000008 // Unicast promiscuous
-	RCTL_MPE   uint32 = 0x00000010 // Multicast promiscuous
-	RCTL_BAM   uint32 = 0x00008000 // Broadcast accept mode
-	RCTL_SECRC uint32 = 0x04000000 // Strip Ethernet CRC
-)
 
 // SRRCTL bits (82576 8.10.2).
 const (
@@ -232,11 +174,8 @@ const (
 
 // TCTL bits (82576 8.12.1).
 const (
-	TCTL_EN   uint32 = 0x00000002 // Transmit enable
-	TCTL_PSP  uint32 = 0x00000008 // Pad short packets
 	TCTL_CT   uint32 = 0x0F << 4  // Collision threshold (15)
 	TCTL_COLD uint32 = 0x3F << 12 // Collision distance (full duplex)
-	TCTL_RTLC uint32 = 0x01000000 // Re-transmit on late collision
 )
 
 // RXCSUM bits (82576 8.10.12).

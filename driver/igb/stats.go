@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // HWStats are the NIC's counters, accumulated across clear-on-read.
@@ -37,17 +38,9 @@ func (n *NIC) read64(lo Reg) uint64 {
 func (n *NIC) ReadStats(s *driver.NICStats) {
 	n.statsMu.Lock()
 	defer n.statsMu.Unlock()
-	var d HWStats
-	d.GPRC, d.GPTC = uint64(n.rd(GPRC)), uint64(n.rd(GPTC))
-	d.GORC, d.GOTC = n.read64(GORCL), n.read64(GOTCL)
-	d.MPC, d.RNBC = uint64(n.rd(MPC)), uint64(n.rd(RNBC))
-	d.CRCERRS, d.RLEC = uint64(n.rd(CRCERRS)), uint64(n.rd(RLEC))
-	d.RUC, d.ROC = uint64(n.rd(RUC)), uint64(n.rd(ROC))
-	d.RXERRC, d.RFC, d.RJC = uint64(n.rd(RXERRC)), uint64(n.rd(RFC)), uint64(n.rd(RJC))
-	d.BPRC, d.MPRC = uint64(n.rd(BPRC)), uint64(n.rd(MPRC))
-	for q := 0; q < n.opts.Queues; q++ {
-		d.RQDPC[q] = uint64(n.rd(RQDPC(q)))
-	}
+	d := n.carry // what Reinit read before its reset
+	n.carry = HWStats{}
+	n.readHW(&d)
 	n.hw.add(&d)
 
 	s.RxPackets += d.GPRC
@@ -67,6 +60,23 @@ func (n *NIC) ReadStats(s *driver.NICStats) {
 		s.Extra[len(fixedExtras)+q] += d.RQDPC[q]
 	}
 	s.Link, s.SpeedMbps = n.Link()
+}
+
+// readHW adds the statistics registers, which clear on read, to d. The
+// caller holds statsMu.
+func (n *NIC) readHW(d *HWStats) {
+	var r HWStats
+	r.GPRC, r.GPTC = uint64(n.rd(intel.GPRC)), uint64(n.rd(intel.GPTC))
+	r.GORC, r.GOTC = n.read64(intel.GORCL), n.read64(intel.GOTCL)
+	r.MPC, r.RNBC = uint64(n.rd(intel.MPC)), uint64(n.rd(intel.RNBC))
+	r.CRCERRS, r.RLEC = uint64(n.rd(intel.CRCERRS)), uint64(n.rd(intel.RLEC))
+	r.RUC, r.ROC = uint64(n.rd(intel.RUC)), uint64(n.rd(intel.ROC))
+	r.RXERRC, r.RFC, r.RJC = uint64(n.rd(intel.RXERRC)), uint64(n.rd(intel.RFC)), uint64(n.rd(intel.RJC))
+	r.BPRC, r.MPRC = uint64(n.rd(intel.BPRC)), uint64(n.rd(intel.MPRC))
+	for q := 0; q < n.opts.Queues; q++ {
+		r.RQDPC[q] = uint64(n.rd(RQDPC(q)))
+	}
+	d.add(&r)
 }
 
 // HWStats returns every counter accumulated so far.
@@ -99,14 +109,14 @@ func (h *HWStats) add(d *HWStats) {
 
 // Link reports STATUS.LU and the speed in Mb/s (82576 8.2.2).
 func (n *NIC) Link() (up bool, mbps int) {
-	s := n.rd(STATUS)
-	if s&STATUS_LU == 0 {
+	s := n.rd(intel.STATUS)
+	if s&intel.STATUS_LU == 0 {
 		return false, 0
 	}
-	switch s & STATUS_SPEED_MASK {
-	case STATUS_SPEED_1000, STATUS_SPEED_MASK:
+	switch s & intel.STATUS_SPEED_MASK {
+	case intel.STATUS_SPEED_1000, intel.STATUS_SPEED_MASK:
 		return true, 1000
-	case STATUS_SPEED_100:
+	case intel.STATUS_SPEED_100:
 		return true, 100
 	}
 	return true, 10

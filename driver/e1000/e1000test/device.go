@@ -1,42 +1,33 @@
 package e1000test
 
 import (
-	"encoding/binary"
-	"fmt"
 	"net"
-	"sync"
 
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
 // DefaultMAC is the station address a Device starts with (QEMU's default).
 var DefaultMAC = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
 
-const nregs = 0x20000 / 4 // BAR0 is 128 KiB
+// barSize is BAR0's size: 128 KiB.
+const barSize = 0x20000
 
 // Write is one logged register write.
-type Write struct {
-	Reg e1000.Reg
-	Val uint32
-}
+type Write = drivertest.RegWrite[e1000.Reg]
 
 // Device is a fake e1000 BAR0 plus enough of the NIC's behaviour to test a
 // driver against. Create it with New; the zero value is not usable.
 type Device struct {
-	mu     sync.Mutex
-	model  e1000.Model
-	alloc  *Allocator
-	regs   [nregs]uint32
-	counts [nregs]uint32 // writes per register
-	eeprom [64]uint16
-	mac    net.HardwareAddr
-	macRAL bool // load the MAC into RAL0/RAH0 at reset
-	msix   bool
-	log    bool
-	writes []Write
-	resets int
-	viol   []string
+	drivertest.RegFile[e1000.Reg] // its Mu guards the fields below
+	model                         e1000.Model
+	alloc                         *drivertest.MemAllocator
+	eeprom                        [64]uint16
+	mac                           net.HardwareAddr
+	macRAL                        bool // load the MAC into RAL0/RAH0 at reset
+	msix                          bool
 
 	// ResetReads is how many CTRL reads after a reset still show CTRL.RST
 	// set, to exercise the driver's wait. Set it before the reset.
@@ -48,8 +39,8 @@ var _ mmio.Regs = (*Device)(nil)
 
 // New returns a device of the given model, powered up with DefaultMAC, link
 // up at 1000 Mb/s, and write logging on. alloc is the memory it DMAs into.
-func New(model e1000.Model, alloc *Allocator) *Device {
-	d := &Device{model: model, alloc: alloc, macRAL: true, log: true}
+func New(model e1000.Model, alloc *drivertest.MemAllocator) *Device {
+	d := &Device{RegFile: drivertest.NewRegFile[e1000.Reg]("e1000test", barSize), model: model, alloc: alloc, macRAL: true}
 	d.setMAC(DefaultMAC)
 	d.reset()
 	return d
@@ -66,8 +57,8 @@ func (d *Device) setMAC(mac net.HardwareAddr) {
 // "fails" to load it into RAL0/RAH0 at reset, so the driver must use EERD.
 // It takes effect at the next reset.
 func (d *Device) SetMAC(mac net.HardwareAddr, inRAL bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	d.setMAC(mac)
 	d.macRAL = inRAL
 }
@@ -75,91 +66,67 @@ func (d *Device) SetMAC(mac net.HardwareAddr, inRAL bool) {
 // SetMSIX tells the device whether MSI-X is enabled in its PCI capability,
 // which changes ICR to write-1-to-clear on the 82574.
 func (d *Device) SetMSIX(on bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	d.msix = on
 }
 
-// SetLogging turns the write log on or off (off for allocation tests: the
-// log appends).
-func (d *Device) SetLogging(on bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.log = on
-}
-
-func (d *Device) r(reg e1000.Reg) uint32         { return d.regs[reg/4] }
-func (d *Device) w(reg e1000.Reg, v uint32)      { d.regs[reg/4] = v }
-func (d *Device) or(reg e1000.Reg, v uint32)     { d.regs[reg/4] |= v }
-func (d *Device) andNot(reg e1000.Reg, v uint32) { d.regs[reg/4] &^= v }
+func (d *Device) r(reg e1000.Reg) uint32         { return d.Regs[reg/4] }
+func (d *Device) w(reg e1000.Reg, v uint32)      { d.Regs[reg/4] = v }
+func (d *Device) or(reg e1000.Reg, v uint32)     { d.Regs[reg/4] |= v }
+func (d *Device) andNot(reg e1000.Reg, v uint32) { d.Regs[reg/4] &^= v }
 
 // reset puts every register in its power-up state, keeping statistics
 // (they survive a software reset on real parts too).
 func (d *Device) reset() {
-	var stats [(e1000.StatsLast-e1000.StatsFirst)/4 + 1]uint32
-	copy(stats[:], d.regs[e1000.StatsFirst/4:])
-	clear(d.regs[:])
-	copy(d.regs[e1000.StatsFirst/4:], stats[:])
-	d.w(e1000.CTRL, e1000.CTRL_FD)
-	d.w(e1000.STATUS, e1000.STATUS_LU|e1000.STATUS_FD|e1000.STATUS_SPEED_1000)
-	d.w(e1000.EECD, e1000.EECD_PRES|e1000.EECD_AUTO_RD)
+	d.PowerUp(e1000.StatsFirst, e1000.StatsLast)
+	d.w(intel.CTRL, intel.CTRL_FD)
+	d.w(intel.STATUS, intel.STATUS_LU|intel.STATUS_FD|intel.STATUS_SPEED_1000)
+	d.w(intel.EECD, e1000.EECD_PRES|e1000.EECD_AUTO_RD)
 	if d.model == e1000.Model82574L {
-		d.w(e1000.EERD, e1000.EERD_DONE_82574)
+		d.w(intel.EERD, e1000.EERD_DONE_82574)
 		d.w(e1000.TARC(0), e1000.TARC_ENABLE|3)
 	} else if d.model != e1000.Model82544GC {
-		d.w(e1000.EERD, e1000.EERD_DONE)
+		d.w(intel.EERD, e1000.EERD_DONE)
 	}
 	if d.macRAL {
-		m := d.mac
-		d.w(e1000.RAL(0), binary.LittleEndian.Uint32(m[0:4]))
-		d.w(e1000.RAH(0), uint32(binary.LittleEndian.Uint16(m[4:6]))|e1000.RAH_AV)
-	}
-	d.resets++
-}
-
-func (d *Device) violation(format string, args ...any) {
-	d.viol = append(d.viol, fmt.Sprintf(format, args...))
-}
-
-func check(off uint32) {
-	if off&3 != 0 || off >= nregs*4 {
-		panic(fmt.Sprintf("e1000test: register offset %#x unaligned or outside BAR0", off))
+		d.LoadMAC(intel.RAL(0), intel.RAH(0), d.mac, e1000.RAH_AV)
 	}
 }
 
 // Read32 implements mmio.Regs with the side effects of reads.
 func (d *Device) Read32(off uint32) uint32 {
-	check(off)
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Check(off)
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	reg := e1000.Reg(off)
 	switch {
-	case reg == e1000.CTRL:
+	case reg == intel.CTRL:
 		v := d.r(reg)
 		if d.rstLeft > 0 {
 			d.rstLeft--
-			v |= e1000.CTRL_RST
+			v |= intel.CTRL_RST
 		}
 		return v
-	case reg == e1000.ICR:
+	case reg == intel.ICR:
 		v := d.r(reg)
 		if !(d.model == e1000.Model82574L && d.msix) {
 			d.w(reg, 0) // clear on read (SDM 13.4.17)
 		}
 		return v
-	case reg == e1000.ICS:
-		return d.r(e1000.ICR)
-	case reg == e1000.IMC:
+	case reg == intel.ICS:
+		return d.r(intel.ICR)
+	case reg == intel.IMC:
 		return 0
 	case reg >= e1000.StatsFirst && reg <= e1000.StatsLast:
 		v := d.r(reg)
 		d.w(reg, 0)
 		switch reg {
-		case e1000.GORCH, e1000.GOTCH, e1000.TORH, e1000.TOTH:
+		case intel.GORCH, intel.GOTCH, e1000.TORH, e1000.TOTH:
 			d.w(reg-4, 0) // reading the high half clears both
 		}
 		return v
-	case reg == e1000.EERD && d.model == e1000.Model82544GC:
+	case reg == intel.EERD && d.model == e1000.Model82544GC:
 		return 0 // no such register
 	}
 	return d.r(reg)
@@ -167,48 +134,45 @@ func (d *Device) Read32(off uint32) uint32 {
 
 // Write32 implements mmio.Regs with the side effects of writes.
 func (d *Device) Write32(off uint32, v uint32) {
-	check(off)
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Check(off)
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	reg := e1000.Reg(off)
-	d.counts[off/4]++
-	if d.log {
-		d.writes = append(d.writes, Write{reg, v})
-	}
+	d.Record(reg, v)
 	switch reg {
-	case e1000.CTRL:
-		if v&e1000.CTRL_RST != 0 {
+	case intel.CTRL:
+		if v&intel.CTRL_RST != 0 {
 			d.reset()
 			d.rstLeft = d.ResetReads
 			return
 		}
 		d.w(reg, v)
-	case e1000.ICR:
+	case intel.ICR:
 		d.andNot(reg, v)
-	case e1000.ICS:
-		d.or(e1000.ICR, v)
-	case e1000.IMS:
-		d.or(e1000.IMS, v)
-	case e1000.IMC:
-		d.andNot(e1000.IMS, v)
-	case e1000.STATUS:
+	case intel.ICS:
+		d.or(intel.ICR, v)
+	case intel.IMS:
+		d.or(intel.IMS, v)
+	case intel.IMC:
+		d.andNot(intel.IMS, v)
+	case intel.STATUS:
 		// read-only
-	case e1000.EERD:
+	case intel.EERD:
 		d.eerd(v)
 	case e1000.RDT(0):
 		n := d.r(e1000.RDLEN(0)) / e1000.DescSize
 		old, head := d.r(reg), d.r(e1000.RDH(0))
 		if n != 0 && v >= n {
-			d.violation("RDT %d outside ring of %d", v, n)
+			d.Violation("RDT %d outside ring of %d", v, n)
 		}
-		if v == head && (v != old || d.r(e1000.RCTL)&e1000.RCTL_EN != 0) {
-			d.violation("RDT written equal to RDH (%d): the NIC reads that as an empty ring", v)
+		if v == head && (v != old || d.r(intel.RCTL)&intel.RCTL_EN != 0) {
+			d.Violation("RDT written equal to RDH (%d): the NIC reads that as an empty ring", v)
 		}
 		d.w(reg, v)
 	case e1000.TDT(0):
 		n := d.r(e1000.TDLEN(0)) / e1000.DescSize
 		if n != 0 && v >= n {
-			d.violation("TDT %d outside ring of %d", v, n)
+			d.Violation("TDT %d outside ring of %d", v, n)
 		}
 		d.w(reg, v)
 	default:
@@ -229,94 +193,31 @@ func (d *Device) eerd(v uint32) {
 	if int(addr) < len(d.eeprom) {
 		data = d.eeprom[addr]
 	}
-	d.w(e1000.EERD, done|addr<<shift|uint32(data)<<e1000.EERD_DATA_SHIFT)
-}
-
-// Reg returns a register's value without read side effects.
-func (d *Device) Reg(reg e1000.Reg) uint32 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.r(reg)
-}
-
-// SetReg sets a register's value without write side effects.
-func (d *Device) SetReg(reg e1000.Reg, v uint32) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.w(reg, v)
-}
-
-// WriteCount returns how many times reg was written.
-func (d *Device) WriteCount(reg e1000.Reg) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return int(d.counts[reg/4])
-}
-
-// Writes returns the logged values written to reg, in order.
-func (d *Device) Writes(reg e1000.Reg) []uint32 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []uint32
-	for _, w := range d.writes {
-		if w.Reg == reg {
-			out = append(out, w.Val)
-		}
-	}
-	return out
-}
-
-// Log returns a copy of the write log.
-func (d *Device) Log() []Write {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]Write(nil), d.writes...)
-}
-
-// ClearLog empties the write log and the per-register write counts.
-func (d *Device) ClearLog() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.writes = nil
-	clear(d.counts[:])
-}
-
-// Resets returns how many resets happened (power-up counts as one).
-func (d *Device) Resets() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.resets
-}
-
-// Violations returns the driver invariant violations seen so far.
-func (d *Device) Violations() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]string(nil), d.viol...)
+	d.w(intel.EERD, done|addr<<shift|uint32(data)<<e1000.EERD_DATA_SHIFT)
 }
 
 // Pending returns the causes that would assert an interrupt: ICR & IMS.
 func (d *Device) Pending() e1000.Cause {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return e1000.Cause(d.r(e1000.ICR) & d.r(e1000.IMS))
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
+	return e1000.Cause(d.r(intel.ICR) & d.r(intel.IMS))
 }
 
 // AddStat adds v to a 32-bit statistics register.
 func (d *Device) AddStat(reg e1000.Reg, v uint32) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.regs[reg/4] += v
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
+	d.Regs[reg/4] += v
 }
 
 // SetLink sets the link state in STATUS and raises LSC.
 func (d *Device) SetLink(up bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	if up {
-		d.or(e1000.STATUS, e1000.STATUS_LU)
+		d.or(intel.STATUS, intel.STATUS_LU)
 	} else {
-		d.andNot(e1000.STATUS, e1000.STATUS_LU)
+		d.andNot(intel.STATUS, intel.STATUS_LU)
 	}
 	d.cause(e1000.ICR_LSC)
 }
@@ -326,5 +227,5 @@ func (d *Device) cause(c e1000.Cause) {
 	if d.model == e1000.Model82574L && d.msix && c&^(e1000.ICR_RXQ0|e1000.ICR_TXQ0|e1000.ICR_RXQ1|e1000.ICR_TXQ1) != 0 {
 		c |= e1000.ICR_OTHER
 	}
-	d.or(e1000.ICR, uint32(c))
+	d.or(intel.ICR, uint32(c))
 }

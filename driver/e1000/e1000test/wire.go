@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/uiodrv/uiodrv/driver/e1000"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // The fake's wire side: receiving frames into the RX ring and transmitting
@@ -32,23 +33,23 @@ func (d *Device) Receive(frame []byte) bool {
 // ignored), so a test can play a faulty or hostile device: a length larger
 // than the buffer, status without DD, any errors.
 func (d *Device) ReceiveWith(frame []byte, wb e1000.RxDesc) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.r(e1000.RCTL)&e1000.RCTL_EN == 0 {
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
+	if d.r(intel.RCTL)&intel.RCTL_EN == 0 {
 		return false
 	}
 	n := d.r(e1000.RDLEN(0)) / e1000.DescSize
 	head, tail := d.r(e1000.RDH(0)), d.r(e1000.RDT(0))
 	if n == 0 || head == tail {
-		d.regs[e1000.RNBC/4]++
-		d.regs[e1000.MPC/4]++
+		d.Regs[intel.RNBC/4]++
+		d.Regs[intel.MPC/4]++
 		d.cause(e1000.ICR_RXO)
 		return false
 	}
 	base := uint64(d.r(e1000.RDBAH(0)))<<32 | uint64(d.r(e1000.RDBAL(0)))
 	desc := d.alloc.Mem(base+uint64(head)*e1000.DescSize, e1000.DescSize)
 	if desc == nil {
-		d.violation("RX descriptor %d at %#x not in DMA memory", head, base+uint64(head)*e1000.DescSize)
+		d.Violation("RX descriptor %d at %#x not in DMA memory", head, base+uint64(head)*e1000.DescSize)
 		return false
 	}
 	var rd e1000.RxDesc
@@ -56,7 +57,7 @@ func (d *Device) ReceiveWith(frame []byte, wb e1000.RxDesc) bool {
 	m := min(len(frame), e1000.BufSize)
 	buf := d.alloc.Mem(rd.Addr, e1000.BufSize)
 	if buf == nil {
-		d.violation("RX descriptor %d buffer %#x not in DMA memory", head, rd.Addr)
+		d.Violation("RX descriptor %d buffer %#x not in DMA memory", head, rd.Addr)
 		return false
 	}
 	copy(buf, frame[:m])
@@ -66,9 +67,9 @@ func (d *Device) ReceiveWith(frame []byte, wb e1000.RxDesc) bool {
 	copy(desc[:12], tmp[:12])
 	storeStatus(desc, binary.LittleEndian.Uint32(tmp[12:])) // DD last
 	d.w(e1000.RDH(0), (head+1)%n)
-	d.regs[e1000.GPRC/4]++
-	d.regs[e1000.TPR/4]++
-	d.addStat64(e1000.GORCL, uint64(m))
+	d.Regs[intel.GPRC/4]++
+	d.Regs[e1000.TPR/4]++
+	d.addStat64(intel.GORCL, uint64(m))
 	d.addStat64(e1000.TORL, uint64(m))
 	if d.model == e1000.Model82574L && d.msix {
 		d.cause(e1000.ICR_RXQ0)
@@ -83,9 +84,9 @@ func (d *Device) ReceiveWith(frame []byte, wb e1000.RxDesc) bool {
 // DD back where RS is set, advances TDH, counts GPTC/GOTC/TPT/TOT and raises
 // TXDW (TXQ0 in MSI-X mode).
 func (d *Device) Transmit(max int) [][]byte {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.r(e1000.TCTL)&e1000.TCTL_EN == 0 {
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
+	if d.r(intel.TCTL)&intel.TCTL_EN == 0 {
 		return nil
 	}
 	n := d.r(e1000.TDLEN(0)) / e1000.DescSize
@@ -97,27 +98,27 @@ func (d *Device) Transmit(max int) [][]byte {
 	for head := d.r(e1000.TDH(0)); head != d.r(e1000.TDT(0)) && (max <= 0 || len(frames) < max); head = (head + 1) % n {
 		desc := d.alloc.Mem(base+uint64(head)*e1000.DescSize, e1000.DescSize)
 		if desc == nil {
-			d.violation("TX descriptor %d not in DMA memory", head)
+			d.Violation("TX descriptor %d not in DMA memory", head)
 			return frames
 		}
 		var td e1000.TxDesc
 		td.Decode(desc)
 		buf := d.alloc.Mem(td.Addr, int(td.Length))
 		if buf == nil {
-			d.violation("TX descriptor %d buffer %#x+%d not in DMA memory", head, td.Addr, td.Length)
+			d.Violation("TX descriptor %d buffer %#x+%d not in DMA memory", head, td.Addr, td.Length)
 			return frames
 		}
 		if td.Cmd&e1000.TXD_CMD_EOP == 0 || td.Cmd&e1000.TXD_CMD_DEXT != 0 {
-			d.violation("TX descriptor %d: command %#x is not a legacy single-descriptor frame", head, td.Cmd)
+			d.Violation("TX descriptor %d: command %#x is not a legacy single-descriptor frame", head, td.Cmd)
 		}
 		frames = append(frames, append([]byte(nil), buf...))
 		if td.Cmd&e1000.TXD_CMD_RS != 0 {
 			storeStatus(desc, loadStatus(desc)|uint32(e1000.TXD_STAT_DD)) // status byte (SDM 3.3.3)
 		}
 		d.w(e1000.TDH(0), (head+1)%n)
-		d.regs[e1000.GPTC/4]++
-		d.regs[e1000.TPT/4]++
-		d.addStat64(e1000.GOTCL, uint64(td.Length))
+		d.Regs[intel.GPTC/4]++
+		d.Regs[e1000.TPT/4]++
+		d.addStat64(intel.GOTCL, uint64(td.Length))
 		d.addStat64(e1000.TOTL, uint64(td.Length))
 	}
 	if len(frames) > 0 {

@@ -1,16 +1,15 @@
 package igbtest
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
@@ -18,7 +17,7 @@ import (
 var DefaultMAC = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
 
 const (
-	nregs   = 0x20000 / 4 // BAR0 is 128 KiB
+	barSize = 0x20000 // BAR0 is 128 KiB
 	nqueues = 16
 )
 
@@ -42,31 +41,23 @@ type qreg struct {
 }
 
 // Write is one logged register write.
-type Write struct {
-	Reg igb.Reg
-	Val uint32
-}
+type Write = drivertest.RegWrite[igb.Reg]
 
 // Device is a fake igb BAR0. Create it with New.
 type Device struct {
-	mu     sync.Mutex
-	alloc  *e1000test.Allocator
-	regs   [nregs]uint32
-	perQ   map[igb.Reg]qreg
-	log    []Write
-	logOn  bool
-	viol   []string
-	fds    []int // MSI-X vectors as eventfds
-	fires  []int
-	resets int
+	drivertest.RegFile[igb.Reg] // its Mu guards the fields below
+	alloc                       *drivertest.MemAllocator
+	perQ                        map[igb.Reg]qreg
+	fds                         []int // MSI-X vectors as eventfds
+	fires                       []int
 }
 
 var _ mmio.Regs = (*Device)(nil)
 
 // New returns a powered-up device whose DMA reaches alloc's memory, with
 // vectors MSI-X vectors (eventfds; 0 for none) and the write log on.
-func New(alloc *e1000test.Allocator, vectors int) (*Device, error) {
-	d := &Device{alloc: alloc, perQ: make(map[igb.Reg]qreg), logOn: true}
+func New(alloc *drivertest.MemAllocator, vectors int) (*Device, error) {
+	d := &Device{RegFile: drivertest.NewRegFile[igb.Reg]("igbtest", barSize), alloc: alloc, perQ: make(map[igb.Reg]qreg)}
 	for q := 0; q < nqueues; q++ {
 		for r, k := range map[igb.Reg]regKind{igb.RDT(q): kRDT, igb.RDLEN(q): kRDLEN, igb.RXDCTL(q): kRXDCTL,
 			igb.TDT(q): kTDT, igb.TDLEN(q): kTDLEN, igb.TXDCTL(q): kTXDCTL, igb.RQDPC(q): kRQDPC} {
@@ -88,8 +79,8 @@ func New(alloc *e1000test.Allocator, vectors int) (*Device, error) {
 
 // Close closes the vectors' eventfds.
 func (d *Device) Close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	for _, fd := range d.fds {
 		unix.Close(fd)
 	}
@@ -109,50 +100,35 @@ func (d *Device) Vectors() []driver.Vector {
 	return vs
 }
 
-func (d *Device) r(reg igb.Reg) uint32    { return d.regs[reg/4] }
-func (d *Device) w(reg igb.Reg, v uint32) { d.regs[reg/4] = v }
+func (d *Device) r(reg igb.Reg) uint32    { return d.Regs[reg/4] }
+func (d *Device) w(reg igb.Reg, v uint32) { d.Regs[reg/4] = v }
 
 // reset puts registers in their power-up state as QEMU's igb does: queue 0
 // enabled, the MAC loaded into RAL0/RAH0, and the link down until the PHY's
 // auto-negotiation is restarted. Statistics survive.
 func (d *Device) reset() {
-	var stats [(igb.StatsLast-igb.StatsFirst)/4 + 1]uint32
-	copy(stats[:], d.regs[igb.StatsFirst/4:])
-	clear(d.regs[:])
-	copy(d.regs[igb.StatsFirst/4:], stats[:])
-	d.w(igb.CTRL, igb.CTRL_FD)
+	d.PowerUp(igb.StatsFirst, igb.StatsLast)
+	d.w(intel.CTRL, intel.CTRL_FD)
 	d.w(igb.RXDCTL(0), igb.RXDCTL_QUEUE_ENABLE)
 	d.w(igb.TXDCTL(0), igb.TXDCTL_QUEUE_ENABLE)
-	d.w(igb.RAL(0), binary.LittleEndian.Uint32(DefaultMAC[0:4]))
-	d.w(igb.RAH(0), uint32(binary.LittleEndian.Uint16(DefaultMAC[4:6]))|igb.RAH_AV)
-	d.resets++
-}
-
-func (d *Device) violation(format string, args ...any) {
-	d.viol = append(d.viol, fmt.Sprintf(format, args...))
-}
-
-func check(off uint32) {
-	if off&3 != 0 || off >= nregs*4 {
-		panic(fmt.Sprintf("igbtest: register offset %#x unaligned or outside BAR0", off))
-	}
+	d.LoadMAC(intel.RAL(0), intel.RAH(0), DefaultMAC, igb.RAH_AV)
 }
 
 // Read32 implements mmio.Regs with the side effects of reads.
 func (d *Device) Read32(off uint32) uint32 {
-	check(off)
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Check(off)
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	reg := igb.Reg(off)
 	v := d.r(reg)
 	switch {
-	case reg == igb.ICR:
+	case reg == intel.ICR:
 		d.w(reg, 0) // GPIE.NSICR: every read clears
-	case reg == igb.EIMC || reg == igb.IMC || reg == igb.EICS:
+	case reg == igb.EIMC || reg == intel.IMC || reg == igb.EICS:
 		return 0
 	case reg >= igb.StatsFirst && reg <= igb.StatsLast, d.perQ[reg].kind == kRQDPC:
 		d.w(reg, 0)
-		if reg == igb.GORCH || reg == igb.GOTCH {
+		if reg == intel.GORCH || reg == intel.GOTCH {
 			d.w(reg-4, 0)
 		}
 	}
@@ -161,36 +137,34 @@ func (d *Device) Read32(off uint32) uint32 {
 
 // Write32 implements mmio.Regs with the side effects of writes.
 func (d *Device) Write32(off uint32, v uint32) {
-	check(off)
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Check(off)
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	reg := igb.Reg(off)
-	if d.logOn {
-		d.log = append(d.log, Write{reg, v})
-	}
+	d.Record(reg, v)
 	if pq, ok := d.perQ[reg]; ok {
 		d.writeQueue(reg, pq, v)
 		return
 	}
 	switch reg {
-	case igb.CTRL:
-		if v&igb.CTRL_RST != 0 {
+	case intel.CTRL:
+		if v&intel.CTRL_RST != 0 {
 			d.reset()
 			return
 		}
 		d.w(reg, v)
-	case igb.STATUS:
+	case intel.STATUS:
 	case igb.MDIC:
 		d.mdic(v)
-	case igb.ICR:
+	case intel.ICR:
 		d.w(reg, d.r(reg)&^v)
-	case igb.ICS:
+	case intel.ICS:
 		d.cause(v)
-	case igb.IMS:
+	case intel.IMS:
 		d.w(reg, d.r(reg)|v)
 		d.cause(0)
-	case igb.IMC:
-		d.w(igb.IMS, d.r(igb.IMS)&^v)
+	case intel.IMC:
+		d.w(intel.IMS, d.r(intel.IMS)&^v)
 	case igb.EICR:
 		d.w(reg, d.r(reg)&^v)
 	case igb.EICS:
@@ -203,14 +177,14 @@ func (d *Device) Write32(off uint32, v uint32) {
 		d.w(igb.EIMS, d.r(igb.EIMS)&^v)
 	case igb.IVAR_MISC:
 		if v&igb.IVAR_VALID<<8 != 0 && len(d.fds) > 0 && int(v>>8&0x1f) >= len(d.fds) {
-			d.violation("IVAR_MISC routes other causes to vector %d of %d", v>>8&0x1f, len(d.fds))
+			d.Violation("IVAR_MISC routes other causes to vector %d of %d", v>>8&0x1f, len(d.fds))
 		}
 		d.w(reg, v)
 	default:
 		if reg >= igb.IVAR0 && reg < igb.IVAR0+32 {
 			for b := 0; b < 32; b += 8 {
 				if e := v >> b & 0xff; e&igb.IVAR_VALID != 0 && len(d.fds) > 0 && int(e&0x1f) >= len(d.fds) {
-					d.violation("IVAR %#x routes a queue to vector %d of %d", reg, e&0x1f, len(d.fds))
+					d.Violation("IVAR %#x routes a queue to vector %d of %d", reg, e&0x1f, len(d.fds))
 				}
 			}
 		}
@@ -227,50 +201,15 @@ func (d *Device) mdic(v uint32) {
 	}
 	reg := (v >> igb.MDIC_REG_SHIFT) & 0x1f
 	if v&igb.MDIC_OP_WRITE != 0 && reg == igb.PHY_CONTROL && v&igb.MII_CR_RESTART_AUTONEG != 0 {
-		d.w(igb.STATUS, igb.STATUS_LU|igb.STATUS_FD|igb.STATUS_SPEED_1000)
+		d.w(intel.STATUS, intel.STATUS_LU|intel.STATUS_FD|intel.STATUS_SPEED_1000)
 		d.cause(igb.ICR_LSC)
 	}
 	d.w(igb.MDIC, v|igb.MDIC_READY)
 }
 
-// Reg returns a register's value without read side effects.
-func (d *Device) Reg(reg igb.Reg) uint32 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.r(reg)
-}
-
-// SetLogging turns the write log on or off (off for allocation tests).
-func (d *Device) SetLogging(on bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.logOn = on
-}
-
-// Log returns a copy of the write log.
-func (d *Device) Log() []Write {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]Write(nil), d.log...)
-}
-
-// Violations returns the driver invariant violations seen so far.
-func (d *Device) Violations() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]string(nil), d.viol...)
-}
-
-// Resets returns how many resets happened (power-up counts as one).
-func (d *Device) Resets() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.resets
-}
-
 // Fires returns how many messages vector v sent.
 func (d *Device) Fires(v int) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	return d.fires[v]
 }

@@ -9,7 +9,8 @@
 // tail equal to the head, a queue enabled without a ring, RSS without UDP
 // hashing, a vector routed outside the MSI-X table.
 //
-// DMA memory comes from e1000test.Allocator, which keeps Go memory behind
-// fake device addresses. It is never evidence that the driver works on a
-// NIC: that is the lab test.
+// It is a model table over the kit's shared parts: the register file
+// (drivertest.RegFile: registers, write log, violations, resets) and DMA
+// memory from drivertest.MemAllocator at fake device addresses. It is never
+// evidence that the driver works on a NIC: that is the lab test.
 package igbtest

@@ -4,13 +4,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // cause sets ICR bits and, in MSI-X mode, routes enabled ones to the "other"
 // vector through IVAR_MISC (82576 7.3.2).
 func (d *Device) cause(c uint32) {
-	d.w(igb.ICR, d.r(igb.ICR)|c)
-	if d.r(igb.GPIE)&igb.GPIE_MSIX_MODE == 0 || d.r(igb.ICR)&d.r(igb.IMS) == 0 {
+	d.w(intel.ICR, d.r(intel.ICR)|c)
+	if d.r(igb.GPIE)&igb.GPIE_MSIX_MODE == 0 || d.r(intel.ICR)&d.r(intel.IMS) == 0 {
 		return
 	}
 	if m := d.r(igb.IVAR_MISC) >> 8; m&igb.IVAR_VALID != 0 {

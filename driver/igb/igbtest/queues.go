@@ -5,6 +5,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // writeQueue checks and applies a write to a per-queue register.
@@ -16,30 +17,30 @@ func (d *Device) writeQueue(reg igb.Reg, pq qreg, v uint32) {
 		enabled := d.r(igb.RXDCTL(q))&igb.RXDCTL_QUEUE_ENABLE != 0
 		switch {
 		case n != 0 && v >= n:
-			d.violation("RDT(%d) %d outside its ring of %d", q, v, n)
+			d.Violation("RDT(%d) %d outside its ring of %d", q, v, n)
 		case v != 0 && !enabled:
-			d.violation("RDT(%d) written %d before RXDCTL(%d).ENABLE", q, v, q)
-		case enabled && d.r(igb.RCTL)&igb.RCTL_EN != 0 && v == d.r(igb.RDH(q)) && v != d.r(reg):
-			d.violation("RDT(%d) written equal to RDH (%d): the NIC reads that as an empty ring", q, v)
+			d.Violation("RDT(%d) written %d before RXDCTL(%d).ENABLE", q, v, q)
+		case enabled && d.r(intel.RCTL)&intel.RCTL_EN != 0 && v == d.r(igb.RDH(q)) && v != d.r(reg):
+			d.Violation("RDT(%d) written equal to RDH (%d): the NIC reads that as an empty ring", q, v)
 		}
 	case kTDT:
 		n := d.r(igb.TDLEN(q)) / igb.DescSize
 		if n != 0 && v >= n {
-			d.violation("TDT(%d) %d outside its ring of %d", q, v, n)
+			d.Violation("TDT(%d) %d outside its ring of %d", q, v, n)
 		} else if v != 0 && d.r(igb.TXDCTL(q))&igb.TXDCTL_QUEUE_ENABLE == 0 {
-			d.violation("TDT(%d) written %d before TXDCTL(%d).ENABLE", q, v, q)
+			d.Violation("TDT(%d) written %d before TXDCTL(%d).ENABLE", q, v, q)
 		}
 	case kRXDCTL:
 		if v&igb.RXDCTL_QUEUE_ENABLE != 0 && d.r(igb.RDLEN(q)) == 0 {
-			d.violation("RXDCTL(%d) enabled without a ring (RDLEN 0)", q)
+			d.Violation("RXDCTL(%d) enabled without a ring (RDLEN 0)", q)
 		}
 	case kTXDCTL:
 		if v&igb.TXDCTL_QUEUE_ENABLE != 0 && d.r(igb.TDLEN(q)) == 0 {
-			d.violation("TXDCTL(%d) enabled without a ring (TDLEN 0)", q)
+			d.Violation("TXDCTL(%d) enabled without a ring (TDLEN 0)", q)
 		}
 	case kRDLEN, kTDLEN:
 		if v%128 != 0 {
-			d.violation("ring length %d of queue %d not a multiple of 128", v, q)
+			d.Violation("ring length %d of queue %d not a multiple of 128", v, q)
 		}
 	}
 	d.w(reg, v)
@@ -53,7 +54,7 @@ func (d *Device) rss() *driver.RSS {
 		return nil
 	}
 	if mrqc&igb.MRQC_RSS_FIELD_IPV4_UDP == 0 {
-		d.violation("MRQC %#x enables RSS without hashing UDP ports", mrqc)
+		d.Violation("MRQC %#x enables RSS without hashing UDP ports", mrqc)
 	}
 	var r driver.RSS
 	for i := 0; i < len(r.Key)/4; i++ {
@@ -75,9 +76,9 @@ func (d *Device) rss() *driver.RSS {
 // descriptor it counts RNBC (and RQDPC with SRRCTL.DROP_EN) and returns
 // false.
 func (d *Device) Receive(frame []byte) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.r(igb.RCTL)&igb.RCTL_EN == 0 || d.r(igb.STATUS)&igb.STATUS_LU == 0 {
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
+	if d.r(intel.RCTL)&intel.RCTL_EN == 0 || d.r(intel.STATUS)&intel.STATUS_LU == 0 {
 		return false
 	}
 	q, hash := 0, uint32(0)
@@ -88,31 +89,31 @@ func (d *Device) Receive(frame []byte) bool {
 	n := d.r(igb.RDLEN(q)) / igb.DescSize
 	head, tail := d.r(igb.RDH(q)), d.r(igb.RDT(q))
 	if d.r(igb.RXDCTL(q))&igb.RXDCTL_QUEUE_ENABLE == 0 || n == 0 || head == tail || tail >= n {
-		d.regs[igb.RNBC/4]++
+		d.Regs[intel.RNBC/4]++
 		if d.r(igb.SRRCTL(q))&igb.SRRCTL_DROP_EN != 0 {
-			d.regs[igb.RQDPC(q)/4]++
+			d.Regs[igb.RQDPC(q)/4]++
 		}
 		return false
 	}
 	srrctl := d.r(igb.SRRCTL(q))
 	bsize := int(srrctl&0x7F) << igb.SRRCTL_BSIZEPKT_SHIFT
 	if srrctl&(7<<25) != igb.SRRCTL_DESCTYPE_ADV_ONEBUF {
-		d.violation("SRRCTL(%d) %#x: not advanced one-buffer descriptors", q, srrctl)
+		d.Violation("SRRCTL(%d) %#x: not advanced one-buffer descriptors", q, srrctl)
 	}
 	if bsize < len(frame) {
-		d.violation("SRRCTL(%d) buffer size %d below a %d-byte frame", q, bsize, len(frame))
+		d.Violation("SRRCTL(%d) buffer size %d below a %d-byte frame", q, bsize, len(frame))
 		return false
 	}
 	base := uint64(d.r(igb.RDBAH(q)))<<32 | uint64(d.r(igb.RDBAL(q)))
 	desc := d.alloc.Mem(base+uint64(head)*igb.DescSize, igb.DescSize)
 	if desc == nil {
-		d.violation("RX descriptor %d of queue %d not in DMA memory", head, q)
+		d.Violation("RX descriptor %d of queue %d not in DMA memory", head, q)
 		return false
 	}
 	addr := binary.LittleEndian.Uint64(desc[0:])
 	buf := d.alloc.Mem(addr, len(frame))
 	if buf == nil {
-		d.violation("RX descriptor %d of queue %d: buffer %#x not in DMA memory", head, q, addr)
+		d.Violation("RX descriptor %d of queue %d: buffer %#x not in DMA memory", head, q, addr)
 		return false
 	}
 	copy(buf, frame)
@@ -121,8 +122,8 @@ func (d *Device) Receive(frame []byte) bool {
 	binary.LittleEndian.PutUint32(desc[12:], uint32(len(frame)))
 	store32(desc, 8, igb.RXD_STAT_DD|igb.RXD_STAT_EOP) // DD last
 	d.w(igb.RDH(q), (head+1)%n)
-	d.regs[igb.GPRC/4]++
-	d.add64(igb.GORCL, uint64(len(frame)))
+	d.Regs[intel.GPRC/4]++
+	d.add64(intel.GORCL, uint64(len(frame)))
 	d.raise(d.queueVector(q, false))
 	return true
 }
@@ -137,9 +138,9 @@ func (d *Device) add64(lo igb.Reg, v uint64) {
 // queue by queue: it returns copies of the frames, writes DD back where RS
 // is set, advances TDH, counts GPTC/GOTC and fires each queue's TX vector.
 func (d *Device) Transmit() [][]byte {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.r(igb.TCTL)&igb.TCTL_EN == 0 {
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
+	if d.r(intel.TCTL)&intel.TCTL_EN == 0 {
 		return nil
 	}
 	var frames [][]byte
@@ -153,22 +154,22 @@ func (d *Device) Transmit() [][]byte {
 		for head := d.r(igb.TDH(q)); head != d.r(igb.TDT(q)); head = (head + 1) % n {
 			desc := d.alloc.Mem(base+uint64(head)*igb.DescSize, igb.DescSize)
 			if desc == nil {
-				d.violation("TX descriptor %d of queue %d not in DMA memory", head, q)
+				d.Violation("TX descriptor %d of queue %d not in DMA memory", head, q)
 				return frames
 			}
 			cmd := binary.LittleEndian.Uint32(desc[8:])
 			want := igb.ADVTXD_DTYP_DATA | igb.ADVTXD_DCMD_DEXT | igb.ADVTXD_DCMD_EOP
 			if cmd&want != want {
-				d.violation("TX descriptor %d of queue %d: command %#x is not a one-descriptor advanced data frame", head, q, cmd)
+				d.Violation("TX descriptor %d of queue %d: command %#x is not a one-descriptor advanced data frame", head, q, cmd)
 			}
 			length := int(cmd & 0xFFFF)
 			if ol := load32(desc, 12); int(ol>>igb.ADVTXD_PAYLEN_SHIFT) != length {
-				d.violation("TX descriptor %d of queue %d: PAYLEN %d, length %d", head, q, ol>>igb.ADVTXD_PAYLEN_SHIFT, length)
+				d.Violation("TX descriptor %d of queue %d: PAYLEN %d, length %d", head, q, ol>>igb.ADVTXD_PAYLEN_SHIFT, length)
 			}
 			addr := binary.LittleEndian.Uint64(desc[0:])
 			buf := d.alloc.Mem(addr, length)
 			if buf == nil {
-				d.violation("TX descriptor %d of queue %d: buffer %#x+%d not in DMA memory", head, q, addr, length)
+				d.Violation("TX descriptor %d of queue %d: buffer %#x+%d not in DMA memory", head, q, addr, length)
 				return frames
 			}
 			frames = append(frames, append([]byte(nil), buf...))
@@ -176,8 +177,8 @@ func (d *Device) Transmit() [][]byte {
 				store32(desc, 12, load32(desc, 12)|igb.TXD_STAT_DD)
 			}
 			d.w(igb.TDH(q), (head+1)%n)
-			d.regs[igb.GPTC/4]++
-			d.add64(igb.GOTCL, uint64(length))
+			d.Regs[intel.GPTC/4]++
+			d.add64(intel.GOTCL, uint64(length))
 			sent++
 		}
 		if sent > 0 {
@@ -189,12 +190,12 @@ func (d *Device) Transmit() [][]byte {
 
 // SetLink sets STATUS.LU and raises LSC.
 func (d *Device) SetLink(up bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	if up {
-		d.w(igb.STATUS, igb.STATUS_LU|igb.STATUS_FD|igb.STATUS_SPEED_1000)
+		d.w(intel.STATUS, intel.STATUS_LU|intel.STATUS_FD|intel.STATUS_SPEED_1000)
 	} else {
-		d.w(igb.STATUS, 0)
+		d.w(intel.STATUS, 0)
 	}
 	d.cause(igb.ICR_LSC)
 }

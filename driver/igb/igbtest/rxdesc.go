@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/uiodrv/uiodrv/driver/igb"
+	"github.com/uiodrv/uiodrv/driver/intel"
 )
 
 // ReceiveDesc plays a faulty or hostile NIC writing the next RX descriptor
@@ -12,11 +13,11 @@ import (
 // length above the buffer or a status without EOP (a frame spread over
 // several descriptors). It returns false when no descriptor is posted.
 func (d *Device) ReceiveDesc(data []byte, length uint16, status uint32) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.Mu.Lock()
+	defer d.Mu.Unlock()
 	n := d.r(igb.RDLEN(0)) / igb.DescSize
 	head, tail := d.r(igb.RDH(0)), d.r(igb.RDT(0))
-	if d.r(igb.RCTL)&igb.RCTL_EN == 0 || n == 0 || head == tail || tail >= n {
+	if d.r(intel.RCTL)&intel.RCTL_EN == 0 || n == 0 || head == tail || tail >= n {
 		return false
 	}
 	bsize := int(d.r(igb.SRRCTL(0))&0x7F) << igb.SRRCTL_BSIZEPKT_SHIFT
