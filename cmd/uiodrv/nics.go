@@ -186,7 +186,7 @@ func (f *runFlags) openOptions(a pci.Addr) driver.OpenOptions {
 		ITR:       time.Duration(f.itr) * itrUnit,
 		MSIX:      f.msix,
 		Promisc:   f.promisc,
-		VFIOAPI:   f.apiFor(a.String()), // vfioapi.go: what prepare chose
+		VFIOAPI:   driver.VFIOAPI(f.apiFor(a.String())), // vfioapi.go: what prepare chose
 	}
 }
 

@@ -32,7 +32,7 @@ func (e BusEvent) String() string {
 // BusLog records, in one order, the register writes of a BAR and the
 // command-register writes of a configuration space, so that a test can show
 // which came first: a family's quiesce before Bus Master Enable
-// (driver.EnableBusMaster).
+// (bus.EnableBusMaster).
 type BusLog struct {
 	mu     sync.Mutex
 	events []BusEvent

@@ -3,6 +3,7 @@ package e1000
 import (
 	"errors"
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,7 @@ type OpenOptions struct {
 type Device struct {
 	*NIC
 	bdf     string
-	bus     busOps // a *driver.Bus; nil only in a Device being opened
+	bus     busOps // a *bus.Bus; nil only in a Device being opened
 	pool    *driver.BufPool
 	counter *mmio.Counting // OpenOptions.CountRegs; nil otherwise
 
@@ -51,7 +52,7 @@ type Device struct {
 var _ driver.Opened = (*Device)(nil)
 
 // busOps is what a Device needs from its bus to tear down in order
-// (*driver.Bus; a recording fake in tests).
+// (*bus.Bus; a recording fake in tests).
 type busOps interface {
 	DisableInterrupts() error
 	DisableBusMaster() error
@@ -59,7 +60,7 @@ type busOps interface {
 	Close() error
 }
 
-var _ busOps = (*driver.Bus)(nil)
+var _ busOps = (*bus.Bus)(nil)
 
 // Open opens the NIC at bdf, checks that it is a supported model, initialises
 // it and attaches its interrupts. On error nothing is left open and the
@@ -74,7 +75,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if err := probe.normalize(Model82574L); err != nil {
 		return nil, fmt.Errorf("%s: %w", bdf, err)
 	}
-	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI})
+	bus, err := bus.Open(bdf, o.Backend, bus.Options{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package e1000
 import (
 	"errors"
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -11,7 +12,7 @@ import (
 )
 
 // NewDeviceOn builds a Device on an initialised NIC and a bus (anything with
-// the teardown operations of *driver.Bus), for teardown tests on fakes.
+// the teardown operations of *bus.Bus), for teardown tests on fakes.
 // teardown, if not nil, is called at the start of each step of Close.
 func NewDeviceOn(bdf string, nic *NIC, bus interface {
 	DisableInterrupts() error
@@ -53,7 +54,7 @@ func RxFreeThreshFor(ring int) int { return min(driver.RxFreeThresh, ring/4) }
 // TCTL, RDLEN and TDLEN itself, as a reset leaves them. It says what it did.
 func ResetUnderDriver(d *Device) (string, error) {
 	how := ""
-	if b, ok := d.bus.(*driver.Bus); ok {
+	if b, ok := d.bus.(*bus.Bus); ok {
 		err := b.Reset()
 		switch {
 		case err == nil && !d.configured():

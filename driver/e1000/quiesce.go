@@ -2,17 +2,17 @@ package e1000
 
 import (
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 
-	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
-var _ driver.Quiescer = Quiesce
+var _ bus.Quiescer = Quiesce
 
 // Quiesce stops an e1000/e1000e that an earlier process may have left
 // running, through BAR0 alone, before bus mastering is turned on
-// (driver.BusOptions.Quiesce): a killed run leaves RCTL.EN set and the
+// (bus.Options.Quiesce): a killed run leaves RCTL.EN set and the
 // physical address of a ring it no longer owns in RDBAL/RDBAH. It masks
 // every interrupt (IMC), clears RCTL.EN and TCTL.EN, resets the MAC
 // (CTRL.RST, waited for; SDM 13.4.1, 82574 4.6.2) and masks again: the

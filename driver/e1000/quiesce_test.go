@@ -1,10 +1,10 @@
 package e1000_test
 
 import (
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
-	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/e1000"
 	"github.com/uiodrv/uiodrv/driver/e1000/e1000test"
@@ -27,7 +27,7 @@ func TestQuiesceBeforeBusMaster(t *testing.T) {
 			fake.SetReg(intel.RCTL, intel.RCTL_EN)
 			fake.SetReg(e1000.RDBAL(0), 0x7f000000)
 			log := drivertest.NewBusLog(0x8086, tc.device, pci.CmdMemory|pci.CmdMaster)
-			if err := driver.EnableBusMaster(log.Config(), log.Regs(fake), e1000.Quiesce); err != nil {
+			if err := bus.EnableBusMaster(log.Config(), log.Regs(fake), e1000.Quiesce); err != nil {
 				t.Fatal(err)
 			}
 			ev := log.Events()
@@ -70,7 +70,7 @@ func TestQuiesceBeforeBusMaster(t *testing.T) {
 func TestQuiesceRefusesUnknownDevice(t *testing.T) {
 	fake := e1000test.New(e1000.Model82540EM, drivertest.NewMemAllocator())
 	log := drivertest.NewBusLog(0x1af4, 0x1000, pci.CmdMaster)
-	if err := driver.EnableBusMaster(log.Config(), log.Regs(fake), e1000.Quiesce); err == nil {
+	if err := bus.EnableBusMaster(log.Config(), log.Regs(fake), e1000.Quiesce); err == nil {
 		t.Fatal("a virtio device was quiesced as an e1000")
 	}
 	for _, e := range log.Events() {

@@ -3,6 +3,7 @@ package igb
 import (
 	"errors"
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/mmio"
@@ -37,7 +38,7 @@ type OpenOptions struct {
 // three, in an order that never lets the NIC write freed memory.
 type Device struct {
 	*NIC
-	bus     *driver.Bus
+	bus     *bus.Bus
 	pool    *driver.BufPool
 	counter *mmio.Counting // OpenOptions.CountRegs; nil otherwise
 }
@@ -69,7 +70,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if o.Buffers < probe.Queues*probe.RxRingSize {
 		return nil, fmt.Errorf("%w: %d buffers cannot fill %d RX rings of %d", ErrBadOptions, o.Buffers, probe.Queues, probe.RxRingSize)
 	}
-	bus, err := driver.OpenBus(bdf, o.Backend, driver.BusOptions{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI})
+	bus, err := bus.Open(bdf, o.Backend, bus.Options{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI})
 	if err != nil {
 		return nil, err
 	}

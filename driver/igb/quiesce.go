@@ -2,17 +2,17 @@ package igb
 
 import (
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 
-	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/intel"
 	"github.com/uiodrv/uiodrv/mmio"
 )
 
-var _ driver.Quiescer = Quiesce
+var _ bus.Quiescer = Quiesce
 
 // Quiesce stops an igb-family NIC that an earlier process may have left
 // running, through BAR0 alone, before bus mastering is turned on
-// (driver.BusOptions.Quiesce): a killed run leaves RCTL.EN and the rings'
+// (bus.Options.Quiesce): a killed run leaves RCTL.EN and the rings'
 // physical addresses in the NIC. It masks every interrupt (EIMC, IMC),
 // clears RCTL.EN and TCTL.EN, resets the MAC (CTRL.RST; 82576 4.3.1) and
 // masks again: the steps of New's own reset. A PCI ID that is not an

@@ -1,10 +1,10 @@
 package igb_test
 
 import (
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver/intel"
 	"testing"
 
-	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/driver/igb/igbtest"
@@ -23,7 +23,7 @@ func TestQuiesceBeforeBusMaster(t *testing.T) {
 	defer fake.Close()
 	fake.Write32(uint32(intel.RCTL), intel.RCTL_EN)
 	log := drivertest.NewBusLog(0x8086, 0x10c9, pci.CmdMemory|pci.CmdMaster)
-	if err := driver.EnableBusMaster(log.Config(), log.Regs(fake), igb.Quiesce); err != nil {
+	if err := bus.EnableBusMaster(log.Config(), log.Regs(fake), igb.Quiesce); err != nil {
 		t.Fatal(err)
 	}
 	ev := log.Events()
@@ -63,7 +63,7 @@ func TestQuiesceRefusesUnknownDevice(t *testing.T) {
 	}
 	defer fake.Close()
 	log := drivertest.NewBusLog(0x8086, 0x100e, pci.CmdMaster) // an e1000
-	if err := driver.EnableBusMaster(log.Config(), log.Regs(fake), igb.Quiesce); err == nil {
+	if err := bus.EnableBusMaster(log.Config(), log.Regs(fake), igb.Quiesce); err == nil {
 		t.Fatal("an e1000 was quiesced as an igb")
 	}
 	for _, e := range log.Events() {

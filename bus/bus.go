@@ -1,67 +1,34 @@
-package driver
+// Package bus opens a PCI function for a NIC family through VFIO (group
+// and container, or iommufd and the device cdev) or UIO: BAR0 registers,
+// DMA memory, interrupt vectors, bus mastering and reset. It is the only
+// package of the framework that reaches vfio and uio; the core (driver)
+// and the families' NIC logic see registers, an allocator and vectors.
+//
+// Bus Master Enable is set last, after the family's Quiescer has stopped
+// whatever an earlier process left running (Open, EnableBusMaster), so the
+// NIC cannot write through a stale ring address; Close releases in an order
+// that leaves the NIC nothing mapped to write.
+package bus
 
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/dma"
+	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/mmio"
 	"github.com/uiodrv/uiodrv/pci"
 	"github.com/uiodrv/uiodrv/uio"
 	"github.com/uiodrv/uiodrv/vfio"
 )
 
-// Backend is how the device is reached from userspace.
-type Backend int
-
-const (
-	// BackendVFIO: vfio-pci, IOMMU-protected DMA at IOVAs; INTx, MSI, MSI-X.
-	BackendVFIO Backend = iota
-	// BackendUIO: uio_pci_generic, DMA at physical addresses from hugepages
-	// (no IOMMU protection, root only); INTx only.
-	BackendUIO
-)
-
-func (b Backend) String() string {
-	switch b {
-	case BackendVFIO:
-		return "vfio"
-	case BackendUIO:
-		return "uio"
-	}
-	return fmt.Sprintf("Backend(%d)", int(b))
-}
-
-// ErrUnknownBackend is returned by ParseBackend.
-var ErrUnknownBackend = errors.New("unknown backend")
-
-// ParseBackend parses "vfio" or "uio".
-func ParseBackend(s string) (Backend, error) {
-	switch strings.ToLower(s) {
-	case "vfio", "vfio-pci":
-		return BackendVFIO, nil
-	case "uio", "uio_pci_generic":
-		return BackendUIO, nil
-	}
-	return 0, fmt.Errorf("%w %q: use vfio or uio", ErrUnknownBackend, s)
-}
-
-// Driver is the kernel driver a backend needs the device bound to.
-func (b Backend) Driver() string {
-	if b == BackendUIO {
-		return "uio_pci_generic"
-	}
-	return "vfio-pci"
-}
-
 // Bus is an opened PCI device: its BAR0 registers, DMA memory and interrupts,
 // whichever backend reaches it. It owns the backend device and closes it.
 type Bus struct {
 	BDF      string
-	Backend  Backend
+	Backend  driver.Backend
 	Vendor   uint16
 	DeviceID uint16
 	Regs     mmio.Regs
@@ -72,22 +39,22 @@ type Bus struct {
 	cfg  *pci.Config // the backend's config space: VFIO config region or sysfs config file
 }
 
-// BusOptions configures OpenBus.
-type BusOptions struct {
+// Options configures Open.
+type Options struct {
 	// Hugepages backs VFIO DMA memory with 2 MiB pages (UIO always uses them).
 	Hugepages bool
 	// VFIOAPI picks group/container or iommufd/cdev for BackendVFIO; the
 	// zero value lets vfio.Open choose (cdev where it is available).
-	VFIOAPI VFIOAPI
+	VFIOAPI driver.VFIOAPI
 	// Quiesce, when set, stops the NIC through BAR0 before Bus Master
 	// Enable is set (see EnableBusMaster). Nil: bus mastering at once.
 	Quiesce Quiescer
 }
 
-// OpenBus opens the device at bdf through the backend, maps BAR0, enables
+// Open opens the device at bdf through the backend, maps BAR0, enables
 // memory space, quiesces the NIC with opts.Quiesce, only then enables bus
 // mastering, and prepares a DMA allocator. On error nothing is left open.
-func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
+func Open(bdf string, b driver.Backend, opts Options) (_ *Bus, err error) {
 	addr, err := pci.ParseAddr(bdf)
 	if err != nil {
 		return nil, err
@@ -102,8 +69,8 @@ func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 	}()
 	var cfg *pci.Config
 	switch b {
-	case BackendVFIO:
-		if bus.vdev, err = vfio.Open(bus.BDF, &vfio.Options{API: opts.VFIOAPI}); err != nil {
+	case driver.BackendVFIO:
+		if bus.vdev, err = vfio.Open(bus.BDF, &vfio.Options{API: vfio.API(opts.VFIOAPI)}); err != nil {
 			return nil, err
 		}
 		if bus.Regs, err = bus.vdev.BAR(0); err != nil {
@@ -118,7 +85,7 @@ func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 		}
 		bus.Alloc = a
 		cfg = bus.vdev.Config()
-	case BackendUIO:
+	case driver.BackendUIO:
 		if bus.udev, err = uio.Open(bus.BDF, nil); err != nil {
 			return nil, err
 		}
@@ -135,7 +102,7 @@ func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 		bus.Alloc = a
 		cfg = bus.udev.Config()
 	default:
-		return nil, fmt.Errorf("%w: %v", ErrUnknownBackend, b)
+		return nil, fmt.Errorf("%w: %v", driver.ErrUnknownBackend, b)
 	}
 	bus.cfg = cfg
 	if bus.Vendor, err = cfg.Read16(pci.CfgVendorID); err != nil {
@@ -150,18 +117,18 @@ func OpenBus(bdf string, b Backend, opts BusOptions) (_ *Bus, err error) {
 // INTx attaches the legacy interrupt. Its vector acknowledges by reading the
 // eventfd (VFIO) or the 4-byte count (UIO), and its Unmask re-arms the line,
 // which both backends mask at each interrupt.
-func (bus *Bus) INTx(causes Causes) (Vector, error) {
+func (bus *Bus) INTx(causes driver.Causes) (driver.Vector, error) {
 	switch {
 	case bus.vdev != nil:
 		q, err := bus.vdev.EnableINTx()
 		if err != nil {
-			return Vector{}, err
+			return driver.Vector{}, err
 		}
-		return Vector{Name: "intx", Fd: q.Fd(), Causes: causes, Unmask: q.Unmask}, nil
+		return driver.Vector{Name: "intx", Fd: q.Fd(), Causes: causes, Unmask: q.Unmask}, nil
 	case bus.udev != nil:
 		q, err := bus.udev.IRQ()
 		if err != nil {
-			return Vector{}, err
+			return driver.Vector{}, err
 		}
 		fd := q.Fd()
 		var buf [4]byte
@@ -169,13 +136,13 @@ func (bus *Bus) INTx(causes Causes) (Vector, error) {
 			_, err := unix.Read(fd, buf[:])
 			return err
 		}
-		return Vector{Name: "intx", Fd: fd, Causes: causes, Ack: ack, Unmask: q.Unmask}, nil
+		return driver.Vector{Name: "intx", Fd: fd, Causes: causes, Ack: ack, Unmask: q.Unmask}, nil
 	}
-	return Vector{}, errors.New("bus closed")
+	return driver.Vector{}, errors.New("bus closed")
 }
 
 // MSIX attaches n MSI-X vectors (VFIO only); vector i signals causes[i].
-func (bus *Bus) MSIX(causes []Causes, names []string) ([]Vector, error) {
+func (bus *Bus) MSIX(causes []driver.Causes, names []string) ([]driver.Vector, error) {
 	if bus.vdev == nil {
 		return nil, fmt.Errorf("%s: MSI-X needs the vfio backend (uio_pci_generic offers INTx only)", bus.BDF)
 	}
@@ -183,9 +150,9 @@ func (bus *Bus) MSIX(causes []Causes, names []string) ([]Vector, error) {
 	if err != nil {
 		return nil, err
 	}
-	vs := make([]Vector, len(qs))
+	vs := make([]driver.Vector, len(qs))
 	for i, q := range qs {
-		vs[i] = Vector{Name: names[i], Fd: q.Fd(), Causes: causes[i]}
+		vs[i] = driver.Vector{Name: names[i], Fd: q.Fd(), Causes: causes[i]}
 	}
 	return vs, nil
 }

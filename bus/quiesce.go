@@ -1,4 +1,4 @@
-package driver
+package bus
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 // Master Enable off, so the NIC cannot write memory while it runs.
 type Quiescer func(regs mmio.Regs, vendor, device uint16) error
 
-// EnableBusMaster is OpenBus's last step: it turns Bus Master Enable off
+// EnableBusMaster is Open's last step: it turns Bus Master Enable off
 // (a crashed or killed run may have left it on, and with it RCTL.EN and the
 // physical address of a ring that process freed), turns Memory Space on so
 // that the BAR answers, quiesces the NIC through regs with q, and only then
