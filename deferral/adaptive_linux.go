@@ -3,7 +3,7 @@ package deferral
 import (
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // The adaptive executor's gro_flush_timeout wait, on its own locked thread.

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/uiodrv/uiodrv/deferral"
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // A driver's interrupt path: the top half (an IRQ handler on a CPU) takes the

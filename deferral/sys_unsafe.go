@@ -3,7 +3,7 @@ package deferral
 import (
 	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // Raw (runtime-invisible) system calls for real-time threads; why: see

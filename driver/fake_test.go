@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // fakeDev is a one-queue NIC and its pool in Go memory with an eventfd as its interrupt: enough

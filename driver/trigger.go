@@ -3,7 +3,7 @@ package driver
 import (
 	"fmt"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 
 	"github.com/uiodrv/uiodrv/deferral"
 )

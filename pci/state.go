@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // A driver name read from a record or from the command line ends up in a

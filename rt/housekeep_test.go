@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // threadMasks reads the CPU mask of every thread of the process.

@@ -3,7 +3,7 @@ package rt
 import (
 	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // CurrentCPU returns the core the calling thread runs on (getcpu(2), what

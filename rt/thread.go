@@ -1,7 +1,7 @@
 package rt
 
 import (
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 
 	"github.com/uiodrv/uiodrv/internal/osthread"
 )

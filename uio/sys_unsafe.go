@@ -3,7 +3,7 @@ package uio
 import (
 	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // Every raw syscall of the package and every use of unsafe.

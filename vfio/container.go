@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // DefaultDevDir is where the VFIO character devices live.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 
 	"github.com/uiodrv/uiodrv/mmio"
 	"github.com/uiodrv/uiodrv/pci"

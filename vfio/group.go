@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // Group is an open /dev/vfio/N, the IOMMU group of one or more devices.

@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // DefaultIOMMUDev is iommufd's character device (Linux 6.2 and later,

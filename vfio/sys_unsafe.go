@@ -3,7 +3,7 @@ package vfio
 import (
 	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // This file holds every raw syscall of the package and every use of unsafe.

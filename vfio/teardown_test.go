@@ -3,7 +3,7 @@ package vfio
 import (
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // TestDeviceKeepDMA: after KeepDMA, Close leaves the memory of the Device's

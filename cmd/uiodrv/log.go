@@ -5,9 +5,9 @@ import (
 	"os"
 
 	"github.com/spf13/pflag"
+	"github.com/uiodrv/uiodrv/internal/unix"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"golang.org/x/sys/unix"
 )
 
 // logFlags are the logging flags every command has.

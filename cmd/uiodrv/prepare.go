@@ -5,7 +5,7 @@ import (
 	"net"
 	"strconv"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/handler"

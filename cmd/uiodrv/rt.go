@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 
 	"github.com/uiodrv/uiodrv/internal/rtprobe"
 	"github.com/uiodrv/uiodrv/rt"

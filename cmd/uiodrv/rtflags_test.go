@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/uiodrv/uiodrv/internal/unix"
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/pflag"
+	"github.com/uiodrv/uiodrv/internal/unix"
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/pci"

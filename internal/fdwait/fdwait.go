@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // Waiter waits on an fd it does not own. It owns its wake-up eventfd.

@@ -3,7 +3,7 @@
 // the conformance kit's wire.
 package netif
 
-import "golang.org/x/sys/unix"
+import "github.com/uiodrv/uiodrv/internal/unix"
 
 // Up sets IFF_UP on the interface (SIOCGIFFLAGS, then SIOCSIFFLAGS).
 func Up(name string) error {

@@ -15,7 +15,7 @@ package osthread
 import (
 	"runtime"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // Go runs fn on a new goroutine locked to an OS thread other than the

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // TestGoNeverMainThread: goroutines started while the main goroutine is

@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 )
 
 // ErrExists is wrapped when the target is a regular file and overwrite was

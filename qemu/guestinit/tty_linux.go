@@ -1,6 +1,6 @@
 package guestinit
 
-import "golang.org/x/sys/unix"
+import "github.com/uiodrv/uiodrv/internal/unix"
 
 // makeRaw puts the serial port in raw mode: no echo, no CR/LF translation,
 // 8-bit clean, so JSON lines cross it byte for byte.

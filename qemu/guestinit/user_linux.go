@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 
 	"github.com/uiodrv/uiodrv/qemu/internal/proto"
 )
