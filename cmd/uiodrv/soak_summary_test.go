@@ -231,7 +231,7 @@ func (s *soakSummary) check() []string {
 	// go (the scrape's own connection reader), of goroutines by kind (the
 	// function each started in: a goroutine's stack changes as it runs);
 	// a kind whose floor grew is a leak. Counts alone moved by 1-3 between probes (10 to 13 goroutines
-	// other than workers all through the 30-minute runs of session 3).
+	// other than workers all through the earlier 30-minute runs).
 	// Fds must be as at the start; threads are reported, not compared (the
 	// Go runtime keeps the threads it once needed).
 	if s.start.fds == 0 || s.start.fds != s.end.fds {
