@@ -17,13 +17,9 @@
 //
 // # Performance
 //
-// BENCH.md in this directory records go test -bench results, the ring
-// against a buffered channel of the same element type and capacity measured
-// in the same run with producer and consumer pinned to different CPUs, and
-// says what bounds them on the machine they ran on. In short, on a shared
-// 2-vCPU AMD EPYC VM (medians of 7): moving 16-byte descriptors in bursts of
-// 32, SPSC takes 2.7 ns per descriptor, 34x faster than a channel; one at a
-// time it takes 36 ns, 3.1x, bounded by one cache-line round trip between the
-// CPUs (55 ns there) per element. The ring spin-polls: give its ends CPUs
-// of their own, or it loses to a channel, which sleeps.
+// Bursts are what the ring is for: one cache-line handoff between the CPUs
+// moves a whole burst, where a channel pays a lock per element. The ring
+// spin-polls: give its ends CPUs of their own, or it loses to a channel,
+// which sleeps. BENCH.md in this directory holds the measurements against a
+// buffered channel, and how to rerun them.
 package ring
