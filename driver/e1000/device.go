@@ -75,30 +75,21 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if err := probe.normalize(Model82574L); err != nil {
 		return nil, fmt.Errorf("%s: %w", bdf, err)
 	}
-	bus, err := bus.Open(bdf, o.Backend, bus.Options{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI})
+	var model Model
+	known := func(vendor, device uint16) (err error) { model, err = LookupModel(vendor, device); return err }
+	st, err := bus.StartNIC(bdf, o.Backend, bus.Options{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI}, known, probe.Buffers, o.CountRegs)
 	if err != nil {
 		return nil, err
 	}
+	bus, regs := st.Bus, st.Regs
 	// d is not the named result: "return nil, err" must not clear what the
 	// deferred cleanup closes.
-	d := &Device{bdf: bus.BDF, bus: bus}
+	d := &Device{bdf: bus.BDF, bus: bus, pool: st.Pool, counter: st.Counter}
 	defer func() {
 		if err != nil {
 			d.Close()
 		}
 	}()
-	model, err := LookupModel(bus.Vendor, bus.DeviceID)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
-	}
-	if d.pool, err = driver.NewBufPool(bus.Alloc, probe.Buffers); err != nil {
-		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
-	}
-	regs := bus.Regs
-	if o.CountRegs {
-		d.counter = mmio.NewCounting(regs)
-		regs = d.counter
-	}
 	if d.NIC, err = New(regs, bus.Alloc, d.pool, model, o.NIC); err != nil {
 		return nil, fmt.Errorf("%s: init %v: %w", bus.BDF, model, err)
 	}

@@ -70,23 +70,19 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if o.Buffers < probe.Queues*probe.RxRingSize {
 		return nil, fmt.Errorf("%w: %d buffers cannot fill %d RX rings of %d", ErrBadOptions, o.Buffers, probe.Queues, probe.RxRingSize)
 	}
-	bus, err := bus.Open(bdf, o.Backend, bus.Options{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI})
+	var model Model
+	known := func(vendor, device uint16) (err error) { model, err = LookupModel(vendor, device); return err }
+	st, err := bus.StartNIC(bdf, o.Backend, bus.Options{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI}, known, o.Buffers, o.CountRegs)
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{bus: bus}
+	bus, regs := st.Bus, st.Regs
+	d := &Device{bus: bus, pool: st.Pool, counter: st.Counter}
 	defer func() {
 		if err != nil {
 			d.Close()
 		}
 	}()
-	model, err := LookupModel(bus.Vendor, bus.DeviceID)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
-	}
-	if d.pool, err = driver.NewBufPool(bus.Alloc, o.Buffers); err != nil {
-		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
-	}
 	if !o.Poll {
 		causes := make([]driver.Causes, probe.Queues+1)
 		names := make([]string, probe.Queues+1)
@@ -97,11 +93,6 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 		if o.NIC.Vectors, err = bus.MSIX(causes, names); err != nil {
 			return nil, fmt.Errorf("%s: attach %d MSI-X vectors: %w", bus.BDF, len(causes), err)
 		}
-	}
-	regs := bus.Regs
-	if o.CountRegs {
-		d.counter = mmio.NewCounting(regs)
-		regs = d.counter
 	}
 	if d.NIC, err = New(regs, bus.Alloc, d.pool, model, o.NIC); err != nil {
 		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
