@@ -30,13 +30,6 @@ func Quiesce(regs mmio.Regs, vendor, device uint16) error {
 	return nil
 }
 
-// StopRX masks every interrupt and clears RCTL.EN and TCTL.EN through regs,
-// without waiting: for a process that exits at once (a second signal), so
-// that the NIC stops fetching and writing descriptors even while bus
-// mastering is still on. The next Open resets the NIC.
-func StopRX(regs mmio.Regs) {
-	regs.Write32(uint32(intel.IMC), uint32(CauseAll))
-	regs.Write32(uint32(intel.RCTL), 0)
-	regs.Write32(uint32(intel.TCTL), intel.TCTL_PSP)
-	regs.Read32(uint32(intel.STATUS)) // flush the posted writes
-}
+// StopRX is intel.StopRX with every e1000 cause masked: for a process that
+// exits at once (a second signal).
+func StopRX(regs mmio.Regs) { intel.StopRX(regs, uint32(CauseAll)) }

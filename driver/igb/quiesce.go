@@ -27,13 +27,9 @@ func Quiesce(regs mmio.Regs, vendor, device uint16) error {
 	return nil
 }
 
-// StopRX masks every interrupt and clears RCTL.EN and TCTL.EN through regs,
-// without waiting: for a process that exits at once (a second signal). The
-// next Open resets the NIC.
+// StopRX masks the extended interrupts (EIMC) too, then stops like
+// intel.StopRX: for a process that exits at once (a second signal).
 func StopRX(regs mmio.Regs) {
 	regs.Write32(uint32(EIMC), ^uint32(0))
-	regs.Write32(uint32(intel.IMC), ^uint32(0))
-	regs.Write32(uint32(intel.RCTL), 0)
-	regs.Write32(uint32(intel.TCTL), intel.TCTL_PSP)
-	regs.Read32(uint32(intel.STATUS))
+	intel.StopRX(regs, ^uint32(0))
 }

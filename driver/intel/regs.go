@@ -1,5 +1,7 @@
 package intel
 
+import "github.com/uiodrv/uiodrv/mmio"
+
 // Reg is the byte offset of a 32-bit register in BAR0.
 type Reg uint32
 
@@ -69,3 +71,15 @@ func RAH(i int) Reg { return 0x05404 + Reg(i)*8 }
 
 // RAL is Receive Address Low of entry i - RW.
 func RAL(i int) Reg { return 0x05400 + Reg(i)*8 }
+
+// StopRX masks the interrupt causes in imc and clears RCTL.EN and TCTL.EN
+// (keeping short packets padded), without waiting, then reads STATUS to
+// flush the posted writes: the register-only stop of a process that exits
+// at once. The NIC stops fetching and writing descriptors even while bus
+// mastering is still on; the next Open resets it.
+func StopRX(regs mmio.Regs, imc uint32) {
+	regs.Write32(uint32(IMC), imc)
+	regs.Write32(uint32(RCTL), 0)
+	regs.Write32(uint32(TCTL), TCTL_PSP)
+	regs.Read32(uint32(STATUS))
+}
