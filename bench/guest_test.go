@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -282,7 +283,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 	}
 	for _, mode := range plan.RTModes {
 		tag := fmt.Sprintf("%s %s", plan.RTTarget, mode)
-		dev, err := e1000.Open(plan.RTTarget, e1000.OpenOptions{Backend: plan.Backend, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{Promisc: true, MSIX: plan.RTMSIX, ITR: plan.RTITR}})
+		dev, err := e1000.Open(plan.RTTarget, e1000.OpenOptions{Access: bus.Access{Backend: plan.Backend}, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{Promisc: true, MSIX: plan.RTMSIX, ITR: plan.RTITR}})
 		if err != nil {
 			t.Fatalf("%s: %v", tag, err)
 		}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 	"path/filepath"
 	"strings"
 
@@ -18,7 +19,7 @@ import (
 func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver.Opened, regs func() mmio.Accesses, err error) {
 	poll := mode == deferral.ModeBusyPoll
 	if tg.Model == "igb" {
-		d, err := igb.Open(tg.BDF, igb.OpenOptions{Backend: plan.Backend, Poll: poll, CountRegs: true, NIC: igb.Options{Queues: max(tg.Queues, 1), Promisc: true}})
+		d, err := igb.Open(tg.BDF, igb.OpenOptions{Access: bus.Access{Backend: plan.Backend, CountRegs: true}, Poll: poll, NIC: igb.Options{Queues: max(tg.Queues, 1), Promisc: true}})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -32,7 +33,7 @@ func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver
 	// (MSI-X, one vector per cause), where INTx costs a VFIO unmask ioctl per
 	// interrupt; QEMU's e1000 has INTx only.
 	msix := tg.Model == "e1000e" && !poll && plan.Backend == driver.BackendVFIO
-	d, err := e1000.Open(tg.BDF, e1000.OpenOptions{Backend: plan.Backend, Poll: poll, CountRegs: true, NIC: e1000.Options{Promisc: true, MSIX: msix}})
+	d, err := e1000.Open(tg.BDF, e1000.OpenOptions{Access: bus.Access{Backend: plan.Backend, CountRegs: true}, Poll: poll, NIC: e1000.Options{Promisc: true, MSIX: msix}})
 	if err != nil {
 		return nil, nil, err
 	}

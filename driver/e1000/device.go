@@ -15,21 +15,13 @@ import (
 
 // OpenOptions configures Open.
 type OpenOptions struct {
-	// Backend reaches the device: driver.BackendVFIO (the zero value) or BackendUIO.
-	Backend driver.Backend
+	// Access reaches the device: backend, hugepages, VFIO API, counted
+	// registers.
+	bus.Access
 	// NIC is the controller's configuration (rings, ITR, MSI-X, promiscuous).
 	NIC Options
-	// Hugepages backs VFIO DMA memory with 2 MiB pages.
-	Hugepages bool
-	// VFIOAPI picks the VFIO interface (group or cdev); the zero value,
-	// vfio.APIAuto, takes the cdev where it is available.
-	VFIOAPI driver.VFIOAPI
 	// Poll attaches no interrupt (for busy polling): Vectors() is empty.
 	Poll bool
-	// CountRegs counts every register access (mmio.Counting around the
-	// BAR; RegAccesses reads the counts): each is a trap into QEMU or an
-	// uncached PCIe round trip. It costs an atomic add per access.
-	CountRegs bool
 }
 
 // Device is an e1000-family NIC opened through VFIO or UIO: the NIC, the
@@ -77,7 +69,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	}
 	var model Model
 	known := func(vendor, device uint16) (err error) { model, err = LookupModel(vendor, device); return err }
-	st, err := bus.StartNIC(bdf, o.Backend, bus.Options{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI}, known, probe.Buffers, o.CountRegs)
+	st, err := bus.StartNIC(bdf, o.Access, Quiesce, known, probe.Buffers)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package e1000_test
 
 import (
 	"context"
+	"github.com/uiodrv/uiodrv/bus"
 	"path/filepath"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func TestGuestConformance(t *testing.T) {
 	}{{"e1000", "0000:00:03.0", false}, {"e1000e-msix", "0000:00:04.0", true}} {
 		t.Run(n.name, func(t *testing.T) {
 			drivertest.Run(t, func(t *testing.T) *drivertest.Harness {
-				dev, err := e1000.Open(n.bdf, e1000.OpenOptions{Backend: driver.BackendVFIO, NIC: e1000.Options{MSIX: n.msix}})
+				dev, err := e1000.Open(n.bdf, e1000.OpenOptions{Access: bus.Access{Backend: driver.BackendVFIO}, NIC: e1000.Options{MSIX: n.msix}})
 				if err != nil {
 					t.Fatal(err)
 				}

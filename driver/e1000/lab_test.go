@@ -3,6 +3,7 @@ package e1000_test
 import (
 	"context"
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 	"os"
 	"runtime"
 	"strings"
@@ -191,8 +192,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 		fmt.Printf("LAB STUCK %s before ready:\n%s\n", tag, buf[:runtime.Stack(buf, true)])
 	})
 	defer stuck.Stop()
-	dev, err := e1000.Open(bdf, e1000.OpenOptions{Backend: backend, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{MSIX: msix},
-		CountRegs: true})
+	dev, err := e1000.Open(bdf, e1000.OpenOptions{Access: bus.Access{Backend: backend, CountRegs: true}, Poll: mode == deferral.ModeBusyPoll, NIC: e1000.Options{MSIX: msix}})
 	if err != nil {
 		t.Fatalf("%s: %v", tag, err)
 	}

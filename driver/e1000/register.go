@@ -2,6 +2,7 @@ package e1000
 
 import (
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
@@ -71,11 +72,8 @@ func check(m driver.Model, o driver.OpenOptions) error {
 // throttling asked for stays on.
 func openOptions(o driver.OpenOptions) OpenOptions {
 	return OpenOptions{
-		Backend:   o.Backend,
-		Hugepages: o.Hugepages,
-		VFIOAPI:   o.VFIOAPI,
-		Poll:      o.Poll,
-		CountRegs: o.CountRegs,
+		Access: bus.AccessOf(o),
+		Poll:   o.Poll,
 		NIC: Options{
 			RxRingSize: o.RingSize,
 			TxRingSize: o.RingSize,

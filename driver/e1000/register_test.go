@@ -2,6 +2,7 @@ package e1000
 
 import (
 	"errors"
+	"github.com/uiodrv/uiodrv/bus"
 	"testing"
 	"time"
 
@@ -60,7 +61,7 @@ func TestOpenOptions(t *testing.T) {
 		Backend: driver.BackendUIO, Hugepages: true, Poll: true, CountRegs: true,
 		RingSize: 256, ITR: 128 * time.Microsecond, MSIX: true, Promisc: true,
 	})
-	want := OpenOptions{Backend: driver.BackendUIO, Hugepages: true, Poll: true, CountRegs: true,
+	want := OpenOptions{Access: bus.Access{Backend: driver.BackendUIO, Hugepages: true, CountRegs: true}, Poll: true,
 		NIC: Options{RxRingSize: 256, TxRingSize: 256, ITR: 500, MSIX: true, Promisc: true}}
 	if o != want {
 		t.Errorf("got %+v\nwant %+v", o, want)

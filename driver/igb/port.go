@@ -11,26 +11,17 @@ import (
 
 // OpenOptions configure Open.
 type OpenOptions struct {
-	// Backend reaches the device: driver.BackendVFIO (the zero value) or
-	// BackendUIO, which offers no MSI-X and so needs Poll.
-	Backend driver.Backend
+	// Access reaches the device: backend (UIO offers no MSI-X and so needs
+	// Poll), hugepages, VFIO API, counted registers.
+	bus.Access
 	// NIC configures the controller (queues, rings, RSS, ITR). Its Vectors
 	// must be nil: Open attaches one MSI-X vector per queue and one for link.
 	NIC Options
 	// Buffers is the size of the packet buffer pool; 0 means two full RX
 	// rings and one TX ring per queue.
 	Buffers int
-	// Hugepages backs VFIO DMA memory with 2 MiB pages.
-	Hugepages bool
-	// VFIOAPI picks the VFIO interface (group or cdev); the zero value,
-	// vfio.APIAuto, takes the cdev where it is available.
-	VFIOAPI driver.VFIOAPI
 	// Poll attaches no interrupt (busy polling).
 	Poll bool
-	// CountRegs counts every register access (mmio.Counting around the BAR;
-	// RegAccesses reads the counts): each is a trap into QEMU or an uncached
-	// PCIe round trip. It costs an atomic add per access.
-	CountRegs bool
 }
 
 // Device is an igb-family NIC opened through VFIO or UIO: the NIC, the bus
@@ -72,7 +63,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	}
 	var model Model
 	known := func(vendor, device uint16) (err error) { model, err = LookupModel(vendor, device); return err }
-	st, err := bus.StartNIC(bdf, o.Backend, bus.Options{Hugepages: o.Hugepages, Quiesce: Quiesce, VFIOAPI: o.VFIOAPI}, known, o.Buffers, o.CountRegs)
+	st, err := bus.StartNIC(bdf, o.Access, Quiesce, known, o.Buffers)
 	if err != nil {
 		return nil, err
 	}

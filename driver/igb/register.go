@@ -2,6 +2,7 @@ package igb
 
 import (
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 	"sort"
 	"time"
 
@@ -79,11 +80,8 @@ func check(m driver.Model, o driver.OpenOptions) error {
 // uses MSI-X when it takes interrupts.
 func openOptions(o driver.OpenOptions) OpenOptions {
 	return OpenOptions{
-		Backend:   o.Backend,
-		Hugepages: o.Hugepages,
-		VFIOAPI:   o.VFIOAPI,
-		Poll:      o.Poll,
-		CountRegs: o.CountRegs,
+		Access: bus.AccessOf(o),
+		Poll:   o.Poll,
 		NIC: Options{
 			Queues:     o.Queues,
 			RxRingSize: o.RingSize,
