@@ -267,3 +267,17 @@ func (e *OptionError) Error() string {
 
 // Unwrap makes every OptionError an ErrBadConfig.
 func (e *OptionError) Unwrap() error { return ErrBadConfig }
+
+// OpenWith makes a Family.Open from a family's own Open, which returns its
+// concrete device type, and adapt, which maps the core's options to the
+// family's. It never hands back a typed nil inside a non-nil Device: a
+// failed open is (nil, err).
+func OpenWith[O any, D Device](open func(bdf string, o O) (D, error), adapt func(OpenOptions) O) func(string, Model, OpenOptions) (Device, error) {
+	return func(bdf string, _ Model, o OpenOptions) (Device, error) {
+		d, err := open(bdf, adapt(o)) // the family reads the model from the device itself
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+}

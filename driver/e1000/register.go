@@ -27,7 +27,7 @@ func family() *driver.Family {
 			Name:      e.name,
 			MaxQueues: 1, // one RX and one TX queue: no RSS on any model
 			MSIX:      e.model.HasMSIX(),
-			Verified:  true,
+			Verified:  e.model == Model82540EM || e.model == Model82574L, // QEMU's e1000 and e1000e
 		})
 	}
 	return &driver.Family{
@@ -38,14 +38,7 @@ func family() *driver.Family {
 		},
 		Check:   check,
 		StopDMA: StopRX,
-		Open: func(bdf string, _ driver.Model, o driver.OpenOptions) (driver.Device, error) {
-			// Open reads the model from the device itself.
-			d, err := Open(bdf, openOptions(o))
-			if err != nil {
-				return nil, err
-			}
-			return d, nil
-		},
+		Open:    driver.OpenWith(Open, openOptions),
 	}
 }
 

@@ -49,14 +49,7 @@ func family() *driver.Family {
 		},
 		Check:   check,
 		StopDMA: StopRX,
-		Open: func(bdf string, _ driver.Model, o driver.OpenOptions) (driver.Device, error) {
-			// Open reads the model from the device itself.
-			d, err := Open(bdf, openOptions(o))
-			if err != nil {
-				return nil, err
-			}
-			return d, nil
-		},
+		Open:    driver.OpenWith(Open, openOptions),
 	}
 }
 
