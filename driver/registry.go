@@ -129,6 +129,9 @@ type Family struct {
 	Models []Model
 	// RingSizes are the descriptor-ring sizes the family accepts.
 	RingSizes RingSizes
+	// MaxITR is the longest interrupt interval the family's throttling
+	// register can hold (OpenOptions.ITR); 0 means it has none to offer.
+	MaxITR time.Duration
 	// Check refuses options the model cannot run (a queue count, MSI-X on
 	// a model without it, MSI-X over UIO), before anything is opened. nil
 	// means the registry's generic checks (queues, ring size) suffice.
@@ -243,6 +246,9 @@ func CheckOptions(f *Family, m Model, o OpenOptions) error {
 	}
 	if o.ITR < 0 {
 		return &OptionError{"ITR", m.Name, fmt.Sprintf("cannot throttle at a negative interval %v: use 0 (off) or more", o.ITR)}
+	}
+	if o.ITR > f.MaxITR {
+		return &OptionError{"ITR", m.Name, fmt.Sprintf("throttles interrupts at most %v apart: ask for %v or less", f.MaxITR, f.MaxITR)}
 	}
 	if f.Check != nil {
 		return f.Check(m, o)

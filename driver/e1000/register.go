@@ -1,7 +1,6 @@
 package e1000
 
 import (
-	"fmt"
 	"github.com/uiodrv/uiodrv/bus"
 	"time"
 
@@ -36,6 +35,7 @@ func family() *driver.Family {
 		RingSizes: driver.RingSizes{
 			Min: MinRingSize, Max: MaxRingSize, Default: DefaultRingSize, PowerOfTwo: true,
 		},
+		MaxITR:  0xFFFF * itrUnit, // ITR and EITR: 16 bits of 256 ns
 		Check:   check,
 		StopDMA: StopRX,
 		Open:    driver.OpenWith(Open, openOptions),
@@ -52,10 +52,6 @@ func check(m driver.Model, o driver.OpenOptions) error {
 	if o.MSIX && o.Backend != driver.BackendVFIO {
 		return &driver.OptionError{Option: "MSIX", Model: m.Name,
 			Reason: "gets MSI-X only through VFIO (uio_pci_generic offers INTx): use the vfio backend, or leave MSI-X off"}
-	}
-	if max := 0xFFFF * itrUnit; o.ITR > max {
-		return &driver.OptionError{Option: "ITR", Model: m.Name,
-			Reason: fmt.Sprintf("throttles interrupts at most %v apart (16 bits of 256 ns): ask for %v or less", max, max)}
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package igb
 
 import (
-	"fmt"
 	"github.com/uiodrv/uiodrv/bus"
 	"sort"
 	"time"
@@ -47,6 +46,7 @@ func family() *driver.Family {
 		RingSizes: driver.RingSizes{
 			Min: 8, Max: 4096, Default: DefaultRingSize, Multiple: 8,
 		},
+		MaxITR:  maxEITR * eitrUnit, // EITR's interval field
 		Check:   check,
 		StopDMA: StopRX,
 		Open:    driver.OpenWith(Open, openOptions),
@@ -59,10 +59,6 @@ func check(m driver.Model, o driver.OpenOptions) error {
 	if !o.Poll && o.Backend != driver.BackendVFIO {
 		return &driver.OptionError{Option: "Backend", Model: m.Name,
 			Reason: "takes its interrupts by MSI-X, which uio_pci_generic cannot deliver: use the vfio backend, or busy polling"}
-	}
-	if max := maxEITR * eitrUnit; o.ITR > max {
-		return &driver.OptionError{Option: "ITR", Model: m.Name,
-			Reason: fmt.Sprintf("throttles interrupts at most %v apart (EITR): ask for %v or less", max, max)}
 	}
 	return nil
 }
