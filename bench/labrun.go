@@ -18,7 +18,7 @@ import (
 // RunLab boots the lab once and measures every target.
 func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	plan := &GuestPlan{Backend: o.Backend, Modes: o.Modes, Profile: map[deferral.Mode]bool{}}
-	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64, Cmdline: o.Cmdline}
+	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64, Cmdline: o.Cmdline, Kernel: o.Kernel}
 	var rtNIC, kNIC = -1, -1
 	for i, n := range o.NICs {
 		if n.Kernel && kNIC < 0 && n.Model != qemu.IGB {
