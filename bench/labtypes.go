@@ -105,6 +105,9 @@ type LabOptions struct {
 	Cmdline string
 	// Kernel is the guest kernel (qemu.LabKernels; the zero value is 6.1).
 	Kernel qemu.KernelSeries
+	// KernelModes adds the kernel's UDP responders (KernelUDPModes) on
+	// every kernel NIC, after its AF_PACKET row.
+	KernelModes []string
 
 	TestBinary string    // the guest test binary (qemu.BuildTest("./bench", ...))
 	Log        io.Writer // progress; nil discards
