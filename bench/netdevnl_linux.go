@@ -15,6 +15,8 @@ const (
 	netdevCmdNapiSet             = 14 // NETDEV_CMD_NAPI_SET
 	netdevANapiID                = 2  // NETDEV_A_NAPI_ID
 	netdevANapiIRQSuspendTimeout = 7  // NETDEV_A_NAPI_IRQ_SUSPEND_TIMEOUT
+	netdevANapiThreaded          = 8  // NETDEV_A_NAPI_THREADED (6.17)
+	netdevNapiThreadedBusyPoll   = 2  // NETDEV_NAPI_THREADED_BUSY_POLL (6.19)
 	ctrlAttrFamilyID             = 1  // CTRL_ATTR_FAMILY_ID
 	ctrlAttrFamilyName           = 2  // CTRL_ATTR_FAMILY_NAME
 )

@@ -39,7 +39,8 @@ type KernelUDPPeer struct {
 	mode     string
 	m        *udpMmsg
 	restore  map[string]string // sysfs files and their values before
-	napiID   uint32            // the NAPI instance given irq_suspend_timeout
+	napiID   uint32            // the NAPI instance given irq_suspend_timeout or threaded busy poll
+	napiAttr uint16            // which of the two
 	Note     string            // what was set, for the DONE line
 }
 
@@ -87,7 +88,7 @@ func (k *KernelUDPPeer) open(flows int) error {
 		}
 	}
 	switch k.mode {
-	case KModeUDP:
+	case KModeUDP, KModeUDPThreadedBusy:
 	case KModeUDPThreaded:
 		if err := k.sysfs("threaded", "1"); err != nil {
 			return err
@@ -176,8 +177,8 @@ func (k *KernelUDPPeer) Serve(srv *Server, stop func() bool) error {
 			if err != nil {
 				return os.NewSyscallError("recvmmsg", err)
 			}
-			if k.mode == KModeUDPSuspend && k.napiID == 0 {
-				if err := k.suspend(); err != nil {
+			if (k.mode == KModeUDPSuspend || k.mode == KModeUDPThreadedBusy) && k.napiID == 0 {
+				if err := k.setNAPI(); err != nil {
 					return err
 				}
 			}
@@ -201,18 +202,22 @@ func (k *KernelUDPPeer) Serve(srv *Server, stop func() bool) error {
 	return nil
 }
 
-// suspend gives the socket's NAPI instance (known once a datagram came
-// through it) its irq_suspend_timeout.
-func (k *KernelUDPPeer) suspend() error {
+// setNAPI gives the socket's NAPI instance (known once a datagram came
+// through it) its irq_suspend_timeout, or makes its thread busy poll.
+func (k *KernelUDPPeer) setNAPI() error {
 	id, err := unix.GetsockoptInt(k.fd, unix.SOL_SOCKET, unix.SO_INCOMING_NAPI_ID)
 	if err != nil || id == 0 {
 		return fmt.Errorf("SO_INCOMING_NAPI_ID: %d, %v", id, err)
 	}
-	if err := napiSet(uint32(id), netdevANapiIRQSuspendTimeout, udpIRQSuspendTimeout); err != nil {
-		return fmt.Errorf("napi %d irq_suspend_timeout: %w", id, err)
+	attr, v, name := uint16(netdevANapiIRQSuspendTimeout), uint32(udpIRQSuspendTimeout), "irq_suspend_timeout"
+	if k.mode == KModeUDPThreadedBusy {
+		attr, v, name = netdevANapiThreaded, netdevNapiThreadedBusyPoll, "threaded"
 	}
-	k.napiID = uint32(id)
-	k.Note += fmt.Sprintf(" napi=%d irq_suspend_timeout=%d", id, udpIRQSuspendTimeout)
+	if err := napiSet(uint32(id), attr, v); err != nil {
+		return fmt.Errorf("napi %d %s: %w", id, name, err)
+	}
+	k.napiID, k.napiAttr = uint32(id), attr
+	k.Note += fmt.Sprintf(" napi=%d %s=%d", id, name, v)
 	return nil
 }
 
@@ -226,7 +231,7 @@ func (k *KernelUDPPeer) Close() error {
 		unix.Close(k.fd)
 	}
 	if k.napiID != 0 {
-		_ = napiSet(k.napiID, netdevANapiIRQSuspendTimeout, 0)
+		_ = napiSet(k.napiID, k.napiAttr, 0) // no suspension; threaded disabled
 	}
 	for p, v := range k.restore {
 		_ = os.WriteFile(p, []byte(v), 0)

@@ -57,7 +57,12 @@ const (
 	// irq_suspend_timeout, set through the netdev generic netlink family
 	// (6.13 and later).
 	KModeUDPSuspend = "udp-suspend"
+	// KModeUDPThreadedBusy: threaded busy poll (6.19 and later): the NAPI's
+	// threaded attribute set to busy-poll through the netdev family, so its
+	// kernel thread polls without ever re-arming the interrupt; a blocking
+	// recvmmsg loop.
+	KModeUDPThreadedBusy = "udp-threaded-busypoll"
 )
 
 // KernelUDPModes lists the kernel's UDP responders.
-var KernelUDPModes = []string{KModeUDP, KModeUDPThreaded, KModeUDPBusyPoll, KModeUDPSuspend}
+var KernelUDPModes = []string{KModeUDP, KModeUDPThreaded, KModeUDPBusyPoll, KModeUDPSuspend, KModeUDPThreadedBusy}
