@@ -62,11 +62,11 @@ labtest-cdev: lab-setup lab-kernel-src
 
 # uiodrv's lab tests on the lab's newer kernels (TestLabKernels*): e1000
 # reflect and e1000e with MSI-X, and igb with 2 queues, on Debian sid's 7.x;
-# e1000 reflect on Debian 13's PREEMPT_RT 6.12. Stages both kernels first
-# (Debian's binary packages through a private apt list per suite, about 125 MB
-# each, cached in $$XDG_CACHE_HOME/uiodrv/kernel/NAME) and reports the wall
+# e1000 reflect on the PREEMPT_RT kernels, Debian 13's 6.12 and sid's 7.x.
+# Stages the kernels first (Debian's binary packages through a private apt list
+# per suite, about 125 MB each, cached in $$XDG_CACHE_HOME/uiodrv/kernel/NAME) and reports the wall
 # time of staging and of the tests. make test skips them.
-LAB_KERNELS ?= 7.x,6.12-rt
+LAB_KERNELS ?= 7.x,7.x-rt,6.12-rt
 labtest-kernels: lab-setup
 	@start=$$(date +%s); \
 	$(GO) run ./qemu/labkernel -kernel $(LAB_KERNELS) || exit 1; \

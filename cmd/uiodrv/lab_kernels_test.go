@@ -13,7 +13,7 @@ import (
 )
 
 // uiodrv on the lab's newer kernels (qemu.LabKernels): Debian sid's 7.x and
-// Debian 13's PREEMPT_RT 6.12. make labtest-kernels runs these tests (make
+// Debian 13's PREEMPT_RT 6.12, sid's PREEMPT_RT 7.x. make labtest-kernels runs these tests (make
 // labtest skips them); each kernel is staged before the lab lock is taken.
 
 func TestKernelFlag(t *testing.T) {
@@ -82,6 +82,9 @@ func kernelReflect(t *testing.T, name string, msix bool) {
 
 // TestLabKernels7: e1000 reflect and e1000e with MSI-X on sid's 7.x.
 func TestLabKernels7(t *testing.T) { kernelReflect(t, "7.x", true) }
+
+// TestLabKernels7RT: e1000 reflect on sid's PREEMPT_RT 7.x.
+func TestLabKernels7RT(t *testing.T) { kernelReflect(t, "7.x-rt", false) }
 
 // TestLabKernels612RT: e1000 reflect on Debian 13's PREEMPT_RT 6.12.
 func TestLabKernels612RT(t *testing.T) { kernelReflect(t, "6.12-rt", false) }
