@@ -55,6 +55,9 @@ func TestGuestBench(t *testing.T) {
 	for _, tg := range plan.Targets {
 		if tg.Kernel {
 			guestKernel(t, tg, cpu)
+			for _, m := range plan.KernelModes {
+				guestKernelUDP(t, tg, m, cpu)
+			}
 			continue
 		}
 		for _, m := range plan.Modes {

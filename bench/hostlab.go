@@ -26,6 +26,9 @@ type Link struct {
 	// frame on flow 0.
 	Flows int
 	next  int // the next flow
+	// ToNIC sends the frames to MAC instead of DstMAC: for the kernel's UDP
+	// responders, whose frames the guest's IPv4 stack must take in.
+	ToNIC bool
 
 	buf   []byte // receive buffer
 	frame []byte // send buffer
@@ -44,7 +47,11 @@ func (l *Link) send(op byte, seq uint64) error {
 		flow = l.next
 		l.next = (l.next + 1) % l.Flows
 	}
-	return l.Peer.Send(BuildFlowFrame(l.frame, DstMAC, hostMAC, op, seq, flow))
+	dst := DstMAC
+	if l.ToNIC {
+		dst = l.MAC
+	}
+	return l.Peer.Send(BuildFlowFrame(l.frame, dst, hostMAC, op, seq, flow))
 }
 
 // recv returns the next protocol frame from the NIC until deadline.

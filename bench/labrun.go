@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,8 +18,8 @@ import (
 
 // RunLab boots the lab once and measures every target.
 func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
-	plan := &GuestPlan{Backend: o.Backend, Modes: o.Modes, Profile: map[deferral.Mode]bool{}}
-	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64, Cmdline: o.Cmdline}
+	plan := &GuestPlan{Backend: o.Backend, Modes: o.Modes, Profile: map[deferral.Mode]bool{}, KernelModes: o.KernelModes}
+	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64, Cmdline: o.Cmdline, Kernel: o.Kernel}
 	var rtNIC, kNIC = -1, -1
 	for i, n := range o.NICs {
 		if n.Kernel && kNIC < 0 && n.Model != qemu.IGB {
@@ -118,7 +119,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 		mac, _ := net.ParseMAC(n.MAC)
 		link := NewLink(vm.Peer(i), mac)
 		link.Flows = n.Flows
-		modes := []string{"kernel"}
+		modes := append([]string{"kernel"}, o.KernelModes...)
 		if !n.Kernel {
 			modes = modes[:0]
 			for _, m := range o.Modes {
@@ -127,6 +128,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 		}
 		for _, mode := range modes {
 			tag := n.BDF() + " " + mode
+			link.ToNIC = slices.Contains(KernelUDPModes, mode) // the kernel's UDP responders
 			if _, err := wait("BENCH READY " + tag); err != nil {
 				return res, fmt.Errorf("%s: %w", tag, err)
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/rt"
 )
 
@@ -102,6 +103,11 @@ type LabOptions struct {
 	RTQSP bool
 	// Cmdline is appended to the guest kernel's command line (threadirqs).
 	Cmdline string
+	// Kernel is the guest kernel (qemu.LabKernels; the zero value is 6.1).
+	Kernel qemu.KernelSeries
+	// KernelModes adds the kernel's UDP responders (KernelUDPModes) on
+	// every kernel NIC, after its AF_PACKET row.
+	KernelModes []string
 
 	TestBinary string    // the guest test binary (qemu.BuildTest("./bench", ...))
 	Log        io.Writer // progress; nil discards

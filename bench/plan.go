@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,9 @@ type GuestPlan struct {
 	// 256 ns units; 0: none, the driver's default): each interrupt costs
 	// its hard part on the task's CPU, so fewer of them cost the task less.
 	RTITR uint32
+	// KernelModes are the kernel's UDP responders (KernelUDPModes) each
+	// kernel target serves after its AF_PACKET one, in this order.
+	KernelModes []string
 }
 
 // Env encodes the plan as environment variables for the guest test binary.
@@ -133,6 +137,7 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_TARGETS=" + strings.Join(ts, ","),
 		"BENCH_MODES=" + joinModes(p.Modes),
 		"BENCH_PROFILE=" + joinModes(prof),
+		"BENCH_KMODES=" + strings.Join(p.KernelModes, ","),
 		"BENCH_RT_TARGET=" + p.RTTarget,
 		"BENCH_RT_MODES=" + joinModes(p.RTModes),
 		"BENCH_RT_DURATION=" + p.RTDuration.String(),
@@ -206,6 +211,15 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 	}
 	for _, m := range prof {
 		p.Profile[m] = true
+	}
+	for _, m := range strings.Split(env["BENCH_KMODES"], ",") {
+		if m == "" {
+			continue
+		}
+		if !slices.Contains(KernelUDPModes, m) {
+			return nil, fmt.Errorf("BENCH_KMODES: %q: want %s", m, strings.Join(KernelUDPModes, ", "))
+		}
+		p.KernelModes = append(p.KernelModes, m)
 	}
 	p.RTTarget = env["BENCH_RT_TARGET"]
 	if p.RTTarget == "" {

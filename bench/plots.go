@@ -83,6 +83,8 @@ func plotRTT(path, model string, targets []*TargetResult) error {
 		name := "uiodrv " + t.Mode
 		if t.Mode == "kernel" {
 			name = "kernel driver"
+		} else if t.NIC.Kernel {
+			name = "kernel " + t.Mode
 		}
 		p.Legend.Add(name, l)
 		i++

@@ -109,7 +109,18 @@ func BuildFlowFrame(f []byte, dst, src [6]byte, op byte, seq uint64, flow int) [
 // (for queries, the counters too).
 func payload(f []byte) ([]byte, bool) {
 	_, p, ok := testframe.ParseHeaders(f)
-	if !ok || len(p) < offCount {
+	if !ok {
+		_, p, ok = parseUDPReply(f)
+	}
+	if !ok {
+		return nil, false
+	}
+	return checkPayload(p)
+}
+
+// checkPayload says whether p is long enough for its op.
+func checkPayload(p []byte) ([]byte, bool) {
+	if len(p) < offCount {
 		return nil, false
 	}
 	if (p[offOp] == OpQuery || p[offOp] == OpDone) && len(p) < offEnd {
@@ -133,7 +144,10 @@ func FlowOf(f []byte) (flow int, ok bool) {
 	if _, ok := payload(f); !ok {
 		return 0, false
 	}
-	flow, _, _ = testframe.ParseHeaders(f)
+	if flow, _, ok := testframe.ParseHeaders(f); ok {
+		return flow, true
+	}
+	flow, _, _ = parseUDPReply(f)
 	return flow, true
 }
 
@@ -167,7 +181,21 @@ type Server struct {
 // It does not allocate (CPU aside).
 func (s *Server) Serve(f []byte) (reply bool) {
 	p, ok := payload(f)
-	if !ok {
+	if !ok || !s.ServePayload(p) {
+		return false
+	}
+	var m [6]byte
+	copy(m[:], f[0:6])
+	copy(f[0:6], f[6:12])
+	copy(f[6:12], m[:])
+	return true
+}
+
+// ServePayload handles a frame's bench payload (what follows the UDP
+// header; a UDP socket's datagram) in place and reports whether it is to be
+// sent back. It does not allocate (CPU aside).
+func (s *Server) ServePayload(p []byte) (reply bool) {
+	if _, ok := checkPayload(p); !ok {
 		return false
 	}
 	switch p[offOp] {
@@ -190,10 +218,6 @@ func (s *Server) Serve(f []byte) (reply bool) {
 	default:
 		return false
 	}
-	var m [6]byte
-	copy(m[:], f[0:6])
-	copy(f[0:6], f[6:12])
-	copy(f[6:12], m[:])
 	return true
 }
 

@@ -109,6 +109,8 @@ func (r *Report) writeLab(b *bytes.Buffer, dir string) {
 			name := "uiodrv " + tg.Mode
 			if tg.Mode == "kernel" {
 				name = "kernel driver (AF_PACKET)"
+			} else if tg.NIC.Kernel {
+				name = "kernel driver, " + tg.Mode + " socket" // KernelUDPModes
 			}
 			if tg.Tput == 0 {
 				t.AddRow(name, "failed: "+tg.Err)

@@ -59,6 +59,9 @@ func (s KernelSeries) String() string {
 	case KernelSource:
 		return "source"
 	}
+	if k, ok := catalogueEntry(s); ok {
+		return k.Name
+	}
 	return fmt.Sprintf("KernelSeries(%d)", int(s))
 }
 
@@ -104,6 +107,9 @@ func StageKernel() (*Kernel, error) { return StageKernelSeries(KernelStable) }
 func StageKernelSeries(series KernelSeries) (*Kernel, error) {
 	if series == KernelSource {
 		return StageSourceKernel()
+	}
+	if k, ok := catalogueEntry(series); ok && k.suite != "" {
+		return stageCatalogueKernel(k) // a later suite's (kernels.go)
 	}
 	stageMu.Lock()
 	defer stageMu.Unlock()

@@ -37,8 +37,10 @@ cached on first use (see make lab-setup).
 
 With --pcap FILE the guest driver also writes every frame it receives to a
 pcap file, which the lab copies back to FILE on the host (for Wireshark or
-tshark) and checks against the frames the host sent. --kernel backports boots
-Debian's backports kernel (6.12 on Debian 12) instead of the release's own.
+tshark) and checks against the frames the host sent. --kernel NAME boots another
+of the lab's kernels instead of Debian 12's own 6.1: 6.12 and 6.12-rt (Debian
+13, PREEMPT_RT), 7.x and 7.x-rt (Debian sid), each downloaded from Debian's
+packages on first use and cached; backports and source as before.
 
 Examples:
   uiodrv lab
@@ -84,7 +86,7 @@ func cmdLab(e *env, args []string) int {
 	fs.IntVar(&f.size, "size", 128, "frame size in bytes, 60-1514")
 	fs.StringVar(&f.binary, "binary", "", "static uiodrv binary for the guest (default: this one, rebuilt static if it is not)")
 	fs.StringArrayVar(&f.guestArgs, "guest-arg", nil, "extra argument for the guest's uiodrv (repeatable), e.g. --guest-arg=--itr=500")
-	fs.StringVar(&f.kernel, "kernel", "stable", "guest kernel: stable (the release's, 6.1 on Debian 12) backports (6.12, downloaded on first use) or source (7.x with iommufd, built on first use: make lab-kernel-src)")
+	fs.StringVar(&f.kernel, "kernel", "6.1", "guest kernel, downloaded or built on first use: "+labKernelNames())
 	fs.StringVar(&f.pcap, "pcap", "", "copy the guest driver's capture of every received frame to this host pcap file")
 	f.log.add(fs)
 	if st, done := parseFlags(e, fs, "lab", labUsage, args); done {
@@ -131,17 +133,22 @@ func (f *labFlags) validate() error {
 	return checkPcapPath(f.pcap)
 }
 
-// labKernel parses --kernel.
+// labKernel parses --kernel: a name of the lab's kernel catalogue.
 func labKernel(s string) (qemu.KernelSeries, error) {
-	switch s {
-	case "stable":
-		return qemu.KernelStable, nil
-	case "backports":
-		return qemu.KernelBackports, nil
-	case "source":
-		return qemu.KernelSource, nil
+	k, err := qemu.KernelByName(s)
+	if err != nil {
+		return 0, usagef("--kernel: %v", err)
 	}
-	return 0, usagef("--kernel %q: want stable, backports or source", s)
+	return k.Series, nil
+}
+
+// labKernelNames lists the catalogue for the usage text.
+func labKernelNames() string {
+	var parts []string
+	for _, k := range qemu.LabKernels {
+		parts = append(parts, k.Name+" ("+k.Doc+")")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // isStatic reports whether the ELF binary at path has no program

@@ -58,6 +58,8 @@ func main() {
 		rtNoIdle    = flag.Bool("rt-no-idle", false, "lab real-time scenario: no idle-floor runs (hang checks)")
 		rtRows      = flag.String("rt-rows", "", "lab real-time scenario: keep only these uiodrv runs, comma-separated mode[+class]/top, e.g. threaded/none,threaded+deadline/thread (idle and kernel are kept)")
 		rtSchedOnly = flag.Bool("rt-bh-sched-only", false, "lab real-time scenario: with -rt-bh-sched, skip the threaded and workqueue runs of the default class")
+		kernelF     = flag.String("kernel", "6.1", "lab guest kernel, downloaded on first use: "+strings.Join(qemu.KernelNames(), ", "))
+		kernelModes = flag.String("kernel-modes", "", "lab: also run the kernel's UDP responders on every kernel NIC, comma-separated: "+strings.Join(bench.KernelUDPModes, ", ")+" (udp-suspend needs 6.13 or later, udp-threaded-busypoll 6.19: -kernel 7.x)")
 		cmdline     = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
 		rtHost      = flag.String("rt-host", "", "lab real-time scenario: run every run once per host placement, comma-separated: shared, pinned (vCPU 0's QEMU thread alone on host CPU 0, all else on 1), fifo (pinned, vCPU 0 at host SCHED_FIFO 10), timer (vCPU 0 and QEMU's main loop, which fires the guest's timers, on host CPU 0, all else on 1), timer-nice (timer, vCPU 0 at host nice -20), timer-quiet (timer-nice, the host peer at nice 19), timer-fifo (timer, vCPU 0 at FIFO 10, the main loop at 11), rt (nothing pinned, vCPU 0 at FIFO 10, the main loop at 11)")
 		rtIRQOff    = flag.Bool("rt-irq-off", false, "lab real-time scenario (experiment): the NIC's interrupt and the guest process on vCPU 1, off the task's vCPU 0, so that what the task misses beyond idle is the host's share")
@@ -66,6 +68,22 @@ func main() {
 		rtQSP       = flag.Bool("rt-qsp", false, "lab real-time scenario: profile QEMU's locks (HMP sync-profile) during every run; the profile goes into rt.json")
 	)
 	flag.Parse()
+	if k, err := qemu.KernelByName(*kernelF); err != nil {
+		fmt.Fprintln(os.Stderr, "uiodrv-bench: -kernel:", err)
+		os.Exit(2)
+	} else {
+		labKernel = k.Series
+	}
+	for _, m := range strings.Split(*kernelModes, ",") {
+		if m == "" {
+			continue
+		}
+		if !slices.Contains(bench.KernelUDPModes, m) {
+			fmt.Fprintf(os.Stderr, "uiodrv-bench: -kernel-modes: %q: want %s\n", m, strings.Join(bench.KernelUDPModes, ", "))
+			os.Exit(2)
+		}
+		labKernelModes = append(labKernelModes, m)
+	}
 	var ths []driver.TopHalf
 	topNone := false
 	for _, f := range strings.Split(*topHalf, ",") {
@@ -250,6 +268,7 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 		o.NICs = nics
 		o.RTTime = rtTime
 		labRT(&o)
+		o.Kernel, o.KernelModes = labKernel, labKernelModes
 		if verbose {
 			o.Log = os.Stderr
 		} else {
@@ -276,6 +295,12 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 	logf("wrote %s", filepath.Join(out, "RESULTS.md"))
 	return nil
 }
+
+// labKernel and labKernelModes are -kernel's and -kernel-modes' choices.
+var (
+	labKernel      qemu.KernelSeries
+	labKernelModes []string
+)
 
 // labRT applies the real-time scenario's flags to the lab options.
 var labRT = func(*bench.LabOptions) {}
