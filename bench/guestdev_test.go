@@ -26,7 +26,7 @@ func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver
 		return d, d.RegAccesses, nil
 	}
 	// Promisc: the host sends to DstMAC (proto.go), as to the kernel peer.
-	// CountRegs: every register access is counted (issue 12's traps per
+	// CountRegs: every register access is counted (the traps per
 	// frame): over the session (regs, regs_per_frame on BENCH DONE) and
 	// over the throughput repetitions alone (PhaseMarks' tput_regs*).
 	// MSIX: the e1000e interrupts as the guest kernel's e1000e driver does

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// The headline of RESULTS.md: issue 12's targets, each a ratio of figures
+// The headline of RESULTS.md: the project's targets, each a ratio of figures
 // measured in this boot (uiodrv against the kernel's own driver for the same
 // NIC model, or one uiodrv mode against another), as the median over the
 // repetitions with its spread.
@@ -94,7 +94,7 @@ func (r *Report) writeSummary(b *bytes.Buffer) {
 	}
 	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	models := r.models()
-	w("## Headline: issue 12's targets, measured in this boot\n\n")
+	w("## Headline: the targets, measured in this boot\n\n")
 	w("Each cell is the median over %d repetitions, then in brackets the lowest and highest the repetitions allow "+
 		"(for a ratio: the lowest numerator over the highest denominator, and the other way round). \"kernel\" is the "+
 		"guest kernel's own driver for the same NIC model, in the same boot, served by the same host code. ✔ met, ✘ missed "+

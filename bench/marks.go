@@ -13,7 +13,7 @@ import (
 // process's heap allocations at each (PhaseMarks), so that traps and
 // allocations per reflected frame are those of the 32-in-flight reflect
 // phase alone, not of the one-at-a-time round trips or the idle time
-// around them (issue 12's "register traps per reflected frame, 32 in
+// around them ("register traps per reflected frame, 32 in
 // flight").
 //
 // The CPU profiler allocates as it runs (runtime/pprof's profile writer), so

@@ -29,7 +29,7 @@ func DefaultLabOptions(modes []deferral.Mode, b driver.Backend, quick bool) LabO
 	o := LabOptions{
 		NICs: DefaultNICs, Backend: b, Modes: modes,
 		Profile: []deferral.Mode{deferral.ModeBusyPoll, deferral.ModeThreaded, deferral.ModeNAPI},
-		// 20 000 round trips per repetition, 3 repetitions (issue 12).
+		// 20 000 round trips per repetition, 3 repetitions.
 		RTT: 20000, TputFrames: 20000, Window: 32, Reps: 3,
 		Rates:    []float64{2000, 5000, 10000, 15000, 20000, 30000, 40000, 60000, 80000, 100000, 150000},
 		RateStep: 500 * time.Millisecond,
