@@ -37,7 +37,7 @@ func newFake(t *testing.T, fo virtiotest.Options, o virtio.Options) (*fakeNIC, e
 		t.Fatal(err)
 	}
 	if o.RingSize == 0 {
-		o.RingSize = 64
+		o.RingSize = 128
 	}
 	if o.Vectors == nil {
 		o.Vectors = f.dev.Vectors()

@@ -13,8 +13,8 @@ type OpenOptions struct {
 	// nil: Open attaches one MSI-X vector per queue pair and one for
 	// configuration changes. Open requires ACCESS_PLATFORM under VFIO.
 	NIC Options
-	// Buffers is the size of the packet buffer pool; 0 means two full RX
-	// rings and one TX ring per queue.
+	// Buffers is the size of the packet buffer pool; 0 means three full
+	// rings' worth of frames per queue (RingSize/2 each).
 	Buffers int
 	// Hugepages backs VFIO DMA memory with 2 MiB pages.
 	Hugepages bool
@@ -49,7 +49,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 		return nil, err
 	}
 	if o.Buffers == 0 {
-		o.Buffers = probe.Queues * 3 * probe.RingSize
+		o.Buffers = probe.Queues * 3 * probe.RingSize / 2
 	}
 	bus, err := driver.OpenBus(bdf, driver.BackendVFIO, driver.BusOptions{Hugepages: o.Hugepages, VFIOAPI: o.VFIOAPI, NoBAR0: true})
 	if err != nil {

@@ -15,8 +15,9 @@
 //     buffers, offloads or event index: every frame fits one 2 KiB buffer
 //     and carries a zero 12-byte virtio-net header.
 //   - Each frame is a two-descriptor chain, header then buffer, so the frame
-//     starts at offset 0 of its pool buffer for the core. A virtqueue of 2N
-//     descriptors holds N buffers (Options.RingSize is N).
+//     starts at offset 0 of its pool buffer for the core. A virtqueue of N
+//     descriptors (Options.RingSize, capped at the device's queue size)
+//     holds N/2 frames.
 //   - Interrupts: one MSI-X vector per queue pair and one for configuration
 //     changes. SetIRQ is interrupt suppression (VIRTQ_AVAIL_F_NO_INTERRUPT);
 //     enabling with work already used raises the vector from software.

@@ -27,7 +27,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"no-access-platform", virtiotest.Options{Features: virtiotest.Features &^ (1 << virtio.FAccessPlatform)}, virtio.Options{}, virtio.ErrNoAccessPlatform, "iommu_platform=on"},
 		{"too-many-queues", virtiotest.Options{Pairs: 1, Vectors: 3}, virtio.Options{Queues: 2}, virtio.ErrBadOptions, "offers 1 queue pair"},
 		{"no-mq", virtiotest.Options{Pairs: 4, Vectors: 3, Features: virtiotest.Features &^ (1 << virtio.FNetMQ)}, virtio.Options{Queues: 2}, virtio.ErrBadOptions, "offers 1 queue pair"},
-		{"queue-too-small", virtiotest.Options{QueueSize: 64}, virtio.Options{RingSize: 64}, virtio.ErrBadOptions, "ring size of 32 or less"},
+		{"queue-too-small", virtiotest.Options{QueueSize: 4}, virtio.Options{RingSize: 64}, virtio.ErrBadOptions, "holds 4 descriptors"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f, err := newFake(t, c.fo, c.o)

@@ -13,9 +13,9 @@ import (
 	"github.com/uiodrv/uiodrv/driver"
 )
 
-// DefaultRingSize is the number of RX and of TX buffers per queue when
-// Options leave it 0: a virtqueue of twice as many descriptors.
-const DefaultRingSize = 128
+// DefaultRingSize is the number of descriptors per virtqueue when Options
+// leave it 0: QEMU's queue size, 128 frames in flight each way.
+const DefaultRingSize = 256
 
 // ErrBadOptions wraps invalid Options and what the device cannot do.
 var ErrBadOptions = errors.New("virtio: bad options")
@@ -27,10 +27,10 @@ type Options struct {
 	// Queues is the number of RX/TX queue pairs, 1..the device's
 	// max_virtqueue_pairs (VIRTIO_NET_F_MQ). 0 means 1.
 	Queues int
-	// RingSize is the number of buffers per RX and per TX virtqueue, a
-	// power of two; each takes two descriptors (header and frame), so the
-	// device's queue size must be at least twice it. 0 means
-	// DefaultRingSize.
+	// RingSize is the number of descriptors per RX and per TX virtqueue,
+	// a power of two, capped at the device's queue size (QEMU's is 256,
+	// rx_queue_size and tx_queue_size); each frame takes two (header and
+	// buffer). 0 means DefaultRingSize.
 	RingSize int
 	// RequireAccessPlatform refuses a device without
 	// VIRTIO_F_ACCESS_PLATFORM: under VFIO its DMA addresses are IOVAs.
@@ -82,8 +82,8 @@ func (o *Options) normalize() error {
 	switch {
 	case o.Queues < 1 || o.Queues > driver.MaxQueues:
 		return fmt.Errorf("%w: %d queues", ErrBadOptions, o.Queues)
-	case o.RingSize < 8 || o.RingSize > 16384 || o.RingSize&(o.RingSize-1) != 0:
-		return fmt.Errorf("%w: ring of %d buffers: want a power of two from 8 to 16384", ErrBadOptions, o.RingSize)
+	case o.RingSize < 8 || o.RingSize > 32768 || o.RingSize&(o.RingSize-1) != 0:
+		return fmt.Errorf("%w: ring of %d descriptors: want a power of two from 8 to 32768", ErrBadOptions, o.RingSize)
 	case len(o.Vectors) != 0 && len(o.Vectors) != o.Queues+1:
 		return fmt.Errorf("%w: %d vectors for %d queues: want one per queue pair and one for configuration changes", ErrBadOptions, len(o.Vectors), o.Queues)
 	}
@@ -101,8 +101,8 @@ func New(tr *Transport, alloc dma.Allocator, pool *driver.BufPool, opts Options)
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}
-	if pool == nil || pool.Len() < opts.Queues*opts.RingSize {
-		return nil, fmt.Errorf("%w: the pool must hold at least one full RX ring per queue (%d buffers)", ErrBadOptions, opts.Queues*opts.RingSize)
+	if pool == nil || pool.Len() < opts.Queues*opts.RingSize/2 {
+		return nil, fmt.Errorf("%w: the pool must hold at least one full RX ring per queue (%d buffers)", ErrBadOptions, opts.Queues*opts.RingSize/2)
 	}
 	n := &NIC{tr: tr, opts: opts, pool: pool, alloc: alloc,
 		rxStats: make([]queueStats, opts.Queues), txStats: make([]queueStats, opts.Queues)}
@@ -144,12 +144,12 @@ func (n *NIC) init() error {
 	for i := 0; i < q; i++ {
 		for _, tx := range []bool{false, true} {
 			idx := uint16(2*i) + map[bool]uint16{false: 0, true: 1}[tx]
-			max := n.queueSize(idx)
-			if max < 2*n.opts.RingSize {
-				return fmt.Errorf("%w: queue %d holds %d descriptors, %d buffers need %d: ask for a ring size of %d or less (QEMU: rx_queue_size, tx_queue_size)",
-					ErrBadOptions, idx, max, n.opts.RingSize, 2*n.opts.RingSize, max/2)
+			size := min(n.opts.RingSize, floorPow2(n.queueSize(idx)))
+			if size < 8 {
+				return fmt.Errorf("%w: queue %d holds %d descriptors, fewer than 8 (4 frames): give the device larger queues (QEMU: rx_queue_size, tx_queue_size)",
+					ErrBadOptions, idx, n.queueSize(idx))
 			}
-			v, err := newVQ(n.alloc, idx, 2*n.opts.RingSize, !tx)
+			v, err := newVQ(n.alloc, idx, size, !tx)
 			if err != nil {
 				return err
 			}
@@ -238,4 +238,14 @@ func (n *NIC) raise(v int) {
 		var one = [8]byte{1}
 		_, _ = unix.Write(n.opts.Vectors[v].Fd, one[:])
 	}
+}
+
+// floorPow2 is the largest power of two not above n (0 for n < 1): a split
+// virtqueue's size need not be one, but the driver's ring arithmetic wants it.
+func floorPow2(n int) int {
+	p := 0
+	for k := 1; k <= n; k <<= 1 {
+		p = k
+	}
+	return p
 }

@@ -22,9 +22,9 @@ func family() *driver.Family {
 			MaxQueues: MaxQueues,
 			MSIX:      true,
 		}},
-		// Buffers per virtqueue; each takes two descriptors, and QEMU's
-		// queues have 256 by default (rx_queue_size, tx_queue_size).
-		RingSizes: driver.RingSizes{Min: 8, Max: 512, Default: DefaultRingSize, PowerOfTwo: true},
+		// Descriptors per virtqueue, capped at open at the device's
+		// queue size (QEMU's: 256); each frame takes two.
+		RingSizes: driver.RingSizes{Min: 8, Max: 32768, Default: DefaultRingSize, PowerOfTwo: true},
 		Check:     check,
 		Open: func(bdf string, _ driver.Model, o driver.OpenOptions) (driver.Device, error) {
 			d, err := Open(bdf, OpenOptions{
