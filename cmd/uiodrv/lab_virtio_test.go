@@ -84,3 +84,23 @@ func TestLabVirtioNet(t *testing.T) {
 		t.Errorf("--queues 2: exit %d, want a refusal naming the device's one queue pair:\n%s", e.Code, out)
 	}
 }
+
+// TestLabVirtioNetCLI: 'uiodrv lab --nic virtio-net-pci', the whole lab
+// command, finds the family through the registry and reflects every frame
+// intact.
+func TestLabVirtioNetCLI(t *testing.T) {
+	f := &labFlags{nic: string(qemu.VirtioNet), mode: "napi", backend: "vfio", rate: 500, duration: 3 * time.Second,
+		size: 200, kernel: "stable"}
+	out, err := labRun(t, f)
+	if err != nil {
+		t.Fatalf("uiodrv lab --nic virtio-net-pci: %v", err)
+	}
+	tr := f.traffic
+	if sent := tr.sent.Load(); sent != 1500 || tr.intact.Load() != sent || tr.corrupt.Load() != 0 || tr.dup.Load() != 0 {
+		t.Fatalf("sent %d, reflected intact %d, altered %d, duplicated %d; want 1500, 1500, 0, 0",
+			sent, tr.intact.Load(), tr.corrupt.Load(), tr.dup.Load())
+	}
+	if !strings.Contains(out, "uiodrv: ready on "+labBDF+" (virtio-net ") {
+		t.Errorf("the guest does not report virtio-net ready on %s", labBDF)
+	}
+}
