@@ -16,14 +16,17 @@ const ctrlTimeout = time.Second
 // (read by the device), then the ack byte (written by it).
 func (n *NIC) setupCtrl() error {
 	idx := uint16(2 * n.maxPairs)
-	if max := n.queueSize(idx); max < 4 {
-		return fmt.Errorf("control queue %d holds %d descriptors, need 4", idx, max)
+	if n.ctrl == nil {
+		if max := n.queueSize(idx); max < 4 {
+			return fmt.Errorf("control queue %d holds %d descriptors, need 4", idx, max)
+		}
+		q, err := newVQ(n.alloc, idx, 4, false)
+		if err != nil {
+			return err
+		}
+		n.ctrl = q
 	}
-	q, err := newVQ(n.alloc, idx, 4, false)
-	if err != nil {
-		return err
-	}
-	n.ctrl = q
+	q := n.ctrl
 	_, _, hdrOff, _ := vqLayout(4)
 	q.putDesc(0, q.mem.AddrOf(hdrOff), 2, DescFNext, 1)
 	q.putDesc(1, q.mem.AddrOf(hdrOff+2), 2, DescFNext, 2)

@@ -54,6 +54,7 @@ type NIC struct {
 	maxPairs int
 	rx, tx   []*vq
 	ctrl     *vq
+	wd       []txWatch // CheckHang's, per TX queue (the watchdog's goroutine only)
 	rxStats  []queueStats
 	txStats  []queueStats
 
@@ -125,10 +126,14 @@ func (n *NIC) init() error {
 		return err
 	}
 	q := n.opts.Queues
-	n.info = driver.NICInfo{Name: "virtio-net", Queues: q, MaxQueues: n.maxPairs, MAC: make(net.HardwareAddr, 6),
-		Extras: []string{"rx_bad_used", "tx_bad_used", "notifies"}}
-	for i := range n.info.MAC {
-		n.info.MAC[i] = n.tr.Device.Read8(NetCfgMAC + uint32(i))
+	first := n.info.Name == "" // Reinit keeps what Info already returned
+	if first {
+		n.info = driver.NICInfo{Name: "virtio-net", Queues: q, MaxQueues: n.maxPairs, MAC: make(net.HardwareAddr, 6),
+			Extras: []string{"rx_bad_used", "tx_bad_used", "notifies"}}
+		for i := range n.info.MAC {
+			n.info.MAC[i] = n.tr.Device.Read8(NetCfgMAC + uint32(i))
+		}
+		n.wd = make([]txWatch, q)
 	}
 	vec := func(v int) uint16 {
 		if len(n.opts.Vectors) == 0 {
@@ -144,19 +149,9 @@ func (n *NIC) init() error {
 	for i := 0; i < q; i++ {
 		for _, tx := range []bool{false, true} {
 			idx := uint16(2*i) + map[bool]uint16{false: 0, true: 1}[tx]
-			size := min(n.opts.RingSize, floorPow2(n.queueSize(idx)))
-			if size < 8 {
-				return fmt.Errorf("%w: queue %d holds %d descriptors, fewer than 8 (4 frames): give the device larger queues (QEMU: rx_queue_size, tx_queue_size)",
-					ErrBadOptions, idx, n.queueSize(idx))
-			}
-			v, err := newVQ(n.alloc, idx, size, !tx)
+			v, err := n.queue(i, idx, tx)
 			if err != nil {
 				return err
-			}
-			if tx {
-				n.tx = append(n.tx, v)
-			} else {
-				n.rx = append(n.rx, v)
 			}
 			if err := n.setupQueue(v, vec(i)); err != nil {
 				return err
@@ -171,7 +166,7 @@ func (n *NIC) init() error {
 			return err
 		}
 	}
-	if len(n.opts.Vectors) > 0 {
+	if len(n.opts.Vectors) > 0 && first {
 		n.info.Vectors = n.opts.Vectors
 		n.info.QueueVector = make([]int, q)
 		for i := range n.info.QueueVector {
@@ -196,6 +191,29 @@ func (n *NIC) init() error {
 		r.kick()
 	}
 	return nil
+}
+
+// queue returns pair i's RX or TX virtqueue (device index idx): the one
+// Reinit rewound, or a new one of the ring size capped at the device's.
+func (n *NIC) queue(i int, idx uint16, tx bool) (*vq, error) {
+	qs := &n.rx
+	if tx {
+		qs = &n.tx
+	}
+	if i < len(*qs) {
+		return (*qs)[i], nil
+	}
+	size := min(n.opts.RingSize, floorPow2(n.queueSize(idx)))
+	if size < 8 {
+		return nil, fmt.Errorf("%w: queue %d holds %d descriptors, fewer than 8 (4 frames): give the device larger queues (QEMU: rx_queue_size, tx_queue_size)",
+			ErrBadOptions, idx, n.queueSize(idx))
+	}
+	v, err := newVQ(n.alloc, idx, size, !tx)
+	if err != nil {
+		return nil, err
+	}
+	*qs = append(*qs, v)
+	return v, nil
 }
 
 // Info describes the NIC (driver.NIC).

@@ -9,6 +9,10 @@ import "github.com/uiodrv/uiodrv/driver"
 // NetHdrSize.
 func (n *NIC) RxBurst(q int, out []driver.RxDesc) int {
 	r := n.rx[q]
+	if !r.g.enter() {
+		return 0
+	}
+	defer r.g.exit()
 	idx := r.usedIdx()
 	k := 0
 	var bytes uint64
@@ -43,7 +47,14 @@ func (n *NIC) RxBurst(q int, out []driver.RxDesc) int {
 
 // Refill posts free pool buffers to queue q's free slots and notifies the
 // device once for all of them (driver.NIC).
-func (n *NIC) Refill(q int) int { return n.fill(q, true) }
+func (n *NIC) Refill(q int) int {
+	r := n.rx[q]
+	if !r.g.enter() {
+		return 0
+	}
+	defer r.g.exit()
+	return n.fill(q, true)
+}
 
 func (n *NIC) fill(q int, notify bool) int {
 	r := n.rx[q]
@@ -72,6 +83,10 @@ func (n *NIC) fill(q int, notify bool) int {
 // frame that is empty, longer than a buffer, or does not fit.
 func (n *NIC) TxBurst(q int, pkts []driver.TxDesc) int {
 	t := n.tx[q]
+	if !t.g.enter() {
+		return 0
+	}
+	defer t.g.exit()
 	nbufs := uint32(n.pool.Len())
 	k := 0
 	var bytes uint64
@@ -97,6 +112,10 @@ func (n *NIC) TxBurst(q int, pkts []driver.TxDesc) int {
 // the pool (driver.NIC).
 func (n *NIC) Reclaim(q int) int {
 	t := n.tx[q]
+	if !t.g.enter() {
+		return 0
+	}
+	defer t.g.exit()
 	idx := t.usedIdx()
 	var scratch [64]uint32
 	k, total := 0, 0

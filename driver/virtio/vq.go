@@ -42,6 +42,9 @@ type vq struct {
 	freeN     uint32
 	bad       atomic.Uint64 // used entries naming no posted slot
 	notifies  atomic.Uint64
+	pub       atomic.Uint32 // the avail index last published, for CheckHang
+	g         gate          // Reinit stops the queue's path with it
+	write     bool          // the device writes the buffers (RX)
 }
 
 // vqLayout returns the offsets of a split virtqueue's parts in one region:
@@ -71,19 +74,47 @@ func newVQ(alloc dma.Allocator, index uint16, size int, write bool) (*vq, error)
 	clear(b[:total])
 	q := &vq{index: index, size: uint16(size), mem: mem,
 		desc: b[:availOff], avail: b[availOff:usedOff], used: b[usedOff:hdrOff], hdr: b[hdrOff:total],
-		bufs: make([]uint32, size/2), free: make([]uint16, size/2)}
+		bufs: make([]uint32, size/2), free: make([]uint16, size/2), write: write}
+	for s := range q.bufs {
+		q.bufs[s] = driver.NoBuf
+	}
+	q.link()
+	return q, nil
+}
+
+// link lays out the descriptor pairs and frees every slot: the ring as
+// newVQ makes it. Every slot's buffer must be NoBuf.
+func (q *vq) link() {
+	_, _, hdrOff, _ := vqLayout(int(q.size))
 	var f uint16
-	if write {
+	if q.write {
 		f = DescFWrite
 	}
-	for s := 0; s < size/2; s++ {
-		q.putDesc(2*s, mem.AddrOf(hdrOff+16*s), NetHdrSize, f|DescFNext, uint16(2*s+1))
+	for s := range q.bufs {
+		q.putDesc(2*s, q.mem.AddrOf(hdrOff+16*s), NetHdrSize, f|DescFNext, uint16(2*s+1))
 		q.putDesc(2*s+1, 0, 0, f, 0)
-		q.bufs[s] = driver.NoBuf
 		q.free[s] = uint16(s)
 	}
-	q.freeN = uint32(size / 2)
-	return q, nil
+	q.freeHead, q.freeN = 0, uint32(len(q.free))
+}
+
+// rewind returns every buffer in the ring to pool and makes the ring empty
+// again, for a device that was reset. The avail ring's flags (interrupt
+// suppression) are kept.
+func (q *vq) rewind(pool *driver.BufPool) {
+	for s, b := range q.bufs {
+		if b != driver.NoBuf {
+			pool.PutMany([]uint32{b})
+			q.bufs[s] = driver.NoBuf
+		}
+	}
+	q.link()
+	q.availIdx, q.lastUsed = 0, 0
+	q.seen.Store(0)
+	q.pub.Store(0)
+	setAvailIdx(q.avail, 0)
+	clearRingHead(q.used)
+	clear(q.used[4:])
 }
 
 func (q *vq) slots() int { return int(q.size) / 2 }
@@ -121,6 +152,7 @@ func (q *vq) post(b uint32, addr uint64, n uint32) bool {
 // hypervisor, the costliest thing on this path.
 func (q *vq) publish() {
 	setAvailIdx(q.avail, q.availIdx)
+	q.pub.Store(uint32(q.availIdx))
 	if flags, _ := loadRingHead(q.used); flags&UsedFNoNotify == 0 {
 		q.kick()
 	}

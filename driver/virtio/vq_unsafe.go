@@ -39,6 +39,9 @@ func setAvailIdx(ring []byte, idx uint16) {
 	}
 }
 
+// clearRingHead zeroes a used ring's flags and index (the device is reset).
+func clearRingHead(ring []byte) { atomic.StoreUint32(word(ring), 0) }
+
 // setAvailFlags sets (on) or clears flag bits f of the avail ring, keeping
 // its index.
 func setAvailFlags(ring []byte, f uint16, on bool) {
