@@ -47,7 +47,7 @@ func (n LabNIC) BDF() string { return "0000:00:" + n.Addr }
 // Driver is the guest driver the NIC is bound to.
 func (n LabNIC) Driver(b driver.Backend) string {
 	if n.Kernel && n.Model == qemu.VirtioNet {
-		return "virtio-pci" // built in; the lab loads virtio_net, which drives what it finds
+		return "virtio-pci" // the lab loads virtio_pci and virtio_net with it
 	}
 	if n.Kernel {
 		return string(n.Model) // the kernel's e1000, e1000e or igb driver

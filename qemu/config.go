@@ -191,5 +191,5 @@ var driverModules = map[string][]string{
 	"e1000":           {"e1000"},
 	"e1000e":          {"e1000e"},
 	"igb":             {"igb"},
-	"virtio-pci":      {"virtio_net"}, // virtio_pci is built in; virtio_net drives what it finds
+	"virtio-pci":      {"virtio_pci", "virtio_net"}, // virtio_net drives the virtio device virtio_pci finds
 }
