@@ -32,7 +32,7 @@ func fakeTree(t *testing.T, ids ...[2]string) pci.Sysfs {
 // Probe finds a device's family and model from its PCI ID in sysfs, for
 // every family driver/all links in, and refuses what no family drives.
 func TestProbe(t *testing.T) {
-	s := fakeTree(t, [2]string{"0x8086", "0x100e"}, [2]string{"0x8086", "0x10c9"}, [2]string{"0x1af4", "0x1041"})
+	s := fakeTree(t, [2]string{"0x8086", "0x100e"}, [2]string{"0x8086", "0x10c9"}, [2]string{"0x1af4", "0x1000"})
 	for _, c := range []struct {
 		addr, family, model string
 		err                 error

@@ -36,6 +36,9 @@ const PeerBatch = 64
 // the callers.
 func OpenKernelPeer(bdf string, flows bool) (*KernelPeer, error) {
 	ifs, _ := filepath.Glob("/sys/bus/pci/devices/" + bdf + "/net/*")
+	if len(ifs) == 0 { // virtio_net's interface hangs off the virtio device
+		ifs, _ = filepath.Glob("/sys/bus/pci/devices/" + bdf + "/virtio*/net/*")
+	}
 	if len(ifs) != 1 {
 		return nil, fmt.Errorf("network interfaces of %s: %v", bdf, ifs)
 	}

@@ -35,7 +35,7 @@ func (n LabNIC) Name() string {
 // target is the NIC's entry in the guest plan.
 func (n LabNIC) target() Target {
 	t := Target{BDF: n.BDF(), Kernel: n.Kernel}
-	if n.Model == qemu.IGB {
+	if n.Model == qemu.IGB || n.Model == qemu.VirtioNet {
 		t.Model, t.Queues, t.Flows = string(n.Model), max(n.Queues, 1), n.Flows > 0
 	}
 	return t
@@ -46,8 +46,11 @@ func (n LabNIC) BDF() string { return "0000:00:" + n.Addr }
 
 // Driver is the guest driver the NIC is bound to.
 func (n LabNIC) Driver(b driver.Backend) string {
+	if n.Kernel && n.Model == qemu.VirtioNet {
+		return "virtio-pci" // the lab loads virtio_pci and virtio_net with it
+	}
 	if n.Kernel {
-		return string(n.Model) // the kernel's e1000 or e1000e driver
+		return string(n.Model) // the kernel's e1000, e1000e or igb driver
 	}
 	return b.Driver()
 }
@@ -73,4 +76,12 @@ var IGBNICs = []LabNIC{
 	{Model: qemu.IGB, Addr: "07.0", MAC: "52:54:00:12:34:5a", Queues: 1, Flows: BenchFlows},
 	{Model: qemu.IGB, Addr: "09.0", MAC: "52:54:00:12:34:5b", Queues: 2, Flows: BenchFlows},
 	{Model: qemu.IGB, Addr: "0b.0", MAC: "52:54:00:12:34:5c", Kernel: true, Flows: BenchFlows},
+}
+
+// VirtioNICs are virtio-net's rows: uiodrv and the guest kernel's
+// virtio_net on QEMU's virtio-net-pci (modern, behind the vIOMMU), in the
+// same boot.
+var VirtioNICs = []LabNIC{
+	{Model: qemu.VirtioNet, Addr: "0d.0", MAC: "52:54:00:12:34:5d"},
+	{Model: qemu.VirtioNet, Addr: "0e.0", MAC: "52:54:00:12:34:5e", Kernel: true},
 }

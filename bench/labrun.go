@@ -22,13 +22,13 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64, Cmdline: o.Cmdline, Kernel: o.Kernel}
 	var rtNIC, kNIC = -1, -1
 	for i, n := range o.NICs {
-		if n.Kernel && kNIC < 0 && n.Model != qemu.IGB {
+		if n.Kernel && kNIC < 0 && n.Model != qemu.IGB && n.Model != qemu.VirtioNet {
 			kNIC = i
 		}
 		cfg.NICs = append(cfg.NICs, qemu.NIC{Model: n.Model, Addr: n.Addr, MAC: n.MAC, Mitigation: n.Mitigation})
 		cfg.Bind = append(cfg.Bind, qemu.Binding{BDF: n.BDF(), Driver: n.Driver(o.Backend)})
 		plan.Targets = append(plan.Targets, n.target())
-		if !n.Kernel && rtNIC < 0 && n.Model != qemu.IGB { // guestRT opens e1000s
+		if !n.Kernel && rtNIC < 0 && n.Model != qemu.IGB && n.Model != qemu.VirtioNet { // guestRT opens e1000s
 			rtNIC = i
 		}
 	}

@@ -49,6 +49,10 @@ type Options struct {
 	// Quiesce, when set, stops the NIC through BAR0 before Bus Master
 	// Enable is set (see EnableBusMaster). Nil: bus mastering at once.
 	Quiesce Quiescer
+	// NoBAR0 maps no BAR0 (Bus.Regs stays nil): the family's registers
+	// live in other BARs, which it maps with MapBAR (virtio-pci modern
+	// devices have no BAR0). Quiesce must then be nil.
+	NoBAR0 bool
 }
 
 // Open opens the device at bdf through the backend, maps BAR0, enables
@@ -61,6 +65,9 @@ func Open(bdf string, b driver.Backend, opts Options) (_ *Bus, err error) {
 	}
 	// bus is not the named result: "return nil, err" must not clear what
 	// the deferred cleanup closes.
+	if opts.NoBAR0 && opts.Quiesce != nil {
+		return nil, fmt.Errorf("%w: %s: a quiescer needs BAR0", ErrBadConfig, addr)
+	}
 	bus := &Bus{BDF: addr.String(), Backend: b}
 	defer func() {
 		if err != nil {
@@ -73,8 +80,10 @@ func Open(bdf string, b driver.Backend, opts Options) (_ *Bus, err error) {
 		if bus.vdev, err = vfio.Open(bus.BDF, &vfio.Options{API: vfio.API(opts.VFIOAPI)}); err != nil {
 			return nil, err
 		}
-		if bus.Regs, err = bus.vdev.BAR(0); err != nil {
-			return nil, err
+		if !opts.NoBAR0 {
+			if bus.Regs, err = bus.vdev.BAR(0); err != nil {
+				return nil, err
+			}
 		}
 		if err = EnableBusMaster(bus.vdev.Config(), bus.Regs, opts.Quiesce); err != nil {
 			return nil, fmt.Errorf("%s: %w", bus.BDF, err)
@@ -89,8 +98,10 @@ func Open(bdf string, b driver.Backend, opts Options) (_ *Bus, err error) {
 		if bus.udev, err = uio.Open(bus.BDF, nil); err != nil {
 			return nil, err
 		}
-		if bus.Regs, err = bus.udev.BAR(0); err != nil {
-			return nil, err
+		if !opts.NoBAR0 {
+			if bus.Regs, err = bus.udev.BAR(0); err != nil {
+				return nil, err
+			}
 		}
 		if err = EnableBusMaster(bus.udev.Config(), bus.Regs, opts.Quiesce); err != nil {
 			return nil, fmt.Errorf("%s: %w", bus.BDF, err)

@@ -13,6 +13,9 @@ const (
 	E1000  NICModel = "e1000"  // Intel 82540EM, 8086:100e
 	E1000E NICModel = "e1000e" // Intel 82574L, 8086:10d3
 	IGB    NICModel = "igb"    // Intel 82576, 8086:10c9 (QEMU 8 and later)
+	// VirtioNet is QEMU's virtio-net, booted modern-only behind the vIOMMU
+	// (disable-legacy=on,iommu_platform=on): 1af4:1041.
+	VirtioNet NICModel = "virtio-net-pci"
 )
 
 // NIC is one emulated NIC and its host-side peer.
@@ -188,4 +191,5 @@ var driverModules = map[string][]string{
 	"e1000":           {"e1000"},
 	"e1000e":          {"e1000e"},
 	"igb":             {"igb"},
+	"virtio-pci":      {"virtio_pci", "virtio_net"}, // virtio_net drives the virtio device virtio_pci finds
 }

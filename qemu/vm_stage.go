@@ -25,7 +25,7 @@ func (vm *VM) buildInitramfs(k *Kernel) (string, error) {
 	for _, b := range cfg.Bind {
 		mods, ok := driverModules[b.Driver]
 		if !ok {
-			return "", fmt.Errorf("lab: unknown driver %q to bind %s (known: vfio-pci, uio_pci_generic, e1000, e1000e, igb)", b.Driver, b.BDF)
+			return "", fmt.Errorf("lab: unknown driver %q to bind %s (known: vfio-pci, uio_pci_generic, e1000, e1000e, igb, virtio-pci)", b.Driver, b.BDF)
 		}
 		want = append(want, mods...)
 	}
@@ -99,6 +99,7 @@ func (vm *VM) qemuArgs(k *Kernel, initrd string) ([]string, error) {
 		if n.Mitigation != nil {
 			dev += fmt.Sprintf(",mitigation=%v", *n.Mitigation)
 		}
+		dev += n.Model.deviceProps()
 		args = append(args, "-device", dev)
 		if n.PCAP != "" {
 			args = append(args, "-object", fmt.Sprintf("filter-dump,id=f%d,netdev=%s,file=%s", i, id, n.PCAP))

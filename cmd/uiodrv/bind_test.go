@@ -18,7 +18,7 @@ func bindTree(t *testing.T) pci.Sysfs {
 	s := fakeSysfs(t, []string{"e1000", "ahci", "virtio-pci", "vfio-pci"}, "",
 		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "e1000", 3, ""},
 		fakeDev{"0000:00:1f.2", "0x8086", "0x2922", "0x010601", "ahci", 9, ""},
-		fakeDev{"0000:00:05.0", "0x1af4", "0x1041", netCls, "virtio-pci", 5, ""},
+		fakeDev{"0000:00:05.0", "0x1af4", "0x1000", netCls, "virtio-pci", 5, ""},
 	)
 	withKernel(t, s)
 	return s
@@ -50,7 +50,7 @@ func TestBindRefusesNonNIC(t *testing.T) {
 		err  error
 	}{
 		{"0000:00:1f.2", []string{"0000:00:1f.2 is a SATA controller (class 0106): 8086:2922", "not binding it", "fix: check the address with uiodrv list --all"}, errNotNetwork},
-		{"0000:00:05.0", []string{"Virtio 1.0 network device, which uiodrv does not drive", "--force", "fix: uiodrv drives"}, driver.ErrUnsupportedDevice},
+		{"0000:00:05.0", []string{"Virtio network device, which uiodrv does not drive", "--force", "fix: uiodrv drives"}, driver.ErrUnsupportedDevice},
 	} {
 		for _, drv := range []string{"vfio-pci", "uio_pci_generic"} {
 			code, out, errOut := runCLI("bind", "--dev", c.dev, "--driver", drv, "--sysfs", s.Root, "--state-dir", state)

@@ -106,7 +106,7 @@ func TestCheckDevice(t *testing.T) {
 	s := fakeSysfs(t, []string{"vfio-pci", "e1000", "virtio-pci"}, "",
 		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "vfio-pci", 3, ""},
 		fakeDev{"0000:00:04.0", "0x8086", e1000ID, netCls, "e1000", 4, "eth1"},
-		fakeDev{"0000:00:05.0", "0x1af4", "0x1041", netCls, "virtio-pci", 5, "eth0"},
+		fakeDev{"0000:00:05.0", "0x1af4", "0x1000", netCls, "virtio-pci", 5, "eth0"},
 		fakeDev{"0000:00:06.0", "0x8086", e1000ID, netCls, "vfio-pci", -1, ""},
 		fakeDev{"0000:00:07.0", "0x8086", e1000ID, netCls, "vfio-pci", 7, ""},
 		fakeDev{"0000:00:07.1", "0x8086", e1000ID, netCls, "e1000", 7, ""},

@@ -53,7 +53,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bind"}, "--dev is required"},
 		{[]string{"unbind", "--dev", "3"}, "malformed address"},
 		{[]string{"pktgen", "--dev", "0000:00:03.0", "--size", "10"}, "--size 10"},
-		{[]string{"lab", "--nic", "rtl8139"}, "want e1000 (82540EM), e1000e (82574L) or igb (82576)"},
+		{[]string{"lab", "--nic", "rtl8139"}, "want e1000 (82540EM), e1000e (82574L), igb (82576) or virtio-net-pci (virtio-net (modern))"},
 		{[]string{"lab", "--mode", "fast"}, "valid modes are"},
 		{[]string{"lab", "--rate", "0"}, "--rate 0"},
 		{[]string{"help", "bogus"}, `no command "bogus"; the commands are bind, lab, list`},
@@ -121,7 +121,7 @@ func TestList(t *testing.T) {
 		fakeDev{"0000:00:00.0", "0x8086", "0x29c0", "0x060000", "", -1, ""},
 		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "vfio-pci", 3, ""},
 		fakeDev{"0000:00:04.0", "0x8086", "0x10d3", netCls, "e1000e", -1, "enp0s4"},
-		fakeDev{"0000:00:05.0", "0x1af4", "0x1041", netCls, "virtio-pci", -1, ""},
+		fakeDev{"0000:00:05.0", "0x1af4", "0x1000", netCls, "virtio-pci", -1, ""},
 		fakeDev{"0000:00:06.0", "0x8086", "0x10c9", netCls, "vfio-pci", 6, ""},
 		fakeDev{"0000:00:07.0", "0x8086", "0x1533", netCls, "igb", 7, "eth7"},
 	)
@@ -165,7 +165,7 @@ func TestListHost(t *testing.T) {
 func TestBindRefusals(t *testing.T) {
 	s := fakeSysfs(t, []string{"e1000", "virtio-pci", "vfio-pci"}, "",
 		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "e1000", 3, "eth1"},
-		fakeDev{"0000:00:05.0", "0x1af4", "0x1041", netCls, "virtio-pci", 5, ""},
+		fakeDev{"0000:00:05.0", "0x1af4", "0x1000", netCls, "virtio-pci", 5, ""},
 	)
 	state := t.TempDir()
 	for _, c := range []struct {

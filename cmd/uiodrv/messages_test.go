@@ -55,7 +55,7 @@ func TestCLIMessages(t *testing.T) {
 // bind", which bind then refused).
 func TestListGuidance(t *testing.T) {
 	s := fakeSysfs(t, []string{"virtio-pci", "e1000"}, "",
-		fakeDev{"0000:00:05.0", "0x1af4", "0x1041", netCls, "virtio-pci", -1, ""})
+		fakeDev{"0000:00:05.0", "0x1af4", "0x1000", netCls, "virtio-pci", -1, ""})
 	var o bytes.Buffer
 	writeList(&env{stdout: &o, stderr: &o}, s, false)
 	if !strings.Contains(o.String(), "uiodrv lab") {

@@ -50,7 +50,7 @@ func TestFamilyRefusals(t *testing.T) {
 		{"MSI-X on the 82540EM", []string{"--dev", "0000:00:03.0", "--msix"}, "--msix: 0000:00:03.0 is an 82540EM, which has no MSI-X"},
 		{"an interval above EITR's", []string{"--dev", "0000:00:06.0", "--itr", "65535"}, "--itr 65535: 0000:00:06.0 is an 82576, which throttles interrupts at most 16.383ms apart"},
 		{"a ring of 24 on the 82540EM", []string{"--dev", "0000:00:03.0", "--ring-size", "24"}, "--ring-size 24: 0000:00:03.0 is an 82540EM, which cannot take rings of 24 descriptors: want a power of two from 8 to 4096"},
-		{"a ring no family takes", []string{"--dev", "0000:00:06.0", "--ring-size", "100"}, "--ring-size 100: want a multiple of 8 from 8 to 4096 (igb); a power of two from 8 to 4096 (e1000)"},
+		{"a ring no family takes", []string{"--dev", "0000:00:06.0", "--ring-size", "100"}, "--ring-size 100: want a multiple of 8 from 8 to 4096 (igb); a power of two from 8 to 32768 (virtio); a power of two from 8 to 4096 (e1000)"},
 	} {
 		code, out, errOut := runCLI(append([]string{"--sysfs", root, "--mode", "tasklet"}, c.args...)...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {

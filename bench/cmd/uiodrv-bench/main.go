@@ -44,7 +44,7 @@ func main() {
 		quick       = flag.Bool("quick", false, "fewer frames per measurement (smoke run)")
 		verbose     = flag.Bool("v", false, "stream the guest's output")
 		backendF    = flag.String("backend", "vfio", "vfio or uio")
-		nicsF       = flag.String("nics", "", "lab NICs to use, comma-separated: e1000, e1000e, igb (uiodrv with 1 and 2 queues beside the kernel's igb; not in the default set) (default: e1000 and e1000e)")
+		nicsF       = flag.String("nics", "", "lab NICs to use, comma-separated: e1000, e1000e, igb (uiodrv with 1 and 2 queues beside the kernel's igb; not in the default set), virtio-net-pci (uiodrv beside the kernel's virtio_net; not in the default set) (default: e1000 and e1000e)")
 		mitig       = flag.Bool("mitigation", true, "QEMU's e1000 interrupt mitigation property (off: an experiment)")
 		rtReps      = flag.Int("rt-reps", 1, "lab real-time scenario: runs of the idle floor and of every mode and rate (one guest process each)")
 		rtOnly      = flag.Bool("rt-only", false, "lab: run the real-time scenario alone (no per-target measurements)")
@@ -149,12 +149,12 @@ func main() {
 	if *nicsF != "" {
 		nics = nil
 		for _, f := range strings.Split(*nicsF, ",") {
-			if f != string(qemu.E1000) && f != string(qemu.E1000E) && f != string(qemu.IGB) {
-				fmt.Fprintf(os.Stderr, "uiodrv-bench: -nics: %q is not a lab NIC: want e1000, e1000e or igb\n", f)
+			if f != string(qemu.E1000) && f != string(qemu.E1000E) && f != string(qemu.IGB) && f != string(qemu.VirtioNet) {
+				fmt.Fprintf(os.Stderr, "uiodrv-bench: -nics: %q is not a lab NIC: want e1000, e1000e, igb or virtio-net-pci\n", f)
 				os.Exit(2)
 			}
 		}
-		for _, n := range append(slices.Clone(bench.DefaultNICs), bench.IGBNICs...) {
+		for _, n := range slices.Concat(bench.DefaultNICs, bench.IGBNICs, bench.VirtioNICs) {
 			if strings.Contains(","+*nicsF+",", ","+string(n.Model)+",") {
 				nics = append(nics, n)
 			}
