@@ -66,7 +66,7 @@ func Open(bdf string, b driver.Backend, opts Options) (_ *Bus, err error) {
 	// bus is not the named result: "return nil, err" must not clear what
 	// the deferred cleanup closes.
 	if opts.NoBAR0 && opts.Quiesce != nil {
-		return nil, fmt.Errorf("%w: %s: a quiescer needs BAR0", ErrBadConfig, addr)
+		return nil, fmt.Errorf("%w: %s: a quiescer needs BAR0", driver.ErrBadConfig, addr)
 	}
 	bus := &Bus{BDF: addr.String(), Backend: b}
 	defer func() {

@@ -3,6 +3,7 @@ package virtio
 import (
 	"errors"
 	"fmt"
+	"github.com/uiodrv/uiodrv/bus"
 
 	"github.com/uiodrv/uiodrv/driver"
 )
@@ -29,7 +30,7 @@ type OpenOptions struct {
 // before it frees the pool and closes the bus.
 type Device struct {
 	*NIC
-	bus  *driver.Bus
+	bus  *bus.Bus
 	pool *driver.BufPool
 }
 
@@ -51,7 +52,7 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if o.Buffers == 0 {
 		o.Buffers = probe.Queues * 3 * probe.RingSize / 2
 	}
-	bus, err := driver.OpenBus(bdf, driver.BackendVFIO, driver.BusOptions{Hugepages: o.Hugepages, VFIOAPI: o.VFIOAPI, NoBAR0: true})
+	bus, err := bus.Open(bdf, driver.BackendVFIO, bus.Options{Hugepages: o.Hugepages, VFIOAPI: o.VFIOAPI, NoBAR0: true})
 	if err != nil {
 		return nil, err
 	}
