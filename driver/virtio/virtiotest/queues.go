@@ -3,7 +3,7 @@ package virtiotest
 import (
 	"encoding/binary"
 
-	"golang.org/x/sys/unix"
+	"github.com/uiodrv/uiodrv/internal/unix"
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/virtio"
