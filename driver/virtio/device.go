@@ -52,30 +52,30 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 	if o.Buffers == 0 {
 		o.Buffers = probe.Queues * 3 * probe.RingSize / 2
 	}
-	bus, err := bus.Open(bdf, driver.BackendVFIO, bus.Options{Hugepages: o.Hugepages, VFIOAPI: o.VFIOAPI, NoBAR0: true})
+	b, err := bus.Open(bdf, driver.BackendVFIO, bus.Options{Hugepages: o.Hugepages, VFIOAPI: o.VFIOAPI, NoBAR0: true})
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{bus: bus}
+	d := &Device{bus: b}
 	defer func() {
 		if err != nil {
 			d.Close()
 		}
 	}()
-	if bus.Vendor != VendorRedHat || bus.DeviceID != DeviceNetModern {
+	if b.Vendor != VendorRedHat || b.DeviceID != DeviceNetModern {
 		return nil, fmt.Errorf("%s: %w: PCI ID %04x:%04x is not a modern virtio-net device (%04x:%04x): start QEMU's virtio-net-pci with disable-legacy=on",
-			bus.BDF, ErrLegacyDevice, bus.Vendor, bus.DeviceID, VendorRedHat, DeviceNetModern)
+			b.BDF, ErrLegacyDevice, b.Vendor, b.DeviceID, VendorRedHat, DeviceNetModern)
 	}
-	caps, err := findCaps(bus.Config())
+	caps, err := findCaps(b.Config())
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
+		return nil, fmt.Errorf("%s: %w", b.BDF, err)
 	}
-	tr, err := transportFrom(caps, bus.MapBAR)
+	tr, err := transportFrom(caps, b.MapBAR)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
+		return nil, fmt.Errorf("%s: %w", b.BDF, err)
 	}
-	if d.pool, err = driver.NewBufPool(bus.Alloc, o.Buffers); err != nil {
-		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
+	if d.pool, err = driver.NewBufPool(b.Alloc, o.Buffers); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.BDF, err)
 	}
 	if !o.Poll {
 		causes := make([]driver.Causes, probe.Queues+1)
@@ -84,13 +84,13 @@ func Open(bdf string, o OpenOptions) (_ *Device, err error) {
 			causes[q], names[q] = driver.CauseRX|driver.CauseTX, fmt.Sprintf("q%d", q)
 		}
 		causes[probe.Queues], names[probe.Queues] = driver.CauseLink, "config"
-		if o.NIC.Vectors, err = bus.MSIX(causes, names); err != nil {
-			return nil, fmt.Errorf("%s: attach %d MSI-X vectors: %w", bus.BDF, len(causes), err)
+		if o.NIC.Vectors, err = b.MSIX(causes, names); err != nil {
+			return nil, fmt.Errorf("%s: attach %d MSI-X vectors: %w", b.BDF, len(causes), err)
 		}
 	}
 	o.NIC.RequireAccessPlatform = true
-	if d.NIC, err = New(tr, bus.Alloc, d.pool, o.NIC); err != nil {
-		return nil, fmt.Errorf("%s: %w", bus.BDF, err)
+	if d.NIC, err = New(tr, b.Alloc, d.pool, o.NIC); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.BDF, err)
 	}
 	return d, nil
 }
