@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strconv"
@@ -39,6 +41,12 @@ func steerIRQs(bdf string, cpu int) (string, error) {
 	}
 	var note []string
 	for _, n := range irqs {
+		if _, err := os.Stat("/proc/irq/" + n); errors.Is(err, fs.ErrNotExist) {
+			// Nothing requested it (a polling run attaches no
+			// interrupt): there is no delivery to steer.
+			note = append(note, n+"@none")
+			continue
+		}
 		if err := os.WriteFile("/proc/irq/"+n+"/smp_affinity_list", []byte(strconv.Itoa(cpu)), 0); err != nil {
 			return "", fmt.Errorf("move irq %s to CPU %d: %w", n, cpu, err)
 		}
