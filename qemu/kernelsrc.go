@@ -115,39 +115,9 @@ func sourceAptEntry(codename, suite string, entries []aptEntry) (string, error) 
 	return "", fmt.Errorf("no apt source for Debian %s found in %s or %s: cannot derive the %s entry", codename, aptSourcesList, aptSourcesDir, suite)
 }
 
-// setup writes the private list and fetches its package lists (once a day).
-func (a sourceApt) setup() error {
-	codename, err := releaseCodename("/etc/os-release")
-	if err != nil {
-		return err
-	}
-	entries, err := systemAptEntries()
-	if err != nil {
-		return err
-	}
-	entry, err := sourceAptEntry(codename, SourceSuite, entries)
-	if err != nil {
-		return err
-	}
-	for _, d := range []string{"lists/partial", "cache/archives/partial"} {
-		if err := os.MkdirAll(filepath.Join(a.dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	list := filepath.Join(a.dir, "sources.list")
-	old, _ := os.ReadFile(list)
-	fi, serr := os.Stat(filepath.Join(a.dir, "lists", ".updated"))
-	if string(old) == entry && serr == nil && time.Since(fi.ModTime()) < 24*time.Hour {
-		return nil
-	}
-	if err := os.WriteFile(list, []byte(entry), 0o644); err != nil {
-		return err
-	}
-	if out, err := exec.Command("apt-get", append(a.args(), "update")...).CombinedOutput(); err != nil {
-		return fmt.Errorf("apt-get update (%s, private list %s): %w: %s", SourceSuite, list, err, tail(string(out), 500))
-	}
-	return os.WriteFile(filepath.Join(a.dir, "lists", ".updated"), nil, 0o644)
-}
+// setup writes the private list and fetches its package lists (once a day),
+// as every private suite list does (suiteApt.setup).
+func (a sourceApt) setup() error { return suiteApt{dir: a.dir, suite: SourceSuite}.setup() }
 
 var sourceDepRE = regexp.MustCompile(`Depends:\s+(linux-source-[0-9]+\.[0-9]+)\b`)
 var versionRE = regexp.MustCompile(`(?m)^Version:\s+(\S+)`)
