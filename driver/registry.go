@@ -72,7 +72,7 @@ type OpenOptions struct {
 	// uncached PCIe round trip), at an atomic add per access.
 	CountRegs bool
 	// VFIOAPI picks BackendVFIO's interface: group/container or
-	// iommufd/cdev; the zero value, vfio.APIAuto, takes the cdev where the
+	// iommufd/cdev; the zero value, VFIOAuto, takes the cdev where the
 	// kernel offers it.
 	VFIOAPI VFIOAPI
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/uiodrv/uiodrv/driver/drivertest"
 	"github.com/uiodrv/uiodrv/driver/igb"
 	"github.com/uiodrv/uiodrv/driver/igb/igbtest"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // TestQuiesceBeforeBusMaster: an 82576 left receiving by a killed run is
@@ -22,7 +21,7 @@ func TestQuiesceBeforeBusMaster(t *testing.T) {
 	}
 	defer fake.Close()
 	fake.Write32(uint32(intel.RCTL), intel.RCTL_EN)
-	log := drivertest.NewBusLog(0x8086, 0x10c9, pci.CmdMemory|pci.CmdMaster)
+	log := drivertest.NewBusLog(0x8086, 0x10c9, bus.CmdMemory|bus.CmdMaster)
 	if err := bus.EnableBusMaster(log.Config(), log.Regs(fake), igb.Quiesce); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +61,7 @@ func TestQuiesceRefusesUnknownDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	log := drivertest.NewBusLog(0x8086, 0x100e, pci.CmdMaster) // an e1000
+	log := drivertest.NewBusLog(0x8086, 0x100e, bus.CmdMaster) // an e1000
 	if err := bus.EnableBusMaster(log.Config(), log.Regs(fake), igb.Quiesce); err == nil {
 		t.Fatal("an e1000 was quiesced as an igb")
 	}
@@ -71,7 +70,7 @@ func TestQuiesceRefusesUnknownDevice(t *testing.T) {
 			t.Errorf("register written for a device outside the family: %v", e)
 		}
 	}
-	if log.Command()&pci.CmdMaster != 0 {
+	if log.Command()&bus.CmdMaster != 0 {
 		t.Error("bus mastering left on after a failed quiesce")
 	}
 }
