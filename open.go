@@ -10,28 +10,28 @@ package uiodrv
 import (
 	"fmt"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
 	_ "github.com/uiodrv/uiodrv/driver/all" // every shipped family registers itself
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // Found is a device whose family is registered: its canonical address, what
 // sysfs says of it and the family and model that drive it.
 type Found struct {
-	Addr   pci.Addr
-	Device *pci.Device
+	Addr   bus.Addr
+	Device *bus.Device
 	Family *driver.Family
 	Model  driver.Model
 }
 
 // Probe finds the family and model of the device at addr (any form
-// pci.ParseAddr accepts) from sysfs, without opening it. Errors wrap
-// pci.ErrNoDevice or driver.ErrUnsupportedDevice.
-func Probe(addr string) (*Found, error) { return ProbeSysfs(pci.Sysfs{}, addr) }
+// bus.ParseAddr accepts) from sysfs, without opening it. Errors wrap
+// bus.ErrNoDevice or driver.ErrUnsupportedDevice.
+func Probe(addr string) (*Found, error) { return ProbeSysfs(bus.Sysfs{}, addr) }
 
 // ProbeSysfs is Probe on the sysfs tree s (tests use a fake tree).
-func ProbeSysfs(s pci.Sysfs, addr string) (*Found, error) {
-	a, err := pci.ParseAddr(addr)
+func ProbeSysfs(s bus.Sysfs, addr string) (*Found, error) {
+	a, err := bus.ParseAddr(addr)
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // fakeTree is a sysfs tree with one device per PCI ID, at 0000:00:0N.0.
-func fakeTree(t *testing.T, ids ...[2]string) pci.Sysfs {
+func fakeTree(t *testing.T, ids ...[2]string) bus.Sysfs {
 	t.Helper()
 	root := t.TempDir()
 	for i, id := range ids {
@@ -26,7 +26,7 @@ func fakeTree(t *testing.T, ids ...[2]string) pci.Sysfs {
 			}
 		}
 	}
-	return pci.Sysfs{Root: root}
+	return bus.Sysfs{Root: root}
 }
 
 // Probe finds a device's family and model from its PCI ID in sysfs, for
@@ -40,8 +40,8 @@ func TestProbe(t *testing.T) {
 		{"0000:00:03.0", "e1000", "82540EM", nil},
 		{"0000:00:04.0", "igb", "82576", nil},
 		{"0000:00:05.0", "", "", driver.ErrUnsupportedDevice},
-		{"0000:00:06.0", "", "", pci.ErrNoDevice},
-		{"00:03", "", "", pci.ErrBadAddress},
+		{"0000:00:06.0", "", "", bus.ErrNoDevice},
+		{"00:03", "", "", bus.ErrBadAddress},
 	} {
 		f, err := ProbeSysfs(s, c.addr)
 		switch {

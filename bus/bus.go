@@ -1,8 +1,12 @@
 // Package bus opens a PCI function for a NIC family through VFIO (group
 // and container, or iommufd and the device cdev) or UIO: BAR0 registers,
 // DMA memory, interrupt vectors, bus mastering and reset. It is the only
-// package of the framework that reaches vfio and uio; the core (driver)
-// and the families' NIC logic see registers, an allocator and vectors.
+// package of the framework that imports vfio, uio and pci (a test holds
+// every other package to it): the core (driver) and the families' NIC logic
+// see registers, an allocator and vectors, and front ends reach sysfs PCI
+// (Addr, Sysfs, binding records, config space), the VFIO API choice and the
+// backends' sentinel errors through the aliases of pci.go, vfioapi.go and
+// errors.go, which are the backends' own types and values.
 //
 // Bus Master Enable is set last, after the family's Quiescer has stopped
 // whatever an earlier process left running (Open, EnableBusMaster), so the

@@ -72,7 +72,7 @@ type OpenOptions struct {
 	// uncached PCIe round trip), at an atomic add per access.
 	CountRegs bool
 	// VFIOAPI picks BackendVFIO's interface: group/container or
-	// iommufd/cdev; the zero value, vfio.APIAuto, takes the cdev where the
+	// iommufd/cdev; the zero value, VFIOAuto, takes the cdev where the
 	// kernel offers it.
 	VFIOAPI VFIOAPI
 }
@@ -132,9 +132,14 @@ type Family struct {
 	// MaxITR is the longest interrupt interval the family's throttling
 	// register can hold (OpenOptions.ITR); 0 means it has none to offer.
 	MaxITR time.Duration
+	// MSIXOnly says the family takes its interrupts by MSI-X alone
+	// (OpenOptions.MSIX is implied): over uio_pci_generic, which delivers
+	// INTx only, it runs busy polling and nothing else (CheckOptions).
+	MSIXOnly bool
 	// Check refuses options the model cannot run (a queue count, MSI-X on
-	// a model without it, MSI-X over UIO), before anything is opened. nil
-	// means the registry's generic checks (queues, ring size) suffice.
+	// a model without it), before anything is opened. nil means the
+	// registry's generic checks (queues, ring size, interval, MSI-X over
+	// UIO) suffice.
 	Check func(m Model, o OpenOptions) error
 	// Open opens, initialises and arms the device at the canonical PCI
 	// address bdf, which the caller found to be model m. On error nothing
@@ -228,8 +233,8 @@ func supportedLocked() string {
 }
 
 // CheckOptions refuses options model m of family f cannot run: the generic
-// limits first (queues, ring size), then the family's own Check. It touches
-// no device.
+// limits first (queues, ring size, interval), then the family's own Check,
+// then MSI-X over a backend that cannot deliver it. It touches no device.
 func CheckOptions(f *Family, m Model, o OpenOptions) error {
 	switch {
 	case o.Queues < 0:
@@ -251,9 +256,34 @@ func CheckOptions(f *Family, m Model, o OpenOptions) error {
 		return &OptionError{"ITR", m.Name, fmt.Sprintf("throttles interrupts at most %v apart: ask for %v or less", f.MaxITR, f.MaxITR)}
 	}
 	if f.Check != nil {
-		return f.Check(m, o)
+		if err := f.Check(m, o); err != nil {
+			return err
+		}
+	}
+	return checkMSIXBackend(f, m, o)
+}
+
+// checkMSIXBackend refuses MSI-X where it cannot be had: uio_pci_generic
+// delivers INTx only, so a model asked for MSI-X, or of a family that takes
+// its interrupts by MSI-X alone and is not polled, needs VFIO. It runs
+// after the family's Check, which refuses MSI-X on a model without it.
+func checkMSIXBackend(f *Family, m Model, o OpenOptions) error {
+	if o.Backend == BackendVFIO {
+		return nil
+	}
+	switch {
+	case o.MSIX && m.MSIX && !f.MSIXOnly:
+		return &OptionError{"MSIX", m.Name, "gets MSI-X only through VFIO (uio_pci_generic offers INTx): use the vfio backend, or leave MSI-X off"}
+	case f.MSIXOnly && !o.Poll:
+		return &OptionError{"Backend", m.Name, "takes its interrupts by MSI-X, which uio_pci_generic cannot deliver: use the vfio backend, or busy polling"}
 	}
 	return nil
+}
+
+// ITRUnits is o.ITR in units of a family's throttling register, rounded up
+// so that throttling asked for stays on.
+func (o OpenOptions) ITRUnits(unit time.Duration) uint32 {
+	return uint32((o.ITR + unit - 1) / unit)
 }
 
 // An OptionError is a family's or CheckOptions' refusal of one option for

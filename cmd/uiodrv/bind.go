@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/bus"
 )
 
 // The previous driver of a device bound with 'uiodrv bind' is kept in
@@ -23,7 +23,7 @@ var defaultStateDir = "/run/uiodrv" // a variable for the CLI fuzz test
 
 // sysfsRoot is the default of every command's hidden --sysfs flag (tests
 // and the CLI fuzz test point it at a fake tree).
-var sysfsRoot = pci.DefaultRoot
+var sysfsRoot = bus.DefaultSysfsRoot
 
 const bindUsage = `Usage: uiodrv bind --dev BDF [--driver vfio-pci|uio_pci_generic]
 
@@ -96,11 +96,11 @@ func cmdUnbind(e *env, args []string) int {
 	return report(e.stderr, "unbind", unbind(e, &f))
 }
 
-func parseDev(dev string) (pci.Addr, error) {
+func parseDev(dev string) (bus.Addr, error) {
 	if dev == "" {
-		return pci.Addr{}, usagef("--dev is required (see uiodrv list)")
+		return bus.Addr{}, usagef("--dev is required (see uiodrv list)")
 	}
-	a, err := pci.ParseAddr(dev)
+	a, err := bus.ParseAddr(dev)
 	if err != nil {
 		return a, usageError{fmt.Errorf("--dev %q: %w", dev, err)}
 	}
@@ -108,7 +108,7 @@ func parseDev(dev string) (pci.Addr, error) {
 }
 
 // newSysfs returns the sysfs tree at root (tests add a simulated kernel).
-var newSysfs = func(root string) pci.Sysfs { return pci.Sysfs{Root: root} }
+var newSysfs = func(root string) bus.Sysfs { return bus.Sysfs{Root: root} }
 
 // errNotNetwork: bind was asked to take a device that is not a network controller.
 var errNotNetwork = errors.New("not a network controller")
@@ -116,8 +116,8 @@ var errNotNetwork = errors.New("not a network controller")
 // bindable refuses what uiodrv bind must not take without --force: a
 // device that is not a network controller (PCI class 02), or a NIC that is
 // not one of the models uiodrv drives. It only reads sysfs.
-func bindable(dev *pci.Device) error {
-	if !pci.IsNetwork(dev.Class) {
+func bindable(dev *bus.Device) error {
+	if !bus.IsNetwork(dev.Class) {
 		return fmt.Errorf("%w: %s is a %s (class %04x): %04x:%04x %s; not binding it (check the address with uiodrv list --all, pass --force only if you mean this device)",
 			errNotNetwork, dev.Addr, dev.ClassName(), dev.Class>>8, dev.Vendor, dev.DeviceID, dev.DeviceName())
 	}
@@ -167,9 +167,9 @@ func bind(e *env, f *bindFlags) error {
 		return err
 	}
 	if _, err := s.Bind(a, f.driver); err != nil {
-		// pci.Bind gave the device back to its previous driver unless it
+		// Sysfs.Bind gave the device back to its previous driver unless it
 		// says ErrRestoreFailed: only then is the record still needed.
-		if errors.Is(err, pci.ErrRestoreFailed) {
+		if errors.Is(err, bus.ErrRestoreFailed) {
 			return fmt.Errorf("%w\n  the previous driver stays recorded in %s: after fixing the cause, uiodrv unbind --dev %s gives it back",
 				err, st.Record(a), a)
 		}
@@ -188,14 +188,14 @@ func bind(e *env, f *bindFlags) error {
 
 // stateDir is the record folder of f: it must belong to the user running
 // uiodrv (root: bind and unbind write sysfs) and be writable by no one else.
-func (f *bindFlags) records() pci.StateDir {
-	return pci.StateDir{Path: f.stateDir, Owner: os.Geteuid()}
+func (f *bindFlags) records() bus.StateDir {
+	return bus.StateDir{Path: f.stateDir, Owner: os.Geteuid()}
 }
 
 // recordDriver records the device's current driver unless a record exists
 // already (binding twice keeps the original driver). It reports whether it
 // wrote one.
-func recordDriver(st pci.StateDir, a pci.Addr, drv string) (bool, error) {
+func recordDriver(st bus.StateDir, a bus.Addr, drv string) (bool, error) {
 	if err := st.Create(); err != nil {
 		return false, fmt.Errorf("record previous driver: %w", err)
 	}
@@ -209,7 +209,7 @@ func recordDriver(st pci.StateDir, a pci.Addr, drv string) (bool, error) {
 // readRecord returns a's recorded driver; recorded is false when there is
 // no state folder or no record. A folder or record that cannot be trusted
 // is an error.
-func readRecord(st pci.StateDir, a pci.Addr) (prev string, recorded bool, err error) {
+func readRecord(st bus.StateDir, a bus.Addr) (prev string, recorded bool, err error) {
 	if err := st.Check(); errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	} else if err != nil {
@@ -247,7 +247,7 @@ func unbind(e *env, f *bindFlags) error {
 	// record (a typo may name a GPU passed to a VM) or one that is not a
 	// network controller is left alone, before anything is written.
 	if !f.force {
-		if !pci.IsNetwork(dev.Class) {
+		if !bus.IsNetwork(dev.Class) {
 			return fmt.Errorf("%w: %s is a %s (class %04x): %04x:%04x %s; not unbinding it (check the address with uiodrv list --all, pass --force only if you mean this device)",
 				errNotNetwork, a, dev.ClassName(), dev.Class>>8, dev.Vendor, dev.DeviceID, dev.DeviceName())
 		}
@@ -288,12 +288,12 @@ func unbind(e *env, f *bindFlags) error {
 }
 
 // upInterfaces returns the device's kernel interfaces that are up (IFF_UP).
-func upInterfaces(s pci.Sysfs, a pci.Addr) []string {
+func upInterfaces(s bus.Sysfs, a bus.Addr) []string {
 	var up []string
 	for _, name := range interfaces(s, a) {
 		root := s.Root
 		if root == "" {
-			root = pci.DefaultRoot
+			root = bus.DefaultSysfsRoot
 		}
 		b, err := os.ReadFile(filepath.Join(root, "class/net", name, "flags"))
 		if err != nil {

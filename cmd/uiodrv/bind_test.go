@@ -7,14 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/bus"
+	"github.com/uiodrv/uiodrv/bus/bustest"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/pci"
-	"github.com/uiodrv/uiodrv/pci/pcitest"
 )
 
 // bindTree is a machine with an e1000 on its kernel driver, an ICH9 AHCI
 // controller (what q35 has at 00:1f.2) and a virtio NIC.
-func bindTree(t *testing.T) pci.Sysfs {
+func bindTree(t *testing.T) bus.Sysfs {
 	s := fakeSysfs(t, []string{"e1000", "ahci", "virtio-pci", "vfio-pci"}, "",
 		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "e1000", 3, ""},
 		fakeDev{"0000:00:1f.2", "0x8086", "0x2922", "0x010601", "ahci", 9, ""},
@@ -26,12 +26,12 @@ func bindTree(t *testing.T) pci.Sysfs {
 
 // snapshot is everything bind may write: drivers, driver_override,
 // drivers_probe.
-func snapshot(t *testing.T, s pci.Sysfs) string {
+func snapshot(t *testing.T, s bus.Sysfs) string {
 	t.Helper()
 	var b strings.Builder
 	for _, a := range []string{"0000:00:03.0", "0000:00:1f.2", "0000:00:05.0"} {
-		drv, _ := s.CurrentDriver(pci.MustParseAddr(a))
-		ov, _ := os.ReadFile(filepath.Join(s.DevicePath(pci.MustParseAddr(a)), "driver_override"))
+		drv, _ := s.CurrentDriver(bus.MustParseAddr(a))
+		ov, _ := os.ReadFile(filepath.Join(s.DevicePath(bus.MustParseAddr(a)), "driver_override"))
 		b.WriteString(a + "=" + drv + "/" + strings.TrimSpace(string(ov)) + " ")
 	}
 	probe, _ := os.ReadFile(filepath.Join(s.Root, "bus/pci/drivers_probe"))
@@ -66,7 +66,7 @@ func TestBindRefusesNonNIC(t *testing.T) {
 				t.Errorf("bind %s: doubled bracket in the refusal:\n%s", c.dev, errOut)
 			}
 		}
-		dev, _ := s.Lookup(pci.MustParseAddr(c.dev))
+		dev, _ := s.Lookup(bus.MustParseAddr(c.dev))
 		if err := bindable(dev); !errors.Is(err, c.err) {
 			t.Errorf("bindable(%s) = %v, want %v", c.dev, err, c.err)
 		}
@@ -101,10 +101,10 @@ func TestBindRefusesNonNIC(t *testing.T) {
 func TestBindFailureRestores(t *testing.T) {
 	s := bindTree(t)
 	state := t.TempDir()
-	a := pci.MustParseAddr("0000:00:03.0")
+	a := bus.MustParseAddr("0000:00:03.0")
 	refuse := func(drv string, on bool) {
 		t.Helper()
-		p := filepath.Join(s.DriverPath(drv), pcitest.Refuse)
+		p := filepath.Join(s.DriverPath(drv), bustest.Refuse)
 		if on {
 			if err := os.WriteFile(p, nil, 0o644); err != nil {
 				t.Fatal(err)
@@ -169,7 +169,7 @@ func TestBindableIGB(t *testing.T) {
 		addr string
 		ok   bool
 	}{{"0000:00:03.0", true}, {"0000:00:04.0", true}, {"0000:00:05.0", true}, {"0000:00:06.0", false}} {
-		dev, err := s.Lookup(pci.MustParseAddr(c.addr))
+		dev, err := s.Lookup(bus.MustParseAddr(c.addr))
 		if err != nil {
 			t.Fatal(err)
 		}

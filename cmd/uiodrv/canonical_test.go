@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/uiodrv/uiodrv/vfio"
+	"github.com/uiodrv/uiodrv/bus"
 )
 
 // TestCanonicalAddress: a short or upper-case --dev or --fwd-dev reaches the
@@ -15,7 +15,7 @@ import (
 // the open with "device model not looked up").
 func TestCanonicalAddress(t *testing.T) {
 	vfioDevDir = t.TempDir()
-	t.Cleanup(func() { vfioDevDir = vfio.DefaultDevDir })
+	t.Cleanup(func() { vfioDevDir = bus.DefaultVFIODir })
 	for _, n := range []string{"vfio", "3", "4"} {
 		if err := os.WriteFile(filepath.Join(vfioDevDir, n), nil, 0o600); err != nil {
 			t.Fatal(err)

@@ -8,12 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/bus"
+	"github.com/uiodrv/uiodrv/bus/bustest"
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/pci"
-	"github.com/uiodrv/uiodrv/pci/pcitest"
 	"github.com/uiodrv/uiodrv/rt"
-	"github.com/uiodrv/uiodrv/vfio"
 )
 
 // The checks made before a device is opened, on a fake sysfs tree.
@@ -27,7 +26,7 @@ type fakeDev struct {
 
 // fakeSysfs lays out a sysfs tree like the kernel's under a temporary
 // folder: devices, drivers, IOMMU groups, interfaces and hugepages.
-func fakeSysfs(t *testing.T, drivers []string, freeHuge string, devs ...fakeDev) pci.Sysfs {
+func fakeSysfs(t *testing.T, drivers []string, freeHuge string, devs ...fakeDev) bus.Sysfs {
 	t.Helper()
 	root := t.TempDir()
 	mk := func(p, data string) {
@@ -78,15 +77,15 @@ func fakeSysfs(t *testing.T, drivers []string, freeHuge string, devs ...fakeDev)
 			link(filepath.Join(dir, "net", d.iface), filepath.Join(root, "class/net", d.iface))
 		}
 	}
-	return pci.Sysfs{Root: root, OnWrite: pcitest.Kernel(root)}
+	return bus.Sysfs{Root: root, OnWrite: bustest.Kernel(root)}
 }
 
 // withKernel makes the commands that take --sysfs see the fake kernel of
 // the tree at s.Root, until the test ends.
-func withKernel(t *testing.T, s pci.Sysfs) {
+func withKernel(t *testing.T, s bus.Sysfs) {
 	t.Helper()
 	old := newSysfs
-	newSysfs = func(root string) pci.Sysfs { return pci.Sysfs{Root: root, OnWrite: pcitest.Kernel(root)} }
+	newSysfs = func(root string) bus.Sysfs { return bus.Sysfs{Root: root, OnWrite: bustest.Kernel(root)} }
 	t.Cleanup(func() { newSysfs = old })
 }
 
@@ -97,7 +96,7 @@ const (
 
 func TestCheckDevice(t *testing.T) {
 	vfioDevDir = t.TempDir()
-	defer func() { vfioDevDir = vfio.DefaultDevDir }()
+	defer func() { vfioDevDir = bus.DefaultVFIODir }()
 	for _, n := range []string{"vfio", "3"} {
 		if err := os.WriteFile(filepath.Join(vfioDevDir, n), nil, 0o600); err != nil {
 			t.Fatal(err)
@@ -121,16 +120,16 @@ func TestCheckDevice(t *testing.T) {
 		msg     string
 	}{
 		{"0000:00:03.0", vf, nil, ""},
-		{"0000:00:09.0", vf, pci.ErrNoDevice, "no such device"},
+		{"0000:00:09.0", vf, bus.ErrNoDevice, "no such device"},
 		{"0000:00:05.0", vf, nil, "not a NIC uiodrv drives"}, // ErrUnsupportedDevice, checked by message below
-		{"0000:00:04.0", vf, vfio.ErrNotBound, "is bound to e1000 (uiodrv bind --dev 0000:00:04.0 --driver vfio-pci)"},
-		{"0000:00:08.0", vf, vfio.ErrNotBound, "is bound to no driver"},
-		{"0000:00:06.0", vf, vfio.ErrNoIOMMUGroup, "iommu_group"},
-		{"0000:00:0a.0", vf, vfio.ErrNotBound, "/10: no such file"}, // group 10 has no /dev/vfio/10
+		{"0000:00:04.0", vf, bus.ErrVFIONotBound, "is bound to e1000 (uiodrv bind --dev 0000:00:04.0 --driver vfio-pci)"},
+		{"0000:00:08.0", vf, bus.ErrVFIONotBound, "is bound to no driver"},
+		{"0000:00:06.0", vf, bus.ErrNoIOMMUGroup, "iommu_group"},
+		{"0000:00:0a.0", vf, bus.ErrVFIONotBound, "/10: no such file"}, // group 10 has no /dev/vfio/10
 		{"0000:00:03.0", ui, errNoModule, "drivers/uio_pci_generic is missing"},
 	}
 	for _, c := range cases {
-		_, err := checkDevice(s, target{addr: pci.MustParseAddr(c.dev), backend: c.backend})
+		_, err := checkDevice(s, target{addr: bus.MustParseAddr(c.dev), backend: c.backend})
 		switch {
 		case c.msg == "" && err != nil:
 			t.Errorf("%s %v: %v", c.dev, c.backend, err)
@@ -144,7 +143,7 @@ func TestCheckDevice(t *testing.T) {
 	}
 	// Nothing was changed: drivers are as they were.
 	for dev, want := range map[string]string{"0000:00:04.0": "e1000", "0000:00:08.0": "", "0000:00:03.0": "vfio-pci"} {
-		if got, _ := s.CurrentDriver(pci.MustParseAddr(dev)); got != want {
+		if got, _ := s.CurrentDriver(bus.MustParseAddr(dev)); got != want {
 			t.Errorf("%s: driver %q after checks, want %q", dev, got, want)
 		}
 	}

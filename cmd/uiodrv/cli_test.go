@@ -9,11 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/pci"
 	"github.com/uiodrv/uiodrv/rt"
-	"github.com/uiodrv/uiodrv/uio"
-	"github.com/uiodrv/uiodrv/vfio"
 )
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
@@ -104,8 +102,8 @@ func TestHints(t *testing.T) {
 			t.Errorf("%v: report lacks its fix:\n%s", h.err, b.String())
 		}
 	}
-	for _, e := range []error{pci.ErrNoDevice, vfio.ErrNoVFIO, vfio.ErrNotBound, uio.ErrNotBound, vfio.ErrNoIOMMUGroup,
-		vfio.ErrGroupNotViable, vfio.ErrPermission, vfio.ErrMemlock, uio.ErrNoHugepages, rt.ErrRTNotPermitted,
+	for _, e := range []error{bus.ErrNoDevice, bus.ErrNoVFIO, bus.ErrVFIONotBound, bus.ErrUIONotBound, bus.ErrNoIOMMUGroup,
+		bus.ErrGroupNotViable, bus.ErrPermission, bus.ErrMemlock, bus.ErrUIONoHugepages, rt.ErrRTNotPermitted,
 		errRLimitMemlock, errNoHugepages, errNoModule} {
 		if hintFor(fmt.Errorf("x: %w", e)) == "" {
 			t.Errorf("%v has no fix", e)
@@ -148,7 +146,7 @@ func TestList(t *testing.T) {
 		t.Errorf("empty machine: %q", o.String())
 	}
 	o.Reset()
-	writeList(&env{stdout: &o, stderr: &e}, pci.Sysfs{Root: filepath.Join(t.TempDir(), "nosys")}, false)
+	writeList(&env{stdout: &o, stderr: &e}, bus.Sysfs{Root: filepath.Join(t.TempDir(), "nosys")}, false)
 	if !strings.Contains(o.String(), "No PCI devices found") {
 		t.Errorf("no sysfs: %q", o.String())
 	}
@@ -186,15 +184,15 @@ func TestBindRefusals(t *testing.T) {
 	if ents, _ := os.ReadDir(state); len(ents) != 0 {
 		t.Errorf("a refused bind left a state file")
 	}
-	if got, _ := s.CurrentDriver(pci.MustParseAddr("0000:00:03.0")); got != "e1000" {
+	if got, _ := s.CurrentDriver(bus.MustParseAddr("0000:00:03.0")); got != "e1000" {
 		t.Errorf("driver %q after refused bind", got)
 	}
 }
 
 func TestRecordDriver(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run", "uiodrv")
-	a := pci.MustParseAddr("0000:00:03.0")
-	st := pci.StateDir{Path: dir, Owner: os.Geteuid()}
+	a := bus.MustParseAddr("0000:00:03.0")
+	st := bus.StateDir{Path: dir, Owner: os.Geteuid()}
 	if ok, err := recordDriver(st, a, "e1000"); !ok || err != nil {
 		t.Fatalf("first record: %v %v", ok, err)
 	}

@@ -12,9 +12,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/handler"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // recorder is a handler that records how many frames reached it.
@@ -77,7 +77,7 @@ func TestSummaryEvents(t *testing.T) {
 		LinkUps: 3, LinkDowns: 2, Resets: 1}
 	s.Drops[driver.DropPanic] = 64
 	s.HW.RxPackets, s.HW.TxPackets, s.HW.RxMissed, s.HW.RxNoBuffer = 1000, 930, 5, 6
-	f := &runFlags{addr: pci.MustParseAddr("0000:00:03.0"), handler: "reflect"}
+	f := &runFlags{addr: bus.MustParseAddr("0000:00:03.0"), handler: "reflect"}
 	var b bytes.Buffer
 	printSummary(&b, f, &s, nil, [12]uint64{}, nil, time.Second, "signal")
 	if !strings.Contains(b.String(), "events    link ups 3, link downs 2; watchdog resets 1\n") {

@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // validate checks the command line; every error is a usage error and
@@ -21,7 +21,7 @@ func (f *runFlags) validate() error {
 		return usagef("--dev is required (see uiodrv list for the NICs)")
 	}
 	var err error
-	if f.addr, err = pci.ParseAddr(f.dev); err != nil {
+	if f.addr, err = bus.ParseAddr(f.dev); err != nil {
 		return usageError{fmt.Errorf("--dev %q: %w", f.dev, err)}
 	}
 	f.dev = f.addr.String() // one canonical spelling for every lookup from here on
@@ -59,7 +59,7 @@ func (f *runFlags) validate() error {
 		if f.handler != "forward" {
 			return usagef("--fwd-dev is only used with --handler forward")
 		}
-		if f.fwdAdr, err = pci.ParseAddr(f.fwdDev); err != nil {
+		if f.fwdAdr, err = bus.ParseAddr(f.fwdDev); err != nil {
 			return usageError{fmt.Errorf("--fwd-dev %q: %w", f.fwdDev, err)}
 		}
 		f.fwdDev = f.fwdAdr.String()

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/bus"
+	"github.com/uiodrv/uiodrv/bus/bustest"
 	"github.com/uiodrv/uiodrv/internal/safefile"
-	"github.com/uiodrv/uiodrv/pci"
-	"github.com/uiodrv/uiodrv/pci/pcitest"
 )
 
 // fuzzWorld is the machine FuzzCLI runs the CLI on: a fake sysfs tree and
@@ -47,12 +47,12 @@ func newFuzzWorld(t *testing.T) *fuzzWorld {
 		fakeDev{"0000:00:1f.2", "0x8086", "0x2922", "0x010601", "ahci", 9, ""},
 	)
 	w.root = s.Root
-	kernel := pcitest.Kernel(s.Root)
+	kernel := bustest.Kernel(s.Root)
 	oldSysfs, oldNew, oldState, oldVFIO := sysfsRoot, newSysfs, defaultStateDir, vfioDevDir
 	oldOpen, oldPcap, oldLab, oldRT := openNIC, createPcap, runLabFn, runRTFn
 	sysfsRoot, defaultStateDir, vfioDevDir = s.Root, w.state, dev
-	newSysfs = func(string) pci.Sysfs {
-		return pci.Sysfs{Root: s.Root, OnWrite: func(path, data string) {
+	newSysfs = func(string) bus.Sysfs {
+		return bus.Sysfs{Root: s.Root, OnWrite: func(path, data string) {
 			w.touch("sysfs write " + path)
 			kernel(path, data)
 		}}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/uiodrv/uiodrv/internal/unix"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/pci"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
@@ -66,11 +66,11 @@ func TestGuestCLIErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := pci.Sysfs{}
+	s := bus.Sysfs{}
 	drivers := func() string {
 		var d []string
 		for _, a := range []string{"0000:00:03.0", "0000:00:04.0", "0000:00:05.0"} {
-			cur, err := s.CurrentDriver(pci.MustParseAddr(a))
+			cur, err := s.CurrentDriver(bus.MustParseAddr(a))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +154,7 @@ func TestGuestCLIErrors(t *testing.T) {
 
 	if backend == driver.BackendVFIO {
 		// Give nobody the group, so that the limits are what stops it.
-		grp, err := s.IOMMUGroup(pci.MustParseAddr(labBDF))
+		grp, err := s.IOMMUGroup(bus.MustParseAddr(labBDF))
 		if err != nil {
 			t.Fatal(err)
 		}

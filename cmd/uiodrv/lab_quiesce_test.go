@@ -11,9 +11,9 @@ import (
 
 	"github.com/uiodrv/uiodrv/internal/unix"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/internal/testframe"
-	"github.com/uiodrv/uiodrv/pci"
 	"github.com/uiodrv/uiodrv/qemu"
 	"github.com/uiodrv/uiodrv/qemu/labtest"
 )
@@ -75,13 +75,13 @@ func TestGuestQuiesceUIO(t *testing.T) {
 	hi, _ := readBAR0(labBDF, 0x2804)
 	rdh, _ := readBAR0(labBDF, 0x2810)
 	cfg, _ := os.ReadFile("/sys/bus/pci/devices/" + labBDF + "/config")
-	cmd := uint16(cfg[pci.CfgCommand]) | uint16(cfg[pci.CfgCommand+1])<<8
+	cmd := uint16(cfg[bus.CfgCommand]) | uint16(cfg[bus.CfgCommand+1])<<8
 	ring := uint64(hi)<<32 | uint64(lo)
 	t.Logf("after SIGKILL: RCTL %#x, ring at %#x, RDH %d, command %#04x", rctl, ring, rdh, cmd)
 	if rctl&2 == 0 || ring == 0 {
 		t.Fatalf("the killed run left RX off (RCTL %#x, ring %#x): nothing to observe", rctl, ring)
 	}
-	if cmd&pci.CmdMaster != 0 {
+	if cmd&bus.CmdMaster != 0 {
 		t.Fatalf("bus mastering still on after SIGKILL (command %#04x): the NIC writes the freed ring already", cmd)
 	}
 	page, base := holdHugepage(t, ring&^(2<<20-1))

@@ -14,7 +14,7 @@ import (
 
 	"github.com/uiodrv/uiodrv/internal/unix"
 
-	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/bus"
 )
 
 // readBAR0 reads a 32-bit register of bdf's BAR0 through sysfs resource0.
@@ -119,7 +119,7 @@ func guestSecondSignal(t *testing.T, b string) {
 	if err != nil || len(cfg) < 8 {
 		t.Fatalf("read config space: %v", err)
 	}
-	if cmdReg := binary.LittleEndian.Uint16(cfg[pci.CfgCommand:]); cmdReg&pci.CmdMaster != 0 {
+	if cmdReg := binary.LittleEndian.Uint16(cfg[bus.CfgCommand:]); cmdReg&bus.CmdMaster != 0 {
 		t.Errorf("command register %#04x after the forced exit: bus master still on", cmdReg)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/bus"
 )
 
 const listUsage = `Usage: uiodrv list [--all]
@@ -42,7 +42,7 @@ func cmdList(e *env, args []string) int {
 	// exit 0 as if it had been. A pipe whose reader has gone (uiodrv list |
 	// head) ends the process with SIGPIPE before that, as it does ls: list
 	// holds nothing that would need releasing.
-	if err := writeList(e, pci.Sysfs{Root: root}, all); err != nil {
+	if err := writeList(e, bus.Sysfs{Root: root}, all); err != nil {
 		return report(e.stderr, "list", fmt.Errorf("write the list: %w", err))
 	}
 	return exitOK
@@ -65,7 +65,7 @@ func (w *errWriter) Write(b []byte) (int, error) {
 
 // writeList prints the table; what it cannot read it says. It returns the
 // first error writing it.
-func writeList(e *env, s pci.Sysfs, all bool) error {
+func writeList(e *env, s bus.Sysfs, all bool) error {
 	out := &errWriter{w: e.stdout}
 	devs, err := s.List()
 	if err != nil {
@@ -76,7 +76,7 @@ func writeList(e *env, s pci.Sysfs, all bool) error {
 	fmt.Fprintln(tw, "ADDRESS\tDEVICE\tDRIVER\tIF\tIOMMU\tVFIO-API\tUIODRV")
 	n, drivable := 0, 0
 	for _, d := range devs {
-		if !all && !pci.IsNetwork(d.Class) {
+		if !all && !bus.IsNetwork(d.Class) {
 			continue
 		}
 		n++
@@ -113,7 +113,7 @@ func writeList(e *env, s pci.Sysfs, all bool) error {
 }
 
 // usability says whether uiodrv can drive d, and what it takes.
-func usability(s pci.Sysfs, d *pci.Device) string {
+func usability(s bus.Sysfs, d *bus.Device) string {
 	m, err := lookupNIC(d.Vendor, d.DeviceID)
 	if err != nil {
 		return "no: not a NIC uiodrv drives"
@@ -155,7 +155,7 @@ func describeNIC(m nicModel) string {
 }
 
 // interfaces returns the kernel network interfaces of a device (its net/ folder).
-func interfaces(s pci.Sysfs, a pci.Addr) []string {
+func interfaces(s bus.Sysfs, a bus.Addr) []string {
 	// virtio-pci puts the interface one level down, under virtioN/net.
 	dirs, _ := filepath.Glob(filepath.Join(s.DevicePath(a), "virtio*", "net"))
 	var names []string

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/bus"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -66,7 +66,7 @@ func commandNames() string {
 // didYouMean suggests the command nearest to s (" (did you mean list?)"),
 // or "" when none is within two edits.
 func didYouMean(s string) string {
-	if _, err := pci.ParseAddr(s); err == nil {
+	if _, err := bus.ParseAddr(s); err == nil {
 		return fmt.Sprintf(" (to run on that NIC: uiodrv --dev %s)", s)
 	}
 	best, bestD := "", 3

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/uiodrv/uiodrv"
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // The run command picks the driver from the device's PCI ID in sysfs,
@@ -36,7 +36,7 @@ func lookupNIC(vendor, device uint16) (nicModel, error) {
 }
 
 // probeNIC is lookupNIC for a device read from sysfs.
-func probeNIC(dev *pci.Device) (nicModel, error) {
+func probeNIC(dev *bus.Device) (nicModel, error) {
 	m, err := lookupNIC(dev.Vendor, dev.DeviceID)
 	if err != nil {
 		return m, err
@@ -172,7 +172,7 @@ var errUnknownFamily = errors.New("device model not looked up")
 
 // openOptions are the family-neutral options the run opens a with: --dev
 // runs --queues, a forward device one queue.
-func (f *runFlags) openOptions(a pci.Addr) driver.OpenOptions {
+func (f *runFlags) openOptions(a bus.Addr) driver.OpenOptions {
 	queues := 1
 	if a == f.addr {
 		queues = f.queues

@@ -11,10 +11,10 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/internal/testframe"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 const pktgenUsage = `Usage: uiodrv pktgen --dev BDF [--rate PPS] [--size N] [--count N] [flags]
@@ -98,7 +98,7 @@ func cmdPktgen(e *env, args []string) int {
 }
 
 func pktgen(ctx context.Context, e *env, f *runFlags, rate, size int, dst net.HardwareAddr, guard *busGuard, log *zap.Logger) error {
-	pre, err := prepare(f, pci.Sysfs{Root: f.sysfs}, readLimits(), guard)
+	pre, err := prepare(f, bus.Sysfs{Root: f.sysfs}, readLimits(), guard)
 	if err != nil {
 		return err
 	}

@@ -10,12 +10,10 @@ import (
 
 	"github.com/uiodrv/uiodrv/internal/unix"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/pci"
 	"github.com/uiodrv/uiodrv/rt"
-	"github.com/uiodrv/uiodrv/uio"
-	"github.com/uiodrv/uiodrv/vfio"
 )
 
 // Preflight checks everything that can be checked without opening the
@@ -68,12 +66,12 @@ func readLimits() limits {
 
 // target is one device the command will open.
 type target struct {
-	addr      pci.Addr
+	addr      bus.Addr
 	backend   driver.Backend
-	hugepages bool     // VFIO DMA memory from hugepages (UIO always)
-	ringSize  int      // NIC descriptors per ring; 0 means defaultRingSize
-	queues    int      // RX/TX queue pairs; 0 means 1
-	api       vfio.API // VFIO interface (vfioapi.go); APIAuto before chooseAPI
+	hugepages bool    // VFIO DMA memory from hugepages (UIO always)
+	ringSize  int     // NIC descriptors per ring; 0 means defaultRingSize
+	queues    int     // RX/TX queue pairs; 0 means 1
+	api       bus.API // VFIO interface (vfioapi.go); APIAuto before chooseAPI
 }
 
 // dmaBytes estimates the DMA memory a device needs: two descriptor rings
@@ -86,7 +84,7 @@ func (t target) dmaBytes() uint64 {
 	}
 	page := uint64(4096)
 	if t.hugepages || t.backend == driver.BackendUIO {
-		page = uio.HugePageSize
+		page = bus.HugePageSize
 	}
 	up := func(x uint64) uint64 { return (x + page - 1) / page * page }
 	q := uint64(max(t.queues, 1))
@@ -95,12 +93,12 @@ func (t target) dmaBytes() uint64 {
 
 // hugepagesNeeded is how many 2 MiB pages the device's DMA memory takes.
 func (t target) hugepagesNeeded() uint64 {
-	return (t.dmaBytes() + uio.HugePageSize - 1) / uio.HugePageSize
+	return (t.dmaBytes() + bus.HugePageSize - 1) / bus.HugePageSize
 }
 
 // checkDevice checks that the device exists, is a supported NIC, is bound to
 // the backend's driver, and (VFIO) sits in a usable IOMMU group.
-func checkDevice(s pci.Sysfs, t target) (*pci.Device, error) {
+func checkDevice(s bus.Sysfs, t target) (*bus.Device, error) {
 	dev, err := s.Lookup(t.addr)
 	if err != nil {
 		return nil, err
@@ -119,9 +117,9 @@ func checkDevice(s pci.Sysfs, t target) (*pci.Device, error) {
 		if cur == "" {
 			cur = "no driver"
 		}
-		nb := vfio.ErrNotBound
+		nb := bus.ErrVFIONotBound
 		if t.backend == driver.BackendUIO {
-			nb = uio.ErrNotBound
+			nb = bus.ErrUIONotBound
 		}
 		return nil, fmt.Errorf("%w: %s is bound to %s (uiodrv bind --dev %s --driver %s)", nb, t.addr, cur, t.addr, want)
 	}
@@ -129,7 +127,7 @@ func checkDevice(s pci.Sysfs, t target) (*pci.Device, error) {
 		return dev, nil
 	}
 	if dev.IOMMUGroup < 0 {
-		return nil, fmt.Errorf("%w: %s has no %s/iommu_group", vfio.ErrNoIOMMUGroup, t.addr, s.DevicePath(t.addr))
+		return nil, fmt.Errorf("%w: %s has no %s/iommu_group", bus.ErrNoIOMMUGroup, t.addr, s.DevicePath(t.addr))
 	}
 	members, err := s.GroupDevices(dev.IOMMUGroup)
 	if err != nil {
@@ -146,13 +144,13 @@ func checkDevice(s pci.Sysfs, t target) (*pci.Device, error) {
 		}
 	}
 	if len(others) > 0 {
-		return nil, fmt.Errorf("%w: IOMMU group %d also holds %s", vfio.ErrGroupNotViable, dev.IOMMUGroup, strings.Join(others, ", "))
+		return nil, fmt.Errorf("%w: IOMMU group %d also holds %s", bus.ErrGroupNotViable, dev.IOMMUGroup, strings.Join(others, ", "))
 	}
 	return dev, checkVFIONodes(s, t, dev.IOMMUGroup) // vfioapi.go: group or cdev nodes
 }
 
 // vfioDevDir is where the VFIO device nodes are (tests point it elsewhere).
-var vfioDevDir = vfio.DefaultDevDir
+var vfioDevDir = bus.DefaultVFIODir
 
 // checkGroupFile opens and closes the VFIO container and group nodes, which
 // changes nothing, to report a missing module, a permission problem or a
@@ -165,13 +163,13 @@ func checkGroupFile(dir string, group int) error {
 			unix.Close(fd)
 			continue
 		case err == unix.EACCES || err == unix.EPERM:
-			return fmt.Errorf("%w: open %s: %v", vfio.ErrPermission, p, err)
+			return fmt.Errorf("%w: open %s: %v", bus.ErrPermission, p, err)
 		case err == unix.EBUSY:
-			return fmt.Errorf("%w: open %s: %v", vfio.ErrGroupBusy, p, err)
+			return fmt.Errorf("%w: open %s: %v", bus.ErrGroupBusy, p, err)
 		case err == unix.ENOENT && filepath.Base(p) == "vfio":
-			return fmt.Errorf("%w: open %s: %v", vfio.ErrNoVFIO, p, err)
+			return fmt.Errorf("%w: open %s: %v", bus.ErrNoVFIO, p, err)
 		case err == unix.ENOENT:
-			return fmt.Errorf("%w: open %s: %v (the group node appears when vfio-pci binds a device of the group)", vfio.ErrNotBound, p, err)
+			return fmt.Errorf("%w: open %s: %v (the group node appears when vfio-pci binds a device of the group)", bus.ErrVFIONotBound, p, err)
 		}
 		return fmt.Errorf("open %s: %w", p, err)
 	}
@@ -180,7 +178,7 @@ func checkGroupFile(dir string, group int) error {
 
 // checkMemory checks that the DMA memory of the targets can be locked
 // (VFIO pins it against RLIMIT_MEMLOCK) and that hugepages are reserved.
-func checkMemory(s pci.Sysfs, l limits, ts []target) error {
+func checkMemory(s bus.Sysfs, l limits, ts []target) error {
 	var lock, huge uint64
 	for _, t := range ts {
 		if t.backend == driver.BackendVFIO {
@@ -197,7 +195,7 @@ func checkMemory(s pci.Sysfs, l limits, ts []target) error {
 	if huge > 0 {
 		root := s.Root
 		if root == "" {
-			root = pci.DefaultRoot
+			root = bus.DefaultSysfsRoot
 		}
 		p := filepath.Join(root, "kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
 		b, err := os.ReadFile(p)

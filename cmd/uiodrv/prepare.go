@@ -7,10 +7,10 @@ import (
 
 	"github.com/uiodrv/uiodrv/internal/unix"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/handler"
 	"github.com/uiodrv/uiodrv/internal/safefile"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // Everything a run can get wrong without the device is checked, and every
@@ -38,7 +38,7 @@ func (f *runFlags) targets() []target {
 
 // prepare runs the preflight checks and opens what the run needs besides the
 // device. On error everything it opened is closed again.
-func prepare(f *runFlags, s pci.Sysfs, lim limits, guard *busGuard) (_ *prepared, err error) {
+func prepare(f *runFlags, s bus.Sysfs, lim limits, guard *busGuard) (_ *prepared, err error) {
 	for _, t := range f.targets() {
 		t = f.chooseAPI(s, t) // vfioapi.go: auto resolved from sysfs and /dev
 		dev, err := checkDevice(s, t)
@@ -131,7 +131,7 @@ func (p *prepared) commitPcap() error {
 // checkFeatures refuses options the device's model cannot do, from the
 // device ID in sysfs: the NIC is never opened to find out. It records the
 // model, which picks the driver that openDevice uses.
-func checkFeatures(dev *pci.Device, t target, f *runFlags) error {
+func checkFeatures(dev *bus.Device, t target, f *runFlags) error {
 	fd, err := probeNIC(dev)
 	if err != nil {
 		return err // checkDevice reports it first, with the device's name

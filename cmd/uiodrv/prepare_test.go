@@ -13,9 +13,9 @@ import (
 
 	"github.com/uiodrv/uiodrv/internal/unix"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/handler"
-	"github.com/uiodrv/uiodrv/vfio"
 )
 
 // noOpen makes any attempt to open a device fail the test, and counts them.
@@ -38,7 +38,7 @@ func noOpen(t *testing.T) *int {
 func runTree(t *testing.T) string {
 	t.Helper()
 	vfioDevDir = t.TempDir()
-	t.Cleanup(func() { vfioDevDir = vfio.DefaultDevDir })
+	t.Cleanup(func() { vfioDevDir = bus.DefaultVFIODir })
 	for _, n := range []string{"vfio", "3", "4", "5", "6"} {
 		if err := os.WriteFile(filepath.Join(vfioDevDir, n), nil, 0o600); err != nil {
 			t.Fatal(err)

@@ -15,10 +15,10 @@ import (
 	"github.com/uiodrv/uiodrv/internal/unix"
 	"go.uber.org/zap"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/rt"
-	"github.com/uiodrv/uiodrv/vfio"
 )
 
 // Bad real-time flags exit 2 with the valid form, before anything is opened.
@@ -108,7 +108,7 @@ func holdDeadline(t *testing.T, s rt.Sched, n int) {
 // differently.
 func TestRTPreflightRefusalBeforeOpen(t *testing.T) {
 	vfioDevDir = t.TempDir()
-	defer func() { vfioDevDir = vfio.DefaultDevDir }()
+	defer func() { vfioDevDir = bus.DefaultVFIODir }()
 	for _, n := range []string{"vfio", "3"} {
 		if err := os.WriteFile(filepath.Join(vfioDevDir, n), nil, 0o600); err != nil {
 			t.Fatal(err)

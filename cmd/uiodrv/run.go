@@ -13,10 +13,10 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/deferral"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/handler"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 var runUsage = `Usage: uiodrv [run] --dev BDF [flags]
@@ -86,7 +86,7 @@ type runFlags struct {
 	parsedTop     driver.TopHalf
 	parsedBack    driver.Backend
 	vapi          vfioAPIFlags // --vfio-api (vfioapi.go)
-	addr, fwdAdr  pci.Addr
+	addr, fwdAdr  bus.Addr
 }
 
 func (f *runFlags) add(fs *pflag.FlagSet) {
@@ -165,11 +165,11 @@ func cmdRun(e *env, args []string) int {
 	ctx, stop := notifyStop(e.stderr, guard, os.Exit)
 	defer stop()
 	raiseMemlock()
-	return report(e.stderr, "run", runPort(ctx, e, &f, pci.Sysfs{Root: f.sysfs}, readLimits(), guard, log))
+	return report(e.stderr, "run", runPort(ctx, e, &f, bus.Sysfs{Root: f.sysfs}, readLimits(), guard, log))
 }
 
 // runPort is the run command after the command line checked out.
-func runPort(ctx context.Context, e *env, f *runFlags, sysfs pci.Sysfs, lim limits, guard *busGuard, log *zap.Logger) error {
+func runPort(ctx context.Context, e *env, f *runFlags, sysfs bus.Sysfs, lim limits, guard *busGuard, log *zap.Logger) error {
 	pre, err := prepare(f, sysfs, lim, guard)
 	if err != nil {
 		return err
@@ -311,7 +311,7 @@ func openDevice(bdf string, f *runFlags) (dev openedNIC, err error) {
 	}()
 	// prepare keys the models by canonical address.
 	var fd nicModel
-	if a, err := pci.ParseAddr(bdf); err == nil {
+	if a, err := bus.ParseAddr(bdf); err == nil {
 		fd = f.models[a.String()]
 	}
 	if fd.Found == nil {

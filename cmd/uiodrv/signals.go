@@ -10,7 +10,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/bus"
 )
 
 // A run ends cleanly on any of these signals: the port is closed (interrupts
@@ -82,8 +82,8 @@ type busGuard struct {
 }
 
 type guarded struct {
-	addr pci.Addr
-	cfg  *pci.Config // nil when config space could not be opened
+	addr bus.Addr
+	cfg  *bus.Config // nil when config space could not be opened
 	err  error
 	// stopRX, when set (UIO runs, stoprx.go), clears RX/TX enable through
 	// the guard's own BAR0 mapping before bus mastering goes off.
@@ -93,12 +93,12 @@ type guarded struct {
 }
 
 // add opens the device's config space; a failure is kept for stopDMA's report.
-func (g *busGuard) add(s pci.Sysfs, a pci.Addr) {
+func (g *busGuard) add(s bus.Sysfs, a bus.Addr) {
 	cfg, err := s.OpenConfig(a)
 	g.addConfig(a, cfg, err)
 }
 
-func (g *busGuard) addConfig(a pci.Addr, cfg *pci.Config, err error) {
+func (g *busGuard) addConfig(a bus.Addr, cfg *bus.Config, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.devs = append(g.devs, guarded{addr: a, cfg: cfg, err: err})

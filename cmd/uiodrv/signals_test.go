@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/bus"
 )
 
 // memConfig is a configuration space in memory.
@@ -72,11 +72,11 @@ func TestStopSignals(t *testing.T) {
 func TestSecondSignalForcesExit(t *testing.T) {
 	for _, second := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		cs := &memConfig{}
-		cs.b[pci.CfgCommand] = pci.CmdMemory | pci.CmdMaster | pci.CmdIO
-		cs.b[pci.CfgCommand+1] = pci.CmdINTxDisable >> 8
+		cs.b[bus.CfgCommand] = bus.CmdMemory | bus.CmdMaster | bus.CmdIO
+		cs.b[bus.CfgCommand+1] = bus.CmdINTxDisable >> 8
 		g := &busGuard{}
-		g.addConfig(pci.MustParseAddr("0000:00:03.0"), pci.NewConfig(cs), nil)
-		g.addConfig(pci.MustParseAddr("0000:00:04.0"), nil, errors.New("open config: permission denied"))
+		g.addConfig(bus.MustParseAddr("0000:00:03.0"), bus.NewConfig(cs), nil)
+		g.addConfig(bus.MustParseAddr("0000:00:04.0"), nil, errors.New("open config: permission denied"))
 		var stderr syncBuf
 		exited := make(chan int, 1)
 		ctx, stop := notifyStop(&stderr, g, func(code int) { exited <- code })
@@ -99,8 +99,8 @@ func TestSecondSignalForcesExit(t *testing.T) {
 			t.Fatalf("a second %v did not force the exit", second)
 		}
 		stop()
-		cmd := uint16(cs.b[pci.CfgCommand]) | uint16(cs.b[pci.CfgCommand+1])<<8
-		if cmd != pci.CmdMemory|pci.CmdIO|pci.CmdINTxDisable {
+		cmd := uint16(cs.b[bus.CfgCommand]) | uint16(cs.b[bus.CfgCommand+1])<<8
+		if cmd != bus.CmdMemory|bus.CmdIO|bus.CmdINTxDisable {
 			t.Errorf("command register %#04x after the forced exit, want bus master (bit 2) clear and the rest kept", cmd)
 		}
 		out := stderr.String()

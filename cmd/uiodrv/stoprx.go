@@ -7,8 +7,8 @@ import (
 
 	"github.com/uiodrv/uiodrv/internal/unix"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/mmio"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // A forced exit (second signal) clears more than Bus Master Enable on a UIO
@@ -22,7 +22,7 @@ import (
 
 // armStopRX maps a's BAR0 and gives the guard the family's stop for it. A
 // failure is kept and reported by stopDMA; the run goes on.
-func (g *busGuard) armStopRX(s pci.Sysfs, a pci.Addr, m nicModel) {
+func (g *busGuard) armStopRX(s bus.Sysfs, a bus.Addr, m nicModel) {
 	if m.Found == nil || m.Family == nil {
 		return
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver/e1000"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // TestForcedExitStopsRX: on a UIO run the forced exit clears RCTL.EN and
@@ -19,7 +19,7 @@ import (
 func TestForcedExitStopsRX(t *testing.T) {
 	s := fakeSysfs(t, []string{"uio_pci_generic"}, "64",
 		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "uio_pci_generic", -1, ""})
-	a := pci.MustParseAddr("0000:00:03.0")
+	a := bus.MustParseAddr("0000:00:03.0")
 	bar := make([]byte, 0x20000)
 	binary.LittleEndian.PutUint32(bar[intel.RCTL:], intel.RCTL_EN)
 	binary.LittleEndian.PutUint32(bar[intel.TCTL:], intel.TCTL_EN)
@@ -28,9 +28,9 @@ func TestForcedExitStopsRX(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := &memConfig{}
-	cs.b[pci.CfgCommand] = pci.CmdMemory | pci.CmdMaster
+	cs.b[bus.CfgCommand] = bus.CmdMemory | bus.CmdMaster
 	g := &busGuard{}
-	g.addConfig(a, pci.NewConfig(cs), nil)
+	g.addConfig(a, bus.NewConfig(cs), nil)
 	g.armStopRX(s, a, e1000Model(t))
 	msg := g.stopDMA()
 	g.close()
@@ -44,7 +44,7 @@ func TestForcedExitStopsRX(t *testing.T) {
 	if rctl&intel.RCTL_EN != 0 || tctl&intel.TCTL_EN != 0 || imc != uint32(e1000.CauseAll) {
 		t.Errorf("after the forced exit RCTL %#x TCTL %#x IMC %#x: want RX and TX off, every interrupt masked", rctl, tctl, imc)
 	}
-	if cs.b[pci.CfgCommand]&pci.CmdMaster != 0 {
+	if cs.b[bus.CfgCommand]&bus.CmdMaster != 0 {
 		t.Error("bus mastering left on")
 	}
 	if !strings.Contains(msg, "RX and TX off on 0000:00:03.0") {
@@ -53,8 +53,8 @@ func TestForcedExitStopsRX(t *testing.T) {
 
 	// A BAR that cannot be mapped is reported, and bus mastering still goes off.
 	g = &busGuard{}
-	cs.b[pci.CfgCommand] = pci.CmdMemory | pci.CmdMaster
-	g.addConfig(a, pci.NewConfig(cs), nil)
+	cs.b[bus.CfgCommand] = bus.CmdMemory | bus.CmdMaster
+	g.addConfig(a, bus.NewConfig(cs), nil)
 	os.Remove(res)
 	g.armStopRX(s, a, e1000Model(t))
 	if msg := g.stopDMA(); !strings.Contains(msg, "RX enable on 0000:00:03.0 left for the next run's reset") || !strings.Contains(msg, "bus mastering off") {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/bus"
 )
 
 // tree is every file and link under root, with contents and targets: what
@@ -37,7 +37,7 @@ func tree(t *testing.T, root string) string {
 
 // guardTree: an e1000 already on vfio-pci, a GPU (class 03) on vfio-pci
 // (passed to a VM), and an e1000 on its kernel driver.
-func guardTree(t *testing.T) pci.Sysfs {
+func guardTree(t *testing.T) bus.Sysfs {
 	s := fakeSysfs(t, []string{"e1000", "vfio-pci", "nouveau"}, "",
 		fakeDev{"0000:00:03.0", "0x8086", e1000ID, netCls, "vfio-pci", 3, ""},
 		fakeDev{"0000:01:00.0", "0x10de", "0x1eb8", "0x030200", "vfio-pci", 4, ""},
@@ -76,7 +76,7 @@ func TestUnbindGuards(t *testing.T) {
 // a symbolic link (followed before), an empty record (a cut-short write)
 // are refused by unbind before it writes anything.
 func TestUnbindUntrustedRecord(t *testing.T) {
-	a := pci.MustParseAddr("0000:00:03.0")
+	a := bus.MustParseAddr("0000:00:03.0")
 	for _, c := range []struct {
 		name, want string
 		make       func(t *testing.T, rec string)
@@ -125,7 +125,7 @@ func TestUnbindUntrustedRecord(t *testing.T) {
 // unbind then followed it), and refuses a record folder others may write or
 // that another user owns, before it writes sysfs.
 func TestBindStateDir(t *testing.T) {
-	a := pci.MustParseAddr("0000:00:04.0")
+	a := bus.MustParseAddr("0000:00:04.0")
 	s := guardTree(t)
 	state := filepath.Join(t.TempDir(), "run", "uiodrv")
 	code, out, errOut := runCLI("bind", "--dev", a.String(), "--sysfs", s.Root, "--state-dir", state)

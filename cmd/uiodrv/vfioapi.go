@@ -9,9 +9,8 @@ import (
 	"github.com/uiodrv/uiodrv/internal/unix"
 	"go.uber.org/zap"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
-	"github.com/uiodrv/uiodrv/pci"
-	"github.com/uiodrv/uiodrv/vfio"
 )
 
 // --vfio-api: which VFIO interface reaches the device. group is the
@@ -21,7 +20,7 @@ import (
 // took and why. See docs/vfio-api.md.
 
 // iommuDev is iommufd's device node (tests point it elsewhere).
-var iommuDev = vfio.DefaultIOMMUDev
+var iommuDev = bus.DefaultIOMMUDev
 
 // errCdevPermission marks a permission failure on the cdev path, whose fix
 // names other files than the group path's.
@@ -30,13 +29,13 @@ var errCdevPermission = errors.New("no permission on the VFIO cdev")
 // vfioAPIFlags is --vfio-api and what prepare made of it.
 type vfioAPIFlags struct {
 	given  string               // as given
-	parsed vfio.API             // parsed; APIAuto until chooseAPI
+	parsed bus.API              // parsed; APIAuto until chooseAPI
 	chosen map[string]apiChoice // by BDF: the API prepare chose, and why
 }
 
 // apiChoice is the API a run uses for one device, and why.
 type apiChoice struct {
-	api vfio.API
+	api bus.API
 	why string
 }
 
@@ -46,11 +45,11 @@ func (f *runFlags) addVFIOAPI(fs *pflag.FlagSet) {
 
 // validateVFIOAPI parses --vfio-api: usage errors only, nothing is looked at.
 func (f *runFlags) validateVFIOAPI() error {
-	api, err := vfio.ParseAPI(f.vapi.given)
+	api, err := bus.ParseAPI(f.vapi.given)
 	if err != nil {
 		return usageError{fmt.Errorf("--vfio-api: %w", err)}
 	}
-	if f.parsedBack != driver.BackendVFIO && f.fs != nil && f.fs.Changed("vfio-api") && api != vfio.APIAuto {
+	if f.parsedBack != driver.BackendVFIO && f.fs != nil && f.fs.Changed("vfio-api") && api != bus.APIAuto {
 		return usagef("--vfio-api %s needs --backend vfio (uio_pci_generic has no VFIO interface)", api)
 	}
 	f.vapi.parsed = api
@@ -59,18 +58,18 @@ func (f *runFlags) validateVFIOAPI() error {
 
 // chooseAPI resolves --vfio-api auto for the target from sysfs and /dev
 // (nothing is opened) and records the choice for the log and openDevice.
-func (f *runFlags) chooseAPI(s pci.Sysfs, t target) target {
+func (f *runFlags) chooseAPI(s bus.Sysfs, t target) target {
 	if t.backend != driver.BackendVFIO {
 		return t
 	}
-	opts := &vfio.Options{Sysfs: s, DevDir: vfioDevDir, IOMMUDev: iommuDev, API: t.api}
-	api, why, err := vfio.SelectAPI(t.addr.String(), opts)
+	opts := &bus.VFIOOptions{Sysfs: s, DevDir: vfioDevDir, IOMMUDev: iommuDev, API: t.api}
+	api, why, err := bus.SelectAPI(t.addr.String(), opts)
 	if err != nil { // a malformed address: validate has refused it already
-		api, why = vfio.APIGroup, err.Error()
+		api, why = bus.APIGroup, err.Error()
 	}
-	if t.api == vfio.APICdev {
+	if t.api == bus.APICdev {
 		why = "--vfio-api cdev"
-	} else if t.api == vfio.APIGroup {
+	} else if t.api == bus.APIGroup {
 		why = "--vfio-api group"
 	}
 	if f.vapi.chosen == nil {
@@ -82,7 +81,7 @@ func (f *runFlags) chooseAPI(s pci.Sysfs, t target) target {
 }
 
 // apiFor is the API chosen for bdf (APIAuto before chooseAPI ran).
-func (f *runFlags) apiFor(bdf string) vfio.API { return f.vapi.chosen[bdf].api }
+func (f *runFlags) apiFor(bdf string) bus.API { return f.vapi.chosen[bdf].api }
 
 // logVFIOAPI says which VFIO API each device is opened with, and why.
 func logVFIOAPI(log *zap.Logger, f *runFlags) {
@@ -97,14 +96,14 @@ func logVFIOAPI(log *zap.Logger, f *runFlags) {
 // which changes nothing (opening a cdev does not open the device: binding
 // it to an iommufd does), to report a missing node, a permission problem
 // or a device in use before the device is opened.
-func checkVFIONodes(s pci.Sysfs, t target, group int) error {
-	if t.api != vfio.APICdev {
+func checkVFIONodes(s bus.Sysfs, t target, group int) error {
+	if t.api != bus.APICdev {
 		return checkGroupFile(vfioDevDir, group)
 	}
 	if !fileExists(iommuDev) {
-		return fmt.Errorf("%w: %s: this kernel has no iommufd (CONFIG_IOMMUFD; no Debian kernel enables it); use --vfio-api group or auto", vfio.ErrNoIOMMUFD, iommuDev)
+		return fmt.Errorf("%w: %s: this kernel has no iommufd (CONFIG_IOMMUFD; no Debian kernel enables it); use --vfio-api group or auto", bus.ErrNoIOMMUFD, iommuDev)
 	}
-	name, err := vfio.CdevName(s, t.addr)
+	name, err := bus.CdevName(s, t.addr)
 	if err != nil {
 		return err
 	}
@@ -116,9 +115,9 @@ func checkVFIONodes(s pci.Sysfs, t target, group int) error {
 			unix.Close(fd)
 			continue
 		case err == unix.EACCES || err == unix.EPERM:
-			return fmt.Errorf("%w: %w: open %s: %v", errCdevPermission, vfio.ErrPermission, p, err)
+			return fmt.Errorf("%w: %w: open %s: %v", errCdevPermission, bus.ErrPermission, p, err)
 		case err == unix.ENOENT:
-			return fmt.Errorf("%w: open %s: %v (devtmpfs creates it when vfio-pci binds the device)", vfio.ErrNoCdev, p, err)
+			return fmt.Errorf("%w: open %s: %v (devtmpfs creates it when vfio-pci binds the device)", bus.ErrNoCdev, p, err)
 		}
 		return fmt.Errorf("open %s: %w", p, err)
 	}
@@ -133,11 +132,11 @@ func fileExists(p string) bool {
 // vfioAPIs is list's VFIO-API column: which --vfio-api values can open the
 // device now ("group,cdev", "group", "cdev"), "-" when neither can (not
 // bound to vfio-pci).
-func vfioAPIs(s pci.Sysfs, d *pci.Device) string {
+func vfioAPIs(s bus.Sysfs, d *bus.Device) string {
 	if d.Driver != "vfio-pci" {
 		return "-"
 	}
-	av, err := vfio.Available(d.Addr.String(), &vfio.Options{Sysfs: s, DevDir: vfioDevDir, IOMMUDev: iommuDev})
+	av, err := bus.AvailableAPIs(d.Addr.String(), &bus.VFIOOptions{Sysfs: s, DevDir: vfioDevDir, IOMMUDev: iommuDev})
 	switch {
 	case err != nil:
 		return "-"

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/uiodrv/uiodrv/vfio"
+	"github.com/uiodrv/uiodrv/bus"
 )
 
 // cdevTree is runTree with /dev/iommu (when iommu) and a VFIO cdev for
@@ -15,7 +15,7 @@ func cdevTree(t *testing.T, iommu bool) string {
 	t.Helper()
 	root := runTree(t)
 	iommuDev = filepath.Join(t.TempDir(), "iommu")
-	t.Cleanup(func() { iommuDev = vfio.DefaultIOMMUDev })
+	t.Cleanup(func() { iommuDev = bus.DefaultIOMMUDev })
 	if iommu {
 		must(t, os.WriteFile(iommuDev, nil, 0o600))
 	}
@@ -76,15 +76,15 @@ func TestVFIOAPIAuto(t *testing.T) {
 		name  string
 		iommu bool
 		dev   string
-		api   vfio.API
+		api   bus.API
 		why   string
 	}{
-		{"cdev", true, "0000:00:03.0", vfio.APICdev, "devices/vfio0 exist"},
-		{"no iommufd", false, "0000:00:03.0", vfio.APIGroup, "kernel without iommufd"},
-		{"no cdev", true, "0000:00:04.0", vfio.APIGroup, "vfio-dev/vfioN"},
+		{"cdev", true, "0000:00:03.0", bus.APICdev, "devices/vfio0 exist"},
+		{"no iommufd", false, "0000:00:03.0", bus.APIGroup, "kernel without iommufd"},
+		{"no cdev", true, "0000:00:04.0", bus.APIGroup, "vfio-dev/vfioN"},
 	} {
 		root := cdevTree(t, c.iommu)
-		var got vfio.API = -1
+		var got bus.API = -1
 		old := openNIC
 		openNIC = func(bdf string, f *runFlags) (openedNIC, error) {
 			got = f.apiFor(bdf)

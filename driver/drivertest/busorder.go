@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/mmio"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // BusEvent is one access in a BusLog: a register write through BAR0
@@ -43,14 +43,14 @@ type BusLog struct {
 // the command register cmd (a crashed run may have left Bus Master on).
 func NewBusLog(vendor, device, cmd uint16) *BusLog {
 	l := &BusLog{}
-	binary.LittleEndian.PutUint16(l.cfg[pci.CfgVendorID:], vendor)
-	binary.LittleEndian.PutUint16(l.cfg[pci.CfgDeviceID:], device)
-	binary.LittleEndian.PutUint16(l.cfg[pci.CfgCommand:], cmd)
+	binary.LittleEndian.PutUint16(l.cfg[bus.CfgVendorID:], vendor)
+	binary.LittleEndian.PutUint16(l.cfg[bus.CfgDeviceID:], device)
+	binary.LittleEndian.PutUint16(l.cfg[bus.CfgCommand:], cmd)
 	return l
 }
 
-// Config is the configuration space as pci.Config reads and writes it.
-func (l *BusLog) Config() *pci.Config { return pci.NewConfig(logCfg{l}) }
+// Config is the configuration space as bus.Config reads and writes it.
+func (l *BusLog) Config() *bus.Config { return bus.NewConfig(logCfg{l}) }
 
 // Regs wraps a fake register file: its writes are logged, then passed on.
 func (l *BusLog) Regs(r mmio.Regs) mmio.Regs { return logRegs{l, r} }
@@ -66,7 +66,7 @@ func (l *BusLog) Events() []BusEvent {
 func (l *BusLog) Command() uint16 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return binary.LittleEndian.Uint16(l.cfg[pci.CfgCommand:])
+	return binary.LittleEndian.Uint16(l.cfg[bus.CfgCommand:])
 }
 
 type logCfg struct{ l *BusLog }
@@ -87,9 +87,9 @@ func (c logCfg) WriteAt(p []byte, off int64) (int, error) {
 		return 0, fmt.Errorf("config write at %#x: outside the fake's 256 bytes", off)
 	}
 	n := copy(c.l.cfg[off:], p)
-	if off <= pci.CfgCommand && off+int64(n) > pci.CfgCommand {
-		c.l.events = append(c.l.events, BusEvent{Cfg: true, Off: pci.CfgCommand,
-			Val: uint32(binary.LittleEndian.Uint16(c.l.cfg[pci.CfgCommand:]))})
+	if off <= bus.CfgCommand && off+int64(n) > bus.CfgCommand {
+		c.l.events = append(c.l.events, BusEvent{Cfg: true, Off: bus.CfgCommand,
+			Val: uint32(binary.LittleEndian.Uint16(c.l.cfg[bus.CfgCommand:]))})
 	}
 	return n, nil
 }
@@ -103,7 +103,7 @@ func (r logRegs) Read32(off uint32) uint32 { return r.r.Read32(off) }
 
 func (r logRegs) Write32(off, v uint32) {
 	r.l.mu.Lock()
-	master := binary.LittleEndian.Uint16(r.l.cfg[pci.CfgCommand:])&pci.CmdMaster != 0
+	master := binary.LittleEndian.Uint16(r.l.cfg[bus.CfgCommand:])&bus.CmdMaster != 0
 	r.l.events = append(r.l.events, BusEvent{Off: off, Val: v, Master: master})
 	r.l.mu.Unlock()
 	r.r.Write32(off, v)
@@ -113,7 +113,7 @@ func (r logRegs) Write32(off, v uint32) {
 // Bus Master Enable, or -1.
 func MasterIndex(ev []BusEvent) int {
 	for i, e := range ev {
-		if e.Cfg && e.Val&pci.CmdMaster != 0 {
+		if e.Cfg && e.Val&bus.CmdMaster != 0 {
 			return i
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/uiodrv/uiodrv/internal/unix"
@@ -20,6 +21,24 @@ import (
 type PacketWire struct {
 	fd int
 	sa *unix.SockaddrLinklayer
+}
+
+// OpenPacketWireAt opens a PacketWire on the one network interface the
+// kernel gave the PCI function bdf (a lab test's wire NIC, driven by the
+// guest kernel's own driver) and closes it when the test ends. It fails the
+// test when the function has no interface, or more than one.
+func OpenPacketWireAt(t testing.TB, bdf string) *PacketWire {
+	t.Helper()
+	ifs, _ := filepath.Glob("/sys/bus/pci/devices/" + bdf + "/net/*")
+	if len(ifs) != 1 {
+		t.Fatalf("net interfaces of the wire NIC %s: %v", bdf, ifs)
+	}
+	w, err := OpenPacketWire(filepath.Base(ifs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
 }
 
 // OpenPacketWire brings the interface up with IPv6 off (so the kernel sends

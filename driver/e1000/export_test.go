@@ -8,7 +8,6 @@ import (
 
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/intel"
-	"github.com/uiodrv/uiodrv/vfio"
 )
 
 // NewDeviceOn builds a Device on an initialised NIC and a bus (anything with
@@ -61,7 +60,7 @@ func ResetUnderDriver(d *Device) (string, error) {
 			return "VFIO_DEVICE_RESET" + d.regState(), nil
 		case err == nil:
 			how = "VFIO_DEVICE_RESET (registers unchanged), "
-		case errors.Is(err, vfio.ErrUnsupported):
+		case errors.Is(err, bus.ErrUnsupported):
 			how = "no VFIO reset offered, "
 		default:
 			return "VFIO_DEVICE_RESET", err

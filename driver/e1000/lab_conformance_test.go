@@ -3,7 +3,6 @@ package e1000_test
 import (
 	"context"
 	"github.com/uiodrv/uiodrv/bus"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -47,15 +46,7 @@ func TestLabConformance(t *testing.T) {
 // opened NIC, for the e1000 (INTx) and the e1000e (MSI-X).
 func TestGuestConformance(t *testing.T) {
 	labtest.InGuest(t)
-	ifs, _ := filepath.Glob("/sys/bus/pci/devices/0000:00:05.0/net/*")
-	if len(ifs) != 1 {
-		t.Fatalf("net interfaces of the wire NIC 05.0: %v", ifs)
-	}
-	wire, err := drivertest.OpenPacketWire(filepath.Base(ifs[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wire.Close()
+	wire := drivertest.OpenPacketWireAt(t, "0000:00:05.0")
 	for _, n := range []struct {
 		name, bdf string
 		msix      bool

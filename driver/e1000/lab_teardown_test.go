@@ -5,8 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver/e1000"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // busMasterProbe reads Bus Master Enable of a real device through the sysfs
@@ -15,7 +15,7 @@ import (
 // step of Close, and after it.
 type busMasterProbe struct {
 	tag    string
-	cfg    *pci.Config
+	cfg    *bus.Config
 	before bool
 	steps  []string
 	during map[string]bool // Bus Master Enable as each step started
@@ -25,11 +25,11 @@ type busMasterProbe struct {
 // probeBusMaster installs the probe on dev; call check after Close.
 func probeBusMaster(t *testing.T, tag, bdf string, dev *e1000.Device) *busMasterProbe {
 	t.Helper()
-	a, err := pci.ParseAddr(bdf)
+	a, err := bus.ParseAddr(bdf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pci.Sysfs{}.OpenConfig(a)
+	cfg, err := bus.Sysfs{}.OpenConfig(a)
 	if err != nil {
 		t.Fatalf("%s: %v", tag, err)
 	}
@@ -47,7 +47,7 @@ func (p *busMasterProbe) read() bool {
 	if err != nil {
 		p.errs = append(p.errs, err)
 	}
-	return cmd&pci.CmdMaster != 0
+	return cmd&bus.CmdMaster != 0
 }
 
 // check: bus mastering was on while the port ran, still on when Close began,

@@ -43,32 +43,18 @@ func family() *driver.Family {
 }
 
 // check refuses what a model of the family cannot run, beyond the core's
-// queue and ring-size checks.
+// checks (queues, ring size, interval, MSI-X over UIO).
 func check(m driver.Model, o driver.OpenOptions) error {
 	if o.MSIX && !m.MSIX {
 		return &driver.OptionError{Option: "MSIX", Model: m.Name,
 			Reason: "has no MSI-X (of the e1000 family only the 82574L, QEMU's e1000e, has it): leave MSI-X off"}
 	}
-	if o.MSIX && o.Backend != driver.BackendVFIO {
-		return &driver.OptionError{Option: "MSIX", Model: m.Name,
-			Reason: "gets MSI-X only through VFIO (uio_pci_generic offers INTx): use the vfio backend, or leave MSI-X off"}
-	}
-	return nil
+	return nil // MSI-X over UIO: the registry refuses it (driver.CheckOptions)
 }
 
 // openOptions maps the core's options to the family's: one ring size for
-// RX and TX, and the interval in ITR's units of 256 ns, rounded up so that
-// throttling asked for stays on.
+// RX and TX, and the interval in ITR's units of 256 ns.
 func openOptions(o driver.OpenOptions) OpenOptions {
-	return OpenOptions{
-		Access: bus.AccessOf(o),
-		Poll:   o.Poll,
-		NIC: Options{
-			RxRingSize: o.RingSize,
-			TxRingSize: o.RingSize,
-			ITR:        uint32((o.ITR + itrUnit - 1) / itrUnit),
-			MSIX:       o.MSIX,
-			Promisc:    o.Promisc,
-		},
-	}
+	nic := Options{RxRingSize: o.RingSize, TxRingSize: o.RingSize, ITR: o.ITRUnits(itrUnit), MSIX: o.MSIX, Promisc: o.Promisc}
+	return OpenOptions{Access: bus.AccessOf(o), Poll: o.Poll, NIC: nic}
 }

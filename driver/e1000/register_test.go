@@ -1,12 +1,12 @@
 package e1000
 
 import (
-	"errors"
 	"github.com/uiodrv/uiodrv/bus"
 	"testing"
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 )
 
 // The family registers every model of its table under its PCI ID, with one
@@ -29,31 +29,17 @@ func TestRegistered(t *testing.T) {
 func TestCheck(t *testing.T) {
 	f, em, _ := driver.Lookup(driver.PCIID{Vendor: IntelVendor, Device: 0x100e})
 	_, e2, _ := driver.Lookup(driver.PCIID{Vendor: IntelVendor, Device: 0x10d3})
-	for _, c := range []struct {
-		name   string
-		m      driver.Model
-		o      driver.OpenOptions
-		option string // "" when accepted
-	}{
-		{"defaults", em, driver.OpenOptions{}, ""},
-		{"MSI-X on the 82574L", e2, driver.OpenOptions{MSIX: true}, ""},
-		{"MSI-X on the 82540EM", em, driver.OpenOptions{MSIX: true}, "MSIX"},
-		{"MSI-X over UIO", e2, driver.OpenOptions{MSIX: true, Backend: driver.BackendUIO}, "MSIX"},
-		{"two queues", em, driver.OpenOptions{Queues: 2}, "Queues"},
-		{"ring of 24", em, driver.OpenOptions{RingSize: 24}, "RingSize"},
-		{"ITR at its maximum", em, driver.OpenOptions{ITR: 0xFFFF * 256 * time.Nanosecond}, ""},
-		{"ITR above", em, driver.OpenOptions{ITR: 0x10000 * 256 * time.Nanosecond}, "ITR"},
-		{"UIO with interrupts", em, driver.OpenOptions{Backend: driver.BackendUIO}, ""},
-	} {
-		err := driver.CheckOptions(f, c.m, c.o)
-		var oe *driver.OptionError
-		switch {
-		case c.option == "" && err != nil:
-			t.Errorf("%s: %v", c.name, err)
-		case c.option != "" && (!errors.As(err, &oe) || oe.Option != c.option || !errors.Is(err, driver.ErrBadConfig)):
-			t.Errorf("%s: %v, want an OptionError on %s", c.name, err, c.option)
-		}
-	}
+	drivertest.CheckOptions(t, f, []drivertest.OptionCase{
+		{Name: "defaults", Model: em, Opts: driver.OpenOptions{}},
+		{Name: "MSI-X on the 82574L", Model: e2, Opts: driver.OpenOptions{MSIX: true}},
+		{Name: "MSI-X on the 82540EM", Model: em, Opts: driver.OpenOptions{MSIX: true}, Refuse: "MSIX"},
+		{Name: "MSI-X over UIO", Model: e2, Opts: driver.OpenOptions{MSIX: true, Backend: driver.BackendUIO}, Refuse: "MSIX"},
+		{Name: "two queues", Model: em, Opts: driver.OpenOptions{Queues: 2}, Refuse: "Queues"},
+		{Name: "ring of 24", Model: em, Opts: driver.OpenOptions{RingSize: 24}, Refuse: "RingSize"},
+		{Name: "ITR at its maximum", Model: em, Opts: driver.OpenOptions{ITR: 0xFFFF * 256 * time.Nanosecond}},
+		{Name: "ITR above", Model: em, Opts: driver.OpenOptions{ITR: 0x10000 * 256 * time.Nanosecond}, Refuse: "ITR"},
+		{Name: "UIO with interrupts", Model: em, Opts: driver.OpenOptions{Backend: driver.BackendUIO}},
+	})
 }
 
 func TestOpenOptions(t *testing.T) {

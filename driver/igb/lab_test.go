@@ -2,7 +2,6 @@ package igb_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -44,15 +43,7 @@ func TestLabConformanceIGB(t *testing.T) {
 // freshly opened 82576, with 1 and 2 queues.
 func TestGuestConformanceIGB(t *testing.T) {
 	labtest.InGuest(t)
-	ifs, _ := filepath.Glob("/sys/bus/pci/devices/0000:00:04.0/net/*")
-	if len(ifs) != 1 {
-		t.Fatalf("net interfaces of the wire NIC 04.0: %v", ifs)
-	}
-	wire, err := drivertest.OpenPacketWire(filepath.Base(ifs[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wire.Close()
+	wire := drivertest.OpenPacketWireAt(t, "0000:00:04.0")
 	for _, queues := range []int{1, 2} {
 		t.Run(map[int]string{1: "1queue", 2: "2queues"}[queues], func(t *testing.T) {
 			drivertest.Run(t, func(t *testing.T) *drivertest.Harness {
@@ -77,15 +68,7 @@ func TestGuestConformanceIGB(t *testing.T) {
 // RSS but without RXCSUM.PCSD every flow lands on queue 0.
 func TestGuestQuirksIGB(t *testing.T) {
 	labtest.InGuest(t)
-	ifs, _ := filepath.Glob("/sys/bus/pci/devices/0000:00:04.0/net/*")
-	if len(ifs) != 1 {
-		t.Fatalf("net interfaces of the wire NIC 04.0: %v", ifs)
-	}
-	wire, err := drivertest.OpenPacketWire(filepath.Base(ifs[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wire.Close()
+	wire := drivertest.OpenPacketWireAt(t, "0000:00:04.0")
 	defer igb.SetProbe(false, false)
 	frames := func(dev *igb.Device) []int {
 		for i := 0; i < 64; i++ {

@@ -1,7 +1,6 @@
 package igb
 
 import (
-	"fmt"
 	"github.com/uiodrv/uiodrv/bus"
 
 	"github.com/uiodrv/uiodrv/driver/intel"
@@ -12,18 +11,17 @@ var _ bus.Quiescer = Quiesce
 
 // Quiesce stops an igb-family NIC that an earlier process may have left
 // running, through BAR0 alone, before bus mastering is turned on
-// (bus.Options.Quiesce): a killed run leaves RCTL.EN and the rings'
-// physical addresses in the NIC. It masks every interrupt (EIMC, IMC),
-// clears RCTL.EN and TCTL.EN, resets the MAC (CTRL.RST; 82576 4.3.1) and
-// masks again: the steps of New's own reset. A PCI ID that is not an
-// igb-family model is refused before any register is written.
+// (bus.Options.Quiesce; intel.Quiesce says why and in which state). It is
+// New's own reset: EIMC and IMC, RCTL.EN and TCTL.EN cleared, CTRL.RST
+// (82576 4.3.1), the masks again. A PCI ID that is not an igb-family model
+// is refused before any register is written.
 func Quiesce(regs mmio.Regs, vendor, device uint16) error {
-	m, err := LookupModel(vendor, device)
-	if err != nil {
-		return fmt.Errorf("igb: quiesce: %w", err)
-	}
-	n := &NIC{regs: regs, model: m}
-	n.reset()
+	return intel.Quiesce("igb", regs, vendor, device, LookupModel, resetRegs)
+}
+
+// resetRegs is New's reset on a NIC that is nothing but its registers.
+func resetRegs(regs mmio.Regs, m Model) error {
+	(&NIC{regs: regs, model: m}).reset()
 	return nil
 }
 

@@ -46,37 +46,17 @@ func family() *driver.Family {
 		RingSizes: driver.RingSizes{
 			Min: 8, Max: 4096, Default: DefaultRingSize, Multiple: 8,
 		},
-		MaxITR:  maxEITR * eitrUnit, // EITR's interval field
-		Check:   check,
-		StopDMA: StopRX,
-		Open:    driver.OpenWith(Open, openOptions),
+		MaxITR:   maxEITR * eitrUnit, // EITR's interval field
+		MSIXOnly: true,               // Open attaches MSI-X vectors or none: UIO polls
+		StopDMA:  StopRX,
+		Open:     driver.OpenWith(Open, openOptions),
 	}
-}
-
-// check refuses what a model of the family cannot run, beyond the core's
-// queue and ring-size checks.
-func check(m driver.Model, o driver.OpenOptions) error {
-	if !o.Poll && o.Backend != driver.BackendVFIO {
-		return &driver.OptionError{Option: "Backend", Model: m.Name,
-			Reason: "takes its interrupts by MSI-X, which uio_pci_generic cannot deliver: use the vfio backend, or busy polling"}
-	}
-	return nil
 }
 
 // openOptions maps the core's options to the family's: one ring size for
-// RX and TX, and the interval in EITR's units of 1 µs, rounded up so that
-// throttling asked for stays on. MSIX needs no mapping: the family always
-// uses MSI-X when it takes interrupts.
+// RX and TX, and the interval in EITR's units of 1 µs. MSIX needs no
+// mapping: the family always uses MSI-X when it takes interrupts.
 func openOptions(o driver.OpenOptions) OpenOptions {
-	return OpenOptions{
-		Access: bus.AccessOf(o),
-		Poll:   o.Poll,
-		NIC: Options{
-			Queues:     o.Queues,
-			RxRingSize: o.RingSize,
-			TxRingSize: o.RingSize,
-			ITR:        uint32((o.ITR + eitrUnit - 1) / eitrUnit),
-			Promisc:    o.Promisc,
-		},
-	}
+	nic := Options{Queues: o.Queues, RxRingSize: o.RingSize, TxRingSize: o.RingSize, ITR: o.ITRUnits(eitrUnit), Promisc: o.Promisc}
+	return OpenOptions{Access: bus.AccessOf(o), Poll: o.Poll, NIC: nic}
 }

@@ -1,11 +1,11 @@
 package igb
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/uiodrv/uiodrv/driver"
+	"github.com/uiodrv/uiodrv/driver/drivertest"
 )
 
 // The family registers every PCI ID of its table, with the model's queues,
@@ -28,33 +28,19 @@ func TestRegistered(t *testing.T) {
 func TestCheck(t *testing.T) {
 	f, m82576, _ := driver.Lookup(driver.PCIID{Vendor: VendorIntel, Device: 0x10c9})
 	_, i211, _ := driver.Lookup(driver.PCIID{Vendor: VendorIntel, Device: 0x1539})
-	for _, c := range []struct {
-		name   string
-		m      driver.Model
-		o      driver.OpenOptions
-		option string // "" when accepted
-	}{
-		{"defaults", m82576, driver.OpenOptions{}, ""},
-		{"16 queues on the 82576", m82576, driver.OpenOptions{Queues: 16}, ""},
-		{"17 queues on the 82576", m82576, driver.OpenOptions{Queues: 17}, "Queues"},
-		{"3 queues on the I211", i211, driver.OpenOptions{Queues: 3}, "Queues"},
-		{"UIO with interrupts", m82576, driver.OpenOptions{Backend: driver.BackendUIO}, "Backend"},
-		{"UIO polling", m82576, driver.OpenOptions{Backend: driver.BackendUIO, Poll: true}, ""},
-		{"MSIX asked", m82576, driver.OpenOptions{MSIX: true}, ""},
-		{"ring of 24", m82576, driver.OpenOptions{RingSize: 24}, ""},
-		{"ring of 20", m82576, driver.OpenOptions{RingSize: 20}, "RingSize"},
-		{"ITR at its maximum", m82576, driver.OpenOptions{ITR: maxEITR * time.Microsecond}, ""},
-		{"ITR above", m82576, driver.OpenOptions{ITR: maxEITR*time.Microsecond + 1}, "ITR"},
-	} {
-		err := driver.CheckOptions(f, c.m, c.o)
-		var oe *driver.OptionError
-		switch {
-		case c.option == "" && err != nil:
-			t.Errorf("%s: %v", c.name, err)
-		case c.option != "" && (!errors.As(err, &oe) || oe.Option != c.option || !errors.Is(err, driver.ErrBadConfig)):
-			t.Errorf("%s: %v, want an OptionError on %s", c.name, err, c.option)
-		}
-	}
+	drivertest.CheckOptions(t, f, []drivertest.OptionCase{
+		{Name: "defaults", Model: m82576, Opts: driver.OpenOptions{}},
+		{Name: "16 queues on the 82576", Model: m82576, Opts: driver.OpenOptions{Queues: 16}},
+		{Name: "17 queues on the 82576", Model: m82576, Opts: driver.OpenOptions{Queues: 17}, Refuse: "Queues"},
+		{Name: "3 queues on the I211", Model: i211, Opts: driver.OpenOptions{Queues: 3}, Refuse: "Queues"},
+		{Name: "UIO with interrupts", Model: m82576, Opts: driver.OpenOptions{Backend: driver.BackendUIO}, Refuse: "Backend"},
+		{Name: "UIO polling", Model: m82576, Opts: driver.OpenOptions{Backend: driver.BackendUIO, Poll: true}},
+		{Name: "MSIX asked", Model: m82576, Opts: driver.OpenOptions{MSIX: true}},
+		{Name: "ring of 24", Model: m82576, Opts: driver.OpenOptions{RingSize: 24}},
+		{Name: "ring of 20", Model: m82576, Opts: driver.OpenOptions{RingSize: 20}, Refuse: "RingSize"},
+		{Name: "ITR at its maximum", Model: m82576, Opts: driver.OpenOptions{ITR: maxEITR * time.Microsecond}},
+		{Name: "ITR above", Model: m82576, Opts: driver.OpenOptions{ITR: maxEITR*time.Microsecond + 1}, Refuse: "ITR"},
+	})
 }
 
 func TestOpenOptions(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/uiodrv/uiodrv/pci"
+	"github.com/uiodrv/uiodrv/bus"
 )
 
 // capRef is where a virtio structure lives: a BAR, an offset and a length.
@@ -21,14 +21,14 @@ var ErrLegacyDevice = errors.New("virtio: legacy device")
 // findCaps walks the capability list for virtio's vendor capabilities
 // (virtio 1.2 4.1.4) and returns the first of each type the driver needs:
 // common, notify and device configuration.
-func findCaps(cfg *pci.Config) (map[uint8]capRef, error) {
-	st, err := cfg.Read16(pci.CfgStatus)
+func findCaps(cfg *bus.Config) (map[uint8]capRef, error) {
+	st, err := cfg.Read16(bus.CfgStatus)
 	if err != nil {
 		return nil, fmt.Errorf("read PCI status: %w", err)
 	}
 	caps := map[uint8]capRef{}
-	if st&pci.StatusCapList != 0 {
-		p, err := cfg.Read8(pci.CfgCapPtr)
+	if st&bus.StatusCapList != 0 {
+		p, err := cfg.Read8(bus.CfgCapPtr)
 		if err != nil {
 			return nil, fmt.Errorf("read capability pointer: %w", err)
 		}
@@ -54,7 +54,7 @@ func findCaps(cfg *pci.Config) (map[uint8]capRef, error) {
 	return caps, nil
 }
 
-func readCap(cfg *pci.Config, p int, caps map[uint8]capRef) error {
+func readCap(cfg *bus.Config, p int, caps map[uint8]capRef) error {
 	t, err := cfg.Read8(p + capCfgType)
 	if err != nil {
 		return err

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/uiodrv/uiodrv/bus"
 	"github.com/uiodrv/uiodrv/driver"
 	"github.com/uiodrv/uiodrv/driver/virtio"
 	"github.com/uiodrv/uiodrv/driver/virtio/virtiotest"
-	"github.com/uiodrv/uiodrv/pci"
 )
 
 // Refusals come before DRIVER_OK, leave the device reset with no queue
@@ -118,15 +118,15 @@ func vendorCap(c configSpace, p, next int, typ, bar uint8, off uint32) {
 // refused as legacy.
 func TestFindCaps(t *testing.T) {
 	c := make(configSpace, 256)
-	binary.LittleEndian.PutUint16(c[pci.CfgStatus:], pci.StatusCapList)
-	c[pci.CfgCapPtr] = 0x98
+	binary.LittleEndian.PutUint16(c[bus.CfgStatus:], bus.StatusCapList)
+	c[bus.CfgCapPtr] = 0x98
 	c[0x98], c[0x99] = 0x11, 0x84 // MSI-X
 	vendorCap(c, 0x84, 0x70, virtio.CapNotifyCfg, 4, 0x3000)
 	vendorCap(c, 0x70, 0x60, virtio.CapDeviceCfg, 4, 0x2000)
 	vendorCap(c, 0x60, 0x50, virtio.CapISRCfg, 4, 0x1000)
 	vendorCap(c, 0x50, 0x40, virtio.CapCommonCfg, 4, 0x0000)
 	vendorCap(c, 0x40, 0x00, virtio.CapCommonCfg, 2, 0x8000) // a second one: the first counts
-	caps, err := virtio.FindCaps(pci.NewConfig(c))
+	caps, err := virtio.FindCaps(bus.NewConfig(c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestFindCaps(t *testing.T) {
 		}
 	}
 	c[0x99] = 0 // MSI-X only: what a legacy device has
-	if _, err := virtio.FindCaps(pci.NewConfig(c)); !errors.Is(err, virtio.ErrLegacyDevice) {
+	if _, err := virtio.FindCaps(bus.NewConfig(c)); !errors.Is(err, virtio.ErrLegacyDevice) {
 		t.Fatalf("without virtio capabilities: %v, want ErrLegacyDevice", err)
 	}
 }

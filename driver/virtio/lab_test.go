@@ -2,7 +2,6 @@ package virtio_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -42,15 +41,7 @@ func TestLabConformanceVirtio(t *testing.T) {
 // freshly opened virtio-net device.
 func TestGuestConformanceVirtio(t *testing.T) {
 	labtest.InGuest(t)
-	ifs, _ := filepath.Glob("/sys/bus/pci/devices/0000:00:04.0/net/*")
-	if len(ifs) != 1 {
-		t.Fatalf("net interfaces of the wire NIC 04.0: %v", ifs)
-	}
-	wire, err := drivertest.OpenPacketWire(filepath.Base(ifs[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wire.Close()
+	wire := drivertest.OpenPacketWireAt(t, "0000:00:04.0")
 	drivertest.Run(t, func(t *testing.T) *drivertest.Harness {
 		start := time.Now()
 		dev, err := virtio.Open("0000:00:03.0", virtio.OpenOptions{})
