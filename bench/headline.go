@@ -77,7 +77,7 @@ func (r *Report) bestInterrupt(model string) (string, *TargetResult) {
 	return best, bt
 }
 
-// Issue 12's targets, in its order.
+// The headline targets, in the order the table lists them.
 const (
 	tgtBusyTput   = 4.5
 	tgtBusyP99    = 0.25
