@@ -35,6 +35,21 @@ import (
 // (adaptive_linux.go): in the lab (TCG) a 50 µs wait took 131 µs at the
 // median that way, against 1.24 ms as time.Sleep.
 //
+// At light load the deferral only costs: when frames come further apart
+// than the window, every wait finds nothing, and each frame pays one
+// interrupt plus the timer wake-ups of its empty polls. The kernel stops
+// the equivalent cost at the application: with IRQ suspension, a busy poll
+// that finds nothing ends the suspension and epoll_wait sleeps. So the
+// executor keeps a count of the interrupts that came more than the window
+// after the last work (their gap is one the deferral could not bridge);
+// after AdaptiveQuietIRQs of them in a row it re-arms at the first empty
+// poll of a run, without waiting (QuickRearms). The first interrupt that
+// comes within the window of the last work, or a wait that finds work in
+// time, sets the count back to zero and brings the deferral back: the
+// hysteresis is slow to drop the deferral and quick to resume it, so a rate
+// above 1/window keeps the kernel's behaviour. Under load nothing changes:
+// polls that find work are never followed by an empty poll.
+//
 // IRQSuspendTimeout (irq_suspend_timeout) bounds one stretch of
 // back-to-back polling: after it the thread yields its core for one
 // FlushTimeout even if work is waiting, so that a flood cannot keep a
@@ -48,6 +63,10 @@ const (
 	DefaultAdaptiveDeferHardIRQs = 2
 	DefaultAdaptiveFlushTimeout  = 50 * time.Microsecond
 	DefaultIRQSuspendTimeout     = 20 * time.Millisecond
+	// AdaptiveQuietIRQs is how many interrupts in a row must come more
+	// than DeferHardIRQs x FlushTimeout after the last work before a run
+	// re-arms at its first empty poll (light load, above).
+	AdaptiveQuietIRQs = 4
 )
 
 // AdaptiveStats are an adaptive executor's counters.
@@ -55,12 +74,16 @@ type AdaptiveStats struct {
 	Wakeups    uint64 // runs started by Schedule (an interrupt)
 	Polls      uint64 // every Poll call
 	EmptyPolls uint64 // polls that found nothing (each followed by a wait of up to FlushTimeout, or a re-arm)
+	Waits      uint64 // the waits after empty polls (gro_flush_timeout timer wake-ups)
 	Rearms     uint64 // Reenable calls: back to interrupts
 	Yields     uint64 // busy stretches cut by IRQSuspendTimeout
 	// LateWork counts polls that found work although they started more
 	// than FlushTimeout after the re-arm deadline (a wait that overshot):
 	// they did not postpone the re-arm.
 	LateWork uint64
+	// QuickRearms counts the re-arms at a run's first empty poll, with no
+	// wait: light load (AdaptiveQuietIRQs).
+	QuickRearms uint64
 }
 
 type adaptiveExec struct {
@@ -74,7 +97,18 @@ type adaptiveExec struct {
 	window   time.Duration // DeferHardIRQs x flush: quiet time before the re-arm
 	suspend  time.Duration // irq_suspend_timeout
 
+	// irqAt is the clock at the last Schedule (the interrupt), written by
+	// the top half and read by the run.
+	irqAt atomic.Int64
+	// lastWork (the clock after the last poll that found work) and quiet
+	// (interrupts in a row that came more than window after it) belong to
+	// the thread's runs.
+	lastWork time.Duration
+	quiet    int
+
 	closed  atomic.Bool
+	quick   atomic.Uint64
+	waits   atomic.Uint64
 	wakeups atomic.Uint64
 	polls   atomic.Uint64
 	empty   atomic.Uint64
@@ -127,18 +161,29 @@ func newAdaptiveExecClock(o ExecutorOptions, reenable func(), clk adaptiveClock)
 func (e *adaptiveExec) run() {
 	e.wakeups.Add(1)
 	clk := e.clk
+	if time.Duration(e.irqAt.Load())-e.lastWork < e.window {
+		e.quiet = 0 // the deferral would have bridged this gap
+	} else if e.quiet < AdaptiveQuietIRQs {
+		e.quiet++
+	}
 	start := clk.now()           // of this stretch of back-to-back polls
 	deadline := start + e.window // re-arm when no poll finds work before it
+	waited := false              // since the last poll that found work
 	for !e.closed.Load() {
 		t := clk.now()
 		e.polls.Add(1)
 		if e.poll(e.weight) > 0 {
 			now := clk.now()
+			e.lastWork = now
 			if t <= deadline+e.flush {
 				deadline = now + e.window // as napi_complete_done arms the timer after the poll
+				if waited {
+					e.quiet = 0 // a wait found work in time: the deferral pays
+				}
 			} else {
 				e.late.Add(1)
 			}
+			waited = false
 			if now-start < e.suspend {
 				continue
 			}
@@ -148,11 +193,17 @@ func (e *adaptiveExec) run() {
 			continue
 		}
 		e.empty.Add(1)
+		if e.quiet >= AdaptiveQuietIRQs {
+			e.quick.Add(1)
+			break
+		}
 		now := clk.now()
 		if now >= deadline {
 			break
 		}
+		e.waits.Add(1)
 		clk.sleep(min(e.flush, deadline-now))
+		waited = true
 		start = clk.now()
 	}
 	e.rearms.Add(1)
@@ -160,7 +211,10 @@ func (e *adaptiveExec) run() {
 }
 
 func (e *adaptiveExec) Mode() Mode { return ModeAdaptive }
-func (e *adaptiveExec) Schedule()  { e.t.wake() }
+func (e *adaptiveExec) Schedule() {
+	e.irqAt.Store(int64(e.clk.now()))
+	e.t.wake()
+}
 func (e *adaptiveExec) Close() error {
 	e.closed.Store(true)
 	e.t.stopAndWait()
@@ -169,8 +223,8 @@ func (e *adaptiveExec) Close() error {
 
 // Stats reads the counters.
 func (e *adaptiveExec) Stats() AdaptiveStats {
-	return AdaptiveStats{Wakeups: e.wakeups.Load(), Polls: e.polls.Load(), EmptyPolls: e.empty.Load(),
-		Rearms: e.rearms.Load(), Yields: e.yields.Load(), LateWork: e.late.Load()}
+	return AdaptiveStats{Wakeups: e.wakeups.Load(), Polls: e.polls.Load(), EmptyPolls: e.empty.Load(), Waits: e.waits.Load(),
+		Rearms: e.rearms.Load(), Yields: e.yields.Load(), LateWork: e.late.Load(), QuickRearms: e.quick.Load()}
 }
 
 // AdaptiveStatsOf returns the counters of an adaptive executor; ok is false
