@@ -40,15 +40,16 @@ import (
 // interrupt plus the timer wake-ups of its empty polls. The kernel stops
 // the equivalent cost at the application: with IRQ suspension, a busy poll
 // that finds nothing ends the suspension and epoll_wait sleeps. So the
-// executor keeps a count of the interrupts that came more than the window
-// after the last work (their gap is one the deferral could not bridge);
-// after AdaptiveQuietIRQs of them in a row it re-arms at the first empty
-// poll of a run, without waiting (QuickRearms). The first interrupt that
-// comes within the window of the last work, or a wait that finds work in
-// time, sets the count back to zero and brings the deferral back: the
-// hysteresis is slow to drop the deferral and quick to resume it, so a rate
-// above 1/window keeps the kernel's behaviour. Under load nothing changes:
-// polls that find work are never followed by an empty poll.
+// executor counts the interrupts that come more than the window after the
+// last work (gaps the deferral could not bridge): after AdaptiveQuietIRQs
+// of them in a row, its runs re-arm at their first empty poll, without
+// waiting (QuickRearms). AdaptiveBusyIRQs interrupts in a row within the
+// window of the last work bring the deferral back, and while it is on, one
+// such interrupt or a wait that finds work in time restarts the count. Two
+// in a row, not one, because a late sender delivers a pair back to back
+// now and then at any rate; a rate above 1/window gives nothing but such
+// gaps and keeps the kernel's behaviour. Under load nothing changes: polls
+// that keep finding work are never followed by an empty poll.
 //
 // IRQSuspendTimeout (irq_suspend_timeout) bounds one stretch of
 // back-to-back polling: after it the thread yields its core for one
@@ -64,9 +65,11 @@ const (
 	DefaultAdaptiveFlushTimeout  = 50 * time.Microsecond
 	DefaultIRQSuspendTimeout     = 20 * time.Millisecond
 	// AdaptiveQuietIRQs is how many interrupts in a row must come more
-	// than DeferHardIRQs x FlushTimeout after the last work before a run
-	// re-arms at its first empty poll (light load, above).
+	// than DeferHardIRQs x FlushTimeout after the last work before the
+	// runs re-arm at their first empty poll (light load, above), and
+	// AdaptiveBusyIRQs how many in a row within it bring the deferral back.
 	AdaptiveQuietIRQs = 4
+	AdaptiveBusyIRQs  = 2
 )
 
 // AdaptiveStats are an adaptive executor's counters.
@@ -100,14 +103,19 @@ type adaptiveExec struct {
 	// irqAt is the clock at the last Schedule (the interrupt), written by
 	// the top half and read by the run.
 	irqAt atomic.Int64
-	// lastWork (the clock after the last poll that found work) and quiet
-	// (interrupts in a row that came more than window after it) belong to
-	// the thread's runs.
-	lastWork time.Duration
-	quiet    int
+	// lastWork is the clock after the last poll that found work; slow and
+	// fast count the interrupts in a row that came more (slow) or less
+	// (fast) than window after it; quick is the light-load state. All
+	// belong to the thread's runs.
+	lastWork   time.Duration
+	slow, fast int
+	quick      bool
+	// alwaysDefer turns the light-load re-arm off: the deferral alone, the
+	// baseline of BenchmarkAdaptivePaced. Set before the first Schedule.
+	alwaysDefer bool
 
 	closed  atomic.Bool
-	quick   atomic.Uint64
+	quickN  atomic.Uint64
 	waits   atomic.Uint64
 	wakeups atomic.Uint64
 	polls   atomic.Uint64
@@ -161,10 +169,16 @@ func newAdaptiveExecClock(o ExecutorOptions, reenable func(), clk adaptiveClock)
 func (e *adaptiveExec) run() {
 	e.wakeups.Add(1)
 	clk := e.clk
-	if time.Duration(e.irqAt.Load())-e.lastWork < e.window {
-		e.quiet = 0 // the deferral would have bridged this gap
-	} else if e.quiet < AdaptiveQuietIRQs {
-		e.quiet++
+	if time.Duration(e.irqAt.Load())-e.lastWork < e.window { // a gap the deferral would have bridged
+		e.fast, e.slow = e.fast+1, 0
+		if e.fast >= AdaptiveBusyIRQs {
+			e.quick = false
+		}
+	} else {
+		e.slow, e.fast = e.slow+1, 0
+		if e.slow >= AdaptiveQuietIRQs && !e.alwaysDefer {
+			e.quick = true
+		}
 	}
 	start := clk.now()           // of this stretch of back-to-back polls
 	deadline := start + e.window // re-arm when no poll finds work before it
@@ -178,7 +192,7 @@ func (e *adaptiveExec) run() {
 			if t <= deadline+e.flush {
 				deadline = now + e.window // as napi_complete_done arms the timer after the poll
 				if waited {
-					e.quiet = 0 // a wait found work in time: the deferral pays
+					e.slow = 0 // a wait found work in time: the deferral pays
 				}
 			} else {
 				e.late.Add(1)
@@ -193,8 +207,8 @@ func (e *adaptiveExec) run() {
 			continue
 		}
 		e.empty.Add(1)
-		if e.quiet >= AdaptiveQuietIRQs {
-			e.quick.Add(1)
+		if e.quick {
+			e.quickN.Add(1)
 			break
 		}
 		now := clk.now()
@@ -224,7 +238,7 @@ func (e *adaptiveExec) Close() error {
 // Stats reads the counters.
 func (e *adaptiveExec) Stats() AdaptiveStats {
 	return AdaptiveStats{Wakeups: e.wakeups.Load(), Polls: e.polls.Load(), EmptyPolls: e.empty.Load(), Waits: e.waits.Load(),
-		Rearms: e.rearms.Load(), Yields: e.yields.Load(), LateWork: e.late.Load(), QuickRearms: e.quick.Load()}
+		Rearms: e.rearms.Load(), Yields: e.yields.Load(), LateWork: e.late.Load(), QuickRearms: e.quickN.Load()}
 }
 
 // AdaptiveStatsOf returns the counters of an adaptive executor; ok is false
