@@ -35,21 +35,9 @@ import (
 // (adaptive_linux.go): in the lab (TCG) a 50 µs wait took 131 µs at the
 // median that way, against 1.24 ms as time.Sleep.
 //
-// At light load the deferral only costs: when frames come further apart
-// than the window, every wait finds nothing, and each frame pays one
-// interrupt plus the timer wake-ups of its empty polls. The kernel stops
-// the equivalent cost at the application: with IRQ suspension, a busy poll
-// that finds nothing ends the suspension and epoll_wait sleeps. So the
-// executor counts the interrupts that come more than the window after the
-// last work (gaps the deferral could not bridge): after AdaptiveQuietIRQs
-// of them in a row, its runs re-arm at their first empty poll, without
-// waiting (QuickRearms). AdaptiveBusyIRQs interrupts in a row within the
-// window of the last work bring the deferral back, and while it is on, one
-// such interrupt or a wait that finds work in time restarts the count. Two
-// in a row, not one, because a late sender delivers a pair back to back
-// now and then at any rate; a rate above 1/window gives nothing but such
-// gaps and keeps the kernel's behaviour. Under load nothing changes: polls
-// that keep finding work are never followed by an empty poll.
+// At light load (frames further apart than that window) the runs re-arm at
+// their first empty poll, and poll on the top half's thread when it runs on
+// the executor's CPU: adaptive_light.go.
 //
 // IRQSuspendTimeout (irq_suspend_timeout) bounds one stretch of
 // back-to-back polling: after it the thread yields its core for one
@@ -85,8 +73,11 @@ type AdaptiveStats struct {
 	// they did not postpone the re-arm.
 	LateWork uint64
 	// QuickRearms counts the re-arms at a run's first empty poll, with no
-	// wait: light load (AdaptiveQuietIRQs).
+	// wait: light load (AdaptiveQuietIRQs), inline runs included.
 	QuickRearms uint64
+	// InlineRuns counts the light-load runs made on the top half's thread
+	// (adaptive_light.go); Wakeups counts the thread's runs only.
+	InlineRuns uint64
 }
 
 type adaptiveExec struct {
@@ -103,18 +94,29 @@ type adaptiveExec struct {
 	// irqAt is the clock at the last Schedule (the interrupt), written by
 	// the top half and read by the run.
 	irqAt atomic.Int64
+	// state says who polls: adaptIdle, adaptThread or adaptInline
+	// (adaptive_light.go). The fields below it up to quick belong to
+	// whoever holds it.
+	state atomic.Int32
 	// lastWork is the clock after the last poll that found work; slow and
 	// fast count the interrupts in a row that came more (slow) or less
-	// (fast) than window after it; quick is the light-load state. All
-	// belong to the thread's runs.
+	// (fast) than window after it; handedOver marks a run that an inline
+	// run passed on (its interrupt is counted).
 	lastWork   time.Duration
 	slow, fast int
-	quick      bool
-	// alwaysDefer turns the light-load re-arm off: the deferral alone, the
-	// baseline of BenchmarkAdaptivePaced. Set before the first Schedule.
-	alwaysDefer bool
+	handedOver bool
+	// quick is the light-load state: written by the poll's holder, read by
+	// Schedule.
+	quick atomic.Bool
+	// cpu is the CPU whose top-half thread may poll inline (nil: never).
+	cpu *CPU
+	// alwaysDefer turns the light-load state off (the deferral alone) and
+	// noInline the inline runs: the baselines of BenchmarkAdaptivePaced.
+	// Set before the first Schedule.
+	alwaysDefer, noInline bool
 
 	closed  atomic.Bool
+	inline  atomic.Uint64
 	quickN  atomic.Uint64
 	waits   atomic.Uint64
 	wakeups atomic.Uint64
@@ -146,7 +148,7 @@ func newAdaptiveExecClock(o ExecutorOptions, reenable func(), clk adaptiveClock)
 	if suspend == 0 {
 		suspend = DefaultIRQSuspendTimeout
 	}
-	e := &adaptiveExec{clk: clk, poll: o.Poll, reenable: reenable, weight: o.Weight,
+	e := &adaptiveExec{clk: clk, poll: o.Poll, reenable: reenable, weight: o.Weight, cpu: o.CPU,
 		flush: flush, window: time.Duration(deferIRQs) * flush, suspend: suspend}
 	a := rt.ThreadAttrs{Name: "adapt-" + o.Name, CPU: o.CPU.core, Sched: threadClass(rt.Sched{}, o.ThreadPrio, 0)}
 	setup := true
@@ -167,18 +169,15 @@ func newAdaptiveExecClock(o ExecutorOptions, reenable func(), clk adaptiveClock)
 // run is one run of the thread, from an interrupt to the re-arm. It does
 // not allocate.
 func (e *adaptiveExec) run() {
+	if !e.state.CompareAndSwap(adaptIdle, adaptThread) && e.state.Load() != adaptThread {
+		return // a wake that merged into an inline run, which polls and re-arms
+	}
 	e.wakeups.Add(1)
 	clk := e.clk
-	if time.Duration(e.irqAt.Load())-e.lastWork < e.window { // a gap the deferral would have bridged
-		e.fast, e.slow = e.fast+1, 0
-		if e.fast >= AdaptiveBusyIRQs {
-			e.quick = false
-		}
+	if e.handedOver {
+		e.handedOver = false
 	} else {
-		e.slow, e.fast = e.slow+1, 0
-		if e.slow >= AdaptiveQuietIRQs && !e.alwaysDefer {
-			e.quick = true
-		}
+		e.noteIRQ()
 	}
 	start := clk.now()           // of this stretch of back-to-back polls
 	deadline := start + e.window // re-arm when no poll finds work before it
@@ -207,7 +206,7 @@ func (e *adaptiveExec) run() {
 			continue
 		}
 		e.empty.Add(1)
-		if e.quick {
+		if e.quick.Load() {
 			e.quickN.Add(1)
 			break
 		}
@@ -222,13 +221,12 @@ func (e *adaptiveExec) run() {
 	}
 	e.rearms.Add(1)
 	e.reenable()
+	// Released after the re-arm: an interrupt in between finds the thread
+	// still holding the poll and wakes it again (one more run).
+	e.state.Store(adaptIdle)
 }
 
 func (e *adaptiveExec) Mode() Mode { return ModeAdaptive }
-func (e *adaptiveExec) Schedule() {
-	e.irqAt.Store(int64(e.clk.now()))
-	e.t.wake()
-}
 func (e *adaptiveExec) Close() error {
 	e.closed.Store(true)
 	e.t.stopAndWait()
@@ -238,7 +236,8 @@ func (e *adaptiveExec) Close() error {
 // Stats reads the counters.
 func (e *adaptiveExec) Stats() AdaptiveStats {
 	return AdaptiveStats{Wakeups: e.wakeups.Load(), Polls: e.polls.Load(), EmptyPolls: e.empty.Load(), Waits: e.waits.Load(),
-		Rearms: e.rearms.Load(), Yields: e.yields.Load(), LateWork: e.late.Load(), QuickRearms: e.quickN.Load()}
+		Rearms: e.rearms.Load(), Yields: e.yields.Load(), LateWork: e.late.Load(), QuickRearms: e.quickN.Load(),
+		InlineRuns: e.inline.Load()}
 }
 
 // AdaptiveStatsOf returns the counters of an adaptive executor; ok is false

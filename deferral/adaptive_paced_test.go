@@ -12,19 +12,21 @@ import (
 
 // The adaptive executor at light load on the real clock: frames arrive at a
 // fixed rate from a pacer thread, which plays the NIC (a pending count) and
-// its interrupt (Schedule when armed, as a latched cause raises on re-arm).
-// It measures what each frame costs: interrupts, polls, the deferral's
-// timer wake-ups, and the CPU time of the executor's thread, beside the
-// executor with its deferral alone (alwaysDefer: the behaviour before the
-// light-load re-arm) in the same run.
+// its interrupt (an eventfd when armed, as a latched cause raises on
+// re-arm); the top half, on the executor's CPU, calls Schedule. It measures
+// what each frame costs: interrupts, polls, the deferral's timer wake-ups,
+// inline runs, and the CPU time of the executor's thread and of the top
+// half's, beside two baselines in the same run: the deferral alone
+// (alwaysDefer: the behaviour before the light-load state) and the
+// light-load re-arm without inline runs (noInline).
 
 // pacedWire is the NIC side of the paced run.
 type pacedWire struct {
+	fd       int // the interrupt's eventfd
 	pending  atomic.Int64
 	consumed atomic.Int64
 	armed    atomic.Bool
 	irqs     atomic.Uint64
-	x        Executor
 }
 
 // poll takes what has arrived, up to budget. Only poll lowers pending, so
@@ -36,12 +38,12 @@ func (w *pacedWire) poll(budget int) int {
 	return int(n)
 }
 
-// interrupt schedules the executor if the interrupt is armed, and disarms
-// it (the top half masks the cause).
+// interrupt raises the interrupt if it is armed, and disarms it (the top
+// half masks the cause).
 func (w *pacedWire) interrupt() {
 	if w.armed.CompareAndSwap(true, false) {
 		w.irqs.Add(1)
-		w.x.Schedule()
+		eventfdSignal(w.fd)
 	}
 }
 
@@ -90,25 +92,39 @@ func processCPU(tb testing.TB) time.Duration {
 
 // pacedRun is one paced run's figures, per frame.
 type pacedRun struct {
-	irqs, polls, waits, quick float64
-	threadUs, procUs          float64
-	lost                      int64
+	irqs, polls, waits, quick, inline float64
+	threadUs, topUs, procUs           float64
+	lost                              int64
 }
 
-// runPaced sends frames at rate through a fresh adaptive executor and
-// returns its cost per frame.
-func runPaced(tb testing.TB, rate, frames int, alwaysDefer bool) pacedRun {
-	w := &pacedWire{}
+// pacedVariant is the executor under test or a baseline.
+type pacedVariant struct {
+	name                  string
+	alwaysDefer, noInline bool
+}
+
+var pacedVariants = []pacedVariant{{"lightload", false, false}, {"noinline", false, true}, {"deferonly", true, false}}
+
+// runPaced sends frames at rate through a fresh adaptive executor, its
+// interrupt on the executor's CPU, and returns its cost per frame.
+func runPaced(tb testing.TB, rate, frames int, v pacedVariant) pacedRun {
+	w := &pacedWire{fd: newEvent(tb)}
 	w.armed.Store(true)
-	e, err := newAdaptiveExecClock(ExecutorOptions{Mode: ModeAdaptive, CPU: newCPU(tb, lastCore()), Poll: w.poll,
+	c := newCPU(tb, lastCore())
+	e, err := newAdaptiveExecClock(ExecutorOptions{Mode: ModeAdaptive, CPU: c, Poll: w.poll,
 		Weight: NAPIPollWeight, Name: "paced"}, w.reenable, hrSleeper{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer e.Close()
-	e.alwaysDefer = alwaysDefer // before the first Schedule: the wake's channel orders it
-	w.x = e
-	cpu0, proc0 := threadCPU(tb, e.t.tid), processCPU(tb)
+	// Before the first Schedule: the eventfd and the wake order them.
+	e.alwaysDefer, e.noInline = v.alwaysDefer, v.noInline
+	a, err := c.RequestIRQ(IRQ{Fd: w.fd}, func() IRQReturn { e.Schedule(); return IRQHandled }, "paced")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer a.Free()
+	cpu0, top0, proc0 := threadCPU(tb, e.t.tid), threadCPU(tb, c.TID()), processCPU(tb)
 	w.pace(frames, time.Second/time.Duration(rate))
 	for end := time.Now().Add(time.Second); w.consumed.Load() < int64(frames) && time.Now().Before(end); {
 		time.Sleep(time.Millisecond)
@@ -116,51 +132,53 @@ func runPaced(tb testing.TB, rate, frames int, alwaysDefer bool) pacedRun {
 	time.Sleep(2 * e.window) // the last run re-arms
 	st, n := e.Stats(), float64(frames)
 	return pacedRun{irqs: float64(w.irqs.Load()) / n, polls: float64(st.Polls) / n, waits: float64(st.Waits) / n,
-		quick: float64(st.QuickRearms) / n, threadUs: float64(threadCPU(tb, e.t.tid)-cpu0) / 1e3 / n,
+		quick: float64(st.QuickRearms) / n, inline: float64(st.InlineRuns) / n,
+		threadUs: float64(threadCPU(tb, e.t.tid)-cpu0) / 1e3 / n, topUs: float64(threadCPU(tb, c.TID())-top0) / 1e3 / n,
 		procUs: float64(processCPU(tb)-proc0) / 1e3 / n, lost: int64(frames) - w.consumed.Load()}
 }
 
 // TestAdaptivePacedLightLoad: at 1000 and 5000 frames/s on the real clock,
 // every frame is carried, each costs one interrupt, and after the first
-// few no deferral wait: at most 2.2 polls and 0.25 waits per frame (the
-// deferral alone, alongside, costs 4 polls and 2 waits). Waits that remain
-// come from the pacer's own lateness on a busy machine: a late thread sends
-// a pair back to back, which brings the deferral back for a few runs.
+// few no deferral wait and no wake-up of the thread: at most 2.2 polls,
+// 0.25 waits and 0.25 thread runs per frame (the deferral alone, alongside,
+// costs 4 polls, 2 waits and a thread run). Waits and thread runs that
+// remain come from the pacer's own lateness on a busy machine: a late
+// thread sends a pair back to back, which brings the deferral back for a
+// few runs.
 func TestAdaptivePacedLightLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
 	for _, rate := range []int{1000, 5000} {
 		frames := rate / 2 // half a second
-		got, base := runPaced(t, rate, frames, false), runPaced(t, rate, frames, true)
+		got, base := runPaced(t, rate, frames, pacedVariants[0]), runPaced(t, rate, frames, pacedVariants[2])
 		t.Logf("%d/s: light-load %+v; deferral alone %+v", rate, got, base)
 		if got.lost != 0 || base.lost != 0 {
 			t.Fatalf("%d/s: %d and %d frames never polled", rate, got.lost, base.lost)
 		}
-		if got.polls > 2.2 || got.waits > 0.25 {
-			t.Errorf("%d/s: %.2f polls and %.3f waits per frame; want at most 2.2 and 0.25", rate, got.polls, got.waits)
+		if got.polls > 2.2 || got.waits > 0.25 || 1-got.inline > 0.25 {
+			t.Errorf("%d/s: %.2f polls, %.3f waits and %.3f thread runs per frame; want at most 2.2, 0.25 and 0.25",
+				rate, got.polls, got.waits, 1-got.inline)
 		}
 	}
 }
 
 // BenchmarkAdaptivePaced: one op is one frame at the rate. Read polls/frame,
-// waits/frame and thread-µs/frame (the executor's thread) against the
-// alwaysDefer baseline of the same run.
+// waits/frame and the threads' CPU per frame against the baselines of the
+// same run (pacedVariants).
 func BenchmarkAdaptivePaced(b *testing.B) {
 	for _, rate := range []int{1000, 5000} {
-		for _, c := range []struct {
-			name        string
-			alwaysDefer bool
-		}{{"lightload", false}, {"deferonly", true}} {
-			b.Run(c.name+"/"+strconv.Itoa(rate), func(b *testing.B) {
-				r := runPaced(b, rate, max(b.N, 200), c.alwaysDefer)
+		for _, v := range pacedVariants {
+			b.Run(v.name+"/"+strconv.Itoa(rate), func(b *testing.B) {
+				r := runPaced(b, rate, max(b.N, 200), v)
 				if r.lost != 0 {
 					b.Fatalf("%d frames never polled", r.lost)
 				}
 				b.ReportMetric(r.irqs, "irq/frame")
 				b.ReportMetric(r.polls, "polls/frame")
 				b.ReportMetric(r.waits, "waits/frame")
-				b.ReportMetric(r.threadUs, "thread-µs/frame")
+				b.ReportMetric(r.inline, "inline/frame")
+				b.ReportMetric(r.threadUs+r.topUs, "threads-µs/frame")
 				b.ReportMetric(r.procUs, "proc-µs/frame")
 			})
 		}
