@@ -79,7 +79,8 @@ func measure(o *LabOptions, l *Link, qemuPID int, n LabNIC, mode string) *Target
 		r.Reps[i].CPUMod, c, err = l.CPULoad(o.CPURate, o.CPUTime, 2)
 		r.CPUCnt += c
 		note("cpu", err)
-		r.Reps[i].CPULight, _, err = l.CPULoad(o.CPULight, o.CPUTime, 2)
+		r.Reps[i].CPULight, c, err = l.CPULoad(o.CPULight, o.CPUTime, 2)
+		r.CPULightCnt += c
 		note("light cpu", err)
 	}
 	r.Ladder, err = l.RateLadder(o.Rates, o.RateStep)

@@ -145,6 +145,9 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			o.logf("bench: %s %s: rtt p50 %v p99 %v, %.0f frames/s reflected (window %d), lossless up to %.0f/s, cpu %.2f idle %.2f %s",
 				n.Name(), mode, time.Duration(r.RTT.Quantile(0.5)), time.Duration(r.RTT.Quantile(0.99)), r.Tput, o.Window,
 				r.MaxRate, r.CPUMod, r.CPUIdle, r.Err)
+			sent := func(rate float64) int { return int(rate*o.CPUTime.Seconds()) * len(r.Reps) }
+			o.logf("bench: %s %s: cpu loads counted %d of %d frames at %.0f/s, %d of %d at %.0f/s",
+				n.Name(), mode, r.CPUCnt, sent(o.CPURate), o.CPURate, r.CPULightCnt, sent(o.CPULight), o.CPULight)
 			link.Drain(50 * time.Millisecond)
 		}
 	}

@@ -139,6 +139,11 @@ type TargetResult struct {
 	// (BENCH ALLOCS: "n=<objects> site=<frames>").
 	AllocSites []string
 	Err        string
+
+	// CPULightCnt is the frames the guest counted at CPULight, summed over
+	// the repetitions (CPUCnt at CPURate): a load carried every frame when
+	// its count equals what was sent.
+	CPULightCnt uint64
 }
 
 // Rep is one repetition of a target's measurements.

@@ -47,7 +47,10 @@
 //     NET_RX round stops at 300 units or 2 ms and re-raises.
 //   - Busy polling (BusyPoller): no interrupts; a pinned thread polls.
 //   - Adaptive (adaptive.go): interrupts when quiet, polling under load, with
-//     napi_defer_hard_irqs/gro_flush_timeout hysteresis on the clock.
+//     napi_defer_hard_irqs/gro_flush_timeout hysteresis on the clock; at
+//     light load (AdaptiveQuietIRQs interrupts in a row beyond the deferral
+//     window) it re-arms at the first empty poll, and polls on the top
+//     half's thread when that is its CPU's (adaptive_light.go).
 //
 // A driver picks one by Mode (ParseMode for the command line) and builds an
 // Executor around its poll(budget) function: its top half harvests the

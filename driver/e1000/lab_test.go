@@ -6,6 +6,7 @@ import (
 	"github.com/uiodrv/uiodrv/bus"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func labReflect(t *testing.T, backend driver.Backend, msix bool) {
 				t.Fatalf("%s: %v", tag, err)
 			}
 			start := time.Now()
-			_, _, frames := parseLabMode(t, mode)
+			_, _, frames, _ := parseLabMode(t, mode)
 			if err := exchange(vm.Peer(i), n.mac, frames, labWindow); err != nil {
 				t.Fatalf("%s %v: %v", n.model, mode, err)
 			}
@@ -185,7 +186,7 @@ func TestGuestReflect(t *testing.T) {
 
 func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name string, msix bool) {
 	tag := fmt.Sprintf("%s %s", bdf, name)
-	mode, th, labFrames := parseLabMode(t, name)
+	mode, th, labFrames, bhCPU := parseLabMode(t, name)
 	// A run that never gets ready shows where every goroutine is.
 	stuck := time.AfterFunc(45*time.Second, func() {
 		buf := make([]byte, 1<<20)
@@ -197,7 +198,7 @@ func guestReflectOnce(t *testing.T, backend driver.Backend, bdf string, name str
 		t.Fatalf("%s: %v", tag, err)
 	}
 	count := handler.NewCount()
-	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: handler.Chain{count, handler.Reflect{}}, IRQCPU: 0, BHCPU: 1, TopHalf: th})
+	port, err := driver.NewPort(dev, driver.Config{Mode: mode, Handler: handler.Chain{count, handler.Reflect{}}, IRQCPU: 0, BHCPU: bhCPU, TopHalf: th})
 	if err != nil {
 		dev.Close()
 		t.Fatalf("%s: %v", tag, err)
@@ -284,14 +285,21 @@ func withTopHalves(modes string) string {
 			other = driver.TopHalfCopy
 		}
 		out = append(out, m+"/"+def.String(), m+"/"+other.String())
+		if mode == deferral.ModeAdaptive {
+			// Its bottom half on the interrupt's CPU too: at light load
+			// the top half's thread then polls inline.
+			out = append(out, m+"/"+def.String()+"@0")
+		}
 	}
 	return strings.Join(out, ",")
 }
 
-// parseLabMode reads "mode[/tophalf]" and the frames its run reflects.
-func parseLabMode(t *testing.T, name string) (deferral.Mode, driver.TopHalf, int) {
+// parseLabMode reads "mode[/tophalf][@bhcpu]", the frames its run reflects
+// and its BHCPU (1 unless given; IRQCPU is 0).
+func parseLabMode(t *testing.T, name string) (deferral.Mode, driver.TopHalf, int, int) {
 	t.Helper()
-	m, thName, _ := strings.Cut(name, "/")
+	m, rest, _ := strings.Cut(name, "/")
+	thName, cpu, placed := strings.Cut(rest, "@")
 	mode, err := deferral.ParseMode(m)
 	if err != nil {
 		t.Fatal(err)
@@ -300,8 +308,14 @@ func parseLabMode(t *testing.T, name string) (deferral.Mode, driver.TopHalf, int
 	if err != nil {
 		t.Fatal(err)
 	}
-	if th != driver.TopHalfDefault && th != driver.DefaultTopHalf(mode, false) {
-		return mode, th, labFramesOther
+	bh := 1
+	if placed {
+		if bh, err = strconv.Atoi(cpu); err != nil {
+			t.Fatalf("mode %q: BH CPU: %v", name, err)
+		}
 	}
-	return mode, th, labFrames
+	if placed || th != driver.TopHalfDefault && th != driver.DefaultTopHalf(mode, false) {
+		return mode, th, labFramesOther, bh
+	}
+	return mode, th, labFrames, bh
 }
