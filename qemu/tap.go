@@ -189,3 +189,15 @@ func (l *tapLink) close() {
 		_ = l.pkt.Close()
 	}
 }
+
+// CheckTapPeer makes a one-queue tap peer and closes it: nil when this
+// process can give a NIC a multiqueue tap peer (NIC.Queues), else why not
+// (wrapping ErrNoNetAdmin when it lacks the capabilities).
+func CheckTapPeer() error {
+	l, err := openTap(1)
+	if err != nil {
+		return err
+	}
+	l.close()
+	return nil
+}
