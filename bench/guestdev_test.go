@@ -15,8 +15,8 @@ import (
 )
 
 // openBenchDevice opens a uiodrv target: driver/igb for igb targets (with
-// their queue count; RSS by default when more than one), driver/e1000
-// otherwise. regs returns the register accesses counted so far.
+// their queue count; RSS by default when more than one), driver/virtio for
+// virtio-net (with its queue pairs), driver/e1000 otherwise. regs returns the register accesses counted so far.
 func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver.Opened, regs func() mmio.Accesses, err error) {
 	poll := mode == deferral.ModeBusyPoll
 	if tg.Model == "igb" {
@@ -29,7 +29,7 @@ func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver
 	if tg.Model == "virtio-net-pci" {
 		// QEMU's virtio-net is promiscuous from reset; it has no registers
 		// worth counting (its notifications are the NIC's extra counter).
-		d, err := virtio.Open(tg.BDF, virtio.OpenOptions{Poll: poll})
+		d, err := virtio.Open(tg.BDF, virtio.OpenOptions{Poll: poll, NIC: virtio.Options{Queues: max(tg.Queues, 1)}})
 		if err != nil {
 			return nil, nil, err
 		}

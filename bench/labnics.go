@@ -15,17 +15,26 @@ type LabNIC struct {
 	Kernel bool // driven by the guest kernel's driver (the peer), not uiodrv
 	// Mitigation sets QEMU's interrupt mitigation property; nil keeps QEMU's default (on).
 	Mitigation *bool
-	// Queues is how many queues uiodrv runs on an igb NIC (0 means 1; the
-	// kernel's igb picks its own, one per vCPU).
+	// Queues is how many queues uiodrv runs on an igb or virtio-net NIC (0
+	// means 1; the kernel's driver picks its own, one per vCPU).
 	Queues int
+	// Netdev is the number of queues of the NIC's QEMU netdev
+	// (qemu.NIC.Queues): 0 or 1 is the lab's one-queue dgram peer; from 2
+	// (virtio-net only) a multiqueue tap, which a virtio-net needs to offer
+	// more than one queue pair.
+	Netdev int
 	// Flows, when above 0, makes the host send flow frames (UDP/IPv4) over
 	// this many flows, for RSS to spread (Link.Flows).
 	Flows int
 }
 
 // Name labels the NIC's rows: the model, with the queue count for a
-// uiodrv NIC run with more than one ("igb 2q").
+// uiodrv NIC run with more than one ("igb 2q"), and with the queue count
+// and "tap" for a NIC on a multiqueue tap ("virtio-net-pci 1q tap").
 func (n LabNIC) Name() string {
+	if n.Netdev > 1 {
+		return fmt.Sprintf("%s %dq tap", n.Model, max(n.Queues, 1))
+	}
 	if !n.Kernel && n.Queues > 1 {
 		return fmt.Sprintf("%s %dq", n.Model, n.Queues)
 	}
@@ -80,8 +89,17 @@ var IGBNICs = []LabNIC{
 
 // VirtioNICs are virtio-net's rows: uiodrv and the guest kernel's
 // virtio_net on QEMU's virtio-net-pci (modern, behind the vIOMMU), in the
-// same boot.
-var VirtioNICs = []LabNIC{
+// same boot; then uiodrv with 1 and with 2 queue pairs on NICs whose
+// netdev is a 2-queue tap (VirtioTapNICs), fed the same flow frames, so
+// that the two differ in the queues the driver runs and nothing else.
+var VirtioNICs = append([]LabNIC{
 	{Model: qemu.VirtioNet, Addr: "0d.0", MAC: "52:54:00:12:34:5d"},
 	{Model: qemu.VirtioNet, Addr: "0e.0", MAC: "52:54:00:12:34:5e", Kernel: true},
+}, VirtioTapNICs...)
+
+// VirtioTapNICs are the virtio-net rows on a multiqueue tap, which needs
+// CAP_NET_ADMIN (qemu.CheckTapPeer).
+var VirtioTapNICs = []LabNIC{
+	{Model: qemu.VirtioNet, Addr: "0f.0", MAC: "52:54:00:12:34:5f", Queues: 1, Netdev: 2, Flows: BenchFlows},
+	{Model: qemu.VirtioNet, Addr: "10.0", MAC: "52:54:00:12:34:60", Queues: 2, Netdev: 2, Flows: BenchFlows},
 }

@@ -25,7 +25,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 		if n.Kernel && kNIC < 0 && n.Model != qemu.IGB && n.Model != qemu.VirtioNet {
 			kNIC = i
 		}
-		cfg.NICs = append(cfg.NICs, qemu.NIC{Model: n.Model, Addr: n.Addr, MAC: n.MAC, Mitigation: n.Mitigation})
+		cfg.NICs = append(cfg.NICs, qemu.NIC{Model: n.Model, Addr: n.Addr, MAC: n.MAC, Mitigation: n.Mitigation, Queues: n.Netdev})
 		cfg.Bind = append(cfg.Bind, qemu.Binding{BDF: n.BDF(), Driver: n.Driver(o.Backend)})
 		plan.Targets = append(plan.Targets, n.target())
 		if !n.Kernel && rtNIC < 0 && n.Model != qemu.IGB && n.Model != qemu.VirtioNet { // guestRT opens e1000s

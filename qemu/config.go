@@ -41,6 +41,18 @@ type NIC struct {
 	// 0000:NN:00.0, NN counting the root ports in slot order from 1
 	// (Config.BDF).
 	RootPort bool
+	// Queues is the number of queues of the NIC's netdev, for a multiqueue
+	// NIC (VirtioNet, which then offers Queues queue pairs). 0 and 1 mean
+	// one: the host end is a UDP socket on loopback (-netdev dgram), which
+	// has one queue whatever the device offers. From 2 the host end is a
+	// tap of Queues queues (-netdev tap,fds=...), created by this process
+	// in a network namespace of its own so that no host interface or
+	// traffic is involved: the host's frames leave through a packet socket
+	// on it, and the kernel's tun driver spreads them over the queues by
+	// flow hash, so different flows reach different RX queues. Peer.Conn
+	// is then nil and Peer.QEMUPort 0. It needs CAP_SYS_ADMIN and
+	// CAP_NET_ADMIN (ErrNoNetAdmin); at most MaxTapQueues.
+	Queues int
 }
 
 // Binding binds a guest PCI device to a driver before the commands run.

@@ -1,4 +1,4 @@
-// Package qemu is the uiodrv lab: QEMU with emulated e1000/e1000e/igb NICs and an
+// Package qemu is the uiodrv lab: QEMU with emulated e1000/e1000e/igb/virtio-net NICs and an
 // optional vIOMMU, booted from Go, with a host-side packet peer per NIC.
 //
 // The pieces, each usable on its own:
@@ -25,7 +25,11 @@
 //   - Start builds an initramfs with u-root's cpio writer (the guest init, the
 //     modules the configuration needs, the files to run), boots QEMU (q35, TCG)
 //     and returns a VM whose Peer(i) sends and receives Ethernet frames on NIC i
-//     through a -netdev dgram UDP pair on loopback.
+//     through a -netdev dgram UDP pair on loopback. A dgram netdev has one
+//     queue; a NIC with Queues above 1 (virtio-net, which then offers that
+//     many queue pairs) gets a multiqueue tap instead (-netdev tap,fds=...),
+//     created in a private network namespace of the test process and read
+//     through a packet socket: no host interface or traffic is involved.
 //   - The guest init (package guestinit) mounts, loads modules, binds devices to
 //     vfio-pci or uio_pci_generic, runs the configured commands and streams their
 //     output and exit status back over the second serial port.

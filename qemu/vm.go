@@ -70,16 +70,19 @@ func (r *Result) CommandErr() error {
 
 // VM is a running lab guest.
 type VM struct {
-	cfg     Config
-	dir     string
-	ownDir  bool
-	cmd     *exec.Cmd
-	stderr  bytes.Buffer
-	peers   []*Peer
-	ln      net.Listener
-	ctl     net.Conn
-	qmpPath string
-	start   time.Time
+	cfg    Config
+	dir    string
+	ownDir bool
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	peers  []*Peer
+	// extraFiles are the tap peers' queue fds, QEMU's fds 3, 4, ...; ours
+	// are closed once QEMU has started (it holds its own copies).
+	extraFiles []*os.File
+	ln         net.Listener
+	ctl        net.Conn
+	qmpPath    string
+	start      time.Time
 
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced whenever state changes
@@ -157,7 +160,14 @@ func Start(ctx context.Context, c Config) (*VM, error) {
 	// Own process group, and SIGKILL if this process dies first: QEMU never outlives us.
 	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	vm.start = time.Now()
-	if err := vm.cmd.Start(); err != nil {
+	vm.cmd.ExtraFiles = vm.extraFiles
+	err = vm.cmd.Start()
+	for _, p := range vm.peers {
+		if p.tap != nil {
+			p.tap.dropQueues()
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", QEMUBinary, err)
 	}
 	go func() {

@@ -63,6 +63,11 @@ func (vm *VM) buildInitramfs(k *Kernel) (string, error) {
 
 func (vm *VM) qemuArgs(k *Kernel, initrd string) ([]string, error) {
 	cfg := vm.cfg
+	for i, n := range cfg.NICs {
+		if err := n.checkQueues(); err != nil {
+			return nil, fmt.Errorf("lab: NIC %d: %w", i, err)
+		}
+	}
 	// no_timer_check: under TCG on a loaded host the guest's check that the
 	// IO-APIC timer ticks (check_timer) can miss its window and panic the
 	// boot ("timer doesn't work through Interrupt-remapped IO-APIC"); the
@@ -82,15 +87,15 @@ func (vm *VM) qemuArgs(k *Kernel, initrd string) ([]string, error) {
 		cmdline += " intel_iommu=on"
 	}
 	for i, n := range cfg.NICs {
-		p, err := newPeer()
+		p, err := n.newPeer()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("lab: NIC %d: %w", i, err)
 		}
 		vm.peers = append(vm.peers, p)
 		id := fmt.Sprintf("n%d", i)
-		args = append(args, "-netdev", fmt.Sprintf(
-			"dgram,id=%s,local.type=inet,local.host=127.0.0.1,local.port=%d,remote.type=inet,remote.host=127.0.0.1,remote.port=%d",
-			id, p.qemu.Port, p.conn.LocalAddr().(*net.UDPAddr).Port))
+		// QEMU gets ExtraFiles as fds 3, 4, ... in order.
+		args = append(args, "-netdev", netdevArg(id, p, 3+len(vm.extraFiles)))
+		vm.extraFiles = append(vm.extraFiles, p.tapQueues()...)
 		dev := fmt.Sprintf("%s,netdev=%s,addr=%s,mac=%s", n.Model, id, n.Addr, n.MAC)
 		if n.RootPort {
 			args = append(args, "-device", fmt.Sprintf("pcie-root-port,id=rp%d,chassis=%d,slot=%d,addr=%s", i, i+1, i+1, n.Addr))
@@ -118,4 +123,45 @@ func (vm *VM) qemuArgs(k *Kernel, initrd string) ([]string, error) {
 		cmdline += " " + cfg.Cmdline
 	}
 	return append(args, "-append", cmdline), nil
+}
+
+// checkQueues refuses a queue count the lab cannot give the NIC's netdev.
+func (n NIC) checkQueues() error {
+	switch {
+	case n.Queues < 0 || n.Queues > MaxTapQueues:
+		return fmt.Errorf("Queues %d: want 0 to %d", n.Queues, MaxTapQueues)
+	case n.Queues > 1 && n.Model != VirtioNet:
+		return fmt.Errorf("Queues %d on %s: only %s takes a multiqueue netdev in the lab", n.Queues, n.Model, VirtioNet)
+	}
+	return nil
+}
+
+// newPeer makes the NIC's host end: a dgram peer, or a tap peer for a
+// netdev of several queues.
+func (n NIC) newPeer() (*Peer, error) {
+	if n.Queues > 1 {
+		return newTapPeer(n.Queues)
+	}
+	return newPeer()
+}
+
+// netdevArg is the -netdev value of NIC id whose host end is p; a tap
+// peer's queue fds are firstFD, firstFD+1, ... in QEMU.
+func netdevArg(id string, p *Peer, firstFD int) string {
+	if q := p.tapQueues(); q != nil {
+		fds := ""
+		for i := range q {
+			if i > 0 {
+				fds += ":"
+			}
+			fds += strconv.Itoa(firstFD + i)
+		}
+		// vhost=off: the queues are served by QEMU's own thread, as every
+		// other netdev of the lab is (vhost-net would need /dev/vhost-net
+		// and moves the datapath into the host kernel).
+		return fmt.Sprintf("tap,id=%s,fds=%s,vhost=off", id, fds)
+	}
+	return fmt.Sprintf(
+		"dgram,id=%s,local.type=inet,local.host=127.0.0.1,local.port=%d,remote.type=inet,remote.host=127.0.0.1,remote.port=%d",
+		id, p.qemu.Port, p.conn.LocalAddr().(*net.UDPAddr).Port)
 }

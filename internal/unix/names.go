@@ -16,6 +16,7 @@ const (
 	CBAUD                      = unix.CBAUD
 	CLOCK_MONOTONIC            = unix.CLOCK_MONOTONIC
 	CLOCK_THREAD_CPUTIME_ID    = unix.CLOCK_THREAD_CPUTIME_ID
+	CLONE_NEWNET               = unix.CLONE_NEWNET
 	CS8                        = unix.CS8
 	CSIZE                      = unix.CSIZE
 	EACCES                     = unix.EACCES
@@ -46,6 +47,9 @@ const (
 	ICANON                     = unix.ICANON
 	ICRNL                      = unix.ICRNL
 	IEXTEN                     = unix.IEXTEN
+	IFF_MULTI_QUEUE            = unix.IFF_MULTI_QUEUE
+	IFF_NO_PI                  = unix.IFF_NO_PI
+	IFF_TAP                    = unix.IFF_TAP
 	IFF_UP                     = unix.IFF_UP
 	IGNBRK                     = unix.IGNBRK
 	IGNCR                      = unix.IGNCR
@@ -79,6 +83,7 @@ const (
 	O_SYNC                     = unix.O_SYNC
 	O_WRONLY                   = unix.O_WRONLY
 	PACKET_ADD_MEMBERSHIP      = unix.PACKET_ADD_MEMBERSHIP
+	PACKET_IGNORE_OUTGOING     = unix.PACKET_IGNORE_OUTGOING
 	PACKET_MR_PROMISC          = unix.PACKET_MR_PROMISC
 	PACKET_OUTGOING            = unix.PACKET_OUTGOING
 	PARENB                     = unix.PARENB
@@ -102,9 +107,11 @@ const (
 	SCHED_NORMAL               = unix.SCHED_NORMAL
 	SCHED_RR                   = unix.SCHED_RR
 	SIOCGIFFLAGS               = unix.SIOCGIFFLAGS
+	SIOCGIFINDEX               = unix.SIOCGIFINDEX
 	SIOCSIFFLAGS               = unix.SIOCSIFFLAGS
 	SOCK_CLOEXEC               = unix.SOCK_CLOEXEC
 	SOCK_DGRAM                 = unix.SOCK_DGRAM
+	SOCK_NONBLOCK              = unix.SOCK_NONBLOCK
 	SOCK_RAW                   = unix.SOCK_RAW
 	SOL_PACKET                 = unix.SOL_PACKET
 	SOL_SOCKET                 = unix.SOL_SOCKET
@@ -124,6 +131,7 @@ const (
 	TCGETS                     = unix.TCGETS
 	TCSETS                     = unix.TCSETS
 	TIMER_ABSTIME              = unix.TIMER_ABSTIME
+	TUNSETIFF                  = unix.TUNSETIFF
 	VMIN                       = unix.VMIN
 	VTIME                      = unix.VTIME
 )
@@ -202,5 +210,6 @@ var (
 	Sync                 = unix.Sync
 	Syscall              = unix.Syscall
 	Uname                = unix.Uname
+	Unshare              = unix.Unshare
 	Write                = unix.Write
 )

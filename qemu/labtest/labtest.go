@@ -73,6 +73,19 @@ func Require(t testing.TB) {
 	}
 }
 
+// RequireTap skips the test when this process cannot give a NIC a
+// multiqueue tap peer (qemu.NIC.Queues above 1: it needs CAP_SYS_ADMIN and
+// CAP_NET_ADMIN), except in CI, where it fails the test.
+func RequireTap(t testing.TB) {
+	t.Helper()
+	if err := qemu.CheckTapPeer(); err != nil {
+		if CI() {
+			t.Fatalf("lab: %v", err)
+		}
+		t.Skipf("lab: %v", err)
+	}
+}
+
 // Options describe one in-guest test run.
 type Options struct {
 	// Package is the package whose tests run in the guest, relative to the

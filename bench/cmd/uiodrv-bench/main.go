@@ -154,10 +154,16 @@ func main() {
 				os.Exit(2)
 			}
 		}
+		tapErr := qemu.CheckTapPeer()
 		for _, n := range slices.Concat(bench.DefaultNICs, bench.IGBNICs, bench.VirtioNICs) {
-			if strings.Contains(","+*nicsF+",", ","+string(n.Model)+",") {
-				nics = append(nics, n)
+			if !strings.Contains(","+*nicsF+",", ","+string(n.Model)+",") {
+				continue
 			}
+			if n.Netdev > 1 && tapErr != nil {
+				fmt.Fprintf(os.Stderr, "uiodrv-bench: leaving out %s at %s: %v\n", n.Name(), n.Addr, tapErr)
+				continue
+			}
+			nics = append(nics, n)
 		}
 	}
 	if !*mitig {
