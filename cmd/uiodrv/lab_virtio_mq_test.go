@@ -68,8 +68,8 @@ func TestLabVirtioNetQueues(t *testing.T) {
 		t.Fatalf("lab: %v", err)
 	}
 	out := strings.Join(res.Output[0], "\n")
-	if e := res.Exits[0]; e.Code == 0 || !strings.Contains(out, "3 queues asked, the device offers 2 queue pair") || strings.Contains(out, "ready") {
-		t.Errorf("--queues 3: exit %d, want a refusal naming the device's 2 queue pairs:\n%s", e.Code, out)
+	if e := res.Exits[0]; e.Code != 2 || !strings.Contains(out, "--queues 3") || !strings.Contains(out, "offers 2 queue pair(s) (its max_virtqueue_pairs), fewer than the 3 asked") || strings.Contains(out, "ready") {
+		t.Errorf("--queues 3: exit %d, want exit 2 naming --queues and the device's 2 queue pairs:\n%s", e.Code, out)
 	} else {
 		t.Logf("--queues 3 refused, exit %d", e.Code)
 	}

@@ -317,7 +317,15 @@ func openDevice(bdf string, f *runFlags) (dev openedNIC, err error) {
 	if fd.Found == nil {
 		return nil, fmt.Errorf("%s: %w", bdf, errUnknownFamily)
 	}
-	return fd.Open(f.openOptions(fd.Addr))
+	o := f.openOptions(fd.Addr)
+	dev, err = fd.Open(o)
+	// A limit only the device itself reports (virtio-net's queue pairs) is
+	// still the caller's mistake: a usage error naming the flag.
+	var oe *driver.OptionError
+	if err != nil && errors.As(err, &oe) {
+		return nil, usagef("%s: %s is an %s, which %s", f.flagFor(oe.Option, o), fd.Addr, oe.Model, oe.Reason)
+	}
+	return dev, err
 }
 
 // loop shows statistics and waits for a reason to stop, which it returns.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/uiodrv/uiodrv/driver"
 )
 
 // ErrNoAccessPlatform is returned for a device that does not offer
@@ -75,7 +77,11 @@ func (n *NIC) negotiate() error {
 		}
 	}
 	if n.opts.Queues > n.maxPairs {
-		return fmt.Errorf("%w: %d queues asked, the device offers %d queue pair(s) (QEMU: virtio-net-pci mq=on,vectors=2N+2 with a netdev of N queues)", ErrBadOptions, n.opts.Queues, n.maxPairs)
+		// An OptionError too, so that a front end reports it as the usage
+		// error it is, naming its own option for the queue count.
+		return fmt.Errorf("%w: %w", ErrBadOptions, &driver.OptionError{Option: "Queues", Model: modelName,
+			Reason: fmt.Sprintf("offers %d queue pair(s) (its max_virtqueue_pairs), fewer than the %d asked: ask for %d or fewer (QEMU gives N pairs with virtio-net-pci mq=on,vectors=2N+2 on a netdev of N queues)",
+				n.maxPairs, n.opts.Queues, n.maxPairs)})
 	}
 	if n.opts.Queues > 1 {
 		want |= 1<<FNetMQ | 1<<FNetCtrlVQ

@@ -95,7 +95,7 @@ func TestGuestQueuesVirtio(t *testing.T) {
 	labtest.InGuest(t)
 	const bdf = "0000:00:03.0"
 	_, err := uiodrv.Open(bdf, uiodrv.Config{Device: driver.OpenOptions{Queues: 3}, CPUs: []int{0, 1, 0}})
-	if !errors.Is(err, virtio.ErrBadOptions) || !strings.Contains(err.Error(), "3 queues asked, the device offers 2 queue pair") {
+	if !errors.Is(err, virtio.ErrBadOptions) || !strings.Contains(err.Error(), "offers 2 queue pair(s) (its max_virtqueue_pairs), fewer than the 3 asked") {
 		t.Fatalf("Open with 3 queues: %v, want ErrBadOptions naming the device's 2 queue pairs", err)
 	}
 	t.Logf("3 queues refused: %v", err)

@@ -13,12 +13,15 @@ func init() { driver.Register(family()) }
 // is checked at open, before DRIVER_OK.
 const MaxQueues = 8
 
+// modelName is the registered model's name, which refusals repeat.
+const modelName = "virtio-net (modern)"
+
 func family() *driver.Family {
 	return &driver.Family{
 		Name: "virtio",
 		Models: []driver.Model{{
 			ID:        driver.PCIID{Vendor: VendorRedHat, Device: DeviceNetModern},
-			Name:      "virtio-net (modern)",
+			Name:      modelName,
 			MaxQueues: MaxQueues,
 			MSIX:      true,
 		}},
