@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/uiodrv/uiodrv"
 	"github.com/uiodrv/uiodrv/bus"
@@ -52,10 +53,10 @@ func checkQueues(addr string, m driver.Model, queues int) error {
 	case queues <= 1:
 		return nil
 	case m.MaxQueues == 1:
-		return usagef("--queues %d: %s is an %s, a single-queue NIC, so RSS cannot spread flows over queues: use --queues 1 (or a multi-queue NIC: %s)",
-			queues, addr, m.Name, strings.Join(multiQueueModels(), ", "))
+		return usagef("--queues %d: %s is %s, a single-queue NIC, so RSS cannot spread flows over queues: use --queues 1 (or a multi-queue NIC: %s)",
+			queues, addr, aModel(m.Name), strings.Join(multiQueueModels(), ", "))
 	case queues > m.MaxQueues:
-		return usagef("--queues %d: %s is an %s, which has %d queues: use --queues %d or fewer", queues, addr, m.Name, m.MaxQueues, m.MaxQueues)
+		return usagef("--queues %d: %s is %s, which has %d queues: use --queues %d or fewer", queues, addr, aModel(m.Name), m.MaxQueues, m.MaxQueues)
 	}
 	return nil
 }
@@ -91,9 +92,9 @@ func (f *runFlags) checkFound(fd nicModel, o driver.OpenOptions) error {
 	}
 	var oe *driver.OptionError
 	if errors.As(err, &oe) {
-		return usagef("%s: %s is an %s, which %s", f.flagFor(oe.Option, o), fd.Addr, oe.Model, oe.Reason)
+		return usagef("%s: %s is %s, which %s", f.flagFor(oe.Option, o), fd.Addr, aModel(oe.Model), oe.Reason)
 	}
-	return usagef("%s is an %s: %v", fd.Addr, fd.Model.Name, err)
+	return usagef("%s is %s: %v", fd.Addr, aModel(fd.Model.Name), err)
 }
 
 // multiQueueModels names the registered models with more than one queue.
@@ -212,4 +213,14 @@ func familyNames() string {
 		names = append(names, f.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// aModel puts the indefinite article a model's name takes when read aloud
+// before it: "an" before a vowel and before an 8 (read "eighty-..."), "a"
+// before anything else.
+func aModel(name string) string {
+	if name != "" && strings.ContainsRune("aeiou8", unicode.ToLower(rune(name[0]))) {
+		return "an " + name
+	}
+	return "a " + name
 }
