@@ -21,7 +21,10 @@ type RTBoot struct {
 	Kernel   string
 	QEMU     string
 	Duration time.Duration // per run
-	Load     []string
+	// KernelBest: the kernel's row ran in its best real-time configuration
+	// (LabOptions.RTKernelBest).
+	KernelBest bool `json:",omitempty"`
+	Load       []string
 	RT       []*RTResult
 }
 
@@ -31,7 +34,7 @@ func (r *Report) rtBoot() *RTBoot {
 		return nil
 	}
 	return &RTBoot{Command: r.Command, Started: r.Started, Cmdline: r.LabOpts.Cmdline, Kernel: r.Lab.Kernel,
-		QEMU: r.Lab.QEMU, Duration: r.LabOpts.RTTime, Load: r.Load, RT: r.Lab.RT}
+		QEMU: r.Lab.QEMU, Duration: r.LabOpts.RTTime, KernelBest: r.LabOpts.RTKernelBest, Load: r.Load, RT: r.Lab.RT}
 }
 
 // ReadRTBoots reads rt.json files written by Report.Write.
@@ -58,7 +61,27 @@ func bootKind(cmdline string) string {
 	return cmdline
 }
 
+// bootName is a boot's kind in the tables: its extra command line
+// (bootKind), "PREEMPT_RT" first on a real-time kernel, ", kernel best" when
+// the kernel's row had its best real-time configuration.
+func bootName(b *RTBoot) string {
+	k := bootKind(b.Cmdline)
+	if strings.Contains(b.Kernel, "-rt") {
+		k = "PREEMPT_RT " + b.Kernel
+		if strings.TrimSpace(b.Cmdline) != "" {
+			k += " " + b.Cmdline
+		}
+	}
+	if b.KernelBest {
+		k += ", kernel best"
+	}
+	return k
+}
+
 func rateName(r float64) string {
+	if r == noTraffic {
+		return "no traffic"
+	}
 	if r == 0 {
 		return "unpaced flood"
 	}
@@ -135,7 +158,7 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	names := make([]string, len(boots))
 	nth := map[string]int{}
 	for i, b := range boots {
-		k := bootKind(b.Cmdline)
+		k := bootName(b)
 		nth[k]++
 		names[i] = fmt.Sprintf("%s #%d", k, nth[k])
 	}
@@ -165,7 +188,7 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	var rates []float64
 	rseen := map[float64]bool{}
 	for k := range groups {
-		if k.rate >= 0 && !rseen[k.rate] {
+		if (k.rate >= 0 || k.label != "idle") && !rseen[k.rate] {
 			rseen[k.rate] = true
 			rates = append(rates, k.rate)
 		}
