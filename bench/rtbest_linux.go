@@ -62,14 +62,22 @@ func kernelBest(ifname string, irqs []string, cpu int) (notes []string, err erro
 	if len(napiT) == 0 {
 		err = errors.Join(err, fmt.Errorf("no NAPI thread napi/%s-* after threaded=1", ifname))
 	}
-	set := func(pid, prio int) error {
+	// An IRQ thread's affinity is not the caller's to set (the kernel
+	// refuses: PF_NO_SETAFFINITY); it follows its IRQ's, which the caller
+	// steered to cpu, and the thread applies it when it next runs
+	// (irq_thread_check_affinity). So it is only read back, and a mismatch
+	// noted rather than refused.
+	set := func(pid, prio int, irqThread bool) error {
 		a := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: uint32(prio)}
 		if err := unix.SchedSetAttr(pid, a, 0); err != nil {
 			return fmt.Errorf("%s (pid %d) SCHED_FIFO %d: %w", comms[pid], pid, prio, err)
 		}
 		var cs unix.CPUSet
 		cs.Set(cpu)
-		if err := unix.SchedSetaffinity(pid, &cs); err != nil {
+		how := "set"
+		if irqThread {
+			how = "follows its IRQ's smp_affinity:"
+		} else if err := unix.SchedSetaffinity(pid, &cs); err != nil {
 			return fmt.Errorf("%s (pid %d) on CPU %d: %w", comms[pid], pid, cpu, err)
 		}
 		got, err := unix.SchedGetAttr(pid, 0)
@@ -80,18 +88,18 @@ func kernelBest(ifname string, irqs []string, cpu int) (notes []string, err erro
 		if err := unix.SchedGetaffinity(pid, &gotCPUs); err != nil {
 			return fmt.Errorf("%s (pid %d) read back affinity: %w", comms[pid], pid, err)
 		}
-		notes = append(notes, fmt.Sprintf("%s pid %d set SCHED_FIFO %d cpus %d; reads policy %d prio %d cpus %s",
-			comms[pid], pid, prio, cpu, got.Policy, got.Priority, cpuSetList(&gotCPUs)))
-		if got.Policy != unix.SCHED_FIFO || int(got.Priority) != prio || gotCPUs != cs {
+		notes = append(notes, fmt.Sprintf("%s pid %d set SCHED_FIFO %d, cpus %s %d; reads policy %d prio %d cpus %s",
+			comms[pid], pid, prio, how, cpu, got.Policy, got.Priority, cpuSetList(&gotCPUs)))
+		if got.Policy != unix.SCHED_FIFO || int(got.Priority) != prio || !irqThread && gotCPUs != cs {
 			return fmt.Errorf("%s (pid %d) does not read back as set", comms[pid], pid)
 		}
 		return nil
 	}
 	for _, pid := range irqT {
-		err = errors.Join(err, set(pid, KernelBestIRQPrio))
+		err = errors.Join(err, set(pid, KernelBestIRQPrio, true))
 	}
 	for _, pid := range napiT {
-		err = errors.Join(err, set(pid, KernelBestNAPIPrio))
+		err = errors.Join(err, set(pid, KernelBestNAPIPrio, false))
 	}
 	return notes, err
 }
@@ -105,4 +113,36 @@ func cpuSetList(s *unix.CPUSet) string {
 		}
 	}
 	return strings.Join(cs, ",")
+}
+
+// kernelBestReadBack reads the class and affinity of the interface's IRQ and
+// NAPI threads again (after a run: an IRQ thread takes its IRQ's affinity
+// when it next runs), one note per thread.
+func kernelBestReadBack(ifname string, irqs []string) []string {
+	var notes []string
+	paths, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, p := range paths {
+		c, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		comm := strings.TrimSpace(string(c))
+		mine := strings.HasPrefix(comm, "napi/"+ifname+"-")
+		for _, n := range irqs {
+			mine = mine || strings.HasPrefix(comm, "irq/"+n+"-")
+		}
+		if !mine {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		a, err1 := unix.SchedGetAttr(pid, 0)
+		var cs unix.CPUSet
+		err2 := unix.SchedGetaffinity(pid, &cs)
+		if err := errors.Join(err1, err2); err != nil {
+			notes = append(notes, fmt.Sprintf("%s pid %d: %v", comm, pid, err))
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("%s pid %d reads policy %d prio %d cpus %s", comm, pid, a.Policy, a.Priority, cpuSetList(&cs)))
+	}
+	return notes
 }

@@ -74,6 +74,11 @@ func guestRTKernel(t *testing.T, plan *GuestPlan, run rtRunFunc) {
 	if err := <-done; err != nil {
 		t.Errorf("%s: %v", tag, err)
 	}
+	if plan.RTKernelBest {
+		for _, n := range kernelBestReadBack(k.ifi.Name, irqs) {
+			fmt.Printf("RT NOTE %s: best, after the run: %s\n", tag, n)
+		}
+	}
 	c, _ := srv.Served()
 	fmt.Printf("RT NOTE %s: the reader counted %d frames in all\n", tag, c)
 }

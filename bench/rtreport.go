@@ -25,7 +25,7 @@ type RTBoot struct {
 	// (LabOptions.RTKernelBest).
 	KernelBest bool `json:",omitempty"`
 	Load       []string
-	RT       []*RTResult
+	RT         []*RTResult
 }
 
 // rtBoot extracts the real-time stage of a report; nil when it has none.
