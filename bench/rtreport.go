@@ -61,23 +61,6 @@ func bootKind(cmdline string) string {
 	return cmdline
 }
 
-// bootName is a boot's kind in the tables: its extra command line
-// (bootKind), "PREEMPT_RT" first on a real-time kernel, ", kernel best" when
-// the kernel's row had its best real-time configuration.
-func bootName(b *RTBoot) string {
-	k := bootKind(b.Cmdline)
-	if strings.Contains(b.Kernel, "-rt") {
-		k = "PREEMPT_RT " + b.Kernel
-		if strings.TrimSpace(b.Cmdline) != "" {
-			k += " " + b.Cmdline
-		}
-	}
-	if b.KernelBest {
-		k += ", kernel best"
-	}
-	return k
-}
-
 func rateName(r float64) string {
 	if r == noTraffic {
 		return "no traffic"
@@ -235,6 +218,13 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		"counted per second of the run; carried: that as a share of the offered rate (median, ≥ the lowest run); the kernel row shows what this lab loses before any driver (QEMU's socket buffer). NIC missed: the e1000's missed-packet count (MPC, no free descriptor) as the driver's " +
 		"statistics report it over the run; it grew monotonically across the runs of a boot, so it looks cumulative since the boot " +
 		"(the register is read-to-clear and the driver's baseline is not): an upper bound on a run's loss, not a per-run count.\n\n")
+	if kernelBestOrIdle(boots) {
+		w("**Kernel best, no traffic** (bench -rt-kernel-best, -rt-uidle): in a \"kernel best\" boot the kernel's row is its best real-time " +
+			"configuration: threaded NAPI on, the NIC's IRQ threads at SCHED_FIFO 50 and its NAPI thread at 49, below the task, all on vCPU 0 with " +
+			"the interrupt, as uiodrv's threads are (the run's notes give each thread's pid, class and CPUs as read back). \"No traffic\" rows: " +
+			"the uiodrv command itself idle on the NIC (\"uiodrv idle NAME\", its flags in the boot's command; \"-before\": the binary built " +
+			"before the idle top half parked in the poller) beside the kernel's row with no traffic.\n\n")
+	}
 	if hostPlaced(boots) {
 		w("**Host placement** (bench -rt-host; every run once per placement, in the same boot, tabulated as boots of their own): "+
 			"\"shared\" leaves QEMU's threads and the host peer to the host scheduler on the 2 host cores; \"pinned\" pins vCPU 0's "+
