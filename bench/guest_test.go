@@ -228,9 +228,12 @@ func (p *guestProfile) bytes() []byte {
 func guestRT(t *testing.T, plan *GuestPlan) {
 	task := PeriodicOptions{CPU: 0, Prio: plan.RTTaskPrio, Period: time.Millisecond, Work: plan.RTTaskWork, Duration: plan.RTDuration}
 	applyHRTickDL(os.Stdout) // rtsched_linux.go: UIODRV_HRTICK_DL
-	run := func(tag string, port *driver.Port, srv *Server) {
+	run := func(tag string, port *driver.Port, srv *Server, hooks *rtHooks) {
 		fmt.Printf("RT READY %s\n", tag)
 		time.Sleep(500 * time.Millisecond) // the flood reaches its steady state
+		if hooks != nil {
+			hooks.before()
+		}
 		var c0, th0 uint64
 		var st0 driver.Stats
 		var thT0 time.Duration
@@ -268,21 +271,29 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		dp1, dy1 := rt.BudgetStats()
 		fmt.Printf("RT NOTE %s: clocksource %s; deadline self-enforcement: %d polls, %d yields\n",
 			tag, clocksource(), dp1-dp0, dy1-dy0)
+		extra := ""
+		if hooks != nil {
+			extra = hooks.after()
+		}
 		thNs := 0.0
 		if th1 > th0 {
 			thNs = float64(thT1-thT0) / float64(th1-th0)
 		}
-		fmt.Printf("RT RESULT %s probe=%s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f th_ns=%.0f tophalf=%s hwmissed=%d hwnobuf=%d\n",
+		fmt.Printf("RT RESULT %s probe=%s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f th_ns=%.0f tophalf=%s hwmissed=%d hwnobuf=%d%s\n",
 			tag, probeName(plan.RTProbe), r.Jobs, r.Misses, r.Wakeup.Quantile(0.5), r.Wakeup.Quantile(0.99), r.Wakeup.Max(),
 			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds(),
-			thNs, topHalfName(port), st1.HW.RxMissed-st0.HW.RxMissed, st1.HW.RxNoBuffer-st0.HW.RxNoBuffer)
+			thNs, topHalfName(port), st1.HW.RxMissed-st0.HW.RxMissed, st1.HW.RxNoBuffer-st0.HW.RxNoBuffer, extra)
 	}
 	if plan.RTKernel != "" {
 		guestRTKernel(t, plan, run)
 		return
 	}
+	if plan.RTUIdleArgs != "" {
+		guestRTUIdle(t, plan, run)
+		return
+	}
 	if len(plan.RTModes) == 0 {
-		run(plan.RTTarget+" idle", nil, nil)
+		run(plan.RTTarget+" idle", nil, nil, nil)
 	}
 	for _, mode := range plan.RTModes {
 		tag := fmt.Sprintf("%s %s", plan.RTTarget, mode)
@@ -341,7 +352,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		}
 		fmt.Printf("RT NOTE %s: %s\n", tag, note)
 		time.Sleep(1200 * time.Millisecond)
-		run(tag, port, srv)
+		run(tag, port, srv, nil)
 		if err := port.Close(); err != nil {
 			t.Errorf("%s: close: %v", tag, err)
 		}

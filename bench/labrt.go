@@ -27,7 +27,14 @@ type rtRun struct {
 	host string
 	// warmup: an idle run whose result is dropped (LabOptions.RTWarmup).
 	warmup bool
+	// uidle: an idle uiodrv command (LabOptions.RTUIdle); rate is then
+	// noTraffic, as for the kernel's row beside it.
+	uidle *UIdleVariant
 }
+
+// noTraffic is the rate of runs the host sends nothing to (idle uiodrv and
+// the idle kernel driver beside it); tables name it "no traffic".
+const noTraffic = -1
 
 // topName is the run's top half as tables show it.
 func (r rtRun) topName() string {
@@ -40,6 +47,9 @@ func (r rtRun) topName() string {
 // label names a run in tables and logs: the mode, "+deadline" (or the class)
 // when the bottom half has one.
 func (r rtRun) label() string {
+	if r.uidle != nil {
+		return "uiodrv idle " + r.uidle.Name
+	}
 	if r.sched.IsZero() {
 		return r.mode
 	}
@@ -72,7 +82,7 @@ func (o *LabOptions) keptRTRuns(kernel bool) []rtRun {
 	}
 	out := runs[:0]
 	for _, r := range runs {
-		if r.mode == "idle" || r.mode == "kernel" || keep[r.key()] {
+		if r.mode == "idle" || r.mode == "kernel" || r.uidle != nil || keep[r.key()] {
 			out = append(out, r)
 		}
 	}
@@ -92,6 +102,12 @@ func (o *LabOptions) allRTRuns(kernel bool) []rtRun {
 	for rep := 0; rep < max(o.RTReps, 1); rep++ {
 		if !o.RTNoIdle {
 			runs = append(runs, rtRun{mode: "idle", rep: rep})
+		}
+		if len(o.RTUIdle) > 0 && o.RTKernel && kernel {
+			runs = append(runs, rtRun{mode: "kernel", rate: noTraffic, rep: rep})
+		}
+		for i := range o.RTUIdle {
+			runs = append(runs, rtRun{mode: "uidle", uidle: &o.RTUIdle[i], rate: noTraffic, rep: rep})
 		}
 		for _, r := range rates {
 			for _, m := range modeNames(o.RTModes) {

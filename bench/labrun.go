@@ -16,6 +16,9 @@ import (
 	"github.com/uiodrv/uiodrv/qemu"
 )
 
+// uiodrvGuest is where the uiodrv command lands in the guest (RTUIdle).
+const uiodrvGuest = "/bin/uiodrv"
+
 // RunLab boots the lab once and measures every target.
 func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	plan := &GuestPlan{Backend: o.Backend, Modes: o.Modes, Profile: map[deferral.Mode]bool{}, KernelModes: o.KernelModes}
@@ -57,11 +60,24 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 			}
 			cfg.Files = append(cfg.Files, files...)
 		}
+		if len(o.RTUIdle) > 0 {
+			cfg.Files = append(cfg.Files, qemu.File{Host: o.UiodrvBinary, Guest: uiodrvGuest})
+			if o.UiodrvBefore != "" {
+				cfg.Files = append(cfg.Files, qemu.File{Host: o.UiodrvBefore, Guest: uiodrvGuest + "-before"})
+			}
+		}
 		for _, run := range rtRuns {
 			rp := *plan
 			rp.Targets, rp.RTModes = nil, nil
-			if run.mode == "kernel" {
+			if v := run.uidle; v != nil {
+				rp.RTUIdleArgs, rp.RTUIdleEnv, rp.RTUIdleName = strings.Join(v.Args, " "), strings.Join(v.Env, " "), v.Name
+				rp.RTUIdleBin = uiodrvGuest
+				if v.Before {
+					rp.RTUIdleBin += "-before"
+				}
+			} else if run.mode == "kernel" {
 				rp.RTKernel = o.NICs[kNIC].BDF()
+				rp.RTKernelBest = o.RTKernelBest
 			} else if run.mode != "idle" {
 				mode, _ := deferral.ParseMode(run.mode)
 				rp.RTModes = []deferral.Mode{mode}

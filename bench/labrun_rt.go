@@ -39,6 +39,9 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		if mode == "kernel" {
 			tag, link = o.NICs[kNIC].BDF()+" kernel", kLink
 		}
+		if run.uidle != nil {
+			tag = UIdleTag(rtTarget, run.uidle.Name)
+		}
 		c, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		_, err := vm.WaitOutput(c, 1+j, "RT READY "+tag)
 		cancel()
@@ -52,7 +55,7 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		stop := make(chan struct{})
 		sent := make(chan int, 1)
 		go func() {
-			if mode == "idle" {
+			if mode == "idle" || run.rate == noTraffic {
 				<-stop
 				sent <- 0
 				return

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/uiodrv/uiodrv/deferral"
@@ -101,6 +102,17 @@ type LabOptions struct {
 	// RTQSP profiles QEMU's locks during every real-time run (HMP
 	// sync-profile; it times every lock taken, so it costs a little).
 	RTQSP bool
+	// RTKernelBest runs the kernel's row in its best real-time
+	// configuration (GuestPlan.RTKernelBest, rtbest_linux.go).
+	RTKernelBest bool
+	// RTUIdle adds, per repetition, one run of the uiodrv command per
+	// variant on the real-time NIC with no traffic (rtuidle_linux.go), and
+	// the kernel's row with no traffic beside it (with RTKernel).
+	RTUIdle []UIdleVariant
+	// UiodrvBinary and UiodrvBefore are static uiodrv binaries staged into
+	// the guest for RTUIdle: the one built from this tree, and the one an
+	// UIdleVariant.Before run uses (a build from before a change).
+	UiodrvBinary, UiodrvBefore string
 	// Cmdline is appended to the guest kernel's command line (threadirqs).
 	Cmdline string
 	// Kernel is the guest kernel (qemu.LabKernels; the zero value is 6.1).
@@ -188,4 +200,50 @@ func (o *LabOptions) logf(format string, a ...any) {
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, format+"\n", a...)
 	}
+}
+
+// UIdleVariant is one idle uiodrv run: its name in the tables, the uiodrv
+// run arguments after --dev and --handler, environment variables (k=v),
+// and whether it runs LabOptions.UiodrvBefore.
+type UIdleVariant struct {
+	Name   string
+	Args   []string
+	Env    []string
+	Before bool
+}
+
+// ParseUIdle reads -rt-uidle: variants separated by ';', each
+// NAME[@before]=[ENV=VALUE ...] ARGS..., where the leading words with '='
+// and no leading dash are environment variables.
+func ParseUIdle(s string) ([]UIdleVariant, error) {
+	var out []UIdleVariant
+	for _, f := range strings.Split(s, ";") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		name, rest, ok := strings.Cut(f, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("%q: want NAME[@before]=ARGS", f)
+		}
+		v := UIdleVariant{Name: name}
+		if n, ok := strings.CutSuffix(name, "@before"); ok {
+			v.Name, v.Before = n, true
+		}
+		if strings.ContainsAny(v.Name, " \t@") {
+			return nil, fmt.Errorf("%q: a name is one word", v.Name)
+		}
+		for _, w := range strings.Fields(rest) {
+			if len(v.Args) == 0 && !strings.HasPrefix(w, "-") && strings.Contains(w, "=") {
+				v.Env = append(v.Env, w)
+				continue
+			}
+			v.Args = append(v.Args, w)
+		}
+		if len(v.Args) == 0 {
+			return nil, fmt.Errorf("%q: no uiodrv arguments", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

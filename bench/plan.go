@@ -115,6 +115,15 @@ type GuestPlan struct {
 	// 256 ns units; 0: none, the driver's default): each interrupt costs
 	// its hard part on the task's CPU, so fewer of them cost the task less.
 	RTITR uint32
+	// RTKernelBest gives the kernel's run the kernel's best real-time
+	// configuration (rtbest_linux.go): threaded NAPI, its IRQ and NAPI
+	// threads at SCHED_FIFO below the task on the task's CPU.
+	RTKernelBest bool
+	// RTUIdleArgs, when set, makes the run an idle uiodrv command beside the
+	// task (rtuidle_linux.go): RTUIdleBin run --dev RTTarget --handler count
+	// and these arguments (space-separated), RTUIdleEnv (space-separated
+	// k=v) in its environment; RTUIdleName names it in the tag.
+	RTUIdleArgs, RTUIdleBin, RTUIdleEnv, RTUIdleName string
 	// KernelModes are the kernel's UDP responders (KernelUDPModes) each
 	// kernel target serves after its AF_PACKET one, in this order.
 	KernelModes []string
@@ -153,6 +162,11 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_MSIX=" + strconv.FormatBool(p.RTMSIX),
 		"BENCH_RT_PROCOFF=" + strconv.FormatBool(p.RTProcOff),
 		"BENCH_RT_ITR=" + strconv.FormatUint(uint64(p.RTITR), 10),
+		"BENCH_RT_KBEST=" + strconv.FormatBool(p.RTKernelBest),
+		"BENCH_RT_UIDLE=" + p.RTUIdleArgs,
+		"BENCH_RT_UIDLE_BIN=" + p.RTUIdleBin,
+		"BENCH_RT_UIDLE_ENV=" + p.RTUIdleEnv,
+		"BENCH_RT_UIDLE_NAME=" + p.RTUIdleName,
 	}
 }
 
@@ -234,6 +248,7 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 		}
 	}
 	p.RTKernel = env["BENCH_RT_KERNEL"]
+	p.RTUIdleArgs, p.RTUIdleBin, p.RTUIdleEnv, p.RTUIdleName = env["BENCH_RT_UIDLE"], env["BENCH_RT_UIDLE_BIN"], env["BENCH_RT_UIDLE_ENV"], env["BENCH_RT_UIDLE_NAME"]
 	switch p.RTProbe = env["BENCH_RT_PROBE"]; p.RTProbe {
 	case "", ProbeCyclictest, ProbeGo:
 	default:
@@ -242,7 +257,7 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 	for _, b := range []struct {
 		key string
 		dst *bool
-	}{{"BENCH_RT_TOPNONE", &p.RTTopNone}, {"BENCH_RT_IRQOFF", &p.RTIRQOff}, {"BENCH_RT_PROCOFF", &p.RTProcOff}, {"BENCH_RT_MSIX", &p.RTMSIX}} {
+	}{{"BENCH_RT_TOPNONE", &p.RTTopNone}, {"BENCH_RT_IRQOFF", &p.RTIRQOff}, {"BENCH_RT_PROCOFF", &p.RTProcOff}, {"BENCH_RT_MSIX", &p.RTMSIX}, {"BENCH_RT_KBEST", &p.RTKernelBest}} {
 		if v := env[b.key]; v != "" {
 			if *b.dst, err = strconv.ParseBool(v); err != nil {
 				return nil, fmt.Errorf("%s: %w", b.key, err)

@@ -10,16 +10,15 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/uiodrv/uiodrv/driver"
 )
 
 // guestRTKernel is the real-time scenario beside the guest kernel's own
 // driver: the NIC's IRQ moved to core 0 (with threadirqs on the command line
 // its IRQ thread follows), and an AF_PACKET reader pinned to core 0 counting
 // the flood, as uiodrv's count handler does; with GuestPlan.RTIRQOff both on
-// core 1 instead.
-func guestRTKernel(t *testing.T, plan *GuestPlan, run func(string, *driver.Port, *Server)) {
+// core 1 instead. With GuestPlan.RTKernelBest it is the kernel's best
+// real-time configuration instead (rtbest_linux.go).
+func guestRTKernel(t *testing.T, plan *GuestPlan, run rtRunFunc) {
 	bdf := plan.RTKernel
 	tag := bdf + " kernel"
 	k, err := OpenKernelPeer(bdf, false)
@@ -48,6 +47,15 @@ func guestRTKernel(t *testing.T, plan *GuestPlan, run func(string, *driver.Port,
 			}
 		}
 	}
+	if plan.RTKernelBest {
+		notes, err := kernelBest(k.ifi.Name, irqs, cpu)
+		for _, n := range notes {
+			fmt.Printf("RT NOTE %s: best: %s\n", tag, n)
+		}
+		if err != nil {
+			t.Fatalf("%s: the kernel's best real-time configuration: %v", tag, err)
+		}
+	}
 	srv := &Server{}
 	var stop atomic.Bool
 	done := make(chan error, 1)
@@ -61,10 +69,15 @@ func guestRTKernel(t *testing.T, plan *GuestPlan, run func(string, *driver.Port,
 		}
 		done <- k.Serve(srv, stop.Load)
 	}()
-	run(tag, nil, srv)
+	run(tag, nil, srv, nil)
 	stop.Store(true)
 	if err := <-done; err != nil {
 		t.Errorf("%s: %v", tag, err)
+	}
+	if plan.RTKernelBest {
+		for _, n := range kernelBestReadBack(k.ifi.Name, irqs) {
+			fmt.Printf("RT NOTE %s: best, after the run: %s\n", tag, n)
+		}
 	}
 	c, _ := srv.Served()
 	fmt.Printf("RT NOTE %s: the reader counted %d frames in all\n", tag, c)

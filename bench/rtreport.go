@@ -21,8 +21,11 @@ type RTBoot struct {
 	Kernel   string
 	QEMU     string
 	Duration time.Duration // per run
-	Load     []string
-	RT       []*RTResult
+	// KernelBest: the kernel's row ran in its best real-time configuration
+	// (LabOptions.RTKernelBest).
+	KernelBest bool `json:",omitempty"`
+	Load       []string
+	RT         []*RTResult
 }
 
 // rtBoot extracts the real-time stage of a report; nil when it has none.
@@ -31,7 +34,7 @@ func (r *Report) rtBoot() *RTBoot {
 		return nil
 	}
 	return &RTBoot{Command: r.Command, Started: r.Started, Cmdline: r.LabOpts.Cmdline, Kernel: r.Lab.Kernel,
-		QEMU: r.Lab.QEMU, Duration: r.LabOpts.RTTime, Load: r.Load, RT: r.Lab.RT}
+		QEMU: r.Lab.QEMU, Duration: r.LabOpts.RTTime, KernelBest: r.LabOpts.RTKernelBest, Load: r.Load, RT: r.Lab.RT}
 }
 
 // ReadRTBoots reads rt.json files written by Report.Write.
@@ -59,6 +62,9 @@ func bootKind(cmdline string) string {
 }
 
 func rateName(r float64) string {
+	if r == noTraffic {
+		return "no traffic"
+	}
 	if r == 0 {
 		return "unpaced flood"
 	}
@@ -135,7 +141,7 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	names := make([]string, len(boots))
 	nth := map[string]int{}
 	for i, b := range boots {
-		k := bootKind(b.Cmdline)
+		k := bootName(b)
 		nth[k]++
 		names[i] = fmt.Sprintf("%s #%d", k, nth[k])
 	}
@@ -165,7 +171,7 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 	var rates []float64
 	rseen := map[float64]bool{}
 	for k := range groups {
-		if k.rate >= 0 && !rseen[k.rate] {
+		if (k.rate >= 0 || k.label != "idle") && !rseen[k.rate] {
 			rseen[k.rate] = true
 			rates = append(rates, k.rate)
 		}
@@ -212,6 +218,13 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		"counted per second of the run; carried: that as a share of the offered rate (median, ≥ the lowest run); the kernel row shows what this lab loses before any driver (QEMU's socket buffer). NIC missed: the e1000's missed-packet count (MPC, no free descriptor) as the driver's " +
 		"statistics report it over the run; it grew monotonically across the runs of a boot, so it looks cumulative since the boot " +
 		"(the register is read-to-clear and the driver's baseline is not): an upper bound on a run's loss, not a per-run count.\n\n")
+	if kernelBestOrIdle(boots) {
+		w("**Kernel best, no traffic** (bench -rt-kernel-best, -rt-uidle): in a \"kernel best\" boot the kernel's row is its best real-time " +
+			"configuration: threaded NAPI on, the NIC's IRQ threads at SCHED_FIFO 50 and its NAPI thread at 49, below the task, all on vCPU 0 with " +
+			"the interrupt, as uiodrv's threads are (the run's notes give each thread's pid, class and CPUs as read back). \"No traffic\" rows: " +
+			"the uiodrv command itself idle on the NIC (\"uiodrv idle NAME\", its flags in the boot's command; \"-before\": the binary built " +
+			"before the idle top half parked in the poller) beside the kernel's row with no traffic.\n\n")
+	}
 	if hostPlaced(boots) {
 		w("**Host placement** (bench -rt-host; every run once per placement, in the same boot, tabulated as boots of their own): "+
 			"\"shared\" leaves QEMU's threads and the host peer to the host scheduler on the 2 host cores; \"pinned\" pins vCPU 0's "+

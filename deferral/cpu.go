@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/uiodrv/uiodrv/internal/unix"
 
@@ -55,9 +56,10 @@ type CPU struct {
 	name        string
 	core        int
 	atomicCheck bool
-	tid         int // top-half thread, set before the thread runs handlers
-	epfd        int // epoll set of the IRQ fds and kickfd; owned by c
-	kickfd      int // eventfd waking the top half: control calls, timer raises, stop
+	tid         int         // top-half thread, set before the thread runs handlers
+	epfd        int         // epoll set of the IRQ fds and kickfd; owned by park's file
+	park        *idleParker // the top half's idle wait (idlepark_linux.go)
+	kickfd      int         // eventfd waking the top half: control calls, timer raises, stop
 
 	pending atomic.Uint32 // softirq pending mask (local_softirq_pending)
 	vec     [NrSoftirqs]atomic.Pointer[func()]
@@ -143,6 +145,10 @@ func NewCPU(opts CPUOptions) (*CPU, error) {
 		c.closeFds()
 		return nil, fmt.Errorf("add kick eventfd: %w", os.NewSyscallError("epoll_ctl", err))
 	}
+	if c.park, err = newIdleParker(c.epfd); err != nil {
+		c.closeFds()
+		return nil, err
+	}
 	hi, normal := func() { c.taskletAction(0) }, func() { c.taskletAction(1) }
 	c.vec[HISoftirq].Store(&hi)
 	c.vec[TaskletSoftirq].Store(&normal)
@@ -165,6 +171,10 @@ func NewCPU(opts CPUOptions) (*CPU, error) {
 
 func (c *CPU) closeFds() {
 	unix.Close(c.kickfd)
+	if c.park != nil {
+		c.park.file.Close() // owns epfd
+		return
+	}
 	unix.Close(c.epfd)
 }
 
@@ -216,7 +226,11 @@ func (c *CPU) topHalf() {
 	for {
 		// Raw: a SCHED_FIFO top half must never be inside a system call
 		// the Go runtime knows of (doc.go, "Real-time threads").
-		n, err := rawEpollWait(c.epfd, events[:], -1)
+		n, err := rawEpollWait(c.epfd, events[:], int(IdleParkAfter/time.Millisecond))
+		if err == 0 && n == 0 {
+			// Idle: park where sysmon leaves it alone (idlepark_linux.go).
+			n, err = c.park.park(events[:])
+		}
 		if err != 0 {
 			if err == unix.EINTR {
 				continue

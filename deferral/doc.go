@@ -81,6 +81,14 @@
 // one P to GOMAXPROCS for its top half, which holds one for good (procs.go).
 // A real-time task of the application should sleep normally.
 //
+// A top half that has had nothing to do for IdleParkAfter parks its
+// goroutine in the runtime's network poller on its epoll fd instead
+// (idlepark_linux.go): a raw wait keeps the P, and the runtime's sysmon,
+// taking it for a goroutine that never yields, would signal the thread every
+// 10 ms, a wake-up each time on its CPU. Parked, an idle port wakes nothing;
+// the first interrupt after an idle stretch reaches the top half through
+// the poller (one more thread hand-off), every later one directly.
+//
 // # What Go cannot guarantee
 //
 //   - Atomic context is not enforced; with CPUOptions.CheckAtomic handlers

@@ -21,6 +21,7 @@ const (
 	CSIZE                      = unix.CSIZE
 	EACCES                     = unix.EACCES
 	EAGAIN                     = unix.EAGAIN
+	EBADF                      = unix.EBADF
 	EBUSY                      = unix.EBUSY
 	ECHO                       = unix.ECHO
 	ECHONL                     = unix.ECHONL
@@ -106,6 +107,9 @@ const (
 	SCHED_FIFO                 = unix.SCHED_FIFO
 	SCHED_NORMAL               = unix.SCHED_NORMAL
 	SCHED_RR                   = unix.SCHED_RR
+	SIGURG                     = unix.SIGURG
+	SIG_BLOCK                  = unix.SIG_BLOCK
+	SIG_SETMASK                = unix.SIG_SETMASK
 	SIOCGIFFLAGS               = unix.SIOCGIFFLAGS
 	SIOCGIFINDEX               = unix.SIOCGIFINDEX
 	SIOCSIFFLAGS               = unix.SIOCSIFFLAGS
@@ -147,6 +151,7 @@ type (
 	Rlimit            = unix.Rlimit
 	Rusage            = unix.Rusage
 	SchedAttr         = unix.SchedAttr
+	Sigset_t          = unix.Sigset_t
 	SockaddrLinklayer = unix.SockaddrLinklayer
 	Stat_t            = unix.Stat_t
 	Timespec          = unix.Timespec
@@ -188,6 +193,7 @@ var (
 	Open                 = unix.Open
 	Poll                 = unix.Poll
 	Prctl                = unix.Prctl
+	PthreadSigmask       = unix.PthreadSigmask
 	Pread                = unix.Pread
 	Pwrite               = unix.Pwrite
 	RawSyscall           = unix.RawSyscall
@@ -201,6 +207,7 @@ var (
 	SchedSetAttr         = unix.SchedSetAttr
 	SchedSetaffinity     = unix.SchedSetaffinity
 	Sendto               = unix.Sendto
+	SetNonblock          = unix.SetNonblock
 	Setrlimit            = unix.Setrlimit
 	SetsockoptInt        = unix.SetsockoptInt
 	SetsockoptPacketMreq = unix.SetsockoptPacketMreq

@@ -65,6 +65,9 @@ func main() {
 		rtIRQOff    = flag.Bool("rt-irq-off", false, "lab real-time scenario (experiment): the NIC's interrupt and the guest process on vCPU 1, off the task's vCPU 0, so that what the task misses beyond idle is the host's share")
 		rtITR       = flag.Duration("rt-itr", 0, "lab real-time scenario: the uiodrv NIC's minimum interval between interrupts (ITR/EITR, 256 ns units, up to 16.7 ms); 0: no throttle")
 		rtProcOff   = flag.Bool("rt-proc-off", false, "lab real-time scenario (experiment): the guest process's unpinned threads (Go runtime, bench) on vCPU 1; the interrupt and the pinned halves stay")
+		rtBest      = flag.Bool("rt-kernel-best", false, "lab real-time scenario: the kernel's row in its best real-time configuration: threaded NAPI, the NIC's IRQ threads at SCHED_FIFO 50 and NAPI threads at 49 on the task's vCPU 0, read back and noted (needs PREEMPT_RT, -kernel 7.x-rt or 6.12-rt, or -cmdline threadirqs)")
+		rtUIdle     = flag.String("rt-uidle", "", "lab real-time scenario: per repetition, idle uiodrv commands beside the task and the kernel's row with no traffic, ';'-separated NAME[@before]=[ENV=V ...] ARGS (uiodrv run --dev NIC --handler count ARGS), e.g. 'rt=--mode threaded --top-half thread --bh-sched deadline:200us/1ms@1 --housekeeping-cpus 1 --rt-lock'")
+		uiodrvPrev  = flag.String("uiodrv-before", "", "lab: a static uiodrv binary for -rt-uidle's NAME@before variants (a build from before a change, for a before/after in one boot)")
 		rtQSP       = flag.Bool("rt-qsp", false, "lab real-time scenario: profile QEMU's locks (HMP sync-profile) during every run; the profile goes into rt.json")
 	)
 	flag.Parse()
@@ -119,7 +122,25 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	uidle, err := bench.ParseUIdle(*rtUIdle)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "uiodrv-bench: -rt-uidle:", err)
+		os.Exit(2)
+	}
+	for _, v := range uidle {
+		if v.Before && *uiodrvPrev == "" {
+			fmt.Fprintf(os.Stderr, "uiodrv-bench: -rt-uidle: %s@before needs -uiodrv-before PATH\n", v.Name)
+			os.Exit(2)
+		}
+	}
+	if *uiodrvPrev != "" {
+		if _, err := os.Stat(*uiodrvPrev); err != nil {
+			fmt.Fprintln(os.Stderr, "uiodrv-bench: -uiodrv-before:", err)
+			os.Exit(2)
+		}
+	}
 	labRT = func(o *bench.LabOptions) {
+		o.RTKernelBest, o.RTUIdle, o.UiodrvBefore = *rtBest, uidle, *uiodrvPrev
 		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone, o.RTNoIdle = *rtProbe, bhs, *rtSchedOnly, topNone, *rtNoIdle
 		o.RTWarmup = *rtWarmup
 		o.RTHost, o.RTQSP, o.RTIRQOff = hosts, *rtQSP, *rtIRQOff
@@ -274,6 +295,12 @@ func run(out string, goBench bool, count int, hostRT, lab bool, modesF string, r
 		o.NICs = nics
 		o.RTTime = rtTime
 		labRT(&o)
+		if len(o.RTUIdle) > 0 {
+			o.UiodrvBinary = filepath.Join(tmp, "uiodrv")
+			if err := qemu.BuildStatic("./cmd/uiodrv", o.UiodrvBinary); err != nil {
+				return fmt.Errorf("build the uiodrv command for the guest: %w", err)
+			}
+		}
 		o.Kernel, o.KernelModes = labKernel, labKernelModes
 		if verbose {
 			o.Log = os.Stderr
