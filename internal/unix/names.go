@@ -107,9 +107,6 @@ const (
 	SCHED_FIFO                 = unix.SCHED_FIFO
 	SCHED_NORMAL               = unix.SCHED_NORMAL
 	SCHED_RR                   = unix.SCHED_RR
-	SIGURG                     = unix.SIGURG
-	SIG_BLOCK                  = unix.SIG_BLOCK
-	SIG_SETMASK                = unix.SIG_SETMASK
 	SIOCGIFFLAGS               = unix.SIOCGIFFLAGS
 	SIOCGIFINDEX               = unix.SIOCGIFINDEX
 	SIOCSIFFLAGS               = unix.SIOCSIFFLAGS
@@ -151,7 +148,6 @@ type (
 	Rlimit            = unix.Rlimit
 	Rusage            = unix.Rusage
 	SchedAttr         = unix.SchedAttr
-	Sigset_t          = unix.Sigset_t
 	SockaddrLinklayer = unix.SockaddrLinklayer
 	Stat_t            = unix.Stat_t
 	Timespec          = unix.Timespec
@@ -193,7 +189,6 @@ var (
 	Open                 = unix.Open
 	Poll                 = unix.Poll
 	Prctl                = unix.Prctl
-	PthreadSigmask       = unix.PthreadSigmask
 	Pread                = unix.Pread
 	Pwrite               = unix.Pwrite
 	RawSyscall           = unix.RawSyscall
