@@ -71,6 +71,7 @@ func statPolicy(t *testing.T, tid int) int {
 // TestLockedThreadsCount checks the count rt.SizeGOMAXPROCS sizes from: a CPU
 // locks two threads, a threaded executor one more, and all are given back.
 func TestLockedThreadsCount(t *testing.T) {
+	waitLockedGone(t)
 	base := rt.LockedThreads()
 	c, err := NewCPU(CPUOptions{CPU: 0, Name: "count"})
 	if err != nil {

@@ -139,3 +139,13 @@ func goroutinesSettle(t *testing.T, n int) {
 }
 
 func numGoroutine() int { return runtime.NumGoroutine() }
+
+// waitLockedGone waits until no locked thread is left: rt.LockedThreads is
+// the process's count, and an earlier test's thread still on its way out
+// after its Close would otherwise be counted in a test's baseline and leave
+// during the test. Every test here closes what it starts, so the count
+// reaches 0.
+func waitLockedGone(t testing.TB) {
+	t.Helper()
+	waitFor(t, "earlier tests' locked threads to exit", func() bool { return rt.LockedThreads() == 0 })
+}

@@ -11,6 +11,7 @@ import (
 // top-half thread (no thread of its own), drains a backlog, re-enables once
 // drained, and a Schedule from another thread still gets a run.
 func TestInlineThreadedRunsOnTopHalf(t *testing.T) {
+	waitLockedGone(t)
 	c := newCPU(t, lastCore())
 	locked := rt.LockedThreads()
 	var backlog, polls, reenables, tid atomic.Int64

@@ -22,6 +22,7 @@ func newInlineWorkT(t *testing.T, c *CPU, poll func(int) int, reenable func()) *
 // worker thread), drains a backlog one poll per round, re-enables once
 // drained, and a Schedule from another thread still gets a run.
 func TestInlineWorkRunsOnTopHalf(t *testing.T) {
+	waitLockedGone(t)
 	c := newCPU(t, lastCore())
 	locked := rt.LockedThreads()
 	var backlog, polls, reenables, tid atomic.Int64
