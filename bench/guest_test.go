@@ -33,8 +33,8 @@ import (
 // The mode of a kernel-driver target is "kernel"; the idle floor of the
 // real-time scenario is "idle".
 
-// guestSessionTimeout bounds how long one target waits for the host.
-const guestSessionTimeout = 5 * time.Minute
+// guestRunTimeout bounds how long one target waits for the host.
+const guestRunTimeout = 5 * time.Minute
 
 func TestGuestBench(t *testing.T) {
 	labtest.InGuest(t)
@@ -107,7 +107,7 @@ func guestKernel(t *testing.T, tg Target, cpu *CPUReader) {
 	srv := &Server{CPU: cpu.Read}
 	ip0, ipOK := IPInReceives()
 	fmt.Printf("BENCH READY %s kernel\n", bdf)
-	deadline := time.Now().Add(guestSessionTimeout)
+	deadline := time.Now().Add(guestRunTimeout)
 	if err := k.Serve(srv, func() bool { return srv.Done() || time.Now().After(deadline) }); err != nil {
 		t.Errorf("%s kernel: %v", bdf, err)
 	}
@@ -159,7 +159,7 @@ func guestUiodrv(t *testing.T, plan *GuestPlan, tg Target, mode deferral.Mode, c
 	// QEMU's e1000 ignores RX for a second after RCTL is written.
 	time.Sleep(1200 * time.Millisecond)
 	fmt.Printf("BENCH READY %s\n", tag)
-	for deadline := time.Now().Add(guestSessionTimeout); !srv.Done(); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(guestRunTimeout); !srv.Done(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Errorf("%s: the host never finished", tag)
 			break

@@ -37,7 +37,7 @@ func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver
 	}
 	// Promisc: the host sends to DstMAC (proto.go), as to the kernel peer.
 	// CountRegs: every register access is counted (the traps per
-	// frame): over the session (regs, regs_per_frame on BENCH DONE) and
+	// frame): over the run (regs, regs_per_frame on BENCH DONE) and
 	// over the throughput repetitions alone (PhaseMarks' tput_regs*).
 	// MSIX: the e1000e interrupts as the guest kernel's e1000e driver does
 	// (MSI-X, one vector per cause), where INTx costs a VFIO unmask ioctl per
@@ -50,7 +50,7 @@ func openBenchDevice(plan *GuestPlan, tg Target, mode deferral.Mode) (dev driver
 	return d, d.RegAccesses, nil
 }
 
-// regFields snapshots the session's register accesses; its result gives
+// regFields snapshots the run's register accesses; its result gives
 // them as BENCH DONE fields for the frames received (regs and
 // regs_per_frame; "" when regs is nil).
 func regFields(regs func() mmio.Accesses) func(rx uint64) string {

@@ -19,7 +19,7 @@ func guestKernelUDP(t *testing.T, tg Target, mode string, cpu *CPUReader) {
 	}
 	srv := &Server{CPU: cpu.Read}
 	fmt.Printf("BENCH READY %s %s\n", tg.BDF, mode)
-	deadline := time.Now().Add(guestSessionTimeout)
+	deadline := time.Now().Add(guestRunTimeout)
 	serr := k.Serve(srv, func() bool { return srv.Done() || time.Now().After(deadline) })
 	note := k.Note
 	k.Close()

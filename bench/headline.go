@@ -278,7 +278,7 @@ func (r *Report) writeAllocSites(b *bytes.Buffer) {
 		return
 	}
 	fmt.Fprintf(b, "### Where the guest allocated\n\nEvery object the guest process allocated inside the marked throughput "+
-		"repetitions, by stack, summed over them, for each session that allocated there (bench/phasesites.go: "+
+		"repetitions, by stack, summed over them, for each run that allocated there (bench/phasesites.go: "+
 		"runtime.MemProfileRate = 1 from two GCs just before each start mark is answered to each end mark's count, then a "+
 		"GC, 0 elsewhere; what the mark handling allocates in those two windows, e.g. the end GC's first allocation on a P "+
 		"after the rate change, is recorded too, which is why the recorded objects can exceed Mallocs' count). n is objects; then the "+

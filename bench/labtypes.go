@@ -147,7 +147,7 @@ type TargetResult struct {
 	QEMU     []ThreadCPU // QEMU's threads during the throughput phase
 	Guest    string      // the guest's BENCH DONE line
 	Profile  []byte      // gzipped pprof CPU profile of the guest process
-	// AllocSites are the guest's top allocation sites during the session
+	// AllocSites are the guest's top allocation sites during the run
 	// (BENCH ALLOCS: "n=<objects> site=<frames>").
 	AllocSites []string
 	Err        string

@@ -120,7 +120,7 @@ func rowLabel(r *RTResult) string {
 // WriteRTResults writes the real-time tables of boots into dir/RESULTS.md:
 // one table per mode, a row per boot kind and rate with the misses (median
 // and range over the repetitions), the idle floor and the kernel's own
-// driver measured in the same boots, and the ratios the targets are
+// driver measured in the same boots, and the ratios the real-time targets are
 // stated in.
 func WriteRTResults(dir string, boots []*RTBoot) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -206,7 +206,7 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 			bt.Duration, bt.Kernel, bt.QEMU, bt.Command, strings.Join(bt.Load, "; "))
 	}
 	w("\nThe probe is cyclictest (Debian's rt-tests) at SCHED_FIFO 80, 1 ms interval, pinned to guest vCPU 0, where the " +
-		"NIC's interrupts (the e1000's INTx; an e1000e's MSI-X vectors; steered there and noted per run from session 6 on), " +
+		"NIC's interrupts (the e1000's INTx; an e1000e's MSI-X vectors; steered there and noted per run from 2026-12-01 on), " +
 		"uiodrv's top half (SCHED_FIFO 90; with the \"none\" top half, a thread of the bottom half's own " +
 		"class: FIFO 50 threaded and napi (napi's poll runs on it, as under threadirqs), nice -20 workqueue, the same deadline reservation with +deadline; with the \"thread\" top half " +
 		"(threaded and workqueue) no top-half thread at all: the IRQ thread, or the workqueue's single worker, waits on the interrupt itself) and every pinned bottom " +

@@ -161,7 +161,7 @@ func guestSummary(line string) string {
 			case strings.HasPrefix(k, "handoff"):
 				parts = append(parts, k+" "+Micros(int64(v)))
 			case k == "regs_per_frame":
-				parts = append(parts, fmt.Sprintf("regs/rx frame (session) %.3f", v))
+				parts = append(parts, fmt.Sprintf("regs/rx frame (run) %.3f", v))
 			case k == "tput_regs_pf":
 				parts = append(parts, fmt.Sprintf("regs/frame (throughput) %.3f", v))
 			case k == "tput_allocs_pf":
