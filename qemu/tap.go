@@ -32,11 +32,14 @@ type tapLink struct {
 	pkt    *os.File   // AF_PACKET socket bound to the tap, non-blocking
 }
 
-// openTap creates the tap on a thread that moves into a fresh network
-// namespace and never leaves it: the goroutine locks its OS thread and
-// exits still locked, so the Go runtime ends that thread instead of
-// running other goroutines in the private namespace. The fds it opened
-// stay valid after the thread is gone.
+// openTap creates the tap on a locked thread that moves into a fresh
+// network namespace and then back into the one it came from, and only
+// then unlocks. Back, because the thread may be the process's main thread,
+// which the runtime cannot end: left in the private namespace, it would
+// take the whole process's /proc/net (which shows the main thread's
+// namespace) with it. The fds it opened keep the private namespace alive.
+// A thread that cannot go back stays locked, so the runtime ends it (or,
+// the main thread, parks it) rather than run other goroutines there.
 func openTap(queues int) (*tapLink, error) {
 	if queues < 1 || queues > MaxTapQueues {
 		return nil, fmt.Errorf("tap peer: %d queues, want 1 to %d", queues, MaxTapQueues)
@@ -47,8 +50,18 @@ func openTap(queues int) (*tapLink, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: see above
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{nil, fmt.Errorf("tap peer: this thread's network namespace: %w", err)}
+			return
+		}
+		defer orig.Close()
 		l, err := openTapInNewNetns(queues)
+		if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr == nil {
+			runtime.UnlockOSThread()
+		}
 		ch <- result{l, err}
 	}()
 	r := <-ch

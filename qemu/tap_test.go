@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,28 @@ func TestTapPeerPrivate(t *testing.T) {
 	tapOrSkip(t, 1)
 	if _, err := net.InterfaceByName(tapName); err == nil {
 		t.Fatalf("%s is visible in the test's own network namespace", tapName)
+	}
+}
+
+// TestTapLeavesNoThreadBehind: after taps are made, every thread of the
+// process is in the namespace it started in. A thread left in a tap's
+// private namespace that is the main thread takes the process's /proc/net
+// with it (the soak test reads QEMU's socket there).
+func TestTapLeavesNoThreadBehind(t *testing.T) {
+	want, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ {
+		tapOrSkip(t, 1)
+	}
+	tasks, err := filepath.Glob("/proc/self/task/*/ns/net")
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads' namespaces: %v (%d)", err, len(tasks))
+	}
+	for _, p := range tasks {
+		if got, err := os.Readlink(p); err == nil && got != want {
+			t.Errorf("%s is %s, want %s", p, got, want)
+		}
 	}
 }

@@ -203,6 +203,7 @@ var (
 	SchedSetaffinity     = unix.SchedSetaffinity
 	Sendto               = unix.Sendto
 	SetNonblock          = unix.SetNonblock
+	Setns                = unix.Setns
 	Setrlimit            = unix.Setrlimit
 	SetsockoptInt        = unix.SetsockoptInt
 	SetsockoptPacketMreq = unix.SetsockoptPacketMreq
