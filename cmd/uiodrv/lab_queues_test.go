@@ -68,23 +68,7 @@ func TestLabCLIQueuesIGB(t *testing.T) {
 	if e := res.Exits[2]; !e.Ended || e.Code != 0 {
 		t.Fatalf("uiodrv --queues 2: exit %d %s", e.Code, e.Err)
 	}
-	var rx [2]uint64
-	for _, l := range res.Output[2] {
-		i := strings.Index(l, "queue ")
-		if i < 0 {
-			continue
-		}
-		var q, cpu int
-		var n uint64
-		if _, err := fmt.Sscanf(l[i:], "queue %d cpu %d: rx %d frames", &q, &cpu, &n); err != nil {
-			continue
-		}
-		if q < 0 || q > 1 || cpu != q {
-			t.Errorf("summary line %q: queue %d on CPU %d", l, q, cpu)
-			continue
-		}
-		rx[q] = n
-	}
+	rx := queueFrames(t, res.Output[2]) // lab_virtio_mq_test.go
 	if rx[0] == 0 || rx[1] == 0 || rx[0]+rx[1] != frames {
 		t.Errorf("per-queue frames in the summary: %v, want both > 0 and %d in all:\n%s", rx, frames, strings.Join(res.Output[2], "\n"))
 	}
