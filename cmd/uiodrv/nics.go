@@ -92,9 +92,15 @@ func (f *runFlags) checkFound(fd nicModel, o driver.OpenOptions) error {
 	}
 	var oe *driver.OptionError
 	if errors.As(err, &oe) {
-		return usagef("%s: %s is %s, which %s", f.flagFor(oe.Option, o), fd.Addr, aModel(oe.Model), oe.Reason)
+		return f.optionUsage(oe, fd.Addr, o)
 	}
 	return usagef("%s is %s: %v", fd.Addr, aModel(fd.Model.Name), err)
+}
+
+// optionUsage is a family's refusal of one option as a usage error that
+// names the run command's flag for it.
+func (f *runFlags) optionUsage(oe *driver.OptionError, addr any, o driver.OpenOptions) error {
+	return usagef("%s: %s is %s, which %s", f.flagFor(oe.Option, o), addr, aModel(oe.Model), oe.Reason)
 }
 
 // multiQueueModels names the registered models with more than one queue.

@@ -323,7 +323,7 @@ func openDevice(bdf string, f *runFlags) (dev openedNIC, err error) {
 	// still the caller's mistake: a usage error naming the flag.
 	var oe *driver.OptionError
 	if err != nil && errors.As(err, &oe) {
-		return nil, usagef("%s: %s is %s, which %s", f.flagFor(oe.Option, o), fd.Addr, aModel(oe.Model), oe.Reason)
+		return nil, f.optionUsage(oe, fd.Addr, o)
 	}
 	return dev, err
 }
