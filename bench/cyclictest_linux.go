@@ -122,6 +122,9 @@ func parseCyclictestHist(b []byte, period time.Duration) (*PeriodicResult, error
 		if us >= limit {
 			r.Misses += uint64(n)
 		}
+		if 2*us >= limit {
+			r.Late += uint64(n)
+		}
 	}
 	if total < 0 || overflows < 0 || maxUS < 0 {
 		return nil, fmt.Errorf("cyclictest histogram: no Total, Max Latencies or Histogram Overflows line in %d bytes", len(b))
@@ -131,6 +134,7 @@ func parseCyclictestHist(b []byte, period time.Duration) (*PeriodicResult, error
 		r.Wakeup.Record(maxUS * 1000)
 	}
 	r.Misses += uint64(overflows)
+	r.Late += uint64(overflows)
 	r.Jobs = uint64(total)
 	return r, nil
 }

@@ -11,11 +11,13 @@ import (
 // A histogram as cyclictest 2.4 writes it (-t1 -h 2000 --histfile), cut short.
 const cycHist = `# Histogram
 000000 000000
-000005 000007
+000005 000009
+000499 000001
+000500 000001
 000999 000001
 001000 000002
 001500 000001
-# Total: 000000014
+# Total: 000000018
 # Min Latencies: 00005
 # Avg Latencies: 00071
 # Max Latencies: 04100
@@ -30,8 +32,12 @@ func TestParseCyclictestHist(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Misses: the buckets at 1000 µs and above (2 + 1) and the 3 overflows.
-	if r.Misses != 6 || r.Jobs != 14 || r.Wakeup.Count() != 14 {
-		t.Errorf("misses %d jobs %d recorded %d, want 6, 14, 14", r.Misses, r.Jobs, r.Wakeup.Count())
+	if r.Misses != 6 || r.Jobs != 18 || r.Wakeup.Count() != 18 {
+		t.Errorf("misses %d jobs %d recorded %d, want 6, 18, 18", r.Misses, r.Jobs, r.Wakeup.Count())
+	}
+	// Late: from 500 µs (half the period) on: 1 + 1 + the misses.
+	if r.Late != 8 {
+		t.Errorf("late %d, want 8", r.Late)
 	}
 	if p50 := r.Wakeup.Quantile(0.5); p50 < 4000 || p50 > 7000 {
 		t.Errorf("p50 %d ns, want about 5.5 µs", p50)

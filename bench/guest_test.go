@@ -279,8 +279,8 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		if th1 > th0 {
 			thNs = float64(thT1-thT0) / float64(th1-th0)
 		}
-		fmt.Printf("RT RESULT %s probe=%s jobs=%d misses=%d p50=%d p99=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f th_ns=%.0f tophalf=%s hwmissed=%d hwnobuf=%d%s\n",
-			tag, probeName(plan.RTProbe), r.Jobs, r.Misses, r.Wakeup.Quantile(0.5), r.Wakeup.Quantile(0.99), r.Wakeup.Max(),
+		fmt.Printf("RT RESULT %s probe=%s jobs=%d misses=%d late=%d p50=%d p99=%d p999=%d max=%d processed=%d irqs=%d rx=%d dropped=%d secs=%.3f th_ns=%.0f tophalf=%s hwmissed=%d hwnobuf=%d%s\n",
+			tag, probeName(plan.RTProbe), r.Jobs, r.Misses, r.Late, r.Wakeup.Quantile(0.5), r.Wakeup.Quantile(0.99), r.Wakeup.Quantile(0.999), r.Wakeup.Max(),
 			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds(),
 			thNs, topHalfName(port), st1.HW.RxMissed-st0.HW.RxMissed, st1.HW.RxNoBuffer-st0.HW.RxNoBuffer, extra)
 	}

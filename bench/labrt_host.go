@@ -37,6 +37,11 @@ const (
 	// takes the CPU the vCPUs leave, not half of vCPU 1's core while vCPU 1
 	// may hold the global lock that vCPU 0 needs.
 	HostTimerQuiet = "timer-quiet"
+	// HostTimerIso is HostTimer on an isolated host core: every other host
+	// thread that can move, the host's device interrupts and its unbound
+	// workqueues leave host CPU 0 for the run (qemu.HostPlacement.Isolate),
+	// as an RT-VM host's isolcpus and irqaffinity would keep them off it.
+	HostTimerIso = "timer-iso"
 	// HostTimerFIFO is HostTimer with vCPU 0 at host SCHED_FIFO HostFIFOPrio
 	// and the main loop one above it.
 	HostTimerFIFO = "timer-fifo"
@@ -53,6 +58,7 @@ var hostPlacements = map[string]qemu.HostPlacement{
 	HostTimer:      {VCPU0: 0, Rest: 1, MainLoop: true},
 	HostTimerNice:  {VCPU0: 0, Rest: 1, MainLoop: true, Nice: HostNice},
 	HostTimerQuiet: {VCPU0: 0, Rest: 1, MainLoop: true, Nice: HostNice, SelfNice: HostPeerNice},
+	HostTimerIso:   {VCPU0: 0, Rest: 1, MainLoop: true, Isolate: true},
 	HostTimerFIFO:  {VCPU0: 0, Rest: 1, FIFO: HostFIFOPrio, MainLoop: true, MainFIFO: HostFIFOPrio + 1},
 	HostRT:         {NoPin: true, FIFO: HostFIFOPrio, MainLoop: true, MainFIFO: HostFIFOPrio + 1},
 }
@@ -76,8 +82,8 @@ func ParseHostPlacements(s string) ([]string, error) {
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		if _, ok := hostPlacements[f]; !ok && f != HostShared {
-			return nil, fmt.Errorf("host placement %q: want %s, %s, %s, %s, %s, %s, %s or %s", f,
-				HostShared, HostPinned, HostFIFO, HostTimer, HostTimerNice, HostTimerQuiet, HostTimerFIFO, HostRT)
+			return nil, fmt.Errorf("host placement %q: want %s, %s, %s, %s, %s, %s, %s, %s or %s", f,
+				HostShared, HostPinned, HostFIFO, HostTimer, HostTimerNice, HostTimerQuiet, HostTimerIso, HostTimerFIFO, HostRT)
 		}
 		out = append(out, f)
 	}

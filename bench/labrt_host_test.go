@@ -13,7 +13,7 @@ import (
 // TestRTRunsHost: every run (idle and kernel too) runs once per host
 // placement, placements adjacent; bad names are refused.
 func TestRTRunsHost(t *testing.T) {
-	if all, err := ParseHostPlacements("shared,pinned,fifo,timer,timer-nice,timer-quiet,timer-fifo,rt"); err != nil || len(all) != 8 {
+	if all, err := ParseHostPlacements("shared,pinned,fifo,timer,timer-nice,timer-quiet,timer-iso,timer-fifo,rt"); err != nil || len(all) != 9 {
 		t.Fatalf("every placement: %v %v", all, err)
 	}
 	hosts, err := ParseHostPlacements("shared,fifo")

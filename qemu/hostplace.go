@@ -56,6 +56,12 @@ type HostPlacement struct {
 	// receive work on the task's core too.
 	MainLoop bool
 	MainFIFO int
+	// Isolate, with a pinned placement, also moves every other host thread
+	// that may (every process's, and the kernel's threads that are not
+	// per-CPU), the host's device interrupts and its unbound workqueues off
+	// VCPU0 while placed: that core is then vCPU 0's (and the main loop's,
+	// with MainLoop) but for per-CPU kernel work.
+	Isolate bool
 	// NoPin leaves every CPU mask alone: only the FIFO priorities apply,
 	// and the host scheduler runs the FIFO threads on whichever core is free.
 	NoPin bool
@@ -109,6 +115,9 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 		if f < 0 || f > 99 {
 			return nil, fmt.Errorf("lab: host placement: FIFO %d not in 0-99", f)
 		}
+	}
+	if p.Isolate && p.NoPin {
+		return nil, errors.New("lab: host placement: Isolate needs a pinned placement")
 	}
 	if p.MainFIFO != 0 && !p.MainLoop {
 		return nil, errors.New("lab: host placement: MainFIFO needs MainLoop")
@@ -243,7 +252,14 @@ func (vm *VM) PlaceHost(p HostPlacement) (restore func() error, err error) {
 	if err := unix.SchedGetaffinity(vcpus[0], &got); !p.NoPin && (err != nil || got != one) {
 		return fail(fmt.Errorf("vCPU 0 thread %d: mask %v after placement (%v)", vcpus[0], got, err))
 	}
-	return undo, nil
+	if !p.Isolate || p.NoPin {
+		return undo, nil
+	}
+	iso, err := isolateHostCPU(p.VCPU0, vm.PID(), os.Getpid())
+	if err != nil {
+		return fail(err)
+	}
+	return func() error { return errors.Join(iso.undo(), undo()) }, nil
 }
 
 func hasTid(ss []threadState, tid int) bool {
