@@ -25,7 +25,7 @@ import (
 type isolation struct {
 	cpu     int
 	keep    map[int]bool // processes left alone (placed by PlaceHost)
-	started uint64 // clock ticks since boot when it began
+	started uint64       // clock ticks since boot when it began
 	tasks   []threadState
 	irqs    map[string]string // /proc/irq/N/smp_affinity_list: previous text
 	wqMask  string            // the unbound workqueues' cpumask, "" if unchanged

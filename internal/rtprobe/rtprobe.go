@@ -56,13 +56,13 @@ func (o Options) Validate() error {
 
 // Result is what the probe saw.
 type Result struct {
-	Jobs    uint64             // jobs released
-	Misses  uint64             // jobs that did not finish before the next release
-	Wakeup  deferral.Histogram // release to wake-up latency, ns
+	Jobs   uint64             // jobs released
+	Misses uint64             // jobs that did not finish before the next release
+	Wakeup deferral.Histogram // release to wake-up latency, ns
 	// Late counts wake-ups at least half a period after their release: a
 	// finer count of the tail than Misses, which in a quiet lab is mostly
 	// the host's few long stalls and so cannot tell two drivers apart.
-	Late uint64
+	Late    uint64
 	Elapsed time.Duration
 	Stopped bool // Options.Stop ended the run before Duration
 }
