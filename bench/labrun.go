@@ -77,7 +77,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 				}
 			} else if run.mode == "kernel" {
 				rp.RTKernel = o.NICs[kNIC].BDF()
-				rp.RTKernelBest = o.RTKernelBest
+				rp.RTKernelBest, rp.RTKernelNAPIOff = o.RTKernelBest, o.RTKernelNAPIOff
 			} else if run.mode != "idle" {
 				mode, _ := deferral.ParseMode(run.mode)
 				rp.RTModes = []deferral.Mode{mode}

@@ -105,6 +105,9 @@ type LabOptions struct {
 	// RTKernelBest runs the kernel's row in its best real-time
 	// configuration (GuestPlan.RTKernelBest, rtbest_linux.go).
 	RTKernelBest bool
+	// RTKernelNAPIOff, with RTKernelBest, puts the kernel's NAPI threads on
+	// the other vCPU instead of the task's (GuestPlan.RTKernelNAPIOff).
+	RTKernelNAPIOff bool
 	// RTUIdle adds, per repetition, one run of the uiodrv command per
 	// variant on the real-time NIC with no traffic (rtuidle_linux.go), and
 	// the kernel's row with no traffic beside it (with RTKernel).

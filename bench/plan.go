@@ -119,6 +119,11 @@ type GuestPlan struct {
 	// configuration (rtbest_linux.go): threaded NAPI, its IRQ and NAPI
 	// threads at SCHED_FIFO below the task on the task's CPU.
 	RTKernelBest bool
+	// RTKernelNAPIOff, with RTKernelBest, pins the NAPI threads to the
+	// other vCPU (1 - the task's): the receive work off the task's CPU,
+	// where uiodrv's deadline bottom half is placed (@1); the IRQ threads
+	// still follow the interrupt, which the scenario keeps on the task's.
+	RTKernelNAPIOff bool
 	// RTUIdleArgs, when set, makes the run an idle uiodrv command beside the
 	// task (rtuidle_linux.go): RTUIdleBin run --dev RTTarget --handler count
 	// and these arguments (space-separated), RTUIdleEnv (space-separated
@@ -163,6 +168,7 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_PROCOFF=" + strconv.FormatBool(p.RTProcOff),
 		"BENCH_RT_ITR=" + strconv.FormatUint(uint64(p.RTITR), 10),
 		"BENCH_RT_KBEST=" + strconv.FormatBool(p.RTKernelBest),
+		"BENCH_RT_KNAPIOFF=" + strconv.FormatBool(p.RTKernelNAPIOff),
 		"BENCH_RT_UIDLE=" + p.RTUIdleArgs,
 		"BENCH_RT_UIDLE_BIN=" + p.RTUIdleBin,
 		"BENCH_RT_UIDLE_ENV=" + p.RTUIdleEnv,
@@ -257,7 +263,7 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 	for _, b := range []struct {
 		key string
 		dst *bool
-	}{{"BENCH_RT_TOPNONE", &p.RTTopNone}, {"BENCH_RT_IRQOFF", &p.RTIRQOff}, {"BENCH_RT_PROCOFF", &p.RTProcOff}, {"BENCH_RT_MSIX", &p.RTMSIX}, {"BENCH_RT_KBEST", &p.RTKernelBest}} {
+	}{{"BENCH_RT_TOPNONE", &p.RTTopNone}, {"BENCH_RT_IRQOFF", &p.RTIRQOff}, {"BENCH_RT_PROCOFF", &p.RTProcOff}, {"BENCH_RT_MSIX", &p.RTMSIX}, {"BENCH_RT_KBEST", &p.RTKernelBest}, {"BENCH_RT_KNAPIOFF", &p.RTKernelNAPIOff}} {
 		if v := env[b.key]; v != "" {
 			if *b.dst, err = strconv.ParseBool(v); err != nil {
 				return nil, fmt.Errorf("%s: %w", b.key, err)

@@ -25,10 +25,10 @@ const (
 )
 
 // kernelBest applies the configuration to interface ifname, whose IRQs are
-// irqs, with every thread on cpu, and reads each setting back. The notes say
+// irqs, with its IRQ threads on cpu and its NAPI threads on napiCPU, and reads each setting back. The notes say
 // what was set and what the kernel reports, one per thread; err when
 // something could not be set or does not read back as set.
-func kernelBest(ifname string, irqs []string, cpu int) (notes []string, err error) {
+func kernelBest(ifname string, irqs []string, cpu, napiCPU int) (notes []string, err error) {
 	thr := "/sys/class/net/" + ifname + "/threaded"
 	if err := os.WriteFile(thr, []byte("1"), 0); err != nil {
 		return nil, fmt.Errorf("threaded NAPI: %w", err)
@@ -67,7 +67,7 @@ func kernelBest(ifname string, irqs []string, cpu int) (notes []string, err erro
 	// steered to cpu, and the thread applies it when it next runs
 	// (irq_thread_check_affinity). So it is only read back, and a mismatch
 	// noted rather than refused.
-	set := func(pid, prio int, irqThread bool) error {
+	set := func(pid, prio int, irqThread bool, cpu int) error {
 		a := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: uint32(prio)}
 		if err := unix.SchedSetAttr(pid, a, 0); err != nil {
 			return fmt.Errorf("%s (pid %d) SCHED_FIFO %d: %w", comms[pid], pid, prio, err)
@@ -96,10 +96,10 @@ func kernelBest(ifname string, irqs []string, cpu int) (notes []string, err erro
 		return nil
 	}
 	for _, pid := range irqT {
-		err = errors.Join(err, set(pid, KernelBestIRQPrio, true))
+		err = errors.Join(err, set(pid, KernelBestIRQPrio, true, cpu))
 	}
 	for _, pid := range napiT {
-		err = errors.Join(err, set(pid, KernelBestNAPIPrio, false))
+		err = errors.Join(err, set(pid, KernelBestNAPIPrio, false, napiCPU))
 	}
 	return notes, err
 }

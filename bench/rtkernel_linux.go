@@ -48,7 +48,11 @@ func guestRTKernel(t *testing.T, plan *GuestPlan, run rtRunFunc) {
 		}
 	}
 	if plan.RTKernelBest {
-		notes, err := kernelBest(k.ifi.Name, irqs, cpu)
+		napiCPU := cpu
+		if plan.RTKernelNAPIOff {
+			napiCPU = 1 - cpu
+		}
+		notes, err := kernelBest(k.ifi.Name, irqs, cpu, napiCPU)
 		for _, n := range notes {
 			fmt.Printf("RT NOTE %s: best: %s\n", tag, n)
 		}

@@ -234,6 +234,9 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 			"and delivers the frames) to host CPU 0 and the rest to host CPU 1; \"timer-nice\" is timer with vCPU 0's thread at host "+
 			"nice %d (it preempts the main loop's frame delivery when it wakes, yet cannot starve it); \"timer-quiet\" is "+
 			"timer-nice with the host peer at nice %d (a flood then takes the CPU vCPU 1 leaves, not half its core); "+
+			"\"timer-iso\" is timer on an isolated host core: for the run every other host thread that can move (every process's, "+
+			"the kernel's unbound ones), the host's device interrupts and its unbound workqueues leave host CPU 0, as an RT-VM host's "+
+			"isolcpus and irqaffinity would keep them off it; "+
 			"\"timer-fifo\" is timer with vCPU 0 at host "+
 			"SCHED_FIFO %d and the main loop one above; \"rt\" pins nothing and gives those two threads the same priorities.\n\n",
 			HostFIFOPrio, HostNice, HostPeerNice, HostFIFOPrio)
@@ -275,6 +278,7 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		}
 		w("\n")
 	}
+	writeTail(&b, kinds, labels, rates, groups)
 	writeHangChecks(&b, checks)
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), b.Bytes(), 0o644)
 }
@@ -303,17 +307,20 @@ func hostTag(host string) string {
 // the same repetition and gives the median ratio of their misses, and its
 // range: the shared host's load drifts between repetitions more than
 // between the runs of one.
-func perRepRatio(rs, ref []*RTResult) string {
+func perRepRatio(rs, ref []*RTResult) string { return perRepRatioOf(rs, ref, "misses") }
+
+// perRepRatioOf is perRepRatio of the field f.
+func perRepRatioOf(rs, ref []*RTResult, f string) string {
 	refOf := map[int]float64{}
 	for _, r := range ref {
-		if r.Err == "" && r.Fields["jobs"] > 0 && r.Fields["misses"] > 0 {
-			refOf[r.Rep] = r.Fields["misses"]
+		if r.Err == "" && r.Fields["jobs"] > 0 && r.Fields[f] > 0 {
+			refOf[r.Rep] = r.Fields[f]
 		}
 	}
 	var xs []float64
 	for _, r := range rs {
 		if d, ok := refOf[r.Rep]; ok && r.Err == "" && r.Fields["jobs"] > 0 {
-			xs = append(xs, r.Fields["misses"]/d)
+			xs = append(xs, r.Fields[f]/d)
 		}
 	}
 	st := statsOf(xs)

@@ -34,41 +34,42 @@ import (
 
 func main() {
 	var (
-		out         = flag.String("out", "bench", "folder for RESULTS.md, plots and profiles (relative to the module root)")
-		goBench     = flag.Bool("gobench", true, "run the ring and deferral benchmarks")
-		count       = flag.Int("count", 5, "go test -count for the ring and deferral benchmarks")
-		hostRT      = flag.Bool("hostrt", true, "run the host real-time scenario (synthetic interrupts)")
-		lab         = flag.Bool("lab", true, "run the lab benchmarks")
-		modesF      = flag.String("modes", "", "comma-separated modes (default: all)")
-		rtTime      = flag.Duration("rt-time", 5*time.Second, "periodic task run per mode")
-		quick       = flag.Bool("quick", false, "fewer frames per measurement (smoke run)")
-		verbose     = flag.Bool("v", false, "stream the guest's output")
-		backendF    = flag.String("backend", "vfio", "vfio or uio")
-		nicsF       = flag.String("nics", "", "lab NICs to use, comma-separated: e1000, e1000e, igb (uiodrv with 1 and 2 queues beside the kernel's igb; not in the default set), virtio-net-pci (uiodrv beside the kernel's virtio_net; not in the default set) (default: e1000 and e1000e)")
-		mitig       = flag.Bool("mitigation", true, "QEMU's e1000 interrupt mitigation property (off: an experiment)")
-		rtReps      = flag.Int("rt-reps", 1, "lab real-time scenario: runs of the idle floor and of every mode and rate (one guest process each)")
-		rtOnly      = flag.Bool("rt-only", false, "lab: run the real-time scenario alone (no per-target measurements)")
-		rtRates     = flag.String("rt-rates", "", "lab real-time scenario: comma-separated flood rates in frames/s, 0 = unpaced (default: 8000)")
-		topHalf     = flag.String("top-half", "", "lab real-time scenario: the port's top half, copy or light, or both comma-separated (each mode runs with each; default: per mode); none adds threaded and workqueue runs whose light top half runs at the bottom half's class")
-		rtWork      = flag.Duration("rt-work", 150*time.Microsecond, "lab real-time scenario: handler CPU per counted frame (0: the count handler alone)")
-		rtKernel    = flag.Bool("rt-kernel", false, "lab real-time scenario: also run it beside the guest kernel's own driver (needs a kernel NIC)")
-		rtProbe     = flag.String("rt-probe", bench.ProbeCyclictest, "lab real-time scenario: the periodic task, cyclictest (Debian's rt-tests, staged into the guest) or go (uiodrv rt's probe, with a 100 µs job)")
-		rtSched     = flag.String("rt-bh-sched", "", "lab real-time scenario: also run threaded and workqueue with this bottom-half class, e.g. deadline:200us/1ms (rows threaded+deadline, workqueue+deadline)")
-		rtWarmup    = flag.Bool("rt-warmup", false, "lab real-time scenario: one idle run first, logged and dropped (the first run after a boot tends to miss the most); kept, as a failed run, if it fails or hangs")
-		rtNoIdle    = flag.Bool("rt-no-idle", false, "lab real-time scenario: no idle-floor runs (hang checks)")
-		rtRows      = flag.String("rt-rows", "", "lab real-time scenario: keep only these uiodrv runs, comma-separated mode[+class]/top, e.g. threaded/none,threaded+deadline/thread (idle and kernel are kept)")
-		rtSchedOnly = flag.Bool("rt-bh-sched-only", false, "lab real-time scenario: with -rt-bh-sched, skip the threaded and workqueue runs of the default class")
-		kernelF     = flag.String("kernel", "6.1", "lab guest kernel, downloaded on first use: "+strings.Join(qemu.KernelNames(), ", "))
-		kernelModes = flag.String("kernel-modes", "", "lab: also run the kernel's UDP responders on every kernel NIC, comma-separated: "+strings.Join(bench.KernelUDPModes, ", ")+" (udp-suspend needs 6.13 or later, udp-threaded-busypoll 6.19: -kernel 7.x)")
-		cmdline     = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
-		rtHost      = flag.String("rt-host", "", "lab real-time scenario: run every run once per host placement, comma-separated: shared, pinned (vCPU 0's QEMU thread alone on host CPU 0, all else on 1), fifo (pinned, vCPU 0 at host SCHED_FIFO 10), timer (vCPU 0 and QEMU's main loop, which fires the guest's timers, on host CPU 0, all else on 1), timer-nice (timer, vCPU 0 at host nice -20), timer-quiet (timer-nice, the host peer at nice 19), timer-fifo (timer, vCPU 0 at FIFO 10, the main loop at 11), rt (nothing pinned, vCPU 0 at FIFO 10, the main loop at 11)")
-		rtIRQOff    = flag.Bool("rt-irq-off", false, "lab real-time scenario (experiment): the NIC's interrupt and the guest process on vCPU 1, off the task's vCPU 0, so that what the task misses beyond idle is the host's share")
-		rtITR       = flag.Duration("rt-itr", 0, "lab real-time scenario: the uiodrv NIC's minimum interval between interrupts (ITR/EITR, 256 ns units, up to 16.7 ms); 0: no throttle")
-		rtProcOff   = flag.Bool("rt-proc-off", false, "lab real-time scenario (experiment): the guest process's unpinned threads (Go runtime, bench) on vCPU 1; the interrupt and the pinned halves stay")
-		rtBest      = flag.Bool("rt-kernel-best", false, "lab real-time scenario: the kernel's row in its best real-time configuration: threaded NAPI, the NIC's IRQ threads at SCHED_FIFO 50 and NAPI threads at 49 on the task's vCPU 0, read back and noted (needs PREEMPT_RT, -kernel 7.x-rt or 6.12-rt, or -cmdline threadirqs)")
-		rtUIdle     = flag.String("rt-uidle", "", "lab real-time scenario: per repetition, idle uiodrv commands beside the task and the kernel's row with no traffic, ';'-separated NAME[@before]=[ENV=V ...] ARGS (uiodrv run --dev NIC --handler count ARGS), e.g. 'rt=--mode threaded --top-half thread --bh-sched deadline:200us/1ms@1 --housekeeping-cpus 1 --rt-lock'")
-		uiodrvPrev  = flag.String("uiodrv-before", "", "lab: a static uiodrv binary for -rt-uidle's NAME@before variants (a build from before a change, for a before/after in one boot)")
-		rtQSP       = flag.Bool("rt-qsp", false, "lab real-time scenario: profile QEMU's locks (HMP sync-profile) during every run; the profile goes into rt.json")
+		out           = flag.String("out", "bench", "folder for RESULTS.md, plots and profiles (relative to the module root)")
+		goBench       = flag.Bool("gobench", true, "run the ring and deferral benchmarks")
+		count         = flag.Int("count", 5, "go test -count for the ring and deferral benchmarks")
+		hostRT        = flag.Bool("hostrt", true, "run the host real-time scenario (synthetic interrupts)")
+		lab           = flag.Bool("lab", true, "run the lab benchmarks")
+		modesF        = flag.String("modes", "", "comma-separated modes (default: all)")
+		rtTime        = flag.Duration("rt-time", 5*time.Second, "periodic task run per mode")
+		quick         = flag.Bool("quick", false, "fewer frames per measurement (smoke run)")
+		verbose       = flag.Bool("v", false, "stream the guest's output")
+		backendF      = flag.String("backend", "vfio", "vfio or uio")
+		nicsF         = flag.String("nics", "", "lab NICs to use, comma-separated: e1000, e1000e, igb (uiodrv with 1 and 2 queues beside the kernel's igb; not in the default set), virtio-net-pci (uiodrv beside the kernel's virtio_net; not in the default set) (default: e1000 and e1000e)")
+		mitig         = flag.Bool("mitigation", true, "QEMU's e1000 interrupt mitigation property (off: an experiment)")
+		rtReps        = flag.Int("rt-reps", 1, "lab real-time scenario: runs of the idle floor and of every mode and rate (one guest process each)")
+		rtOnly        = flag.Bool("rt-only", false, "lab: run the real-time scenario alone (no per-target measurements)")
+		rtRates       = flag.String("rt-rates", "", "lab real-time scenario: comma-separated flood rates in frames/s, 0 = unpaced (default: 8000)")
+		topHalf       = flag.String("top-half", "", "lab real-time scenario: the port's top half, copy or light, or both comma-separated (each mode runs with each; default: per mode); none adds threaded and workqueue runs whose light top half runs at the bottom half's class")
+		rtWork        = flag.Duration("rt-work", 150*time.Microsecond, "lab real-time scenario: handler CPU per counted frame (0: the count handler alone)")
+		rtKernel      = flag.Bool("rt-kernel", false, "lab real-time scenario: also run it beside the guest kernel's own driver (needs a kernel NIC)")
+		rtProbe       = flag.String("rt-probe", bench.ProbeCyclictest, "lab real-time scenario: the periodic task, cyclictest (Debian's rt-tests, staged into the guest) or go (uiodrv rt's probe, with a 100 µs job)")
+		rtSched       = flag.String("rt-bh-sched", "", "lab real-time scenario: also run threaded and workqueue with this bottom-half class, e.g. deadline:200us/1ms (rows threaded+deadline, workqueue+deadline)")
+		rtWarmup      = flag.Bool("rt-warmup", false, "lab real-time scenario: one idle run first, logged and dropped (the first run after a boot tends to miss the most); kept, as a failed run, if it fails or hangs")
+		rtNoIdle      = flag.Bool("rt-no-idle", false, "lab real-time scenario: no idle-floor runs (hang checks)")
+		rtRows        = flag.String("rt-rows", "", "lab real-time scenario: keep only these uiodrv runs, comma-separated mode[+class]/top, e.g. threaded/none,threaded+deadline/thread (idle and kernel are kept)")
+		rtSchedOnly   = flag.Bool("rt-bh-sched-only", false, "lab real-time scenario: with -rt-bh-sched, skip the threaded and workqueue runs of the default class")
+		kernelF       = flag.String("kernel", "6.1", "lab guest kernel, downloaded on first use: "+strings.Join(qemu.KernelNames(), ", "))
+		kernelModes   = flag.String("kernel-modes", "", "lab: also run the kernel's UDP responders on every kernel NIC, comma-separated: "+strings.Join(bench.KernelUDPModes, ", ")+" (udp-suspend needs 6.13 or later, udp-threaded-busypoll 6.19: -kernel 7.x)")
+		cmdline       = flag.String("cmdline", "", "appended to the guest kernel command line, e.g. threadirqs")
+		rtHost        = flag.String("rt-host", "", "lab real-time scenario: run every run once per host placement, comma-separated: shared, pinned (vCPU 0's QEMU thread alone on host CPU 0, all else on 1), fifo (pinned, vCPU 0 at host SCHED_FIFO 10), timer (vCPU 0 and QEMU's main loop, which fires the guest's timers, on host CPU 0, all else on 1), timer-nice (timer, vCPU 0 at host nice -20), timer-quiet (timer-nice, the host peer at nice 19), timer-iso (timer, and every other host thread that can move, the host's interrupts and unbound workqueues off host CPU 0 for the run), timer-fifo (timer, vCPU 0 at FIFO 10, the main loop at 11), rt (nothing pinned, vCPU 0 at FIFO 10, the main loop at 11)")
+		rtIRQOff      = flag.Bool("rt-irq-off", false, "lab real-time scenario (experiment): the NIC's interrupt and the guest process on vCPU 1, off the task's vCPU 0, so that what the task misses beyond idle is the host's share")
+		rtITR         = flag.Duration("rt-itr", 0, "lab real-time scenario: the uiodrv NIC's minimum interval between interrupts (ITR/EITR, 256 ns units, up to 16.7 ms); 0: no throttle")
+		rtProcOff     = flag.Bool("rt-proc-off", false, "lab real-time scenario (experiment): the guest process's unpinned threads (Go runtime, bench) on vCPU 1; the interrupt and the pinned halves stay")
+		rtBestNAPIOff = flag.Bool("rt-kernel-napi-off", false, "lab real-time scenario, with -rt-kernel-best: the kernel's NAPI threads on vCPU 1, off the task's CPU (where uiodrv's deadline bottom half is placed); its IRQ threads stay with the interrupt on vCPU 0")
+		rtBest        = flag.Bool("rt-kernel-best", false, "lab real-time scenario: the kernel's row in its best real-time configuration: threaded NAPI, the NIC's IRQ threads at SCHED_FIFO 50 and NAPI threads at 49 on the task's vCPU 0, read back and noted (needs PREEMPT_RT, -kernel 7.x-rt or 6.12-rt, or -cmdline threadirqs)")
+		rtUIdle       = flag.String("rt-uidle", "", "lab real-time scenario: per repetition, idle uiodrv commands beside the task and the kernel's row with no traffic, ';'-separated NAME[@before]=[ENV=V ...] ARGS (uiodrv run --dev NIC --handler count ARGS), e.g. 'rt=--mode threaded --top-half thread --bh-sched deadline:200us/1ms@1 --housekeeping-cpus 1 --rt-lock'")
+		uiodrvPrev    = flag.String("uiodrv-before", "", "lab: a static uiodrv binary for -rt-uidle's NAME@before variants (a build from before a change, for a before/after in one boot)")
+		rtQSP         = flag.Bool("rt-qsp", false, "lab real-time scenario: profile QEMU's locks (HMP sync-profile) during every run; the profile goes into rt.json")
 	)
 	flag.Parse()
 	if k, err := qemu.KernelByName(*kernelF); err != nil {
@@ -133,6 +134,10 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	if *rtBestNAPIOff && !*rtBest {
+		fmt.Fprintln(os.Stderr, "uiodrv-bench: -rt-kernel-napi-off places the threads of -rt-kernel-best: add -rt-kernel-best")
+		os.Exit(2)
+	}
 	if *uiodrvPrev != "" {
 		if _, err := os.Stat(*uiodrvPrev); err != nil {
 			fmt.Fprintln(os.Stderr, "uiodrv-bench: -uiodrv-before:", err)
@@ -140,7 +145,7 @@ func main() {
 		}
 	}
 	labRT = func(o *bench.LabOptions) {
-		o.RTKernelBest, o.RTUIdle, o.UiodrvBefore = *rtBest, uidle, *uiodrvPrev
+		o.RTKernelBest, o.RTKernelNAPIOff, o.RTUIdle, o.UiodrvBefore = *rtBest, *rtBestNAPIOff, uidle, *uiodrvPrev
 		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone, o.RTNoIdle = *rtProbe, bhs, *rtSchedOnly, topNone, *rtNoIdle
 		o.RTWarmup = *rtWarmup
 		o.RTHost, o.RTQSP, o.RTIRQOff = hosts, *rtQSP, *rtIRQOff
