@@ -247,6 +247,7 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		SizeGOMAXPROCS(0) // the port's locked threads are up now
 		ss0 := readSchedStats()
 		dp0, dy0 := rt.BudgetStats()
+		dw0 := rt.PeriodWaits()
 		var r *PeriodicResult
 		var err error
 		if plan.RTProbe == ProbeGo {
@@ -269,8 +270,8 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 		}
 		writeSchedDelta(os.Stdout, tag, ss0, readSchedStats())
 		dp1, dy1 := rt.BudgetStats()
-		fmt.Printf("RT NOTE %s: clocksource %s; deadline self-enforcement: %d polls, %d yields\n",
-			tag, clocksource(), dp1-dp0, dy1-dy0)
+		fmt.Printf("RT NOTE %s: clocksource %s; deadline self-enforcement: %d polls, %d yields; %d period waits with the interrupt masked\n",
+			tag, clocksource(), dp1-dp0, dy1-dy0, rt.PeriodWaits()-dw0)
 		extra := ""
 		if hooks != nil {
 			extra = hooks.after()

@@ -295,7 +295,9 @@ var (
 // or run inline on the top half's thread: one Poll of the weight (under a
 // deadline class, of what the self-enforcement's budget allows); a run that
 // used it all re-queues the item (requeue), one that fell short re-enables
-// the source; closed stops the re-queueing. One thread runs the item at a
+// the source (under a deadline class, only one that found nothing: one
+// that found some waits for the next period and re-queues); closed stops
+// the re-queueing. One thread runs the item at a
 // time, so its state needs no lock.
 func workItem(o ExecutorOptions, closed *atomic.Bool, requeue, reenable func()) func() {
 	budget := rt.NewBudget(o.Sched)
@@ -306,9 +308,16 @@ func workItem(o ExecutorOptions, closed *atomic.Bool, requeue, reenable func()) 
 		}
 		n := o.Poll(o.Weight)
 		budget.Done()
-		if idle = n < o.Weight; !idle && !closed.Load() {
+		idle = n < o.Weight
+		switch {
+		case !idle && !closed.Load():
 			requeue()
-		} else {
+		case n > 0 && !closed.Load() && budget.NextPeriod():
+			// A deadline item that found work polls again next period,
+			// the interrupt still masked (rt.Budget.NextPeriod).
+			idle = false
+			requeue()
+		default:
 			reenable()
 		}
 	}
@@ -317,7 +326,8 @@ func workItem(o ExecutorOptions, closed *atomic.Bool, requeue, reenable func()) 
 // threadedPoll is the threaded IRQ's thread function, on its own thread or
 // inline on the top half's: poll in weight-sized rounds (under a deadline
 // class, rounds the self-enforcement's budget allows) until a round comes
-// back short, then re-enable the interrupt; closed stops it between rounds.
+// back short (under a deadline class, empty), then re-enable the interrupt;
+// closed stops it between rounds.
 func threadedPoll(o ExecutorOptions, closed *atomic.Bool, reenable func()) func() {
 	budget := rt.NewBudget(o.Sched)
 	return func() {
@@ -325,7 +335,10 @@ func threadedPoll(o ExecutorOptions, closed *atomic.Bool, reenable func()) func(
 		for {
 			n := o.Poll(o.Weight)
 			budget.Done()
-			if n < o.Weight {
+			// A deadline thread whose round found work waits for its next
+			// period and polls again, the interrupt still masked
+			// (rt.Budget.NextPeriod); an empty round re-enables it.
+			if n < o.Weight && (n == 0 || !budget.NextPeriod()) {
 				break
 			}
 			if closed.Load() {

@@ -22,8 +22,8 @@ type Budget struct {
 	since   int64 // thread CPU time at the last yield or run start
 }
 
-// Process-wide counts of what the budgets did (BudgetStats).
-var budgetPolls, budgetYields atomic.Uint64
+// Process-wide counts of what the budgets did (BudgetStats, PeriodWaits).
+var budgetPolls, budgetYields, budgetWaits atomic.Uint64
 
 // BudgetStats reports what the deadline budgets of this process did: units
 // of work accounted (Done calls) and sched_yield calls (each ends the
@@ -62,3 +62,28 @@ func (b *Budget) Done() {
 		b.since = ThreadCPUTime()
 	}
 }
+
+// NextPeriod, for a deadline thread, ends its current instance (sched_yield)
+// and returns true once its next period has begun; for any other class it
+// does nothing and returns false.
+//
+// A deadline bottom half whose poll found work calls it instead of
+// re-enabling its interrupt, and polls again: while traffic flows it polls
+// once a period with the NIC's interrupt masked, so the interrupt's CPU (a
+// real-time task's, often) takes no hard interrupt at all, and the
+// reservation's period is the poll timer, as a NAPI instance's
+// gro_flush_timeout is under napi_defer_hard_irqs. The price is latency: a
+// frame may wait up to one period.
+func (b *Budget) NextPeriod() bool {
+	if b.runtime == 0 {
+		return false
+	}
+	budgetWaits.Add(1)
+	schedYield()
+	b.since = ThreadCPUTime()
+	return true
+}
+
+// PeriodWaits reports how many times this process's deadline bottom halves
+// waited for their next period with the interrupt masked (NextPeriod).
+func PeriodWaits() uint64 { return budgetWaits.Load() }
