@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/uiodrv/uiodrv/qemu"
@@ -58,7 +59,11 @@ func RunCyclictest(bin string, o PeriodicOptions) (*PeriodicResult, error) {
 		"-i", strconv.FormatInt(o.Period.Microseconds(), 10), "-D", strconv.Itoa(secs),
 		"-h", strconv.Itoa(cyclictestRange), "--histfile=" + hist}
 	start := time.Now()
-	out, err := exec.Command(bin, args...).CombinedOutput()
+	cmd := exec.Command(bin, args...)
+	if probeCgroupFD >= 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: probeCgroupFD}
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w: %s", bin, strings.Join(args, " "), err, lastBytes(string(out), 400))
 	}

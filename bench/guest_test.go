@@ -285,9 +285,22 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds(),
 			thNs, topHalfName(port), st1.HW.RxMissed-st0.HW.RxMissed, st1.HW.RxNoBuffer-st0.HW.RxNoBuffer, extra)
 	}
+	if err := removePartition(); err != nil {
+		t.Fatalf("%s: %v", plan.RTTarget, err)
+	}
 	if plan.RTKernel != "" {
 		guestRTKernel(t, plan, run)
 		return
+	}
+	if plan.RTPartition {
+		if plan.RTProbe == ProbeGo {
+			t.Fatalf("%s: -rt-partition needs the cyclictest probe: the Go probe runs in the partitioned process", plan.RTTarget)
+		}
+		got, err := enterPartition(1 - task.CPU)
+		if err != nil {
+			t.Fatalf("%s: -rt-partition: %v", plan.RTTarget, err)
+		}
+		fmt.Printf("RT NOTE %s: in cpuset partition %s of CPU %d (cpuset.cpus.partition %s)\n", plan.RTTarget, partitionCgroup, 1-task.CPU, got)
 	}
 	if plan.RTUIdleArgs != "" {
 		guestRTUIdle(t, plan, run)

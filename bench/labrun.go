@@ -83,6 +83,7 @@ func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 				rp.RTModes = []deferral.Mode{mode}
 			}
 			rp.RTTarget, rp.RTDuration, rp.RTWork, rp.RTTaskWork = rtTarget, o.RTTime, o.RTWork, o.RTTaskWork
+			rp.RTPartition = o.RTPartition && run.mode != "kernel" && run.mode != "idle"
 			rp.RTIRQPrio, rp.RTTaskPrio, rp.RTTopHalf = o.RTIRQPrio, o.RTTaskPrio, run.th
 			rp.RTProbe, rp.RTTopNone, rp.RTIRQOff = o.RTProbe, run.none, o.RTIRQOff
 			// The e1000e interrupts through MSI-X, as in the throughput

@@ -108,6 +108,9 @@ type LabOptions struct {
 	// RTKernelNAPIOff, with RTKernelBest, puts the kernel's NAPI threads on
 	// the other vCPU instead of the task's (GuestPlan.RTKernelNAPIOff).
 	RTKernelNAPIOff bool
+	// RTPartition runs uiodrv's rows in a cpuset partition of vCPU 1
+	// (GuestPlan.RTPartition).
+	RTPartition bool
 	// RTUIdle adds, per repetition, one run of the uiodrv command per
 	// variant on the real-time NIC with no traffic (rtuidle_linux.go), and
 	// the kernel's row with no traffic beside it (with RTKernel).

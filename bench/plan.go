@@ -124,6 +124,11 @@ type GuestPlan struct {
 	// where uiodrv's deadline bottom half is placed (@1); the IRQ threads
 	// still follow the interrupt, which the scenario keeps on the task's.
 	RTKernelNAPIOff bool
+	// RTPartition runs uiodrv's rows (and idle uiodrv commands) in a cgroup
+	// v2 cpuset partition of the vCPU other than the task's
+	// (rtpartition_linux.go): a root domain of its own, so that a deadline
+	// bottom half cannot run on the task's vCPU.
+	RTPartition bool
 	// RTUIdleArgs, when set, makes the run an idle uiodrv command beside the
 	// task (rtuidle_linux.go): RTUIdleBin run --dev RTTarget --handler count
 	// and these arguments (space-separated), RTUIdleEnv (space-separated
@@ -169,6 +174,7 @@ func (p *GuestPlan) Env() []string {
 		"BENCH_RT_ITR=" + strconv.FormatUint(uint64(p.RTITR), 10),
 		"BENCH_RT_KBEST=" + strconv.FormatBool(p.RTKernelBest),
 		"BENCH_RT_KNAPIOFF=" + strconv.FormatBool(p.RTKernelNAPIOff),
+		"BENCH_RT_PARTITION=" + strconv.FormatBool(p.RTPartition),
 		"BENCH_RT_UIDLE=" + p.RTUIdleArgs,
 		"BENCH_RT_UIDLE_BIN=" + p.RTUIdleBin,
 		"BENCH_RT_UIDLE_ENV=" + p.RTUIdleEnv,
@@ -263,7 +269,7 @@ func ParseGuestEnv(environ []string) (*GuestPlan, error) {
 	for _, b := range []struct {
 		key string
 		dst *bool
-	}{{"BENCH_RT_TOPNONE", &p.RTTopNone}, {"BENCH_RT_IRQOFF", &p.RTIRQOff}, {"BENCH_RT_PROCOFF", &p.RTProcOff}, {"BENCH_RT_MSIX", &p.RTMSIX}, {"BENCH_RT_KBEST", &p.RTKernelBest}, {"BENCH_RT_KNAPIOFF", &p.RTKernelNAPIOff}} {
+	}{{"BENCH_RT_TOPNONE", &p.RTTopNone}, {"BENCH_RT_IRQOFF", &p.RTIRQOff}, {"BENCH_RT_PROCOFF", &p.RTProcOff}, {"BENCH_RT_MSIX", &p.RTMSIX}, {"BENCH_RT_KBEST", &p.RTKernelBest}, {"BENCH_RT_KNAPIOFF", &p.RTKernelNAPIOff}, {"BENCH_RT_PARTITION", &p.RTPartition}} {
 		if v := env[b.key]; v != "" {
 			if *b.dst, err = strconv.ParseBool(v); err != nil {
 				return nil, fmt.Errorf("%s: %w", b.key, err)

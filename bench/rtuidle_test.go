@@ -46,12 +46,12 @@ func TestRTRunsUIdle(t *testing.T) {
 		t.Fatalf("runs\n got %v\nwant %v", strings.Join(got, " "), want)
 	}
 	p := GuestPlan{RTTarget: "0000:00:03.0", RTDuration: time.Second, RTUIdleArgs: "--mode threaded --rt-lock", RTUIdleBin: "/bin/uiodrv",
-		RTUIdleEnv: "A=1", RTUIdleName: "rt", RTKernelBest: true, RTKernelNAPIOff: true}
+		RTUIdleEnv: "A=1", RTUIdleName: "rt", RTKernelBest: true, RTKernelNAPIOff: true, RTPartition: true}
 	q, err := ParseGuestEnv(p.Env())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.RTUIdleArgs != p.RTUIdleArgs || q.RTUIdleBin != p.RTUIdleBin || q.RTUIdleEnv != p.RTUIdleEnv || q.RTUIdleName != p.RTUIdleName || !q.RTKernelBest || !q.RTKernelNAPIOff {
+	if q.RTUIdleArgs != p.RTUIdleArgs || q.RTUIdleBin != p.RTUIdleBin || q.RTUIdleEnv != p.RTUIdleEnv || q.RTUIdleName != p.RTUIdleName || !q.RTKernelBest || !q.RTKernelNAPIOff || !q.RTPartition {
 		t.Fatalf("round trip: %+v", q)
 	}
 }

@@ -65,6 +65,7 @@ func main() {
 		rtIRQOff      = flag.Bool("rt-irq-off", false, "lab real-time scenario (experiment): the NIC's interrupt and the guest process on vCPU 1, off the task's vCPU 0, so that what the task misses beyond idle is the host's share")
 		rtITR         = flag.Duration("rt-itr", 0, "lab real-time scenario: the uiodrv NIC's minimum interval between interrupts (ITR/EITR, 256 ns units, up to 16.7 ms); 0: no throttle")
 		rtProcOff     = flag.Bool("rt-proc-off", false, "lab real-time scenario (experiment): the guest process's unpinned threads (Go runtime, bench) on vCPU 1; the interrupt and the pinned halves stay")
+		rtPartition   = flag.Bool("rt-partition", false, "lab real-time scenario: uiodrv's rows (and -rt-uidle commands) run in a cgroup v2 cpuset partition of vCPU 1, a root domain of its own, so that a deadline bottom half cannot run on the task's vCPU 0")
 		rtBestNAPIOff = flag.Bool("rt-kernel-napi-off", false, "lab real-time scenario, with -rt-kernel-best: the kernel's NAPI threads on vCPU 1, off the task's CPU (where uiodrv's deadline bottom half is placed); its IRQ threads stay with the interrupt on vCPU 0")
 		rtBest        = flag.Bool("rt-kernel-best", false, "lab real-time scenario: the kernel's row in its best real-time configuration: threaded NAPI, the NIC's IRQ threads at SCHED_FIFO 50 and NAPI threads at 49 on the task's vCPU 0, read back and noted (needs PREEMPT_RT, -kernel 7.x-rt or 6.12-rt, or -cmdline threadirqs)")
 		rtUIdle       = flag.String("rt-uidle", "", "lab real-time scenario: per repetition, idle uiodrv commands beside the task and the kernel's row with no traffic, ';'-separated NAME[@before]=[ENV=V ...] ARGS (uiodrv run --dev NIC --handler count ARGS), e.g. 'rt=--mode threaded --top-half thread --bh-sched deadline:200us/1ms@1 --housekeeping-cpus 1 --rt-lock'")
@@ -146,6 +147,7 @@ func main() {
 	}
 	labRT = func(o *bench.LabOptions) {
 		o.RTKernelBest, o.RTKernelNAPIOff, o.RTUIdle, o.UiodrvBefore = *rtBest, *rtBestNAPIOff, uidle, *uiodrvPrev
+		o.RTPartition = *rtPartition
 		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone, o.RTNoIdle = *rtProbe, bhs, *rtSchedOnly, topNone, *rtNoIdle
 		o.RTWarmup = *rtWarmup
 		o.RTHost, o.RTQSP, o.RTIRQOff = hosts, *rtQSP, *rtIRQOff
