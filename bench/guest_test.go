@@ -227,6 +227,16 @@ func (p *guestProfile) bytes() []byte {
 // while the host floods.
 func guestRT(t *testing.T, plan *GuestPlan) {
 	task := PeriodicOptions{CPU: 0, Prio: plan.RTTaskPrio, Period: time.Millisecond, Work: plan.RTTaskWork, Duration: plan.RTDuration}
+	if plan.RTPartition && plan.RTProbe == ProbeGo {
+		t.Fatalf("%s: -rt-partition needs the cyclictest probe: the Go probe runs in the partitioned process", plan.RTTarget)
+	}
+	// uiodrv's rows with RTPartition re-exec themselves in the partition
+	// (rtpartition_linux.go); every other run removes a stale one.
+	if note, err := partitionFor(plan.RTPartition && plan.RTKernel == "", 1-task.CPU); err != nil {
+		t.Fatalf("%s: -rt-partition: %v", plan.RTTarget, err)
+	} else if note != "" {
+		fmt.Printf("RT NOTE %s: %s\n", plan.RTTarget, note)
+	}
 	applyHRTickDL(os.Stdout) // rtsched_linux.go: UIODRV_HRTICK_DL
 	run := func(tag string, port *driver.Port, srv *Server, hooks *rtHooks) {
 		fmt.Printf("RT READY %s\n", tag)
@@ -285,23 +295,11 @@ func guestRT(t *testing.T, plan *GuestPlan) {
 			c1-c0, st1.IRQs-st0.IRQs, st1.RxPackets-st0.RxPackets, st1.Dropped()-st0.Dropped(), r.Elapsed.Seconds(),
 			thNs, topHalfName(port), st1.HW.RxMissed-st0.HW.RxMissed, st1.HW.RxNoBuffer-st0.HW.RxNoBuffer, extra)
 	}
-	if err := removePartition(); err != nil {
-		t.Fatalf("%s: %v", plan.RTTarget, err)
-	}
 	if plan.RTKernel != "" {
 		guestRTKernel(t, plan, run)
 		return
 	}
-	if plan.RTPartition {
-		if plan.RTProbe == ProbeGo {
-			t.Fatalf("%s: -rt-partition needs the cyclictest probe: the Go probe runs in the partitioned process", plan.RTTarget)
-		}
-		got, err := enterPartition(1 - task.CPU)
-		if err != nil {
-			t.Fatalf("%s: -rt-partition: %v", plan.RTTarget, err)
-		}
-		fmt.Printf("RT NOTE %s: in cpuset partition %s of CPU %d (cpuset.cpus.partition %s)\n", plan.RTTarget, partitionCgroup, 1-task.CPU, got)
-	}
+
 	if plan.RTUIdleArgs != "" {
 		guestRTUIdle(t, plan, run)
 		return

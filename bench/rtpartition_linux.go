@@ -25,7 +25,7 @@ import (
 
 const partitionCgroup = "/sys/fs/cgroup/uiodrv-bh"
 
-// probeCgroupFD, once the process is in the partition, is the root cgroup's
+// probeCgroupFD, once the process runs in the partition, is the root cgroup's
 // directory: the probe (cyclictest, a child) starts there (CLONE_INTO_CGROUP),
 // on the task's CPU, not in the partition it would inherit. -1: none.
 var probeCgroupFD = -1
@@ -78,12 +78,43 @@ func enterPartition(cpu int) (string, error) {
 	if err := unix.SchedGetaffinity(0, &m); err != nil || m.Count() != 1 || !m.IsSet(cpu) {
 		return got, fmt.Errorf("in the partition of CPU %d the process's mask has %d CPUs (%v)", cpu, m.Count(), err)
 	}
-	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return got, fmt.Errorf("open %s: %w", root, err)
-	}
-	probeCgroupFD = fd
 	return got, nil
+}
+
+// partitionFor puts the process in the partition of cpu when want is set, by
+// entering it and re-executing itself, so that the process starts there as a
+// user's would (from a systemd slice or cgexec): the rt package reads the
+// process's CPUs once, at first use, and the driver's per-CPU threads are
+// started on them. Without want it removes a partition an earlier run left.
+// It returns a note for the run's log.
+func partitionFor(want bool, cpu int) (string, error) {
+	if !want {
+		return "", removePartition()
+	}
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	if strings.Contains(string(b), filepath.Base(partitionCgroup)) {
+		fd, err := unix.Open("/sys/fs/cgroup", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return "", err
+		}
+		probeCgroupFD = fd
+		p, _ := os.ReadFile(filepath.Join(partitionCgroup, "cpuset.cpus.partition"))
+		var m unix.CPUSet
+		_ = unix.SchedGetaffinity(0, &m)
+		return fmt.Sprintf("in cpuset partition %s (cpuset.cpus.partition %s), process CPUs %d of them (CPU %d)",
+			partitionCgroup, strings.TrimSpace(string(p)), m.Count(), cpu), nil
+	}
+	if err := removePartition(); err != nil {
+		return "", err
+	}
+	if _, err := enterPartition(cpu); err != nil {
+		return "", err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return "", unix.Exec(exe, os.Args, os.Environ())
 }
 
 // removePartition undoes an earlier run's partition, which outlives its

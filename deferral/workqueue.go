@@ -171,7 +171,14 @@ func newWorkqueue(name string, flags WQFlags, maxActive int, sched rt.Sched, max
 	if flags&WQUnbound == 0 {
 		cpus = cpus[:0]
 		for i := 0; i < rt.NumCPU(); i++ {
-			cpus = append(cpus, i)
+			// A CPU the process may not use (it runs in a cpuset that
+			// leaves it out) gets an unbound pool, as the kernel runs an
+			// offline CPU's work: its work runs, wherever it may.
+			cpu := i
+			if !rt.AllowedCPU(i) {
+				cpu = -1
+			}
+			cpus = append(cpus, cpu)
 		}
 	}
 	for _, cpu := range cpus {

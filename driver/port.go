@@ -209,11 +209,13 @@ func newPort(nic NIC, bufs Buffers, cfg Config) (*Port, error) {
 
 // NewPort starts a top half and a bottom half per queue of dev. On error
 // nothing is left running and dev is left open (the caller closes it).
-func NewPort(dev Opened, cfg Config) (p *Port, err error) {
+func NewPort(dev Opened, cfg Config) (_ *Port, err error) {
 	nic, bufs := dev.Queues()
-	if p, err = newPort(nic, bufs, cfg); err != nil {
+	p, err := newPort(nic, bufs, cfg)
+	if err != nil {
 		return nil, err
 	}
+	// p, not the result: every error return below sets the result to nil.
 	defer func() {
 		if err != nil {
 			p.stop()

@@ -94,6 +94,20 @@ func PinThread(tid, cpu int) error {
 	return nil
 }
 
+// AllowedCPU reports whether cpu is in the process's mask at start. Below
+// NumCPU a CPU may still be outside it: a process started in a cpuset of
+// CPUs 2-3 has NumCPU 4.
+func AllowedCPU(cpu int) bool {
+	if cpu < 0 || cpu >= NumCPU() {
+		return false
+	}
+	s := processCPUs()
+	return s.IsSet(cpu)
+}
+
+// AllowedCPUs lists the process's CPUs at start ("1", "0-3").
+func AllowedCPUs() string { return cpuList(processCPUs()) }
+
 // UnpinThread allows thread tid (0 = caller) to run on every core of the
 // process's mask at start (NumCPU).
 func UnpinThread(tid int) error {

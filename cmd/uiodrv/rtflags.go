@@ -108,8 +108,8 @@ func (r *rtFlags) validate(fs *pflag.FlagSet, mode deferral.Mode, threadPrio int
 			"spanning its root domain, so it cannot be pinned; drop --bh-cpu (the thread may run on every CPU the process "+
 			"may use), or run uiodrv in a cpuset partition of its own (cgroup v2 cpuset.cpus.partition=root)", s)
 	}
-	if cpu, ok := s.StartCPU(); ok && cpu >= runtime.NumCPU() {
-		return usagef("--bh-sched %v: CPU %d does not exist (0-%d)", s, cpu, runtime.NumCPU()-1)
+	if cpu, ok := s.StartCPU(); ok && !rt.AllowedCPU(cpu) {
+		return usagef("--bh-sched %v: CPU %d is not one this process may use (%s)", s, cpu, rt.AllowedCPUs())
 	}
 	if (r.topNone || r.topThread) && s.Policy == rt.PolicyDeadline && fs.Changed("irq-cpu") {
 		return usagef("--top-half none or thread with --bh-sched %v: the top half takes the deadline class, which cannot be "+

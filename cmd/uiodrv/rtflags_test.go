@@ -47,7 +47,7 @@ func TestRTFlagUsageErrors(t *testing.T) {
 		{[]string{"--mode", "tasklet", "--top-half", "thread"}, "applies to --mode threaded and workqueue"},
 		{[]string{"--mode", "workqueue", "--top-half", "thread", "--rt-prio", "90"}, "drop --rt-prio"},
 		{[]string{"--mode", "workqueue", "--top-half", "thread", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
-		{[]string{"--mode", "threaded", "--bh-sched", "deadline:200us/1ms@4096"}, "does not exist"},
+		{[]string{"--mode", "threaded", "--bh-sched", "deadline:200us/1ms@4096"}, "is not one this process may use"},
 		{[]string{"--mode", "threaded", "--bh-sched", "fifo:50@1"}, "valid forms"},
 		{[]string{"--mode", "threaded", "--top-half", "thread", "--rt-prio", "90"}, "drop --rt-prio"},
 		{[]string{"--mode", "threaded", "--top-half", "thread", "--bh-sched", "deadline:200us/1ms", "--irq-cpu", "0"}, "drop --irq-cpu"},
