@@ -87,8 +87,10 @@ type Sched struct {
 	// spans the root domain, and the kernel keeps a deadline thread on the
 	// CPU it last ran on as long as no deadline task there outranks it
 	// when it wakes (select_task_rq_dl) and no CPU is overloaded with
-	// deadline tasks (push/pull). One deadline thread placed on a CPU
-	// without a real-time task therefore stays off that task's CPU.
+	// deadline tasks (push/pull). On 6.1 one deadline thread placed on a
+	// CPU without a real-time task stayed off that task's CPU; on a 7.2
+	// PREEMPT_RT kernel it migrated about once a period. Only a root domain
+	// of its own (a cpuset partition) keeps it there.
 	Start int
 }
 
