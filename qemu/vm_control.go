@@ -162,7 +162,10 @@ func (vm *VM) waitFor(ctx context.Context, cond func() bool, what string) error 
 		case timedOut:
 			return fmt.Errorf("waiting for %s: %w", what, ErrTimeout)
 		case ended:
-			return fmt.Errorf("waiting for %s: %w", what, ErrCrashed)
+			// QEMU has exited and cmd.Wait has returned (qemuDone), so its
+			// output is complete: say what it and the guest said last.
+			return fmt.Errorf("waiting for %s: %w: %s; qemu said: %s; console tail:\n%s", what, ErrCrashed,
+				vm.cmd.ProcessState, tail(vm.stderr.String(), 1000), vm.consoleTail(3000))
 		}
 		select {
 		case <-ch:
