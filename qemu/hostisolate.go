@@ -29,8 +29,6 @@ type isolation struct {
 	tasks   []threadState
 	irqs    map[string]string // /proc/irq/N/smp_affinity_list: previous text
 	wqMask  string            // the unbound workqueues' cpumask, "" if unchanged
-	moved   int
-	pinned  int // per-CPU kernel threads, which cannot move
 }
 
 // isolateHostCPU moves every host thread that may run on cpu, but those of the
@@ -65,16 +63,12 @@ func isolateHostCPU(cpu int, keep ...int) (*isolation, error) {
 			if n.Count() == 0 {
 				continue
 			}
-			if err := unix.SchedSetaffinity(tid, &n); err != nil {
+			if unix.SchedSetaffinity(tid, &n) != nil {
 				// EINVAL: a per-CPU kernel thread (PF_NO_SETAFFINITY);
 				// ESRCH: gone.
-				if err == unix.EINVAL {
-					iso.pinned++
-				}
 				continue
 			}
 			iso.tasks = append(iso.tasks, threadState{tid: tid, mask: m})
-			iso.moved++
 		}
 	}
 	irqDirs, _ := filepath.Glob("/proc/irq/[0-9]*/smp_affinity_list")
@@ -126,10 +120,7 @@ func (iso *isolation) undo() error {
 			errs = append(errs, fmt.Errorf("tid %d: %w", s.tid, err))
 		}
 	}
-	var all unix.CPUSet
-	for i := range runtimeCPUsOnline() {
-		all.Set(i)
-	}
+	all := onlineCPUs()
 	procs, _ := os.ReadDir("/proc")
 	for _, e := range procs {
 		pid, err := strconv.Atoi(e.Name())
@@ -256,20 +247,19 @@ func statStartTicks(s string) (uint64, error) {
 	return strconv.ParseUint(f[field], 10, 64)
 }
 
-// runtimeCPUsOnline is the number of CPUs the host has online.
-func runtimeCPUsOnline() int {
-	b, err := os.ReadFile("/sys/devices/system/cpu/online")
-	if err != nil {
-		return runtimeCPUs()
-	}
-	n := 0
-	for _, c := range strings.Split(cpuListWithout(strings.TrimSpace(string(b)), -1), ",") {
-		if c != "" {
-			n++
+// onlineCPUs is the host's online CPUs, or the calling process's if they
+// cannot be read.
+func onlineCPUs() unix.CPUSet {
+	var set unix.CPUSet
+	if b, err := os.ReadFile("/sys/devices/system/cpu/online"); err == nil {
+		for _, c := range strings.Split(cpuListWithout(strings.TrimSpace(string(b)), -1), ",") {
+			if n, err := strconv.Atoi(c); err == nil {
+				set.Set(n)
+			}
 		}
 	}
-	if n == 0 {
-		return runtimeCPUs()
+	if set.Count() == 0 {
+		_ = unix.SchedGetaffinity(0, &set)
 	}
-	return n
+	return set
 }
