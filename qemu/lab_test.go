@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -354,5 +355,15 @@ func TestLabIGB(t *testing.T) {
 		},
 	})
 	peerEcho(t, vm, 1, 0)
-	labtest.Finish(t, vm)
+	res := labtest.Finish(t, vm)
+	// The guest init checked each vCPU's timer before it said it was ready.
+	if !slices.ContainsFunc(res.Log, func(l string) bool { return strings.HasPrefix(l, "every CPU's timer fires") }) {
+		t.Errorf("the guest init did not report its timer check; its log: %q", res.Log)
+	}
+	// A wait for a line the finished guest never printed says so at once.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := vm.WaitOutput(ctx, 0, "a line never printed"); !errors.Is(err, qemu.ErrFinished) {
+		t.Errorf("WaitOutput after the guest finished = %v, want ErrFinished", err)
+	}
 }

@@ -24,10 +24,15 @@ var (
 	ErrGuestFatal = errors.New("qemu: guest init failed")
 	// ErrCrashed: QEMU exited without the guest init saying it was done.
 	ErrCrashed = errors.New("qemu: guest ended unexpectedly")
+	// ErrFinished: a wait for a guest event found the guest already powered
+	// off after running every command (a guest test failed or exited early).
+	ErrFinished = errors.New("qemu: guest finished its commands first")
 	// ErrBootHang: the guest did not finish booting (modules loaded, devices
 	// bound) within Config.BootTimeout; QEMU was killed. Under TCG on a
 	// loaded host the guest kernel occasionally stalls in early boot (RCU
-	// stall reports, a lost timer wake-up); StartReady retries such a boot.
+	// stall reports, a lost timer wake-up), or a vCPU's local timer stops
+	// for good, which the guest init checks on every CPU before it says it
+	// is ready; StartReady retries such a boot.
 	ErrBootHang = errors.New("qemu: guest did not finish booting")
 )
 
@@ -93,6 +98,7 @@ type VM struct {
 	qemuDone bool
 	timedOut bool
 	bootHung bool
+	stalled  string // why the guest init ended its boot (proto.KindStalled)
 
 	fetching map[string]*fetchState // Config.Fetch pieces received so far, by guest path
 

@@ -90,6 +90,12 @@ func (vm *VM) handle(m proto.Msg) {
 		vm.fetch(m)
 		return
 	}
+	if m.K == proto.KindStalled {
+		// A boot that cannot finish: end it as the boot watchdog would.
+		vm.update(func() { vm.timedOut, vm.bootHung, vm.stalled = true, true, m.M })
+		vm.kill()
+		return
+	}
 	vm.update(func() {
 		inRange := m.C >= 0 && m.C < len(vm.res.Exits)
 		switch m.K {
@@ -143,6 +149,17 @@ func (vm *VM) WaitOutput(ctx context.Context, cmd int, substr string) (string, e
 	return line, err
 }
 
+// WaitExit waits until command cmd has ended (or never started because an
+// earlier one failed the boot), the VM ends, or ctx ends.
+func (vm *VM) WaitExit(ctx context.Context, cmd int) error {
+	return vm.waitFor(ctx, func() bool {
+		return cmd >= 0 && cmd < len(vm.res.Exits) && vm.res.Exits[cmd].Ended
+	}, fmt.Sprintf("command %d to end", cmd))
+}
+
+// Console returns the last n bytes of the guest's serial console so far.
+func (vm *VM) Console(n int) string { return vm.consoleTail(n) }
+
 // waitFor waits until cond (called with vm.mu held) is true, the VM ends, or ctx ends.
 func (vm *VM) waitFor(ctx context.Context, cond func() bool, what string) error {
 	for {
@@ -151,7 +168,7 @@ func (vm *VM) waitFor(ctx context.Context, cond func() bool, what string) error 
 			vm.mu.Unlock()
 			return nil
 		}
-		ended, fatal, timedOut := vm.qemuDone, vm.fatal, vm.timedOut
+		ended, fatal, timedOut, done := vm.qemuDone, vm.fatal, vm.timedOut, vm.done
 		ch := vm.changed
 		vm.mu.Unlock()
 		switch {
@@ -161,6 +178,10 @@ func (vm *VM) waitFor(ctx context.Context, cond func() bool, what string) error 
 			return fmt.Errorf("waiting for %s: %w", what, ErrBootHang)
 		case timedOut:
 			return fmt.Errorf("waiting for %s: %w", what, ErrTimeout)
+		case ended && done:
+			// The guest ran every command and powered off: what was
+			// waited for will never come; the commands' own output says why.
+			return fmt.Errorf("waiting for %s: %w", what, ErrFinished)
 		case ended:
 			// QEMU has exited and cmd.Wait has returned (qemuDone), so its
 			// output is complete: say what it and the guest said last.
@@ -205,6 +226,9 @@ func (vm *VM) Wait() (*Result, error) {
 	res.Console = vm.consoleTail(16 << 10)
 	switch {
 	case vm.bootHung:
+		if vm.stalled != "" {
+			return &res, fmt.Errorf("%w: the guest init found %s; console tail:\n%s", ErrBootHang, vm.stalled, tail(res.Console, 3000))
+		}
 		return &res, fmt.Errorf("%w within %v; console tail:\n%s", ErrBootHang, vm.cfg.BootTimeout, tail(res.Console, 3000))
 	case vm.timedOut:
 		return &res, fmt.Errorf("%w after %v (boot ready: %v); console tail:\n%s", ErrTimeout, vm.cfg.Timeout, vm.ready, tail(res.Console, 3000))

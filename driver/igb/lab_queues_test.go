@@ -62,9 +62,11 @@ func TestLabQueuesIGB(t *testing.T) {
 		},
 		Env: []string{"LAB_MODES=" + modes},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 11*time.Minute)
-	defer cancel()
 	for _, name := range strings.Split(modes, ",") {
+		// Per mode, so a hang fails within minutes and labtest asks the
+		// guest where it hung while the guest is still up.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
 		if _, err := vm.WaitOutput(ctx, 0, "LAB READY igb "+name+" ."); err != nil {
 			t.Fatal(err)
 		}

@@ -57,9 +57,11 @@ func TestLabQueuesVirtio(t *testing.T) {
 		},
 		Env: []string{"LAB_MODES=" + strings.Join(modes, ",")},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
-	defer cancel()
 	for _, name := range modes {
+		// Per mode, so a hang fails within minutes and labtest asks the
+		// guest where it hung while the guest is still up.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
 		if _, err := vm.WaitOutput(ctx, 0, "LAB READY virtio "+name+" ."); err != nil {
 			t.Fatal(err)
 		}

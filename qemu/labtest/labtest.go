@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,7 +170,11 @@ func Start(t *testing.T, o Options) *qemu.VM {
 		unlock()
 		t.Fatalf("lab: %v", err)
 	}
+	last := len(cfg.Commands) - 1
 	t.Cleanup(func() {
+		if t.Failed() {
+			dumpRunning(t, vm, last)
+		}
 		vm.Close()
 		cancel()
 		unlock()
@@ -178,6 +183,27 @@ func Start(t *testing.T, o Options) *qemu.VM {
 		tl.mu.Unlock()
 	})
 	return vm
+}
+
+// dumpRunning runs when a test failed while its guest may still be running
+// (a wait for a guest line timed out): it asks the guest test binary for its
+// goroutines (SIGQUIT makes Go print every stack and exit) and logs the
+// console's tail, so a hang says where it hung. A guest that prints nothing
+// in reply hung below Go, in the guest kernel or QEMU; the console says which.
+func dumpRunning(t *testing.T, vm *qemu.VM, cmd int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if vm.WaitExit(ctx, cmd) == nil {
+		return // it ended; its output is in the log already
+	}
+	if err := vm.Signal(cmd, syscall.SIGQUIT); err != nil {
+		t.Logf("lab: could not ask the guest test binary for its goroutines: %v", err)
+	} else if err := vm.WaitExit(ctx, cmd); err != nil {
+		t.Logf("lab: the guest test binary did not answer SIGQUIT within 10 s (%v): the guest hung below Go", err)
+	} else {
+		t.Logf("lab: the guest test binary's goroutines at the failure are above (SIGQUIT)")
+	}
+	t.Logf("lab: console tail:\n%s", vm.Console(4000))
 }
 
 // Finish waits for a VM from Start to power off and fails t unless its last
