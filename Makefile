@@ -62,7 +62,9 @@ labtest-cdev: lab-setup lab-kernel-src
 
 # uiodrv's lab tests on the lab's newer kernels (TestLabKernels*): e1000
 # reflect and e1000e with MSI-X, and igb with 2 queues, on Debian sid's 7.x;
-# e1000 reflect on the PREEMPT_RT kernels, Debian 13's 6.12 and sid's 7.x.
+# e1000 reflect on the PREEMPT_RT kernels, Debian 13's 6.12 and sid's 7.x; and
+# docs/realtime.md's recipe on sid's PREEMPT_RT 7.x: uiodrv with a deadline
+# bottom half in a cgroup v2 cpuset partition of vCPU 1.
 # Stages the kernels first (Debian's binary packages through a private apt list
 # per suite, about 125 MB each, cached in $$XDG_CACHE_HOME/uiodrv/kernel/NAME) and reports the wall
 # time of staging and of the tests. make test skips them.

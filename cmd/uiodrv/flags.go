@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -109,8 +108,8 @@ func (f *runFlags) validate() error {
 }
 
 // parseQueues checks --queues and reads the --irq-cpu list: one CPU per
-// queue. Without --irq-cpu, queue q runs on CPU q (modulo the CPUs there
-// are); --bh-cpu is for a single queue.
+// queue. Without --irq-cpu, queue q runs on the q-th CPU the process may
+// use (modulo their number); --bh-cpu is for a single queue.
 func (f *runFlags) parseQueues() error {
 	if f.queues < 1 || f.queues > driver.MaxQueues {
 		return usagef("--queues %d: want 1 to %d", f.queues, driver.MaxQueues)
@@ -118,8 +117,9 @@ func (f *runFlags) parseQueues() error {
 	given := func(name string) bool { return f.fs != nil && f.fs.Changed(name) }
 	f.irqCPUs = f.irqCPUs[:0]
 	if !given("irq-cpu") && f.queues > 1 {
+		cpus := processCPUs()
 		for q := 0; q < f.queues; q++ {
-			f.irqCPUs = append(f.irqCPUs, q%max(runtime.NumCPU(), 1))
+			f.irqCPUs = append(f.irqCPUs, cpus[q%len(cpus)])
 		}
 	} else {
 		for _, s := range strings.Split(f.irqCPUList, ",") {

@@ -272,3 +272,35 @@ func cpuList(set *unix.CPUSet) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// processCPUs are the CPUs this process may run on, ascending ([0] when
+// the kernel will not say).
+func processCPUs() []int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return []int{0}
+	}
+	var cpus []int
+	for c := 0; c < 1024; c++ {
+		if set.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	if len(cpus) == 0 {
+		return []int{0}
+	}
+	return cpus
+}
+
+// defaultCPUs are the CPUs the defaults of --irq-cpu and --bh-cpu name:
+// the first CPU this process may use and the next one (the first again when
+// there is only one). On a machine that lets it use every CPU they are 0 and
+// 1; inside a cpuset, or a partition of one CPU as docs/realtime.md sets up,
+// they are CPUs of its own, so that a flag left out is never refused.
+func defaultCPUs() (irq, bh int) {
+	cpus := processCPUs()
+	if len(cpus) < 2 {
+		return cpus[0], cpus[0]
+	}
+	return cpus[0], cpus[1]
+}

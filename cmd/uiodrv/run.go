@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -90,10 +90,7 @@ type runFlags struct {
 }
 
 func (f *runFlags) add(fs *pflag.FlagSet) {
-	bh := 1
-	if runtime.NumCPU() < 2 {
-		bh = 0
-	}
+	irq, bh := defaultCPUs()
 	fs.StringVarP(&f.dev, "dev", "d", "", "PCI address of the NIC, e.g. 0000:00:03.0 (required)")
 	fs.StringVar(&f.backend, "backend", "vfio", "vfio (vfio-pci, IOMMU) or uio (uio_pci_generic, hugepages, root)")
 	f.addVFIOAPI(fs)
@@ -104,8 +101,8 @@ func (f *runFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.fwdDev, "fwd-dev", "", "PCI address of the NIC that --handler forward sends out of")
 	f.fs = fs
 	fs.IntVar(&f.queues, "queues", 1, "RX/TX queue pairs, flows spread over them by RSS when more than 1 (multi-queue NICs: "+strings.Join(multiQueueModels(), ", ")+")")
-	fs.StringVar(&f.irqCPUList, "irq-cpu", "0", "CPU of each queue's top half and tasklet/softirq/NAPI bottom half, one per queue (e.g. 0,1); -1 unpinned; with --queues N and no --irq-cpu, queue q runs on CPU q")
-	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded, busypoll and adaptive bottom halves of a single queue (with --queues > 1 they run on each queue's --irq-cpu); -1 unpinned. Adaptive on its --irq-cpu polls in the top half at light load")
+	fs.StringVar(&f.irqCPUList, "irq-cpu", strconv.Itoa(irq), "CPU of each queue's top half and tasklet/softirq/NAPI bottom half, one per queue (e.g. 0,1); -1 unpinned; with --queues N and no --irq-cpu, queue q runs on the q-th CPU this process may use. Default: the first of them")
+	fs.IntVar(&f.bhCPU, "bh-cpu", bh, "CPU of workqueue, threaded, busypoll and adaptive bottom halves of a single queue (with --queues > 1 they run on each queue's --irq-cpu); -1 unpinned. Adaptive on its --irq-cpu polls in the top half at light load. Default: the second CPU this process may use, or its only one")
 	fs.IntVar(&f.rtPrio, "rt-prio", 0, "SCHED_FIFO priority 1-99 of the top half; 0 leaves it SCHED_OTHER")
 	fs.IntVar(&f.threadPrio, "thread-prio", 0, "SCHED_FIFO priority of the threaded mode's IRQ thread; 0 means 50, -1 SCHED_OTHER")
 	fs.StringVar(&f.topHalf, "top-half", "", "top half: copy (harvest into a ring in hard-IRQ context), light (ack and wake; the bottom half harvests), none (threaded and workqueue: the light top half at the bottom half's own class, nothing above it), or thread (threaded and workqueue: the IRQ thread or the single worker takes the interrupt itself, one thread; see README, Real time); default per mode")

@@ -182,6 +182,7 @@ var (
 	Mlock                = unix.Mlock
 	Mlockall             = unix.Mlockall
 	Mmap                 = unix.Mmap
+	Mount                = unix.Mount
 	Munlockall           = unix.Munlockall
 	Munmap               = unix.Munmap
 	NewIfreq             = unix.NewIfreq
@@ -197,6 +198,7 @@ var (
 	Reboot               = unix.Reboot
 	Recvfrom             = unix.Recvfrom
 	Renameat2            = unix.Renameat2
+	Rmdir                = unix.Rmdir
 	SchedGetAttr         = unix.SchedGetAttr
 	SchedGetaffinity     = unix.SchedGetaffinity
 	SchedSetAttr         = unix.SchedSetAttr
