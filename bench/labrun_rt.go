@@ -54,6 +54,12 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		}
 		stop := make(chan struct{})
 		sent := make(chan int, 1)
+		rtt := make(chan rttResult, 1)
+		if o.RTRTT && mode != "idle" && run.rate != noTraffic {
+			go func() { rtt <- probeRTT(link.twin(), stop) }()
+		} else {
+			rtt <- rttResult{}
+		}
 		go func() {
 			if mode == "idle" || run.rate == noTraffic {
 				<-stop
@@ -85,6 +91,9 @@ func (o *LabOptions) runRT(ctx context.Context, vm *qemu.VM, rtRuns []rtRun, rtN
 		flooded := <-sent
 		rr := &RTResult{Mode: run.label(), TopHalf: run.topName(), Rate: run.rate, Rep: run.rep, Fields: ParseKV(line), Flooded: flooded,
 			Hung: hung, Probe: o.RTProbe, Host: run.host}
+		if r := <-rtt; r.n+r.lost > 0 && rr.Fields != nil {
+			r.store(rr.Fields)
+		}
 		if rr.Probe == "" {
 			rr.Probe = ProbeCyclictest
 		}

@@ -102,6 +102,10 @@ type LabOptions struct {
 	// RTQSP profiles QEMU's locks during every real-time run (HMP
 	// sync-profile; it times every lock taken, so it costs a little).
 	RTQSP bool
+	// RTRTT measures round trips through the target while each real-time
+	// run's traffic flows (rttprobe.go): what a frame's latency pays for
+	// the bottom half's class, the deadline class's period waits above all.
+	RTRTT bool
 	// RTKernelBest runs the kernel's row in its best real-time
 	// configuration (GuestPlan.RTKernelBest, rtbest_linux.go).
 	RTKernelBest bool
@@ -183,7 +187,7 @@ type RTResult struct {
 	Probe   string             // the periodic task: cyclictest or go
 	Host    string             // the host placement (LabOptions.RTHost); "" or HostShared: none
 	Hung    bool               // the watchdog found the run stuck, dumped its threads and ended it
-	Fields  map[string]float64 // jobs, misses, p50, p99, max, processed, irqs, rx, dropped, secs
+	Fields  map[string]float64 // jobs, misses, p50, p99, max, processed, irqs, rx, dropped, secs; rtt_* from the host (RTRTT)
 	Flooded int
 	// QSP is QEMU's synchronisation profile over the run (HMP info
 	// sync-profile, LabOptions.RTQSP): where its threads waited for its

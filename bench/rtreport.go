@@ -279,6 +279,7 @@ func WriteRTResults(dir string, boots []*RTBoot) error {
 		w("\n")
 	}
 	writeTail(&b, kinds, labels, rates, groups)
+	writeRTT(&b, kinds, labels, rates, groups)
 	writeHangChecks(&b, checks)
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), b.Bytes(), 0o644)
 }

@@ -70,6 +70,7 @@ func main() {
 		rtBest        = flag.Bool("rt-kernel-best", false, "lab real-time scenario: the kernel's row in its best real-time configuration: threaded NAPI, the NIC's IRQ threads at SCHED_FIFO 50 and NAPI threads at 49 on the task's vCPU 0, read back and noted (needs PREEMPT_RT, -kernel 7.x-rt or 6.12-rt, or -cmdline threadirqs)")
 		rtUIdle       = flag.String("rt-uidle", "", "lab real-time scenario: per repetition, idle uiodrv commands beside the task and the kernel's row with no traffic, ';'-separated NAME[@before]=[ENV=V ...] ARGS (uiodrv run --dev NIC --handler count ARGS), e.g. 'rt=--mode threaded --top-half thread --bh-sched deadline:200us/1ms@1 --housekeeping-cpus 1 --rt-lock'")
 		uiodrvPrev    = flag.String("uiodrv-before", "", "lab: a static uiodrv binary for -rt-uidle's NAME@before variants (a build from before a change, for a before/after in one boot)")
+		rtRTT         = flag.Bool("rt-rtt", false, "lab real-time scenario: while each run's traffic flows, measure round trips through the target (one reflect frame every 5 ms; fields rtt_p50, rtt_p99, rtt_n, rtt_lost)")
 		rtQSP         = flag.Bool("rt-qsp", false, "lab real-time scenario: profile QEMU's locks (HMP sync-profile) during every run; the profile goes into rt.json")
 	)
 	flag.Parse()
@@ -150,7 +151,7 @@ func main() {
 		o.RTPartition = *rtPartition
 		o.RTProbe, o.RTBHSched, o.RTSchedOnly, o.RTTopNone, o.RTNoIdle = *rtProbe, bhs, *rtSchedOnly, topNone, *rtNoIdle
 		o.RTWarmup = *rtWarmup
-		o.RTHost, o.RTQSP, o.RTIRQOff = hosts, *rtQSP, *rtIRQOff
+		o.RTHost, o.RTQSP, o.RTIRQOff, o.RTRTT = hosts, *rtQSP, *rtIRQOff, *rtRTT
 		o.RTITR, o.RTProcOff = uint32(*rtITR/(256*time.Nanosecond)), *rtProcOff
 		if *rtRows != "" {
 			o.RTRows = strings.Split(*rtRows, ",")
