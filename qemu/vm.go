@@ -30,9 +30,7 @@ var (
 	// ErrBootHang: the guest did not finish booting (modules loaded, devices
 	// bound) within Config.BootTimeout; QEMU was killed. Under TCG on a
 	// loaded host the guest kernel occasionally stalls in early boot (RCU
-	// stall reports, a lost timer wake-up), or a vCPU's local timer stops
-	// for good, which the guest init checks on every CPU before it says it
-	// is ready; StartReady retries such a boot.
+	// stall reports, a lost timer wake-up); StartReady retries such a boot.
 	ErrBootHang = errors.New("qemu: guest did not finish booting")
 )
 
@@ -98,7 +96,6 @@ type VM struct {
 	qemuDone bool
 	timedOut bool
 	bootHung bool
-	stalled  string // why the guest init ended its boot (proto.KindStalled)
 
 	fetching map[string]*fetchState // Config.Fetch pieces received so far, by guest path
 

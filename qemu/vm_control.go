@@ -90,12 +90,6 @@ func (vm *VM) handle(m proto.Msg) {
 		vm.fetch(m)
 		return
 	}
-	if m.K == proto.KindStalled {
-		// A boot that cannot finish: end it as the boot watchdog would.
-		vm.update(func() { vm.timedOut, vm.bootHung, vm.stalled = true, true, m.M })
-		vm.kill()
-		return
-	}
 	vm.update(func() {
 		inRange := m.C >= 0 && m.C < len(vm.res.Exits)
 		switch m.K {
@@ -226,9 +220,6 @@ func (vm *VM) Wait() (*Result, error) {
 	res.Console = vm.consoleTail(16 << 10)
 	switch {
 	case vm.bootHung:
-		if vm.stalled != "" {
-			return &res, fmt.Errorf("%w: the guest init found %s; console tail:\n%s", ErrBootHang, vm.stalled, tail(res.Console, 3000))
-		}
 		return &res, fmt.Errorf("%w within %v; console tail:\n%s", ErrBootHang, vm.cfg.BootTimeout, tail(res.Console, 3000))
 	case vm.timedOut:
 		return &res, fmt.Errorf("%w after %v (boot ready: %v); console tail:\n%s", ErrTimeout, vm.cfg.Timeout, vm.ready, tail(res.Console, 3000))

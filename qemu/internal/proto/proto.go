@@ -64,7 +64,6 @@ const (
 	KindOut     = "out"     // C, S (1 stdout, 2 stderr), D: one line without its newline
 	KindExit    = "exit"    // C, Code, Err
 	KindFatal   = "fatal"   // M: why the init gave up; the guest powers off next
-	KindStalled = "stalled" // M: which CPU's timer is dead; the host kills and may boot again
 	KindDone    = "done"    // all commands ended; the guest powers off next
 	KindFile    = "file"    // M: guest path, D: the next piece of it, base64
 	KindFileEnd = "fileend" // M: guest path, Err: why it could not be read (all of it was sent when empty)
