@@ -56,13 +56,9 @@ func TestLabQueuesIGB(t *testing.T) {
 		Package: "./driver/igb",
 		Run:     "^TestGuestQueuesIGB$",
 		VM: qemu.Config{
-			// idle=poll: in this lab, 7 to 23 port openings and closings in
-			// one boot left vCPU 1 halted for good in about one boot in five
-			// (QEMU's vCPU thread asleep, the guest's RCU reporting that a
-			// timer on CPU 1 never fired, the guest hung); with vCPUs that
-			// never halt, none of 14 boots hung. This test checks frames and
-			// threads, not speed: polling halves its frames/s and nothing else.
-			IOMMU: true, CPUs: 2, Timeout: 12 * time.Minute, Hugepages: 16, Cmdline: "idle=poll",
+			// qemu.NoHaltCmdline: polling halves this test's frames/s; it checks
+			// frames and threads, not speed.
+			IOMMU: true, CPUs: 2, Timeout: 12 * time.Minute, Hugepages: 16, Cmdline: qemu.NoHaltCmdline,
 			NICs: []qemu.NIC{{Model: qemu.IGB}},
 			Bind: []qemu.Binding{{BDF: "0000:00:03.0", Driver: "vfio-pci"}},
 		},
