@@ -214,9 +214,7 @@ func labConfig(bin string, model qemu.NICModel, backend driver.Backend, timeout 
 	if backend == driver.BackendUIO {
 		cfg.Hugepages = 64
 	}
-	if model == qemu.IGB {
-		cfg.Cmdline = qemu.NoHaltCmdline // igb boots sometimes left a vCPU halted for good
-	}
+	cfg.Cmdline = model.LabCmdline() // some models' boots need vCPUs that never halt (qemu.NoHaltCmdline)
 	for _, c := range cmds {
 		cfg.Commands = append(cfg.Commands, qemu.Command{Args: append([]string{"/bin/uiodrv"}, c...)})
 	}
