@@ -22,7 +22,8 @@ const uiodrvGuest = "/bin/uiodrv"
 // RunLab boots the lab once and measures every target.
 func RunLab(ctx context.Context, o LabOptions) (*LabResult, error) {
 	plan := &GuestPlan{Backend: o.Backend, Modes: o.Modes, Profile: map[deferral.Mode]bool{}, KernelModes: o.KernelModes}
-	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64, Cmdline: o.Cmdline, Kernel: o.Kernel}
+	cfg := qemu.Config{IOMMU: o.Backend == driver.BackendVFIO, Timeout: o.Timeout, Hugepages: 64, Cmdline: o.Cmdline, Kernel: o.Kernel,
+		Halt: true} // measured as on hardware: idle vCPUs halt
 	var rtNIC, kNIC = -1, -1
 	for i, n := range o.NICs {
 		if n.Kernel && kNIC < 0 && n.Model != qemu.IGB && n.Model != qemu.VirtioNet {

@@ -349,9 +349,8 @@ func TestLabIGB(t *testing.T) {
 		Env: []string{"LAB_PEER_BDF=0000:00:04.0", "LAB_PEER_DEVICE=0x10c9", "LAB_PEER_DRIVER=igb",
 			"LAB_PEER_MIN_RXQ=2"},
 		VM: qemu.Config{
-			NICs:    []qemu.NIC{{Model: qemu.E1000}, {Model: qemu.IGB}},
-			Bind:    []qemu.Binding{{BDF: "0000:00:04.0", Driver: "igb"}},
-			Cmdline: qemu.NoHaltCmdline,
+			NICs: []qemu.NIC{{Model: qemu.E1000}, {Model: qemu.IGB}},
+			Bind: []qemu.Binding{{BDF: "0000:00:04.0", Driver: "igb"}},
 		},
 	})
 	peerEcho(t, vm, 1, 0)

@@ -31,13 +31,3 @@ func (m NICModel) deviceProps() string {
 	}
 	return ""
 }
-
-// LabCmdline is what a boot of the lab with this NIC adds to the guest's
-// kernel command line: NoHaltCmdline for IGB (see there), nothing for the
-// others.
-func (m NICModel) LabCmdline() string {
-	if m == IGB {
-		return NoHaltCmdline
-	}
-	return ""
-}

@@ -119,6 +119,9 @@ func (vm *VM) qemuArgs(k *Kernel, initrd string) ([]string, error) {
 		// later (nr_hugepages), a 1 GiB guest sometimes got only one 2 MiB page.
 		cmdline += fmt.Sprintf(" hugepagesz=2M hugepages=%d", cfg.Hugepages)
 	}
+	if cfg.CPUs > 1 && !cfg.Halt {
+		cmdline += " " + NoHaltCmdline
+	}
 	if cfg.Cmdline != "" {
 		cmdline += " " + cfg.Cmdline
 	}

@@ -214,7 +214,6 @@ func labConfig(bin string, model qemu.NICModel, backend driver.Backend, timeout 
 	if backend == driver.BackendUIO {
 		cfg.Hugepages = 64
 	}
-	cfg.Cmdline = model.LabCmdline() // some models' boots need vCPUs that never halt (qemu.NoHaltCmdline)
 	for _, c := range cmds {
 		cfg.Commands = append(cfg.Commands, qemu.Command{Args: append([]string{"/bin/uiodrv"}, c...)})
 	}

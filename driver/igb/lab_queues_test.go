@@ -56,9 +56,7 @@ func TestLabQueuesIGB(t *testing.T) {
 		Package: "./driver/igb",
 		Run:     "^TestGuestQueuesIGB$",
 		VM: qemu.Config{
-			// qemu.NoHaltCmdline: polling halves this test's frames/s; it checks
-			// frames and threads, not speed.
-			IOMMU: true, CPUs: 2, Timeout: 12 * time.Minute, Hugepages: 16, Cmdline: qemu.NoHaltCmdline,
+			IOMMU: true, CPUs: 2, Timeout: 12 * time.Minute, Hugepages: 16,
 			NICs: []qemu.NIC{{Model: qemu.IGB}},
 			Bind: []qemu.Binding{{BDF: "0000:00:03.0", Driver: "vfio-pci"}},
 		},

@@ -23,7 +23,7 @@ func TestLabConformanceIGB(t *testing.T) {
 		Package: "./driver/igb",
 		Run:     "^TestGuest(ConformanceIGB|QuirksIGB)$",
 		VM: qemu.Config{
-			IOMMU: true, CPUs: 2, Timeout: 10 * time.Minute, Hugepages: 16, Cmdline: qemu.NoHaltCmdline,
+			IOMMU: true, CPUs: 2, Timeout: 10 * time.Minute, Hugepages: 16,
 			NICs: []qemu.NIC{{Model: qemu.IGB}, {Model: qemu.E1000}},
 			Bind: []qemu.Binding{
 				{BDF: "0000:00:03.0", Driver: "vfio-pci"},
